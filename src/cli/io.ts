@@ -1,0 +1,123 @@
+import type { Readable, Writable } from "node:stream";
+import { Command, CommanderError } from "commander";
+import { TrailsealError, type ErrorCode } from "../errors.js";
+
+/**
+ * Everything a command may touch of the outside world. The bin shim builds it from `process`;
+ * tests build it from memory streams. Commands never call `process.exit`.
+ */
+export interface Io {
+  readonly stdin: Readable;
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  /** Whether stderr is a terminal (progress is shown only then). */
+  readonly stderrIsTTY: boolean;
+  /** Whether stdout is a terminal. */
+  readonly stdoutIsTTY: boolean;
+  /** The clock, read only at the top of a command. */
+  readonly now: () => Date;
+}
+
+/** Exit codes: 0 success, 1 a check failed, 2 usage or I/O error. */
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+/** Codes that mean "the check failed" (exit 1) rather than "could not run" (exit 2). */
+const CHECK_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "POLICY_INVALID",
+  "NO_MATCHING_KEY",
+  "KEY_COMMITMENT_MISMATCH",
+  "FRAME_CORRUPT",
+  "CHAIN_BROKEN",
+  "TRUNCATED",
+  "SEQUENCE_INVALID",
+  "RECORD_INVALID",
+  "STANZA_INVALID",
+  "TRAIL_INVALID",
+  "HEADER_INVALID",
+  "SIGNATURE_INVALID",
+  "CHAIN_UNTRUSTED",
+  "CHECKPOINT_INVALID",
+  "CHECKPOINT_MISSING",
+  "TIMESTAMP_INVALID",
+]);
+
+export function exitCodeFor(e: unknown): number {
+  if (e instanceof TrailsealError && CHECK_FAILURES.has(e.code)) return EXIT_FAILED;
+  return EXIT_USAGE;
+}
+
+/** The one voice on stderr. */
+export function say(io: Io, kind: "error" | "warning" | "hint" | "notice", message: string): void {
+  io.stderr.write(`trailseal: ${kind}: ${message}\n`);
+}
+
+/** Prints an error (and its hint) in the one voice and returns the exit code it maps to. */
+export function reportError(io: Io, e: unknown): number {
+  if (e instanceof TrailsealError) {
+    say(io, "error", e.message);
+    if (e.hint !== undefined) say(io, "hint", e.hint);
+    return exitCodeFor(e);
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  say(io, "error", `unexpected failure: ${message}`);
+  return EXIT_USAGE;
+}
+
+/**
+ * A commander Command wired to `io`: help and errors go to io's streams, nothing exits.
+ * Each command file makes one with this, declares its options, then calls `parseArgs`.
+ */
+export function newCommand(name: string, io: Io): Command {
+  const cmd = new Command(name);
+  cmd
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: (s, write) => write(`trailseal: error: ${s.replace(/^error: /, "")}`),
+    })
+    .showHelpAfterError("trailseal: hint: see --help")
+    .allowExcessArguments(false);
+  return cmd;
+}
+
+/**
+ * Parses argv with `cmd`. Returns null when parsing succeeded, or the exit code to return when
+ * commander printed help/version (0) or a usage error (2).
+ */
+export function parseArgs(cmd: Command, argv: readonly string[]): number | null {
+  try {
+    cmd.parse([...argv], { from: "user" });
+    return null;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (
+        e.code === "commander.helpDisplayed" ||
+        e.code === "commander.version" ||
+        e.code === "commander.help"
+      ) {
+        return EXIT_OK;
+      }
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+}
+
+/** Collects a repeatable option into an array. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** Runs a command body, mapping thrown errors to the one voice and an exit code. */
+export async function guard(io: Io, body: () => Promise<number>): Promise<number> {
+  try {
+    return await body();
+  } catch (e) {
+    return reportError(io, e);
+  }
+}

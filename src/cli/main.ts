@@ -1,0 +1,62 @@
+import { createRequire } from "node:module";
+import { EXIT_OK, EXIT_USAGE, say, type Io } from "./io.js";
+
+/** A command of the CLI: its one-line summary, an example, and its module (loaded lazily). */
+interface CommandEntry {
+  readonly name: string;
+  readonly summary: string;
+  readonly example: string;
+  readonly load: () => Promise<{ run: (argv: readonly string[], io: Io) => Promise<number> }>;
+}
+
+/** Every command; one file each under src/cli/. Add a line here when a command lands. */
+const COMMANDS: readonly CommandEntry[] = [
+];
+
+function version(): string {
+  const require = createRequire(import.meta.url);
+  const pkg = require("../../package.json") as { version: string };
+  return pkg.version;
+}
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  const lines = [
+    "Usage: trailseal <command> [options]",
+    "",
+    "Cryptography of privileged-session audit trails (SPS audit policies, sealed recordings).",
+    "",
+    "Commands:",
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    "",
+    "Examples:",
+    ...COMMANDS.map((c) => `  ${c.example}`),
+    "",
+    "Run 'trailseal <command> --help' for a command's options.",
+    "Exit status: 0 success, 1 a check failed, 2 usage or I/O error.",
+    "",
+  ];
+  return lines.join("\n");
+}
+
+/** The CLI: parses argv (without node and script), runs one command, returns the exit code. */
+export async function run(argv: readonly string[], io: Io): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === "--help" || first === "-h" || first === "help") {
+    if (first === "help" && rest[0] !== undefined) return run([rest[0], "--help"], io);
+    io.stdout.write(usage());
+    return first === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  if (first === "--version" || first === "-V") {
+    io.stdout.write(`${version()}\n`);
+    return EXIT_OK;
+  }
+  const entry = COMMANDS.find((c) => c.name === first);
+  if (entry === undefined) {
+    say(io, "error", `unknown command '${first}'`);
+    say(io, "hint", "run 'trailseal --help' for the list of commands");
+    return EXIT_USAGE;
+  }
+  const command = await entry.load();
+  return command.run(rest, io);
+}

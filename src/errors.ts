@@ -1,0 +1,66 @@
+/**
+ * The one error class of trailseal. Every failure carries a stable `code` that tests, the CLI
+ * and library users can switch on, a lower-case message that names the thing at fault (file,
+ * record number, fingerprint) and, where there is one, the native `cause`.
+ *
+ * Messages never contain secrets: no passphrase, no key material, no plaintext.
+ */
+export type ErrorCode =
+  // input and usage
+  | "USAGE"
+  | "IO"
+  | "PEM_INVALID"
+  | "NO_CERTIFICATE"
+  | "NOT_A_CERTIFICATE"
+  | "DER_INVALID"
+  | "PKCS12_PASSWORD"
+  | "PKCS12_INVALID"
+  | "KEY_INVALID"
+  | "KEY_PASSPHRASE"
+  | "KEY_UNSUPPORTED"
+  | "KEY_TOO_SMALL"
+  | "PASSIN_INVALID"
+  | "POLICY_INVALID"
+  | "FORMAT_INVALID"
+  // trail structure and decryption
+  | "TRAIL_INVALID"
+  | "HEADER_INVALID"
+  | "RECORD_INVALID"
+  | "STANZA_INVALID"
+  | "NO_MATCHING_KEY"
+  | "KEY_COMMITMENT_MISMATCH"
+  | "FRAME_CORRUPT"
+  | "CHAIN_BROKEN"
+  | "TRUNCATED"
+  | "SEQUENCE_INVALID"
+  // signatures and timestamps
+  | "SIGNATURE_INVALID"
+  | "CHAIN_UNTRUSTED"
+  | "CHECKPOINT_INVALID"
+  | "CHECKPOINT_MISSING"
+  | "TIMESTAMP_INVALID"
+  | "TSA_UNAVAILABLE"
+  | "TSA_REJECTED";
+
+export class TrailsealError extends Error {
+  readonly code: ErrorCode;
+  /** What the user can do next; the CLI prints it as `trailseal: hint: …`. */
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; hint?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "TrailsealError";
+    this.code = code;
+    this.hint = options?.hint;
+  }
+}
+
+/** True when `e` is a TrailsealError, optionally with the given code. */
+export function isTrailsealError(e: unknown, code?: ErrorCode): e is TrailsealError {
+  return e instanceof TrailsealError && (code === undefined || e.code === code);
+}
+
+/** Throws a TrailsealError with `code` unless `condition` holds. */
+export function check(condition: unknown, code: ErrorCode, message: string): asserts condition {
+  if (!condition) throw new TrailsealError(code, message);
+}
