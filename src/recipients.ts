@@ -1,0 +1,225 @@
+/**
+ * Recipient stanzas: one CMS EnvelopedData (RFC 5652 §6) per policy entry and channel, each
+ * wrapping the channel's 32-byte file key. An RSA certificate gets a KeyTransRecipientInfo with
+ * RSAES-OAEP SHA-256; an EC certificate (P-256/384/521) a KeyAgreeRecipientInfo with ECDH, the
+ * X9.63 SHA-256 KDF and AES-256 key wrap; the content is AES-256-CBC. Every stanza opens with
+ * `openssl cms -decrypt`.
+ *
+ * Four-eyes is nesting: the file key is enveloped to `certificate`, and that envelope is enveloped
+ * again to `fourEyes`. The outer holder opens the outer layer and hands the inner envelope to the
+ * inner holder, so the two private keys never meet on one machine (see docs/STANZAS.md).
+ *
+ * Keys are matched to layers by the SHA-256 of the SubjectPublicKeyInfo, in any order.
+ */
+import { X509Certificate, createHash, type KeyObject } from "node:crypto";
+import { TrailsealError } from "./errors.js";
+import { toHex } from "./bytes.js";
+import type { RecipientEntry } from "./policy.js";
+import {
+  EnvelopeOpenError,
+  certificateSpki,
+  describeEnvelope,
+  makeEnvelope,
+  openEnvelope,
+  type EnvelopeContentType,
+} from "./pkix/envelope.js";
+
+export type { RecipientEntry };
+
+/** One envelope of a stanza, as a reader can show it without any key. */
+export interface StanzaLayer {
+  /** Lowercase hex SHA-256 of the recipient's SubjectPublicKeyInfo. */
+  spkiFingerprint: string;
+  /** The recipient certificate's subject, for messages. */
+  subject: string;
+  keyType: "RSA" | "EC";
+}
+
+export interface Stanza {
+  /** ContentInfo(EnvelopedData) DER: the outermost envelope. */
+  der: Uint8Array;
+  /** Outermost first: [fourEyes, certificate] for a four-eyes entry, [certificate] otherwise. */
+  layers: StanzaLayer[];
+}
+
+/** The part of a private key that opening a stanza needs (keys.ts PrivateKey fits it). */
+export interface StanzaKey {
+  key: KeyObject;
+  spkiFingerprint: string;
+}
+
+/** A file key is an AES-256 key. */
+const FILE_KEY_BYTES = 32;
+/** DESIGN.md: SPS takes RSA keys of 2048 bits or more; smaller ones are refused for encryption. */
+const MIN_RSA_BITS = 2048;
+const EC_CURVES: Readonly<Record<string, string>> = {
+  prime256v1: "P-256",
+  secp384r1: "P-384",
+  secp521r1: "P-521",
+};
+
+interface Recipient {
+  layer: StanzaLayer;
+  publicKey: KeyObject;
+  certificate: Uint8Array;
+}
+
+/** Checks a recipient certificate and says what kind of envelope it takes. */
+function recipient(certificate: Uint8Array, role: string): Recipient {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(certificate);
+  } catch (e) {
+    throw new TrailsealError("NOT_A_CERTIFICATE", `${role} is not an x.509 certificate`, {
+      cause: e,
+    });
+  }
+  const spkiFingerprint = toHex(createHash("sha256").update(certificateSpki(certificate)).digest());
+  const subject = cert.subject.split("\n").join(", ");
+  const named = `${role} ${subject} (sha256:${spkiFingerprint})`;
+  const publicKey = cert.publicKey;
+  const type = publicKey.asymmetricKeyType;
+  if (type === "rsa") {
+    const bits = publicKey.asymmetricKeyDetails?.modulusLength ?? 0;
+    if (bits < MIN_RSA_BITS) {
+      throw new TrailsealError(
+        "KEY_TOO_SMALL",
+        `${named} has a ${bits}-bit rsa key; encryption needs ${MIN_RSA_BITS} bits or more`,
+        { hint: "issue a new encryption certificate with an rsa key of 2048 bits or more" },
+      );
+    }
+    return { layer: { spkiFingerprint, subject, keyType: "RSA" }, publicKey, certificate };
+  }
+  if (type === "ec") {
+    const curve = publicKey.asymmetricKeyDetails?.namedCurve ?? "unknown";
+    if (EC_CURVES[curve] === undefined) {
+      throw new TrailsealError(
+        "KEY_UNSUPPORTED",
+        `${named} has an ec key on curve ${curve}; encryption takes p-256, p-384 or p-521`,
+      );
+    }
+    return { layer: { spkiFingerprint, subject, keyType: "EC" }, publicKey, certificate };
+  }
+  throw new TrailsealError(
+    "KEY_UNSUPPORTED",
+    `${named} has a ${type ?? "unknown"} key; encryption takes rsa (2048+) or ec p-256/384/521 keys`,
+  );
+}
+
+/**
+ * Envelopes a file key to one policy entry: a single envelope, or for four-eyes an envelope to
+ * `certificate` inside an envelope to `fourEyes`.
+ *
+ * @example
+ * const stanza = await makeStanza(fileKey, { certificate: der, fourEyes: null });
+ */
+export async function makeStanza(fileKey: Uint8Array, entry: RecipientEntry): Promise<Stanza> {
+  if (fileKey.byteLength !== FILE_KEY_BYTES) {
+    throw new TrailsealError("USAGE", `file key is ${fileKey.byteLength} bytes, expected 32`);
+  }
+  const inner = recipient(entry.certificate, "certificate");
+  const outer = entry.fourEyes === null ? null : recipient(entry.fourEyes, "four-eyes certificate");
+  const innerDer = makeEnvelope(fileKey, "data", inner);
+  if (outer === null) return { der: innerDer, layers: [inner.layer] };
+  return {
+    der: makeEnvelope(innerDer, "envelopedData", outer),
+    layers: [outer.layer, inner.layer],
+  };
+}
+
+/**
+ * Opens ONE envelope with one key and returns its content: the file key, or for the outer layer
+ * of a four-eyes stanza the inner envelope (DER), which the outer holder hands to the inner
+ * holder. Also opens envelopes made by `openssl cms -encrypt` (RSA-OAEP, ECDH).
+ *
+ * Throws STANZA_INVALID (malformed), NO_MATCHING_KEY (no recipient takes this key, or the key
+ * fails on every recipient: a wrong key and a corrupted encrypted key look the same).
+ */
+export async function openLayer(der: Uint8Array, key: StanzaKey): Promise<Uint8Array> {
+  return openOne(der, key, false).content;
+}
+
+function openOne(
+  der: Uint8Array,
+  key: StanzaKey,
+  matched: boolean,
+): { content: Uint8Array; contentType: EnvelopeContentType | "other" } {
+  try {
+    return openEnvelope(der, key.key);
+  } catch (e) {
+    if (!(e instanceof EnvelopeOpenError)) throw e;
+    if (matched) {
+      // The stanza names this key's fingerprint, so a failure means the stanza was altered.
+      throw new TrailsealError(
+        "STANZA_DECRYPT_FAILED",
+        `stanza layer for sha256:${key.spkiFingerprint} does not decrypt with that key: ${e.message}`,
+        { cause: e },
+      );
+    }
+    throw new TrailsealError(
+      "NO_MATCHING_KEY",
+      `key sha256:${key.spkiFingerprint} does not open this envelope: ${e.message}`,
+      { cause: e, hint: "use the private key of the certificate the envelope was made for" },
+    );
+  }
+}
+
+/**
+ * Opens every layer of a stanza with the given keys (matched by SPKI fingerprint, any order) and
+ * returns the 32-byte file key. When a layer's key is missing it throws NO_MATCHING_KEY naming
+ * every missing fingerprint and subject, before decrypting anything.
+ */
+export async function openStanza(stanza: Stanza, keys: readonly StanzaKey[]): Promise<Uint8Array> {
+  if (stanza.layers.length === 0) throw new TrailsealError("STANZA_INVALID", "stanza has no layers");
+  const chosen: StanzaKey[] = [];
+  const missing: StanzaLayer[] = [];
+  for (const layer of stanza.layers) {
+    const key = keys.find((k) => k.spkiFingerprint === layer.spkiFingerprint);
+    if (key === undefined) missing.push(layer);
+    else chosen.push(key);
+  }
+  if (missing.length > 0) {
+    const names = missing.map((l) => `sha256:${l.spkiFingerprint} (${l.subject})`).join(" and ");
+    const what = stanza.layers.length > 1 ? "four-eyes stanza needs" : "stanza needs";
+    throw new TrailsealError("NO_MATCHING_KEY", `${what} the key of ${names}`, {
+      hint:
+        stanza.layers.length > 1
+          ? "a four-eyes entry opens only with both private keys"
+          : "give the private key of that certificate",
+    });
+  }
+
+  let data = stanza.der;
+  chosen.forEach((key, i) => {
+    const opened = openOne(data, key, true);
+    const last = i === chosen.length - 1;
+    const expected = last ? "data" : "envelopedData";
+    if (opened.contentType !== expected && !(opened.contentType === "data" && !last)) {
+      // An outer layer may say id-data when made by other tools; the inner must carry data.
+      throw new TrailsealError(
+        "STANZA_INVALID",
+        `stanza layer ${i + 1} of ${chosen.length} holds ${opened.contentType}, expected ${expected}`,
+      );
+    }
+    data = opened.content;
+  });
+  if (data.byteLength !== FILE_KEY_BYTES) {
+    throw new TrailsealError(
+      "STANZA_INVALID",
+      `stanza holds ${data.byteLength} bytes, expected a ${FILE_KEY_BYTES}-byte file key`,
+    );
+  }
+  return data;
+}
+
+/**
+ * A structural check of a stanza's outermost envelope, without any key: a ContentInfo with
+ * EnvelopedData whose recipients are all key transport or key agreement. Throws STANZA_INVALID.
+ */
+export function parseStanzaDer(der: Uint8Array): {
+  recipientCount: number;
+  kinds: ("ktri" | "kari")[];
+} {
+  const { recipientCount, kinds } = describeEnvelope(der);
+  return { recipientCount, kinds };
+}
