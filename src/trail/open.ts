@@ -1,0 +1,173 @@
+/**
+ * Opening a trail: unlocking each channel's file key from the stanzas with the given private keys
+ * (checked against the header's key commitment), then decrypting frames back into session events.
+ */
+import { TrailsealError, isTrailsealError } from "../errors.js";
+import { fromBase64, fromHex } from "../bytes.js";
+import type { Channel, SessionEvent } from "../events.js";
+import { FrameOpener, checkKeyCommitment } from "../frames.js";
+import { openStanza, type StanzaKey, type StanzaLayer } from "../recipients.js";
+import { decodeFramePayload, type HeaderStanza } from "./format.js";
+import type { FrameRecord, ParsedHeader, TrailRecord } from "./reader.js";
+import { frameAad } from "./writer.js";
+
+/** One way to open a channel: a stanza, sealed with the trail or added later by `share`. */
+export interface Alternative {
+  readonly entry: number;
+  readonly layers: readonly StanzaLayer[];
+  /** ISO time when `share` added it; null when it was sealed with the trail. */
+  readonly added: string | null;
+}
+
+export interface ChannelAccess {
+  readonly channel: Channel;
+  readonly encrypted: boolean;
+  /** The alternative the given keys opened, or null (clear channel, or no key). */
+  readonly openedBy: Alternative | null;
+  /** Every alternative that would open the channel. */
+  readonly alternatives: readonly Alternative[];
+}
+
+export interface Unlocked {
+  readonly keys: Partial<Record<Channel, Uint8Array>>;
+  readonly access: Readonly<Record<Channel, ChannelAccess>>;
+}
+
+function stanzasOf(parsed: ParsedHeader, channel: Channel): { stanza: HeaderStanza; added: string | null }[] {
+  const sealed = parsed.header.channels[channel].stanzas ?? [];
+  const added = parsed.annex.stanzas.filter((s) => s.channel === channel);
+  return [
+    ...sealed.map((stanza) => ({ stanza, added: null })),
+    ...added.map((stanza) => ({ stanza, added: stanza.added })),
+  ];
+}
+
+/**
+ * Tries every stanza whose layers the given keys all cover. A stanza that opens but yields a key
+ * other than the committed one is an attack or corruption, and fails with KEY_COMMITMENT_MISMATCH.
+ * A channel no key opens stays locked (its access lists the alternatives); this does not throw.
+ */
+export async function unlockChannels(parsed: ParsedHeader, keys: readonly StanzaKey[]): Promise<Unlocked> {
+  const out: Partial<Record<Channel, Uint8Array>> = {};
+  const access = {} as Record<Channel, ChannelAccess>;
+  const have = new Set(keys.map((k) => k.spkiFingerprint));
+  for (const channel of ["downstream", "upstream"] as const) {
+    const ch = parsed.header.channels[channel];
+    const candidates = stanzasOf(parsed, channel);
+    const alternatives = candidates.map(({ stanza, added }) => ({ entry: stanza.entry, layers: stanza.layers, added }));
+    let openedBy: Alternative | null = null;
+    if (ch.encrypted) {
+      const commitment = fromHex(ch.commitment!);
+      for (const [i, { stanza, added }] of candidates.entries()) {
+        if (!stanza.layers.every((l) => have.has(l.spkiFingerprint))) continue;
+        const what = `${added === null ? "" : "added "}${channel} stanza ${i} (entry ${stanza.entry})`;
+        let key: Uint8Array;
+        try {
+          key = await openStanza({ der: fromBase64(stanza.der), layers: [...stanza.layers] }, keys);
+        } catch (e) {
+          if (isTrailsealError(e)) {
+            throw new TrailsealError(e.code, `${parsed.name}: ${what}: ${e.message}`, { cause: e });
+          }
+          throw e;
+        }
+        checkKeyCommitment(key, channel, commitment, what);
+        out[channel] = key;
+        openedBy = alternatives[i]!;
+        break;
+      }
+    }
+    access[channel] = { channel, encrypted: ch.encrypted, openedBy, alternatives };
+  }
+  return { keys: out, access };
+}
+
+/** Describes what would open a locked channel, one alternative per line. */
+export function describeAlternatives(access: ChannelAccess): string[] {
+  return access.alternatives.map((a) => {
+    const who = a.layers.map((l) => `sha256:${l.spkiFingerprint} (${l.subject})`);
+    const kind = a.layers.length > 1 ? `four-eyes: both ${who.join(" and ")}` : who[0]!;
+    return `entry ${a.entry}${a.added === null ? "" : " (added by share)"}: ${kind}`;
+  });
+}
+
+/**
+ * Turns frame records into session events, decrypting with the unlocked keys. Frames of a
+ * locked channel are counted and skipped. Continued data frames are joined into one event, as
+ * the writer split them.
+ */
+export class EventDecoder {
+  private readonly openers: Partial<Record<Channel, FrameOpener>> = {};
+  private readonly pending: Partial<Record<Channel, { time: number; parts: Uint8Array[] }>> = {};
+  /** Frames skipped because their channel is locked. */
+  readonly hidden: Record<Channel, number> = { downstream: 0, upstream: 0 };
+  readonly ended: Record<Channel, boolean> = { downstream: false, upstream: false };
+
+  constructor(
+    private readonly parsed: ParsedHeader,
+    keys: Partial<Record<Channel, Uint8Array>>,
+  ) {
+    for (const channel of ["downstream", "upstream"] as const) {
+      const key = keys[channel];
+      if (key !== undefined) this.openers[channel] = new FrameOpener(key, channel);
+    }
+  }
+
+  /** Whether frames of `channel` can be read (clear, or unlocked). */
+  readable(channel: Channel): boolean {
+    return !this.parsed.header.channels[channel].encrypted || this.openers[channel] !== undefined;
+  }
+
+  /** The events a record yields (none for checkpoints, stamps and hidden frames). */
+  decode(record: TrailRecord): SessionEvent[] {
+    if (record.type !== "frame") return [];
+    const { channel } = record;
+    if (!this.readable(channel)) {
+      this.hidden[channel]++;
+      return [];
+    }
+    const plain = this.plaintext(record);
+    const payload = decodeFramePayload(plain, record.seq);
+    const time = record.time;
+    if (record.last !== (payload.type === "end")) {
+      throw new TrailsealError(
+        "RECORD_INVALID",
+        `record ${record.seq}: ${channel} end mark and last-frame flag disagree`,
+      );
+    }
+    const pending = this.pending[channel];
+    if (pending !== undefined && (payload.type !== "data" || time !== pending.time)) {
+      throw new TrailsealError("RECORD_INVALID", `record ${record.seq}: a continued ${channel} event is interrupted`);
+    }
+    switch (payload.type) {
+      case "data": {
+        if (record.continued) {
+          const p = this.pending[channel] ?? { time, parts: [] };
+          p.parts.push(payload.data);
+          this.pending[channel] = p;
+          return [];
+        }
+        let data = payload.data;
+        if (pending !== undefined) {
+          data = new Uint8Array(Buffer.concat([...pending.parts, data]));
+          delete this.pending[channel];
+        }
+        return [channel === "downstream" ? { type: "output", time, data } : { type: "input", time, data }];
+      }
+      case "resize":
+        return [{ type: "resize", time, cols: payload.cols, rows: payload.rows }];
+      case "marker":
+        return [{ type: "marker", time, label: payload.label }];
+      case "exit":
+        return [{ type: "exit", time, status: payload.status }];
+      case "end":
+        this.ended[channel] = true;
+        return [];
+    }
+  }
+
+  private plaintext(record: FrameRecord): Uint8Array {
+    const opener = this.openers[record.channel];
+    if (opener === undefined) return record.body;
+    return opener.open(record.body, frameAad(this.parsed.start, record.prefix), record.last, record.seq);
+  }
+}
