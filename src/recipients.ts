@@ -170,7 +170,8 @@ function openOne(
  * every missing fingerprint and subject, before decrypting anything.
  */
 export async function openStanza(stanza: Stanza, keys: readonly StanzaKey[]): Promise<Uint8Array> {
-  if (stanza.layers.length === 0) throw new TrailsealError("STANZA_INVALID", "stanza has no layers");
+  if (stanza.layers.length === 0)
+    throw new TrailsealError("STANZA_INVALID", "stanza has no layers");
   const chosen: StanzaKey[] = [];
   const missing: StanzaLayer[] = [];
   for (const layer of stanza.layers) {

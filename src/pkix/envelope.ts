@@ -135,11 +135,7 @@ interface ParsedEnvelope {
 }
 
 function invalid(message: string, cause?: unknown): TrailsealError {
-  return new TrailsealError(
-    "STANZA_INVALID",
-    message,
-    cause === undefined ? undefined : { cause },
-  );
+  return new TrailsealError("STANZA_INVALID", message, cause === undefined ? undefined : { cause });
 }
 
 function der(block: { toBER(sizeOnly?: boolean): ArrayBuffer }): Uint8Array {
@@ -300,7 +296,10 @@ function keyAgreeInfo(cek: Uint8Array, recipient: EnvelopeRecipient): pkijs.KeyA
   const encryptedKey = aesKeyWrap(kek, cek);
 
   const originatorKey = new pkijs.OriginatorPublicKey({
-    algorithm: algorithm(OID.ecPublicKey, new asn1js.ObjectIdentifier({ value: CURVE_OID[curve]! })),
+    algorithm: algorithm(
+      OID.ecPublicKey,
+      new asn1js.ObjectIdentifier({ value: CURVE_OID[curve]! }),
+    ),
     publicKey: new asn1js.BitString({ valueHex: toArrayBuffer(toBytes(ephemeral.getPublicKey())) }),
   });
   return new pkijs.KeyAgreeRecipientInfo({
@@ -381,6 +380,16 @@ function aesKeyUnwrap(kek: Uint8Array, wrapped: Uint8Array): Uint8Array {
  * for anything that is not a well-formed enveloped-data ContentInfo.
  */
 function parseEnvelope(bytes: Uint8Array): ParsedEnvelope {
+  try {
+    return parseEnvelopeFields(bytes);
+  } catch (e) {
+    if (e instanceof TrailsealError) throw e;
+    // asn1js/pkijs throw plain errors on shapes their schemas do not expect.
+    throw invalid("stanza is not a well-formed cms enveloped-data structure", e);
+  }
+}
+
+function parseEnvelopeFields(bytes: Uint8Array): ParsedEnvelope {
   const root = parseOne(bytes, "stanza");
   let enveloped: pkijs.EnvelopedData;
   try {
@@ -498,18 +507,31 @@ export function describeEnvelope(bytes: Uint8Array): {
 /** The key-encryption parameters of each recipient, for tests and `inspect` (OIDs as text). */
 export function envelopeAlgorithms(bytes: Uint8Array): {
   content: string;
-  recipients: { kind: RecipientKind; keyEncryption: string; oaep?: { hash: string; mgf1Hash: string }; wrap?: string }[];
+  recipients: {
+    kind: RecipientKind;
+    keyEncryption: string;
+    oaep?: { hash: string; mgf1Hash: string };
+    wrap?: string;
+  }[];
 } {
   const parsed = parseEnvelope(bytes);
   return {
     content: parsed.contentAlgorithm,
     recipients: parsed.recipients.map((r) => {
       if (r.kind === "kari") {
-        return { kind: r.kind, keyEncryption: r.algorithm, ...(r.wrapOid === null ? {} : { wrap: r.wrapOid }) };
+        return {
+          kind: r.kind,
+          keyEncryption: r.algorithm,
+          ...(r.wrapOid === null ? {} : { wrap: r.wrapOid }),
+        };
       }
       if (r.algorithm !== OID.rsaesOaep) return { kind: r.kind, keyEncryption: r.algorithm };
       const p = oaepParams(r.params);
-      return { kind: r.kind, keyEncryption: r.algorithm, oaep: { hash: p.hashOid, mgf1Hash: p.mgf1HashOid } };
+      return {
+        kind: r.kind,
+        keyEncryption: r.algorithm,
+        oaep: { hash: p.hashOid, mgf1Hash: p.mgf1HashOid },
+      };
     }),
   };
 }
@@ -525,9 +547,19 @@ interface OaepParams {
  * here rather than with pkijs, whose pSourceFunc default is not an empty label.
  */
 function oaepParams(params: asn1js.AsnType | undefined): OaepParams {
+  try {
+    return parseOaepParams(params);
+  } catch (e) {
+    if (e instanceof TrailsealError) throw e;
+    throw invalid("rsaes-oaep parameters are malformed", e);
+  }
+}
+
+function parseOaepParams(params: asn1js.AsnType | undefined): OaepParams {
   const out: OaepParams = { hashOid: OID.sha1, mgf1HashOid: OID.sha1, label: new Uint8Array() };
   if (params === undefined || params instanceof asn1js.Null) return out;
-  if (!(params instanceof asn1js.Sequence)) throw invalid("rsaes-oaep parameters are not a sequence");
+  if (!(params instanceof asn1js.Sequence))
+    throw invalid("rsaes-oaep parameters are not a sequence");
   for (const field of params.valueBlock.value) {
     const tag = field.idBlock.tagNumber;
     const inner =
@@ -538,12 +570,14 @@ function oaepParams(params: asn1js.AsnType | undefined): OaepParams {
     const alg = new pkijs.AlgorithmIdentifier({ schema: inner });
     if (tag === 0) out.hashOid = alg.algorithmId;
     else if (tag === 1) {
-      if (alg.algorithmId !== OID.mgf1) throw invalid(`oaep mask generation ${alg.algorithmId} is not mgf1`);
+      if (alg.algorithmId !== OID.mgf1)
+        throw invalid(`oaep mask generation ${alg.algorithmId} is not mgf1`);
       out.mgf1HashOid = new pkijs.AlgorithmIdentifier({ schema: alg.algorithmParams }).algorithmId;
     } else if (tag === 2) {
       if (alg.algorithmId !== OID.pSpecified) throw invalid("oaep label source is not pSpecified");
       const label = alg.algorithmParams as unknown;
-      if (!(label instanceof asn1js.OctetString)) throw invalid("oaep label is not an octet string");
+      if (!(label instanceof asn1js.OctetString))
+        throw invalid("oaep label is not an octet string");
       out.label = label.valueBlock.valueHexView;
     } else throw invalid(`rsaes-oaep parameters have an unknown field [${tag}]`);
   }
@@ -572,18 +606,33 @@ export class EnvelopeOpenError extends Error {
  * the decrypted content. Throws STANZA_INVALID for a malformed structure, EnvelopeOpenError
  * when no recipient opens with this key.
  */
-export function openEnvelope(bytes: Uint8Array, privateKey: KeyObject): {
+export function openEnvelope(
+  bytes: Uint8Array,
+  privateKey: KeyObject,
+): {
   content: Uint8Array;
   contentType: EnvelopeContentType | "other";
 } {
-  const parsed = parseEnvelope(bytes);
+  try {
+    return openParsed(parseEnvelope(bytes), privateKey);
+  } catch (e) {
+    if (e instanceof TrailsealError || e instanceof EnvelopeOpenError) throw e;
+    throw invalid("stanza could not be read", e);
+  }
+}
+
+function openParsed(
+  parsed: ParsedEnvelope,
+  privateKey: KeyObject,
+): { content: Uint8Array; contentType: EnvelopeContentType | "other" } {
   const keyType = privateKey.asymmetricKeyType;
   let tried = 0;
   let lastError = "";
   for (const r of parsed.recipients) {
     if (r.kind === "ktri" && keyType !== "rsa") continue;
     if (r.kind === "kari" && keyType !== "ec") continue;
-    const cekCandidates = r.kind === "ktri" ? [decryptKtri(r, privateKey)] : decryptKari(r, privateKey);
+    const cekCandidates =
+      r.kind === "ktri" ? [decryptKtri(r, privateKey)] : decryptKari(r, privateKey);
     for (const cek of cekCandidates) {
       tried++;
       if (typeof cek === "string") {
@@ -605,17 +654,24 @@ export function openEnvelope(bytes: Uint8Array, privateKey: KeyObject): {
     }
   }
   if (tried === 0) {
-    throw new EnvelopeOpenError("kind", `no recipient in the stanza takes a ${keyType ?? "unknown"} key`);
+    throw new EnvelopeOpenError(
+      "kind",
+      `no recipient in the stanza takes a ${keyType ?? "unknown"} key`,
+    );
   }
   throw new EnvelopeOpenError("failed", lastError);
 }
 
-function decryptKtri(r: Extract<ParsedRecipient, { kind: "ktri" }>, key: KeyObject): Uint8Array | string {
+function decryptKtri(
+  r: Extract<ParsedRecipient, { kind: "ktri" }>,
+  key: KeyObject,
+): Uint8Array | string {
   if (r.algorithm === OID.rsaEncryption) {
     // Node refuses PKCS#1 v1.5 decryption (Marvin attack), and trailseal never writes it.
     throw invalid("stanza uses rsaes-pkcs1-v1_5 key transport; only rsaes-oaep is supported");
   }
-  if (r.algorithm !== OID.rsaesOaep) throw invalid(`key transport algorithm ${r.algorithm} is not supported`);
+  if (r.algorithm !== OID.rsaesOaep)
+    throw invalid(`key transport algorithm ${r.algorithm} is not supported`);
   const p = oaepParams(r.params);
   const hash = HASH_BY_OID[p.hashOid];
   if (hash === undefined || p.hashOid !== p.mgf1HashOid) {
@@ -639,9 +695,13 @@ function decryptKtri(r: Extract<ParsedRecipient, { kind: "ktri" }>, key: KeyObje
   }
 }
 
-function decryptKari(r: Extract<ParsedRecipient, { kind: "kari" }>, key: KeyObject): (Uint8Array | string)[] {
+function decryptKari(
+  r: Extract<ParsedRecipient, { kind: "kari" }>,
+  key: KeyObject,
+): (Uint8Array | string)[] {
   const kdfHash = KDF_HASH_BY_OID[r.algorithm];
-  if (kdfHash === undefined) throw invalid(`key agreement algorithm ${r.algorithm} is not supported`);
+  if (kdfHash === undefined)
+    throw invalid(`key agreement algorithm ${r.algorithm} is not supported`);
   if (r.originatorPoint === null) {
     throw invalid("key agreement originator is not an ephemeral public key (originatorKey)");
   }
@@ -650,7 +710,8 @@ function decryptKari(r: Extract<ParsedRecipient, { kind: "kari" }>, key: KeyObje
     throw invalid(`key wrap algorithm ${r.wrapOid ?? "(missing)"} is not supported`);
   }
   const curve = key.asymmetricKeyDetails?.namedCurve;
-  if (curve === undefined || CURVE_OID[curve] === undefined) return ["ec curve of the key is not supported"];
+  if (curve === undefined || CURVE_OID[curve] === undefined)
+    return ["ec curve of the key is not supported"];
   let kek: Uint8Array;
   try {
     const jwk = key.export({ format: "jwk" });
@@ -676,9 +737,11 @@ function decryptContent(parsed: ParsedEnvelope, cek: Uint8Array): Uint8Array | s
   if (keyBytes === undefined) {
     throw invalid(`content encryption ${parsed.contentAlgorithm} is not supported (aes-cbc only)`);
   }
-  if (parsed.iv === null || parsed.iv.byteLength !== 16) throw invalid("content encryption iv is not 16 bytes");
+  if (parsed.iv === null || parsed.iv.byteLength !== 16)
+    throw invalid("content encryption iv is not 16 bytes");
   if (parsed.encryptedContent === null) throw invalid("stanza has no encrypted content");
-  if (cek.byteLength !== keyBytes) return `content key is ${cek.byteLength} bytes, expected ${keyBytes}`;
+  if (cek.byteLength !== keyBytes)
+    return `content key is ${cek.byteLength} bytes, expected ${keyBytes}`;
   try {
     const decipher = createDecipheriv(`aes-${keyBytes * 8}-cbc`, cek, parsed.iv);
     return concat(toBytes(decipher.update(parsed.encryptedContent)), toBytes(decipher.final()));
