@@ -1,0 +1,156 @@
+/**
+ * The local TSA: issues RFC 3161 tokens in-process with a TSA certificate and key (the local
+ * authority's, or the operator's own). The same issuer serves `trailseal tsa serve`.
+ */
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { TrailsealError } from "../errors.js";
+import { certificateFacts, encodeTstInfo, hashAlgorithm, OID, signTstInfo } from "../pkix/tsp.js";
+
+/** A TSA: its chain (leaf first, DER) and its private key (RSA or ECDSA). */
+export interface TsaIdentity {
+  chain: Uint8Array[];
+  key: KeyObject;
+}
+
+/** Makes time-stamp tokens for SHA-256 imprints. */
+export interface Stamper {
+  readonly kind: "local" | "remote";
+  /** Returns a TimeStampToken (ContentInfo with SignedData) DER over `imprint`. */
+  stamp(imprint: Uint8Array, nonce: bigint): Promise<Uint8Array>;
+}
+
+export interface LocalStamperOptions {
+  clock: () => Date;
+  /** Unique serials (see `serialSource`). */
+  serial: () => bigint;
+  policyOid: string;
+  accuracyMillis?: number;
+}
+
+/** What one token states, as the issuer gets it from a request. */
+export interface IssueFields {
+  /** The imprint's AlgorithmIdentifier DER (the request's, copied), and the digest. */
+  hashAlgorithmDer: Uint8Array;
+  digest: Uint8Array;
+  nonce: bigint | null;
+  policyOid: string;
+  serial: bigint;
+  genTime: Date;
+  accuracyMillis?: number;
+}
+
+/** Checks a TSA identity once: RSA or ECDSA key, timeStamping EKU, and the key matches the cert. */
+export function checkTsaIdentity(tsa: TsaIdentity): void {
+  const leaf = tsa.chain[0];
+  if (leaf === undefined) throw new TrailsealError("USAGE", "the TSA certificate chain is empty");
+  const cert = certificateFacts(leaf, "TSA certificate");
+  const type = tsa.key.asymmetricKeyType;
+  if (type !== "rsa" && type !== "ec") {
+    throw new TrailsealError(
+      "KEY_UNSUPPORTED",
+      `a TSA key must be RSA or ECDSA, not ${type ?? "unknown"} (openssl ts cannot verify RSA-PSS)`,
+    );
+  }
+  const spki = (k: KeyObject): string => k.export({ format: "der", type: "spki" }).toString("hex");
+  if (spki(cert.publicKey) !== spki(createPublic(tsa.key))) {
+    throw new TrailsealError(
+      "KEY_INVALID",
+      `the TSA key does not match the certificate ${cert.subject}`,
+    );
+  }
+  if (cert.eku === null || !cert.eku.oids.includes(OID.ekuTimeStamping)) {
+    throw new TrailsealError(
+      "USAGE",
+      `the TSA certificate ${cert.subject} lacks the timeStamping extended key usage`,
+      {
+        hint: "issue it with extendedKeyUsage = critical, timeStamping (or run 'trailseal init')",
+      },
+    );
+  }
+}
+
+function createPublic(key: KeyObject): KeyObject {
+  return key.type === "public" ? key : createPublicKey(key);
+}
+
+/** Issues one token (TSTInfo signed as SignedData). */
+export function issueToken(tsa: TsaIdentity, fields: IssueFields): Uint8Array {
+  const leaf = tsa.chain[0];
+  if (leaf === undefined) throw new TrailsealError("USAGE", "the TSA certificate chain is empty");
+  const tstInfo = encodeTstInfo({
+    policy: fields.policyOid,
+    hashAlgorithmDer: fields.hashAlgorithmDer,
+    digest: fields.digest,
+    serial: fields.serial,
+    genTime: fields.genTime,
+    nonce: fields.nonce,
+    tsaName: certificateFacts(leaf, "TSA certificate").subjectDer,
+    ...(fields.accuracyMillis === undefined ? {} : { accuracyMillis: fields.accuracyMillis }),
+  });
+  return signTstInfo(tstInfo, tsa);
+}
+
+/**
+ * An in-process TSA. Tokens carry a SHA-256 imprint, a unique serial, accuracy, genTime from
+ * `clock`, the TSA name (directoryName of the TSA certificate subject), the nonce and the policy,
+ * and are signed with signed attributes contentType, messageDigest and signingCertificateV2.
+ *
+ * @example
+ *   const stamper = localStamper(authority.tsa, { clock: () => new Date(), serial: serialSource(randomBytes), policyOid: LOCAL_POLICY_OID });
+ *   const token = await stamper.stamp(imprint, nonce);
+ */
+export function localStamper(tsa: TsaIdentity, options: LocalStamperOptions): Stamper {
+  checkTsaIdentity(tsa);
+  const sha256 = hashAlgorithm(OID.sha256);
+  return {
+    kind: "local",
+    stamp(imprint: Uint8Array, nonce: bigint): Promise<Uint8Array> {
+      if (imprint.byteLength !== 32) {
+        return Promise.reject(
+          new TrailsealError(
+            "USAGE",
+            `the imprint must be a 32-byte SHA-256 digest, not ${imprint.byteLength} bytes`,
+          ),
+        );
+      }
+      return Promise.resolve(
+        issueToken(tsa, {
+          hashAlgorithmDer: sha256,
+          digest: imprint,
+          nonce,
+          policyOid: options.policyOid,
+          serial: options.serial(),
+          genTime: options.clock(),
+          ...(options.accuracyMillis === undefined
+            ? {}
+            : { accuracyMillis: options.accuracyMillis }),
+        }),
+      );
+    },
+  };
+}
+
+/**
+ * Serials that never repeat: the time in milliseconds in the high bits, then 32 random bits
+ * drawn once, then a counter. `random` is the top-level source (e.g. crypto.randomBytes).
+ */
+export function serialSource(
+  random: (n: number) => Uint8Array,
+  now: () => number = Date.now,
+): () => bigint {
+  const salt = random(4);
+  const saltValue = BigInt(
+    ((salt[0]! << 24) | (salt[1]! << 16) | (salt[2]! << 8) | salt[3]!) >>> 0,
+  );
+  let counter = 0n;
+  return () => {
+    counter = (counter + 1n) & 0xffffffffn;
+    return (BigInt(now()) << 64n) | (saltValue << 32n) | counter;
+  };
+}
+
+/**
+ * The policy OID the local TSA stamps under when none is configured: an arc under the
+ * "example" private enterprise number (RFC 5612), marking the token as local and unaccredited.
+ */
+export const LOCAL_POLICY_OID = "1.3.6.1.4.1.32473.3161.1";
