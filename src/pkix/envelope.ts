@@ -628,11 +628,20 @@ function openParsed(
   const keyType = privateKey.asymmetricKeyType;
   let tried = 0;
   let lastError = "";
+  let unsupported: TrailsealError | undefined;
   for (const r of parsed.recipients) {
     if (r.kind === "ktri" && keyType !== "rsa") continue;
     if (r.kind === "kari" && keyType !== "ec") continue;
-    const cekCandidates =
-      r.kind === "ktri" ? [decryptKtri(r, privateKey)] : decryptKari(r, privateKey);
+    let cekCandidates: (Uint8Array | string)[];
+    try {
+      cekCandidates = r.kind === "ktri" ? [decryptKtri(r, privateKey)] : decryptKari(r, privateKey);
+    } catch (e) {
+      // A recipient we cannot process (e.g. PKCS#1 v1.5 from openssl's defaults) may sit next
+      // to one we can: keep looking, and report it only if nothing else was for this key type.
+      if (!(e instanceof TrailsealError)) throw e;
+      unsupported ??= e;
+      continue;
+    }
     for (const cek of cekCandidates) {
       tried++;
       if (typeof cek === "string") {
@@ -654,6 +663,7 @@ function openParsed(
     }
   }
   if (tried === 0) {
+    if (unsupported !== undefined) throw unsupported;
     throw new EnvelopeOpenError(
       "kind",
       `no recipient in the stanza takes a ${keyType ?? "unknown"} key`,
