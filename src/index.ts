@@ -5,3 +5,21 @@
 export { TrailsealError, isTrailsealError, type ErrorCode } from "./errors.js";
 export * from "./events.js";
 export { resolvePassin } from "./secret.js";
+export {
+  readCertificates,
+  toPem,
+  toApiString,
+  certificateFingerprint,
+  spkiFingerprint,
+  describeCertificate,
+  certificatePublicKey,
+  checkApiCertificate,
+  type CertificateInfo,
+  type ApiCertificateCheck,
+} from "./pem.js";
+export {
+  readPrivateKeys,
+  publicKeyFingerprint,
+  writePrivateKeyFile,
+  type PrivateKey,
+} from "./keys.js";
