@@ -1,0 +1,830 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  POLICY_RULES,
+  buildPolicy,
+  checkPolicy,
+  isDottedOid,
+  sealingPlan,
+  type PolicyProblem,
+} from "../src/policy.js";
+
+const CERTS = join(import.meta.dirname, "..", "testdata", "certs");
+const POLICIES = join(import.meta.dirname, "..", "testdata", "policies");
+
+/** A certificate as openssl prints it: PEM, LF line ends, nothing else (the API value). */
+function api(name: string): string {
+  return execFileSync("openssl", ["x509", "-in", join(CERTS, name), "-outform", "PEM"], {
+    encoding: "utf8",
+  });
+}
+/** A certificate's DER, as openssl writes it. */
+function der(name: string): Uint8Array {
+  return new Uint8Array(
+    execFileSync("openssl", ["x509", "-in", join(CERTS, name), "-outform", "DER"]),
+  );
+}
+
+const A = api("rsa2048-a.crt");
+const B = api("rsa2048-b.crt");
+const C = api("rsa2048-c.crt");
+const D = api("rsa2048-d.crt");
+
+/** rsa2048-a's key in a second, different certificate (same SPKI, other subject). */
+const tmp = mkdtempSync(join(tmpdir(), "trailseal-policy-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const A_REISSUED = execFileSync(
+  "openssl",
+  [
+    "req",
+    "-new",
+    "-x509",
+    "-key",
+    join(CERTS, "rsa2048-a.key"),
+    "-subj",
+    "/CN=same key, other certificate",
+    "-days",
+    "36500",
+  ],
+  { encoding: "utf8", cwd: tmp },
+);
+
+type Body = Record<string, unknown>;
+// Test bodies are edited freely in the tables below; a loose type keeps them readable.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Loose = any;
+
+/** A valid 8.0 LTS body: one downstream entry, everything else off. */
+function base(): Body {
+  return {
+    encryption: {
+      certificates: [{ certificate: A, four_eyes_certificate: null }],
+      different_certificates_for_upstream: { enabled: false },
+      enabled: true,
+    },
+    name: "audit",
+    signing: { enabled: false },
+    signing_and_timestamping_interval: 30,
+    timestamping: { enabled: false },
+  };
+}
+
+function withChange(change: (b: Body & Record<string, Loose>) => void): Body {
+  const b = base();
+  change(b as Body & Record<string, Loose>);
+  return b;
+}
+
+const errorsOf = (ps: PolicyProblem[]) => ps.filter((p) => p.severity === "error");
+const brief = (ps: PolicyProblem[]) => ps.map((p) => `${p.path} ${p.code}`);
+
+describe("checkPolicy: every rule fails with its exact path and code, and passes when fixed", () => {
+  const cases: {
+    code: keyof typeof POLICY_RULES;
+    path: string;
+    fail: unknown;
+    pass: unknown;
+  }[] = [
+    { code: "INPUT_NOT_OBJECT", path: "", fail: [base()], pass: base() },
+    {
+      code: "FIELD_MISSING",
+      path: "signing",
+      fail: withChange((b) => delete b.signing),
+      pass: base(),
+    },
+    {
+      code: "FIELD_MISSING",
+      path: "encryption.different_certificates_for_upstream",
+      fail: withChange((b) => delete b.encryption.different_certificates_for_upstream),
+      pass: base(),
+    },
+    {
+      code: "FIELD_TYPE",
+      path: "encryption.enabled",
+      fail: withChange((b) => (b.encryption.enabled = "yes")),
+      pass: base(),
+    },
+    {
+      code: "UNKNOWN_FIELD",
+      path: "colour",
+      fail: withChange((b) => (b.colour = "blue")),
+      pass: base(),
+    },
+    {
+      code: "UNKNOWN_FIELD",
+      path: 'encryption.certificates[0]["four_eyes_certificate.pem"]',
+      fail: withChange((b) => (b.encryption.certificates[0]["four_eyes_certificate.pem"] = null)),
+      pass: base(),
+    },
+    {
+      code: "REFERENCE_ONLY",
+      path: "items[0]",
+      fail: {
+        items: [{ key: "k1", meta: { href: "/api/configuration/policies/audit_policies/k1" } }],
+      },
+      pass: { items: [{ key: "k1", body: base() }] },
+    },
+    {
+      code: "OLD_SHAPE",
+      path: "timestamping_enabled",
+      fail: withChange((b) => {
+        delete b.timestamping;
+        b.timestamping_enabled = true;
+      }),
+      pass: base(),
+    },
+    {
+      code: "SHAPE_MIXED",
+      path: "timestamping_enabled",
+      fail: withChange((b) => (b.timestamping_enabled = false)),
+      pass: base(),
+    },
+    { code: "NAME_MISSING", path: "name", fail: withChange((b) => delete b.name), pass: base() },
+    { code: "NAME_MISSING", path: "name", fail: withChange((b) => (b.name = "")), pass: base() },
+    {
+      code: "NAME_WHITESPACE",
+      path: "name",
+      fail: withChange((b) => (b.name = "audit policy")),
+      pass: withChange((b) => (b.name = "audit_policy-2")),
+    },
+    {
+      code: "NAME_WHITESPACE",
+      path: "name",
+      fail: withChange((b) => (b.name = "audit\t")),
+      pass: base(),
+    },
+    {
+      code: "INTERVAL_RANGE",
+      path: "signing_and_timestamping_interval",
+      fail: withChange((b) => (b.signing_and_timestamping_interval = 9)),
+      pass: withChange((b) => (b.signing_and_timestamping_interval = 10)),
+    },
+    {
+      code: "INTERVAL_RANGE",
+      path: "signing_and_timestamping_interval",
+      fail: withChange((b) => (b.signing_and_timestamping_interval = 100001)),
+      pass: withChange((b) => (b.signing_and_timestamping_interval = 100000)),
+    },
+    {
+      code: "INTERVAL_RANGE",
+      path: "signing_and_timestamping_interval",
+      fail: withChange((b) => (b.signing_and_timestamping_interval = 30.5)),
+      pass: withChange((b) => delete b.signing_and_timestamping_interval),
+    },
+    {
+      code: "INTERVAL_RANGE",
+      path: "signing_and_timestamping_interval",
+      fail: withChange((b) => (b.signing_and_timestamping_interval = "30")),
+      pass: base(),
+    },
+    {
+      code: "ENCRYPTION_NO_CERTIFICATES",
+      path: "encryption.certificates",
+      fail: withChange((b) => (b.encryption.certificates = [])),
+      // the upstream-only form: downstream empty, upstream enabled with an entry
+      pass: withChange((b) => {
+        b.encryption.certificates = [];
+        b.encryption.different_certificates_for_upstream = {
+          certificates: [{ certificate: A, four_eyes_certificate: null }],
+          enabled: true,
+        };
+      }),
+    },
+    {
+      code: "CERTIFICATE_NOT_API_FORM",
+      path: "encryption.certificates[0].certificate",
+      fail: withChange(
+        (b) => (b.encryption.certificates[0].certificate = `subject=CN = trailseal test\n${A}`),
+      ),
+      pass: base(),
+    },
+    {
+      code: "CERTIFICATE_NOT_API_FORM",
+      path: "encryption.certificates[0].certificate",
+      fail: withChange(
+        (b) => (b.encryption.certificates[0].certificate = A.replace(/\n/g, "\r\n")),
+      ),
+      pass: base(),
+    },
+    {
+      code: "CERTIFICATE_SEVERAL",
+      path: "encryption.certificates[0].certificate",
+      fail: withChange((b) => (b.encryption.certificates[0].certificate = A + B)),
+      pass: base(),
+    },
+    {
+      code: "CERTIFICATE_INVALID",
+      path: "encryption.certificates[0].certificate",
+      fail: withChange((b) => (b.encryption.certificates[0].certificate = "<cert>")),
+      pass: base(),
+    },
+    {
+      code: "CERTIFICATE_INVALID",
+      path: "encryption.certificates[0].certificate",
+      fail: withChange((b) => delete b.encryption.certificates[0].certificate),
+      pass: base(),
+    },
+    {
+      code: "CERTIFICATE_INVALID",
+      path: "encryption.certificates[0].four_eyes_certificate",
+      fail: withChange((b) => (b.encryption.certificates[0].four_eyes_certificate = "")),
+      pass: withChange((b) => delete b.encryption.certificates[0].four_eyes_certificate),
+    },
+    {
+      code: "CERTIFICATE_WEAK_KEY",
+      path: "encryption.certificates[0].certificate",
+      fail: withChange((b) => (b.encryption.certificates[0].certificate = api("rsa1024-weak.crt"))),
+      pass: base(),
+    },
+    {
+      code: "CERTIFICATE_NOT_RSA",
+      path: "encryption.certificates[0].certificate",
+      fail: withChange((b) => (b.encryption.certificates[0].certificate = api("ec-p256-a.crt"))),
+      pass: base(),
+    },
+    {
+      code: "CERTIFICATE_UNSUPPORTED_KEY",
+      path: "encryption.certificates[0].certificate",
+      fail: withChange((b) => (b.encryption.certificates[0].certificate = api("ed25519-a.crt"))),
+      pass: base(),
+    },
+    {
+      code: "CERTIFICATE_DUPLICATE",
+      path: "encryption.certificates[1]",
+      fail: withChange((b) =>
+        b.encryption.certificates.push({ certificate: A, four_eyes_certificate: null }),
+      ),
+      pass: withChange((b) =>
+        b.encryption.certificates.push({ certificate: A, four_eyes_certificate: B }),
+      ),
+    },
+    {
+      code: "FOUR_EYES_SAME_KEY",
+      path: "encryption.certificates[0].four_eyes_certificate",
+      fail: withChange((b) => (b.encryption.certificates[0].four_eyes_certificate = A)),
+      pass: withChange((b) => (b.encryption.certificates[0].four_eyes_certificate = B)),
+    },
+    {
+      // the same key in another certificate is still the same key
+      code: "FOUR_EYES_SAME_KEY",
+      path: "encryption.certificates[0].four_eyes_certificate",
+      fail: withChange((b) => (b.encryption.certificates[0].four_eyes_certificate = A_REISSUED)),
+      pass: base(),
+    },
+    {
+      code: "UPSTREAM_NO_CERTIFICATES",
+      path: "encryption.different_certificates_for_upstream.certificates",
+      fail: withChange(
+        (b) =>
+          (b.encryption.different_certificates_for_upstream = { certificates: [], enabled: true }),
+      ),
+      pass: withChange(
+        (b) =>
+          (b.encryption.different_certificates_for_upstream = {
+            certificates: [{ certificate: C, four_eyes_certificate: D }],
+            enabled: true,
+          }),
+      ),
+    },
+    {
+      code: "KEY_REUSED_UPSTREAM",
+      path: "encryption.different_certificates_for_upstream.certificates[0].four_eyes_certificate",
+      fail: withChange(
+        (b) =>
+          (b.encryption.different_certificates_for_upstream = {
+            certificates: [{ certificate: C, four_eyes_certificate: A_REISSUED }],
+            enabled: true,
+          }),
+      ),
+      pass: withChange(
+        (b) =>
+          (b.encryption.different_certificates_for_upstream = {
+            certificates: [{ certificate: C, four_eyes_certificate: D }],
+            enabled: true,
+          }),
+      ),
+    },
+    {
+      code: "SIGNING_NO_IDENTITY",
+      path: "signing.x509_identity",
+      fail: withChange((b) => (b.signing = { enabled: true })),
+      pass: withChange(
+        (b) =>
+          (b.signing = { enabled: true, x509_identity: "9508db81-4a3f-45a7-a2b1-a86f71c56416" }),
+      ),
+    },
+    {
+      code: "SIGNING_NO_IDENTITY",
+      path: "signing.x509_identity.key",
+      fail: withChange(
+        (b) =>
+          (b.signing = {
+            enabled: true,
+            x509_identity: { meta: { href: "/api/configuration/x509/x" } },
+          }),
+      ),
+      pass: withChange(
+        (b) =>
+          (b.signing = {
+            enabled: true,
+            x509_identity: { key: "x", meta: { href: "/api/configuration/x509/x" } },
+          }),
+      ),
+    },
+    {
+      code: "TIMESTAMP_SELECTION",
+      path: "timestamping.server",
+      fail: withChange((b) => (b.timestamping = { enabled: true })),
+      pass: withChange((b) => (b.timestamping = { enabled: true, server: { selection: "local" } })),
+    },
+    {
+      code: "TIMESTAMP_SELECTION",
+      path: "timestamping.server.selection",
+      fail: withChange((b) => (b.timestamping = { enabled: true, server: { selection: "cloud" } })),
+      pass: withChange(
+        (b) => (b.timestamping = { enabled: false, server: { selection: "cloud" } }),
+      ),
+    },
+    {
+      code: "TIMESTAMP_URL",
+      path: "timestamping.server.server_url",
+      fail: withChange(
+        (b) => (b.timestamping = { enabled: true, server: { selection: "remote" } }),
+      ),
+      pass: withChange(
+        (b) =>
+          (b.timestamping = {
+            enabled: true,
+            server: {
+              selection: "remote",
+              server_url: "https://tsa.example.com/tsr",
+              oid: { enabled: false },
+            },
+          }),
+      ),
+    },
+    {
+      code: "TIMESTAMP_URL",
+      path: "timestamping.server.server_url",
+      fail: withChange(
+        (b) =>
+          (b.timestamping = {
+            enabled: true,
+            server: { selection: "remote", server_url: "ftp://tsa.example.com/" },
+          }),
+      ),
+      pass: withChange(
+        (b) =>
+          (b.timestamping = {
+            enabled: true,
+            server: { selection: "remote", server_url: "http://127.0.0.1:3180" },
+          }),
+      ),
+    },
+    {
+      code: "TIMESTAMP_LOCAL_OID",
+      path: "timestamping.server.oid.enabled",
+      fail: withChange(
+        (b) =>
+          (b.timestamping = {
+            enabled: true,
+            server: { selection: "local", oid: { enabled: true, policy_oid: "1.2.3.4" } },
+          }),
+      ),
+      pass: withChange(
+        (b) =>
+          (b.timestamping = {
+            enabled: true,
+            server: { selection: "local", oid: { enabled: false } },
+          }),
+      ),
+    },
+    {
+      code: "TIMESTAMP_OID_FORMAT",
+      path: "timestamping.server.oid.policy_oid",
+      fail: withChange(
+        (b) =>
+          (b.timestamping = {
+            enabled: true,
+            server: {
+              selection: "remote",
+              server_url: "http://tsa.example.com",
+              oid: { enabled: true, policy_oid: "1.3.6.x" },
+            },
+          }),
+      ),
+      pass: withChange(
+        (b) =>
+          (b.timestamping = {
+            enabled: true,
+            server: {
+              selection: "remote",
+              server_url: "http://tsa.example.com",
+              oid: { enabled: true, policy_oid: "1.3.6.1.4.1.99999.1" },
+            },
+          }),
+      ),
+    },
+    {
+      code: "TIMESTAMP_OID_FORMAT",
+      path: "timestamping.server.oid.policy_oid",
+      fail: withChange(
+        (b) =>
+          (b.timestamping = {
+            enabled: true,
+            server: {
+              selection: "remote",
+              server_url: "http://tsa.example.com",
+              oid: { enabled: true },
+            },
+          }),
+      ),
+      pass: base(),
+    },
+  ];
+
+  it("covers every rule code", () => {
+    expect(new Set(cases.map((c) => c.code))).toEqual(new Set(Object.keys(POLICY_RULES)));
+  });
+
+  it.each(cases.map((c, i) => [`${c.code} #${i}`, c] as const))("%s", (_, c) => {
+    const failed = checkPolicy(c.fail);
+    const hit = failed.filter((p) => p.code === c.code);
+    expect(hit.map((p) => p.path)).toEqual([c.path]);
+    expect(hit[0]!.severity).toBe(POLICY_RULES[c.code][0]);
+    expect(hit[0]!.message).toMatch(/^[^A-Z]/); // lower-case voice (or a quoted value)
+
+    const passed = checkPolicy(c.pass);
+    expect(passed.filter((p) => p.code === c.code)).toEqual([]);
+    expect(errorsOf(passed)).toEqual([]);
+  });
+
+  it("accepts the base policy with no problem at all", () => {
+    expect(checkPolicy(base())).toEqual([]);
+  });
+
+  it("points metadata problems to 'trailseal pem --api'", () => {
+    const ps = checkPolicy(
+      withChange((b) => (b.encryption.certificates[0].certificate = `Bag Attributes\n${A}`)),
+    );
+    expect(ps.find((p) => p.code === "CERTIFICATE_NOT_API_FORM")?.message).toContain(
+      "trailseal pem --api",
+    );
+  });
+
+  it("suggests the field a '.pem' name was meant to be", () => {
+    const ps = checkPolicy(
+      withChange((b) => (b.encryption.certificates[0]["four_eyes_certificate.pem"] = null)),
+    );
+    expect(ps[0]!.message).toContain("did you mean 'four_eyes_certificate'?");
+  });
+
+  it("does not check the contents of disabled blocks", () => {
+    const ps = checkPolicy(
+      withChange((b) => {
+        b.encryption = {
+          enabled: false,
+          certificates: [{ certificate: "junk", four_eyes_certificate: null }],
+        };
+        b.signing = { enabled: false, x509_identity: null };
+      }),
+    );
+    expect(ps).toEqual([]);
+  });
+});
+
+describe("checkPolicy: paths by input form", () => {
+  const bad = withChange((b) => {
+    b.name = "my policy";
+    b.encryption.certificates[0].four_eyes_certificate = A;
+  });
+
+  it("bare body: no prefix", () => {
+    expect(brief(checkPolicy(bad))).toEqual([
+      "name NAME_WHITESPACE",
+      "encryption.certificates[0].four_eyes_certificate FOUR_EYES_SAME_KEY",
+    ]);
+  });
+
+  it("REST object: body. prefix", () => {
+    expect(brief(checkPolicy({ key: "k", body: bad, meta: { href: "/x" } }))).toEqual([
+      "body.name NAME_WHITESPACE",
+      "body.encryption.certificates[0].four_eyes_certificate FOUR_EYES_SAME_KEY",
+    ]);
+  });
+
+  it("list response: items[i].body. prefix", () => {
+    const list = {
+      items: [
+        { key: "a", body: base() },
+        { key: "b", body: bad },
+      ],
+      meta: {},
+    };
+    expect(brief(checkPolicy(list))).toEqual([
+      "items[1].body.name NAME_WHITESPACE",
+      "items[1].body.encryption.certificates[0].four_eyes_certificate FOUR_EYES_SAME_KEY",
+    ]);
+  });
+
+  it("non-objects in the wrong places", () => {
+    expect(brief(checkPolicy("policy"))).toEqual([" INPUT_NOT_OBJECT"]);
+    expect(brief(checkPolicy(null))).toEqual([" INPUT_NOT_OBJECT"]);
+    expect(brief(checkPolicy({ key: "k", body: [] }))).toEqual(["body FIELD_TYPE"]);
+    expect(brief(checkPolicy({ items: {} }))).toEqual(["items FIELD_TYPE"]);
+    expect(brief(checkPolicy({ items: [7] }))).toEqual(["items[0] FIELD_TYPE"]);
+  });
+});
+
+describe("the SPS pages' audit-policy examples (testdata/policies)", () => {
+  const seeds = readdirSync(POLICIES).filter((f) => f.startsWith("seed-") && f.endsWith(".json"));
+  const load = (f: string): unknown => JSON.parse(readFileSync(join(POLICIES, f), "utf8"));
+
+  it("has all ten", () => {
+    expect(seeds).toHaveLength(10);
+  });
+
+  it.each(seeds)("%s passes check with no error and no warning", (f) => {
+    const ps = checkPolicy(load(f));
+    expect(ps.filter((p) => p.severity !== "note")).toEqual([]);
+    const notes = ps.map((p) => p.code);
+    if (f.startsWith("seed-6.10-") && f !== "seed-6.10-list-response.json")
+      expect(notes).toEqual(["OLD_SHAPE"]);
+    if (f === "seed-6.10-list-response.json")
+      expect(notes).toEqual(["REFERENCE_ONLY", "REFERENCE_ONLY", "REFERENCE_ONLY"]);
+    if (f.startsWith("seed-8.0-")) expect(notes).toEqual([]);
+  });
+
+  it("the pages' own API-form certificate is what openssl prints", () => {
+    const pem = readFileSync(join(POLICIES, "seed-6.10-api-audit-pol.json"), "utf8");
+    const cert = (JSON.parse(pem) as Loose).encryption.certificates[0].certificate as string;
+    const viaOpenssl = execFileSync("openssl", ["x509", "-outform", "PEM"], {
+      input: cert,
+      encoding: "utf8",
+    });
+    expect(cert).toBe(viaOpenssl);
+  });
+
+  it("invalid-several-errors.json reports each planted problem", () => {
+    expect(brief(checkPolicy(load("invalid-several-errors.json")))).toEqual([
+      "body.colour UNKNOWN_FIELD",
+      "body.name NAME_WHITESPACE",
+      "body.signing_and_timestamping_interval INTERVAL_RANGE",
+      "body.encryption.certificates[1].four_eyes_certificate FOUR_EYES_SAME_KEY",
+      "body.signing.x509_identity SIGNING_NO_IDENTITY",
+      "body.timestamping.server.oid.enabled TIMESTAMP_LOCAL_OID",
+    ]);
+  });
+
+  describe("sealingPlan", () => {
+    it("6.10 default: everything off, interval 30", () => {
+      expect(sealingPlan(load("seed-6.10-default.json"))).toEqual({
+        name: "default",
+        downstream: null,
+        upstream: null,
+        signing: null,
+        timestamping: null,
+        interval: 30,
+      });
+    });
+
+    it("upstream only: downstream clear, upstream to the pages' certificate", () => {
+      const spsDer = new Uint8Array(
+        execFileSync("openssl", ["x509", "-outform", "DER"], {
+          input: (load("seed-6.10-upstream-only.json") as Loose).encryption
+            .different_certificates_for_upstream.certificates[0].certificate,
+        }),
+      );
+      for (const f of ["seed-6.10-upstream-only.json", "seed-8.0-upstream-only-request.json"]) {
+        const plan = sealingPlan(load(f));
+        expect(plan.downstream).toBeNull();
+        expect(plan.upstream).toEqual([{ certificate: spsDer, fourEyes: null }]);
+      }
+    });
+
+    it("6.10 specific policy (REST object): four-eyes both ways, signing, timestamping_enabled = local", () => {
+      expect(sealingPlan(load("seed-6.10-specific-policy.json"))).toEqual({
+        name: "<policy-name>",
+        downstream: [{ certificate: der("rsa2048-a.crt"), fourEyes: der("rsa2048-b.crt") }],
+        upstream: [{ certificate: der("rsa2048-c.crt"), fourEyes: der("rsa2048-d.crt") }],
+        signing: { x509Identity: "ec0b6604-37f6-4df6-bd2f-d7879a75b324" },
+        timestamping: { selection: "local" },
+        interval: 30,
+      });
+    });
+
+    it("single certificate without separate upstream: upstream uses the same list", () => {
+      const plan = sealingPlan(load("seed-6.10-api-audit-pol.json"));
+      expect(plan.upstream).toEqual(plan.downstream);
+      expect(plan.downstream).toHaveLength(1);
+      expect(plan.signing).toEqual({ x509Identity: "d0286f64-41aa-45e1-ab19-830ac2f99f57" });
+    });
+
+    it("8.0 remote TSA with policy OID, bare identity key, interval 600", () => {
+      const plan = sealingPlan(load("seed-8.0-remote-timestamp-oid.json"));
+      expect(plan.timestamping).toEqual({
+        selection: "remote",
+        url: "http://tsa.example.com/tsr",
+        policyOid: "1.3.6.1.4.1.99999.1",
+      });
+      expect(plan.signing).toEqual({ x509Identity: "ec0b6604-37f6-4df6-bd2f-d7879a75b324" });
+      expect(plan.interval).toBe(600);
+    });
+
+    it("8.0 local timestamping and remote without OID", () => {
+      expect(sealingPlan(load("seed-8.0-sign-local-timestamp.json")).timestamping).toEqual({
+        selection: "local",
+      });
+      const remote = withChange(
+        (b) =>
+          (b.timestamping = {
+            enabled: true,
+            server: {
+              selection: "remote",
+              server_url: "https://tsa.example.com",
+              oid: { enabled: false },
+            },
+          }),
+      );
+      expect(sealingPlan(remote).timestamping).toEqual({
+        selection: "remote",
+        url: "https://tsa.example.com",
+        policyOid: null,
+      });
+    });
+
+    it("refuses an invalid policy with every error as path: message", () => {
+      let thrown: unknown;
+      try {
+        sealingPlan(load("invalid-several-errors.json"));
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toMatchObject({ code: "POLICY_INVALID" });
+      const message = (thrown as Error).message;
+      expect(message).toMatch(/^body\.name: /);
+      expect(message).toContain("; body.signing_and_timestamping_interval: ");
+      expect(message).toContain("; body.encryption.certificates[1].four_eyes_certificate: ");
+      expect(message).not.toContain("body.colour"); // warnings do not block
+    });
+
+    it("refuses a list response and a reference without body", () => {
+      expect(() => sealingPlan(load("seed-6.10-list-response.json"))).toThrow(
+        expect.objectContaining({ code: "POLICY_INVALID" }),
+      );
+      expect(() => sealingPlan({ key: "k", meta: { href: "/x" } })).toThrow(
+        expect.objectContaining({ code: "POLICY_INVALID" }),
+      );
+    });
+  });
+});
+
+describe("buildPolicy", () => {
+  const entry = (c: string, f: string | null = null) => ({
+    certificate: der(c),
+    fourEyes: f === null ? null : der(f),
+  });
+
+  it("writes the 8.0 LTS body as SPS writes it, byte-exact API certificate strings", () => {
+    const policy = buildPolicy({
+      name: "split",
+      encrypt: [entry("rsa2048-a.crt", "rsa2048-b.crt"), entry("rsa2048-e.crt")],
+      upstream: [entry("rsa2048-c.crt", "rsa2048-d.crt")],
+      signIdentity: "9508db81-4a3f-45a7-a2b1-a86f71c56416",
+      timestamp: "https://tsa.example.com/tsr",
+      policyOid: "1.3.6.1.4.1.99999.1",
+      interval: 600,
+    });
+    expect(JSON.stringify(policy, null, 2)).toBe(
+      JSON.stringify(
+        {
+          encryption: {
+            certificates: [
+              { certificate: A, four_eyes_certificate: B },
+              { certificate: api("rsa2048-e.crt"), four_eyes_certificate: null },
+            ],
+            different_certificates_for_upstream: {
+              certificates: [{ certificate: C, four_eyes_certificate: D }],
+              enabled: true,
+            },
+            enabled: true,
+          },
+          name: "split",
+          signing: {
+            enabled: true,
+            x509_identity: {
+              key: "9508db81-4a3f-45a7-a2b1-a86f71c56416",
+              meta: { href: "/api/configuration/x509/9508db81-4a3f-45a7-a2b1-a86f71c56416" },
+            },
+          },
+          signing_and_timestamping_interval: 600,
+          timestamping: {
+            enabled: true,
+            server: {
+              oid: { enabled: true, policy_oid: "1.3.6.1.4.1.99999.1" },
+              selection: "remote",
+              server_url: "https://tsa.example.com/tsr",
+            },
+          },
+        },
+        null,
+        2,
+      ),
+    );
+    expect(checkPolicy(policy)).toEqual([]);
+    expect(sealingPlan(policy)).toEqual({
+      name: "split",
+      downstream: [entry("rsa2048-a.crt", "rsa2048-b.crt"), entry("rsa2048-e.crt")],
+      upstream: [entry("rsa2048-c.crt", "rsa2048-d.crt")],
+      signing: { x509Identity: "9508db81-4a3f-45a7-a2b1-a86f71c56416" },
+      timestamping: {
+        selection: "remote",
+        url: "https://tsa.example.com/tsr",
+        policyOid: "1.3.6.1.4.1.99999.1",
+      },
+      interval: 600,
+    });
+  });
+
+  it("collapses disabled blocks to {enabled: false}, interval defaults to 30", () => {
+    expect(buildPolicy({ name: "off", encrypt: [], upstream: [] })).toEqual({
+      encryption: { enabled: false },
+      name: "off",
+      signing: { enabled: false },
+      signing_and_timestamping_interval: 30,
+      timestamping: { enabled: false },
+    });
+  });
+
+  it("local timestamping, no separate upstream, identity given as its href", () => {
+    const policy = buildPolicy({
+      name: "local",
+      encrypt: [entry("rsa2048-a.crt")],
+      upstream: [],
+      signIdentity: "/api/configuration/x509/abc-1",
+      timestamp: "local",
+    });
+    expect(policy.timestamping).toEqual({ enabled: true, server: { selection: "local" } });
+    expect(policy.encryption).toEqual({
+      certificates: [{ certificate: A, four_eyes_certificate: null }],
+      different_certificates_for_upstream: { enabled: false },
+      enabled: true,
+    });
+    expect(policy.signing).toEqual({
+      enabled: true,
+      x509_identity: { key: "abc-1", meta: { href: "/api/configuration/x509/abc-1" } },
+    });
+    const plan = sealingPlan(policy);
+    expect(plan.upstream).toEqual(plan.downstream);
+  });
+
+  it("upstream only: an empty downstream list with upstream entries", () => {
+    const policy = buildPolicy({ name: "up", encrypt: [], upstream: [entry("rsa2048-c.crt")] });
+    expect(checkPolicy(policy)).toEqual([]);
+    const plan = sealingPlan(policy);
+    expect(plan.downstream).toBeNull();
+    expect(plan.upstream).toEqual([entry("rsa2048-c.crt")]);
+  });
+
+  it("refuses options that make an invalid policy", () => {
+    expect(() => buildPolicy({ name: "a b", encrypt: [], upstream: [] })).toThrow(
+      expect.objectContaining({
+        code: "POLICY_INVALID",
+        message: expect.stringContaining("name: "),
+      }),
+    );
+    expect(() =>
+      buildPolicy({ name: "x", encrypt: [], upstream: [], timestamp: "local", policyOid: "1.2.3" }),
+    ).toThrow(expect.objectContaining({ code: "POLICY_INVALID" }));
+    expect(() =>
+      buildPolicy({ name: "x", encrypt: [entry("rsa2048-a.crt", "rsa2048-a.crt")], upstream: [] }),
+    ).toThrow(
+      expect.objectContaining({
+        code: "POLICY_INVALID",
+        message: expect.stringContaining("encryption.certificates[0].four_eyes_certificate: "),
+      }),
+    );
+    expect(() => buildPolicy({ name: "x", encrypt: [], upstream: [], interval: 5 })).toThrow(
+      expect.objectContaining({ code: "POLICY_INVALID" }),
+    );
+  });
+});
+
+describe("isDottedOid", () => {
+  it.each([
+    ["1.3.6.1.4.1.99999.1", true],
+    ["2.999.1", true],
+    ["0.39", true],
+    ["1.40", false],
+    ["3.1", false],
+    ["1", false],
+    ["1.02", false],
+    ["1..2", false],
+    [" 1.2", false],
+  ])("%s -> %s", (oid, ok) => {
+    expect(isDottedOid(oid)).toBe(ok);
+  });
+});
