@@ -1,0 +1,263 @@
+/**
+ * util-linux `script` importers, following util-linux's term-utils/script-playutils.c (the
+ * reader behind scriptreplay):
+ *
+ * - Advanced (`script --log-io LOG --log-timing TIMING`, util-linux 2.35+): the timing file
+ *   has one entry per line, `<type> <delay> <rest>`, where delay is seconds.microseconds
+ *   since the previous entry (of any type):
+ *     `O <delay> <bytes>`  output: the next <bytes> bytes of the log
+ *     `I <delay> <bytes>`  input:  the next <bytes> bytes of the log
+ *     `S <delay> <NAME> <value…>` a signal, e.g. `S 0.306393 SIGWINCH ROWS=20 COLS=70`
+ *     `H <delay> <NAME> <value…>` header info: START_TIME, TERM, TTY, COLUMNS, LINES, SHELL,
+ *        COMMAND, TIMING_LOG, OUTPUT_LOG, INPUT_LOG, and at the end DURATION, EXIT_CODE
+ *   Input and output share one log (`--log-io`), or the log holds output only (`--log-out`).
+ * - Classic (`script -t 2>TIMING TYPESCRIPT`, or `--log-out` with an old-style timing): timing
+ *   lines `<delay> <bytes>`, output only.
+ *
+ * In both, the log starts with a "Script started on …" header line that scriptreplay skips
+ * (ignore_line), and may end with a "Script done on …" trailer that no timing entry covers.
+ *
+ * Mapping: I -> input (upstream), O -> output (downstream), SIGWINCH -> resize, EXIT_CODE ->
+ * exit; other signals and trailing headers (DURATION) are not events. Times are kept to the
+ * microsecond.
+ */
+import type { SessionEvent, SessionMetadata } from "../events.js";
+import { ByteReader, formatError, readLines, type Line, type Recording } from "./stream.js";
+
+export type { Recording } from "./stream.js";
+
+export interface ScriptReadOptions {
+  /** Names used in error messages. */
+  source?: string;
+  timingSource?: string;
+  /** Largest output/input event emitted; longer log steps are split (same time). */
+  maxEventBytes?: number;
+}
+
+const lossy = new TextDecoder("utf-8", { fatal: false });
+
+/** `seconds.micros` as script writes it (`%ld.%06ld`), to integer microseconds. */
+function parseDelay(text: string | undefined, line: Line, source: string): number {
+  const m = text === undefined ? null : /^(\d{1,12})(?:\.(\d{1,9}))?$/.exec(text);
+  if (m === null) throw formatError(source, line.number, `bad delay "${text ?? ""}"; expected seconds.microseconds`);
+  const frac = (m[2] ?? "").padEnd(6, "0").slice(0, 6);
+  return Number(m[1]) * 1_000_000 + Number(frac);
+}
+
+function parseSize(text: string | undefined, line: Line, source: string): number {
+  if (text === undefined || !/^\d{1,15}$/.test(text)) throw formatError(source, line.number, `bad byte count "${text ?? ""}"`);
+  return Number(text);
+}
+
+/** "2026-11-23 01:03:40+00:00" (script's START_TIME and header date) to Unix seconds. */
+export function parseScriptDate(text: string): number | undefined {
+  const iso = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})([+-]\d{2}:?\d{2}|Z)?$/.exec(text.trim());
+  const ms = iso === null ? Date.parse(text) : Date.parse(`${iso[1]}T${iso[2]}${iso[3] ?? "Z"}`);
+  return Number.isFinite(ms) ? ms / 1000 : undefined;
+}
+
+/**
+ * Parses `Script started on DATE [KEY="value" … <not executed on terminal>]`; values are not
+ * escaped by script, so a value ends where the next ` KEY="`, ` <` or the closing `]` begins.
+ */
+export function parseScriptHeaderLine(line: string): { startTime?: number; fields: Record<string, string> } {
+  const fields: Record<string, string> = {};
+  const m = /^Script started on (.*?)(?: \[(.*)\])?\s*$/.exec(line);
+  if (m === null) return { fields };
+  const re = /([A-Z_]+)="(.*?)"(?= [A-Z_]+="| <|$)/g;
+  for (const f of (m[2] ?? "").matchAll(re)) fields[f[1]!] = f[2]!;
+  const startTime = parseScriptDate(m[1] ?? "");
+  return startTime === undefined ? { fields } : { startTime, fields };
+}
+
+/** Applies script's header names (H entries or header-line fields) to metadata. */
+function applyHeader(metadata: SessionMetadata, extra: Record<string, unknown>, name: string, value: string): void {
+  switch (name) {
+    case "START_TIME": {
+      const t = parseScriptDate(value);
+      if (t !== undefined) metadata.startTime = t;
+      else extra["START_TIME"] = value;
+      break;
+    }
+    case "COLUMNS":
+    case "LINES": {
+      const n = Number(value);
+      if (Number.isInteger(n) && n >= 0 && n <= 65535) metadata[name === "COLUMNS" ? "cols" : "rows"] = n;
+      break;
+    }
+    case "TERM":
+    case "SHELL":
+      metadata.env = { ...metadata.env, [name]: value };
+      break;
+    case "COMMAND":
+      metadata.command = value;
+      break;
+    default:
+      extra[name] = value;
+  }
+}
+
+function finishMetadata(metadata: SessionMetadata, extra: Record<string, unknown>): SessionMetadata {
+  if (Object.keys(extra).length > 0) metadata.extra = extra;
+  return metadata;
+}
+
+function lineText(line: Line): string {
+  let text = lossy.decode(line.bytes);
+  if (text.endsWith("\r")) text = text.slice(0, -1);
+  return text;
+}
+
+/** Emits one log step as events of at most maxEventBytes each. */
+async function* step(
+  log: ByteReader,
+  type: "output" | "input",
+  time: number,
+  size: number,
+  maxEventBytes: number,
+  line: Line,
+  timingSource: string,
+  source: string,
+): AsyncGenerator<SessionEvent> {
+  const missing = { count: 0 };
+  for await (const data of log.take(size, maxEventBytes, missing)) yield { type, time, data };
+  if (missing.count > 0) {
+    throw formatError(timingSource, line.number, `${source} ends ${missing.count} bytes short of this ${type} entry (log offset ${log.offset})`);
+  }
+}
+
+/**
+ * Reads `script --log-io LOG --log-timing TIMING` (or `--log-out`): the multi-stream timing
+ * format. Resolves after the leading H entries (the metadata); events are read as iterated.
+ */
+export async function readScriptAdvanced(
+  log: AsyncIterable<Uint8Array>,
+  timing: AsyncIterable<Uint8Array>,
+  options: ScriptReadOptions = {},
+): Promise<Recording> {
+  const source = options.source ?? "script log";
+  const timingSource = options.timingSource ?? "script timing";
+  const maxEventBytes = options.maxEventBytes ?? 65536;
+  const lines = readLines(timing, timingSource, 1 << 20);
+  const reader = new ByteReader(log);
+  const metadata: SessionMetadata = { source: "script-advanced" };
+  const extra: Record<string, unknown> = {};
+
+  const headerLine = await reader.skipLine();
+  if (headerLine !== null) {
+    const parsed = parseScriptHeaderLine(lossy.decode(headerLine));
+    if (parsed.startTime !== undefined) metadata.startTime = parsed.startTime;
+    for (const [k, v] of Object.entries(parsed.fields)) applyHeader(metadata, extra, k, v);
+  }
+
+  // Leading H entries are the session header; read them before resolving.
+  let time = 0;
+  let pendingLine: Line | undefined;
+  for (;;) {
+    const r = await lines.next();
+    if (r.done === true) break;
+    const text = lineText(r.value);
+    if (text.trim() === "") continue;
+    if (!text.startsWith("H ")) {
+      pendingLine = r.value;
+      break;
+    }
+    const m = /^H (\S+) (\S+) ?(.*)$/.exec(text);
+    if (m === null) throw formatError(timingSource, r.value.number, "bad header entry; expected H <delay> <NAME> <value>");
+    time += parseDelay(m[1], r.value, timingSource);
+    applyHeader(metadata, extra, m[2]!, m[3] ?? "");
+  }
+  finishMetadata(metadata, extra);
+
+  async function* events(): AsyncGenerator<SessionEvent> {
+    let line = pendingLine;
+    for (;;) {
+      if (line === undefined) {
+        const r = await lines.next();
+        if (r.done === true) return;
+        line = r.value;
+      }
+      const current = line;
+      line = undefined;
+      const text = lineText(current);
+      if (text.trim() === "") continue;
+      if (!current.terminated && !/^[OI] \S+ \d+$|^[HS] /.test(text)) {
+        throw formatError(timingSource, current.number, "truncated last line");
+      }
+      const parts = text.split(" ");
+      const type = parts[0];
+      switch (type) {
+        case "O":
+        case "I": {
+          if (parts.length !== 3) throw formatError(timingSource, current.number, `bad ${type} entry; expected ${type} <delay> <bytes>`);
+          time += parseDelay(parts[1], current, timingSource);
+          const size = parseSize(parts[2], current, timingSource);
+          yield* step(reader, type === "O" ? "output" : "input", time, size, maxEventBytes, current, timingSource, source);
+          break;
+        }
+        case "S": {
+          time += parseDelay(parts[1], current, timingSource);
+          if (parts[2] === "SIGWINCH") {
+            const rows = /(?:^| )ROWS=(\d{1,5})(?: |$)/.exec(text);
+            const cols = /(?:^| )COLS=(\d{1,5})(?: |$)/.exec(text);
+            if (rows === null || cols === null) throw formatError(timingSource, current.number, "SIGWINCH entry without ROWS= and COLS=");
+            yield { type: "resize", time, cols: Number(cols[1]), rows: Number(rows[1]) };
+          }
+          break;
+        }
+        case "H": {
+          time += parseDelay(parts[1], current, timingSource);
+          if (parts[2] === "EXIT_CODE") {
+            const status = Number(parts[3]);
+            if (parts.length !== 4 || !Number.isInteger(status)) throw formatError(timingSource, current.number, "bad EXIT_CODE entry");
+            yield { type: "exit", time, status };
+          }
+          break;
+        }
+        default:
+          throw formatError(timingSource, current.number, `unknown timing entry type "${type ?? ""}"; expected O, I, S or H`);
+      }
+    }
+  }
+  return { metadata, events: events() };
+}
+
+/**
+ * Reads the classic pair `script -t 2>TIMING TYPESCRIPT`: `<delay> <bytes>` lines, output only.
+ * The typescript's first line ("Script started on …") is skipped, as scriptreplay does, and
+ * parsed for metadata.
+ */
+export async function readScriptClassic(
+  typescript: AsyncIterable<Uint8Array>,
+  timing: AsyncIterable<Uint8Array>,
+  options: ScriptReadOptions = {},
+): Promise<Recording> {
+  const source = options.source ?? "typescript";
+  const timingSource = options.timingSource ?? "script timing";
+  const maxEventBytes = options.maxEventBytes ?? 65536;
+  const lines = readLines(timing, timingSource, 1 << 20);
+  const reader = new ByteReader(typescript);
+  const metadata: SessionMetadata = { source: "script-classic" };
+  const extra: Record<string, unknown> = {};
+  const headerLine = await reader.skipLine();
+  if (headerLine !== null) {
+    const parsed = parseScriptHeaderLine(lossy.decode(headerLine));
+    if (parsed.startTime !== undefined) metadata.startTime = parsed.startTime;
+    for (const [k, v] of Object.entries(parsed.fields)) applyHeader(metadata, extra, k, v);
+  }
+  finishMetadata(metadata, extra);
+
+  async function* events(): AsyncGenerator<SessionEvent> {
+    let time = 0;
+    for await (const line of lines) {
+      const text = lineText(line);
+      if (text.trim() === "") continue;
+      const m = /^(\S+) (\S+)$/.exec(text);
+      if (m === null) throw formatError(timingSource, line.number, "bad timing line; expected <delay> <bytes>");
+      time += parseDelay(m[1], line, timingSource);
+      const size = parseSize(m[2], line, timingSource);
+      yield* step(reader, "output", time, size, maxEventBytes, line, timingSource, source);
+    }
+  }
+  return { metadata, events: events() };
+}

@@ -1,0 +1,111 @@
+/**
+ * asciicast writers: v2 (asciinema 2.x, `asciinema play`/`cat`) and v3 (asciinema 3).
+ *
+ * asciicast carries terminal data as JSON strings, so it can only hold valid UTF-8. A multibyte
+ * character split across two output events is carried over to the next event of the same
+ * channel (as asciinema's own recorder does with an incremental decoder), so it arrives whole;
+ * bytes that are not UTF-8 at all become U+FFFD. An event whose bytes are all carried over is
+ * not written. For byte-exact output use `writeRaw` or `writeJsonl`.
+ *
+ * v2 has no exit event: `exit` is dropped in v2 and written as `x` in v3.
+ */
+import type { SessionEvent, SessionMetadata } from "../events.js";
+import { formatSeconds } from "../events.js";
+
+export type Sink = (chunk: Uint8Array) => Promise<void> | void;
+
+const encoder = new TextEncoder();
+
+/** Metadata keys that are header fields of their own (never copied from `extra`). */
+const RESERVED = new Set(["version", "width", "height", "term", "timestamp", "command", "title", "env"]);
+
+function commonHeader(metadata: SessionMetadata): Record<string, unknown> {
+  const h: Record<string, unknown> = {};
+  if (metadata.startTime !== undefined) h["timestamp"] = Math.floor(metadata.startTime);
+  if (metadata.command !== undefined) h["command"] = metadata.command;
+  if (metadata.title !== undefined) h["title"] = metadata.title;
+  if (metadata.env !== undefined) h["env"] = metadata.env;
+  for (const [k, v] of Object.entries(metadata.extra ?? {})) if (!RESERVED.has(k) && v !== undefined) h[k] = v;
+  return h;
+}
+
+/** The v2 header line (without newline). */
+export function headerV2(metadata: SessionMetadata): string {
+  return JSON.stringify({ version: 2, width: metadata.cols ?? 80, height: metadata.rows ?? 24, ...commonHeader(metadata) });
+}
+
+/** The v3 header line (without newline). */
+export function headerV3(metadata: SessionMetadata): string {
+  const extraTerm = metadata.extra?.["term"];
+  const term: Record<string, unknown> = { cols: metadata.cols ?? 80, rows: metadata.rows ?? 24 };
+  if (typeof extraTerm === "object" && extraTerm !== null) {
+    for (const [k, v] of Object.entries(extraTerm)) if (k !== "cols" && k !== "rows") term[k] = v;
+  }
+  if (term["type"] === undefined && metadata.env?.["TERM"] !== undefined) term["type"] = metadata.env["TERM"];
+  return JSON.stringify({ version: 3, term, ...commonHeader(metadata) });
+}
+
+/** Turns events into asciicast [time, code, data] triples with UTF-8 carry-over per channel. */
+async function* triples(events: AsyncIterable<SessionEvent>, withExit: boolean): AsyncGenerator<[number, string, string]> {
+  const decoders = {
+    output: new TextDecoder("utf-8", { fatal: false, ignoreBOM: true }),
+    input: new TextDecoder("utf-8", { fatal: false, ignoreBOM: true }),
+  };
+  let last = 0;
+  for await (const ev of events) {
+    last = Math.max(last, ev.time);
+    switch (ev.type) {
+      case "output":
+      case "input": {
+        const text = decoders[ev.type].decode(ev.data, { stream: true });
+        if (text.length > 0) yield [ev.time, ev.type === "output" ? "o" : "i", text];
+        break;
+      }
+      case "resize":
+        yield [ev.time, "r", `${ev.cols}x${ev.rows}`];
+        break;
+      case "marker":
+        yield [ev.time, "m", ev.label];
+        break;
+      case "exit":
+        if (withExit) yield [ev.time, "x", String(ev.status)];
+        break;
+    }
+  }
+  // A sequence still incomplete at the end can never complete: flush it as U+FFFD.
+  const out = decoders.output.decode();
+  if (out.length > 0) yield [last, "o", out];
+  const inp = decoders.input.decode();
+  if (inp.length > 0) yield [last, "i", inp];
+}
+
+function eventLine(t: string, code: string, data: string): Uint8Array {
+  return encoder.encode(`[${t}, ${JSON.stringify(code)}, ${JSON.stringify(data)}]\n`);
+}
+
+/**
+ * Writes asciicast v2: absolute times in seconds with six decimals.
+ *
+ * @example
+ *   await writeAsciicastV2(rec.metadata, rec.events, (c) => { process.stdout.write(c); });
+ */
+export async function writeAsciicastV2(metadata: SessionMetadata, events: AsyncIterable<SessionEvent>, out: Sink): Promise<void> {
+  await out(encoder.encode(headerV2(metadata) + "\n"));
+  let previous = 0;
+  for await (const [time, code, data] of triples(events, false)) {
+    // v2 readers expect non-decreasing times.
+    previous = Math.max(previous, time);
+    await out(eventLine(formatSeconds(previous), code, data));
+  }
+}
+
+/** Writes asciicast v3: intervals relative to the previous written event. */
+export async function writeAsciicastV3(metadata: SessionMetadata, events: AsyncIterable<SessionEvent>, out: Sink): Promise<void> {
+  await out(encoder.encode(headerV3(metadata) + "\n"));
+  let previous = 0;
+  for await (const [time, code, data] of triples(events, true)) {
+    const interval = Math.max(0, time - previous);
+    previous = Math.max(previous, time);
+    await out(eventLine(formatSeconds(interval), code, data));
+  }
+}
