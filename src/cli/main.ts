@@ -11,6 +11,18 @@ interface CommandEntry {
 
 /** Every command; one file each under src/cli/. Add a line here when a command lands. */
 const COMMANDS: readonly CommandEntry[] = [
+  {
+    name: "pem",
+    summary: "print the certificates of any file clean, as PEM or as SPS API strings",
+    example: "trailseal pem --api auditor.p12 --passin env:P12_PASS",
+    load: () => import("./pem.js"),
+  },
+  {
+    name: "policy",
+    summary: "create an SPS audit policy (8.0 LTS) or check one: body, REST object or list",
+    example: "trailseal policy create --name audit --encrypt alice.pem,bob.pem --timestamp local",
+    load: () => import("./policy.js"),
+  },
 ];
 
 function version(): string {

@@ -64,7 +64,12 @@ export async function readPkcs12(
         password === undefined
           ? `${source} is a password-protected PKCS#12 file and no password was given`
           : `wrong password for PKCS#12 file ${source}`,
-        { hint: "give the password with --passin env:VAR, file:PATH or pass:TEXT" },
+        {
+          hint:
+            password === undefined
+              ? "give the password with --passin env:VAR, file:PATH or pass:TEXT"
+              : "check the password given with --passin",
+        },
       );
     }
     throw invalid("the MAC or authenticated safe does not parse", e);

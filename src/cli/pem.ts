@@ -1,0 +1,122 @@
+import { TrailsealError } from "../errors.js";
+import {
+  describeCertificate,
+  readCertificates,
+  toApiString,
+  toPem,
+  type CertificateInfo,
+} from "../pem.js";
+import { resolvePassin } from "../secret.js";
+import { inputName, readInput } from "./files.js";
+import { EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
+
+interface PemOptions {
+  api?: boolean;
+  json?: boolean;
+  passin?: string;
+}
+
+/** `trailseal pem [FILE…]`: every certificate of the inputs, clean, in input order. */
+export async function run(argv: readonly string[], io: Io): Promise<number> {
+  const cmd = newCommand("trailseal pem", io)
+    .description(
+      "Find every X.509 certificate in the inputs, whatever wraps it, and print it clean:\n" +
+        "PEM with base64 at 64 columns and LF line ends, in input order.",
+    )
+    .argument("[file...]", "certificate files; stdin when none or '-'")
+    .option("--api", "print one JSON string literal per certificate, as the SPS REST API takes it")
+    .option("--json", "print a JSON array describing each certificate")
+    .option("--passin <source>", "PKCS#12 password: env:VAR, file:PATH or pass:TEXT");
+  cmd.addHelpText(
+    "after",
+    `
+Inputs may be PEM with anything around it (Bag Attributes, subject=/issuer= lines, openssl
+x509 -text dumps, comments), CRLF or CR line ends, indented or re-wrapped base64, a PEM that is
+already a JSON string (literal \\n), bare base64, DER, PKCS#7 (.p7b/.p7c, PEM or DER) and
+PKCS#12 (.p12/.pfx, AES or legacy RC2/3DES). Running pem on its own output changes nothing.
+
+Warnings (stderr): RSA keys under 2048 bits; non-RSA keys (SPS encrypts only to RSA; trailseal
+also takes EC); expired certificates (SPS ignores expiry for encryption).
+
+Examples:
+  trailseal pem auditor.crt > auditor.pem
+  trailseal pem --api auditor.p12 --passin env:P12_PASS
+  openssl x509 -in auditor.crt -text | trailseal pem --json
+
+Exit status: 0 printed, 2 usage or I/O error (no certificate, a key or CSR instead of a
+certificate, corrupt base64 or DER, wrong PKCS#12 password).
+`,
+  );
+  const parsed = parseArgs(cmd, argv);
+  if (parsed !== null) return parsed;
+  const opts = cmd.opts<PemOptions>();
+  const files = cmd.args.length === 0 ? ["-"] : cmd.args;
+
+  return guard(io, async () => {
+    if (opts.api === true && opts.json === true) {
+      throw new TrailsealError("USAGE", "--api and --json cannot be combined", {
+        hint: "--json already carries the API string of each certificate in its 'api' field",
+      });
+    }
+    if (files.filter((f) => f === "-").length > 1) {
+      throw new TrailsealError("USAGE", "stdin ('-') can be read only once");
+    }
+    const passphrase =
+      opts.passin === undefined ? undefined : resolvePassin(opts.passin, io.env, io.cwd);
+    const now = io.now();
+
+    // Read everything first, so an error in a later file prints nothing half-done.
+    const found: { source: string; der: Uint8Array; info: CertificateInfo }[] = [];
+    for (const file of files) {
+      const source = inputName(file);
+      const bytes = await readInput(file, io);
+      const certificates = await readCertificates(bytes, {
+        source,
+        ...(passphrase === undefined ? {} : { passphrase }),
+      });
+      for (const der of certificates) found.push({ source, der, info: describeCertificate(der) });
+    }
+
+    found.forEach(({ source, info }, i) => {
+      for (const w of warnings(info, now)) {
+        say(io, "warning", `${source}: certificate ${i + 1} (${info.subject}): ${w}`);
+      }
+    });
+
+    if (opts.json === true) {
+      const out = found.map(({ source, info }) => ({
+        source,
+        ...info,
+        expired: new Date(info.notAfter).getTime() < now.getTime(),
+      }));
+      io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    } else if (opts.api === true) {
+      for (const { der } of found) io.stdout.write(`${JSON.stringify(toApiString(der))}\n`);
+    } else {
+      for (const { der } of found) io.stdout.write(toPem(der));
+    }
+    return EXIT_OK;
+  });
+}
+
+/** What SPS users should know about a certificate they are about to use for encryption. */
+export function warnings(info: CertificateInfo, now: Date): string[] {
+  const out: string[] = [];
+  if (info.keyType === "RSA" && info.keySize < 2048) {
+    out.push(`${info.keySize}-bit RSA key; use 2048 bits or more`);
+  }
+  if (info.keyType !== "RSA") {
+    const key = info.keyType === "EC" ? `EC ${info.curve ?? ""}`.trim() : info.keyType;
+    out.push(
+      info.keyType === "EC"
+        ? `${key} key: SPS encrypts only to RSA; trailseal also takes EC`
+        : `${key} key: SPS encrypts only to RSA; trailseal also takes EC, but not ${key}`,
+    );
+  }
+  if (new Date(info.notAfter).getTime() < now.getTime()) {
+    out.push(
+      `expired on ${info.notAfter}; SPS ignores expiry for encryption, so it still works there`,
+    );
+  }
+  return out;
+}
