@@ -11,13 +11,12 @@
  *
  * Keys are matched to layers by the SHA-256 of the SubjectPublicKeyInfo, in any order.
  */
-import { X509Certificate, createHash, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { TrailsealError } from "./errors.js";
-import { toHex } from "./bytes.js";
+import { certificatePublicKey, describeCertificate, type CertificateInfo } from "./pem.js";
 import type { RecipientEntry } from "./policy.js";
 import {
   EnvelopeOpenError,
-  certificateSpki,
   describeEnvelope,
   makeEnvelope,
   openEnvelope,
@@ -66,18 +65,18 @@ interface Recipient {
 
 /** Checks a recipient certificate and says what kind of envelope it takes. */
 function recipient(certificate: Uint8Array, role: string): Recipient {
-  let cert: X509Certificate;
+  let info: CertificateInfo;
+  let publicKey: KeyObject;
   try {
-    cert = new X509Certificate(certificate);
+    info = describeCertificate(certificate);
+    publicKey = certificatePublicKey(certificate);
   } catch (e) {
     throw new TrailsealError("NOT_A_CERTIFICATE", `${role} is not an x.509 certificate`, {
       cause: e,
     });
   }
-  const spkiFingerprint = toHex(createHash("sha256").update(certificateSpki(certificate)).digest());
-  const subject = cert.subject.split("\n").join(", ");
+  const { spkiFingerprint, subject } = info;
   const named = `${role} ${subject} (sha256:${spkiFingerprint})`;
-  const publicKey = cert.publicKey;
   const type = publicKey.asymmetricKeyType;
   if (type === "rsa") {
     const bits = publicKey.asymmetricKeyDetails?.modulusLength ?? 0;

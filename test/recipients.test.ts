@@ -18,6 +18,7 @@ import {
 } from "../src/recipients.js";
 import { OID, envelopeAlgorithms } from "../src/pkix/envelope.js";
 import { TrailsealError } from "../src/errors.js";
+import { readPrivateKeys } from "../src/keys.js";
 
 const CERTS = new URL("../testdata/certs/", import.meta.url);
 
@@ -112,6 +113,23 @@ describe("round trips", () => {
     const a = await makeStanza(fileKey, single("ec-p256-a"));
     const b = await makeStanza(fileKey, single("ec-p256-a"));
     expect(Buffer.from(a.der).equals(Buffer.from(b.der))).toBe(false);
+  });
+});
+
+describe("keys as keys.ts reads them", () => {
+  it("four-eyes opens with an rsa key from PKCS#12 and an ec key from SEC1 PEM", async () => {
+    const stanza = await makeStanza(fileKey, fourEyes("rsa2048-a", "ec-p256-a"));
+    const p12 = readFileSync(new URL("variants/modern.p12", CERTS));
+    const sec1 = readFileSync(new URL("keys/ec-sec1.pem", CERTS));
+    const keys = [
+      ...(await readPrivateKeys(p12, { source: "modern.p12", passphrase: "trailseal-test" })),
+      ...(await readPrivateKeys(sec1, { source: "ec-sec1.pem" })),
+    ];
+    expect(keys.map((k) => k.spkiFingerprint)).toEqual([
+      fingerprint("rsa2048-a"),
+      fingerprint("ec-p256-a"),
+    ]);
+    expect(await openStanza(stanza, keys)).toEqual(fileKey);
   });
 });
 

@@ -178,18 +178,6 @@ function issuerAndSerial(certificate: Uint8Array): pkijs.IssuerAndSerialNumber {
   return new pkijs.IssuerAndSerialNumber({ issuer: cert.issuer, serialNumber: cert.serialNumber });
 }
 
-/** The SubjectPublicKeyInfo DER of a certificate (for fingerprints, before pem.ts can be used). */
-export function certificateSpki(certificate: Uint8Array): Uint8Array {
-  try {
-    const cert = pkijs.Certificate.fromBER(toArrayBuffer(certificate));
-    return der(cert.subjectPublicKeyInfo.toSchema());
-  } catch (e) {
-    throw new TrailsealError("NOT_A_CERTIFICATE", "recipient is not an X.509 certificate", {
-      cause: e,
-    });
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Making an envelope
 
