@@ -23,3 +23,12 @@ export {
   writePrivateKeyFile,
   type PrivateKey,
 } from "./keys.js";
+export {
+  makeStanza,
+  openLayer,
+  openStanza,
+  parseStanzaDer,
+  type Stanza,
+  type StanzaLayer,
+  type StanzaKey,
+} from "./recipients.js";
