@@ -563,6 +563,11 @@ export interface TokenSigner {
   key: KeyObject;
 }
 
+export interface SignOptions {
+  /** Attach the chain (the request's certReq); the signer is still bound by ESS. Default true. */
+  includeCertificates?: boolean;
+}
+
 /** The signature AlgorithmIdentifier for a key, always with SHA-256. */
 function signatureAlgorithm(key: KeyObject): Uint8Array {
   switch (key.asymmetricKeyType) {
@@ -583,7 +588,7 @@ function signatureAlgorithm(key: KeyObject): Uint8Array {
  * id-ct-TSTInfo content, signed attributes contentType, messageDigest and signingCertificateV2
  * (RFC 5816, SHA-256 certHash with issuerSerial), and the chain attached.
  */
-export function signTstInfo(tstInfo: Uint8Array, signer: TokenSigner): Uint8Array {
+export function signTstInfo(tstInfo: Uint8Array, signer: TokenSigner, options: SignOptions = {}): Uint8Array {
   const leaf = signer.chain[0];
   if (leaf === undefined) throw new TrailsealError("USAGE", "the TSA chain is empty");
   const cert = certificateFacts(leaf, "TSA certificate");
@@ -613,7 +618,7 @@ export function signTstInfo(tstInfo: Uint8Array, signer: TokenSigner): Uint8Arra
     derInteger(3n),
     set(hashAlgorithm(OID.sha256)),
     seq(derOid(OID.tstInfo), tlv(0xa0, octets(tstInfo))),
-    tlv(0xa0, ...signer.chain),
+    options.includeCertificates === false ? new Uint8Array(0) : tlv(0xa0, ...signer.chain),
     set(signerInfo),
   );
   return seq(derOid(OID.signedData), tlv(0xa0, signedData));

@@ -37,6 +37,8 @@ export interface IssueFields {
   serial: bigint;
   genTime: Date;
   accuracyMillis?: number;
+  /** Attach the TSA chain (the request's certReq); default true. */
+  includeCertificates?: boolean;
 }
 
 /** Checks a TSA identity once: RSA or ECDSA key, timeStamping EKU, and the key matches the cert. */
@@ -87,7 +89,7 @@ export function issueToken(tsa: TsaIdentity, fields: IssueFields): Uint8Array {
     tsaName: certificateFacts(leaf, "TSA certificate").subjectDer,
     ...(fields.accuracyMillis === undefined ? {} : { accuracyMillis: fields.accuracyMillis }),
   });
-  return signTstInfo(tstInfo, tsa);
+  return signTstInfo(tstInfo, tsa, { includeCertificates: fields.includeCertificates ?? true });
 }
 
 /**

@@ -12,7 +12,27 @@ PKI="$OUT/../pki"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
-cat >"$WORK/ext.cnf" <<'CNF'
+# `openssl ca` rather than `x509 -req`: openssl 3.0 can set explicit validity dates only there.
+mkdir -p "$WORK/newcerts"
+touch "$WORK/index.txt"
+cat >"$WORK/ext.cnf" <<CNF
+[ ca ]
+default_ca = ca_default
+[ ca_default ]
+dir = $WORK
+database = $WORK/index.txt
+new_certs_dir = $WORK/newcerts
+serial = $WORK/serial
+default_md = sha256
+policy = policy_any
+unique_subject = no
+copy_extensions = none
+email_in_dn = no
+preserve = yes
+[ policy_any ]
+countryName = optional
+organizationName = optional
+commonName = supplied
 [ v3_tsa ]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature, nonRepudiation
@@ -24,8 +44,9 @@ CNF
 issue() { # name subject ca-cert ca-key
   openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$OUT/$1.key"
   openssl req -new -key "$OUT/$1.key" -subj "$2" -out "$WORK/$1.csr"
-  openssl x509 -req -in "$WORK/$1.csr" -CA "$3" -CAkey "$4" -set_serial "0x$(openssl rand -hex 16)" \
-    -days 36500 -sha256 -extfile "$WORK/ext.cnf" -extensions v3_tsa -out "$OUT/$1.pem"
+  openssl rand -hex 16 >"$WORK/serial"
+  openssl ca -batch -notext -config "$WORK/ext.cnf" -in "$WORK/$1.csr" -cert "$3" -keyfile "$4" \
+    -startdate 20250101000000Z -enddate 21250101000000Z -extensions v3_tsa -out "$OUT/$1.pem" 2>/dev/null
 }
 
 issue tsa-ec "/C=XX/O=trailseal test/CN=trailseal test TSA (ECDSA)" "$PKI/root-ca.pem" "$PKI/root-ca.key"

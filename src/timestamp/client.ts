@@ -1,0 +1,256 @@
+/**
+ * A remote TSA over HTTP(S) (RFC 3161 §3.4). Responses are checked in full before a token is
+ * kept: HTTP status, content type, size, PKIStatus, imprint, nonce, policy, signature, ESS
+ * binding and the timeStamping EKU (and the chain when anchors are given).
+ */
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { TrailsealError } from "../errors.js";
+import { decodeTimeStampResp, STATUS_NAMES } from "../pkix/tsp.js";
+import { makeRequest } from "./request.js";
+import type { Stamper } from "./token.js";
+import { checkToken } from "./verify.js";
+
+export interface RemoteStamperOptions {
+  /** reqPolicy to send and to demand in the token; null/omitted = the TSA's default. */
+  policyOid?: string | null;
+  /** Deadline for one whole exchange (default 10 000 ms). */
+  timeoutMs?: number;
+  /** Further attempts per URL after an outage-type failure (default 1). */
+  retries?: number;
+  /** First back-off between attempts, doubled each time (default 250 ms). */
+  backoffMs?: number;
+  /** Largest response accepted (default 256 KiB). */
+  maxResponseBytes?: number;
+  /** Trust anchors (DER) the TSA chain must reach; omitted = chain not checked here. */
+  anchors?: readonly Uint8Array[];
+}
+
+export type PkiStatus = (typeof STATUS_NAMES)[number] | `unknown(${number})`;
+
+export interface ParsedResponse {
+  status: PkiStatus;
+  /** failInfo names (e.g. "badAlg"), when the TSA gave any. */
+  failInfo?: string[];
+  /** The TSA's statusString text, when it gave one. */
+  statusText?: string;
+  /** The TimeStampToken DER, when granted. */
+  token?: Uint8Array;
+}
+
+/** Parses a TimeStampResp (RFC 3161 §2.4.2); throws TIMESTAMP_INVALID when it is not one. */
+export function parseResponse(der: Uint8Array): ParsedResponse {
+  const r = decodeTimeStampResp(der);
+  return {
+    status: STATUS_NAMES[r.status] ?? `unknown(${r.status})`,
+    ...(r.failInfo.length > 0 ? { failInfo: r.failInfo } : {}),
+    ...(r.statusStrings.length > 0 ? { statusText: r.statusStrings.join("; ") } : {}),
+    ...(r.token === null ? {} : { token: r.token }),
+  };
+}
+
+/**
+ * A stamper over remote TSAs: `urls` are tried in order; each gets `retries` more attempts with
+ * back-off when it is unreachable, slow or answers with an HTTP error. Throws TSA_UNAVAILABLE,
+ * TSA_REJECTED (with the failInfo) or TIMESTAMP_INVALID — from the last URL tried.
+ *
+ * @example
+ *   const stamper = remoteStamper(["https://tsa.example/tsr"], { policyOid: "1.2.3.4", anchors: [tsaRootDer] });
+ *   const token = await stamper.stamp(imprint, nonce);
+ */
+export function remoteStamper(
+  urls: readonly string[],
+  options: RemoteStamperOptions = {},
+): Stamper {
+  if (urls.length === 0)
+    throw new TrailsealError("USAGE", "a remote stamper needs at least one TSA URL");
+  for (const u of urls) parseUrl(u);
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const retries = options.retries ?? 1;
+  const backoffMs = options.backoffMs ?? 250;
+  const maxBytes = options.maxResponseBytes ?? 256 * 1024;
+  const policyOid = options.policyOid ?? null;
+  return {
+    kind: "remote",
+    async stamp(imprint: Uint8Array, nonce: bigint): Promise<Uint8Array> {
+      const query = makeRequest(imprint, { nonce, policyOid, certReq: true });
+      let last: unknown;
+      for (const url of urls) {
+        for (let attempt = 0; attempt <= retries; attempt++) {
+          if (attempt > 0) await sleep(backoffMs * 2 ** (attempt - 1));
+          try {
+            const body = await post(url, query, timeoutMs, maxBytes);
+            return await acceptResponse(
+              url,
+              body,
+              imprint,
+              nonce,
+              policyOid,
+              options.anchors ?? null,
+            );
+          } catch (e) {
+            last = e;
+            // Only an outage is worth retrying at the same TSA; a rejection or a bad token is not.
+            if (!(e instanceof TrailsealError && e.code === "TSA_UNAVAILABLE")) break;
+          }
+        }
+      }
+      throw last;
+    },
+  };
+}
+
+async function acceptResponse(
+  url: string,
+  body: Uint8Array,
+  imprint: Uint8Array,
+  nonce: bigint,
+  policyOid: string | null,
+  anchors: readonly Uint8Array[] | null,
+): Promise<Uint8Array> {
+  let response: ParsedResponse;
+  try {
+    response = parseResponse(body);
+  } catch (e) {
+    throw new TrailsealError(
+      "TIMESTAMP_INVALID",
+      `TSA ${url} answered with something that is not a TimeStampResp`,
+      {
+        cause: e,
+      },
+    );
+  }
+  if (response.status !== "granted" && response.status !== "grantedWithMods") {
+    const why = [response.failInfo?.join(",") ?? "", response.statusText ?? ""]
+      .filter((s) => s !== "")
+      .join(": ");
+    throw new TrailsealError(
+      "TSA_REJECTED",
+      `TSA ${url} refused the request: ${response.status}${why === "" ? "" : ` (${why})`}`,
+    );
+  }
+  if (response.token === undefined) {
+    throw new TrailsealError(
+      "TIMESTAMP_INVALID",
+      `TSA ${url} granted the request but sent no token`,
+    );
+  }
+  try {
+    await checkToken(response.token, { imprint, nonce, policyOid, anchors });
+  } catch (e) {
+    if (e instanceof TrailsealError) {
+      throw new TrailsealError(e.code, `token from TSA ${url}: ${e.message}`, { cause: e });
+    }
+    throw e;
+  }
+  return response.token;
+}
+
+function parseUrl(url: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new TrailsealError("USAGE", `TSA URL '${url}' is not a URL`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw new TrailsealError("USAGE", `TSA URL '${url}' must be http:// or https://`);
+  }
+  return parsed;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** One POST; resolves with the body of a 200 application/timestamp-reply, else throws. */
+function post(
+  url: string,
+  query: Uint8Array,
+  timeoutMs: number,
+  maxBytes: number,
+): Promise<Uint8Array> {
+  const target = parseUrl(url);
+  const send = target.protocol === "https:" ? httpsRequest : httpRequest;
+  return new Promise<Uint8Array>((resolve, reject) => {
+    let settled = false;
+    const fail = (e: TrailsealError): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.destroy();
+      reject(e);
+    };
+    const timer = setTimeout(
+      () =>
+        fail(
+          new TrailsealError("TSA_UNAVAILABLE", `TSA ${url} did not answer within ${timeoutMs} ms`),
+        ),
+      timeoutMs,
+    );
+    const req = send(
+      target,
+      {
+        method: "POST",
+        headers: {
+          "content-type": "application/timestamp-query",
+          "content-length": String(query.byteLength),
+          connection: "close",
+        },
+      },
+      (res: IncomingMessage) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          return fail(
+            new TrailsealError(
+              "TSA_UNAVAILABLE",
+              `TSA ${url} answered HTTP ${res.statusCode ?? "?"}`,
+            ),
+          );
+        }
+        const type = (res.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+        if (type !== "application/timestamp-reply") {
+          res.resume();
+          return fail(
+            new TrailsealError(
+              "TSA_UNAVAILABLE",
+              `TSA ${url} answered with content type ${type || "none"}, not application/timestamp-reply`,
+            ),
+          );
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on("data", (chunk: Buffer) => {
+          size += chunk.byteLength;
+          if (size > maxBytes) {
+            fail(
+              new TrailsealError(
+                "TIMESTAMP_INVALID",
+                `TSA ${url} sent a response over ${maxBytes} bytes`,
+              ),
+            );
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on("end", () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          resolve(new Uint8Array(Buffer.concat(chunks)));
+        });
+        res.on("error", (e) =>
+          fail(new TrailsealError("TSA_UNAVAILABLE", `TSA ${url}: ${e.message}`, { cause: e })),
+        );
+      },
+    );
+    req.on("error", (e) =>
+      fail(
+        new TrailsealError("TSA_UNAVAILABLE", `TSA ${url} is unreachable: ${e.message}`, {
+          cause: e,
+        }),
+      ),
+    );
+    req.end(query);
+  });
+}

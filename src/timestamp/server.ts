@@ -1,0 +1,235 @@
+/**
+ * An RFC 3161 time-stamp server over HTTP (RFC 3161 §3.4): POST application/timestamp-query,
+ * answer application/timestamp-reply. Bad requests get a rejection with the fitting failInfo;
+ * oversized bodies and slow clients are cut off; one log line per request.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { TrailsealError } from "../errors.js";
+import {
+  decodeTimeStampReq,
+  encodeTimeStampResp,
+  HASH_LENGTHS,
+  OID,
+  type FailInfo,
+} from "../pkix/tsp.js";
+import { checkTsaIdentity, issueToken, type TsaIdentity } from "./token.js";
+
+export interface TsaServerOptions {
+  tsa: TsaIdentity;
+  /** The policy tokens are issued under; a request asking for another is refused. */
+  policyOid: string;
+  host?: string;
+  /** 0 picks a free port. Default 3161. */
+  port?: number;
+  clock: () => Date;
+  /** Unique serials (see `serialSource`). */
+  serial: () => bigint;
+  accuracyMillis?: number;
+  /** Largest request body accepted (default 16 KiB; a request is about 100 bytes). */
+  maxBodyBytes?: number;
+  /** Time a client has to send its whole request (default 10 s). */
+  requestTimeoutMs?: number;
+  /** Receives one line per request (no newline). */
+  log?: (line: string) => void;
+}
+
+export interface TsaServer {
+  /** `http://host:port/` */
+  readonly url: string;
+  /** Stops accepting, drops idle connections, resolves when closed. */
+  close(): Promise<void>;
+}
+
+/** Imprint algorithms we stamp; SHA-1 and anything unknown get badAlg. */
+const ACCEPTED_HASHES: ReadonlySet<string> = new Set([OID.sha256, OID.sha384, OID.sha512]);
+
+class Rejection {
+  constructor(
+    readonly failInfo: FailInfo,
+    readonly text: string,
+  ) {}
+}
+
+/**
+ * Starts a TSA server and resolves once it listens.
+ *
+ * @example
+ *   const server = await startTsaServer({ tsa, policyOid, port: 0, clock: () => new Date(), serial: serialSource(randomBytes) });
+ *   // ... POST to server.url ...
+ *   await server.close();
+ */
+export async function startTsaServer(options: TsaServerOptions): Promise<TsaServer> {
+  checkTsaIdentity(options.tsa);
+  const maxBody = options.maxBodyBytes ?? 16 * 1024;
+  const timeoutMs = options.requestTimeoutMs ?? 10_000;
+  const log = options.log ?? (() => undefined);
+
+  const server = createServer(
+    {
+      requestTimeout: timeoutMs,
+      headersTimeout: Math.min(timeoutMs, 60_000),
+      // Node checks the two timeouts above only this often (default 30 s).
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(timeoutMs / 4))),
+      keepAliveTimeout: 5000,
+    },
+    (req, res) => {
+      const started = Date.now();
+      const peer = `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? "?"}`;
+      const done = (status: number, what: string): void =>
+        log(
+          `${new Date(started).toISOString()} ${peer} ${req.method ?? "?"} ${status} ${what} ${Date.now() - started}ms`,
+        );
+      // A slow body after the headers: cut the socket when the deadline passes.
+      const deadline = setTimeout(() => {
+        done(408, "request body too slow");
+        req.socket.destroy();
+      }, timeoutMs);
+      handle(req, res, options, maxBody, done).finally(() => clearTimeout(deadline));
+    },
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (e) =>
+      reject(
+        new TrailsealError(
+          "IO",
+          `cannot listen on ${options.host ?? "127.0.0.1"}:${options.port ?? 3161}: ${(e as Error).message}`,
+          { cause: e },
+        ),
+      ),
+    );
+    server.listen(options.port ?? 3161, options.host ?? "127.0.0.1", () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}/`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: TsaServerOptions,
+  maxBody: number,
+  done: (status: number, what: string) => void,
+): Promise<void> {
+  const plain = (status: number, text: string, headers: Record<string, string> = {}): void => {
+    res.writeHead(status, {
+      "content-type": "text/plain; charset=utf-8",
+      connection: "close",
+      ...headers,
+    });
+    res.end(`${text}\n`);
+    done(status, text);
+  };
+  if (req.method !== "POST") return plain(405, "only POST is supported", { allow: "POST" });
+  const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  if (type !== "application/timestamp-query") {
+    req.resume();
+    return plain(415, `content type must be application/timestamp-query, not ${type || "none"}`);
+  }
+  const declared = Number(req.headers["content-length"] ?? "0");
+  if (declared > maxBody) return tooLarge(req, res, maxBody, done);
+
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of req) {
+      size += (chunk as Buffer).byteLength;
+      if (size > maxBody) return tooLarge(req, res, maxBody, done);
+      chunks.push(chunk as Buffer);
+    }
+  } catch {
+    done(400, "connection failed while reading the request");
+    return;
+  }
+  const body = new Uint8Array(Buffer.concat(chunks));
+
+  let reply: Uint8Array;
+  let what: string;
+  try {
+    const token = grant(body, options);
+    reply = encodeTimeStampResp({ status: 0, token: token.token });
+    what = `granted serial=${token.serial.toString(16)}`;
+  } catch (e) {
+    if (e instanceof Rejection) {
+      reply = encodeTimeStampResp({ status: 2, statusString: e.text, failInfo: e.failInfo });
+      what = `rejection ${e.failInfo}: ${e.text}`;
+    } else {
+      reply = encodeTimeStampResp({
+        status: 2,
+        statusString: "internal error",
+        failInfo: "systemFailure",
+      });
+      what = `rejection systemFailure: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  }
+  res.writeHead(200, {
+    "content-type": "application/timestamp-reply",
+    "content-length": String(reply.byteLength),
+  });
+  res.end(reply);
+  done(200, what);
+}
+
+function tooLarge(
+  req: IncomingMessage,
+  res: ServerResponse,
+  maxBody: number,
+  done: (s: number, w: string) => void,
+): void {
+  res.writeHead(413, { "content-type": "text/plain; charset=utf-8", connection: "close" });
+  res.end(`request body exceeds ${maxBody} bytes\n`, () => req.socket.destroy());
+  done(413, `request body exceeds ${maxBody} bytes`);
+}
+
+/** Checks one TimeStampReq and issues its token, or throws a Rejection (RFC 3161 §2.4.2). */
+function grant(body: Uint8Array, options: TsaServerOptions): { token: Uint8Array; serial: bigint } {
+  let request: ReturnType<typeof decodeTimeStampReq>;
+  try {
+    request = decodeTimeStampReq(body);
+  } catch {
+    throw new Rejection("badDataFormat", "the request is not a DER TimeStampReq");
+  }
+  if (request.version !== 1)
+    throw new Rejection("badRequest", `request version ${request.version} is not 1`);
+  if (!ACCEPTED_HASHES.has(request.hashOid)) {
+    throw new Rejection(
+      "badAlg",
+      `hash algorithm ${request.hashOid} is not accepted (SHA-256, SHA-384, SHA-512)`,
+    );
+  }
+  if (request.digest.byteLength !== HASH_LENGTHS[request.hashOid]) {
+    throw new Rejection(
+      "badDataFormat",
+      `imprint of ${request.digest.byteLength} bytes does not fit its hash algorithm`,
+    );
+  }
+  if (request.policy !== null && request.policy !== options.policyOid) {
+    throw new Rejection(
+      "unacceptedPolicy",
+      `policy ${request.policy} is not offered (only ${options.policyOid})`,
+    );
+  }
+  if (request.hasExtensions)
+    throw new Rejection("unacceptedExtension", "request extensions are not supported");
+  const serial = options.serial();
+  const token = issueToken(options.tsa, {
+    hashAlgorithmDer: request.hashAlgorithmDer,
+    digest: request.digest,
+    nonce: request.nonce,
+    policyOid: options.policyOid,
+    serial,
+    genTime: options.clock(),
+    includeCertificates: request.certReq,
+    ...(options.accuracyMillis === undefined ? {} : { accuracyMillis: options.accuracyMillis }),
+  });
+  return { token, serial };
+}

@@ -1,0 +1,34 @@
+/** Fixtures and helpers for the timestamping tests (testdata/pki and testdata/tsa). */
+import { createHash, createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+const ROOT = join(import.meta.dirname, "..", "..", "testdata");
+
+export function pkiPath(name: string): string {
+  return join(
+    ROOT,
+    name.startsWith("tsa-ec") || name.startsWith("foreign-tsa") ? "tsa" : "pki",
+    name,
+  );
+}
+
+export function certDer(name: string): Uint8Array {
+  return new Uint8Array(new X509Certificate(readFileSync(pkiPath(`${name}.pem`))).raw);
+}
+
+export function privateKey(name: string): KeyObject {
+  return createPrivateKey(readFileSync(pkiPath(`${name}.key`)));
+}
+
+/** A TSA identity from a fixture name (e.g. "tsa", "tsa-ec"). */
+export function tsaFixture(name: string): { chain: Uint8Array[]; key: KeyObject } {
+  return { chain: [certDer(name)], key: privateKey(name) };
+}
+
+export function sha256(data: string | Uint8Array): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(data).digest());
+}
+
+export const ROOT_CA = (): Uint8Array => certDer("root-ca");
+export const FOREIGN_ROOT_CA = (): Uint8Array => certDer("foreign-root-ca");

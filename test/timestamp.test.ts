@@ -1,0 +1,276 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { toHex } from "../src/bytes.js";
+import { hashAlgorithm, OID } from "../src/pkix/tsp.js";
+import { makeRequest, nonceFromRandom } from "../src/timestamp/request.js";
+import { issueToken, localStamper, serialSource } from "../src/timestamp/token.js";
+import { verifyToken } from "../src/timestamp/verify.js";
+import { ChainValidator } from "../src/pkix/chain.js";
+import { FOREIGN_ROOT_CA, pkiPath, ROOT_CA, sha256, tsaFixture } from "./helpers/tsa.js";
+
+const POLICY = "1.3.6.1.4.1.32473.3161.1";
+const NOW = new Date("2026-06-01T12:00:00.250Z");
+const IMPRINT = sha256("checkpoint 7");
+const NONCE = 0x0123456789abcdefn;
+
+const dir = mkdtempSync(join(tmpdir(), "trailseal-ts-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function stamper(name: string, clock: Date = NOW) {
+  let n = 0n;
+  return localStamper(tsaFixture(name), {
+    clock: () => clock,
+    serial: () => ++n,
+    policyOid: POLICY,
+    accuracyMillis: 1000,
+  });
+}
+
+/** A token made without the local stamper's own identity checks (for negative cases). */
+function rawToken(name: string, over: Partial<Parameters<typeof issueToken>[1]> = {}): Uint8Array {
+  return issueToken(tsaFixture(name), {
+    hashAlgorithmDer: hashAlgorithm(OID.sha256),
+    digest: IMPRINT,
+    nonce: NONCE,
+    policyOid: POLICY,
+    serial: 42n,
+    genTime: NOW,
+    ...over,
+  });
+}
+
+describe("makeRequest", () => {
+  it("encodes a TimeStampReq that openssl reads back (SHA-256, nonce, policy, certReq)", () => {
+    const req = makeRequest(IMPRINT, { nonce: NONCE, policyOid: "1.2.3.4.5" });
+    const path = join(dir, "q.tsq");
+    writeFileSync(path, req);
+    const text = execFileSync("openssl", ["ts", "-query", "-in", path, "-text"], {
+      stdio: "pipe",
+    }).toString();
+    expect(text).toContain("Hash Algorithm: sha256");
+    expect(text).toContain("Policy OID: 1.2.3.4.5");
+    expect(text).toContain("Nonce: 0x0123456789ABCDEF");
+    expect(text).toContain("Certificate required: yes");
+  });
+
+  it("refuses a non-SHA-256 imprint and a malformed policy OID with USAGE", () => {
+    expect(() => makeRequest(new Uint8Array(20), { nonce: 1n })).toThrow(
+      expect.objectContaining({ code: "USAGE" }),
+    );
+    expect(() => makeRequest(IMPRINT, { nonce: 1n, policyOid: "not.an.oid" })).toThrow(
+      expect.objectContaining({ code: "USAGE" }),
+    );
+  });
+
+  it("makes positive nonces from random bytes", () => {
+    expect(nonceFromRandom(new Uint8Array(8).fill(0xff))).toBe((1n << 63n) - 1n);
+    expect(nonceFromRandom(new Uint8Array(8))).toBe(1n);
+  });
+});
+
+describe("local TSA tokens", () => {
+  for (const name of ["tsa", "tsa-ec"]) {
+    it(`${name}: verifyToken returns the facts; openssl ts -verify -digest says OK`, async () => {
+      const token = await stamper(name).stamp(IMPRINT, NONCE);
+      const facts = await verifyToken(token, {
+        imprint: IMPRINT,
+        nonce: NONCE,
+        policyOid: POLICY,
+        anchors: [ROOT_CA()],
+      });
+      expect(facts.genTime.toISOString()).toBe(NOW.toISOString());
+      expect(facts.serial).toBe("1");
+      expect(facts.policy).toBe(POLICY);
+      expect(facts.nonce).toBe(NONCE);
+      expect(facts.imprintAlgorithm).toBe("SHA-256");
+      expect(facts.accuracy).toEqual({ seconds: 1, millis: 0, micros: 0 });
+      expect(facts.tsaName).toMatch(/^C=XX, O=trailseal test, CN=trailseal test TSA/);
+      expect(facts.signer.subject).toBe(facts.tsaName);
+      expect(facts.signer.fingerprint).toMatch(/^[0-9a-f]{64}$/);
+      expect(facts.chain).toHaveLength(2);
+
+      const path = join(dir, `${name}.tst`);
+      writeFileSync(path, token);
+      const out = execFileSync(
+        "openssl",
+        [
+          "ts",
+          "-verify",
+          "-digest",
+          toHex(IMPRINT),
+          "-sha256",
+          "-in",
+          path,
+          "-token_in",
+          "-CAfile",
+          pkiPath("root-ca.pem"),
+        ],
+        { stdio: "pipe" },
+      ).toString();
+      expect(out.trim()).toBe("Verification: OK");
+    });
+  }
+
+  it("gives every token its own serial (time, salt, counter)", () => {
+    const next = serialSource(
+      () => Uint8Array.of(1, 2, 3, 4),
+      () => 1_700_000_000_000,
+    );
+    const a = next();
+    const b = next();
+    expect(b).toBe(a + 1n);
+    expect(a >> 64n).toBe(1_700_000_000_000n);
+  });
+
+  it("refuses a TSA certificate without the timeStamping EKU", () => {
+    expect(() => stamper("tsa-wrong-eku")).toThrow(expect.objectContaining({ code: "USAGE" }));
+  });
+
+  it("refuses a key that does not match the certificate", () => {
+    expect(() =>
+      localStamper(
+        { chain: tsaFixture("tsa").chain, key: tsaFixture("tsa-ec").key },
+        { clock: () => NOW, serial: () => 1n, policyOid: POLICY },
+      ),
+    ).toThrow(expect.objectContaining({ code: "KEY_INVALID" }));
+  });
+});
+
+describe("verifyToken refuses", () => {
+  const anchors = () => [ROOT_CA()];
+  const cases: [string, () => Promise<unknown>, string, RegExp][] = [
+    [
+      "imprint mismatch",
+      async () => verifyToken(rawToken("tsa"), { imprint: sha256("other"), anchors: anchors() }),
+      "TIMESTAMP_INVALID",
+      /imprint .* does not match/,
+    ],
+    [
+      "nonce mismatch",
+      async () =>
+        verifyToken(rawToken("tsa"), { imprint: IMPRINT, nonce: NONCE + 1n, anchors: anchors() }),
+      "TIMESTAMP_INVALID",
+      /nonce .* does not match/,
+    ],
+    [
+      "missing nonce",
+      async () =>
+        verifyToken(rawToken("tsa", { nonce: null }), {
+          imprint: IMPRINT,
+          nonce: NONCE,
+          anchors: anchors(),
+        }),
+      "TIMESTAMP_INVALID",
+      /has no nonce/,
+    ],
+    [
+      "policy mismatch",
+      async () =>
+        verifyToken(rawToken("tsa"), {
+          imprint: IMPRINT,
+          policyOid: "1.2.3.4",
+          anchors: anchors(),
+        }),
+      "TIMESTAMP_INVALID",
+      /policy .* is not the requested policy 1\.2\.3\.4/,
+    ],
+    [
+      "SHA-1 imprint",
+      async () =>
+        verifyToken(
+          rawToken("tsa", {
+            hashAlgorithmDer: hashAlgorithm(OID.sha1),
+            digest: new Uint8Array(20).fill(7),
+          }),
+          { imprint: new Uint8Array(20).fill(7), anchors: anchors() },
+        ),
+      "TIMESTAMP_INVALID",
+      /SHA1, which is refused/,
+    ],
+    [
+      "wrong EKU",
+      async () => verifyToken(rawToken("tsa-wrong-eku"), { imprint: IMPRINT, anchors: anchors() }),
+      "TIMESTAMP_INVALID",
+      /lacks the timeStamping extended key usage/,
+    ],
+    [
+      "non-critical EKU",
+      async () =>
+        verifyToken(rawToken("tsa-noncritical"), { imprint: IMPRINT, anchors: anchors() }),
+      "TIMESTAMP_INVALID",
+      /not critical/,
+    ],
+    [
+      "TSA cert not yet valid at genTime",
+      async () =>
+        verifyToken(rawToken("tsa-not-yet-valid"), { imprint: IMPRINT, anchors: anchors() }),
+      "TIMESTAMP_INVALID",
+      /not valid at genTime/,
+    ],
+    [
+      "TSA outside the anchors",
+      async () => verifyToken(rawToken("foreign-tsa"), { imprint: IMPRINT, anchors: anchors() }),
+      "CHAIN_UNTRUSTED",
+      /./,
+    ],
+    [
+      "anchors of another hierarchy",
+      async () => verifyToken(rawToken("tsa"), { imprint: IMPRINT, anchors: [FOREIGN_ROOT_CA()] }),
+      "CHAIN_UNTRUSTED",
+      /./,
+    ],
+    [
+      "garbage",
+      async () =>
+        verifyToken(new Uint8Array([0x30, 0x03, 1, 2, 3]), {
+          imprint: IMPRINT,
+          anchors: anchors(),
+        }),
+      "TIMESTAMP_INVALID",
+      /malformed|not valid DER/,
+    ],
+  ];
+  for (const [what, run, code, message] of cases) {
+    it(`${what} with ${code}`, async () => {
+      await expect(run()).rejects.toMatchObject({ code, message: expect.stringMatching(message) });
+    });
+  }
+
+  it("a token whose TSTInfo was altered (messageDigest)", async () => {
+    const token = rawToken("tsa-ec");
+    const at = Buffer.from(token).indexOf(Buffer.from(IMPRINT));
+    const altered = Uint8Array.from(token);
+    altered[at] = altered[at]! ^ 1;
+    const imprint = altered.slice(at, at + 32);
+    await expect(verifyToken(altered, { imprint, anchors: anchors() })).rejects.toMatchObject({
+      code: "TIMESTAMP_INVALID",
+      message: expect.stringMatching(/messageDigest does not match/),
+    });
+  });
+
+  it("a token whose signature was altered", async () => {
+    const token = rawToken("tsa");
+    const altered = Uint8Array.from(token);
+    // The RSA signature is the last 256 bytes of the SignerInfo, at the very end of the token.
+    altered[altered.length - 10] = altered[altered.length - 10]! ^ 0xff;
+    await expect(
+      verifyToken(altered, { imprint: IMPRINT, anchors: anchors() }),
+    ).rejects.toMatchObject({
+      code: "TIMESTAMP_INVALID",
+      message: expect.stringMatching(/signature does not verify/),
+    });
+  });
+
+  it("accepts the not-yet-valid TSA once genTime is inside its validity, and caches chains", async () => {
+    const validator = new ChainValidator();
+    const later = new Date("2101-01-01T00:00:00Z");
+    const token = rawToken("tsa-not-yet-valid", { genTime: later });
+    const facts = await verifyToken(token, { imprint: IMPRINT, anchors: anchors(), validator });
+    expect(facts.genTime.toISOString()).toBe(later.toISOString());
+    await verifyToken(token, { imprint: IMPRINT, anchors: anchors(), validator });
+    expect(validator.validations).toBe(1);
+  });
+});
