@@ -1,0 +1,344 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { checkPolicy, sealingPlan } from "../src/policy.js";
+import { runCli } from "./helpers/io.js";
+
+const ROOT = join(import.meta.dirname, "..");
+const CERTS = "testdata/certs";
+const POLICIES = join(ROOT, "testdata", "policies");
+
+/** A certificate as openssl prints it (PEM, LF): the API value. */
+function api(path: string): string {
+  return execFileSync("openssl", ["x509", "-in", join(ROOT, path), "-outform", "PEM"], {
+    encoding: "utf8",
+  });
+}
+function der(path: string): Uint8Array {
+  return new Uint8Array(
+    execFileSync("openssl", ["x509", "-in", join(ROOT, path), "-outform", "DER"]),
+  );
+}
+
+const tmp = mkdtempSync(join(tmpdir(), "trailseal-cli-policy-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const run = (argv: string[], options: { stdin?: string; env?: Record<string, string> } = {}) =>
+  runCli(argv, { cwd: ROOT, ...options });
+
+describe("trailseal policy create", () => {
+  it("prints an 8.0 LTS body that passes check and round-trips through sealingPlan", async () => {
+    const r = await run([
+      "policy",
+      "create",
+      "--name",
+      "audit",
+      "--encrypt",
+      `${CERTS}/rsa2048-a.crt,${CERTS}/rsa2048-b.crt`,
+      "--encrypt",
+      `${CERTS}/rsa2048-e.crt`,
+      "--upstream",
+      `${CERTS}/rsa2048-c.crt,${CERTS}/rsa2048-d.crt`,
+      "--sign-identity",
+      "9508db81-4a3f-45a7-a2b1-a86f71c56416",
+      "--timestamp",
+      "http://127.0.0.1:3180/tsr",
+      "--policy-oid",
+      "1.3.6.1.4.1.99999.1",
+      "--interval",
+      "120",
+    ]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const policy = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(r.stdout).toBe(`${JSON.stringify(policy, null, 2)}\n`);
+    expect(checkPolicy(policy)).toEqual([]);
+    expect(sealingPlan(policy)).toEqual({
+      name: "audit",
+      downstream: [
+        { certificate: der(`${CERTS}/rsa2048-a.crt`), fourEyes: der(`${CERTS}/rsa2048-b.crt`) },
+        { certificate: der(`${CERTS}/rsa2048-e.crt`), fourEyes: null },
+      ],
+      upstream: [
+        { certificate: der(`${CERTS}/rsa2048-c.crt`), fourEyes: der(`${CERTS}/rsa2048-d.crt`) },
+      ],
+      signing: { x509Identity: "9508db81-4a3f-45a7-a2b1-a86f71c56416" },
+      timestamping: {
+        selection: "remote",
+        url: "http://127.0.0.1:3180/tsr",
+        policyOid: "1.3.6.1.4.1.99999.1",
+      },
+      interval: 120,
+    });
+
+    const check = await run(["policy", "check", "-"], { stdin: r.stdout });
+    expect(check.code).toBe(0);
+    expect(check.stdout).toBe("<stdin>: valid (0 warnings, 0 notes)\n");
+  });
+
+  it("writes certificates byte-exact in API form whatever the input wrapping", async () => {
+    const expected = api(`${CERTS}/rsa2048-a.crt`);
+    for (const input of [
+      "variants/der.der",
+      "variants/text-dump.pem",
+      "variants/bag-attributes.pem",
+      "variants/crlf.pem",
+      "variants/json-string.json",
+      "variants/modern.p12",
+      "variants/legacy-rc2.p12",
+    ]) {
+      const r = await run(
+        [
+          "policy",
+          "create",
+          "--name",
+          "x",
+          "--encrypt",
+          `${CERTS}/${input}`,
+          "--passin",
+          "env:P12",
+        ],
+        { env: { P12: "trailseal-test" } },
+      );
+      expect(r.code, input).toBe(0);
+      const policy = JSON.parse(r.stdout) as {
+        encryption: { certificates: { certificate: string }[] };
+      };
+      expect(policy.encryption.certificates[0]!.certificate, input).toBe(expected);
+      // the JSON text carries exactly the \n-escaped form the SPS pages show
+      expect(r.stdout, input).toContain(`"certificate": ${JSON.stringify(expected)}`);
+    }
+  });
+
+  it("defaults: everything off, interval 30; -o writes the file", async () => {
+    const out = join(tmp, "off.json");
+    const r = await run(["policy", "create", "--name", "off", "-o", out]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("");
+    expect(JSON.parse(readFileSync(out, "utf8"))).toEqual({
+      encryption: { enabled: false },
+      name: "off",
+      signing: { enabled: false },
+      signing_and_timestamping_interval: 30,
+      timestamping: { enabled: false },
+    });
+  });
+
+  it("warns on stderr about an EC recipient (SPS encrypts only to RSA) and still writes", async () => {
+    const r = await run([
+      "policy",
+      "create",
+      "--name",
+      "ec",
+      "--encrypt",
+      `${CERTS}/ec-p256-a.crt`,
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(
+      /^trailseal: warning: encryption\.certificates\[0\]\.certificate: an EC P-256 key \(sha256:[0-9a-f]{64}\): SPS encrypts only to RSA keys/,
+    );
+  });
+
+  it.each([
+    [["--name", "a b"], /name: the name "a b" contains whitespace/],
+    [
+      ["--name", "x", "--timestamp", "local", "--policy-oid", "1.2.3"],
+      /--policy-oid needs a remote/,
+    ],
+    [["--name", "x", "--policy-oid", "1.2.3"], /--policy-oid needs a remote/],
+    [
+      ["--name", "x", "--timestamp", "http://tsa", "--policy-oid", "1.2.x"],
+      /--policy-oid must be a dotted OID/,
+    ],
+    [
+      ["--name", "x", "--timestamp", "ftp://tsa"],
+      /--timestamp must be 'local' or an http\(s\) URL/,
+    ],
+    [["--name", "x", "--interval", "5"], /--interval must be from 10 to 100000/],
+    [["--name", "x", "--interval", "3.5"], /--interval must be a whole number/],
+    [["--name", "x", "--encrypt", `${CERTS}/rsa2048-a.crt,${CERTS}/rsa2048-a.crt`], /same key/],
+    [["--name", "x", "--encrypt", "a,b,c"], /--encrypt takes CERT or CERT,FOUR_EYES_CERT/],
+    [["--name", "x", "--encrypt", `${CERTS}/variants/bundle.p7b`], /holds 2 certificates/],
+    [
+      ["--name", "x", "--encrypt", `${CERTS}/ed25519-a.crt`],
+      /neither SPS nor trailseal can encrypt to it/,
+    ],
+    [
+      ["--name", "x", "--encrypt", `${CERTS}/no-such.pem`],
+      /no such file: testdata\/certs\/no-such.pem/,
+    ],
+    [["--name", "x", "--encrypt", `${CERTS}/bad/private-key.pem`], /private key/],
+    [
+      ["--name", "x", "--encrypt", `${CERTS}/variants/modern.p12`, "--passin", "pass:wrong"],
+      /password|passphrase/,
+    ],
+    [["--encrypt", `${CERTS}/rsa2048-a.crt`], /required option '--name <name>'/],
+  ])("exit 2 for %j", async (args, message) => {
+    const r = await run(["policy", "create", ...args]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/^trailseal: error: /);
+    expect(r.stderr).toMatch(message);
+  });
+});
+
+describe("trailseal policy check", () => {
+  const seeds = readdirSync(POLICIES).filter((f) => f.startsWith("seed-"));
+
+  it.each(seeds)("%s: exit 0", async (f) => {
+    const r = await run(["policy", "check", `testdata/policies/${f}`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `testdata/policies/${f.replace(/\./g, "\\.")}: valid \\(0 warnings, \\d notes?\\)\\n$`,
+      ),
+    );
+  });
+
+  it("prints the 6.10 shape note as path: severity: message [CODE]", async () => {
+    const r = await run(["policy", "check", "testdata/policies/seed-6.10-default.json"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split("\n")[0]).toMatch(
+      /^timestamping_enabled: note: the 6\.10 shape: .* \[OLD_SHAPE\]$/,
+    );
+  });
+
+  it("exit 1 with one line per problem, then the verdict", async () => {
+    const r = await run(["policy", "check", "testdata/policies/invalid-several-errors.json"]);
+    expect(r.code).toBe(1);
+    const lines = r.stdout.trimEnd().split("\n");
+    expect(lines.map((l) => l.replace(/: .*\[([A-Z_]+)\]$/, " $1"))).toEqual([
+      "body.colour UNKNOWN_FIELD",
+      "body.name NAME_WHITESPACE",
+      "body.signing_and_timestamping_interval INTERVAL_RANGE",
+      "body.encryption.certificates[1].four_eyes_certificate FOUR_EYES_SAME_KEY",
+      "body.signing.x509_identity SIGNING_NO_IDENTITY",
+      "body.timestamping.server.oid.enabled TIMESTAMP_LOCAL_OID",
+      "testdata/policies/invalid-several-errors.json: invalid (5 errors, 1 warning, 0 notes)",
+    ]);
+    expect(lines[1]).toBe(
+      "body.name: error: the name \"audit policy\" contains whitespace, which SPS refuses; use '_' or '-' [NAME_WHITESPACE]",
+    );
+  });
+
+  it("--json gives [{path, severity, code, message}]", async () => {
+    const r = await run([
+      "policy",
+      "check",
+      "--json",
+      "testdata/policies/invalid-several-errors.json",
+    ]);
+    expect(r.code).toBe(1);
+    const problems = JSON.parse(r.stdout) as {
+      path: string;
+      severity: string;
+      code: string;
+      message: string;
+    }[];
+    expect(problems.map(({ path, severity, code }) => ({ path, severity, code }))).toEqual([
+      { path: "body.colour", severity: "warning", code: "UNKNOWN_FIELD" },
+      { path: "body.name", severity: "error", code: "NAME_WHITESPACE" },
+      { path: "body.signing_and_timestamping_interval", severity: "error", code: "INTERVAL_RANGE" },
+      {
+        path: "body.encryption.certificates[1].four_eyes_certificate",
+        severity: "error",
+        code: "FOUR_EYES_SAME_KEY",
+      },
+      { path: "body.signing.x509_identity", severity: "error", code: "SIGNING_NO_IDENTITY" },
+      {
+        path: "body.timestamping.server.oid.enabled",
+        severity: "error",
+        code: "TIMESTAMP_LOCAL_OID",
+      },
+    ]);
+    for (const p of problems)
+      expect(Object.keys(p)).toEqual(["path", "severity", "code", "message"]);
+  });
+
+  it("--json on a clean policy: [] and exit 0; warnings alone keep exit 0", async () => {
+    const clean = await run([
+      "policy",
+      "check",
+      "--json",
+      "testdata/policies/seed-8.0-remote-timestamp-oid.json",
+    ]);
+    expect(clean.code).toBe(0);
+    expect(clean.stdout).toBe("[]\n");
+    const warned = await run(["policy", "check", "--json", "-"], {
+      stdin: JSON.stringify({
+        name: "w",
+        encryption: { enabled: false },
+        signing: { enabled: false },
+        timestamping: { enabled: false },
+        extra: 1,
+      }),
+    });
+    expect(warned.code).toBe(0);
+    expect(JSON.parse(warned.stdout)).toMatchObject([
+      { path: "extra", code: "UNKNOWN_FIELD", severity: "warning" },
+    ]);
+  });
+
+  it("points a certificate with metadata to 'trailseal pem --api'", async () => {
+    const body = {
+      name: "meta",
+      encryption: {
+        enabled: true,
+        certificates: [
+          {
+            certificate: readFileSync(join(ROOT, CERTS, "variants/bag-attributes.pem"), "utf8"),
+            four_eyes_certificate: null,
+          },
+        ],
+        different_certificates_for_upstream: { enabled: false },
+      },
+      signing: { enabled: false },
+      timestamping: { enabled: false },
+    };
+    const r = await run(["policy", "check", "-"], { stdin: JSON.stringify(body) });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(
+      /^encryption\.certificates\[0\]\.certificate: error: .*trailseal pem --api FILE.* \[CERTIFICATE_NOT_API_FORM\]\n/,
+    );
+  });
+
+  it("exit 2: not JSON, no such file, no argument", async () => {
+    const notJson = await run(["policy", "check", "-"], { stdin: "name: audit\n" });
+    expect(notJson.code).toBe(2);
+    expect(notJson.stderr).toMatch(/^trailseal: error: <stdin> is not JSON: /);
+    const missing = await run(["policy", "check", "testdata/policies/nope.json"]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toBe("trailseal: error: no such file: testdata/policies/nope.json\n");
+    const none = await run(["policy", "check"]);
+    expect(none.code).toBe(2);
+  });
+});
+
+describe("trailseal policy", () => {
+  it("--help lists both subcommands (exit 0); no subcommand is exit 2", async () => {
+    const help = await run(["policy", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain(
+      "trailseal policy create --name audit --encrypt alice.pem,bob.pem --timestamp local",
+    );
+    expect((await run(["policy"])).code).toBe(2);
+    const unknown = await run(["policy", "delete"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^trailseal: error: unknown policy subcommand 'delete'/);
+  });
+
+  it("subcommand --help shows examples", async () => {
+    for (const sub of ["create", "check"]) {
+      const r = await run(["policy", sub, "--help"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("Examples:");
+    }
+  });
+
+  it("is listed in trailseal --help", async () => {
+    const r = await run(["--help"]);
+    expect(r.stdout).toMatch(/^ {2}policy +create an SPS audit policy/m);
+  });
+});
