@@ -76,10 +76,14 @@ export async function startTsaServer(options: TsaServerOptions): Promise<TsaServ
     (req, res) => {
       const started = Date.now();
       const peer = `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? "?"}`;
-      const done = (status: number, what: string): void =>
+      let logged = false;
+      const done = (status: number, what: string): void => {
+        if (logged) return; // one line per request, even when a cut-off request then fails to read
+        logged = true;
         log(
           `${new Date(started).toISOString()} ${peer} ${req.method ?? "?"} ${status} ${what} ${Date.now() - started}ms`,
         );
+      };
       // A slow body after the headers: cut the socket when the deadline passes.
       const deadline = setTimeout(() => {
         done(408, "request body too slow");
