@@ -108,8 +108,6 @@ export interface EnvelopeRecipient {
 type ParsedRecipient =
   | {
       kind: "ktri";
-      /** DER of IssuerAndSerialNumber, or null when the rid is a subjectKeyIdentifier. */
-      rid: Uint8Array | null;
       algorithm: string;
       params: asn1js.AsnType | undefined;
       encryptedKey: Uint8Array;
@@ -122,7 +120,7 @@ type ParsedRecipient =
       /** The key-wrap AlgorithmIdentifier, DER as received (it goes into the KDF SharedInfo). */
       wrapAlgorithm: Uint8Array | null;
       wrapOid: string | null;
-      encryptedKeys: { rid: Uint8Array | null; encryptedKey: Uint8Array }[];
+      encryptedKeys: Uint8Array[];
     };
 
 interface ParsedEnvelope {
@@ -398,7 +396,6 @@ function parseEnvelopeFields(bytes: Uint8Array): ParsedEnvelope {
     if (ri.variant === 1 && value instanceof pkijs.KeyTransRecipientInfo) {
       recipients.push({
         kind: "ktri",
-        rid: value.rid instanceof pkijs.IssuerAndSerialNumber ? der(value.rid.toSchema()) : null,
         algorithm: value.keyEncryptionAlgorithm.algorithmId,
         params: value.keyEncryptionAlgorithm.algorithmParams as asn1js.AsnType | undefined,
         encryptedKey: value.encryptedKey.valueBlock.valueHexView,
@@ -458,14 +455,14 @@ function parseKari(value: pkijs.KeyAgreeRecipientInfo): ParsedRecipient {
     algorithm: value.keyEncryptionAlgorithm.algorithmId,
     wrapAlgorithm,
     wrapOid,
-    encryptedKeys: value.recipientEncryptedKeys.encryptedKeys.map((rek) => ({
-      rid:
-        rek.rid.variant === 1 && rek.rid.value instanceof pkijs.IssuerAndSerialNumber
-          ? der(rek.rid.value.toSchema())
-          : null,
-      encryptedKey: rek.encryptedKey.valueBlock.valueHexView,
-    })),
+    encryptedKeys: value.recipientEncryptedKeys.encryptedKeys.map(
+      (rek) => rek.encryptedKey.valueBlock.valueHexView,
+    ),
   };
+}
+
+function contentTypeName(oid: string): EnvelopeContentType | "other" {
+  return oid === OID.data ? "data" : oid === OID.envelopedData ? "envelopedData" : "other";
 }
 
 /** The structural facts a trail reader checks before it keeps a stanza. */
@@ -480,15 +477,16 @@ export function describeEnvelope(bytes: Uint8Array): {
   }
   if (parsed.recipients.length === 0) throw invalid("stanza has no recipients");
   if (parsed.encryptedContent === null) throw invalid("stanza has no encrypted content");
+  if (CBC_KEY_BYTES[parsed.contentAlgorithm] === undefined) {
+    throw invalid(`content encryption ${parsed.contentAlgorithm} is not supported (aes-cbc only)`);
+  }
+  if (parsed.iv === null || parsed.iv.byteLength !== 16) {
+    throw invalid("content encryption iv is not 16 bytes");
+  }
   return {
     recipientCount: parsed.recipients.length,
     kinds: parsed.recipients.map((r) => r.kind),
-    contentType:
-      parsed.contentType === OID.data
-        ? "data"
-        : parsed.contentType === OID.envelopedData
-          ? "envelopedData"
-          : "other",
+    contentType: contentTypeName(parsed.contentType),
   };
 }
 
@@ -641,13 +639,7 @@ function openParsed(
         lastError = content;
         continue;
       }
-      const contentType =
-        parsed.contentType === OID.data
-          ? "data"
-          : parsed.contentType === OID.envelopedData
-            ? "envelopedData"
-            : "other";
-      return { content, contentType };
+      return { content, contentType: contentTypeName(parsed.contentType) };
     }
   }
   if (tried === 0) {
@@ -721,9 +713,9 @@ function decryptKari(
     // A point not on the key's curve: another curve's recipient, or a corrupted originator key.
     return ["ecdh with the originator key failed"];
   }
-  return r.encryptedKeys.map((rek) => {
+  return r.encryptedKeys.map((encryptedKey) => {
     try {
-      return aesKeyUnwrap(kek, rek.encryptedKey);
+      return aesKeyUnwrap(kek, encryptedKey);
     } catch {
       return "aes key unwrap of the content key failed";
     }
