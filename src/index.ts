@@ -60,3 +60,13 @@ export {
   type RecipientEntry,
   type SealingPlan,
 } from "./policy.js";
+export { detectFormat, DETECT_BYTES, type RecordingFormat } from "./formats/detect.js";
+export type { Recording } from "./formats/stream.js";
+export { readAsciicast } from "./formats/asciicast.js";
+export { readScriptAdvanced, readScriptClassic, type ScriptReadOptions } from "./formats/script.js";
+export { readRaw } from "./formats/raw.js";
+export { writeAsciicastV2, writeAsciicastV3, type Sink } from "./replay/asciicast.js";
+export { writeRaw } from "./replay/raw.js";
+export { writeJsonl } from "./replay/jsonl.js";
+export { writeScript } from "./replay/script.js";
+export { play, type PlayOptions } from "./replay/player.js";
