@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   POLICY_RULES,
@@ -9,6 +10,7 @@ import {
   checkPolicy,
   isDottedOid,
   sealingPlan,
+  type BuildOptions,
   type PolicyProblem,
 } from "../src/policy.js";
 
@@ -826,5 +828,112 @@ describe("isDottedOid", () => {
     [" 1.2", false],
   ])("%s -> %s", (oid, ok) => {
     expect(isDottedOid(oid)).toBe(ok);
+  });
+});
+
+describe("properties", () => {
+  const RSA = ["rsa2048-a.crt", "rsa2048-b.crt", "rsa2048-c.crt", "rsa2048-d.crt", "rsa2048-e.crt"];
+  const DER = new Map(RSA.map((n) => [n, der(n)]));
+  const entryArb = fc
+    .tuple(fc.constantFrom(...RSA), fc.option(fc.constantFrom(...RSA), { nil: null }))
+    .filter(([c, f]) => c !== f)
+    .map(([c, f]) => ({ certificate: DER.get(c)!, fourEyes: f === null ? null : DER.get(f)! }));
+  const optionsArb = fc.record({
+    name: fc.stringMatching(/^[A-Za-z0-9_.-]{1,20}$/),
+    encrypt: fc.array(entryArb, { maxLength: 3 }),
+    upstream: fc.array(entryArb, { maxLength: 2 }),
+    signIdentity: fc.option(fc.uuid(), { nil: undefined }),
+    timestamp: fc.option(
+      fc.constantFrom("local", "http://127.0.0.1:3180/tsr", "https://tsa.example.com"),
+      {
+        nil: undefined,
+      },
+    ),
+    policyOid: fc.option(fc.constantFrom("1.3.6.1.4.1.99999.1", "2.5.29.32.0"), { nil: undefined }),
+    interval: fc.integer({ min: 10, max: 100000 }),
+  });
+
+  it("buildPolicy output always passes check (no error) and sealingPlan returns the options", () => {
+    fc.assert(
+      fc.property(optionsArb, (o) => {
+        const options = {
+          ...o,
+          ...(o.timestamp === undefined || o.timestamp === "local" ? { policyOid: undefined } : {}),
+        };
+        const clean = Object.fromEntries(
+          Object.entries(options).filter(([, v]) => v !== undefined),
+        );
+        const policy = buildPolicy(clean as unknown as BuildOptions);
+        expect(errorsOf(checkPolicy(policy))).toEqual([]);
+        const plan = sealingPlan(JSON.parse(JSON.stringify(policy)));
+        const encrypting = o.encrypt.length > 0 || o.upstream.length > 0;
+        expect(plan.downstream).toEqual(o.encrypt.length > 0 ? o.encrypt : null);
+        expect(plan.upstream).toEqual(
+          !encrypting ? null : o.upstream.length > 0 ? o.upstream : o.encrypt,
+        );
+        expect(plan.signing).toEqual(
+          o.signIdentity === undefined ? null : { x509Identity: o.signIdentity },
+        );
+        expect(plan.interval).toBe(o.interval);
+        expect(plan.name).toBe(o.name);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("checkPolicy never throws, whatever JSON it is given", () => {
+    const policyish = fc.letrec((tie) => ({
+      value: fc.oneof(
+        { depthSize: "small" },
+        fc.jsonValue({ maxDepth: 2 }),
+        fc.constantFrom(A, `x${A}`, A + B, "", null, true, 30, "local", "remote"),
+        fc.dictionary(
+          fc.constantFrom(
+            "name",
+            "encryption",
+            "signing",
+            "timestamping",
+            "timestamping_enabled",
+            "enabled",
+            "certificates",
+            "certificate",
+            "four_eyes_certificate",
+            "different_certificates_for_upstream",
+            "x509_identity",
+            "key",
+            "server",
+            "selection",
+            "server_url",
+            "oid",
+            "policy_oid",
+            "body",
+            "items",
+            "meta",
+            "signing_and_timestamping_interval",
+            "__proto__",
+            "constructor",
+          ),
+          tie("value"),
+          { maxKeys: 6 },
+        ),
+        fc.array(tie("value"), { maxLength: 3 }),
+      ),
+    })).value;
+    fc.assert(
+      fc.property(policyish, (input) => {
+        const problems = checkPolicy(input);
+        for (const p of problems) {
+          expect(Object.keys(POLICY_RULES)).toContain(p.code);
+          expect(p.severity).toBe(POLICY_RULES[p.code as keyof typeof POLICY_RULES][0]);
+        }
+        // sealingPlan either returns a plan or throws POLICY_INVALID, never anything else
+        try {
+          sealingPlan(input);
+        } catch (e) {
+          expect(e).toMatchObject({ code: "POLICY_INVALID" });
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
