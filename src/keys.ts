@@ -23,6 +23,7 @@ import {
   classify,
   DerError,
   pkcs7Certificates,
+  privateKeyAlgorithm,
   type DerKind,
 } from "./pkix/der.js";
 import { readPkcs12 } from "./pkix/pkcs12.js";
@@ -45,6 +46,20 @@ export interface KeyReadOptions {
 
 /** Key types trailseal can use (encryption: RSA, EC; signing: RSA, EC, EdDSA). */
 const SUPPORTED = new Set(["rsa", "rsa-pss", "ec", "ed25519", "ed448"]);
+
+/** PKCS#8 algorithm OIDs OpenSSL decodes (RFC 8017, RFC 5480, RFC 8410, RFC 3279, X9.42). */
+const KNOWN_ALGORITHMS = new Set([
+  "1.2.840.113549.1.1.1",
+  "1.2.840.113549.1.1.10",
+  "1.2.840.10045.2.1",
+  "1.3.101.110",
+  "1.3.101.111",
+  "1.3.101.112",
+  "1.3.101.113",
+  "1.2.840.10040.4.1",
+  "1.2.840.10046.2.1",
+  "1.2.840.113549.1.3.1",
+]);
 
 /**
  * Every private key in `input`, in input order, each with the certificates found beside it.
@@ -220,6 +235,7 @@ function parseDerKey(
     source,
     passphrase,
     isEncryptedDer(der),
+    der,
   );
 }
 
@@ -250,6 +266,7 @@ function parsePemKey(block: PemBlock, options: KeyReadOptions): KeyObject {
     `${source}`,
     passphrase,
     encrypted,
+    blockDer(block),
     block,
   );
 }
@@ -259,6 +276,7 @@ function parseKey(
   source: string,
   passphrase: string | undefined,
   encrypted: boolean,
+  der: Uint8Array | undefined,
   block?: PemBlock,
 ): KeyObject {
   const where =
@@ -284,15 +302,22 @@ function parseKey(
         },
       );
     }
-    const reason = (e as Error).message.replace(/^error:[0-9A-F]+:/, "");
-    if (/unsupported/i.test(reason)) {
-      throw new TrailsealError("KEY_UNSUPPORTED", `${where}: unsupported private key (${reason})`, {
-        cause: e,
-      });
+    const algorithm = der === undefined ? undefined : privateKeyAlgorithm(der);
+    if (algorithm !== undefined && !KNOWN_ALGORITHMS.has(algorithm)) {
+      throw new TrailsealError(
+        "KEY_UNSUPPORTED",
+        `${where}: unsupported private key algorithm ${algorithm}`,
+        { cause: e },
+      );
     }
-    throw new TrailsealError("KEY_INVALID", `${where}: invalid private key (${reason})`, {
-      cause: e,
-    });
+    // OpenSSL 3 says "unsupported" for any key it cannot decode; that is a corrupt key here.
+    throw new TrailsealError(
+      "KEY_INVALID",
+      `${where}: invalid private key (OpenSSL cannot decode it)`,
+      {
+        cause: e,
+      },
+    );
   }
   if (!SUPPORTED.has(key.asymmetricKeyType ?? "")) {
     throw new TrailsealError(
@@ -301,6 +326,14 @@ function parseKey(
     );
   }
   return key;
+}
+
+function blockDer(block: PemBlock): Uint8Array | undefined {
+  try {
+    return blockBytes(block, "");
+  } catch {
+    return undefined;
+  }
 }
 
 /** EncryptedPrivateKeyInfo (RFC 5208 §6) has no version INTEGER up front. */

@@ -219,3 +219,15 @@ export function pkcs7Certificates(der: Uint8Array): Uint8Array[] {
 }
 
 export { SEQUENCE, SET, INTEGER, BIT_STRING, OCTET_STRING, OID };
+
+/** The algorithm OID of a PrivateKeyInfo (RFC 5208 §5), or undefined when it is not one. */
+export function privateKeyAlgorithm(der: Uint8Array): string | undefined {
+  try {
+    if (classify(der) !== "private-key") return undefined;
+    const [, algorithm] = children(der, readWhole(der));
+    const algorithmOid = algorithm === undefined ? undefined : children(der, algorithm)[0];
+    return algorithmOid === undefined ? undefined : oid(der, algorithmOid);
+  } catch {
+    return undefined;
+  }
+}

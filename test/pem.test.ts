@@ -1,0 +1,430 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  certificateFingerprint,
+  certificatePublicKey,
+  checkApiCertificate,
+  describeCertificate,
+  readCertificates,
+  spkiFingerprint,
+  toApiString,
+  toPem,
+} from "../src/pem.js";
+
+const DIR = join(import.meta.dirname, "..", "testdata", "certs");
+const PASS = "trailseal-test";
+
+const file = (name: string): Uint8Array => new Uint8Array(readFileSync(join(DIR, name)));
+const openssl = (args: string[], input?: Uint8Array | string): string =>
+  execFileSync("openssl", args, { input, cwd: DIR, encoding: "utf8" });
+
+/** openssl's own SHA-256 fingerprint of a certificate, lowercase hex without colons. */
+function opensslFingerprint(pemOrDer: Uint8Array | string, inform = "PEM"): string {
+  const out = openssl(["x509", "-inform", inform, "-noout", "-fingerprint", "-sha256"], pemOrDer);
+  return out.trim().replace(/^.*=/, "").replace(/:/g, "").toLowerCase();
+}
+
+/** SHA-256 of the SPKI DER as openssl extracts it (x509 -pubkey | pkey -pubin -outform DER). */
+function opensslSpkiFingerprint(certFile: string): string {
+  const pub = openssl(["x509", "-in", certFile, "-noout", "-pubkey"]);
+  const der = execFileSync("openssl", ["pkey", "-pubin", "-outform", "DER"], { input: pub });
+  return execFileSync("sha256sum", { input: der }).toString().split(" ")[0]!;
+}
+
+const fingerprintOf = (name: string): string => opensslFingerprint(file(name));
+
+async function expectCode(p: Promise<unknown>, code: string, message: string): Promise<void> {
+  await expect(p).rejects.toMatchObject({ name: "TrailsealError", code, message });
+}
+
+// Every input variant of testdata/certs/variants (made by generate.sh) and what it holds.
+const VARIANTS: readonly [file: string, certs: readonly string[], passphrase?: string][] = [
+  ["variants/der.der", ["rsa2048-a.crt"]],
+  ["variants/text-dump.pem", ["rsa2048-a.crt"]],
+  ["variants/subject-issuer.pem", ["rsa2048-a.crt"]],
+  ["variants/bag-attributes.pem", ["rsa2048-a.crt"]],
+  ["variants/comments-two.pem", ["rsa2048-a.crt", "rsa2048-b.crt"]],
+  ["variants/crlf.pem", ["rsa2048-a.crt"]],
+  ["variants/cr.pem", ["rsa2048-a.crt"]],
+  ["variants/indented.pem", ["rsa2048-a.crt"]],
+  ["variants/rewrapped76.pem", ["rsa2048-a.crt"]],
+  ["variants/oneline.pem", ["rsa2048-a.crt"]],
+  ["variants/json-string.json", ["rsa2048-a.crt"]],
+  ["variants/json-escaped.txt", ["rsa2048-a.crt"]],
+  ["variants/bare.b64", ["rsa2048-a.crt"]],
+  ["variants/bare-oneline.b64", ["rsa2048-a.crt"]],
+  ["variants/bundle.p7b", ["rsa2048-a.crt", "rsa2048-b.crt"]],
+  ["variants/bundle.p7c", ["rsa2048-a.crt", "rsa2048-b.crt"]],
+  ["variants/modern.p12", ["rsa2048-a.crt"], PASS],
+  ["variants/legacy-rc2.p12", ["rsa2048-a.crt"], PASS],
+  ["variants/legacy-3des.pfx", ["rsa2048-a.crt"], PASS],
+  ["variants/signer-chain.p12", ["signer.crt", "ca.crt"], PASS],
+  ["variants/ec-nopass.p12", ["ec-p256-a.crt"]],
+  ["variants/key-and-cert.pem", ["rsa2048-a.crt"]],
+  ["signer-chain.pem", ["signer.crt", "ca.crt"]],
+];
+
+describe("readCertificates: every input variant", () => {
+  for (const [name, expected, passphrase] of VARIANTS) {
+    it(`${name} -> ${expected.join(", ")}`, async () => {
+      const ders = await readCertificates(file(name), {
+        source: name,
+        ...(passphrase === undefined ? {} : { passphrase }),
+      });
+      // Same certificates as openssl sees in the originals, in input order.
+      expect(ders.map(certificateFingerprint)).toEqual(expected.map(fingerprintOf));
+      for (const der of ders) {
+        const pem = toPem(der);
+        // openssl reads our output and sees the same certificate.
+        expect(opensslFingerprint(pem)).toBe(certificateFingerprint(der));
+        // Our PEM is byte for byte what openssl writes (64 columns, LF).
+        expect(pem).toBe(openssl(["x509"], pem));
+        // Idempotent: reading the output again gives the same bytes.
+        const again = await readCertificates(new TextEncoder().encode(pem), { source: "out" });
+        expect(again).toEqual([der]);
+      }
+    });
+  }
+});
+
+const CERTS = [
+  "rsa2048-a.crt",
+  "rsa2048-b.crt",
+  "rsa2048-c.crt",
+  "rsa2048-d.crt",
+  "rsa2048-e.crt",
+  "ec-p256-a.crt",
+  "ec-p384-a.crt",
+  "ec-p521-a.crt",
+  "rsa1024-weak.crt",
+  "ed25519-a.crt",
+  "expired-rsa2048.crt",
+  "ca.crt",
+  "signer.crt",
+  "tsa.crt",
+  "tls-eku.crt",
+];
+
+describe("fingerprints agree with openssl", () => {
+  for (const name of CERTS) {
+    it(name, async () => {
+      const [der] = await readCertificates(file(name), { source: name });
+      expect(certificateFingerprint(der!)).toBe(fingerprintOf(name));
+      expect(spkiFingerprint(der!)).toBe(opensslSpkiFingerprint(name));
+    });
+  }
+});
+
+describe("describeCertificate", () => {
+  async function describe1(name: string) {
+    const [der] = await readCertificates(file(name), { source: name });
+    return describeCertificate(der!);
+  }
+
+  it("reads subject, issuer, serial, validity like openssl", async () => {
+    for (const name of ["rsa2048-a.crt", "signer.crt", "expired-rsa2048.crt"]) {
+      const info = await describe1(name);
+      const serial = openssl(["x509", "-in", name, "-noout", "-serial"])
+        .trim()
+        .replace(/^serial=/, "");
+      expect(info.serial).toBe(serial.toLowerCase().replace(/^(00)+(?=.)/, ""));
+      const dates = openssl(["x509", "-in", name, "-noout", "-startdate", "-enddate"]);
+      const [, start] = /notBefore=(.*)/.exec(dates)!;
+      const [, end] = /notAfter=(.*)/.exec(dates)!;
+      expect(info.notBefore).toBe(new Date(start!).toISOString());
+      expect(info.notAfter).toBe(new Date(end!).toISOString());
+    }
+    const signer = await describe1("signer.crt");
+    expect(signer.subject).toBe("O=trailseal tests, CN=trailseal test signer");
+    expect(signer.issuer).toBe("O=trailseal tests, CN=trailseal test ca");
+    const expired = await describe1("expired-rsa2048.crt");
+    expect(expired.serial).toBe("01");
+    expect(expired.notAfter).toBe("2001-01-01T00:00:00.000Z");
+  });
+
+  it("names key types, sizes and curves", async () => {
+    const table: [string, string, number, string | undefined][] = [
+      ["rsa2048-a.crt", "RSA", 2048, undefined],
+      ["rsa1024-weak.crt", "RSA", 1024, undefined],
+      ["ec-p256-a.crt", "EC", 256, "P-256"],
+      ["ec-p384-a.crt", "EC", 384, "P-384"],
+      ["ec-p521-a.crt", "EC", 521, "P-521"],
+      ["ed25519-a.crt", "Ed25519", 256, undefined],
+    ];
+    for (const [name, keyType, keySize, curve] of table) {
+      const info = await describe1(name);
+      expect({ keyType: info.keyType, keySize: info.keySize, curve: info.curve }).toEqual({
+        keyType,
+        keySize,
+        curve,
+      });
+    }
+  });
+
+  it("names extended key usages, dotted OID for unknown ones", async () => {
+    expect((await describe1("tls-eku.crt")).extendedKeyUsages).toEqual([
+      "serverAuth",
+      "clientAuth",
+      "emailProtection",
+      "OCSPSigning",
+      "1.3.6.1.4.1.99999.1",
+    ]);
+    expect((await describe1("signer.crt")).extendedKeyUsages).toEqual(["codeSigning"]);
+    expect((await describe1("tsa.crt")).extendedKeyUsages).toEqual(["timeStamping"]);
+    expect((await describe1("rsa2048-a.crt")).extendedKeyUsages).toEqual([]);
+  });
+
+  it("carries both fingerprints and the API string", async () => {
+    const info = await describe1("rsa2048-a.crt");
+    expect(info.fingerprint).toBe(fingerprintOf("rsa2048-a.crt"));
+    expect(info.spkiFingerprint).toBe(opensslSpkiFingerprint("rsa2048-a.crt"));
+    expect(info.api).toBe(readFileSync(join(DIR, "rsa2048-a.crt"), "utf8"));
+  });
+
+  it("gives the public key as a KeyObject", async () => {
+    const [der] = await readCertificates(file("ec-p384-a.crt"), { source: "x" });
+    const key = certificatePublicKey(der!);
+    expect(key.type).toBe("public");
+    expect(key.asymmetricKeyDetails?.namedCurve).toBe("secp384r1");
+  });
+});
+
+describe("readCertificates: errors", () => {
+  const table: [string, string, string][] = [
+    ["bad/no-certificate.txt", "NO_CERTIFICATE", "no certificate found in bad/no-certificate.txt"],
+    [
+      "bad/private-key.pem",
+      "NOT_A_CERTIFICATE",
+      "bad/private-key.pem holds a private key, not a certificate: the API wants the certificate (the public half), never the private key",
+    ],
+    [
+      "keys/rsa-pkcs8-encrypted.pem",
+      "NOT_A_CERTIFICATE",
+      "keys/rsa-pkcs8-encrypted.pem holds an encrypted private key, not a certificate: the API wants the certificate (the public half), never the private key",
+    ],
+    [
+      "keys/rsa-pkcs8.der",
+      "NOT_A_CERTIFICATE",
+      "keys/rsa-pkcs8.der holds a private key, not a certificate: the API wants the certificate (the public half), never the private key",
+    ],
+    [
+      "bad/request.csr",
+      "NOT_A_CERTIFICATE",
+      "bad/request.csr holds a certificate signing request (CSR), not a certificate: the API wants the certificate a CA issued for it",
+    ],
+    [
+      "bad/public-key.pem",
+      "NOT_A_CERTIFICATE",
+      "bad/public-key.pem holds a bare public key, not a certificate: the API wants an X.509 certificate",
+    ],
+    [
+      "bad/bad-base64.pem",
+      "PEM_INVALID",
+      "bad/bad-base64.pem: PEM block 1 (CERTIFICATE): invalid base64 character '*' on line 4",
+    ],
+    [
+      "bad/no-end.pem",
+      "PEM_INVALID",
+      "bad/no-end.pem: PEM block 1 (CERTIFICATE) on line 1 has no END line",
+    ],
+    [
+      "bad/truncated-der-second.pem",
+      "DER_INVALID",
+      "bad/truncated-der-second.pem: PEM block 2 (CERTIFICATE): invalid DER: truncated: element at byte 0 needs 565 more bytes",
+    ],
+    [
+      "bad/truncated.der",
+      "DER_INVALID",
+      "bad/truncated.der: invalid DER: truncated: element at byte 0 needs 565 more bytes",
+    ],
+    [
+      "variants/modern.p12",
+      "PKCS12_PASSWORD",
+      "variants/modern.p12 is a password-protected PKCS#12 file and no password was given",
+    ],
+    [
+      "variants/legacy-rc2.p12",
+      "PKCS12_PASSWORD",
+      "variants/legacy-rc2.p12 is a password-protected PKCS#12 file and no password was given",
+    ],
+  ];
+  for (const [name, code, message] of table) {
+    it(`${name}: ${code}`, async () => {
+      await expectCode(readCertificates(file(name), { source: name }), code, message);
+    });
+  }
+
+  it("wrong PKCS#12 password, modern and legacy; the message never holds the password", async () => {
+    for (const name of ["variants/modern.p12", "variants/legacy-3des.pfx"]) {
+      const p = readCertificates(file(name), { source: name, passphrase: "hunter2-wrong" });
+      await expectCode(p, "PKCS12_PASSWORD", `wrong password for PKCS#12 file ${name}`);
+    }
+  });
+
+  it("PKCS12_INVALID for a PFX whose authSafe is not a ContentInfo", async () => {
+    // PFX { version 3, SEQUENCE { INTEGER 0 } }: a PKCS#12 outline with a broken inside.
+    const der = new Uint8Array([0x30, 0x08, 0x02, 0x01, 0x03, 0x30, 0x03, 0x02, 0x01, 0x00]);
+    await expectCode(
+      readCertificates(der, { source: "broken.p12" }),
+      "PKCS12_INVALID",
+      "broken.p12: invalid PKCS#12 file: the outer structure does not parse",
+    );
+  });
+
+  it("DER_INVALID for DER that is nothing trailseal knows, and for trailing bytes", async () => {
+    const unknown = new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x07]);
+    await expectCode(
+      readCertificates(unknown, { source: "x.der" }),
+      "DER_INVALID",
+      "x.der: DER that is not a certificate, PKCS#7 bundle or PKCS#12 file",
+    );
+    const der = file("variants/der.der");
+    const trailing = new Uint8Array([...der, 0x00, 0x00]);
+    await expectCode(
+      readCertificates(trailing, { source: "t.der" }),
+      "DER_INVALID",
+      "t.der: invalid DER: 2 bytes of trailing data after the DER element",
+    );
+  });
+});
+
+describe("readCertificates: lenient text, property", () => {
+  it("any re-wrapping, indentation and line ending gives the same certificate", async () => {
+    const der = file("variants/der.der");
+    const b64 = Buffer.from(der).toString("base64");
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 4, max: 200 }),
+        fc.constantFrom("\n", "\r\n", "\r"),
+        fc.constantFrom("", " ", "\t", "   "),
+        fc.constantFrom("", "junk before\n", "Bag Attributes\n    friendlyName: x\n"),
+        async (width, eol, indent, prefix) => {
+          const lines = [];
+          for (let i = 0; i < b64.length; i += width) lines.push(indent + b64.slice(i, i + width));
+          const text =
+            prefix +
+            ["-----BEGIN CERTIFICATE-----", ...lines, "-----END CERTIFICATE-----", ""].join(eol);
+          const got = await readCertificates(new TextEncoder().encode(text), { source: "p" });
+          expect(got).toEqual([der]);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe("toPem / toApiString", () => {
+  it("writes 64 columns, LF, END line with newline; the API literal escapes each break as \\n", async () => {
+    const der = file("variants/der.der");
+    const pem = toPem(der);
+    expect(pem).toBe(readFileSync(join(DIR, "rsa2048-a.crt"), "utf8"));
+    for (const line of pem.split("\n").slice(1, -3)) expect(line).toHaveLength(64);
+    expect(toApiString(der)).toBe(pem);
+    const literal = JSON.stringify(toApiString(der));
+    expect(literal.startsWith('"-----BEGIN CERTIFICATE-----\\nMII')).toBe(true);
+    expect(literal.endsWith('\\n-----END CERTIFICATE-----\\n"')).toBe(true);
+  });
+});
+
+describe("checkApiCertificate", () => {
+  const der = file("variants/der.der");
+  const api = toApiString(der);
+  const text = (name: string): string => readFileSync(join(DIR, name), "utf8");
+
+  it("accepts exactly the API form", () => {
+    expect(checkApiCertificate(api)).toEqual({ ok: true, der });
+    expect(checkApiCertificate(JSON.parse(JSON.stringify(api)))).toEqual({ ok: true, der });
+  });
+
+  const table: [string, unknown, string, string][] = [
+    ["a number", 42, "not-a-string", "must be a PEM certificate string"],
+    ["null", null, "not-a-string", "must be a PEM certificate string"],
+    ["empty", "  ", "empty", "is empty"],
+    [
+      "Bag Attributes",
+      text("variants/bag-attributes.pem"),
+      "metadata",
+      "has text around the certificate (Bag Attributes, subject=/issuer= lines or a text dump); SPS wants the PEM block alone",
+    ],
+    [
+      "a text dump",
+      text("variants/text-dump.pem"),
+      "metadata",
+      "has text around the certificate (Bag Attributes, subject=/issuer= lines or a text dump); SPS wants the PEM block alone",
+    ],
+    [
+      "subject= lines",
+      text("variants/subject-issuer.pem"),
+      "metadata",
+      "has text around the certificate (Bag Attributes, subject=/issuer= lines or a text dump); SPS wants the PEM block alone",
+    ],
+    [
+      "a blank line",
+      `\n${api}`,
+      "metadata",
+      "has blank lines or spaces around the certificate; SPS wants the PEM block alone",
+    ],
+    [
+      "CRLF",
+      text("variants/crlf.pem"),
+      "raw-line-breaks",
+      "has CR or CRLF line breaks; the API form uses \\n only",
+    ],
+    [
+      "76 columns",
+      text("variants/rewrapped76.pem"),
+      "raw-line-breaks",
+      "is not in the API line form (base64 at 64 columns, each line ending in \\n)",
+    ],
+    [
+      "escaped twice",
+      text("variants/json-escaped.txt"),
+      "raw-line-breaks",
+      "holds escaped line breaks (a backslash and n) instead of line breaks: it was JSON-escaped twice",
+    ],
+    [
+      "two certificates",
+      api + text("rsa2048-b.crt"),
+      "several",
+      "holds 2 PEM blocks; the API takes one certificate per string",
+    ],
+    [
+      "a PKCS#7 bundle",
+      text("variants/bundle.p7b"),
+      "several",
+      "holds a PKCS7 bundle; the API takes one certificate per string",
+    ],
+    [
+      "a private key",
+      text("rsa2048-a.key"),
+      "not-certificate",
+      "holds a private key, not a certificate",
+    ],
+    [
+      "a CSR",
+      text("bad/request.csr"),
+      "not-certificate",
+      "holds a certificate signing request (CSR), not a certificate",
+    ],
+    [
+      "bare base64",
+      text("variants/bare.b64"),
+      "invalid",
+      "is not a PEM certificate (DER and bare base64 are refused by SPS)",
+    ],
+    [
+      "bad base64",
+      text("bad/bad-base64.pem"),
+      "invalid",
+      "PEM block 1 (CERTIFICATE): invalid base64 character '*' on line 4",
+    ],
+  ];
+  for (const [what, value, reason, message] of table) {
+    it(`${what}: ${reason}`, () => {
+      expect(checkApiCertificate(value)).toEqual({ ok: false, reason, message });
+    });
+  }
+});
