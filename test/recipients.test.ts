@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import {
   X509Certificate,
@@ -113,6 +114,31 @@ describe("round trips", () => {
     const a = await makeStanza(fileKey, single("ec-p256-a"));
     const b = await makeStanza(fileKey, single("ec-p256-a"));
     expect(Buffer.from(a.der).equals(Buffer.from(b.der))).toBe(false);
+  });
+});
+
+describe("property: any file key, any entry layout", () => {
+  const names = ["rsa2048-a", "rsa2048-b", "ec-p256-a", "ec-p384-a", "ec-p521-a"] as const;
+  const keys = names.map(key);
+
+  it("openStanza returns exactly the enveloped file key, whatever the key order", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.constantFrom(...names),
+        fc.option(fc.constantFrom(...names), { nil: null }),
+        fc.func(fc.integer()),
+        async (bytes, inner, outer, order) => {
+          const entry = { certificate: cert(inner), fourEyes: outer === null ? null : cert(outer) };
+          const stanza = await makeStanza(bytes, entry);
+          const shuffled = [...keys].sort(
+            (a, b) => order(a.spkiFingerprint) - order(b.spkiFingerprint),
+          );
+          expect(await openStanza(stanza, shuffled)).toEqual(bytes);
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 });
 
