@@ -23,6 +23,30 @@ const COMMANDS: readonly CommandEntry[] = [
     example: "trailseal policy create --name audit --encrypt alice.pem,bob.pem --timestamp local",
     load: () => import("./policy.js"),
   },
+  {
+    name: "seal",
+    summary: "seal a recording (asciicast, script log, raw) into an encrypted, signed trail",
+    example: "trailseal seal --policy audit.json session.cast -o session.trail",
+    load: () => import("./seal.js"),
+  },
+  {
+    name: "replay",
+    summary: "decrypt a trail for replay with one or both keys (asciicast, raw, jsonl, script, --play)",
+    example: "trailseal replay session.trail --key alice.key --key bob.key -o session.cast",
+    load: () => import("./replay.js"),
+  },
+  {
+    name: "inspect",
+    summary: "show a trail's header, channels and recipients without any key",
+    example: "trailseal inspect session.trail",
+    load: () => import("./inspect.js"),
+  },
+  {
+    name: "share",
+    summary: "give a third party access to a trail by adding stanzas for the same file keys",
+    example: "trailseal share session.trail --key alice.key --to carol.crt -o shared.trail",
+    load: () => import("./share.js"),
+  },
 ];
 
 function version(): string {

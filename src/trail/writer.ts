@@ -154,6 +154,11 @@ export class TrailWriter {
     return this.seq;
   }
 
+  /** Checkpoints written so far. */
+  get checkpointCount(): number {
+    return this.checkpoints;
+  }
+
   /** Writes one session event at its time (microseconds, never earlier than the last one). */
   async event(e: SessionEvent): Promise<void> {
     const channel = channelOf(e);

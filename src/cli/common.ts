@@ -1,0 +1,164 @@
+/** Option handling shared by the trail commands: inputs, outputs, keys, policies, identities. */
+import { createReadStream } from "node:fs";
+import { open, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { TrailsealError } from "../errors.js";
+import { readPrivateKeys, type PrivateKey } from "../keys.js";
+import { sealingPlan, type SealingPlan } from "../policy.js";
+import { resolvePassin } from "../secret.js";
+import { readInput } from "./files.js";
+import type { Io } from "./io.js";
+
+/** A streamed input: a file path or `-` for stdin. Missing files fail before any work starts. */
+export async function inputStream(path: string, io: Io): Promise<AsyncIterable<Uint8Array>> {
+  if (path === "-") return io.stdin as AsyncIterable<Uint8Array>;
+  const full = resolve(io.cwd, path);
+  try {
+    const s = await stat(full);
+    if (s.isDirectory()) throw new TrailsealError("IO", `${path} is a directory, not a file`);
+  } catch (e) {
+    if (e instanceof TrailsealError) throw e;
+    throw new TrailsealError("IO", `no such file: ${path}`, { cause: e });
+  }
+  return createReadStream(full, { highWaterMark: 256 * 1024 });
+}
+
+/** Reads the first `n` bytes of a stream and returns them with a stream that replays them. */
+export async function peek(
+  source: AsyncIterable<Uint8Array>,
+  n: number,
+): Promise<{ head: Uint8Array; stream: AsyncIterable<Uint8Array> }> {
+  const iterator = source[Symbol.asyncIterator]();
+  const taken: Uint8Array[] = [];
+  let size = 0;
+  let done = false;
+  while (size < n) {
+    const next = await iterator.next();
+    if (next.done === true) {
+      done = true;
+      break;
+    }
+    taken.push(next.value);
+    size += next.value.byteLength;
+  }
+  const head = new Uint8Array(Buffer.concat(taken)).subarray(0, n);
+  async function* stream(): AsyncGenerator<Uint8Array> {
+    yield* taken;
+    if (done) return;
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done === true) return;
+      yield next.value;
+    }
+  }
+  return { head, stream: stream() };
+}
+
+/** The passphrase of `--passin`, if given. */
+export function passphrase(spec: string | undefined, io: Io): string | undefined {
+  return spec === undefined ? undefined : resolvePassin(spec, io.env, io.cwd);
+}
+
+/** Loads every private key from every `--key` file (PEM forms or PKCS#12). */
+export async function loadKeys(paths: readonly string[], passin: string | undefined, io: Io): Promise<PrivateKey[]> {
+  const pass = passphrase(passin, io);
+  const keys: PrivateKey[] = [];
+  for (const path of paths) {
+    const bytes = await readInput(path, io);
+    keys.push(...(await readPrivateKeys(bytes, pass === undefined ? { source: path } : { source: path, passphrase: pass })));
+  }
+  return keys;
+}
+
+/** Reads a policy file (as `policy create` writes it) into a sealing plan. */
+export async function loadPlan(path: string, io: Io): Promise<SealingPlan> {
+  const bytes = await readInput(path, io);
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(bytes).toString("utf8"));
+  } catch (e) {
+    throw new TrailsealError("POLICY_INVALID", `${path} is not valid JSON`, { cause: e });
+  }
+  try {
+    return sealingPlan(json);
+  } catch (e) {
+    if (e instanceof TrailsealError) {
+      throw new TrailsealError(e.code, `${path}: ${e.message}`, {
+        cause: e,
+        hint: `run 'trailseal policy check ${path}' to see every problem`,
+      });
+    }
+    throw e;
+  }
+}
+
+/**
+ * An output file written whole or not at all: bytes go to a temporary file beside the target,
+ * renamed over it on `commit`, removed on `abort`. `-` writes to stdout.
+ */
+export class OutputFile {
+  private constructor(
+    private readonly io: Io,
+    readonly name: string,
+    private readonly target: string | null,
+    private readonly temp: string | null,
+    private readonly handle: FileHandle | null,
+  ) {}
+
+  static async create(path: string, io: Io, options: { force?: boolean } = {}): Promise<OutputFile> {
+    if (path === "-") return new OutputFile(io, "<stdout>", null, null, null);
+    const target = resolve(io.cwd, path);
+    if (options.force !== true) {
+      const exists = await stat(target).then(
+        () => true,
+        () => false,
+      );
+      if (exists) {
+        throw new TrailsealError("IO", `${path} already exists`, { hint: "choose another name or pass --force" });
+      }
+    }
+    const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}.partial`);
+    let handle: FileHandle;
+    try {
+      handle = await open(temp, "wx", 0o644);
+    } catch (e) {
+      throw new TrailsealError("IO", `cannot write ${path}`, { cause: e });
+    }
+    return new OutputFile(io, path, target, temp, handle);
+  }
+
+  /** Appends bytes; resolves when they are written (backpressure). */
+  readonly write = async (chunk: Uint8Array): Promise<void> => {
+    if (this.handle === null) {
+      if (!this.io.stdout.write(chunk)) {
+        await new Promise<void>((r) => this.io.stdout.once("drain", () => r()));
+      }
+      return;
+    }
+    let offset = 0;
+    while (offset < chunk.byteLength) {
+      const { bytesWritten } = await this.handle.write(chunk, offset);
+      offset += bytesWritten;
+    }
+  };
+
+  async commit(): Promise<void> {
+    if (this.handle === null) return;
+    await this.handle.sync();
+    await this.handle.close();
+    await rename(this.temp!, this.target!);
+  }
+
+  async abort(): Promise<void> {
+    if (this.handle === null) return;
+    await this.handle.close().catch(() => undefined);
+    await unlink(this.temp!).catch(() => undefined);
+  }
+}
+
+/** Formats microseconds of session time as seconds, e.g. 95.000001 → "95.000001s". */
+export function seconds(us: number): string {
+  const s = us / 1e6;
+  return `${Number.isInteger(s) ? s.toFixed(0) : s.toFixed(6).replace(/0+$/, "")}s`;
+}

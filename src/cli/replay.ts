@@ -1,0 +1,189 @@
+import { TrailsealError } from "../errors.js";
+import type { SessionEvent } from "../events.js";
+import { writeAsciicastV2, writeAsciicastV3 } from "../replay/asciicast.js";
+import { writeJsonl } from "../replay/jsonl.js";
+import { play } from "../replay/player.js";
+import { writeRaw } from "../replay/raw.js";
+import { writeScript } from "../replay/script.js";
+import { describeAlternatives } from "../trail/open.js";
+import { TrailReader } from "../trail/reader.js";
+import { openTrail } from "../trail/session.js";
+import { collect, EXIT_FAILED, EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
+import { OutputFile, inputStream, loadKeys, seconds } from "./common.js";
+import { inputName } from "./files.js";
+
+interface ReplayFlags {
+  key?: string[];
+  passin?: string;
+  format: string;
+  output: string;
+  timingOutput?: string;
+  play?: boolean;
+  speed: string;
+  idleLimit?: string;
+  unverifiedTail?: boolean;
+  force?: boolean;
+}
+
+const FORMATS = ["asciicast", "asciicast-v3", "raw", "jsonl", "script"] as const;
+
+/**
+ * The verified prefix of a trail, from a first pass over it without keys: the number of records
+ * to replay (all of them when complete), and what to say when it stops early.
+ */
+export async function verifiedPrefix(
+  path: string,
+  io: Io,
+): Promise<{ upTo: number | undefined; notice: string | null }> {
+  const reader = await TrailReader.open(await inputStream(path, io), inputName(path));
+  for await (const _ of reader.records()) void _;
+  const end = reader.end;
+  if (end.state === "complete") return { upTo: undefined, notice: null };
+  const last = end.lastCheckpoint;
+  const covered = last === null ? 0 : last.statement.records;
+  const after = end.records - covered;
+  const where =
+    last === null
+      ? "the trail has no checkpoint at all"
+      : `verification stops at checkpoint ${last.statement.index} (session time ${seconds(last.time)})`;
+  return {
+    upTo: covered,
+    notice: `${inputName(path)} is truncated (${end.reason}): ${where}; ${after} record${after === 1 ? "" : "s"} after it ${after === 1 ? "is" : "are"} not covered by any checkpoint`,
+  };
+}
+
+export async function run(argv: readonly string[], io: Io): Promise<number> {
+  const cmd = newCommand("trailseal replay", io)
+    .description("decrypt a trail for replay, with one or more private keys")
+    .argument("<trail>", "the trail file (- for stdin: then truncation is only found at the end)")
+    .option("-k, --key <file>", "private key: PEM (PKCS#1, PKCS#8, encrypted PKCS#8, SEC1) or PKCS#12 (repeatable)", collect)
+    .option("--passin <spec>", "passphrase for encrypted keys: env:VAR, file:PATH or pass:TEXT")
+    .option("-f, --format <format>", `output: ${FORMATS.join(", ")}`, "asciicast")
+    .option("-o, --output <file>", "output file (- for stdout); for --format script, the typescript", "-")
+    .option("--timing-output <file>", "for --format script: the timing file")
+    .option("--play", "play in this terminal with the recorded timing instead of writing a file")
+    .option("--speed <factor>", "with --play: speed factor", "1")
+    .option("--idle-limit <seconds>", "with --play: longest pause")
+    .option("--unverified-tail", "also replay records after the last checkpoint of a truncated trail")
+    .option("--force", "overwrite the output file")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  trailseal replay session.trail --key alice.key --key bob.key -o session.cast
+  asciinema play session.cast
+  trailseal replay session.trail --key auditor.p12 --passin env:P12_PASS --play --speed 2
+  trailseal replay session.trail --key alice.key --format raw -o screen.bin
+  trailseal replay session.trail --key alice.key --format script -o s.log --timing-output s.tm
+  scriptreplay --timing s.tm s.log
+
+Formats: asciicast (v2, plays in 'asciinema play'), asciicast-v3, raw (the downstream bytes
+exactly as recorded), jsonl (one event per line), script (typescript + timing for scriptreplay).
+Keystrokes (upstream) appear only when a key opens the upstream channel.
+Exit status: 0 replayed, 1 no key opens the screen (downstream) or the trail is tampered, 2 usage or I/O.`,
+    );
+  const early = parseArgs(cmd, argv);
+  if (early !== null) return early;
+  const flags = cmd.opts<ReplayFlags>();
+  const [trailPath] = cmd.args as [string];
+  return guard(io, async () => {
+    if (!(FORMATS as readonly string[]).includes(flags.format)) {
+      throw new TrailsealError("USAGE", `--format must be one of ${FORMATS.join(", ")}, not ${flags.format}`);
+    }
+    if (flags.format === "script" && (flags.output === "-" || flags.timingOutput === undefined)) {
+      throw new TrailsealError("USAGE", "--format script writes two files: give -o TYPESCRIPT and --timing-output TIMING");
+    }
+    const speed = Number(flags.speed);
+    if (!(speed > 0)) throw new TrailsealError("USAGE", `--speed must be a positive number, not ${flags.speed}`);
+    const idle = flags.idleLimit === undefined ? undefined : Number(flags.idleLimit);
+    if (idle !== undefined && !(idle > 0)) throw new TrailsealError("USAGE", `--idle-limit must be a positive number of seconds`);
+    const keys = await loadKeys(flags.key ?? [], flags.passin, io);
+    const name = inputName(trailPath);
+
+    // Pass 1 (files only): find the verified prefix, so nothing unverified is shown by default.
+    let upTo: number | undefined;
+    if (trailPath !== "-") {
+      const prefix = await verifiedPrefix(trailPath, io);
+      if (prefix.notice !== null) {
+        say(io, "warning", prefix.notice);
+        if (flags.unverifiedTail === true) say(io, "warning", "--unverified-tail: replaying the uncovered records too");
+        else {
+          upTo = prefix.upTo;
+          say(io, "hint", "only the verified prefix is replayed; pass --unverified-tail for the rest");
+        }
+      }
+    }
+
+    const opened = await openTrail(await inputStream(trailPath, io), name, keys);
+    const { access } = opened.unlocked;
+    if (access.downstream.encrypted && access.downstream.openedBy === null) {
+      const lines = [`no key given opens the downstream channel (the screen) of ${name}; any one of these would:`];
+      for (const alt of describeAlternatives(access.downstream)) lines.push(`  ${alt}`);
+      if (access.upstream.encrypted && access.upstream.openedBy === null) {
+        lines.push("and for the upstream channel (keystrokes), any one of:");
+        for (const alt of describeAlternatives(access.upstream)) lines.push(`  ${alt}`);
+      }
+      throw new TrailsealError("NO_MATCHING_KEY", lines.join("\n"), {
+        hint: keys.length === 0 ? "pass --key FILE (repeat it for four-eyes)" : "a four-eyes entry needs both keys: repeat --key",
+      });
+    }
+    if (access.upstream.encrypted && access.upstream.openedBy === null) {
+      say(io, "notice", "the keystrokes (upstream) are hidden: no key given opens them; any one of these would:");
+      for (const alt of describeAlternatives(access.upstream)) io.stderr.write(`  ${alt}\n`);
+    }
+
+    const metadata = opened.reader.header.session;
+    const events: AsyncIterable<SessionEvent> = opened.events(upTo === undefined ? {} : { upTo });
+    if (flags.play === true) {
+      const controller = new AbortController();
+      const stop = () => controller.abort();
+      process.once("SIGINT", stop);
+      try {
+        await play(events, {
+          out: io.stdout,
+          speed,
+          ...(idle === undefined ? {} : { idleLimit: idle }),
+          signal: controller.signal,
+        });
+      } finally {
+        process.removeListener("SIGINT", stop);
+        // Restore the terminal: show the cursor, leave the alternate screen, reset attributes.
+        if (io.stdoutIsTTY) io.stdout.write("\x1b[0m\x1b[?25h\x1b[?1049l\r\n");
+      }
+    } else {
+      const out = await OutputFile.create(flags.output, io, { force: flags.force === true });
+      const timing =
+        flags.format === "script" ? await OutputFile.create(flags.timingOutput!, io, { force: flags.force === true }) : null;
+      try {
+        switch (flags.format) {
+          case "asciicast":
+            await writeAsciicastV2(metadata, events, out.write);
+            break;
+          case "asciicast-v3":
+            await writeAsciicastV3(metadata, events, out.write);
+            break;
+          case "raw":
+            await writeRaw(metadata, events, out.write);
+            break;
+          case "jsonl":
+            await writeJsonl(metadata, events, out.write);
+            break;
+          case "script":
+            await writeScript(metadata, events, out.write, timing!.write);
+            break;
+        }
+        await out.commit();
+        await timing?.commit();
+      } catch (e) {
+        await out.abort();
+        await timing?.abort();
+        throw e;
+      }
+    }
+    if (upTo === undefined && trailPath === "-" && opened.end.state === "truncated") {
+      say(io, "warning", `${name} is truncated: ${opened.end.reason}`);
+      return EXIT_FAILED;
+    }
+    return EXIT_OK;
+  });
+}

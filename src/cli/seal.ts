@@ -1,0 +1,117 @@
+import { readAsciicast } from "../formats/asciicast.js";
+import { DETECT_BYTES, detectFormat, type RecordingFormat } from "../formats/detect.js";
+import { readRaw } from "../formats/raw.js";
+import { readScriptAdvanced, readScriptClassic } from "../formats/script.js";
+import type { Recording } from "../formats/stream.js";
+import { TrailsealError } from "../errors.js";
+import { sealEvents } from "../trail/session.js";
+import { randomBytes } from "node:crypto";
+import { EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
+import { OutputFile, inputStream, peek } from "./common.js";
+import { inputName } from "./files.js";
+import { resolveSealing, sealingOptions, type SealingFlags } from "./sealing.js";
+
+interface SealFlags extends SealingFlags {
+  output: string;
+  from?: string;
+  timing?: string;
+  force?: boolean;
+}
+
+const FORMATS = ["asciicast", "script", "raw"] as const;
+
+/** Opens a recording in the given or detected format. */
+export async function openRecording(
+  path: string,
+  format: string | undefined,
+  timing: string | undefined,
+  io: Io,
+): Promise<{ recording: Recording; format: RecordingFormat }> {
+  if (format !== undefined && !(FORMATS as readonly string[]).includes(format)) {
+    throw new TrailsealError("USAGE", `--from must be one of ${FORMATS.join(", ")}, not ${format}`);
+  }
+  const source = inputName(path);
+  const { head, stream } = await peek(await inputStream(path, io), DETECT_BYTES);
+  const chosen = (format as RecordingFormat | undefined) ?? detectFormat(head);
+  switch (chosen) {
+    case "asciicast":
+      return { recording: await readAsciicast(stream, { source }), format: chosen };
+    case "raw":
+      if (timing !== undefined) throw new TrailsealError("USAGE", "--timing goes with --from script");
+      return { recording: readRaw(stream, { source }), format: chosen };
+    case "script": {
+      if (timing === undefined) {
+        throw new TrailsealError("USAGE", `${source} is a script log; its timing file is needed`, {
+          hint: "pass --timing FILE (the file of script --log-timing, or of script -t)",
+        });
+      }
+      const t = await peek(await inputStream(timing, io), 64);
+      const advanced = /^[IOSH] /.test(Buffer.from(t.head).toString("latin1"));
+      const options = { source, timingSource: inputName(timing) };
+      const recording = advanced
+        ? await readScriptAdvanced(stream, t.stream, options)
+        : await readScriptClassic(stream, t.stream, options);
+      return { recording, format: chosen };
+    }
+  }
+}
+
+export async function run(argv: readonly string[], io: Io): Promise<number> {
+  const cmd = sealingOptions(newCommand("trailseal seal", io))
+    .description("seal a recording into a trail: encrypted, chained, signed and timestamped as the policy says")
+    .argument("<input>", "recording: asciicast v2/v3, a script log (with --timing), or raw bytes; - for stdin")
+    .requiredOption("-o, --output <file>", "the trail to write (- for stdout)")
+    .option("--from <format>", "input format: asciicast, script or raw (default: detected from content)")
+    .option("--timing <file>", "timing file of a script log (script --log-timing, or script -t)")
+    .option("--force", "overwrite the output file")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  trailseal seal --policy audit.json session.cast -o session.trail
+  trailseal seal --policy audit.json --sign-cert signer.crt --sign-key signer.key \\
+      --passin env:SIGN_PASS session.cast -o session.trail
+  trailseal seal --policy audit.json --from script --timing session.tm session.log -o s.trail
+  cat dump.bin | trailseal seal --policy audit.json --from raw - -o dump.trail
+
+Asciicast 'o' events become downstream, 'i' upstream; resizes and markers are kept.
+A script log's input becomes upstream and its output downstream.`,
+    );
+  const early = parseArgs(cmd, argv);
+  if (early !== null) return early;
+  const flags = cmd.opts<SealFlags>();
+  const [input] = cmd.args as [string];
+  return guard(io, async () => {
+    const sealing = await resolveSealing(flags, io);
+    const { recording, format } = await openRecording(input, flags.from, flags.timing, io);
+    const out = await OutputFile.create(flags.output, io, { force: flags.force === true });
+    let writer;
+    try {
+      writer = await sealEvents(recording.metadata, recording.events, {
+        plan: sealing.plan,
+        sink: out.write,
+        random: (n) => new Uint8Array(randomBytes(n)),
+        clock: io.now,
+        signer: sealing.signer,
+        stamper: sealing.stamper,
+        awaitStamps: true,
+        onWarning: (m) => say(io, "warning", m),
+      });
+      await out.commit();
+    } catch (e) {
+      await out.abort();
+      throw e;
+    }
+    if (flags.output !== "-") {
+      const h = writer.header;
+      const describe = (c: "downstream" | "upstream") =>
+        h.channels[c].encrypted ? `encrypted (${h.channels[c].stanzas!.length} alternative${h.channels[c].stanzas!.length === 1 ? "" : "s"})` : "clear";
+      io.stdout.write(
+        `sealed ${inputName(input)} (${format}) into ${flags.output}: ${writer.records} records, ${writer.checkpointCount} checkpoints; ` +
+          `downstream ${describe("downstream")}, upstream ${describe("upstream")}; ` +
+          `${h.policy.signing ? "signed" : "not signed"}, ${h.policy.timestamping === null ? "not timestamped" : `timestamped (${h.policy.timestamping})`}\n`,
+      );
+    }
+    return EXIT_OK;
+  });
+}

@@ -1,0 +1,148 @@
+/**
+ * The sealing options shared by `seal` and `record`: the policy, the signing identity and the
+ * timestamp source, turned into trail-writer options.
+ */
+import { randomBytes } from "node:crypto";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Command } from "commander";
+import { TrailsealError } from "../errors.js";
+import type { SealingPlan } from "../policy.js";
+import { readCertificates } from "../pem.js";
+import { readPrivateKeys } from "../keys.js";
+import { loadSigningIdentity, signDetached, signatureValue, type SigningIdentity } from "../sign.js";
+import { LOCAL_POLICY_OID, localStamper, serialSource, type Stamper } from "../timestamp/token.js";
+import { remoteStamper } from "../timestamp/client.js";
+import type { CheckpointSigner } from "../trail/writer.js";
+import { collect, say, type Io } from "./io.js";
+import { loadPlan, passphrase } from "./common.js";
+import { readInput } from "./files.js";
+
+export interface SealingFlags {
+  policy: string;
+  signCert?: string;
+  signKey?: string;
+  passin?: string;
+  home?: string;
+  tsaCert?: string;
+  tsaKey?: string;
+  tsaUrl?: string[];
+  tsaCa?: string[];
+  tsaTimeout?: string;
+}
+
+/** Declares the sealing options on a command. */
+export function sealingOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption("--policy <file>", "audit policy (as 'trailseal policy create' writes it)")
+    .option("--sign-cert <file>", "signing certificate, leaf first, then intermediates")
+    .option("--sign-key <file>", "private key of the signing certificate")
+    .option("--passin <spec>", "passphrase for encrypted keys: env:VAR, file:PATH or pass:TEXT")
+    .option("--home <dir>", "local authority for local timestamping (default $TRAILSEAL_HOME or ~/.trailseal)")
+    .option("--tsa-cert <file>", "local TSA certificate chain, instead of the authority's")
+    .option("--tsa-key <file>", "local TSA private key, instead of the authority's")
+    .option("--tsa-url <url>", "fallback RFC 3161 TSA URL, tried in order after the policy's (repeatable)", collect)
+    .option("--tsa-ca <file>", "trust anchor that remote TSA tokens must chain to (repeatable)", collect)
+    .option("--tsa-timeout <seconds>", "timeout of one remote TSA exchange", "10");
+}
+
+export function authorityHome(flag: string | undefined, io: Io): string {
+  if (flag !== undefined) return resolve(io.cwd, flag);
+  const env = io.env["TRAILSEAL_HOME"];
+  if (env !== undefined && env !== "") return resolve(io.cwd, env);
+  return join(homedir(), ".trailseal");
+}
+
+async function readFirstKey(path: string, pass: string | undefined, io: Io) {
+  const keys = await readPrivateKeys(await readInput(path, io), pass === undefined ? { source: path } : { source: path, passphrase: pass });
+  const key = keys[0];
+  if (key === undefined) throw new TrailsealError("KEY_INVALID", `no private key in ${path}`);
+  return key;
+}
+
+/** A checkpoint signer over a signing identity. */
+export function checkpointSigner(identity: SigningIdentity): CheckpointSigner {
+  return {
+    sign: (content, at) => signDetached(content, identity, at),
+    signatureValue,
+  };
+}
+
+export interface Sealing {
+  readonly plan: SealingPlan;
+  readonly signer: CheckpointSigner | null;
+  readonly stamper: Stamper | null;
+  readonly identity: SigningIdentity | null;
+}
+
+/** Resolves the policy, signing identity and timestamp source from the flags. */
+export async function resolveSealing(flags: SealingFlags, io: Io): Promise<Sealing> {
+  const plan = await loadPlan(flags.policy, io);
+  const pass = passphrase(flags.passin, io);
+  let identity: SigningIdentity | null = null;
+  if (plan.signing !== null) {
+    let certPath = flags.signCert;
+    let keyPath = flags.signKey;
+    if (certPath === undefined && keyPath === undefined && flags.home !== undefined) {
+      const home = authorityHome(flags.home, io);
+      certPath = join(home, "signer.crt");
+      keyPath = join(home, "signer.key");
+    }
+    if (certPath === undefined || keyPath === undefined) {
+      throw new TrailsealError(
+        "USAGE",
+        `policy ${plan.name} enables signing (identity ${plan.signing.x509Identity}), but no signing certificate and key were given`,
+        { hint: "pass --sign-cert FILE --sign-key FILE, or --home DIR to use the signing identity 'trailseal init' made" },
+      );
+    }
+    const loaded = await loadSigningIdentity(await readInput(certPath, io), await readInput(keyPath, io), {
+      certSource: certPath,
+      keySource: keyPath,
+      ...(pass === undefined ? {} : { passphrase: pass }),
+      now: io.now(),
+    });
+    for (const w of loaded.warnings) say(io, "warning", w);
+    identity = loaded.identity;
+  } else if (flags.signCert !== undefined || flags.signKey !== undefined) {
+    say(io, "warning", `policy ${plan.name} does not enable signing; --sign-cert and --sign-key are ignored`);
+  }
+
+  let stamper: Stamper | null = null;
+  const ts = plan.timestamping;
+  if (ts !== null && ts.selection === "local") {
+    let chain: Uint8Array[];
+    let key;
+    if (flags.tsaCert !== undefined || flags.tsaKey !== undefined) {
+      if (flags.tsaCert === undefined || flags.tsaKey === undefined) {
+        throw new TrailsealError("USAGE", "--tsa-cert and --tsa-key go together");
+      }
+      chain = await readCertificates(await readInput(flags.tsaCert, io), { source: flags.tsaCert });
+      key = (await readFirstKey(flags.tsaKey, pass, io)).key;
+    } else {
+      const home = authorityHome(flags.home, io);
+      const certPath = join(home, "tsa.crt");
+      const keyPath = join(home, "tsa.key");
+      try {
+        chain = await readCertificates(await readInput(certPath, io), { source: certPath });
+      } catch (e) {
+        throw new TrailsealError("USAGE", `policy ${plan.name} uses the local TSA, but there is no local authority in ${home}`, {
+          cause: e,
+          hint: "run 'trailseal init' first (or pass --home DIR, or --tsa-cert FILE --tsa-key FILE)",
+        });
+      }
+      key = (await readFirstKey(keyPath, undefined, io)).key;
+    }
+    stamper = localStamper({ chain, key }, { clock: io.now, serial: serialSource((n) => new Uint8Array(randomBytes(n))), policyOid: LOCAL_POLICY_OID, accuracyMillis: 1000 });
+  } else if (ts !== null && ts.selection === "remote") {
+    const anchors: Uint8Array[] = [];
+    for (const path of flags.tsaCa ?? []) anchors.push(...(await readCertificates(await readInput(path, io), { source: path })));
+    const timeout = Number(flags.tsaTimeout ?? "10");
+    if (!(timeout > 0)) throw new TrailsealError("USAGE", `--tsa-timeout must be a positive number of seconds, not ${flags.tsaTimeout}`);
+    stamper = remoteStamper([ts.url, ...(flags.tsaUrl ?? [])], {
+      policyOid: ts.policyOid,
+      timeoutMs: timeout * 1000,
+      ...(anchors.length === 0 ? {} : { anchors }),
+    });
+  }
+  return { plan, signer: identity === null ? null : checkpointSigner(identity), stamper, identity };
+}

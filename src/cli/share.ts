@@ -1,0 +1,119 @@
+import { readCertificates } from "../pem.js";
+import { TrailsealError } from "../errors.js";
+import { toBase64 } from "../bytes.js";
+import type { Channel } from "../events.js";
+import { makeStanza } from "../recipients.js";
+import { encodeHeader, type AnnexStanza } from "../trail/format.js";
+import { unlockChannels } from "../trail/open.js";
+import { readHeader } from "../trail/reader.js";
+import { ByteSource } from "../trail/source.js";
+import { collect, EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
+import { OutputFile, inputStream, loadKeys, passphrase } from "./common.js";
+import { inputName, readInput } from "./files.js";
+
+interface ShareFlags {
+  key?: string[];
+  passin?: string;
+  to: string[];
+  output: string;
+  channel: string;
+  force?: boolean;
+}
+
+export async function run(argv: readonly string[], io: Io): Promise<number> {
+  const cmd = newCommand("trailseal share", io)
+    .description("give a third party access: add stanzas for the same file keys, copying every frame unchanged")
+    .argument("<trail>", "the trail file (- for stdin)")
+    .option("-k, --key <file>", "a private key that opens the trail now (repeatable)", collect)
+    .option("--passin <spec>", "passphrase for encrypted keys and PKCS#12: env:VAR, file:PATH or pass:TEXT")
+    .requiredOption("--to <cert[,four-eyes-cert]>", "the new recipient; two certificates for a four-eyes entry (repeatable)", collect)
+    .option("--channel <which>", "downstream, upstream, or all (every channel the keys open)", "all")
+    .requiredOption("-o, --output <file>", "the new trail (- for stdout)")
+    .option("--force", "overwrite the output file")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  trailseal share session.trail --key alice.key --to carol.crt -o session-carol.trail
+  trailseal share session.trail --key alice.key --key bob.key --to carol.crt,dave.crt -o s2.trail
+
+The new stanzas sit in the trail's annex, outside the signed chain; 'inspect' lists them as
+added after sealing, and the header's key commitment proves they open the same content.`,
+    );
+  const early = parseArgs(cmd, argv);
+  if (early !== null) return early;
+  const flags = cmd.opts<ShareFlags>();
+  const [trailPath] = cmd.args as [string];
+  return guard(io, async () => {
+    if (!["all", "downstream", "upstream"].includes(flags.channel)) {
+      throw new TrailsealError("USAGE", `--channel must be downstream, upstream or all, not ${flags.channel}`);
+    }
+    const pass = passphrase(flags.passin, io);
+    const keys = await loadKeys(flags.key ?? [], flags.passin, io);
+    const recipients: { certificate: Uint8Array; fourEyes: Uint8Array | null }[] = [];
+    for (const spec of flags.to) {
+      const parts = spec.split(",");
+      if (parts.length > 2 || parts.some((p) => p === "")) {
+        throw new TrailsealError("USAGE", `--to takes CERT or CERT,FOUR_EYES_CERT, not ${spec}`);
+      }
+      const ders: Uint8Array[] = [];
+      for (const p of parts) {
+        const certs = await readCertificates(await readInput(p, io), pass === undefined ? { source: p } : { source: p, passphrase: pass });
+        if (certs.length !== 1) throw new TrailsealError("USAGE", `${p} holds ${certs.length} certificates; --to wants one per file`);
+        ders.push(certs[0]!);
+      }
+      recipients.push({ certificate: ders[0]!, fourEyes: ders[1] ?? null });
+    }
+
+    const name = inputName(trailPath);
+    const src = new ByteSource(await inputStream(trailPath, io));
+    const parsed = await readHeader(src, name);
+    const unlocked = await unlockChannels(parsed, keys);
+    const wanted: Channel[] = flags.channel === "all" ? ["downstream", "upstream"] : [flags.channel as Channel];
+    const added: AnnexStanza[] = [...parsed.annex.stanzas];
+    const when = io.now().toISOString();
+    let count = 0;
+    for (const channel of wanted) {
+      const ch = parsed.header.channels[channel];
+      if (!ch.encrypted) {
+        if (flags.channel !== "all") say(io, "notice", `${channel} is clear; nothing to share`);
+        continue;
+      }
+      const key = unlocked.keys[channel];
+      if (key === undefined) {
+        if (flags.channel !== "all") {
+          throw new TrailsealError("NO_MATCHING_KEY", `no key given opens the ${channel} channel of ${name}`);
+        }
+        say(io, "warning", `no key given opens the ${channel} channel; the new recipient will not get it`);
+        continue;
+      }
+      const base = (ch.stanzas?.length ?? 0) + added.filter((s) => s.channel === channel).length;
+      for (const [i, r] of recipients.entries()) {
+        const stanza = await makeStanza(key, r);
+        added.push({ channel, entry: base + i, layers: stanza.layers, der: toBase64(stanza.der), added: when });
+        count++;
+      }
+    }
+    if (count === 0) {
+      throw new TrailsealError("NO_MATCHING_KEY", `the keys given open no encrypted channel of ${name}; nothing was shared`);
+    }
+    const { annex } = encodeHeader(parsed.header, { stanzas: added });
+    const out = await OutputFile.create(flags.output, io, { force: flags.force === true });
+    try {
+      await out.write(parsed.sealed);
+      await out.write(annex);
+      // The records, byte for byte.
+      for (;;) {
+        const chunk = await src.read(256 * 1024);
+        if (chunk.byteLength === 0) break;
+        await out.write(chunk);
+      }
+      await out.commit();
+    } catch (e) {
+      await out.abort();
+      throw e;
+    }
+    if (flags.output !== "-") io.stdout.write(`added ${count} stanza${count === 1 ? "" : "s"}; wrote ${flags.output}\n`);
+    return EXIT_OK;
+  });
+}

@@ -1,0 +1,147 @@
+/** The trail commands end to end, in-process: policy create → seal → inspect → replay → share. */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "./helpers/io.js";
+import { TESTDATA } from "./helpers/fixtures.js";
+
+const certs = (n: string) => join(TESTDATA, "certs", n);
+const dir = mkdtempSync(join(tmpdir(), "trailseal-cli-"));
+const p = (n: string) => join(dir, n);
+
+const CAST = [
+  JSON.stringify({ version: 2, width: 80, height: 24, timestamp: 1764000000, command: "bash", env: { TERM: "xterm-256color", SHELL: "/bin/bash" } }),
+  JSON.stringify([0.1, "o", "$ "]),
+  JSON.stringify([0.5, "i", "sudo -i\r"]),
+  JSON.stringify([0.6, "o", "sudo -i\r\n[sudo] password for admin: "]),
+  JSON.stringify([1.5, "i", "hunter2\r"]),
+  JSON.stringify([1.7, "o", "\r\n# "]),
+  JSON.stringify([2.0, "r", "100x30"]),
+  JSON.stringify([2.5, "m", "root"]),
+  JSON.stringify([3.25, "o", "héllo wörld ✓\r\n"]),
+  "",
+].join("\n");
+const SCREEN = "$ sudo -i\r\n[sudo] password for admin: \r\n# héllo wörld ✓\r\n";
+
+async function ok(argv: string[], options: Parameters<typeof runCli>[1] = {}) {
+  const r = await runCli(argv, { cwd: dir, ...options });
+  if (r.code !== 0) throw new Error(`${argv.join(" ")} exited ${r.code}: ${r.stderr}`);
+  return r;
+}
+
+describe("seal, inspect, replay, share", () => {
+  beforeAll(async () => {
+    writeFileSync(p("s.cast"), CAST);
+    // four-eyes downstream (a + ec-p256), separate upstream (c)
+    await ok(["policy", "create", "--name", "t", "--encrypt", `${certs("rsa2048-a.crt")},${certs("ec-p256-a.crt")}`, "--upstream", certs("rsa2048-c.crt"), "-o", p("policy.json")]);
+    await ok(["policy", "create", "--name", "clear", "-o", p("clear.json")]);
+    const r = await ok(["seal", "--policy", p("policy.json"), p("s.cast"), "-o", p("s.trail")]);
+    expect(r.stdout).toMatch(/^sealed .*s\.cast \(asciicast\) into .*s\.trail: \d+ records, 1 checkpoints; downstream encrypted \(1 alternative\), upstream encrypted \(1 alternative\); not signed, not timestamped\n$/);
+  });
+
+  it("replays with both four-eyes keys and the upstream key: exactly the recorded events", async () => {
+    const r = await ok(["replay", p("s.trail"), "--key", certs("rsa2048-a.key"), "--key", certs("ec-p256-a.key"), "--key", certs("rsa2048-c.key"), "--format", "jsonl"]);
+    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => [l["t"], l["type"]])).toEqual([
+      [0.1, "output"],
+      [0.5, "input"],
+      [0.6, "output"],
+      [1.5, "input"],
+      [1.7, "output"],
+      [2, "resize"],
+      [2.5, "marker"],
+      [3.25, "output"],
+    ]);
+    expect(r.stderr).toBe("");
+  });
+
+  it("raw replay is exactly the downstream bytes; upstream hidden with a notice naming its certificate", async () => {
+    const r = await ok(["replay", p("s.trail"), "--key", certs("rsa2048-a.key"), "--key", certs("ec-p256-a.key"), "--format", "raw"]);
+    expect(r.stdout).toBe(SCREEN);
+    const fp = execFileSync("sh", ["-c", `openssl x509 -in ${certs("rsa2048-c.crt")} -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum`]).toString().slice(0, 64);
+    expect(r.stderr).toContain("trailseal: notice: the keystrokes (upstream) are hidden: no key given opens them; any one of these would:\n");
+    expect(r.stderr).toContain(`sha256:${fp}`);
+  });
+
+  it("one four-eyes key alone is refused, naming both fingerprints (exit 1)", async () => {
+    const r = await runCli(["replay", p("s.trail"), "--key", certs("rsa2048-a.key")], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^trailseal: error: no key given opens the downstream channel \(the screen\) of .*s\.trail; any one of these would:\n  entry 0: four-eyes: both sha256:[0-9a-f]{64} \(.*\) and sha256:[0-9a-f]{64} \(.*\)\n/);
+    expect(r.stdout).toBe("");
+  });
+
+  it("asciicast output plays in asciinema: `asciinema cat` prints exactly the downstream bytes", async () => {
+    await ok(["replay", p("s.trail"), "--key", certs("rsa2048-a.key"), "--key", certs("ec-p256-a.key"), "-o", p("out.cast")]);
+    // asciinema 2 opens /dev/tty, so it runs under a pseudo-terminal (script); its stdout goes to a file.
+    execFileSync("script", ["-qec", `asciinema cat ${p("out.cast")} > ${p("cat.out")}`, "/dev/null"], {
+      env: { ...process.env, LANG: "C.UTF-8" },
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    expect(readFileSync(p("cat.out"), "utf8")).toBe(SCREEN);
+  });
+
+  it("inspect shows channels, recipients and counts without a key", async () => {
+    const r = await ok(["inspect", "--json", p("s.trail")]);
+    const s = JSON.parse(r.stdout);
+    expect(s.channels.downstream.alternatives).toHaveLength(1);
+    expect(s.channels.downstream.alternatives[0].fourEyes).toBe(true);
+    expect(s.channels.downstream.alternatives[0].recipients.map((x: { keyType: string }) => x.keyType)).toEqual(["EC", "RSA"]);
+    expect(s.channels.upstream.frames).toBe(3);
+    expect(s.session.command).toBe("bash");
+    expect(s.end).toEqual({ state: "complete", reason: null, lastCheckpoint: 1 });
+    const h = await ok(["inspect", p("s.trail")]);
+    expect(h.stdout).toContain("downstream: encrypted, ");
+    expect(h.stdout).toContain("entry 0: four-eyes, both of\n");
+  });
+
+  it("share adds a stanza for a third party; frames are copied unchanged; inspect marks it", async () => {
+    await ok(["share", p("s.trail"), "--key", certs("rsa2048-a.key"), "--key", certs("ec-p256-a.key"), "--key", certs("rsa2048-c.key"), "--to", certs("rsa2048-d.crt"), "-o", p("shared.trail")]);
+    const a = readFileSync(p("s.trail"));
+    const b = readFileSync(p("shared.trail"));
+    // Same sealed header and the same records byte for byte; only the annex differs.
+    const sealedLength = 14 + a.readUInt32BE(10);
+    expect(b.subarray(0, sealedLength)).toEqual(a.subarray(0, sealedLength));
+    const annexA = a.readUInt32BE(sealedLength);
+    const annexB = b.readUInt32BE(sealedLength);
+    expect(annexA).toBe(0);
+    expect(b.subarray(sealedLength + 4 + annexB)).toEqual(a.subarray(sealedLength + 4));
+    const r = await ok(["replay", p("shared.trail"), "--key", certs("rsa2048-d.key"), "--format", "raw"]);
+    expect(r.stdout).toBe(SCREEN);
+    expect(r.stderr).toBe(""); // d opens upstream too
+    const s = JSON.parse((await ok(["inspect", "--json", p("shared.trail")])).stdout);
+    expect(s.channels.downstream.alternatives[1].added).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(s.channels.upstream.alternatives[1].added).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
+  it("a clear policy seals and replays without keys", async () => {
+    await ok(["seal", "--policy", p("clear.json"), p("s.cast"), "-o", p("clear.trail")]);
+    expect((await ok(["replay", p("clear.trail"), "--format", "raw"])).stdout).toBe(SCREEN);
+  });
+
+  it("raw input seals as downstream and replays byte for byte", async () => {
+    const bytes = new Uint8Array(300_000).map((_, i) => (i * 31) % 256);
+    writeFileSync(p("blob.bin"), bytes);
+    await ok(["seal", "--policy", p("policy.json"), "--from", "raw", p("blob.bin"), "-o", p("blob.trail")]);
+    const r = await ok(["replay", p("blob.trail"), "--key", certs("rsa2048-a.key"), "--key", certs("ec-p256-a.key"), "--format", "raw"]);
+    expect(Buffer.from(r.stdoutBytes).equals(Buffer.from(bytes))).toBe(true);
+  });
+
+  it("refuses to overwrite an existing trail without --force, and leaves nothing half-written", async () => {
+    const r = await runCli(["seal", "--policy", p("policy.json"), p("s.cast"), "-o", p("s.trail")], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`trailseal: error: ${p("s.trail")} already exists\ntrailseal: hint: choose another name or pass --force\n`);
+    const bad = await runCli(["seal", "--policy", p("policy.json"), "--from", "asciicast", p("blob.bin"), "-o", p("never.trail")], { cwd: dir });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^trailseal: error: .*blob\.bin.*line 1/);
+    expect(existsSync(p("never.trail"))).toBe(false);
+  });
+
+  it("a policy that enables signing without an identity is a usage error with a hint", async () => {
+    await ok(["policy", "create", "--name", "signed", "--sign-identity", "signer", "-o", p("signed.json")]);
+    const r = await runCli(["seal", "--policy", p("signed.json"), p("s.cast"), "-o", p("x.trail")], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^trailseal: error: policy signed enables signing .*but no signing certificate and key were given\ntrailseal: hint: pass --sign-cert FILE --sign-key FILE/);
+  });
+});
