@@ -6,17 +6,11 @@
  * Verification returns the verified facts or throws (SIGNATURE_INVALID naming the failed check,
  * CHAIN_UNTRUSTED for the signer's chain); it never returns a boolean.
  */
-import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  sign,
-  verify,
-  constants,
-  type KeyObject,
-} from "node:crypto";
+import { createHash, createPublicKey, sign, verify, constants, type KeyObject } from "node:crypto";
 import { TrailsealError } from "./errors.js";
 import { equal } from "./bytes.js";
+import { readCertificates } from "./pem.js";
+import { readPrivateKeys } from "./keys.js";
 import {
   ChainValidator,
   EKU_CODE_SIGNING,
@@ -101,101 +95,10 @@ function spkiOf(key: KeyObject): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // Loading an identity
 
-/** Certificates from PEM (every CERTIFICATE block, in order) or one DER certificate. */
-function readCertificates(bytes: Uint8Array, source: string): Uint8Array[] {
-  const text = Buffer.from(bytes).toString("latin1");
-  const blocks = [
-    ...text.matchAll(
-      /-----BEGIN (?:X509 |TRUSTED )?CERTIFICATE-----([\s\S]*?)-----END (?:X509 |TRUSTED )?CERTIFICATE-----/g,
-    ),
-  ];
-  const ders =
-    blocks.length > 0
-      ? blocks.map((m) => new Uint8Array(Buffer.from(m[1]!.replace(/\s+/g, ""), "base64")))
-      : bytes[0] === 0x30
-        ? [bytes]
-        : [];
-  if (ders.length === 0) {
-    throw new TrailsealError("NO_CERTIFICATE", `no certificate in ${source}`, {
-      hint: "give the signing certificate as PEM (leaf first, then intermediates) or DER",
-    });
-  }
-  for (const der of ders) {
-    try {
-      certificateInfo(der);
-    } catch (e) {
-      throw new TrailsealError(
-        "NOT_A_CERTIFICATE",
-        `${source} holds something that is not an X.509 certificate`,
-        {
-          cause: e,
-        },
-      );
-    }
-  }
-  return ders;
-}
-
-function readPrivateKey(
-  bytes: Uint8Array,
-  source: string,
-  passphrase: string | undefined,
-): KeyObject {
-  const text = Buffer.from(bytes).toString("latin1");
-  const isPem = text.includes("-----BEGIN ");
-  const encrypted =
-    /-----BEGIN (ENCRYPTED PRIVATE KEY|.*PRIVATE KEY-----\s*Proc-Type: 4,ENCRYPTED)/.test(text);
-  if (isPem && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) {
-    throw new TrailsealError("KEY_INVALID", `no private key in ${source}`, {
-      hint: "give the signing key as PEM (PKCS#8, PKCS#1 or SEC1) or DER PKCS#8",
-    });
-  }
-  if (encrypted && passphrase === undefined) {
-    throw new TrailsealError(
-      "KEY_PASSPHRASE",
-      `the private key in ${source} is encrypted and no passphrase was given`,
-      {
-        hint: "pass --passin env:VAR or --passin file:PATH",
-      },
-    );
-  }
-  const attempts: Parameters<typeof createPrivateKey>[0][] = isPem
-    ? [
-        {
-          key: Buffer.from(bytes),
-          format: "pem",
-          ...(passphrase === undefined ? {} : { passphrase }),
-        },
-      ]
-    : (["pkcs8", "pkcs1", "sec1"] as const).map((type) => ({
-        key: Buffer.from(bytes),
-        format: "der" as const,
-        type,
-        ...(passphrase === undefined ? {} : { passphrase }),
-      }));
-  let last: unknown;
-  for (const a of attempts) {
-    try {
-      return createPrivateKey(a);
-    } catch (e) {
-      last = e;
-    }
-  }
-  if (encrypted) {
-    throw new TrailsealError(
-      "KEY_PASSPHRASE",
-      `wrong passphrase for the private key in ${source}`,
-      { cause: last },
-    );
-  }
-  throw new TrailsealError("KEY_INVALID", `cannot read the private key in ${source}`, {
-    cause: last,
-  });
-}
-
 /**
- * Reads a signing identity: certificates (PEM, leaf first then intermediates, or one DER) and the
- * leaf's private key (PEM PKCS#8/PKCS#1/SEC1, encrypted PKCS#8 with `passphrase`, or DER).
+ * Reads a signing identity: certificates (leaf first, then intermediates; any form src/pem.ts
+ * reads: PEM, DER, PKCS#7, PKCS#12) and the leaf's private key (any form src/keys.ts reads;
+ * `passphrase` opens an encrypted key or PKCS#12).
  * Warns when the leaf lacks the code-signing EKU (SPS asks for it) or, given `now`, is outside its
  * validity; throws KEY_INVALID naming both files when the key belongs to none of the certificates.
  *
@@ -214,8 +117,12 @@ export async function loadSigningIdentity(
     scheme?: "pkcs1" | "pss";
   },
 ): Promise<{ identity: SigningIdentity; warnings: string[] }> {
-  const certs = readCertificates(certBytes, options.certSource);
-  const key = readPrivateKey(keyBytes, options.keySource, options.passphrase);
+  const passphrase = options.passphrase === undefined ? {} : { passphrase: options.passphrase };
+  const certs = await readCertificates(certBytes, { source: options.certSource, ...passphrase });
+  const keys = await readPrivateKeys(keyBytes, { source: options.keySource, ...passphrase });
+  // A file may hold several keys (PKCS#12): take the one a certificate was issued for.
+  const certSpkis = certs.map((c) => spkiOf(certificateInfo(c).publicKey));
+  const key = (keys.find((k) => certSpkis.some((s) => equal(s, spkiOf(k.key)))) ?? keys[0]!).key;
   const kind = key.asymmetricKeyType;
   if (kind !== "rsa" && kind !== "ec") {
     throw new TrailsealError(

@@ -448,13 +448,13 @@ describe("loadSigningIdentity", () => {
       "a key file with no key",
       () => load("signer-rsa.pem", "signer-rsa.pem"),
       "KEY_INVALID",
-      /no private key in signer-rsa\.pem/,
+      /^signer-rsa\.pem holds certificates but no private key$/,
     ],
     [
       "a certificate file with no certificate",
       () => load("signer-rsa.key", "signer-rsa.key"),
-      "NO_CERTIFICATE",
-      /no certificate in signer-rsa\.key/,
+      "NOT_A_CERTIFICATE",
+      /^signer-rsa\.key holds a private key, not a certificate/,
     ],
   ];
   it.each(refusals)("refuses %s", async (_label, run, code, message) => {

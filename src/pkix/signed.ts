@@ -570,7 +570,7 @@ export function decodeSigningCertificateV2(valueDer: Uint8Array): EssCertId[] {
     const certHash = r.value(r.expect(parts[i++], TAG.OCTET_STRING, "ESSCertIDv2 certHash"));
     let issuerSerial: EssCertId["issuerSerial"] = null;
     if (parts[i] !== undefined) {
-      const is = r.children(r.expect(parts[i++], TAG.SEQUENCE, "issuerSerial"));
+      const is = r.children(r.expect(parts[i], TAG.SEQUENCE, "issuerSerial"));
       const issuers = r
         .children(r.expect(is[0], TAG.SEQUENCE, "issuerSerial issuer"))
         .filter((g) => g.tag === TAG.CTX4)
