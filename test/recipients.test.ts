@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import {
   X509Certificate,
   createHash,
@@ -375,4 +375,41 @@ describe("corrupted stanzas", () => {
       }
     },
   );
+});
+
+describe("vectors made by openssl cms -encrypt (testdata/recipients)", () => {
+  const root = new URL("../testdata/recipients/", import.meta.url);
+  const names = readdirSync(new URL("vectors/", root)).sort();
+
+  function vectorKey(name: string): StanzaKey {
+    const k = createPrivateKey(readFileSync(new URL(`keys/${name}.key`, root)));
+    const spki = createPublicKey(k).export({ format: "der", type: "spki" });
+    return { key: k, spkiFingerprint: createHash("sha256").update(spki).digest("hex") };
+  }
+
+  it("there are vectors", () => {
+    expect(names.length).toBeGreaterThanOrEqual(15);
+  });
+
+  it.each(names)("%s", async (name) => {
+    const text = readFileSync(new URL(`vectors/${name}`, root), "utf8");
+    const blank = text.indexOf("\n\n");
+    const header = new Map(
+      text
+        .slice(0, blank)
+        .split("\n")
+        .map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 2)]),
+    );
+    const der = new Uint8Array(Buffer.from(text.slice(blank + 2), "base64"));
+    const expected = header.get("expect");
+    const result = await openLayer(der, vectorKey(header.get("key")!)).then(
+      (content) => ({ code: "ok", content: Buffer.from(content).toString("hex") }),
+      (e: unknown) => {
+        if (!(e instanceof TrailsealError)) throw e;
+        return { code: e.code, content: undefined };
+      },
+    );
+    expect(result.code).toBe(expected);
+    if (expected === "ok") expect(result.content).toBe(header.get("content"));
+  });
 });

@@ -409,17 +409,7 @@ function parseEnvelopeFields(bytes: Uint8Array): ParsedEnvelope {
   const eci = enveloped.encryptedContentInfo;
   const ivParam = eci.contentEncryptionAlgorithm.algorithmParams as unknown;
   const content = eci.encryptedContent;
-  let encryptedContent: Uint8Array | null = null;
-  if (content !== undefined) {
-    // A constructed [0] (BER, e.g. streamed by openssl) holds the octets in its chunks.
-    encryptedContent = content.valueBlock.isConstructed
-      ? concat(
-          ...content.valueBlock.value.map((chunk) =>
-            chunk instanceof asn1js.OctetString ? chunk.valueBlock.valueHexView : new Uint8Array(),
-          ),
-        )
-      : content.valueBlock.valueHexView;
-  }
+  const encryptedContent = content === undefined ? null : octetString(content as asn1js.AsnType);
   return {
     contentType: eci.contentType,
     recipients,
@@ -428,6 +418,29 @@ function parseEnvelopeFields(bytes: Uint8Array): ParsedEnvelope {
     iv: ivParam instanceof asn1js.OctetString ? ivParam.valueBlock.valueHexView : null,
     encryptedContent,
   };
+}
+
+/**
+ * The octets of an OCTET STRING, primitive or constructed: BER (X.690 §8.7.3) lets a streamed
+ * envelope, as `openssl cms -stream` writes it, split the encrypted content into nested chunks.
+ */
+function octetString(block: asn1js.AsnType): Uint8Array {
+  if (!block.idBlock.isConstructed) {
+    const value = block.valueBlock as unknown as { valueHexView?: Uint8Array };
+    if (!(value.valueHexView instanceof Uint8Array)) {
+      throw invalid("encrypted content is not an octet string");
+    }
+    return value.valueHexView;
+  }
+  const chunks = (block as asn1js.Constructed).valueBlock.value.filter(
+    (chunk) => !(chunk instanceof asn1js.EndOfContent),
+  );
+  for (const chunk of chunks) {
+    if (chunk.idBlock.tagClass !== 1 || chunk.idBlock.tagNumber !== 4) {
+      throw invalid("encrypted content has a chunk that is not an octet string");
+    }
+  }
+  return concat(...chunks.map(octetString));
 }
 
 function parseKari(value: pkijs.KeyAgreeRecipientInfo): ParsedRecipient {
