@@ -70,3 +70,23 @@ export { writeRaw } from "./replay/raw.js";
 export { writeJsonl } from "./replay/jsonl.js";
 export { writeScript } from "./replay/script.js";
 export { play, type PlayOptions } from "./replay/player.js";
+export {
+  loadSigningIdentity,
+  signDetached,
+  signatureValue,
+  addUnsignedAttribute,
+  verifyDetached,
+  SIGNATURE_TIMESTAMP_TOKEN_OID,
+  ChainValidator,
+  type SigningIdentity,
+  type SignatureFacts,
+  type VerifyDetachedOptions,
+} from "./sign.js";
+export {
+  validateChain,
+  extendedKeyUsages,
+  isEkuCritical,
+  EKU_CODE_SIGNING,
+  EKU_TIME_STAMPING,
+  type ChainResult,
+} from "./pkix/chain.js";

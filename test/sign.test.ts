@@ -414,6 +414,19 @@ describe("loadSigningIdentity", () => {
     expect((await verifyDetached(p7s, content, { anchors })).signer.subject).toMatch(/signer RSA$/);
   });
 
+  it("reads key and chain from one PKCS#12 file", async () => {
+    const p12 = read("signer-rsa.p12");
+    const { identity: id, warnings } = await loadSigningIdentity(p12, p12, {
+      certSource: "signer-rsa.p12",
+      keySource: "signer-rsa.p12",
+      passphrase: "trailseal",
+    });
+    expect(warnings).toEqual([]);
+    expect(id.chain).toEqual(certs("signer-rsa-chain.pem"));
+    const facts = await verifyDetached(await signDetached(content, id, T), content, { anchors });
+    expect(facts.chain).toHaveLength(3);
+  });
+
   it("warns when the certificate lacks the code-signing EKU, or is expired now", async () => {
     expect((await load("signer-noeku-chain.pem", "signer-noeku.key")).warnings).toEqual([
       'the signing certificate "C=XX, O=trailseal test, CN=trailseal test signer without code-signing EKU" (signer-noeku-chain.pem) has no code-signing extended key usage, which SPS requires',

@@ -158,6 +158,12 @@ done
 openssl pkcs8 -topk8 -v2 aes-256-cbc -passout pass:trailseal -in "$OUT/signer-rsa.key" \
   -out "$OUT/signer-rsa.enc.key"
 
+# The RSA signer as PKCS#12 (key, leaf, intermediate; openssl 3 defaults: AES-256-CBC, PBKDF2),
+# password "trailseal": one file for both --sign-cert and --sign-key.
+openssl pkcs12 -export -in "$OUT/signer-rsa.pem" -inkey "$OUT/signer-rsa.key" \
+  -certfile "$OUT/intermediate-ca.pem" -name "trailseal test signer RSA" -passout pass:trailseal \
+  -out "$OUT/signer-rsa.p12"
+
 # TSA certificates, issued directly by the root CA (as SPS's internal CA issues its TSA cert).
 rsa_key tsa.key
 issue tsa.pem tsa.key "$O/CN=trailseal test TSA" root root-ca.pem root-ca.key v3_tsa \
