@@ -47,6 +47,24 @@ const COMMANDS: readonly CommandEntry[] = [
     example: "trailseal share session.trail --key alice.key --to carol.crt -o shared.trail",
     load: () => import("./share.js"),
   },
+  {
+    name: "init",
+    summary: "create the local authority: CA, TSA certificate (timeStamping) and signing identity",
+    example: "trailseal init --home ~/.trailseal --key-type ec",
+    load: () => import("./init.js"),
+  },
+  {
+    name: "stamp",
+    summary: "RFC 3161-timestamp any file (local TSA or URL), or verify a .tsr in full",
+    example: "trailseal stamp report.pdf --tsa local -o report.pdf.tsr",
+    load: () => import("./stamp.js"),
+  },
+  {
+    name: "tsa",
+    summary: "run an RFC 3161 time-stamp server (tsa serve)",
+    example: "trailseal tsa serve --cert tsa.crt --key tsa.key --port 3161",
+    load: () => import("./tsa.js"),
+  },
 ];
 
 function version(): string {

@@ -266,3 +266,17 @@ function subjectKeyIdMatches(cert: CertificateFacts, keyId: Uint8Array): boolean
   // RFC 5652 §5.3 lets a signer be named by the subjectKeyIdentifier of its certificate.
   return cert.subjectKeyId !== null && equal(cert.subjectKeyId, keyId);
 }
+
+/**
+ * The node hash name of a token's imprint algorithm ("sha256", "sha384", "sha512"), so a caller
+ * can hash the data to compare; a refused or unknown algorithm yields "sha256" and the
+ * verification then names the real problem.
+ */
+export function tokenImprintHash(token: Uint8Array): string {
+  try {
+    const oid = decodeTstInfo(parseToken(token).tstInfoDer).hashOid;
+    return IMPRINT_ALGORITHMS[oid] === undefined ? "sha256" : (HASH_NAMES[oid] ?? "sha256");
+  } catch {
+    return "sha256";
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * The local authority that `trailseal init` creates, as SPS creates its internal CA and TSA
+ * certificate at set-up: a self-signed CA, a TSA certificate it issues (timeStamping EKU,
+ * critical), and a code-signing identity for checkpoint signatures.
+ *
+ *   HOME/ca.crt      the CA certificate (the trust anchor for local tokens and signatures)
+ *   HOME/ca.key      its private key (PKCS#8 PEM, 0600)
+ *   HOME/tsa.crt     TSA certificate, then the CA certificate (chain, leaf first)
+ *   HOME/tsa.key     TSA private key (0600)
+ *   HOME/signer.crt  signing certificate, then the CA certificate
+ *   HOME/signer.key  signing private key (0600)
+ */
+import {
+  createHash,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  type KeyObject,
+} from "node:crypto";
+import { access, chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { TrailsealError } from "./errors.js";
+import { readPrivateKeys, writePrivateKeyFile } from "./keys.js";
+import { certificatePublicKey, readCertificates, toPem } from "./pem.js";
+import { EKU, issueCertificate, serialFromRandom } from "./pkix/certify.js";
+import { checkTsaIdentity } from "./timestamp/token.js";
+
+export const AUTHORITY_FILES = {
+  ca: "ca.crt",
+  caKey: "ca.key",
+  tsa: "tsa.crt",
+  tsaKey: "tsa.key",
+  signer: "signer.crt",
+  signerKey: "signer.key",
+} as const;
+
+export type AuthorityKeyType = "rsa" | "ec";
+
+export interface InitOptions {
+  now: Date;
+  force?: boolean;
+  /** RSA 3072 (CA) / 2048 (TSA, signer), or ECDSA P-256 throughout. Default rsa. */
+  keyType?: AuthorityKeyType;
+  /** Organisation name in the subjects (default "trailseal local authority"). */
+  organization?: string;
+  /** Randomness for serials (default crypto.randomBytes). */
+  random?: (n: number) => Uint8Array;
+}
+
+export interface Authority {
+  home: string;
+  /** The CA certificate (DER): the anchor for local tokens and signatures. */
+  ca: Uint8Array;
+  tsa: { chain: Uint8Array[]; key: KeyObject };
+  signer: { chain: Uint8Array[]; key: KeyObject };
+}
+
+export interface InitResult {
+  home: string;
+  /** Files written, absolute paths. */
+  files: string[];
+  /** SHA-256 fingerprints (hex) of the certificates. */
+  fingerprints: { ca: string; tsa: string; signer: string };
+  keyType: AuthorityKeyType;
+}
+
+/** The authority directory: `flag`, else $TRAILSEAL_HOME, else ~/.trailseal. */
+export function defaultHome(
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string,
+  flag?: string,
+): string {
+  if (flag !== undefined) return resolve(cwd, flag);
+  const fromEnv = env["TRAILSEAL_HOME"];
+  if (fromEnv !== undefined && fromEnv !== "") return resolve(cwd, fromEnv);
+  return join(homedir(), ".trailseal");
+}
+
+const YEAR_MS = 365.25 * 24 * 3600 * 1000;
+
+function newKey(
+  type: AuthorityKeyType,
+  bits: number,
+): { privateKey: KeyObject; publicKey: KeyObject } {
+  return type === "rsa"
+    ? generateKeyPairSync("rsa", { modulusLength: bits })
+    : generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Creates the local authority in `home`. Refuses (IO) to touch an existing authority unless
+ * `force`; checks every file before writing any, so a refusal leaves nothing half-made.
+ *
+ * @example
+ *   await initAuthority(defaultHome(process.env, process.cwd()), { now: new Date(), keyType: "ec" });
+ */
+export async function initAuthority(home: string, options: InitOptions): Promise<InitResult> {
+  const keyType = options.keyType ?? "rsa";
+  const random = options.random ?? ((n: number) => new Uint8Array(randomBytes(n)));
+  const org = options.organization ?? "trailseal local authority";
+  const paths = Object.values(AUTHORITY_FILES).map((f) => join(home, f));
+  if (options.force !== true) {
+    const present = [];
+    for (const p of paths) if (await exists(p)) present.push(p);
+    if (present.length > 0) {
+      throw new TrailsealError(
+        "IO",
+        `a local authority already exists in ${home} (${present.length} of its files are there)`,
+        {
+          hint: "use --force to replace it (tokens and signatures made with the old one will no longer chain to the new CA)",
+        },
+      );
+    }
+  }
+  try {
+    await mkdir(home, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new TrailsealError("IO", `cannot create ${home}`, { cause: e });
+  }
+
+  // A little before now, so a verifier whose clock lags by minutes still accepts fresh tokens.
+  const notBefore = new Date(options.now.getTime() - 3600 * 1000);
+  const ca = newKey(keyType, 3072);
+  const caDer = await issueCertificate({
+    subject: `CN=trailseal local CA, O=${org}`,
+    publicKey: ca.publicKey,
+    signingKey: ca.privateKey,
+    notBefore,
+    notAfter: new Date(notBefore.getTime() + 20 * YEAR_MS),
+    serialHex: serialFromRandom(random(16)),
+    basicConstraints: { ca: true, pathLength: 0 },
+    keyUsage: { usages: ["keyCertSign", "cRLSign"], critical: true },
+  });
+  const issuer = { certificate: caDer, key: ca.privateKey };
+  const tsa = newKey(keyType, 2048);
+  const tsaDer = await issueCertificate({
+    subject: `CN=trailseal local TSA, O=${org}`,
+    publicKey: tsa.publicKey,
+    issuer,
+    notBefore,
+    notAfter: new Date(notBefore.getTime() + 10 * YEAR_MS),
+    serialHex: serialFromRandom(random(16)),
+    basicConstraints: { ca: false },
+    keyUsage: { usages: ["digitalSignature", "nonRepudiation"], critical: true },
+    // RFC 3161 §2.3: the TSA certificate has exactly one extended key usage, critical.
+    extendedKeyUsage: { oids: [EKU.timeStamping], critical: true },
+  });
+  const signer = newKey(keyType, 2048);
+  const signerDer = await issueCertificate({
+    subject: `CN=trailseal local signer, O=${org}`,
+    publicKey: signer.publicKey,
+    issuer,
+    notBefore,
+    notAfter: new Date(notBefore.getTime() + 10 * YEAR_MS),
+    serialHex: serialFromRandom(random(16)),
+    basicConstraints: { ca: false },
+    keyUsage: { usages: ["digitalSignature", "nonRepudiation"], critical: true },
+    extendedKeyUsage: { oids: [EKU.codeSigning], critical: false },
+  });
+
+  const pkcs8 = (k: KeyObject): string => k.export({ format: "pem", type: "pkcs8" }).toString();
+  const force = options.force === true ? { force: true } : {};
+  const file = (name: string): string => join(home, name);
+  await writePrivateKeyFile(file(AUTHORITY_FILES.caKey), pkcs8(ca.privateKey), force);
+  await writePrivateKeyFile(file(AUTHORITY_FILES.tsaKey), pkcs8(tsa.privateKey), force);
+  await writePrivateKeyFile(file(AUTHORITY_FILES.signerKey), pkcs8(signer.privateKey), force);
+  await writeCert(file(AUTHORITY_FILES.ca), toPem(caDer));
+  await writeCert(file(AUTHORITY_FILES.tsa), toPem(tsaDer) + toPem(caDer));
+  await writeCert(file(AUTHORITY_FILES.signer), toPem(signerDer) + toPem(caDer));
+
+  const fp = (der: Uint8Array): string => createHash("sha256").update(der).digest("hex");
+  return {
+    home,
+    files: paths,
+    fingerprints: { ca: fp(caDer), tsa: fp(tsaDer), signer: fp(signerDer) },
+    keyType,
+  };
+}
+
+async function writeCert(path: string, pem: string): Promise<void> {
+  try {
+    await writeFile(path, pem, { mode: 0o644 });
+    await chmod(path, 0o644);
+  } catch (e) {
+    throw new TrailsealError("IO", `cannot write ${path}`, { cause: e });
+  }
+}
+
+async function readFileIn(home: string, name: string): Promise<Uint8Array> {
+  const path = join(home, name);
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (e) {
+    throw new TrailsealError("IO", `no local authority in ${home}: cannot read ${name}`, {
+      cause: e,
+      hint: "run 'trailseal init' (or pass --home DIR)",
+    });
+  }
+}
+
+async function loadIdentity(
+  home: string,
+  certName: string,
+  keyName: string,
+): Promise<{ chain: Uint8Array[]; key: KeyObject }> {
+  const chain = await readCertificates(await readFileIn(home, certName), {
+    source: join(home, certName),
+  });
+  const [key] = await readPrivateKeys(await readFileIn(home, keyName), {
+    source: join(home, keyName),
+  });
+  if (key === undefined)
+    throw new TrailsealError("KEY_INVALID", `no private key in ${join(home, keyName)}`);
+  return { chain, key: key.key };
+}
+
+/**
+ * Loads the local authority from `home`: the CA certificate, the TSA and the signing identity.
+ * Throws IO (with a hint to run `trailseal init`) when it is missing.
+ */
+export async function loadAuthority(home: string): Promise<Authority> {
+  const [ca] = await readCertificates(await readFileIn(home, AUTHORITY_FILES.ca), {
+    source: join(home, AUTHORITY_FILES.ca),
+  });
+  if (ca === undefined)
+    throw new TrailsealError(
+      "NO_CERTIFICATE",
+      `no certificate in ${join(home, AUTHORITY_FILES.ca)}`,
+    );
+  const tsa = await loadIdentity(home, AUTHORITY_FILES.tsa, AUTHORITY_FILES.tsaKey);
+  checkTsaIdentity(tsa);
+  const signer = await loadIdentity(home, AUTHORITY_FILES.signer, AUTHORITY_FILES.signerKey);
+  const spki = (k: KeyObject): string =>
+    (k.type === "public" ? k : createPublicKey(k))
+      .export({ format: "der", type: "spki" })
+      .toString("hex");
+  const [signerCert] = signer.chain;
+  if (signerCert === undefined)
+    throw new TrailsealError(
+      "NO_CERTIFICATE",
+      `no certificate in ${join(home, AUTHORITY_FILES.signer)}`,
+    );
+  if (spki(certificatePublicKey(signerCert)) !== spki(signer.key)) {
+    throw new TrailsealError(
+      "KEY_INVALID",
+      `${join(home, AUTHORITY_FILES.signerKey)} does not match ${join(home, AUTHORITY_FILES.signer)}`,
+    );
+  }
+  return { home, ca, tsa, signer };
+}

@@ -1,0 +1,272 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { defaultHome, loadAuthority } from "../authority.js";
+import { toHex } from "../bytes.js";
+import { TrailsealError } from "../errors.js";
+import { readCertificates } from "../pem.js";
+import { encodeTimeStampResp } from "../pkix/tsp.js";
+import { parseResponse, remoteStamper } from "../timestamp/client.js";
+import { checkPolicyOid, nonceFromRandom } from "../timestamp/request.js";
+import { LOCAL_POLICY_OID, localStamper, serialSource, type Stamper } from "../timestamp/token.js";
+import { checkToken, tokenImprintHash, verifyToken, type TokenFacts } from "../timestamp/verify.js";
+import { readInput } from "./files.js";
+import {
+  collect,
+  EXIT_FAILED,
+  EXIT_OK,
+  exitCodeFor,
+  guard,
+  newCommand,
+  parseArgs,
+  reportError,
+  say,
+  type Io,
+} from "./io.js";
+
+interface StampFlags {
+  tsa?: string[];
+  home?: string;
+  policyOid?: string;
+  output?: string;
+  timeout: string;
+  verify?: string;
+  data?: string;
+  tsaCa?: string[];
+  json?: boolean;
+}
+
+/** `trailseal stamp`: an RFC 3161 token for any file, or the check of one. */
+export async function run(argv: readonly string[], io: Io): Promise<number> {
+  const cmd = newCommand("trailseal stamp", io)
+    .description(
+      "Timestamp any file with RFC 3161 (SHA-256 imprint, random nonce), from the local TSA or a\n" +
+        "remote one, and write the TimeStampResp; or verify a .tsr against the data in full.",
+    )
+    .argument("[file]", "the file to timestamp ('-' = stdin)")
+    .option(
+      "--tsa <local|url>",
+      "'local' (the local authority) or a TSA URL; repeat URLs for fallbacks",
+      collect,
+    )
+    .option("--home <dir>", "local authority (default $TRAILSEAL_HOME, else ~/.trailseal)")
+    .option("--policy-oid <oid>", "reqPolicy for a remote TSA; the token must carry it")
+    .option("-o, --output <file>", "where to write the TimeStampResp (.tsr); '-' = stdout")
+    .option("--timeout <seconds>", "timeout of one remote exchange", "10")
+    .option("--verify <tsr>", "verify this .tsr (TimeStampResp or bare token) instead of stamping")
+    .option("--data <file>", "with --verify: the data that was stamped")
+    .option(
+      "--tsa-ca <file>",
+      "with --verify (or remote stamping): trust anchor of the TSA (repeatable)",
+      collect,
+    )
+    .option("--json", "with --verify: print the verified facts as JSON");
+  cmd.addHelpText(
+    "after",
+    `
+Verification checks everything (RFC 3161, RFC 5816): status granted, imprint, one signer,
+contentType and messageDigest, the signature, the ESS signingCertificate(V2) binding, the
+timeStamping EKU (present, critical, alone), and the chain to a --tsa-ca anchor at genTime. With
+no --tsa-ca the local authority's ca.crt is the anchor.
+
+Examples:
+  trailseal stamp report.pdf --tsa local -o report.pdf.tsr
+  trailseal stamp report.pdf --tsa https://tsa.example/tsr --tsa http://backup.example/ --tsa-ca tsa-root.pem -o report.tsr
+  trailseal stamp --verify report.pdf.tsr --data report.pdf --tsa-ca ~/.trailseal/ca.crt
+  openssl ts -verify -in report.pdf.tsr -data report.pdf -CAfile ~/.trailseal/ca.crt
+
+Exit status: 0 stamped or valid, 1 the token is invalid or untrusted, 2 usage or I/O error
+(including a TSA that is unreachable or refuses the request).
+`,
+  );
+  const parsed = parseArgs(cmd, argv);
+  if (parsed !== null) return parsed;
+  const flags = cmd.opts<StampFlags>();
+  if (flags.verify !== undefined) {
+    return guard(io, () => verify(flags.verify!, cmd.args[0], flags, io));
+  }
+  return guard(io, () => stamp(cmd.args[0], flags, io));
+}
+
+async function hashFile(path: string, hash: string, io: Io): Promise<Uint8Array> {
+  const h = createHash(hash);
+  const source: AsyncIterable<Uint8Array> =
+    path === "-"
+      ? (io.stdin as AsyncIterable<Uint8Array>)
+      : createReadStream(resolve(io.cwd, path));
+  try {
+    for await (const chunk of source) h.update(chunk);
+  } catch (e) {
+    const reason = (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : "cannot read";
+    throw new TrailsealError("IO", `${reason}: ${path}`, { cause: e });
+  }
+  return new Uint8Array(h.digest());
+}
+
+async function anchorsFrom(paths: readonly string[], io: Io): Promise<Uint8Array[]> {
+  const anchors: Uint8Array[] = [];
+  for (const p of paths)
+    anchors.push(...(await readCertificates(await readInput(p, io), { source: p })));
+  return anchors;
+}
+
+async function stamp(file: string | undefined, flags: StampFlags, io: Io): Promise<number> {
+  if (file === undefined)
+    throw new TrailsealError("USAGE", "name the file to timestamp (or use --verify FILE.tsr)");
+  if (flags.output === undefined)
+    throw new TrailsealError("USAGE", "give -o FILE.tsr (or -o - for stdout)");
+  const tsa = flags.tsa ?? [];
+  if (tsa.length === 0) throw new TrailsealError("USAGE", "give --tsa local or --tsa URL");
+  if (flags.data !== undefined || flags.json === true) {
+    throw new TrailsealError("USAGE", "--data and --json go with --verify");
+  }
+  const policyOid = flags.policyOid === undefined ? null : checkPolicyOid(flags.policyOid);
+  let stamper: Stamper;
+  let anchors: Uint8Array[] | null = null;
+  if (tsa.includes("local")) {
+    if (tsa.length > 1)
+      throw new TrailsealError("USAGE", "--tsa local cannot be combined with URLs");
+    if (policyOid !== null) {
+      // As in SPS: the local TSA has its own policy; a policy OID belongs to a remote TSA.
+      throw new TrailsealError(
+        "USAGE",
+        "--policy-oid applies to a remote TSA; the local TSA stamps under its own policy",
+      );
+    }
+    const authority = await loadAuthority(defaultHome(io.env, io.cwd, flags.home));
+    anchors = [authority.ca];
+    stamper = localStamper(authority.tsa, {
+      clock: io.now,
+      serial: serialSource((n) => new Uint8Array(randomBytes(n))),
+      policyOid: LOCAL_POLICY_OID,
+      accuracyMillis: 1000,
+    });
+  } else {
+    const timeout = Number(flags.timeout);
+    if (!(timeout > 0))
+      throw new TrailsealError(
+        "USAGE",
+        `--timeout must be a positive number of seconds, not ${flags.timeout}`,
+      );
+    const given = await anchorsFrom(flags.tsaCa ?? [], io);
+    anchors = given.length === 0 ? null : given;
+    stamper = remoteStamper(tsa, {
+      policyOid,
+      timeoutMs: timeout * 1000,
+      ...(anchors === null ? {} : { anchors }),
+    });
+  }
+  const imprint = await hashFile(file, "sha256", io);
+  const nonce = nonceFromRandom(new Uint8Array(randomBytes(8)));
+  const token = await stamper.stamp(imprint, nonce);
+  const facts = await checkToken(token, { imprint, nonce, policyOid, anchors });
+  const tsr = encodeTimeStampResp({ status: 0, token });
+  if (flags.output === "-") {
+    io.stdout.write(tsr);
+  } else {
+    try {
+      await writeFile(resolve(io.cwd, flags.output), tsr);
+    } catch (e) {
+      throw new TrailsealError("IO", `cannot write ${flags.output}`, { cause: e });
+    }
+  }
+  const where = flags.output === "-" ? "stdout" : flags.output;
+  const summary = `stamped ${file} (sha256 ${toHex(imprint)}) at ${facts.genTime.toISOString()} by ${facts.tsaName} (${stamper.kind}, serial ${facts.serial}, policy ${facts.policy}); wrote ${where}`;
+  if (flags.output === "-") say(io, "notice", summary);
+  else io.stdout.write(`${summary}\n`);
+  if (anchors === null)
+    say(io, "warning", "no --tsa-ca given: the TSA's chain was not checked against a trust anchor");
+  return EXIT_OK;
+}
+
+function factsJson(facts: TokenFacts): Record<string, unknown> {
+  return {
+    valid: true,
+    genTime: facts.genTime.toISOString(),
+    tsaName: facts.tsaName,
+    policy: facts.policy,
+    serial: facts.serial,
+    nonce: facts.nonce === null ? null : facts.nonce.toString(16),
+    imprintAlgorithm: facts.imprintAlgorithm,
+    ...(facts.accuracy === undefined ? {} : { accuracy: facts.accuracy }),
+    signer: facts.signer,
+    chain: facts.chain.map((der) => createHash("sha256").update(der).digest("hex")),
+  };
+}
+
+async function verify(
+  tsrPath: string,
+  extra: string | undefined,
+  flags: StampFlags,
+  io: Io,
+): Promise<number> {
+  if (extra !== undefined)
+    throw new TrailsealError("USAGE", `unexpected argument ${extra}; the data goes with --data`);
+  if (flags.data === undefined)
+    throw new TrailsealError("USAGE", "--verify needs --data FILE (the data that was stamped)");
+  if (flags.output !== undefined || flags.tsa !== undefined) {
+    throw new TrailsealError("USAGE", "-o and --tsa go with stamping, not with --verify");
+  }
+  let anchors = await anchorsFrom(flags.tsaCa ?? [], io);
+  if (anchors.length === 0) {
+    const home = defaultHome(io.env, io.cwd, flags.home);
+    try {
+      anchors = [(await loadAuthority(home)).ca];
+    } catch (e) {
+      throw new TrailsealError("USAGE", "give --tsa-ca FILE: the trust anchor of the TSA", {
+        cause: e,
+        hint: `there is no local authority in ${home} to fall back on`,
+      });
+    }
+    say(io, "notice", `no --tsa-ca given: trusting the local authority's CA (${home}/ca.crt)`);
+  }
+  const bytes = await readInput(tsrPath, io);
+  try {
+    let token = bytes;
+    let response: ReturnType<typeof parseResponse> | null = null;
+    try {
+      response = parseResponse(bytes);
+    } catch {
+      response = null; // not a TimeStampResp: take it as a bare token
+    }
+    if (response !== null) {
+      if (response.token === undefined) {
+        throw new TrailsealError(
+          "TIMESTAMP_INVALID",
+          `${tsrPath} is a ${response.status} response without a token (${response.failInfo?.join(",") ?? "no failInfo"})`,
+        );
+      }
+      token = response.token;
+    }
+    const imprint = await hashFile(flags.data, tokenImprintHash(token), io);
+    const facts = await verifyToken(token, {
+      imprint,
+      anchors,
+      ...(flags.policyOid === undefined ? {} : { policyOid: checkPolicyOid(flags.policyOid) }),
+    });
+    if (flags.json === true) {
+      io.stdout.write(`${JSON.stringify(factsJson(facts), null, 2)}\n`);
+    } else {
+      io.stdout.write(
+        [
+          `TIMESTAMP valid: ${flags.data} existed at ${facts.genTime.toISOString()}`,
+          `  TSA       ${facts.tsaName}`,
+          `  policy    ${facts.policy}`,
+          `  serial    ${facts.serial}`,
+          `  imprint   ${facts.imprintAlgorithm} ${toHex(imprint)}`,
+          `  signer    ${facts.signer.subject} (sha256:${facts.signer.fingerprint})`,
+          "",
+        ].join("\n"),
+      );
+    }
+    return EXIT_OK;
+  } catch (e) {
+    if (flags.json === true && e instanceof TrailsealError && exitCodeFor(e) === EXIT_FAILED) {
+      io.stdout.write(
+        `${JSON.stringify({ valid: false, code: e.code, message: e.message }, null, 2)}\n`,
+      );
+    }
+    return reportError(io, e);
+  }
+}

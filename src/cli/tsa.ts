@@ -1,0 +1,150 @@
+import { randomBytes } from "node:crypto";
+import { defaultHome, loadAuthority } from "../authority.js";
+import { TrailsealError } from "../errors.js";
+import { readPrivateKeys } from "../keys.js";
+import { readCertificates } from "../pem.js";
+import { resolvePassin } from "../secret.js";
+import { checkPolicyOid } from "../timestamp/request.js";
+import { startTsaServer } from "../timestamp/server.js";
+import { LOCAL_POLICY_OID, serialSource, type TsaIdentity } from "../timestamp/token.js";
+import { readInput } from "./files.js";
+import { EXIT_OK, EXIT_USAGE, guard, newCommand, parseArgs, say, type Io } from "./io.js";
+
+interface ServeFlags {
+  cert?: string;
+  key?: string;
+  chain?: string;
+  home?: string;
+  host: string;
+  port: string;
+  policy: string;
+  passin?: string;
+  accuracy: string;
+}
+
+const USAGE = `Usage: trailseal tsa serve [options]
+
+Run an RFC 3161 time-stamp server. Run 'trailseal tsa serve --help' for its options.
+`;
+
+/** `trailseal tsa serve`: an RFC 3161 server over HTTP, until SIGINT or SIGTERM. */
+export async function run(argv: readonly string[], io: Io): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === "--help" || sub === "-h" || sub === "help") {
+    io.stdout.write(USAGE);
+    return EXIT_OK;
+  }
+  if (sub !== "serve") {
+    say(io, "error", sub === undefined ? "missing subcommand" : `unknown subcommand '${sub}'`);
+    say(io, "hint", "trailseal tsa serve --cert tsa.crt --key tsa.key");
+    return EXIT_USAGE;
+  }
+  return serve(rest, io);
+}
+
+async function serve(argv: readonly string[], io: Io): Promise<number> {
+  const cmd = newCommand("trailseal tsa serve", io)
+    .description(
+      "Run an RFC 3161 time-stamp server: POST application/timestamp-query, answered with\n" +
+        "application/timestamp-reply. Tokens are SHA-256 signed (RSA PKCS#1 v1.5 or ECDSA) with\n" +
+        "ESS signingCertificateV2, the request's nonce, a unique serial and 1 s accuracy.",
+    )
+    .option(
+      "--cert <file>",
+      "TSA certificate (EKU timeStamping, critical), optionally followed by its chain",
+    )
+    .option("--key <file>", "TSA private key (RSA or EC)")
+    .option("--chain <file>", "intermediate certificates to include in tokens")
+    .option("--home <dir>", "serve the local authority's TSA when --cert/--key are not given (default $TRAILSEAL_HOME, else ~/.trailseal)")
+    .option("--host <addr>", "address to listen on", "127.0.0.1")
+    .option("--port <n>", "port to listen on (0 = any free port)", "3161")
+    .option(
+      "--policy <oid>",
+      "TSA policy OID of the tokens; requests asking for another are refused",
+      LOCAL_POLICY_OID,
+    )
+    .option("--accuracy <ms>", "accuracy stated in tokens, in milliseconds", "1000")
+    .option("--passin <source>", "passphrase of an encrypted key: env:VAR, file:PATH or pass:TEXT");
+  cmd.addHelpText(
+    "after",
+    `
+Rejections (HTTP 200, PKIStatus rejection) carry the failInfo: badAlg (SHA-1, MD5 or unknown
+hash), badDataFormat (not a TimeStampReq, wrong imprint length), badRequest (version),
+unacceptedPolicy (reqPolicy other than --policy), unacceptedExtension. Other requests get HTTP
+405 (not POST), 415 (wrong content type) or 413 (body over 16 KiB); clients that take over 10 s
+to send a request are cut off. One line per request goes to stderr. SIGINT or SIGTERM stops the
+server cleanly.
+
+Examples:
+  trailseal tsa serve --cert tsa.crt --key tsa.key --port 3161
+  trailseal tsa serve --home ~/.trailseal --host 0.0.0.0 --policy 1.3.6.1.4.1.55555.1
+  openssl ts -query -data file -sha256 -cert | curl -s -H 'Content-Type: application/timestamp-query' --data-binary @- http://127.0.0.1:3161/ > file.tsr
+
+Exit status: 0 stopped by a signal, 2 usage or I/O error (cannot listen, bad certificate or key).
+`,
+  );
+  const parsed = parseArgs(cmd, argv);
+  if (parsed !== null) return parsed;
+  const flags = cmd.opts<ServeFlags>();
+  return guard(io, async () => {
+    const port = Number(flags.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new TrailsealError("USAGE", `--port must be 0..65535, not ${flags.port}`);
+    }
+    const accuracy = Number(flags.accuracy);
+    if (!Number.isInteger(accuracy) || accuracy < 0) {
+      throw new TrailsealError(
+        "USAGE",
+        `--accuracy must be a whole number of milliseconds, not ${flags.accuracy}`,
+      );
+    }
+    const tsa = await loadTsa(flags, io);
+    const server = await startTsaServer({
+      tsa,
+      policyOid: checkPolicyOid(flags.policy),
+      host: flags.host,
+      port,
+      clock: io.now,
+      serial: serialSource((n) => new Uint8Array(randomBytes(n))),
+      accuracyMillis: accuracy,
+      log: (line) => io.stderr.write(`${line}\n`),
+    });
+    say(io, "notice", `TSA listening on ${server.url} (policy ${flags.policy}); stop with Ctrl-C`);
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      const stop = (s: NodeJS.Signals): void => {
+        process.off("SIGINT", stop);
+        process.off("SIGTERM", stop);
+        resolve(s);
+      };
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+    });
+    await server.close();
+    say(io, "notice", `TSA stopped (${signal})`);
+    return EXIT_OK;
+  });
+}
+
+async function loadTsa(flags: ServeFlags, io: Io): Promise<TsaIdentity> {
+  if (flags.cert === undefined && flags.key === undefined) {
+    return (await loadAuthority(defaultHome(io.env, io.cwd, flags.home))).tsa;
+  }
+  if (flags.cert === undefined || flags.key === undefined) {
+    throw new TrailsealError("USAGE", "--cert and --key go together");
+  }
+  const chain = await readCertificates(await readInput(flags.cert, io), { source: flags.cert });
+  if (flags.chain !== undefined) {
+    chain.push(
+      ...(await readCertificates(await readInput(flags.chain, io), { source: flags.chain })),
+    );
+  }
+  const passphrase =
+    flags.passin === undefined ? undefined : resolvePassin(flags.passin, io.env, io.cwd);
+  const keys = await readPrivateKeys(await readInput(flags.key, io), {
+    source: flags.key,
+    ...(passphrase === undefined ? {} : { passphrase }),
+  });
+  const key = keys[0];
+  if (key === undefined) throw new TrailsealError("KEY_INVALID", `no private key in ${flags.key}`);
+  return { chain, key: key.key };
+}
