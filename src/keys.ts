@@ -7,14 +7,13 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { open, unlink } from "node:fs/promises";
 import { TrailsealError, isTrailsealError } from "./errors.js";
-import { utf8 } from "./bytes.js";
 import {
   bareBase64,
   blockBytes,
   findPemBlocks,
-  looksBinary,
   normalizeText,
   spkiFingerprint,
+  textOf,
   thingOfLabel,
   type PemBlock,
 } from "./pem.js";
@@ -74,8 +73,9 @@ export async function readPrivateKeys(
   options: KeyReadOptions,
 ): Promise<PrivateKey[]> {
   const { source } = options;
-  if (looksBinary(input)) return keysFromDer(input, options);
-  const text = normalizeText(utf8.decode(input));
+  const raw = textOf(input);
+  if (raw === undefined) return keysFromDer(input, options);
+  const text = normalizeText(raw);
   let blocks: PemBlock[];
   try {
     blocks = findPemBlocks(text, source);
@@ -355,15 +355,17 @@ function privateKey(
   const own: Uint8Array[] = [];
   const rest: Uint8Array[] = [];
   for (const cert of certificates) {
-    let matches = false;
-    try {
-      matches = spkiFingerprint(cert) === fingerprint;
-    } catch {
-      matches = false;
-    }
-    (matches ? own : rest).push(cert);
+    (ownCertificate(cert, fingerprint) ? own : rest).push(cert);
   }
   return { key, publicKey, spkiFingerprint: fingerprint, source, certificates: [...own, ...rest] };
+}
+
+function ownCertificate(cert: Uint8Array, fingerprint: string): boolean {
+  try {
+    return spkiFingerprint(cert) === fingerprint;
+  } catch {
+    return false;
+  }
 }
 
 function asKeyInvalid(e: unknown, where?: string): TrailsealError {

@@ -64,8 +64,9 @@ export async function readCertificates(
   options: ReadOptions,
 ): Promise<Uint8Array[]> {
   const { source } = options;
-  if (looksBinary(input)) return certificatesFromDer(input, source, undefined, options.passphrase);
-  const text = normalizeText(utf8.decode(input));
+  const raw = textOf(input);
+  if (raw === undefined) return certificatesFromDer(input, source, undefined, options.passphrase);
+  const text = normalizeText(raw);
   const blocks = findPemBlocks(text, source);
   if (blocks.length === 0) {
     const bare = bareBase64(text);
@@ -515,6 +516,20 @@ export function looksBinary(bytes: Uint8Array): boolean {
     if (b < 0x09 || (b > 0x0d && b < 0x20 && b !== 0x1b)) return true;
   }
   return false;
+}
+
+/**
+ * The text of an input, or undefined when it is binary (DER). UTF-8 unless a byte order mark says
+ * UTF-16 (what Windows editors save as "Unicode"); DER always starts with 0x30, never a BOM.
+ */
+export function textOf(bytes: Uint8Array): string | undefined {
+  if (bytes.length >= 2 && bytes.length % 2 === 0) {
+    const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (b[0] === 0xff && b[1] === 0xfe) return b.subarray(2).toString("utf16le");
+    if (b[0] === 0xfe && b[1] === 0xff)
+      return Buffer.from(b.subarray(2)).swap16().toString("utf16le");
+  }
+  return looksBinary(bytes) ? undefined : utf8.decode(bytes);
 }
 
 /** The bytes of text that is nothing but base64 (of something DER), else undefined. */

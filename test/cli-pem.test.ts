@@ -61,6 +61,10 @@ describe("trailseal pem: default output", () => {
       text("signer.crt") + text("ca.crt"),
     ],
     [["rsa2048-b.crt", "variants/der.der"], B + A],
+    [["variants/trusted.pem"], A],
+    [["variants/utf16le-bom.pem"], A],
+    [["variants/json-array.json"], A + B],
+    [["variants/policy-body.json"], A],
   ];
   for (const [args, expected] of table) {
     it(args.join(" "), async () => {

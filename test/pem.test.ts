@@ -65,6 +65,10 @@ const VARIANTS: readonly [file: string, certs: readonly string[], passphrase?: s
   ["variants/ec-nopass.p12", ["ec-p256-a.crt"]],
   ["variants/key-and-cert.pem", ["rsa2048-a.crt"]],
   ["signer-chain.pem", ["signer.crt", "ca.crt"]],
+  ["variants/trusted.pem", ["rsa2048-a.crt"]],
+  ["variants/utf16le-bom.pem", ["rsa2048-a.crt"]],
+  ["variants/json-array.json", ["rsa2048-a.crt", "rsa2048-b.crt"]],
+  ["variants/policy-body.json", ["rsa2048-a.crt"]],
 ];
 
 describe("readCertificates: every input variant", () => {

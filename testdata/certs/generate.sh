@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Generates every certificate, key and container fixture in testdata/certs/ with the openssl CLI
 # (OpenSSL 3.0 or later). Run from anywhere: `bash testdata/certs/generate.sh`. The files are
-# committed; nothing in this folder is edited by hand. Certificates are valid for 100 years,
+# committed; nothing in this folder is edited by hand.
+#
+# Two stages: the base keys and certificates (*.key, *.crt in this folder), which other fixtures
+# and tests depend on, are made only when missing or with `--new-keys`; the derived inputs
+# (variants/, keys/, bad/, signer-chain.pem) are remade from them on every run. Certificates are valid for 100 years,
 # except the one made expired on purpose. The PKCS#12 / encrypted-key passphrase is in
 # PASSPHRASE below (a test secret, nothing else).
 set -euo pipefail
@@ -54,7 +58,8 @@ basicConstraints = critical, CA:false
 EOF
 CNF="$WORK/openssl.cnf"
 
-rm -f ./*.crt ./*.key ./*.pem ./*.der ./*.p7b ./*.p7c ./*.p12 ./*.pfx ./*.csr ./*.json ./*.b64 ./*.txt
+NEW_KEYS=0
+if [[ "${1:-}" == "--new-keys" || ! -f rsa2048-a.crt ]]; then NEW_KEYS=1; fi
 
 # self_signed NAME KEYSPEC EXTENSIONS CN: a self-signed certificate NAME.crt with key NAME.key
 # (PKCS#8 PEM, unencrypted).
@@ -77,6 +82,9 @@ issued() {
 }
 
 RSA2048="-algorithm RSA -pkeyopt rsa_keygen_bits:2048"
+
+if [[ $NEW_KEYS == 1 ]]; then
+rm -f ./*.crt ./*.key ./*.pem
 
 # --- Recipients (encryption certificates): five RSA-2048 and one EC per NIST curve. ---
 for x in a b c d e; do
@@ -128,6 +136,8 @@ self_signed ca "$RSA2048" ca "trailseal test ca"
 issued signer "$RSA2048" signer "trailseal test signer"
 issued tsa "$RSA2048" tsa "trailseal test tsa"
 issued tls-eku "-algorithm EC -pkeyopt ec_paramgen_curve:P-256" tls "trailseal test tls eku"
+fi # NEW_KEYS
+
 cat signer.crt ca.crt >signer-chain.pem
 
 # --- Input variants of rsa2048-a (the pem command's table tests) ---
@@ -190,6 +200,15 @@ openssl pkcs12 -export -inkey ec-p256-a.key -in ec-p256-a.crt -name ec-p256-a -p
   -out $V/ec-nopass.p12
 # Bag Attributes: what `openssl pkcs12 -nokeys` prints (friendlyName, localKeyID, subject=...).
 openssl pkcs12 -in $V/modern.p12 -nokeys -passin "pass:$PASSPHRASE" -out $V/bag-attributes.pem
+# OpenSSL's TRUSTED CERTIFICATE form (the certificate followed by trust settings).
+openssl x509 -in $C -trustout -addtrust serverAuth -out $V/trusted.pem
+# A Windows "Unicode" text file: UTF-16LE with a byte order mark.
+{ printf '\xff\xfe'; iconv -f UTF-8 -t UTF-16LE <$C; } >$V/utf16le-bom.pem
+# Two certificates as a JSON array of API strings, and one inside a JSON object.
+jq -Rs . <$C >"$WORK/a.json"
+jq -Rs . <rsa2048-b.crt >"$WORK/b.json"
+jq -c -s . "$WORK/a.json" "$WORK/b.json" >$V/json-array.json
+jq -n --slurpfile a "$WORK/a.json" '{name: "audit", encryption: {enabled: true, certificates: [{certificate: $a[0], four_eyes_certificate: null}]}}' >$V/policy-body.json
 # Certificate and key in one PEM file.
 cat rsa2048-a.key $C >$V/key-and-cert.pem
 
