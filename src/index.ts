@@ -63,7 +63,7 @@ export {
 export { detectFormat, DETECT_BYTES, type RecordingFormat } from "./formats/detect.js";
 export type { Recording } from "./formats/stream.js";
 export { readAsciicast } from "./formats/asciicast.js";
-export { readScriptAdvanced, readScriptClassic, type ScriptReadOptions } from "./formats/script.js";
+export { readScript, readScriptAdvanced, readScriptClassic, type ScriptReadOptions } from "./formats/script.js";
 export { readRaw } from "./formats/raw.js";
 export { writeAsciicastV2, writeAsciicastV3, type Sink } from "./replay/asciicast.js";
 export { writeRaw } from "./replay/raw.js";
@@ -90,3 +90,4 @@ export {
   EKU_TIME_STAMPING,
   type ChainResult,
 } from "./pkix/chain.js";
+export { openRecording, peek, type OpenOptions } from "./formats/open.js";

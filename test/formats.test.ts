@@ -35,7 +35,11 @@ function toV3(v2: string, extraLines: string[] = []): string {
   const env = h["env"] as Record<string, string> | undefined;
   const header: Record<string, unknown> = {
     version: 3,
-    term: { cols: h["width"], rows: h["height"], ...(env?.["TERM"] === undefined ? {} : { type: env["TERM"] }) },
+    term: {
+      cols: h["width"],
+      rows: h["height"],
+      ...(env?.["TERM"] === undefined ? {} : { type: env["TERM"] }),
+    },
     timestamp: h["timestamp"],
     ...(h["command"] === undefined ? {} : { command: h["command"] }),
     env,
@@ -58,7 +62,10 @@ beforeAll(() => {
   ({ dir, cleanup } = tempDir());
   // asciinema rec without --stdin, inside script (which also logs what reached the terminal).
   const plainCmd = String.raw`printf 'hello \303\251\n'; sleep 0.2; printf '\033[1mbold\033[0m\n'; sleep 0.2; printf bye`;
-  sh(dir, `script -q --log-out outer-plain.log -ec ${q(`stty cols 100 rows 30; asciinema rec -q -c ${q(plainCmd)} plain.cast`)} > /dev/null`);
+  sh(
+    dir,
+    `script -q --log-out outer-plain.log -ec ${q(`stty cols 100 rows 30; asciinema rec -q -c ${q(plainCmd)} plain.cast`)} > /dev/null`,
+  );
   // asciinema rec --stdin: keystrokes are typed only once asciinema has started (its header is
   // written), so they reach it in raw mode.
   const stdinCmd = String.raw`read x; echo "got $x"; printf '\303\251 caf\303\251\n'`;
@@ -69,7 +76,10 @@ beforeAll(() => {
   );
   // script --log-io / --log-timing (advanced) with typed input.
   const ioCmd = String.raw`read x; echo "got $x"; printf '\303\251\n'; exit 3`;
-  sh(dir, `(sleep 0.5; printf 'secret\\r'; sleep 1) | script -q --log-io io.log --log-timing io.tm -c ${q(ioCmd)} > /dev/null`);
+  sh(
+    dir,
+    `(sleep 0.5; printf 'secret\\r'; sleep 1) | script -q --log-io io.log --log-timing io.tm -c ${q(ioCmd)} > /dev/null`,
+  );
   // classic script -t.
   const classicCmd = String.raw`printf hello; sleep 0.2; printf ' \303\251\n'; sleep 0.1; printf done`;
   sh(dir, `script -q -t 2>classic.tm -c ${q(classicCmd)} classic.ts > /dev/null`);
@@ -93,7 +103,9 @@ describe("asciicast v2 from asciinema rec", () => {
     expect(str(logBody(outer, out.byteLength))).toBe(str(out));
     // Times are the recording's own, to the microsecond, never going back.
     const lines = readFileSync(join(dir, "plain.cast"), "utf8").trim().split("\n").slice(1);
-    expect(events.map((e) => e.time)).toEqual(lines.map((l) => micros((JSON.parse(l) as [number])[0])));
+    expect(events.map((e) => e.time)).toEqual(
+      lines.map((l) => micros((JSON.parse(l) as [number])[0])),
+    );
   });
 
   it("imports --stdin keystrokes as input events", async () => {
@@ -121,9 +133,19 @@ describe("asciicast v2 from asciinema rec", () => {
   it("reads a v3 recording crafted from the real one per the v3 spec to the same events", async () => {
     const v2 = readFileSync(join(dir, "stdin.cast"), "utf8");
     const v2events = await collect((await readAsciicast(once(text(v2)))).events);
-    const v3 = toV3(v2, ['[0.25, "r", "90x20"]', '[0.5, "m", "checkpoint"]', "# a comment", '[0.125, "x", "0"]']);
+    const v3 = toV3(v2, [
+      '[0.25, "r", "90x20"]',
+      '[0.5, "m", "checkpoint"]',
+      "# a comment",
+      '[0.125, "x", "0"]',
+    ]);
     const rec = await readAsciicast(chunked(text(v3), [5]), { source: "stdin-v3.cast" });
-    expect(rec.metadata).toMatchObject({ source: "asciicast-v3", cols: 100, rows: 30, extra: { term: { type: "xterm" }, tags: ["test"] } });
+    expect(rec.metadata).toMatchObject({
+      source: "asciicast-v3",
+      cols: 100,
+      rows: 30,
+      extra: { term: { type: "xterm" }, tags: ["test"] },
+    });
     const events = await collect(rec.events);
     const last = v2events[v2events.length - 1]!.time;
     expect(events).toEqual([
@@ -145,16 +167,27 @@ describe("util-linux script logs", () => {
   it("imports --log-io/--log-timing: input and output bytes exactly as the log holds them", async () => {
     const log = file(join(dir, "io.log"));
     const timing = readFileSync(join(dir, "io.tm"), "utf8");
-    const rec = await readScriptAdvanced(once(log), once(text(timing)), { source: "io.log", timingSource: "io.tm" });
-    expect(rec.metadata).toMatchObject({ source: "script-advanced", command: expect.stringContaining("read x") });
+    const rec = await readScriptAdvanced(once(log), once(text(timing)), {
+      source: "io.log",
+      timingSource: "io.tm",
+    });
+    expect(rec.metadata).toMatchObject({
+      source: "script-advanced",
+      command: expect.stringContaining("read x"),
+    });
     expect(rec.metadata.env?.["SHELL"]).toBeTypeOf("string");
     expect(typeof rec.metadata.startTime).toBe("number");
     const events = await collect(rec.events);
     expect(str(bytesOf(events, "input"))).toBe("secret\r");
     expect(str(bytesOf(events, "output"))).toBe(str(text("secret\r\ngot secret\r\né\r\n")));
     // Every I/O byte of the log, in log order, and the times to the microsecond.
-    const entries = timing.trim().split("\n").map((l) => l.split(" "));
-    const total = entries.filter((e) => e[0] === "I" || e[0] === "O").reduce((n, e) => n + Number(e[2]), 0);
+    const entries = timing
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" "));
+    const total = entries
+      .filter((e) => e[0] === "I" || e[0] === "O")
+      .reduce((n, e) => n + Number(e[2]), 0);
     expect(str(ioBytes(events))).toBe(str(logBody(log, total)));
     let t = 0;
     const expected: number[] = [];
@@ -170,7 +203,9 @@ describe("util-linux script logs", () => {
     const log = file(join(dir, "io.log"));
     const timing = file(join(dir, "io.tm"));
     const whole = await collect((await readScriptAdvanced(once(log), once(timing))).events);
-    const bytewise = await collect((await readScriptAdvanced(chunked(log, [1]), chunked(timing, [1]))).events);
+    const bytewise = await collect(
+      (await readScriptAdvanced(chunked(log, [1]), chunked(timing, [1]))).events,
+    );
     expect(concatAll(bytewise)).toEqual(concatAll(whole));
     expect(bytewise.map((e) => e.time)).toEqual(whole.map((e) => e.time));
   });
@@ -179,46 +214,55 @@ describe("util-linux script logs", () => {
     const ts = file(join(dir, "classic.ts"));
     const timing = readFileSync(join(dir, "classic.tm"), "utf8");
     const rec = await readScriptClassic(once(ts), once(text(timing)), { source: "classic.ts" });
-    expect(rec.metadata).toMatchObject({ source: "script-classic", command: expect.stringContaining("printf hello") });
+    expect(rec.metadata).toMatchObject({
+      source: "script-classic",
+      command: expect.stringContaining("printf hello"),
+    });
     expect(typeof rec.metadata.startTime).toBe("number");
     const events = await collect(rec.events);
     expect(str(bytesOf(events, "output"))).toBe(str(text("hello é\r\ndone")));
-    const entries = timing.trim().split("\n").map((l) => l.split(" "));
+    const entries = timing
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" "));
     let t = 0;
     expect(events.map((e) => e.time)).toEqual(entries.map((e) => (t += delayMicros(e[0]!))));
   });
 
-  it(
-    "keeps TERM, terminal size and SIGWINCH resizes from a session run in tmux",
-    async () => {
-      const { dir: tdir, cleanup: tclean } = tempDir();
-      const sock = `trailseal-test-${process.pid}`;
-      try {
-        sh(
-          tdir,
-          `tmux -L ${sock} -f /dev/null new-session -d -s rec -x 90 -y 25 ${q("script -qf --log-io t.log --log-timing t.tm -c 'sleep 1.2; tput cols; sleep 0.3'")}; ` +
-            // script buffers its timing file, so wait for the log file to exist, then a little.
-            `for i in $(seq 100); do [ -e t.log ] && break; sleep 0.05; done; sleep 0.3; ` +
-            `tmux -L ${sock} resize-window -t rec -x 70 -y 20; ` +
-            `for i in $(seq 100); do grep -q EXIT_CODE t.tm 2>/dev/null && break; sleep 0.05; done; ` +
-            `tmux -L ${sock} kill-server 2>/dev/null || true`,
-        );
-        expect(existsSync(join(tdir, "t.tm"))).toBe(true);
-        const rec = await readScriptAdvanced(once(file(join(tdir, "t.log"))), once(file(join(tdir, "t.tm"))));
-        expect(rec.metadata).toMatchObject({ cols: 90, rows: 25 });
-        expect(rec.metadata.env?.["TERM"]).toMatch(/tmux|screen/);
-        expect(rec.metadata.extra?.["TTY"]).toMatch(/^\/dev\/pts\//);
-        const events = await collect(rec.events);
-        expect(events.filter((e) => e.type === "resize")).toEqual([expect.objectContaining({ cols: 70, rows: 20 })]);
-        expect(str(bytesOf(events, "output"))).toBe("70\r\n");
-      } finally {
-        tclean();
-      }
-    },
-    30_000,
-  );
+  it("keeps TERM, terminal size and SIGWINCH resizes from a session run in tmux", async () => {
+    const { dir: tdir, cleanup: tclean } = tempDir();
+    const sock = `trailseal-test-${process.pid}`;
+    try {
+      sh(
+        tdir,
+        `tmux -L ${sock} -f /dev/null new-session -d -s rec -x 90 -y 25 ${q("script -qf --log-io t.log --log-timing t.tm -c 'sleep 1.2; tput cols; sleep 0.3'")}; ` +
+          // script buffers its timing file, so wait for the log file to exist, then a little.
+          `for i in $(seq 100); do [ -e t.log ] && break; sleep 0.05; done; sleep 0.3; ` +
+          `tmux -L ${sock} resize-window -t rec -x 70 -y 20; ` +
+          `for i in $(seq 100); do grep -q EXIT_CODE t.tm 2>/dev/null && break; sleep 0.05; done; ` +
+          `tmux -L ${sock} kill-server 2>/dev/null || true`,
+      );
+      expect(existsSync(join(tdir, "t.tm"))).toBe(true);
+      const rec = await readScriptAdvanced(
+        once(file(join(tdir, "t.log"))),
+        once(file(join(tdir, "t.tm"))),
+      );
+      expect(rec.metadata).toMatchObject({ cols: 90, rows: 25 });
+      expect(rec.metadata.env?.["TERM"]).toMatch(/tmux|screen/);
+      expect(rec.metadata.extra?.["TTY"]).toMatch(/^\/dev\/pts\//);
+      const events = await collect(rec.events);
+      expect(events.filter((e) => e.type === "resize")).toEqual([
+        expect.objectContaining({ cols: 70, rows: 20 }),
+      ]);
+      expect(str(bytesOf(events, "output"))).toBe("70\r\n");
+    } finally {
+      tclean();
+    }
+  }, 30_000);
 });
 
 function concatAll(events: SessionEvent[]): string[] {
-  return events.map((e) => (e.type === "input" || e.type === "output" ? `${e.type}:${e.time}` : JSON.stringify(e)));
+  return events.map((e) =>
+    e.type === "input" || e.type === "output" ? `${e.type}:${e.time}` : JSON.stringify(e),
+  );
 }

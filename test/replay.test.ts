@@ -16,7 +16,18 @@ import { writeJsonl } from "../src/replay/jsonl.js";
 import { play } from "../src/replay/player.js";
 import { writeRaw } from "../src/replay/raw.js";
 import { writeScript } from "../src/replay/script.js";
-import { bytesOf, collect, concatBytes, file, once, sh, shellQuote as q, str, tempDir, text } from "./helpers/recordings.js";
+import {
+  bytesOf,
+  collect,
+  concatBytes,
+  file,
+  once,
+  sh,
+  shellQuote as q,
+  str,
+  tempDir,
+  text,
+} from "./helpers/recordings.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -31,7 +42,11 @@ function sink(): { parts: Uint8Array[]; write: (c: Uint8Array) => void; bytes: (
   return { parts, write: (c) => void parts.push(c), bytes: () => concatBytes(parts) };
 }
 
-const out = (time: number, data: Uint8Array | string): SessionEvent => ({ type: "output", time, data: typeof data === "string" ? text(data) : data });
+const out = (time: number, data: Uint8Array | string): SessionEvent => ({
+  type: "output",
+  time,
+  data: typeof data === "string" ? text(data) : data,
+});
 
 /** Output with multibyte characters split across events, and a resize, input, marker, exit. */
 const SPLIT: SessionEvent[] = (() => {
@@ -65,8 +80,14 @@ function withoutFinalNewline(b: Uint8Array): Uint8Array {
 beforeAll(async () => {
   ({ dir, cleanup } = tempDir());
   const cmd = String.raw`read x; echo "got $x"; printf '\033[1m\303\251t\303\251\033[0m\n'; exit 4`;
-  sh(dir, `(sleep 0.3; printf 'pw\\r'; sleep 1) | script -q --log-io io.log --log-timing io.tm -c ${q(cmd)} > /dev/null`);
-  const rec = await readScriptAdvanced(once(file(join(dir, "io.log"))), once(file(join(dir, "io.tm"))));
+  sh(
+    dir,
+    `(sleep 0.3; printf 'pw\\r'; sleep 1) | script -q --log-io io.log --log-timing io.tm -c ${q(cmd)} > /dev/null`,
+  );
+  const rec = await readScriptAdvanced(
+    once(file(join(dir, "io.log"))),
+    once(file(join(dir, "io.tm"))),
+  );
   real = { metadata: rec.metadata, events: await collect(rec.events) };
 }, 60_000);
 
@@ -104,15 +125,23 @@ describe("asciicast export", () => {
 
   it("writes v3 with relative intervals, x and term, which our reader reads back", async () => {
     const s = sink();
-    await writeAsciicastV3({ cols: 80, rows: 24, env: { TERM: "xterm" }, startTime: 1.7e9 }, iter(SPLIT), s.write);
+    await writeAsciicastV3(
+      { cols: 80, rows: 24, env: { TERM: "xterm" }, startTime: 1.7e9 },
+      iter(SPLIT),
+      s.write,
+    );
     const lines = Buffer.from(s.bytes()).toString("utf8").split("\n");
-    expect(lines[0]).toBe('{"version":3,"term":{"cols":80,"rows":24,"type":"xterm"},"timestamp":1700000000,"env":{"TERM":"xterm"}}');
+    expect(lines[0]).toBe(
+      '{"version":3,"term":{"cols":80,"rows":24,"type":"xterm"},"timestamp":1700000000,"env":{"TERM":"xterm"}}',
+    );
     expect(lines.slice(1, 3)).toEqual(['[0.100000, "o", "é "]', '[0.050000, "i", "x"]']);
     expect(lines[6]).toBe('[1.050000, "o", "😀 done\\r\\n"]');
     expect(lines[7]).toBe('[0.100000, "x", "2"]');
     const back = await collect((await readAsciicast(once(s.bytes()))).events);
     expect(str(bytesOf(back, "output"))).toBe(str(SPLIT_OUT));
-    expect(back.filter((e) => e.type !== "output" && e.type !== "input")).toEqual(SPLIT.filter((e) => e.type !== "output" && e.type !== "input"));
+    expect(back.filter((e) => e.type !== "output" && e.type !== "input")).toEqual(
+      SPLIT.filter((e) => e.type !== "output" && e.type !== "input"),
+    );
   });
 
   it("round-trips any output split at any byte through v2 and v3 (property)", async () => {
@@ -123,7 +152,9 @@ describe("asciicast export", () => {
         fc.array(fc.nat(2_000_000), { minLength: 12, maxLength: 12 }),
         async (s, cuts, gaps) => {
           const bytes = text(s);
-          const points = [...new Set(cuts.map((c) => c % (bytes.byteLength + 1)))].sort((a, b) => a - b);
+          const points = [...new Set(cuts.map((c) => c % (bytes.byteLength + 1)))].sort(
+            (a, b) => a - b,
+          );
           const events: SessionEvent[] = [];
           let prev = 0;
           let t = 0;
@@ -181,7 +212,11 @@ describe("raw and jsonl export", () => {
       const o = JSON.parse(l) as { data: string; encoding?: string };
       return o.encoding === "base64" ? Buffer.from(o.data, "base64") : Buffer.from(o.data, "utf8");
     });
-    expect(decoded).toEqual([Buffer.from([0xff, 0x00, 0xc3]), Buffer.from([0xa9, 0x41]), Buffer.from("pässwörd\r")]);
+    expect(decoded).toEqual([
+      Buffer.from([0xff, 0x00, 0xc3]),
+      Buffer.from([0xa9, 0x41]),
+      Buffer.from("pässwörd\r"),
+    ]);
   });
 });
 
@@ -192,10 +227,18 @@ describe("script export", () => {
     await writeScript(real.metadata, iter(real.events), ts.write, tm.write);
     writeFileSync(join(dir, "ours.ts"), ts.bytes());
     writeFileSync(join(dir, "ours.tm"), tm.bytes());
-    const played = execFileSync("scriptreplay", ["--timing", "ours.tm", "--divisor", "1000", "--maxdelay", "0.01", "ours.ts"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-    expect(str(withoutFinalNewline(new Uint8Array(played)))).toBe(str(bytesOf(real.events, "output")));
+    const played = execFileSync(
+      "scriptreplay",
+      ["--timing", "ours.tm", "--divisor", "1000", "--maxdelay", "0.01", "ours.ts"],
+      { cwd: dir, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    expect(str(withoutFinalNewline(new Uint8Array(played)))).toBe(
+      str(bytesOf(real.events, "output")),
+    );
     // And our own classic reader gets the same output and times back.
-    const back = await collect((await readScriptClassic(once(ts.bytes()), once(tm.bytes()))).events);
+    const back = await collect(
+      (await readScriptClassic(once(ts.bytes()), once(tm.bytes()))).events,
+    );
     const outputs = real.events.filter((e) => e.type === "output");
     expect(back).toEqual(outputs);
     expect(str(readFileSync(join(dir, "ours.ts")).subarray(0, 18))).toBe("Script started on ");
@@ -204,20 +247,41 @@ describe("script export", () => {
   it("scriptreplay --log-io plays our advanced export; our reader gets every event back", async () => {
     const ts = sink();
     const tm = sink();
-    await writeScript(real.metadata, iter([...real.events, { type: "resize", time: real.events.at(-1)!.time, cols: 70, rows: 20 }]), ts.write, tm.write, { format: "advanced" });
+    await writeScript(
+      real.metadata,
+      iter([
+        ...real.events,
+        { type: "resize", time: real.events.at(-1)!.time, cols: 70, rows: 20 },
+      ]),
+      ts.write,
+      tm.write,
+      { format: "advanced" },
+    );
     writeFileSync(join(dir, "adv.log"), ts.bytes());
     writeFileSync(join(dir, "adv.tm"), tm.bytes());
-    const played = execFileSync("scriptreplay", ["--log-io", "adv.log", "--log-timing", "adv.tm", "--divisor", "1000", "--maxdelay", "0.01"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-    expect(str(withoutFinalNewline(new Uint8Array(played)))).toBe(str(bytesOf(real.events, "output")));
+    const played = execFileSync(
+      "scriptreplay",
+      ["--log-io", "adv.log", "--log-timing", "adv.tm", "--divisor", "1000", "--maxdelay", "0.01"],
+      { cwd: dir, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    expect(str(withoutFinalNewline(new Uint8Array(played)))).toBe(
+      str(bytesOf(real.events, "output")),
+    );
     const back = await readScriptAdvanced(once(ts.bytes()), once(tm.bytes()));
-    expect(back.metadata).toMatchObject({ command: real.metadata.command, startTime: Math.floor(real.metadata.startTime!) });
+    expect(back.metadata).toMatchObject({
+      command: real.metadata.command,
+      startTime: Math.floor(real.metadata.startTime!),
+    });
     const events = await collect(back.events);
     const exit = real.events.find((e) => e.type === "exit")!;
     expect(events.filter((e) => e.type !== "exit")).toEqual([
       ...real.events.filter((e) => e.type !== "exit"),
       { type: "resize", time: real.events.at(-1)!.time, cols: 70, rows: 20 },
     ]);
-    expect(events.find((e) => e.type === "exit")).toMatchObject({ type: "exit", status: (exit as { status: number }).status });
+    expect(events.find((e) => e.type === "exit")).toMatchObject({
+      type: "exit",
+      status: (exit as { status: number }).status,
+    });
   });
 });
 
@@ -240,7 +304,12 @@ describe("player", () => {
   it("sleeps the recorded gaps divided by speed, with idle time capped", async () => {
     const sleeps: number[] = [];
     const o = capture();
-    await play(iter(events), { out: o.stream, speed: 2, idleLimit: 5, sleep: async (ms) => void sleeps.push(ms) });
+    await play(iter(events), {
+      out: o.stream,
+      speed: 2,
+      idleLimit: 5,
+      sleep: async (ms) => void sleeps.push(ms),
+    });
     expect(o.text()).toBe("abcde");
     expect(sleeps.map((x) => Math.round(x * 1000) / 1000)).toEqual([500, 2500.5]);
   });
@@ -256,7 +325,9 @@ describe("player", () => {
     const controller = new AbortController();
     const o = capture();
     let returned = false;
-    const p = play(iter(events), { out: o.stream, signal: controller.signal }).then(() => (returned = true));
+    const p = play(iter(events), { out: o.stream, signal: controller.signal }).then(
+      () => (returned = true),
+    );
     await new Promise((r) => setTimeout(r, 50));
     expect(o.text()).toBe("a");
     controller.abort();
@@ -266,6 +337,8 @@ describe("player", () => {
   });
 
   it("refuses a non-positive speed", async () => {
-    await expect(play(iter(events), { out: new PassThrough(), speed: 0 })).rejects.toThrow(RangeError);
+    await expect(play(iter(events), { out: new PassThrough(), speed: 0 })).rejects.toThrow(
+      RangeError,
+    );
   });
 });

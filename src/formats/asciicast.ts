@@ -23,9 +23,13 @@ const encoder = new TextEncoder();
 const V2_KNOWN = new Set(["version", "width", "height", "timestamp", "command", "title", "env"]);
 const V3_KNOWN = new Set(["version", "term", "timestamp", "command", "title", "env"]);
 
+// Line 1 may start with a BOM (stripped); later lines are taken as they are.
+const firstLineDecoder = new TextDecoder("utf-8", { fatal: true });
+const lineDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
 function decodeLine(line: Line, source: string): string {
   try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: line.number !== 1 }).decode(line.bytes);
+    return (line.number === 1 ? firstLineDecoder : lineDecoder).decode(line.bytes);
   } catch (e) {
     throw formatError(source, line.number, "not valid UTF-8", e);
   }
@@ -36,7 +40,13 @@ function parseJson(line: Line, source: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    if (!line.terminated) throw formatError(source, line.number, "truncated last line (no newline, incomplete JSON)", e);
+    if (!line.terminated)
+      throw formatError(
+        source,
+        line.number,
+        "truncated last line (no newline, incomplete JSON)",
+        e,
+      );
     throw formatError(source, line.number, `invalid JSON: ${(e as Error).message}`, e);
   }
 }
@@ -68,11 +78,18 @@ function stringEnv(v: unknown, source: string): Record<string, string> {
   return env;
 }
 
-function parseHeader(header: unknown, source: string): { version: 2 | 3; metadata: SessionMetadata } {
+function parseHeader(
+  header: unknown,
+  source: string,
+): { version: 2 | 3; metadata: SessionMetadata } {
   if (!isObject(header)) throw formatError(source, 1, "the header must be a JSON object");
   const version = header["version"];
   if (version !== 2 && version !== 3) {
-    throw formatError(source, 1, `unsupported asciicast version ${JSON.stringify(version) ?? "(missing)"}; expected 2 or 3`);
+    throw formatError(
+      source,
+      1,
+      `unsupported asciicast version ${JSON.stringify(version) ?? "(missing)"}; expected 2 or 3`,
+    );
   }
   const metadata: SessionMetadata = { source: `asciicast-v${version}` };
   const extra: Record<string, unknown> = {};
@@ -84,12 +101,15 @@ function parseHeader(header: unknown, source: string): { version: 2 | 3; metadat
     if (!isObject(term)) throw formatError(source, 1, "v3 header must have a term object");
     metadata.cols = dimension(term["cols"], "term.cols", source);
     metadata.rows = dimension(term["rows"], "term.rows", source);
-    const rest = Object.fromEntries(Object.entries(term).filter(([k]) => k !== "cols" && k !== "rows"));
+    const rest = Object.fromEntries(
+      Object.entries(term).filter(([k]) => k !== "cols" && k !== "rows"),
+    );
     if (Object.keys(rest).length > 0) extra["term"] = rest;
   }
   const timestamp = header["timestamp"];
   if (timestamp !== undefined && timestamp !== null) {
-    if (typeof timestamp !== "number" || !Number.isFinite(timestamp)) throw formatError(source, 1, "header timestamp must be a number");
+    if (typeof timestamp !== "number" || !Number.isFinite(timestamp))
+      throw formatError(source, 1, "header timestamp must be a number");
     metadata.startTime = timestamp;
   }
   for (const key of ["command", "title"] as const) {
@@ -98,7 +118,8 @@ function parseHeader(header: unknown, source: string): { version: 2 | 3; metadat
     if (typeof v !== "string") throw formatError(source, 1, `header ${key} must be a string`);
     metadata[key] = v;
   }
-  if (header["env"] !== undefined && header["env"] !== null) metadata.env = stringEnv(header["env"], source);
+  if (header["env"] !== undefined && header["env"] !== null)
+    metadata.env = stringEnv(header["env"], source);
   const known = version === 2 ? V2_KNOWN : V3_KNOWN;
   for (const [k, v] of Object.entries(header)) if (!known.has(k)) extra[k] = v;
   if (Object.keys(extra).length > 0) metadata.extra = extra;
@@ -107,18 +128,31 @@ function parseHeader(header: unknown, source: string): { version: 2 | 3; metadat
 
 const RESIZE = /^(\d{1,5})x(\d{1,5})$/;
 
-function parseEvent(value: unknown, line: Line, source: string): { t: number; code: string; data: string | number } {
-  if (!Array.isArray(value) || value.length !== 3) throw formatError(source, line.number, "an event must be a 3-element JSON array");
+function parseEvent(
+  value: unknown,
+  line: Line,
+  source: string,
+): { t: number; code: string; data: string | number } {
+  if (!Array.isArray(value) || value.length !== 3)
+    throw formatError(source, line.number, "an event must be a 3-element JSON array");
   const [t, code, data] = value as [unknown, unknown, unknown];
-  if (typeof t !== "number" || !Number.isFinite(t) || t < 0) throw formatError(source, line.number, "event time must be a non-negative number");
-  if (typeof code !== "string") throw formatError(source, line.number, "event code must be a string");
+  if (typeof t !== "number" || !Number.isFinite(t) || t < 0)
+    throw formatError(source, line.number, "event time must be a non-negative number");
+  if (typeof code !== "string")
+    throw formatError(source, line.number, "event code must be a string");
   if (typeof data !== "string" && !(code === "x" && typeof data === "number")) {
     throw formatError(source, line.number, `event data of "${code}" must be a string`);
   }
   return { t, code, data };
 }
 
-function toEvent(time: number, code: string, data: string | number, line: Line, source: string): SessionEvent {
+function toEvent(
+  time: number,
+  code: string,
+  data: string | number,
+  line: Line,
+  source: string,
+): SessionEvent {
   switch (code) {
     case "o":
       return { type: "output", time, data: encoder.encode(data as string) };
@@ -128,14 +162,17 @@ function toEvent(time: number, code: string, data: string | number, line: Line, 
       const m = RESIZE.exec(data as string);
       const cols = m === null ? NaN : Number(m[1]);
       const rows = m === null ? NaN : Number(m[2]);
-      if (!(cols <= 65535 && rows <= 65535)) throw formatError(source, line.number, `bad resize "${String(data)}"; expected COLSxROWS`);
+      if (!(cols <= 65535 && rows <= 65535))
+        throw formatError(source, line.number, `bad resize "${String(data)}"; expected COLSxROWS`);
       return { type: "resize", time, cols, rows };
     }
     case "m":
       return { type: "marker", time, label: data as string };
     case "x": {
-      const status = typeof data === "number" ? data : /^-?\d{1,10}$/.test(data) ? Number(data) : NaN;
-      if (!Number.isInteger(status)) throw formatError(source, line.number, `bad exit status "${String(data)}"`);
+      const status =
+        typeof data === "number" ? data : /^-?\d{1,10}$/.test(data) ? Number(data) : NaN;
+      if (!Number.isInteger(status))
+        throw formatError(source, line.number, `bad exit status "${String(data)}"`);
       return { type: "exit", time, status };
     }
     default:
@@ -152,11 +189,15 @@ function toEvent(time: number, code: string, data: string | number, line: Line, 
  *   const rec = await readAsciicast(fs.createReadStream("session.cast"), { source: "session.cast" });
  *   for await (const ev of rec.events) if (ev.type === "output") process.stdout.write(ev.data);
  */
-export async function readAsciicast(input: AsyncIterable<Uint8Array>, options: { source?: string } = {}): Promise<Recording> {
+export async function readAsciicast(
+  input: AsyncIterable<Uint8Array>,
+  options: { source?: string } = {},
+): Promise<Recording> {
   const source = options.source ?? "asciicast input";
   const lines = readLines(input, source);
   const first = await lines.next();
-  if (first.done === true) throw formatError(source, undefined, "empty input; expected an asciicast header line");
+  if (first.done === true)
+    throw formatError(source, undefined, "empty input; expected an asciicast header line");
   const { version, metadata } = parseHeader(parseJson(first.value, source), source);
 
   async function* events(): AsyncGenerator<SessionEvent> {
@@ -170,7 +211,12 @@ export async function readAsciicast(input: AsyncIterable<Uint8Array>, options: {
       const { t, code, data } = parseEvent(parseJson(line, source), line, source);
       const us = micros(t);
       if (version === 2) {
-        if (us < time) throw formatError(source, line.number, `event time ${t} goes back before the previous event`);
+        if (us < time)
+          throw formatError(
+            source,
+            line.number,
+            `event time ${t} goes back before the previous event`,
+          );
         time = us;
       } else {
         time += us;

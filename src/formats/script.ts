@@ -39,13 +39,19 @@ const lossy = new TextDecoder("utf-8", { fatal: false });
 /** `seconds.micros` as script writes it (`%ld.%06ld`), to integer microseconds. */
 function parseDelay(text: string | undefined, line: Line, source: string): number {
   const m = text === undefined ? null : /^(\d{1,12})(?:\.(\d{1,9}))?$/.exec(text);
-  if (m === null) throw formatError(source, line.number, `bad delay "${text ?? ""}"; expected seconds.microseconds`);
+  if (m === null)
+    throw formatError(
+      source,
+      line.number,
+      `bad delay "${text ?? ""}"; expected seconds.microseconds`,
+    );
   const frac = (m[2] ?? "").padEnd(6, "0").slice(0, 6);
   return Number(m[1]) * 1_000_000 + Number(frac);
 }
 
 function parseSize(text: string | undefined, line: Line, source: string): number {
-  if (text === undefined || !/^\d{1,15}$/.test(text)) throw formatError(source, line.number, `bad byte count "${text ?? ""}"`);
+  if (text === undefined || !/^\d{1,15}$/.test(text))
+    throw formatError(source, line.number, `bad byte count "${text ?? ""}"`);
   return Number(text);
 }
 
@@ -60,7 +66,10 @@ export function parseScriptDate(text: string): number | undefined {
  * Parses `Script started on DATE [KEY="value" … <not executed on terminal>]`; values are not
  * escaped by script, so a value ends where the next ` KEY="`, ` <` or the closing `]` begins.
  */
-export function parseScriptHeaderLine(line: string): { startTime?: number; fields: Record<string, string> } {
+export function parseScriptHeaderLine(line: string): {
+  startTime?: number;
+  fields: Record<string, string>;
+} {
   const fields: Record<string, string> = {};
   const m = /^Script started on (.*?)(?: \[(.*)\])?\s*$/.exec(line);
   if (m === null) return { fields };
@@ -71,7 +80,12 @@ export function parseScriptHeaderLine(line: string): { startTime?: number; field
 }
 
 /** Applies script's header names (H entries or header-line fields) to metadata. */
-function applyHeader(metadata: SessionMetadata, extra: Record<string, unknown>, name: string, value: string): void {
+function applyHeader(
+  metadata: SessionMetadata,
+  extra: Record<string, unknown>,
+  name: string,
+  value: string,
+): void {
   switch (name) {
     case "START_TIME": {
       const t = parseScriptDate(value);
@@ -82,7 +96,8 @@ function applyHeader(metadata: SessionMetadata, extra: Record<string, unknown>, 
     case "COLUMNS":
     case "LINES": {
       const n = Number(value);
-      if (Number.isInteger(n) && n >= 0 && n <= 65535) metadata[name === "COLUMNS" ? "cols" : "rows"] = n;
+      if (Number.isInteger(n) && n >= 0 && n <= 65535)
+        metadata[name === "COLUMNS" ? "cols" : "rows"] = n;
       break;
     }
     case "TERM":
@@ -97,7 +112,10 @@ function applyHeader(metadata: SessionMetadata, extra: Record<string, unknown>, 
   }
 }
 
-function finishMetadata(metadata: SessionMetadata, extra: Record<string, unknown>): SessionMetadata {
+function finishMetadata(
+  metadata: SessionMetadata,
+  extra: Record<string, unknown>,
+): SessionMetadata {
   if (Object.keys(extra).length > 0) metadata.extra = extra;
   return metadata;
 }
@@ -122,7 +140,11 @@ async function* step(
   const missing = { count: 0 };
   for await (const data of log.take(size, maxEventBytes, missing)) yield { type, time, data };
   if (missing.count > 0) {
-    throw formatError(timingSource, line.number, `${source} ends ${missing.count} bytes short of this ${type} entry (log offset ${log.offset})`);
+    throw formatError(
+      timingSource,
+      line.number,
+      `${source} ends ${missing.count} bytes short of this ${type} entry (log offset ${log.offset})`,
+    );
   }
 }
 
@@ -163,7 +185,12 @@ export async function readScriptAdvanced(
       break;
     }
     const m = /^H (\S+) (\S+) ?(.*)$/.exec(text);
-    if (m === null) throw formatError(timingSource, r.value.number, "bad header entry; expected H <delay> <NAME> <value>");
+    if (m === null)
+      throw formatError(
+        timingSource,
+        r.value.number,
+        "bad header entry; expected H <delay> <NAME> <value>",
+      );
     time += parseDelay(m[1], r.value, timingSource);
     applyHeader(metadata, extra, m[2]!, m[3] ?? "");
   }
@@ -189,10 +216,24 @@ export async function readScriptAdvanced(
       switch (type) {
         case "O":
         case "I": {
-          if (parts.length !== 3) throw formatError(timingSource, current.number, `bad ${type} entry; expected ${type} <delay> <bytes>`);
+          if (parts.length !== 3)
+            throw formatError(
+              timingSource,
+              current.number,
+              `bad ${type} entry; expected ${type} <delay> <bytes>`,
+            );
           time += parseDelay(parts[1], current, timingSource);
           const size = parseSize(parts[2], current, timingSource);
-          yield* step(reader, type === "O" ? "output" : "input", time, size, maxEventBytes, current, timingSource, source);
+          yield* step(
+            reader,
+            type === "O" ? "output" : "input",
+            time,
+            size,
+            maxEventBytes,
+            current,
+            timingSource,
+            source,
+          );
           break;
         }
         case "S": {
@@ -200,7 +241,12 @@ export async function readScriptAdvanced(
           if (parts[2] === "SIGWINCH") {
             const rows = /(?:^| )ROWS=(\d{1,5})(?: |$)/.exec(text);
             const cols = /(?:^| )COLS=(\d{1,5})(?: |$)/.exec(text);
-            if (rows === null || cols === null) throw formatError(timingSource, current.number, "SIGWINCH entry without ROWS= and COLS=");
+            if (rows === null || cols === null)
+              throw formatError(
+                timingSource,
+                current.number,
+                "SIGWINCH entry without ROWS= and COLS=",
+              );
             yield { type: "resize", time, cols: Number(cols[1]), rows: Number(rows[1]) };
           }
           break;
@@ -209,13 +255,18 @@ export async function readScriptAdvanced(
           time += parseDelay(parts[1], current, timingSource);
           if (parts[2] === "EXIT_CODE") {
             const status = Number(parts[3]);
-            if (parts.length !== 4 || !Number.isInteger(status)) throw formatError(timingSource, current.number, "bad EXIT_CODE entry");
+            if (parts.length !== 4 || !Number.isInteger(status))
+              throw formatError(timingSource, current.number, "bad EXIT_CODE entry");
             yield { type: "exit", time, status };
           }
           break;
         }
         default:
-          throw formatError(timingSource, current.number, `unknown timing entry type "${type ?? ""}"; expected O, I, S or H`);
+          throw formatError(
+            timingSource,
+            current.number,
+            `unknown timing entry type "${type ?? ""}"; expected O, I, S or H`,
+          );
       }
     }
   }
@@ -253,11 +304,40 @@ export async function readScriptClassic(
       const text = lineText(line);
       if (text.trim() === "") continue;
       const m = /^(\S+) (\S+)$/.exec(text);
-      if (m === null) throw formatError(timingSource, line.number, "bad timing line; expected <delay> <bytes>");
+      if (m === null)
+        throw formatError(timingSource, line.number, "bad timing line; expected <delay> <bytes>");
       time += parseDelay(m[1], line, timingSource);
       const size = parseSize(m[2], line, timingSource);
       yield* step(reader, "output", time, size, maxEventBytes, line, timingSource, source);
     }
   }
   return { metadata, events: events() };
+}
+
+/**
+ * Reads a script log with its timing file, advanced or classic, told apart as scriptreplay does:
+ * a classic timing file starts with a digit.
+ */
+export async function readScript(
+  log: AsyncIterable<Uint8Array>,
+  timing: AsyncIterable<Uint8Array>,
+  options: ScriptReadOptions = {},
+): Promise<Recording> {
+  const iterator = timing[Symbol.asyncIterator]();
+  let first = await iterator.next();
+  while (first.done !== true && first.value.byteLength === 0) first = await iterator.next();
+  const head = first.done === true ? undefined : first.value;
+  async function* again(): AsyncGenerator<Uint8Array> {
+    if (head === undefined) return;
+    yield head;
+    for (;;) {
+      const r = await iterator.next();
+      if (r.done === true) return;
+      yield r.value;
+    }
+  }
+  const classic = head !== undefined && head[0]! >= 0x30 && head[0]! <= 0x39;
+  return classic
+    ? readScriptClassic(log, again(), options)
+    : readScriptAdvanced(log, again(), options);
 }

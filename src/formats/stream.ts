@@ -23,9 +23,18 @@ export interface Line {
 /** Longest line accepted (a JSON event line of asciicast, a timing line of script). */
 export const MAX_LINE = 16 * 1024 * 1024;
 
-export function formatError(source: string, line: number | undefined, message: string, cause?: unknown): TrailsealError {
+export function formatError(
+  source: string,
+  line: number | undefined,
+  message: string,
+  cause?: unknown,
+): TrailsealError {
   const where = line === undefined ? source : `${source}: line ${line}`;
-  return new TrailsealError("FORMAT_INVALID", `${where}: ${message}`, cause === undefined ? undefined : { cause });
+  return new TrailsealError(
+    "FORMAT_INVALID",
+    `${where}: ${message}`,
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 /** Splits the input into `\n`-terminated lines, numbered from 1. */
@@ -43,7 +52,8 @@ export async function* readLines(
       const nl = chunk.indexOf(0x0a, start);
       if (nl < 0) break;
       const piece = chunk.subarray(start, nl);
-      if (pendingLength + piece.byteLength > maxLine) throw formatError(source, number + 1, `line longer than ${maxLine} bytes`);
+      if (pendingLength + piece.byteLength > maxLine)
+        throw formatError(source, number + 1, `line longer than ${maxLine} bytes`);
       let bytes: Uint8Array;
       if (pendingLength === 0) {
         // Copy: the caller may keep the line after the producer reuses its chunk.
@@ -65,7 +75,8 @@ export async function* readLines(
     }
     if (start < chunk.byteLength) {
       const rest = chunk.subarray(start);
-      if (pendingLength + rest.byteLength > maxLine) throw formatError(source, number + 1, `line longer than ${maxLine} bytes`);
+      if (pendingLength + rest.byteLength > maxLine)
+        throw formatError(source, number + 1, `line longer than ${maxLine} bytes`);
       pending.push(rest.slice());
       pendingLength += rest.byteLength;
     }

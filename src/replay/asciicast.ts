@@ -17,7 +17,16 @@ export type Sink = (chunk: Uint8Array) => Promise<void> | void;
 const encoder = new TextEncoder();
 
 /** Metadata keys that are header fields of their own (never copied from `extra`). */
-const RESERVED = new Set(["version", "width", "height", "term", "timestamp", "command", "title", "env"]);
+const RESERVED = new Set([
+  "version",
+  "width",
+  "height",
+  "term",
+  "timestamp",
+  "command",
+  "title",
+  "env",
+]);
 
 function commonHeader(metadata: SessionMetadata): Record<string, unknown> {
   const h: Record<string, unknown> = {};
@@ -25,13 +34,19 @@ function commonHeader(metadata: SessionMetadata): Record<string, unknown> {
   if (metadata.command !== undefined) h["command"] = metadata.command;
   if (metadata.title !== undefined) h["title"] = metadata.title;
   if (metadata.env !== undefined) h["env"] = metadata.env;
-  for (const [k, v] of Object.entries(metadata.extra ?? {})) if (!RESERVED.has(k) && v !== undefined) h[k] = v;
+  for (const [k, v] of Object.entries(metadata.extra ?? {}))
+    if (!RESERVED.has(k) && v !== undefined) h[k] = v;
   return h;
 }
 
 /** The v2 header line (without newline). */
 export function headerV2(metadata: SessionMetadata): string {
-  return JSON.stringify({ version: 2, width: metadata.cols ?? 80, height: metadata.rows ?? 24, ...commonHeader(metadata) });
+  return JSON.stringify({
+    version: 2,
+    width: metadata.cols ?? 80,
+    height: metadata.rows ?? 24,
+    ...commonHeader(metadata),
+  });
 }
 
 /** The v3 header line (without newline). */
@@ -41,12 +56,16 @@ export function headerV3(metadata: SessionMetadata): string {
   if (typeof extraTerm === "object" && extraTerm !== null) {
     for (const [k, v] of Object.entries(extraTerm)) if (k !== "cols" && k !== "rows") term[k] = v;
   }
-  if (term["type"] === undefined && metadata.env?.["TERM"] !== undefined) term["type"] = metadata.env["TERM"];
+  if (term["type"] === undefined && metadata.env?.["TERM"] !== undefined)
+    term["type"] = metadata.env["TERM"];
   return JSON.stringify({ version: 3, term, ...commonHeader(metadata) });
 }
 
 /** Turns events into asciicast [time, code, data] triples with UTF-8 carry-over per channel. */
-async function* triples(events: AsyncIterable<SessionEvent>, withExit: boolean): AsyncGenerator<[number, string, string]> {
+async function* triples(
+  events: AsyncIterable<SessionEvent>,
+  withExit: boolean,
+): AsyncGenerator<[number, string, string]> {
   const decoders = {
     output: new TextDecoder("utf-8", { fatal: false, ignoreBOM: true }),
     input: new TextDecoder("utf-8", { fatal: false, ignoreBOM: true }),
@@ -89,7 +108,11 @@ function eventLine(t: string, code: string, data: string): Uint8Array {
  * @example
  *   await writeAsciicastV2(rec.metadata, rec.events, (c) => { process.stdout.write(c); });
  */
-export async function writeAsciicastV2(metadata: SessionMetadata, events: AsyncIterable<SessionEvent>, out: Sink): Promise<void> {
+export async function writeAsciicastV2(
+  metadata: SessionMetadata,
+  events: AsyncIterable<SessionEvent>,
+  out: Sink,
+): Promise<void> {
   await out(encoder.encode(headerV2(metadata) + "\n"));
   let previous = 0;
   for await (const [time, code, data] of triples(events, false)) {
@@ -100,7 +123,11 @@ export async function writeAsciicastV2(metadata: SessionMetadata, events: AsyncI
 }
 
 /** Writes asciicast v3: intervals relative to the previous written event. */
-export async function writeAsciicastV3(metadata: SessionMetadata, events: AsyncIterable<SessionEvent>, out: Sink): Promise<void> {
+export async function writeAsciicastV3(
+  metadata: SessionMetadata,
+  events: AsyncIterable<SessionEvent>,
+  out: Sink,
+): Promise<void> {
   await out(encoder.encode(headerV3(metadata) + "\n"));
   let previous = 0;
   for await (const [time, code, data] of triples(events, true)) {

@@ -51,6 +51,7 @@ export async function writeJsonl(
   out: Sink,
   options: { header?: boolean } = {},
 ): Promise<void> {
-  if (options.header === true) await out(encoder.encode(JSON.stringify({ type: "metadata", ...metadata }) + "\n"));
+  if (options.header === true)
+    await out(encoder.encode(JSON.stringify({ type: "metadata", ...metadata }) + "\n"));
   for await (const ev of events) await out(encoder.encode(jsonlLine(ev) + "\n"));
 }

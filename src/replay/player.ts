@@ -55,11 +55,16 @@ function aborted(signal: AbortSignal | undefined): boolean {
   return signal?.aborted === true;
 }
 
-export async function play(events: AsyncIterable<SessionEvent>, options: PlayOptions): Promise<void> {
+export async function play(
+  events: AsyncIterable<SessionEvent>,
+  options: PlayOptions,
+): Promise<void> {
   const speed = options.speed ?? 1;
-  if (!(speed > 0) || !Number.isFinite(speed)) throw new RangeError(`speed must be a positive number, got ${speed}`);
+  if (!(speed > 0) || !Number.isFinite(speed))
+    throw new RangeError(`speed must be a positive number, got ${speed}`);
   const idleLimitUs = options.idleLimit === undefined ? Infinity : options.idleLimit * 1_000_000;
-  if (!(idleLimitUs >= 0)) throw new RangeError(`idleLimit must be non-negative, got ${String(options.idleLimit)}`);
+  if (!(idleLimitUs >= 0))
+    throw new RangeError(`idleLimit must be non-negative, got ${String(options.idleLimit)}`);
   const sleep = options.sleep ?? defaultSleep;
   const { signal, out } = options;
   let previous: number | undefined;
@@ -67,7 +72,8 @@ export async function play(events: AsyncIterable<SessionEvent>, options: PlayOpt
   for await (const ev of events) {
     if (aborted(signal)) return;
     if (ev.type !== "output") continue;
-    if (previous !== undefined) owedMs += Math.min(Math.max(0, ev.time - previous), idleLimitUs) / speed / 1000;
+    if (previous !== undefined)
+      owedMs += Math.min(Math.max(0, ev.time - previous), idleLimitUs) / speed / 1000;
     previous = ev.time;
     if (owedMs >= 1) {
       const ms = owedMs;

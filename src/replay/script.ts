@@ -20,7 +20,10 @@ const encoder = new TextEncoder();
 
 function scriptDate(unixSeconds: number): string {
   // script writes "%Y-%m-%d %H:%M:%S%z" with a colon in the zone; we always write UTC.
-  return new Date(Math.floor(unixSeconds) * 1000).toISOString().replace("T", " ").replace(/\.\d{3}Z$/, "+00:00");
+  return new Date(Math.floor(unixSeconds) * 1000)
+    .toISOString()
+    .replace("T", " ")
+    .replace(/\.\d{3}Z$/, "+00:00");
 }
 
 function delay(us: number): string {
@@ -47,7 +50,8 @@ export async function writeScript(
   if (metadata.env?.["TERM"] !== undefined) fields.push(["TERM", oneLine(metadata.env["TERM"])]);
   if (metadata.cols !== undefined) fields.push(["COLUMNS", String(metadata.cols)]);
   if (metadata.rows !== undefined) fields.push(["LINES", String(metadata.rows)]);
-  const bracket = fields.length === 0 ? "" : ` [${fields.map(([k, v]) => `${k}="${v}"`).join(" ")}]`;
+  const bracket =
+    fields.length === 0 ? "" : ` [${fields.map(([k, v]) => `${k}="${v}"`).join(" ")}]`;
   await outTypescript(encoder.encode(`Script started on ${scriptDate(start)}${bracket}\n`));
   if (advanced) {
     const h = [["START_TIME", scriptDate(start)], ...fields];
@@ -67,10 +71,13 @@ export async function writeScript(
       case "input":
         if (ev.data.byteLength === 0 || (ev.type === "input" && !advanced)) break;
         data = ev.data;
-        entry = advanced ? `${ev.type === "output" ? "O" : "I"} ${delay(ev.time - previous)} ${data.byteLength}` : `${delay(ev.time - previous)} ${data.byteLength}`;
+        entry = advanced
+          ? `${ev.type === "output" ? "O" : "I"} ${delay(ev.time - previous)} ${data.byteLength}`
+          : `${delay(ev.time - previous)} ${data.byteLength}`;
         break;
       case "resize":
-        if (advanced) entry = `S ${delay(ev.time - previous)} SIGWINCH ROWS=${ev.rows} COLS=${ev.cols}`;
+        if (advanced)
+          entry = `S ${delay(ev.time - previous)} SIGWINCH ROWS=${ev.rows} COLS=${ev.cols}`;
         break;
       case "exit":
         exitStatus = ev.status;
@@ -85,8 +92,11 @@ export async function writeScript(
   }
   if (advanced) {
     await outTiming(encoder.encode(`H ${delay(last - previous)} DURATION ${delay(last)}\n`));
-    if (exitStatus !== undefined) await outTiming(encoder.encode(`H 0.000000 EXIT_CODE ${exitStatus}\n`));
+    if (exitStatus !== undefined)
+      await outTiming(encoder.encode(`H 0.000000 EXIT_CODE ${exitStatus}\n`));
   }
   const exitField = exitStatus === undefined ? "" : ` [COMMAND_EXIT_CODE="${exitStatus}"]`;
-  await outTypescript(encoder.encode(`\nScript done on ${scriptDate(start + last / 1_000_000)}${exitField}\n`));
+  await outTypescript(
+    encoder.encode(`\nScript done on ${scriptDate(start + last / 1_000_000)}${exitField}\n`),
+  );
 }

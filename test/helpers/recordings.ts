@@ -34,7 +34,9 @@ export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
 }
 
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  return new Uint8Array(Buffer.concat(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength))));
+  return new Uint8Array(
+    Buffer.concat(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength))),
+  );
 }
 
 /** The bytes of all events of one type, in order. */
@@ -44,11 +46,16 @@ export function bytesOf(events: readonly SessionEvent[], type: "output" | "input
 
 /** The bytes of input and output events interleaved in order (what `--log-io` writes). */
 export function ioBytes(events: readonly SessionEvent[]): Uint8Array {
-  return concatBytes(events.flatMap((e) => (e.type === "input" || e.type === "output" ? [e.data] : [])));
+  return concatBytes(
+    events.flatMap((e) => (e.type === "input" || e.type === "output" ? [e.data] : [])),
+  );
 }
 
 /** An async iterable over `bytes` cut at the given chunk sizes (cycled), or byte by byte. */
-export async function* chunked(bytes: Uint8Array, sizes: readonly number[] = [1]): AsyncGenerator<Uint8Array> {
+export async function* chunked(
+  bytes: Uint8Array,
+  sizes: readonly number[] = [1],
+): AsyncGenerator<Uint8Array> {
   let i = 0;
   let k = 0;
   while (i < bytes.byteLength) {
