@@ -39,10 +39,31 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     say(io, "hint", "trailseal tsa serve --cert tsa.crt --key tsa.key");
     return EXIT_USAGE;
   }
-  return serve(rest, io);
+  return serve(rest, io, untilSignal);
 }
 
-async function serve(argv: readonly string[], io: Io): Promise<number> {
+/** Resolves with the name of the first SIGINT or SIGTERM. */
+function untilSignal(): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const stop = (s: NodeJS.Signals): void => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve(s);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}
+
+/**
+ * `tsa serve` with its stop condition passed in: the CLI waits for SIGINT/SIGTERM, tests pass a
+ * promise they resolve.
+ */
+export async function serve(
+  argv: readonly string[],
+  io: Io,
+  until: () => Promise<string>,
+): Promise<number> {
   const cmd = newCommand("trailseal tsa serve", io)
     .description(
       "Run an RFC 3161 time-stamp server: POST application/timestamp-query, answered with\n" +
@@ -55,7 +76,10 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
     )
     .option("--key <file>", "TSA private key (RSA or EC)")
     .option("--chain <file>", "intermediate certificates to include in tokens")
-    .option("--home <dir>", "serve the local authority's TSA when --cert/--key are not given (default $TRAILSEAL_HOME, else ~/.trailseal)")
+    .option(
+      "--home <dir>",
+      "serve the local authority's TSA when --cert/--key are not given (default $TRAILSEAL_HOME, else ~/.trailseal)",
+    )
     .option("--host <addr>", "address to listen on", "127.0.0.1")
     .option("--port <n>", "port to listen on (0 = any free port)", "3161")
     .option(
@@ -110,15 +134,7 @@ Exit status: 0 stopped by a signal, 2 usage or I/O error (cannot listen, bad cer
       log: (line) => io.stderr.write(`${line}\n`),
     });
     say(io, "notice", `TSA listening on ${server.url} (policy ${flags.policy}); stop with Ctrl-C`);
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      const stop = (s: NodeJS.Signals): void => {
-        process.off("SIGINT", stop);
-        process.off("SIGTERM", stop);
-        resolve(s);
-      };
-      process.on("SIGINT", stop);
-      process.on("SIGTERM", stop);
-    });
+    const signal = await until();
     await server.close();
     say(io, "notice", `TSA stopped (${signal})`);
     return EXIT_OK;

@@ -1,0 +1,287 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTsaServer, type TsaServer } from "../src/timestamp/server.js";
+import { runCli } from "./helpers/io.js";
+import { pkiPath, tsaFixture } from "./helpers/tsa.js";
+
+const dir = mkdtempSync(join(tmpdir(), "trailseal-clistamp-"));
+const home = join(dir, "authority");
+let server: TsaServer;
+afterAll(async () => {
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function openssl(args: string[]): string {
+  return execFileSync("openssl", args, { cwd: dir, stdio: "pipe" }).toString();
+}
+
+beforeAll(async () => {
+  const r = await runCli(["init", "--home", home, "--key-type", "ec"]);
+  expect(r.code).toBe(0);
+  writeFileSync(join(dir, "report.txt"), "quarterly access report\n");
+  writeFileSync(join(dir, "other.txt"), "something else\n");
+  let serial = 100n;
+  server = await startTsaServer({
+    tsa: tsaFixture("tsa"),
+    policyOid: "1.2.3.4.1",
+    port: 0,
+    clock: () => new Date(),
+    serial: () => ++serial,
+  });
+}, 30_000);
+
+describe("trailseal init", () => {
+  it("reports what it created and refuses to run twice without --force", async () => {
+    const again = await runCli(["init", "--home", home, "--key-type", "ec"]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(
+      /^trailseal: error: a local authority already exists in .*authority \(6 of its files are there\)\ntrailseal: hint: use --force/,
+    );
+    const other = await runCli(["init", "--key-type", "ec", "--json"], {
+      env: { TRAILSEAL_HOME: join(dir, "env-home") },
+    });
+    expect(other.code).toBe(0);
+    const json = JSON.parse(other.stdout) as { home: string; fingerprints: Record<string, string> };
+    expect(json.home).toBe(join(dir, "env-home"));
+    expect(json.fingerprints.tsa).toMatch(/^[0-9a-f]{64}$/);
+    expect((await runCli(["init", "--home", join(dir, "x"), "--key-type", "dsa"])).stderr).toBe(
+      "trailseal: error: --key-type must be rsa or ec, not dsa\n",
+    );
+  });
+});
+
+describe("trailseal stamp", () => {
+  it("stamps with the local TSA; openssl ts -verify -data accepts the .tsr; --verify says valid", async () => {
+    const r = await runCli(
+      ["stamp", "report.txt", "--tsa", "local", "--home", home, "-o", "report.tsr"],
+      { cwd: dir },
+    );
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /^stamped report\.txt \(sha256 [0-9a-f]{64}\) at \S+ by CN=trailseal local TSA, O=trailseal local authority \(local, serial [0-9a-f]+, policy 1\.3\.6\.1\.4\.1\.32473\.3161\.1\); wrote report\.tsr\n$/,
+    );
+    const out = openssl([
+      "ts",
+      "-verify",
+      "-in",
+      "report.tsr",
+      "-data",
+      "report.txt",
+      "-CAfile",
+      join(home, "ca.crt"),
+    ]);
+    expect(out.trim()).toBe("Verification: OK");
+
+    const v = await runCli(
+      ["stamp", "--verify", "report.tsr", "--data", "report.txt", "--tsa-ca", join(home, "ca.crt")],
+      { cwd: dir },
+    );
+    expect(v.code).toBe(0);
+    expect(v.stdout).toMatch(
+      /^TIMESTAMP valid: report\.txt existed at \S+\n  TSA       CN=trailseal local TSA/,
+    );
+
+    const j = await runCli(
+      ["stamp", "--verify", "report.tsr", "--data", "report.txt", "--home", home, "--json"],
+      { cwd: dir },
+    );
+    expect(j.code).toBe(0);
+    expect(j.stderr).toContain(
+      "trailseal: notice: no --tsa-ca given: trusting the local authority's CA",
+    );
+    const facts = JSON.parse(j.stdout) as Record<string, unknown>;
+    expect(facts).toMatchObject({
+      valid: true,
+      imprintAlgorithm: "SHA-256",
+      policy: "1.3.6.1.4.1.32473.3161.1",
+      accuracy: { seconds: 1, millis: 0, micros: 0 },
+    });
+  });
+
+  it("fails --verify with exit 1 for other data (TIMESTAMP_INVALID) and a foreign anchor (CHAIN_UNTRUSTED)", async () => {
+    await runCli(["stamp", "report.txt", "--tsa", "local", "--home", home, "-o", "report2.tsr"], {
+      cwd: dir,
+    });
+    const wrong = await runCli(
+      [
+        "stamp",
+        "--verify",
+        "report2.tsr",
+        "--data",
+        "other.txt",
+        "--tsa-ca",
+        join(home, "ca.crt"),
+        "--json",
+      ],
+      { cwd: dir },
+    );
+    expect(wrong.code).toBe(1);
+    expect(JSON.parse(wrong.stdout)).toMatchObject({ valid: false, code: "TIMESTAMP_INVALID" });
+    expect(wrong.stderr).toMatch(
+      /^trailseal: error: token imprint [0-9a-f]{64} does not match the data/,
+    );
+    const foreign = await runCli(
+      [
+        "stamp",
+        "--verify",
+        "report2.tsr",
+        "--data",
+        "report.txt",
+        "--tsa-ca",
+        pkiPath("foreign-root-ca.pem"),
+      ],
+      { cwd: dir },
+    );
+    expect(foreign.code).toBe(1);
+    expect(foreign.stderr).toMatch(/^trailseal: error: /);
+    const untrusted = await runCli(
+      [
+        "stamp",
+        "--verify",
+        "report2.tsr",
+        "--data",
+        "report.txt",
+        "--tsa-ca",
+        pkiPath("foreign-root-ca.pem"),
+        "--json",
+      ],
+      { cwd: dir },
+    );
+    expect(JSON.parse(untrusted.stdout)).toMatchObject({ valid: false, code: "CHAIN_UNTRUSTED" });
+  });
+
+  it("stamps through a remote TSA URL with a policy, checked against --tsa-ca", async () => {
+    const r = await runCli(
+      [
+        "stamp",
+        "report.txt",
+        "--tsa",
+        server.url,
+        "--policy-oid",
+        "1.2.3.4.1",
+        "--tsa-ca",
+        pkiPath("root-ca.pem"),
+        "-o",
+        "remote.tsr",
+      ],
+      { cwd: dir },
+    );
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("(remote, serial ");
+    const out = openssl([
+      "ts",
+      "-verify",
+      "-in",
+      "remote.tsr",
+      "-data",
+      "report.txt",
+      "-CAfile",
+      pkiPath("root-ca.pem"),
+    ]);
+    expect(out.trim()).toBe("Verification: OK");
+    const v = await runCli(
+      [
+        "stamp",
+        "--verify",
+        "remote.tsr",
+        "--data",
+        "report.txt",
+        "--tsa-ca",
+        pkiPath("root-ca.pem"),
+        "--policy-oid",
+        "1.2.3.4.1",
+      ],
+      { cwd: dir },
+    );
+    expect(v.code).toBe(0);
+  });
+
+  it("verifies a bare token made by openssl ts -reply (SHA-512 imprint)", async () => {
+    writeFileSync(
+      join(dir, "tsa.cnf"),
+      `[ tsa ]\ndefault_tsa = t\n[ t ]\nserial = ${join(dir, "serial")}\nsigner_cert = ${pkiPath("tsa.pem")}\nsigner_key = ${pkiPath("tsa.key")}\nsigner_digest = sha256\ndefault_policy = 1.2.3.4.1\ndigests = sha256, sha512\ness_cert_id_alg = sha256\n`,
+    );
+    writeFileSync(join(dir, "serial"), "01\n");
+    openssl(["ts", "-query", "-data", "report.txt", "-sha512", "-cert", "-out", "o.tsq"]);
+    openssl([
+      "ts",
+      "-reply",
+      "-config",
+      "tsa.cnf",
+      "-queryfile",
+      "o.tsq",
+      "-token_out",
+      "-out",
+      "o.tok",
+    ]);
+    const v = await runCli(
+      [
+        "stamp",
+        "--verify",
+        "o.tok",
+        "--data",
+        "report.txt",
+        "--tsa-ca",
+        pkiPath("root-ca.pem"),
+        "--json",
+      ],
+      { cwd: dir },
+    );
+    expect(v.code).toBe(0);
+    expect(JSON.parse(v.stdout)).toMatchObject({
+      valid: true,
+      imprintAlgorithm: "SHA-512",
+      policy: "1.2.3.4.1",
+    });
+  });
+
+  it("reports a TSA that is down with exit 2 (TSA_UNAVAILABLE) and writes nothing", async () => {
+    const r = await runCli(
+      ["stamp", "report.txt", "--tsa", "http://127.0.0.1:9/", "--timeout", "2", "-o", "down.tsr"],
+      { cwd: dir },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^trailseal: error: TSA http:\/\/127\.0\.0\.1:9\/ is unreachable/);
+    expect(() => readFileSync(join(dir, "down.tsr"))).toThrow();
+  });
+
+  it("refuses usage errors with exit 2", async () => {
+    const cases: [string[], string][] = [
+      [
+        [
+          "stamp",
+          "report.txt",
+          "--tsa",
+          "local",
+          "--home",
+          home,
+          "--policy-oid",
+          "1.2.3",
+          "-o",
+          "x.tsr",
+        ],
+        "--policy-oid applies to a remote TSA",
+      ],
+      [["stamp", "report.txt", "--tsa", "local", "--home", home], "give -o FILE.tsr"],
+      [["stamp", "report.txt", "-o", "x.tsr"], "give --tsa local or --tsa URL"],
+      [["stamp", "report.txt", "--tsa", "ftp://x/", "-o", "x.tsr"], "must be http:// or https://"],
+      [
+        ["stamp", "--verify", "report.tsr", "--tsa-ca", join(home, "ca.crt")],
+        "--verify needs --data FILE",
+      ],
+      [
+        ["stamp", "nope.txt", "--tsa", "local", "--home", home, "-o", "x.tsr"],
+        "no such file: nope.txt",
+      ],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await runCli(argv, { cwd: dir });
+      expect(r.code, argv.join(" ")).toBe(2);
+      expect(r.stderr).toContain(message);
+    }
+  });
+});

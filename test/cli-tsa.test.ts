@@ -1,0 +1,203 @@
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough, Readable } from "node:stream";
+import { afterAll, describe, expect, it } from "vitest";
+import type { Io } from "../src/cli/io.js";
+import { serve } from "../src/cli/tsa.js";
+import { parseResponse } from "../src/timestamp/client.js";
+import { runCli } from "./helpers/io.js";
+import { pkiPath } from "./helpers/tsa.js";
+
+const dir = mkdtempSync(join(tmpdir(), "trailseal-clitsa-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function openssl(args: string[]): string {
+  return execFileSync("openssl", args, { cwd: dir, stdio: "pipe" }).toString();
+}
+
+function post(url: string, body: Uint8Array): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { method: "POST", headers: { "content-type": "application/timestamp-query" } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve(new Uint8Array(Buffer.concat(chunks))));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** Runs `tsa serve` in-process with live streams; `stop()` ends it as a signal would. */
+function startServe(args: string[]) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let err = "";
+  stderr.on("data", (c: Buffer) => (err += c.toString()));
+  stdout.resume();
+  const io: Io = {
+    stdin: Readable.from([]),
+    stdout,
+    stderr,
+    env: {},
+    cwd: dir,
+    stderrIsTTY: false,
+    stdoutIsTTY: false,
+    now: () => new Date(),
+  };
+  let stop: (s: string) => void = () => undefined;
+  const stopped = new Promise<string>((r) => (stop = r));
+  const code = serve(args, io, () => stopped);
+  const url = new Promise<string>((resolve, reject) => {
+    const t = setInterval(() => {
+      const m = /TSA listening on (\S+)/.exec(err);
+      if (m !== null) {
+        clearInterval(t);
+        resolve(m[1]!);
+      }
+    }, 10);
+    void code.then(() => {
+      clearInterval(t);
+      reject(new Error(`serve ended early: ${err}`));
+    });
+  });
+  return { url, code, stop, stderr: () => err };
+}
+
+describe("trailseal tsa serve", () => {
+  for (const [name, cert, key] of [
+    ["RSA", pkiPath("tsa.pem"), pkiPath("tsa.key")],
+    ["ECDSA", pkiPath("tsa-ec.pem"), pkiPath("tsa-ec.key")],
+  ] as const) {
+    it(`${name}: serves openssl ts -query; openssl ts -verify says OK; logs and stops cleanly`, async () => {
+      const run = startServe([
+        "--cert",
+        cert,
+        "--key",
+        key,
+        "--port",
+        "0",
+        "--policy",
+        "1.2.3.4.7",
+      ]);
+      const url = await run.url;
+      writeFileSync(join(dir, "data.txt"), "payload");
+      openssl(["ts", "-query", "-data", "data.txt", "-sha256", "-cert", "-out", "q.tsq"]);
+      const reply = await post(url, readFileSync(join(dir, "q.tsq")));
+      writeFileSync(join(dir, "r.tsr"), reply);
+      const out = openssl([
+        "ts",
+        "-verify",
+        "-queryfile",
+        "q.tsq",
+        "-in",
+        "r.tsr",
+        "-CAfile",
+        pkiPath("root-ca.pem"),
+        "-untrusted",
+        cert,
+      ]);
+      expect(out.trim()).toBe("Verification: OK");
+      expect(openssl(["ts", "-reply", "-in", "r.tsr", "-text"])).toContain("Policy OID: 1.2.3.4.7");
+      run.stop("SIGTERM");
+      expect(await run.code).toBe(0);
+      expect(run.stderr()).toMatch(/ POST 200 granted serial=[0-9a-f]+ \d+ms\n/);
+      expect(run.stderr()).toContain("trailseal: notice: TSA stopped (SIGTERM)\n");
+    });
+  }
+
+  it("refuses a certificate without the timeStamping EKU (exit 2)", async () => {
+    const r = await runCli([
+      "tsa",
+      "serve",
+      "--cert",
+      pkiPath("tsa-wrong-eku.pem"),
+      "--key",
+      pkiPath("tsa-wrong-eku.key"),
+      "--port",
+      "0",
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /^trailseal: error: the TSA certificate .* lacks the timeStamping extended key usage\n/,
+    );
+  });
+
+  it("refuses usage errors with exit 2", async () => {
+    expect((await runCli(["tsa"])).code).toBe(2);
+    expect((await runCli(["tsa", "frobnicate"])).stderr).toContain(
+      "unknown subcommand 'frobnicate'",
+    );
+    const r = await runCli([
+      "tsa",
+      "serve",
+      "--cert",
+      pkiPath("tsa.pem"),
+      "--key",
+      pkiPath("tsa.key"),
+      "--port",
+      "99999",
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("trailseal: error: --port must be 0..65535, not 99999\n");
+    const p = await runCli([
+      "tsa",
+      "serve",
+      "--cert",
+      pkiPath("tsa.pem"),
+      "--key",
+      pkiPath("tsa.key"),
+      "--policy",
+      "x.y",
+    ]);
+    expect(p.stderr).toMatch(/policy OID 'x.y' is not a dotted object identifier/);
+  });
+
+  it("shows examples in --help", async () => {
+    const r = await runCli(["tsa", "serve", "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("trailseal tsa serve --cert tsa.crt --key tsa.key --port 3161");
+  });
+
+  it("stops cleanly on a real SIGTERM (child process)", async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        join(import.meta.dirname, "..", "src", "cli", "bin.ts"),
+        "tsa",
+        "serve",
+        "--cert",
+        pkiPath("tsa-ec.pem"),
+        "--key",
+        pkiPath("tsa-ec.key"),
+        "--port",
+        "0",
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    let err = "";
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stderr.on("data", (c: Buffer) => {
+        err += c.toString();
+        const m = /TSA listening on (\S+)/.exec(err);
+        if (m !== null) resolve(m[1]!);
+      });
+      child.on("exit", () => reject(new Error(err)));
+    });
+    openssl(["ts", "-query", "-digest", "00".repeat(32), "-sha256", "-out", "z.tsq"]);
+    const reply = parseResponse(await post(url, readFileSync(join(dir, "z.tsq"))));
+    expect(reply.status).toBe("granted");
+    const exit = new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+    child.kill("SIGTERM");
+    expect(await exit).toBe(0);
+    expect(err).toContain("trailseal: notice: TSA stopped (SIGTERM)");
+  }, 30_000);
+});
