@@ -377,6 +377,15 @@ function findSigner(
   throw invalid("the signer's certificate is not included in the signature");
 }
 
+function parses(der: Uint8Array): boolean {
+  try {
+    certificateInfo(der);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function verifySignatureValue(
   signer: CertificateInfo,
   digestHash: HashName,
@@ -386,8 +395,12 @@ function verifySignatureValue(
 ): void {
   const key = signer.publicKey;
   const keyType = key.asymmetricKeyType;
+  const params = algorithm.parameters;
+  const nullOrAbsent =
+    params === null || (params.length === 2 && params[0] === 0x05 && params[1] === 0x00);
   let ok: boolean;
   if (RSA_PKCS1_OIDS.has(algorithm.oid)) {
+    if (!nullOrAbsent) throw invalid("RSA signature algorithm parameters must be NULL or absent");
     const hash = RSA_PKCS1_OIDS.get(algorithm.oid) ?? digestHash;
     if (keyType !== "rsa")
       throw invalid(
@@ -415,6 +428,7 @@ function verifySignatureValue(
       throw invalid(
         `signature algorithm ${algorithm.oid} does not fit the signer's ${keyType} key`,
       );
+    if (params !== null) throw invalid("ECDSA signature algorithm parameters must be absent");
     const hash =
       algorithm.oid === OID.ecPublicKey
         ? digestHash
@@ -453,6 +467,20 @@ export async function verifyDetached(
     throw invalid(`the encapsulated content type ${sd.eContentType} is not id-data`);
   if (sd.eContent !== null) throw invalid("the signature is not detached (it carries its content)");
   const si = onlySigner(sd.signerInfos.length, sd.signerInfos[0]);
+  // Fields outside the signed attributes are not covered by the signature: hold them to the one
+  // value RFC 5652 allows, so that no byte of a signature can change without it failing.
+  const sidVersion = si.sid.kind === "issuerAndSerialNumber" ? 1 : 3;
+  if (si.version !== sidVersion)
+    throw invalid(`SignerInfo version ${si.version} does not fit its sid (RFC 5652 §5.3)`);
+  if (sd.version !== sidVersion)
+    throw invalid(`SignedData version ${sd.version} should be ${sidVersion} (RFC 5652 §5.1)`);
+  if (sd.digestAlgorithms.length !== 1 || sd.digestAlgorithms[0] !== si.digestAlgorithm.oid) {
+    throw invalid("digestAlgorithms does not list exactly the signer's digest algorithm");
+  }
+  const p = si.digestAlgorithm.parameters;
+  if (p !== null && !(p.length === 2 && p[0] === 0x05 && p[1] === 0x00)) {
+    throw invalid("digest algorithm parameters must be absent or NULL");
+  }
 
   const digestOid = si.digestAlgorithm.oid;
   if (digestOid === OID.sha1) throw invalid("SHA-1 digest refused");
@@ -506,7 +534,8 @@ export async function verifyDetached(
   if (at === null) throw invalid("no signingTime attribute and no validation time given");
 
   const validator = options.validator ?? new ChainValidator();
-  const others = sd.certificates.filter((c) => !equal(c, signer.der));
+  // A malformed extra certificate cannot be on a valid path: leave it out rather than fail on it.
+  const others = sd.certificates.filter((c) => !equal(c, signer.der) && parses(c));
   const { chain } = await validator.validate(signer.der, others, options.anchors, at);
 
   return {

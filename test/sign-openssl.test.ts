@@ -155,6 +155,12 @@ describe("verifyDetached accepts openssl cms -sign -cades", () => {
     ],
     ["ECDSA P-256", "signer-ec", ["-md", "sha256", "-cades", ...chain], "SHA-256"],
     ["ECDSA P-384 (SHA-384)", "signer-ec384", ["-md", "sha384", "-cades", ...chain], "SHA-384"],
+    [
+      "signer named by subjectKeyIdentifier (-keyid)",
+      "signer-ec",
+      ["-md", "sha256", "-cades", "-keyid", ...chain],
+      "SHA-256",
+    ],
   ];
   it.each(cases)("%s", async (_l, name, args, digest) => {
     const facts = await verifyDetached(theirs(name, args), content, { anchors: [root] });

@@ -340,6 +340,30 @@ describe("verifyDetached refuses", () => {
   });
 });
 
+describe("every byte of a signature matters", () => {
+  it.each([
+    ["ECDSA P-256", "signer-ec", undefined],
+    ["RSASSA-PSS", "signer-rsa", "pss"],
+  ] as const)(
+    "%s: flipping the low bit of any byte makes verification fail with a known code",
+    async (_l, name, scheme) => {
+      const p7s = await signDetached(content, await identity(name, scheme), T);
+      const validator = new ChainValidator();
+      const codes = new Map<string, number>();
+      for (let i = 0; i < p7s.length; i++) {
+        const bad = Uint8Array.from(p7s);
+        bad[i]! ^= 0x01;
+        const code = await verifyDetached(bad, content, { anchors, validator }).then(
+          () => `accepted: byte ${i} of ${p7s.length}`,
+          (e: { code?: string }) => e.code ?? `no code: ${String(e)}`,
+        );
+        codes.set(code, (codes.get(code) ?? 0) + 1);
+      }
+      expect([...codes.keys()].sort()).toEqual(["CHAIN_UNTRUSTED", "SIGNATURE_INVALID"]);
+    },
+  );
+});
+
 describe("unsigned attributes", () => {
   it("adds a signature timestamp token without touching the signed bytes", async () => {
     const id = await identity("signer-ec");

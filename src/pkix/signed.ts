@@ -47,6 +47,8 @@ class Reader {
       if (n > 4 || pos + n > limit) this.fail(`bad length at byte ${offset}`);
       length = 0;
       for (let i = 0; i < n; i++) length = length * 256 + b[pos++]!;
+      // X.690 §10.1: the shortest form, so each value has exactly one encoding.
+      if (length < 0x80 || b[offset + 2] === 0) this.fail(`non-minimal length at byte ${offset}`);
     }
     const end = pos + length;
     if (end > limit) this.fail(`truncated: element at byte ${offset} runs past its container`);
@@ -605,15 +607,19 @@ export function decodePssParameters(der: Uint8Array | null): {
   let mgfHash: string = OID.sha1;
   let saltLength = 20;
   if (der === null) return { hash, mgfHash, saltLength };
+  let lastTag = 0;
   const r: Reader = new Reader(der, "RSASSA-PSS parameters");
   for (const f of r.children(r.expect(r.whole(), TAG.SEQUENCE, "RSASSA-PSS-params"))) {
     const inner = r.children(f)[0];
-    if (f.tag === TAG.CTX0) hash = algorithm(r, inner, "hashAlgorithm").oid;
+    if (f.tag <= lastTag) r.fail("fields out of order or repeated");
+    lastTag = f.tag;
+    if (f.tag === TAG.CTX0) hash = hashAlgorithm(r, inner, "hashAlgorithm");
     else if (f.tag === TAG.CTX1) {
       const mgf = algorithm(r, inner, "maskGenAlgorithm");
       if (mgf.oid !== OID.mgf1) r.fail(`mask generation ${mgf.oid} is not MGF1`);
       if (mgf.parameters === null) r.fail("MGF1 without a hash");
-      mgfHash = decodeAlgorithmOid(mgf.parameters);
+      const pr: Reader = new Reader(mgf.parameters, "MGF1 parameters");
+      mgfHash = hashAlgorithm(pr, pr.whole(), "MGF1 hash");
     } else if (f.tag === TAG.CTX2) saltLength = r.int(inner, "saltLength");
     else if (f.tag === TAG.CTX3) {
       if (r.int(inner, "trailerField") !== 1) r.fail("trailerField is not 1");
@@ -622,7 +628,12 @@ export function decodePssParameters(der: Uint8Array | null): {
   return { hash, mgfHash, saltLength };
 }
 
-function decodeAlgorithmOid(der: Uint8Array): string {
-  const r: Reader = new Reader(der, "AlgorithmIdentifier");
-  return algorithm(r, r.whole(), "AlgorithmIdentifier").oid;
+/** A hash AlgorithmIdentifier: parameters absent or NULL (RFC 5754 §2). */
+function hashAlgorithm(r: Reader, t: Tlv | undefined, name: string): string {
+  const a = algorithm(r, t, name);
+  const p = a.parameters;
+  if (p !== null && !(p.length === 2 && p[0] === TAG.NULL && p[1] === 0)) {
+    r.fail(`${name}: parameters must be absent or NULL`);
+  }
+  return a.oid;
 }
