@@ -82,7 +82,7 @@ describe("trailseal stamp", () => {
     );
     expect(v.code).toBe(0);
     expect(v.stdout).toMatch(
-      /^TIMESTAMP valid: report\.txt existed at \S+\n  TSA       CN=trailseal local TSA/,
+      /^TIMESTAMP valid: report\.txt existed at \S+\n {2}TSA {7}CN=trailseal local TSA/,
     );
 
     const j = await runCli(

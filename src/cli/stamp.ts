@@ -123,7 +123,7 @@ async function stamp(file: string | undefined, flags: StampFlags, io: Io): Promi
   }
   const policyOid = flags.policyOid === undefined ? null : checkPolicyOid(flags.policyOid);
   let stamper: Stamper;
-  let anchors: Uint8Array[] | null = null;
+  let anchors: Uint8Array[] | null;
   if (tsa.includes("local")) {
     if (tsa.length > 1)
       throw new TrailsealError("USAGE", "--tsa local cannot be combined with URLs");

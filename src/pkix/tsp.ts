@@ -535,6 +535,8 @@ export function decodeTstInfo(der: Uint8Array): TstInfo {
       else tsaName = `GeneralName [${tag}]`;
       i++;
     }
+    if (isCtx(items[i], 1)) i++; // extensions: none is critical to us, and none are understood
+    need(i === items.length, "unexpected fields after the TSA name");
     return {
       version,
       policy,
@@ -588,7 +590,11 @@ function signatureAlgorithm(key: KeyObject): Uint8Array {
  * id-ct-TSTInfo content, signed attributes contentType, messageDigest and signingCertificateV2
  * (RFC 5816, SHA-256 certHash with issuerSerial), and the chain attached.
  */
-export function signTstInfo(tstInfo: Uint8Array, signer: TokenSigner, options: SignOptions = {}): Uint8Array {
+export function signTstInfo(
+  tstInfo: Uint8Array,
+  signer: TokenSigner,
+  options: SignOptions = {},
+): Uint8Array {
   const leaf = signer.chain[0];
   if (leaf === undefined) throw new TrailsealError("USAGE", "the TSA chain is empty");
   const cert = certificateFacts(leaf, "TSA certificate");

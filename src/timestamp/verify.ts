@@ -186,7 +186,7 @@ export async function checkToken(
       `token signature algorithm does not fit the ${signer.publicKey.asymmetricKeyType ?? "unknown"} key of ${signer.subject}`,
     );
   }
-  let signatureOk = false;
+  let signatureOk: boolean;
   try {
     signatureOk = nodeVerify(signatureHash, signed, signer.publicKey, signerInfo.signature);
   } catch {
