@@ -91,3 +91,38 @@ export {
   type ChainResult,
 } from "./pkix/chain.js";
 export { openRecording, peek, type OpenOptions } from "./formats/open.js";
+export { makeRequest, nonceFromRandom, type TimestampRequestOptions } from "./timestamp/request.js";
+export {
+  localStamper,
+  serialSource,
+  LOCAL_POLICY_OID,
+  type Stamper,
+  type TsaIdentity,
+  type LocalStamperOptions,
+} from "./timestamp/token.js";
+export {
+  remoteStamper,
+  parseResponse,
+  type RemoteStamperOptions,
+  type ParsedResponse,
+  type PkiStatus,
+} from "./timestamp/client.js";
+export { verifyToken, type TokenFacts, type VerifyTokenOptions } from "./timestamp/verify.js";
+export { startTsaServer, type TsaServerOptions, type TsaServer } from "./timestamp/server.js";
+export {
+  initAuthority,
+  loadAuthority,
+  defaultHome,
+  AUTHORITY_FILES,
+  type Authority,
+  type AuthorityKeyType,
+  type InitOptions,
+  type InitResult,
+} from "./authority.js";
+export {
+  issueCertificate,
+  serialFromRandom,
+  EKU,
+  type CertificateRequest,
+  type KeyUsageName,
+} from "./pkix/certify.js";
