@@ -165,6 +165,11 @@ export async function loadSigningIdentity(
   const chain = [certs[leafIndex]!, ...certs.filter((_, i) => i !== leafIndex)];
   const leaf = certificateInfo(chain[0]!);
   const warnings: string[] = [];
+  if (!signsData(leaf)) {
+    warnings.push(
+      `the signing certificate "${leaf.subject}" (${options.certSource}) has a keyUsage without digitalSignature; its signatures will not verify`,
+    );
+  }
   if (!leaf.extendedKeyUsages.includes(EKU_CODE_SIGNING)) {
     warnings.push(
       `the signing certificate "${leaf.subject}" (${options.certSource}) has no code-signing extended key usage, which SPS requires`,
@@ -377,6 +382,12 @@ function findSigner(
   throw invalid("the signer's certificate is not included in the signature");
 }
 
+/** RFC 5280 §4.2.1.3: a key that signs data needs digitalSignature (or nonRepudiation), if restricted. */
+function signsData(cert: CertificateInfo): boolean {
+  const ku = cert.keyUsage;
+  return ku === null || ku.has("digitalSignature") || ku.has("nonRepudiation");
+}
+
 function parses(der: Uint8Array): boolean {
   try {
     certificateInfo(der);
@@ -506,6 +517,11 @@ export async function verifyDetached(
 
   const signer = findSigner(sd.certificates, si.sid);
   verifySignatureValue(signer, hash, si.signatureAlgorithm, si.signedAttrsDer, si.signature);
+  if (!signsData(signer)) {
+    throw invalid(
+      `the keyUsage of "${signer.subject}" allows neither digitalSignature nor nonRepudiation`,
+    );
+  }
 
   const scv2 = single(attrs, OID.signingCertificateV2, "signingCertificateV2");
   if (scv2 === null) throw invalid("the signingCertificateV2 signed attribute is missing");

@@ -265,6 +265,26 @@ describe("verifyDetached refuses", () => {
       /does not verify with the key of/,
     ],
     [
+      "a signer whose keyUsage only allows certificate signing (a CA key)",
+      async () => {
+        const { identity: id, warnings } = await loadSigningIdentity(
+          read("intermediate-ca.pem"),
+          read("intermediate-ca.key"),
+          {
+            certSource: "intermediate-ca.pem",
+            keySource: "intermediate-ca.key",
+          },
+        );
+        expect(warnings[0]).toMatch(
+          /has a keyUsage without digitalSignature; its signatures will not verify$/,
+        );
+        return signDetached(content, id, T);
+      },
+      content,
+      "SIGNATURE_INVALID",
+      /the keyUsage of "[^"]*intermediate CA" allows neither digitalSignature nor nonRepudiation/,
+    ],
+    [
       "a SHA-1 digest",
       () => craft({ digest: "sha1" }),
       content,
