@@ -66,13 +66,14 @@ beforeAll(() => {
     dir,
     `script -q --log-out outer-plain.log -ec ${q(`stty cols 100 rows 30; asciinema rec -q -c ${q(plainCmd)} plain.cast`)} > /dev/null`,
   );
-  // asciinema rec --stdin: keystrokes are typed only once asciinema has started (its header is
-  // written), so they reach it in raw mode.
-  const stdinCmd = String.raw`read x; echo "got $x"; printf '\303\251 caf\303\251\n'`;
+  // asciinema rec --stdin: keystrokes are typed only once the command's prompt has reached the
+  // outer terminal (script -f flushes its log), so asciinema has the terminal in raw mode.
+  // "\162eady" so the command line (in the log's header) does not itself contain "ready".
+  const stdinCmd = String.raw`printf '\162eady> '; read x; echo "got $x"; printf '\303\251 caf\303\251\n'`;
   sh(
     dir,
-    `(for i in $(seq 200); do [ -s stdin.cast ] && break; sleep 0.05; done; sleep 0.5; printf 'secret\\r'; sleep 1) | ` +
-      `script -q --log-out outer-stdin.log -ec ${q(`stty cols 100 rows 30; asciinema rec --stdin -q -c ${q(stdinCmd)} stdin.cast`)} > /dev/null`,
+    `(for i in $(seq 300); do grep -q ready outer-stdin.log 2>/dev/null && break; sleep 0.05; done; sleep 0.3; printf 'secret\\r'; sleep 1) | ` +
+      `script -qf --log-out outer-stdin.log -ec ${q(`stty cols 100 rows 30; asciinema rec --stdin -q -c ${q(stdinCmd)} stdin.cast`)} > /dev/null`,
   );
   // script --log-io / --log-timing (advanced) with typed input.
   const ioCmd = String.raw`read x; echo "got $x"; printf '\303\251\n'; exit 3`;
@@ -113,12 +114,17 @@ describe("asciicast v2 from asciinema rec", () => {
     const events = await collect(rec.events);
     expect(str(bytesOf(events, "input"))).toBe("secret\r");
     const out = bytesOf(events, "output");
-    expect(str(out)).toBe(str(text("secret\r\ngot secret\r\né café\r\n")));
+    expect(str(out)).toBe(str(text("ready> secret\r\ngot secret\r\né café\r\n")));
     const outer = file(join(dir, "outer-stdin.log"));
     expect(str(logBody(outer, out.byteLength))).toBe(str(out));
-    const firstInput = events.findIndex((e) => e.type === "input");
-    const firstOutput = events.findIndex((e) => e.type === "output");
-    expect(firstInput).toBeLessThan(firstOutput);
+    // The keystrokes come after the prompt and before the command's answer.
+    const input = events.findIndex((e) => e.type === "input");
+    const prompt = events.findIndex((e) => e.type === "output" && str(e.data).includes("ready> "));
+    const answer = events.findIndex(
+      (e) => e.type === "output" && str(e.data).includes("got secret"),
+    );
+    expect(prompt).toBeLessThan(input);
+    expect(input).toBeLessThan(answer);
   });
 
   it("does not depend on chunking: whole, byte by byte, odd chunks", async () => {
