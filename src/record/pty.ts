@@ -1,0 +1,204 @@
+/**
+ * A pseudo-terminal for live recording, made by util-linux `script` rather than a native addon:
+ * `script` is on every Linux that has util-linux (Debian: bsdutils), needs no build step, and
+ * works whether or not our own stdin is a terminal.
+ *
+ * We run `script -q -e -c WRAPPER /dev/null` with pipes on all three of its descriptors. Its
+ * stdin is a pipe, so `script` leaves terminal handling to us: it copies our bytes into the
+ * pty master and the command's output to its stdout, and with `-e` exits with the command's
+ * status (128 + N when a signal N ended it). On end of its stdin it sends the pty's EOF
+ * character. The pty keeps its default line discipline (ECHO on), so the command sees an
+ * ordinary terminal and keystrokes come back echoed in the output, as from any terminal.
+ *
+ * The typescript goes to /dev/null: we record the bytes that pass through our pipes, timed as
+ * they pass. The wrapper (a /bin/sh script) sets the pty's size, tells us the command's pid and
+ * the pty's name through a file in a private directory, then execs the command; that lets us
+ * resize the pty later (`stty -F`) and signal the command itself.
+ */
+import { spawn, execFile, type ChildProcessByStdio } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { constants, tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Readable, Writable } from "node:stream";
+import { TrailsealError } from "../errors.js";
+
+export interface PtyOptions {
+  /** The command and its arguments (argv; no shell involved). */
+  readonly command: readonly string[];
+  readonly cols: number;
+  readonly rows: number;
+  /** Environment of the command. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  /** The `script` program (default: `script` on PATH). */
+  readonly script?: string;
+}
+
+/** What the wrapper reports once it runs inside the pty. */
+interface PtyInfo {
+  readonly pid: number;
+  readonly tty: string;
+}
+
+/** Quotes one word for /bin/sh. */
+export function shellQuote(word: string): string {
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A command line as a user would type it (shown in the trail header). */
+export function commandLine(argv: readonly string[]): string {
+  return argv.map(shellQuote).join(" ");
+}
+
+const INFO_VAR = "TRAILSEAL_RECORD_INFO";
+const SHELL_VAR = "TRAILSEAL_RECORD_SHELL";
+
+/**
+ * The wrapper run by `script` (as `$SHELL -c`, with SHELL=/bin/sh): restore the user's SHELL,
+ * size the pty, report pid and tty (written whole, then renamed, so a reader never sees half a
+ * line), and exec the command so that the reported pid is the command's.
+ */
+function wrapper(options: PtyOptions): string {
+  return [
+    `if [ -n "\${${SHELL_VAR}+x}" ]; then SHELL=$${SHELL_VAR}; export SHELL; else unset SHELL; fi`,
+    `__ts_info=$${INFO_VAR}; unset ${INFO_VAR} ${SHELL_VAR}`,
+    `stty cols ${options.cols} rows ${options.rows} 2>/dev/null`,
+    `printf '%s %s\\n' "$$" "$(tty)" > "$__ts_info.tmp" && mv -f "$__ts_info.tmp" "$__ts_info"`,
+    `unset __ts_info`,
+    `exec ${commandLine(options.command)}`,
+  ].join("\n");
+}
+
+/** A command running in a pseudo-terminal. */
+export class ScriptPty {
+  /** Exit status of the command (script -e: 128 + N for signal N). */
+  readonly exited: Promise<number>;
+  private info: PtyInfo | null = null;
+  private done = false;
+
+  private constructor(
+    private readonly child: ChildProcessByStdio<Writable, Readable, Readable>,
+    private readonly dir: string,
+  ) {
+    this.exited = new Promise<number>((resolve, reject) => {
+      child.once("error", (e) => reject(spawnError(e)));
+      // "close": after the exit AND after stdout is drained, so no output is lost.
+      child.once("close", (code, signal) => {
+        this.done = true;
+        void rm(this.dir, { recursive: true, force: true });
+        if (code !== null) resolve(code);
+        else resolve(128 + signalNumber(signal));
+      });
+    });
+  }
+
+  /** Starts the command. */
+  static async spawn(options: PtyOptions): Promise<ScriptPty> {
+    if (options.command.length === 0) throw new TrailsealError("USAGE", "no command to record");
+    const dir = await mkdtemp(join(tmpdir(), "trailseal-record-"));
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(options.env)) if (v !== undefined) env[k] = v;
+    const shell = options.env["SHELL"];
+    if (shell !== undefined) env[SHELL_VAR] = shell;
+    env["SHELL"] = "/bin/sh";
+    env[INFO_VAR] = join(dir, "info");
+    const child = spawn(options.script ?? "script", ["-q", "-e", "-c", wrapper(options), "/dev/null"], {
+      cwd: options.cwd,
+      env,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    const pty = new ScriptPty(child, dir);
+    pty.exited.catch(() => undefined); // a spawn failure is reported below, not as unhandled
+    // A spawn failure (no `script`) surfaces here rather than as an unhandled rejection later.
+    await new Promise<void>((resolve, reject) => {
+      child.once("spawn", () => resolve());
+      child.once("error", (e) => reject(spawnError(e)));
+    });
+    child.stdin.on("error", () => undefined); // EPIPE once the command is gone: nothing to deliver
+    return pty;
+  }
+
+  /** The command's output (the pty's downstream bytes). */
+  get output(): Readable {
+    return this.child.stdout;
+  }
+
+  /** Messages of `script` itself (never the command's: its stderr is the pty). */
+  get diagnostics(): Readable {
+    return this.child.stderr;
+  }
+
+  /** Types bytes into the terminal. */
+  write(data: Uint8Array): void {
+    if (!this.done && this.child.stdin.writable) this.child.stdin.write(data);
+  }
+
+  /** Ends input: `script` sends the terminal's EOF character to the command. */
+  end(): void {
+    if (this.child.stdin.writable) this.child.stdin.end();
+  }
+
+  /** Resizes the terminal; the kernel sends SIGWINCH to the command's foreground job. */
+  async resize(cols: number, rows: number): Promise<void> {
+    const info = await this.ptyInfo();
+    if (info === null || this.done) return;
+    await new Promise<void>((resolve) => {
+      execFile("stty", ["-F", info.tty, "cols", String(cols), "rows", String(rows)], () => resolve());
+    });
+  }
+
+  /**
+   * Sends a signal to the command's process group (the command leads its own session in the
+   * pty, so its group is its job; a job-control shell passes a hangup on to its other jobs).
+   * Returns false when the command is not known to be running.
+   */
+  async kill(signal: NodeJS.Signals): Promise<boolean> {
+    const info = await this.ptyInfo();
+    if (info === null || this.done) return false;
+    try {
+      process.kill(-info.pid, signal);
+      return true;
+    } catch {
+      try {
+        process.kill(info.pid, signal);
+        return true;
+      } catch {
+        return false;
+      }
+    }
+  }
+
+  /** Kills `script` itself (last resort, when the command could not be found). */
+  killScript(): void {
+    if (!this.done) this.child.kill("SIGKILL");
+  }
+
+  /** The wrapper's report; null until it has run (or when it never will). */
+  private async ptyInfo(): Promise<PtyInfo | null> {
+    if (this.info !== null) return this.info;
+    // The wrapper runs within milliseconds of the spawn; wait a little for it if need be.
+    for (let i = 0; i < 50 && !this.done; i++) {
+      const text = await readFile(join(this.dir, "info"), "utf8").catch(() => null);
+      const m = text === null ? null : /^(\d+) (\/dev\/\S+)\n$/.exec(text);
+      if (m !== null) {
+        this.info = { pid: Number(m[1]), tty: m[2]! };
+        return this.info;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return null;
+  }
+}
+
+function spawnError(e: Error): TrailsealError {
+  const missing = (e as NodeJS.ErrnoException).code === "ENOENT";
+  return new TrailsealError("IO", missing ? "cannot run 'script' (util-linux), which makes the pseudo-terminal" : `cannot start 'script': ${e.message}`, {
+    cause: e,
+    ...(missing ? { hint: "install util-linux's script (Debian and Ubuntu: apt-get install bsdutils)" } : {}),
+  });
+}
+
+function signalNumber(signal: NodeJS.Signals | null): number {
+  return signal === null ? 0 : (constants.signals[signal] ?? 0);
+}
