@@ -1,6 +1,7 @@
 import { createHash, createPrivateKey, sign as nodeSign } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   ChainValidator,
@@ -357,6 +358,36 @@ describe("verifyDetached refuses", () => {
       message: expect.stringMatching(/"[^"]*foreign root CA" is a root that is not a trust anchor/),
     });
     expect((await verifyDetached(p7s, content, { anchors: [foreignRoot] })).chain).toHaveLength(2);
+  });
+});
+
+describe("round trip property", () => {
+  it("verifies any content at any signing time inside the PKI's validity, and no other content", async () => {
+    const id = await identity("signer-ec");
+    const validator = new ChainValidator();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 4096 }),
+        fc.date({
+          min: new Date("2025-01-01T00:00:01Z"),
+          max: new Date("2124-12-31T23:59:59Z"),
+          noInvalidDate: true,
+        }),
+        fc.nat(),
+        async (data, at, flip) => {
+          const p7s = await signDetached(data, id, at);
+          const facts = await verifyDetached(p7s, data, { anchors, validator });
+          expect(facts.signingTime).toEqual(new Date(Math.floor(at.getTime() / 1000) * 1000));
+          const other = data.length === 0 ? new Uint8Array([0]) : Uint8Array.from(data);
+          if (data.length > 0) other[flip % data.length]! ^= 1 << (flip % 8);
+          await expect(verifyDetached(p7s, other, { anchors, validator })).rejects.toMatchObject({
+            code: "SIGNATURE_INVALID",
+          });
+        },
+      ),
+      { numRuns: 40 },
+    );
+    expect(validator.validations).toBe(1);
   });
 });
 
