@@ -30,6 +30,12 @@ const COMMANDS: readonly CommandEntry[] = [
     load: () => import("./seal.js"),
   },
   {
+    name: "record",
+    summary: "run a command in a pseudo-terminal and seal the session live (signed on the wall clock)",
+    example: "trailseal record --policy audit.json -o s.trail -- ssh admin@db1",
+    load: () => import("./record.js"),
+  },
+  {
     name: "replay",
     summary: "decrypt a trail for replay with one or both keys (asciicast, raw, jsonl, script, --play)",
     example: "trailseal replay session.trail --key alice.key --key bob.key -o session.cast",
@@ -46,6 +52,18 @@ const COMMANDS: readonly CommandEntry[] = [
     summary: "give a third party access to a trail by adding stanzas for the same file keys",
     example: "trailseal share session.trail --key alice.key --to carol.crt -o shared.trail",
     load: () => import("./share.js"),
+  },
+  {
+    name: "verify",
+    summary: "verify trails without any key: integrity, completeness, signatures, timestamps",
+    example: "trailseal verify session.trail --ca ca.crt --tsa-ca ca.crt",
+    load: () => import("./verify.js"),
+  },
+  {
+    name: "export",
+    summary: "write a trail's signatures, tokens and stanzas out for checking with openssl alone",
+    example: "trailseal export session.trail evidence/",
+    load: () => import("./export.js"),
   },
   {
     name: "init",

@@ -234,10 +234,12 @@ export class TrailReader {
         const before = head;
         head = extendChain(head, recordDigest(prefix, body));
         const base = { seq, time: p.time, offset, prefix, body, head };
-        if (final !== null && p.kind !== RecordKind.stamp) {
+        if (final !== null && (p.kind !== RecordKind.stamp || p.time !== final.time)) {
+          // No checkpoint covers what follows the final one, so only stamps (which authenticate
+          // themselves) may, and their clear time is pinned to the final checkpoint's.
           throw new TrailsealError(
             "RECORD_INVALID",
-            `record ${seq} follows the final checkpoint (record ${final.seq}); only stamps may`,
+            `record ${seq} follows the final checkpoint (record ${final.seq}); only stamps at its time may`,
           );
         }
         switch (p.kind) {

@@ -1,0 +1,145 @@
+import { readCertificates } from "../pem.js";
+import { TrailsealError } from "../errors.js";
+import { ChainValidator } from "../sign.js";
+import { REQUIREMENTS, verifyTrail, type ChannelVerdict, type Requirement, type Verdict } from "../verify.js";
+import { collect, EXIT_FAILED, EXIT_OK, guard, newCommand, parseArgs, type Io } from "./io.js";
+import { inputStream, loadKeys } from "./common.js";
+import { inputName, readInput } from "./files.js";
+
+interface VerifyFlags {
+  ca?: string[];
+  tsaCa?: string[];
+  key?: string[];
+  passin?: string;
+  require?: string;
+  json?: boolean;
+}
+
+async function anchorsFrom(paths: readonly string[], io: Io): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for (const p of paths) out.push(...(await readCertificates(await readInput(p, io), { source: p })));
+  return out;
+}
+
+function who(r: { spkiFingerprint: string; subject: string }[]): string {
+  return r.map((x) => `sha256:${x.spkiFingerprint} (${x.subject})`).join(" and ");
+}
+
+function channelLine(c: ChannelVerdict | null): string {
+  if (c === null) return "unknown (the header could not be read)";
+  switch (c.state) {
+    case "clear":
+      return `clear, ${c.frames} frames`;
+    case "opened":
+      return `encrypted, opened with entry ${c.openedBy!.entry}${c.openedBy!.added ? " (added by share)" : ""}: ${who(c.openedBy!.recipients)}; ${c.decrypted} of ${c.frames} frames decrypted`;
+    case "locked": {
+      const alts = c.alternatives.map((a) => (a.recipients.length > 1 ? `both ${who(a.recipients)}` : who(a.recipients)));
+      return `encrypted, ${c.frames} frames; needs ${alts.join(", or ")}`;
+    }
+  }
+}
+
+/** The human verdict: one block per trail, the SPS player's four states and INTEGRITY. */
+export function formatVerdict(v: Verdict): string {
+  const lines = [`${v.file}: ${v.valid ? "VALID" : `INVALID${v.failed.length > 0 ? ` (failed: ${v.failed.join(", ")})` : ""}`}`];
+  lines.push(`  DOWNSTREAM  ${channelLine(v.downstream)}`);
+  lines.push(`  UPSTREAM    ${channelLine(v.upstream)}`);
+  const s = v.signature;
+  const signer = s.signer === null ? "" : `${s.signer.subject}${s.signer.codeSigning ? " (code signing)" : " (no code-signing EKU)"}`;
+  lines.push(
+    `  SIGNATURE   ${
+      s.state === "valid"
+        ? `valid: ${signer}, ${s.signed} checkpoints signed`
+        : s.state === "not-signed"
+          ? `not signed${s.message === null ? "" : `: ${s.message}`}`
+          : `${s.state}: ${s.message}`
+    }`,
+  );
+  const t = v.timestamp;
+  const span = t.firstGenTime === null ? "" : t.firstGenTime === t.lastGenTime ? `genTime ${t.firstGenTime}` : `genTime ${t.firstGenTime} .. ${t.lastGenTime}`;
+  const tsa = t.tsaName === null ? "" : `${t.source} TSA ${t.tsaName}, `;
+  lines.push(
+    `  TIMESTAMP   ${
+      t.state === "valid"
+        ? `valid: ${t.stamped} tokens, ${tsa}${span}${t.policy === null ? "" : `, policy ${t.policy}`}`
+        : t.state === "not-timestamped"
+          ? `not timestamped${t.message === null ? "" : `: ${t.message}`}`
+          : t.state === "partial"
+            ? `partial: ${t.message}; ${t.stamped} tokens, ${tsa}${span}`
+            : `${t.state}: ${t.message}`
+    }`,
+  );
+  for (const u of t.unstamped) lines.push(`              unstamped: checkpoint ${u.index} at ${u.time}s (${u.reason})`);
+  const i = v.integrity;
+  lines.push(
+    `  INTEGRITY   ${
+      i.state === "complete"
+        ? `complete: ${i.records} records, ${i.checkpoints} checkpoints, final checkpoint ${i.final!.index} at ${i.final!.time}s`
+        : i.state === "truncated"
+          ? `truncated: ${i.lastCheckpoint === null ? "no checkpoint at all" : `last good checkpoint ${i.lastCheckpoint.index} at ${i.lastCheckpoint.time}s`}, ${i.unsignedRecords} records after it unsigned (${i.message})`
+          : `tampered at ${i.firstBadRecord === -1 ? "the header" : `record ${i.firstBadRecord}`}: ${i.code}: ${i.message}`
+    }`,
+  );
+  return `${lines.join("\n")}\n`;
+}
+
+export async function run(argv: readonly string[], io: Io): Promise<number> {
+  const cmd = newCommand("trailseal verify", io)
+    .description("verify trails without any decryption key: integrity, completeness, signatures, timestamps")
+    .argument("<trail...>", "trail files (- for stdin)")
+    .option("--ca <file>", "trust anchor for checkpoint signers (repeatable)", collect)
+    .option("--tsa-ca <file>", "trust anchor for timestamp authorities (repeatable)", collect)
+    .option("-k, --key <file>", "also decrypt every frame with this private key (repeatable)", collect)
+    .option("--passin <spec>", "passphrase for encrypted keys: env:VAR, file:PATH or pass:TEXT")
+    .option("--require <list>", `what must hold, comma-separated: ${REQUIREMENTS.join(", ")}`)
+    .option("--json", "print a JSON array, one verdict object per trail")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  trailseal verify session.trail --ca ~/.trailseal/ca.crt --tsa-ca ~/.trailseal/ca.crt
+  trailseal verify --require complete,signature --ca corp-root.pem *.trail
+  trailseal verify --key alice.key --key bob.key --ca ca.crt session.trail --json
+
+By default 'complete' must hold, and 'signature' and 'timestamp' whenever the trail's header
+says they were enabled ('decrypt' too with --key). Certificates inside a trail are never
+trusted by themselves: give the anchors with --ca and --tsa-ca.
+Exit status: 0 every trail valid under the required checks, 1 any invalid, truncated or
+tampered, 2 usage or I/O error.`,
+    );
+  const early = parseArgs(cmd, argv);
+  if (early !== null) return early;
+  const flags = cmd.opts<VerifyFlags>();
+  const paths = cmd.args;
+  return guard(io, async () => {
+    let require: Requirement[] | undefined;
+    if (flags.require !== undefined) {
+      require = [];
+      for (const r of flags.require.split(",").map((x) => x.trim()).filter((x) => x !== "")) {
+        if (!(REQUIREMENTS as readonly string[]).includes(r)) {
+          throw new TrailsealError("USAGE", `--require takes ${REQUIREMENTS.join(", ")}; not ${r}`);
+        }
+        require.push(r as Requirement);
+      }
+    }
+    const anchors = await anchorsFrom(flags.ca ?? [], io);
+    const tsaAnchors = await anchorsFrom(flags.tsaCa ?? [], io);
+    const keys = await loadKeys(flags.key ?? [], flags.passin, io);
+    const validator = new ChainValidator();
+    const verdicts: Verdict[] = [];
+    for (const path of paths) {
+      const v = await verifyTrail(await inputStream(path, io), inputName(path), {
+        anchors,
+        tsaAnchors,
+        keys,
+        validator,
+        ...(require === undefined ? {} : { require }),
+      });
+      verdicts.push(v);
+      if (flags.json !== true) io.stdout.write(formatVerdict(v));
+    }
+    if (flags.json === true) io.stdout.write(`${JSON.stringify(verdicts, null, 2)}\n`);
+    return verdicts.every((v) => v.valid) ? EXIT_OK : EXIT_FAILED;
+  });
+}
+

@@ -1,0 +1,328 @@
+/**
+ * `trailseal verify` and `trailseal export`: verdicts, the tamper suite (no key), and openssl
+ * checking what export writes.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ChainValidator } from "../src/sign.js";
+import { verifyTrail, type Verdict } from "../src/verify.js";
+import { TrailReader } from "../src/trail/reader.js";
+import { encodeRecordPrefix, decodeRecordPrefix } from "../src/trail/format.js";
+import { runCli } from "./helpers/io.js";
+import { TESTDATA, certDer, chunks } from "./helpers/fixtures.js";
+
+const dir = mkdtempSync(join(tmpdir(), "trailseal-verify-"));
+const p = (n: string) => join(dir, n);
+const pki = (n: string) => join(TESTDATA, "pki", n);
+const certs = (n: string) => join(TESTDATA, "certs", n);
+const ROOT = certDer("pki/root-ca.pem");
+
+// A 95-second session: checkpoints at 30, 60, 90 and a final one at 95.
+const CAST = [
+  JSON.stringify({ version: 2, width: 80, height: 24, timestamp: 1764000000, command: "bash" }),
+  JSON.stringify([0.5, "o", "$ "]),
+  JSON.stringify([1.0, "i", "id\r"]),
+  JSON.stringify([1.2, "o", "uid=0(root)\r\n$ "]),
+  JSON.stringify([45.0, "o", "tick\r\n"]),
+  JSON.stringify([70.0, "i", "exit\r"]),
+  JSON.stringify([95.0, "o", "logout\r\n"]),
+  "",
+].join("\n");
+
+async function ok(argv: string[]) {
+  const r = await runCli(argv, { cwd: dir });
+  if (r.code !== 0) throw new Error(`${argv.join(" ")} exited ${r.code}: ${r.stderr}${r.stdout}`);
+  return r;
+}
+
+async function verdictOf(bytes: Uint8Array, options: Parameters<typeof verifyTrail>[2] = { anchors: [ROOT], tsaAnchors: [ROOT] }): Promise<Verdict> {
+  return verifyTrail(chunks(bytes, 8192), "t.trail", options);
+}
+
+interface Rec {
+  offset: number;
+  end: number;
+  kind: number;
+  seq: number;
+}
+
+async function records(bytes: Uint8Array): Promise<{ headerEnd: number; recs: Rec[] }> {
+  const reader = await TrailReader.open(chunks(bytes, 1 << 20), "t");
+  const recs: Rec[] = [];
+  for await (const r of reader.records()) recs.push({ offset: r.offset, end: r.offset + r.prefix.byteLength + r.body.byteLength, kind: r.prefix[0]!, seq: r.seq });
+  return { headerEnd: reader.parsed.size, recs };
+}
+
+const join_ = (...parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
+const renumber = (rec: Uint8Array, seq: number) => join_(encodeRecordPrefix({ ...decodeRecordPrefix(rec.subarray(0, 24), 0), seq }), rec.subarray(24));
+
+describe("verify", () => {
+  let trail: Uint8Array;
+  let L: { headerEnd: number; recs: Rec[] };
+
+  beforeAll(async () => {
+    writeFileSync(p("s.cast"), CAST);
+    await ok(["policy", "create", "--name", "audit", "--encrypt", certs("rsa2048-a.crt"), "--upstream", certs("rsa2048-c.crt"), "--sign-identity", "signer", "--timestamp", "local", "-o", p("policy.json")]);
+    const sealArgs = ["seal", "--policy", p("policy.json"), "--sign-cert", pki("signer-rsa-chain.pem"), "--sign-key", pki("signer-rsa.key"), "--tsa-cert", pki("tsa.pem"), "--tsa-key", pki("tsa.key")];
+    await ok([...sealArgs, p("s.cast"), "-o", p("s.trail")]);
+    await ok([...sealArgs.slice(0, 3), "--sign-cert", pki("foreign-signer.pem"), "--sign-key", pki("foreign-signer.key"), "--tsa-cert", pki("tsa.pem"), "--tsa-key", pki("tsa.key"), p("s.cast"), "-o", p("foreign.trail")]);
+    trail = new Uint8Array(readFileSync(p("s.trail")));
+    L = await records(trail);
+  });
+
+  it("a sealed, signed, locally stamped trail is VALID, with every state in the verdict", async () => {
+    const r = await runCli(["verify", p("s.trail"), "--ca", pki("root-ca.pem"), "--tsa-ca", pki("root-ca.pem")], { cwd: dir });
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split("\n");
+    expect(lines[0]).toBe(`${p("s.trail")}: VALID`);
+    expect(lines[1]).toMatch(/^ {2}DOWNSTREAM {2}encrypted, \d+ frames; needs sha256:[0-9a-f]{64} \(.*\)$/);
+    expect(lines[3]).toMatch(/^ {2}SIGNATURE {3}valid: C=XX, O=trailseal test, CN=trailseal test signer RSA \(code signing\), 4 checkpoints signed$/);
+    expect(lines[4]).toMatch(/^ {2}TIMESTAMP {3}valid: 4 tokens, local TSA .*, genTime \d{4}-.*Z/);
+    expect(lines[5]).toMatch(/^ {2}INTEGRITY {3}complete: \d+ records, 4 checkpoints, final checkpoint 4 at 95s$/);
+
+    const j = JSON.parse((await ok(["verify", "--json", p("s.trail"), "--ca", pki("root-ca.pem"), "--tsa-ca", pki("root-ca.pem")])).stdout) as Verdict[];
+    expect(j[0]!.required).toEqual(["signature", "timestamp", "complete"]);
+    expect(j[0]!.checkpoints.map((c) => [c.index, c.time, c.final, c.signature, c.timestamp?.state])).toEqual([
+      [1, 30, false, "valid", "valid"],
+      [2, 60, false, "valid", "valid"],
+      [3, 90, false, "valid", "valid"],
+      [4, 95, true, "valid", "valid"],
+    ]);
+  });
+
+  it("with --key it also decrypts every frame and checks the key commitments", async () => {
+    const j = JSON.parse((await ok(["verify", "--json", p("s.trail"), "--ca", pki("root-ca.pem"), "--tsa-ca", pki("root-ca.pem"), "--key", certs("rsa2048-a.key")])).stdout) as Verdict[];
+    const v = j[0]!;
+    expect(v.required).toEqual(["signature", "timestamp", "complete", "decrypt"]);
+    expect(v.valid).toBe(true);
+    expect(v.downstream).toMatchObject({ state: "opened", decrypted: v.downstream!.frames });
+    expect(v.upstream).toMatchObject({ state: "locked", decrypted: 0 });
+  });
+
+  it("without trust anchors the signature is untrusted and the trail invalid (exit 1)", async () => {
+    const r = await runCli(["verify", p("s.trail")], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stdout.split("\n")[0]).toBe(`${p("s.trail")}: INVALID (failed: signature, timestamp)`);
+    expect(r.stdout).toContain("SIGNATURE   untrusted: checkpoint 1 (record ");
+    expect(r.stdout).toContain("(no --ca trust anchor was given)");
+  });
+
+  it("a signer outside the trust anchors is untrusted (CHAIN_UNTRUSTED)", async () => {
+    const v = await verdictOf(new Uint8Array(readFileSync(p("foreign.trail"))));
+    expect(v.valid).toBe(false);
+    expect(v.failed).toEqual(["signature"]);
+    expect(v.signature).toMatchObject({ state: "untrusted", code: "CHAIN_UNTRUSTED" });
+    expect(v.integrity.state).toBe("complete");
+  });
+
+  it("--require chooses what must hold", async () => {
+    const r = await runCli(["verify", p("foreign.trail"), "--ca", pki("root-ca.pem"), "--tsa-ca", pki("root-ca.pem"), "--require", "complete,timestamp"], { cwd: dir });
+    expect(r.code).toBe(0);
+    const bad = await runCli(["verify", p("s.trail"), "--require", "complete,bogus"], { cwd: dir });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe("trailseal: error: --require takes signature, timestamp, complete, decrypt; not bogus\n");
+  });
+
+  it("many trails in one call: one verdict each, exit 1 if any failed", async () => {
+    const r = await runCli(["verify", p("s.trail"), p("foreign.trail"), "--ca", pki("root-ca.pem"), "--tsa-ca", pki("root-ca.pem")], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`${p("s.trail")}: VALID\n`);
+    expect(r.stdout).toContain(`${p("foreign.trail")}: INVALID (failed: signature)\n`);
+  });
+
+  it("a chain validation per signer, not per checkpoint", async () => {
+    const validator = new ChainValidator();
+    const v = await verdictOf(trail, { anchors: [ROOT], tsaAnchors: [ROOT], validator });
+    expect(v.valid).toBe(true);
+    expect(validator.validations).toBe(2); // the signer's chain once, the TSA's once
+  });
+
+  describe("tamper suite (no key)", () => {
+    const tampered = (v: Verdict) => ({ state: v.integrity.state, record: v.integrity.firstBadRecord, code: v.integrity.code, valid: v.valid });
+
+    it("a flipped bit in each part of each record is caught, with its code", async () => {
+      const seen: Record<string, Set<string>> = {};
+      for (const r of L.recs) {
+        const kind = r.kind === 1 ? "frame" : r.kind === 2 ? "checkpoint" : "stamp";
+        const spots: [string, number][] = [
+          ["kind", 0], ["flags", 1], ["channel", 2], ["seq", 11], ["time", 19], ["length", 23],
+          ["body start", 24], ["body middle", 24 + Math.floor((r.end - r.offset - 24) / 2)], ["body end", r.end - r.offset - 1],
+        ];
+        for (const [part, at] of spots) {
+          const bad = trail.slice();
+          bad[r.offset + at]! ^= 0x01;
+          const v = await verdictOf(bad);
+          expect(v.valid, `${kind} ${r.seq} ${part}`).toBe(false);
+          const key = `${kind} ${part}`;
+          (seen[key] ??= new Set()).add(v.integrity.state === "tampered" ? v.integrity.code! : `${v.integrity.state}/${v.signature.state}/${v.timestamp.state}`);
+        }
+      }
+      const codes = Object.fromEntries(Object.entries(seen).map(([k, s]) => [k, [...s].sort()]));
+      // Frames are covered by the chain: any change surfaces at the next checkpoint.
+      expect(codes["frame body start"]).toEqual(["CHAIN_BROKEN"]);
+      expect(codes["frame body end"]).toEqual(["CHAIN_BROKEN"]);
+      expect(codes["frame seq"]).toEqual(["SEQUENCE_INVALID"]);
+      expect(codes["frame kind"]).toEqual(["RECORD_INVALID"]);
+      // The body end of a checkpoint is its signature: it no longer verifies (nor its stamp, over
+      // the signature value); for all but the final one the next checkpoint's head catches it too.
+      expect(codes["checkpoint body end"]).toEqual(["CHAIN_BROKEN", "complete/invalid/invalid"]);
+      expect(codes["checkpoint seq"]).toEqual(["SEQUENCE_INVALID"]);
+      // A stamp's token end is inside the token's signature: the token fails.
+      // Stamps inside the chain are caught by the next checkpoint; the final checkpoint's stamp,
+      // which no checkpoint covers, by its token (body middle) or its pinned time.
+      expect(codes["stamp body middle"]).toEqual(["CHAIN_BROKEN", "complete/valid/invalid"]);
+      expect(codes["stamp time"]).toEqual(["CHAIN_BROKEN", "RECORD_INVALID"]);
+      expect(codes["stamp body start"]).toEqual(["RECORD_INVALID"]); // names a record that is no checkpoint
+      expect(codes["stamp body end"]).toEqual(["RECORD_INVALID"]); // note length runs past the body
+    }, 120_000);
+
+    it("a flipped bit in the header is caught", async () => {
+      for (const at of [0, 9, 12, 40, L.headerEnd - 10]) {
+        const bad = trail.slice();
+        bad[at]! ^= 0x01;
+        const v = await verdictOf(bad);
+        expect(v.valid).toBe(false);
+        expect(["tampered"]).toContain(v.integrity.state);
+      }
+      const bad = trail.slice();
+      bad[40]! ^= 0x01; // inside the JSON: still parses or not, but the chain start moves
+      expect((await verdictOf(bad)).integrity.code).toMatch(/^(CHAIN_BROKEN|HEADER_INVALID)$/);
+    });
+
+    it("a dropped record", async () => {
+      const r = L.recs[2]!;
+      const v = await verdictOf(join_(trail.subarray(0, r.offset), trail.subarray(r.end)));
+      expect(tampered(v)).toEqual({ state: "tampered", record: 2, code: "SEQUENCE_INVALID", valid: false });
+    });
+
+    it("a dropped record, the rest renumbered", async () => {
+      const parts = L.recs.map((r) => trail.subarray(r.offset, r.end));
+      const kept = [...parts.slice(0, 2), ...parts.slice(3).map((x, i) => renumber(x, i + 2))];
+      const v = await verdictOf(join_(trail.subarray(0, L.headerEnd), ...kept));
+      expect(tampered(v)).toMatchObject({ state: "tampered", code: "CHAIN_BROKEN", valid: false });
+    });
+
+    it("a duplicated record", async () => {
+      const r = L.recs[1]!;
+      const v = await verdictOf(join_(trail.subarray(0, r.end), trail.subarray(r.offset)));
+      expect(tampered(v)).toEqual({ state: "tampered", record: 2, code: "SEQUENCE_INVALID", valid: false });
+    });
+
+    it("reordered records", async () => {
+      const [a, b] = [L.recs[1]!, L.recs[2]!];
+      const v = await verdictOf(join_(trail.subarray(0, a.offset), trail.subarray(b.offset, b.end), trail.subarray(a.offset, a.end), trail.subarray(b.end)));
+      expect(tampered(v)).toEqual({ state: "tampered", record: 1, code: "SEQUENCE_INVALID", valid: false });
+    });
+
+    it("a foreign record (another trail's, same position)", async () => {
+      const other = new Uint8Array(readFileSync(p("foreign.trail")));
+      const LO = await records(other);
+      const r = L.recs[1]!;
+      const o = LO.recs[1]!;
+      const v = await verdictOf(join_(trail.subarray(0, r.offset), other.subarray(o.offset, o.end), trail.subarray(r.end)));
+      expect(tampered(v)).toMatchObject({ state: "tampered", code: "CHAIN_BROKEN", valid: false });
+      expect(v.integrity.message).toMatch(/^record \d+: checkpoint 1 covers chain head/);
+    });
+
+    it("a removed checkpoint (renumbered) leaves its interval without one", async () => {
+      const cp = L.recs.find((r) => r.kind === 2)!;
+      const stamp = L.recs.find((r) => r.kind === 3 && r.offset > cp.offset)!;
+      const parts = L.recs.filter((r) => r !== cp && r !== stamp).map((r, i) => renumber(trail.subarray(r.offset, r.end), i));
+      const v = await verdictOf(join_(trail.subarray(0, L.headerEnd), ...parts));
+      expect(tampered(v)).toMatchObject({ state: "tampered", code: "CHECKPOINT_MISSING", valid: false });
+      expect(v.integrity.message).toMatch(/no checkpoint 1 at 30s before it$/);
+    });
+
+    it("a removed final checkpoint: truncated after checkpoint 3 at 90 s", async () => {
+      const final = L.recs.filter((r) => r.kind === 2).at(-1)!;
+      const v = await verdictOf(trail.subarray(0, final.offset));
+      expect(v.valid).toBe(false);
+      expect(v.integrity).toMatchObject({ state: "truncated", lastCheckpoint: { index: 3, time: 90 }, code: "TRUNCATED" });
+      expect(v.integrity.unsignedRecords).toBe(final.seq - v.integrity.lastCheckpoint!.records);
+    });
+
+    it("a cut at every record boundary and inside every record reads as truncated, never as valid", async () => {
+      const final = L.recs.filter((r) => r.kind === 2).at(-1)!;
+      for (const r of L.recs) {
+        for (const cut of [r.offset, r.offset + 10, r.end - 1]) {
+          const v = await verdictOf(trail.subarray(0, cut));
+          expect(v.valid).toBe(false);
+          if (r.seq > final.seq && cut === r.offset) {
+            // Cut before the final checkpoint's stamp: complete, but the final checkpoint is unstamped.
+            expect(v.integrity.state).toBe("complete");
+            expect(v.timestamp.state).toBe("partial");
+            expect(v.timestamp.unstamped).toEqual([{ index: 4, time: 95, reason: "no timestamp was recorded for it" }]);
+          } else {
+            expect(v.integrity.state).toBe("truncated");
+            expect(v.integrity.code).toBe("TRUNCATED");
+          }
+        }
+      }
+      // …but a cut right after the final checkpoint's stamp is the whole trail.
+      expect((await verdictOf(trail)).valid).toBe(true);
+    }, 120_000);
+
+    it("the whole upstream channel removed", async () => {
+      const reader = await TrailReader.open(chunks(trail, 1 << 20), "t");
+      const upstream = new Set<number>();
+      for await (const r of reader.records()) if (r.type === "frame" && r.channel === "upstream") upstream.add(r.seq);
+      const kept = L.recs.filter((r) => !upstream.has(r.seq)).map((r, i) => renumber(trail.subarray(r.offset, r.end), i));
+      const v = await verdictOf(join_(trail.subarray(0, L.headerEnd), ...kept));
+      expect(tampered(v)).toMatchObject({ state: "tampered", code: "CHAIN_BROKEN", valid: false });
+    });
+  });
+
+  describe("export: openssl checks what it writes", () => {
+    const out = p("evidence");
+    beforeAll(async () => {
+      await ok(["export", p("s.trail"), out]);
+    });
+
+    it("openssl cms -verify accepts every checkpoint signature, and rejects a changed byte", () => {
+      const files = readdirSync(out).filter((f) => f.endsWith(".p7s")).sort();
+      expect(files).toEqual(["checkpoint-001.p7s", "checkpoint-002.p7s", "checkpoint-003.p7s", "checkpoint-004.p7s"]);
+      for (const f of files) {
+        const base = join(out, f.replace(/\.p7s$/, ""));
+        const good = spawnSync("openssl", ["cms", "-verify", "-binary", "-inform", "DER", "-in", `${base}.p7s`, "-content", `${base}.txt`, "-CAfile", pki("root-ca.pem"), "-purpose", "any", "-out", "/dev/null"]);
+        expect(good.status, good.stderr.toString()).toBe(0);
+        expect(good.stderr.toString()).toContain("Verification successful");
+        const content = readFileSync(`${base}.txt`);
+        content[content.length - 2] ^= 0x01;
+        writeFileSync(`${base}.bad`, content);
+        const bad = spawnSync("openssl", ["cms", "-verify", "-binary", "-inform", "DER", "-in", `${base}.p7s`, "-content", `${base}.bad`, "-CAfile", pki("root-ca.pem"), "-purpose", "any", "-out", "/dev/null"]);
+        expect(bad.status).not.toBe(0);
+        expect(bad.stderr.toString()).toContain("content verify error");
+      }
+    });
+
+    it("openssl ts -verify accepts every local token over the signature value", () => {
+      for (const k of ["001", "002", "003", "004"]) {
+        const r = spawnSync("openssl", ["ts", "-verify", "-token_in", "-in", join(out, `checkpoint-${k}.tst`), "-data", join(out, `checkpoint-${k}.sig`), "-CAfile", pki("root-ca.pem")]);
+        expect(r.stdout.toString(), r.stderr.toString()).toContain("Verification: OK");
+      }
+    });
+
+    it("VERIFY.txt's commands run as written and pass", () => {
+      const text = readFileSync(join(out, "VERIFY.txt"), "utf8");
+      const commands = text.split("\n").filter((l) => l.startsWith("openssl cms -verify") || l.startsWith("openssl ts -verify"));
+      expect(commands).toHaveLength(8);
+      for (const c of commands) {
+        execFileSync("sh", ["-c", c], { cwd: out, env: { ...process.env, CA: pki("root-ca.pem"), TSA_CA: pki("root-ca.pem") }, stdio: "pipe" });
+      }
+    });
+
+    it("openssl cms -decrypt opens each stanza, and the key matches the header's commitment", () => {
+      const header = JSON.parse(readFileSync(join(out, "header.json"), "utf8"));
+      for (const [channel, key] of [["downstream", certs("rsa2048-a.key")], ["upstream", certs("rsa2048-c.key")]] as const) {
+        const file = join(out, `stanza-${channel}-0.der`);
+        execFileSync("openssl", ["cms", "-decrypt", "-binary", "-inform", "DER", "-in", file, "-inkey", key, "-out", `${file}.key`]);
+        expect(readFileSync(`${file}.key`).length).toBe(32);
+        const mac = execFileSync("sh", ["-c", `openssl dgst -sha256 -mac HMAC -macopt hexkey:$(od -An -tx1 -v ${file}.key | tr -d ' \\n') commitment-label-${channel}.txt`], { cwd: out }).toString();
+        expect(mac.trim().split(" ").at(-1)).toBe(header.channels[channel].commitment);
+      }
+    });
+  });
+});
