@@ -123,6 +123,21 @@ describe("asciicast: malformed input names the source and line", () => {
     ]);
   });
 
+  it("takes user and host from a recorded env (asciinema rec --env USER,HOSTNAME)", async () => {
+    const rec = await readAsciicast(
+      once(
+        text(
+          '{"version": 2, "width": 1, "height": 1, "env": {"USER": "admin", "HOSTNAME": "db01"}}\n',
+        ),
+      ),
+    );
+    expect(rec.metadata).toMatchObject({
+      user: "admin",
+      host: "db01",
+      env: { USER: "admin", HOSTNAME: "db01" },
+    });
+  });
+
   it("keeps unknown header fields in extra and maps the known ones", async () => {
     const rec = await readAsciicast(
       once(

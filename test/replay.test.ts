@@ -102,7 +102,7 @@ describe("asciicast export", () => {
     expect(str(bytesOf(real.events, "output"))).toContain("got pw");
   });
 
-  it("carries UTF-8 split across events over, so asciinema cat prints the exact bytes", async () => {
+  it("carries UTF-8 split across events over, so asciinema cat and play print the exact bytes", async () => {
     const s = sink();
     await writeAsciicastV2({ cols: 80, rows: 24 }, iter(SPLIT), s.write);
     const cast = Buffer.from(s.bytes()).toString("utf8");
@@ -121,6 +121,9 @@ describe("asciicast export", () => {
     );
     writeFileSync(join(dir, "split.cast"), s.bytes());
     expect(str(asciinemaCat("split.cast"))).toBe(str(SPLIT_OUT));
+    // And asciinema play (fast: idle limit 10 ms, speed 10) shows the same bytes.
+    sh(dir, `script -qec ${q("asciinema play -i 0.01 -s 10 split.cast > play.out")} /dev/null`);
+    expect(str(file(join(dir, "play.out")))).toBe(str(SPLIT_OUT));
   });
 
   it("writes v3 with relative intervals, x and term, which our reader reads back", async () => {

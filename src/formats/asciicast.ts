@@ -118,8 +118,13 @@ function parseHeader(
     if (typeof v !== "string") throw formatError(source, 1, `header ${key} must be a string`);
     metadata[key] = v;
   }
-  if (header["env"] !== undefined && header["env"] !== null)
+  if (header["env"] !== undefined && header["env"] !== null) {
     metadata.env = stringEnv(header["env"], source);
+    // asciinema records only SHELL and TERM unless told (`--env USER,HOSTNAME`); use them if there.
+    const user = metadata.env["USER"] ?? metadata.env["LOGNAME"];
+    if (user !== undefined) metadata.user = user;
+    if (metadata.env["HOSTNAME"] !== undefined) metadata.host = metadata.env["HOSTNAME"];
+  }
   const known = version === 2 ? V2_KNOWN : V3_KNOWN;
   for (const [k, v] of Object.entries(header)) if (!known.has(k)) extra[k] = v;
   if (Object.keys(extra).length > 0) metadata.extra = extra;
