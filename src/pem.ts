@@ -15,6 +15,7 @@ import {
   DerError,
   pkcs7Certificates,
   readTlv,
+  spkiAlgorithm,
   type DerKind,
 } from "./pkix/der.js";
 import { readPkcs12 } from "./pkix/pkcs12.js";
@@ -119,7 +120,16 @@ export function spkiFingerprint(der: Uint8Array): string {
 
 /** The certificate's public key as a node:crypto KeyObject. */
 export function certificatePublicKey(der: Uint8Array): KeyObject {
-  return createPublicKey({ key: Buffer.from(spkiOf(der)), format: "der", type: "spki" });
+  const spki = spkiOf(der);
+  try {
+    return createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
+  } catch (e) {
+    throw new TrailsealError(
+      "KEY_UNSUPPORTED",
+      `the certificate's public key (algorithm ${spkiAlgorithm(spki) ?? "unknown"}) is not one OpenSSL reads`,
+      { cause: e },
+    );
+  }
 }
 
 export function describeCertificate(der: Uint8Array): CertificateInfo {
@@ -131,14 +141,20 @@ export function describeCertificate(der: Uint8Array): CertificateInfo {
       cause: e,
     });
   }
-  const key = certificatePublicKey(der);
+  let key: ReturnType<typeof keyDescription>;
+  try {
+    key = keyDescription(certificatePublicKey(der));
+  } catch {
+    // Describe what we cannot use rather than refuse to show it.
+    key = { keyType: spkiAlgorithm(spkiOf(der)) ?? "unknown", keySize: 0 };
+  }
   const info: CertificateInfo = {
     subject: fields.subject,
     issuer: fields.issuer,
     serial: fields.serial,
     notBefore: fields.notBefore.toISOString(),
     notAfter: fields.notAfter.toISOString(),
-    ...keyDescription(key),
+    ...key,
     extendedKeyUsages: fields.extendedKeyUsages.map((oid) => EKU_NAMES[oid] ?? oid),
     fingerprint: certificateFingerprint(der),
     spkiFingerprint: spkiFingerprint(der),
@@ -601,7 +617,7 @@ async function certificatesFromDer(
       return certs;
     }
     case "pkcs12": {
-      const { certificates } = await readPkcs12(bytes, passphrase, source);
+      const { certificates } = await readPkcs12(bytes, passphrase, source, { keys: false });
       certificates.forEach((c, i) => {
         try {
           validateCertificate(c);

@@ -38,6 +38,7 @@ const FORMS: readonly [file: string, cert: string, passphrase?: string][] = [
   ["variants/legacy-rc2.p12", "rsa2048-a.crt", PASS],
   ["variants/legacy-3des.pfx", "rsa2048-a.crt", PASS],
   ["variants/ec-nopass.p12", "ec-p256-a.crt"],
+  ["variants/nomac.p12", "rsa2048-a.crt", PASS],
   ["variants/key-and-cert.pem", "rsa2048-a.crt"],
 ];
 
@@ -156,6 +157,17 @@ describe("readPrivateKeys: errors", () => {
       await expectCode(wrong, "KEY_PASSPHRASE", `wrong passphrase for the private key in ${name}`);
     });
   }
+
+  it("a PKCS#12 file without a MAC: the key bag tells a wrong password", async () => {
+    await expectCode(
+      readPrivateKeys(file("variants/nomac.p12"), {
+        source: "nomac.p12",
+        passphrase: "s3cret-wrong",
+      }),
+      "KEY_PASSPHRASE",
+      "wrong password for PKCS#12 file nomac.p12",
+    );
+  });
 
   for (const name of [
     "variants/modern.p12",

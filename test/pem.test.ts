@@ -34,7 +34,13 @@ function opensslSpkiFingerprint(certFile: string): string {
   return execFileSync("sha256sum", { input: der }).toString().split(" ")[0]!;
 }
 
-const fingerprintOf = (name: string): string => opensslFingerprint(file(name));
+const fingerprints = new Map<string, string>();
+/** openssl's fingerprint of a fixture file (asked once per file). */
+function fingerprintOf(name: string): string {
+  let f = fingerprints.get(name);
+  if (f === undefined) fingerprints.set(name, (f = opensslFingerprint(file(name))));
+  return f;
+}
 
 async function expectCode(p: Promise<unknown>, code: string, message: string): Promise<void> {
   await expect(p).rejects.toMatchObject({ name: "TrailsealError", code, message });
@@ -63,6 +69,7 @@ const VARIANTS: readonly [file: string, certs: readonly string[], passphrase?: s
   ["variants/legacy-3des.pfx", ["rsa2048-a.crt"], PASS],
   ["variants/signer-chain.p12", ["signer.crt", "ca.crt"], PASS],
   ["variants/ec-nopass.p12", ["ec-p256-a.crt"]],
+  ["variants/nomac.p12", ["rsa2048-a.crt"], PASS],
   ["variants/key-and-cert.pem", ["rsa2048-a.crt"]],
   ["signer-chain.pem", ["signer.crt", "ca.crt"]],
   ["variants/trusted.pem", ["rsa2048-a.crt"]],
@@ -268,6 +275,15 @@ describe("readCertificates: errors", () => {
     }
   });
 
+  it("a PKCS#12 file without a MAC and its certificates in the clear needs no password", async () => {
+    // openssl pkcs12 -nomac leaves the certificate safe unencrypted; only the key needs one.
+    const ders = await readCertificates(file("variants/nomac.p12"), {
+      source: "n",
+      passphrase: "nope",
+    });
+    expect(ders.map(certificateFingerprint)).toEqual([fingerprintOf("rsa2048-a.crt")]);
+  });
+
   it("PKCS12_INVALID for a PFX whose authSafe is not a ContentInfo", async () => {
     // PFX { version 3, SEQUENCE { INTEGER 0 } }: a PKCS#12 outline with a broken inside.
     const der = new Uint8Array([0x30, 0x08, 0x02, 0x01, 0x03, 0x30, 0x03, 0x02, 0x01, 0x00]);
@@ -431,4 +447,81 @@ describe("checkApiCertificate", () => {
       expect(checkApiCertificate(value)).toEqual({ ok: false, reason, message });
     });
   }
+});
+
+describe("adversarial inputs", () => {
+  const der = file("variants/der.der");
+  const pemText = readFileSync(join(DIR, "rsa2048-a.crt"), "utf8");
+
+  /** Either certificates or a TrailsealError: never another exception, never a hang. */
+  async function settles(input: Uint8Array): Promise<void> {
+    try {
+      await readCertificates(input, { source: "fuzz", passphrase: "x" });
+    } catch (e) {
+      expect(e).toMatchObject({ name: "TrailsealError" });
+    }
+  }
+
+  it("random bytes", async () => {
+    await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 600 }), settles), { numRuns: 300 });
+  });
+
+  it("the certificate DER with one byte changed or cut short", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat({ max: der.length - 1 }),
+        fc.integer({ min: 0, max: 255 }),
+        fc.nat({ max: der.length }),
+        async (at, value, cut) => {
+          const changed = new Uint8Array(der);
+          changed[at] = value;
+          await settles(changed);
+          await settles(der.subarray(0, cut));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("PKCS#7 and PKCS#12 with one byte changed", async () => {
+    for (const name of ["variants/bundle.p7c", "variants/modern.p12", "variants/legacy-rc2.p12"]) {
+      const original = file(name);
+      await fc.assert(
+        fc.asyncProperty(
+          fc.nat({ max: original.length - 1 }),
+          fc.integer({ min: 0, max: 255 }),
+          async (at, value) => {
+            const changed = new Uint8Array(original);
+            changed[at] = value;
+            await settles(changed);
+          },
+        ),
+        { numRuns: 60 },
+      );
+    }
+  });
+
+  it("PEM text with a character changed, dropped or inserted", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat({ max: pemText.length - 1 }),
+        fc.constantFrom("", "-", "\\", "\n", '"', "*", "=", " ", "\r", "\u0000", "é"),
+        async (at, insert) => {
+          const mangled = pemText.slice(0, at) + insert + pemText.slice(at + 1);
+          await settles(new TextEncoder().encode(mangled));
+          expect(checkApiCertificate(mangled)).toHaveProperty("ok");
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("checkApiCertificate never throws on arbitrary JSON", () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        expect(checkApiCertificate(value).ok).toBe(false);
+      }),
+      { numRuns: 300 },
+    );
+  });
 });

@@ -231,3 +231,14 @@ export function privateKeyAlgorithm(der: Uint8Array): string | undefined {
     return undefined;
   }
 }
+
+/** The algorithm OID of a SubjectPublicKeyInfo (RFC 5280 §4.1.2.7), or undefined. */
+export function spkiAlgorithm(spki: Uint8Array): string | undefined {
+  try {
+    const [algorithm] = children(spki, readWhole(spki));
+    const algorithmOid = algorithm === undefined ? undefined : children(spki, algorithm)[0];
+    return algorithmOid === undefined ? undefined : oid(spki, algorithmOid);
+  } catch {
+    return undefined;
+  }
+}

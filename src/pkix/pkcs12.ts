@@ -38,6 +38,7 @@ export async function readPkcs12(
   der: Uint8Array,
   password: string | undefined,
   source: string,
+  options: { keys: boolean } = { keys: true },
 ): Promise<Pkcs12Contents> {
   const invalid = (what: string, cause?: unknown): TrailsealError =>
     new TrailsealError("PKCS12_INVALID", `${source}: invalid PKCS#12 file: ${what}`, { cause });
@@ -59,18 +60,7 @@ export async function readPkcs12(
     });
   } catch (e) {
     if (e instanceof Error && /Integrity for the PKCS#12 data is broken/.test(e.message)) {
-      throw new TrailsealError(
-        "PKCS12_PASSWORD",
-        password === undefined
-          ? `${source} is a password-protected PKCS#12 file and no password was given`
-          : `wrong password for PKCS#12 file ${source}`,
-        {
-          hint:
-            password === undefined
-              ? "give the password with --passin env:VAR, file:PATH or pass:TEXT"
-              : "check the password given with --passin",
-        },
-      );
+      throw wrongPassword(source, password, e);
     }
     throw invalid("the MAC or authenticated safe does not parse", e);
   }
@@ -97,19 +87,59 @@ export async function readPkcs12(
       }
     } catch (e) {
       if (e instanceof TrailsealError) throw e;
+      // Without a MAC nothing has checked the password yet: a failed decryption is most
+      // likely a wrong one.
+      if (pfx.macData === undefined) throw wrongPassword(source, password, e);
       throw invalid("a safe does not decrypt or parse", e);
     }
-    await readSafeContents(contents, pass, out, invalid);
+    try {
+      await readSafeContents(contents, { pass, keys: options.keys }, out, invalid);
+    } catch (e) {
+      if (e instanceof TrailsealError) throw e;
+      if (e instanceof KeyBagError) {
+        if (pfx.macData === undefined) throw wrongPassword(source, password, e.cause);
+        throw invalid("a key bag does not decrypt", e.cause);
+      }
+      throw invalid("a bag does not parse", e);
+    }
   }
   return out;
 }
 
+/** A shrouded key bag that did not decrypt (a wrong password when there is no MAC). */
+class KeyBagError extends Error {
+  constructor(cause: unknown) {
+    super("key bag does not decrypt", { cause });
+  }
+}
+
+function wrongPassword(
+  source: string,
+  password: string | undefined,
+  cause: unknown,
+): TrailsealError {
+  return new TrailsealError(
+    "PKCS12_PASSWORD",
+    password === undefined
+      ? `${source} is a password-protected PKCS#12 file and no password was given`
+      : `wrong password for PKCS#12 file ${source}`,
+    {
+      cause,
+      hint:
+        password === undefined
+          ? "give the password with --passin env:VAR, file:PATH or pass:TEXT"
+          : "check the password given with --passin",
+    },
+  );
+}
+
 async function readSafeContents(
   der: Uint8Array,
-  pass: string,
+  want: { pass: string; keys: boolean },
   out: Pkcs12Contents,
   invalid: (what: string, cause?: unknown) => TrailsealError,
 ): Promise<void> {
+  const { pass } = want;
   let safeContents: pkijs.SafeContents;
   try {
     safeContents = pkijs.SafeContents.fromBER(toArrayBuffer(der));
@@ -125,11 +155,14 @@ async function readSafeContents(
         break;
       }
       case OID_KEY_BAG: {
+        if (!want.keys) continue;
         const info = bag.bagValue as pkijs.PrivateKeyInfo;
         out.keys.push(new Uint8Array(info.toSchema().toBER(false)));
         break;
       }
       case OID_SHROUDED_KEY_BAG: {
+        // Certificates alone never need the keys decrypted.
+        if (!want.keys) continue;
         const shrouded = bag.bagValue as pkijs.PKCS8ShroudedKeyBag;
         const algorithm = shrouded.encryptionAlgorithm;
         try {
@@ -147,13 +180,13 @@ async function readSafeContents(
             out.keys.push(new Uint8Array(key.export({ format: "der", type: "pkcs8" })));
           }
         } catch (e) {
-          throw invalid("a key bag does not decrypt", e);
+          throw new KeyBagError(e);
         }
         break;
       }
       case OID_SAFE_CONTENTS_BAG: {
         const nested = bag.bagValue as pkijs.SafeContents;
-        await readSafeContents(new Uint8Array(nested.toSchema().toBER(false)), pass, out, invalid);
+        await readSafeContents(new Uint8Array(nested.toSchema().toBER(false)), want, out, invalid);
         break;
       }
       default:

@@ -198,6 +198,9 @@ openssl pkcs12 -export -inkey signer.key -in signer.crt -certfile ca.crt -name s
   -passout "pass:$PASSPHRASE" -out $V/signer-chain.p12
 openssl pkcs12 -export -inkey ec-p256-a.key -in ec-p256-a.crt -name ec-p256-a -passout "pass:" \
   -out $V/ec-nopass.p12
+# No MAC at all (-nomac): only decryption can tell a wrong password.
+openssl pkcs12 -export -nomac -inkey rsa2048-a.key -in $C -name rsa2048-a \
+  -passout "pass:$PASSPHRASE" -out $V/nomac.p12
 # Bag Attributes: what `openssl pkcs12 -nokeys` prints (friendlyName, localKeyID, subject=...).
 openssl pkcs12 -in $V/modern.p12 -nokeys -passin "pass:$PASSPHRASE" -out $V/bag-attributes.pem
 # OpenSSL's TRUSTED CERTIFICATE form (the certificate followed by trust settings).
