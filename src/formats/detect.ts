@@ -3,6 +3,9 @@
  */
 export type RecordingFormat = "asciicast" | "script" | "raw";
 
+/** Metadata plus a single-use stream of events, as every importer returns it. */
+export type { Recording } from "./stream.js";
+
 /** How many leading bytes `detectFormat` wants to see (it works with fewer). */
 export const DETECT_BYTES = 4096;
 
