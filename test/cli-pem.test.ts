@@ -183,7 +183,9 @@ describe("trailseal pem --json", () => {
       "-pubkey",
     ]);
     const spki = execFileSync("openssl", ["pkey", "-pubin", "-outform", "DER"], { input: pub });
-    const sha = execFileSync("sha256sum", { input: spki }).toString().split(" ")[0];
+    const sha = execFileSync("openssl", ["dgst", "-sha256", "-r"], { input: spki })
+      .toString()
+      .split(" ")[0];
     expect(a!.spkiFingerprint).toBe(sha);
     expect(Object.keys(a!)).toEqual([
       "source",

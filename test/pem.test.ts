@@ -27,11 +27,13 @@ function opensslFingerprint(pemOrDer: Uint8Array | string, inform = "PEM"): stri
   return out.trim().replace(/^.*=/, "").replace(/:/g, "").toLowerCase();
 }
 
-/** SHA-256 of the SPKI DER as openssl extracts it (x509 -pubkey | pkey -pubin -outform DER). */
+/** SHA-256 of the SPKI DER as openssl extracts it (x509 -pubkey | pkey -pubin -outform DER | dgst). */
 function opensslSpkiFingerprint(certFile: string): string {
   const pub = openssl(["x509", "-in", certFile, "-noout", "-pubkey"]);
   const der = execFileSync("openssl", ["pkey", "-pubin", "-outform", "DER"], { input: pub });
-  return execFileSync("sha256sum", { input: der }).toString().split(" ")[0]!;
+  return execFileSync("openssl", ["dgst", "-sha256", "-r"], { input: der })
+    .toString()
+    .split(" ")[0]!;
 }
 
 const fingerprints = new Map<string, string>();
