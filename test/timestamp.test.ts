@@ -274,3 +274,49 @@ describe("verifyToken refuses", () => {
     expect(validator.validations).toBe(1);
   });
 });
+
+describe("adversarial tokens and requests", () => {
+  it("every single-byte corruption of a token is refused with TIMESTAMP_INVALID or CHAIN_UNTRUSTED, or verifies unchanged facts", async () => {
+    const token = rawToken("tsa-ec");
+    const good = await verifyToken(token, { imprint: IMPRINT, nonce: NONCE, anchors: [ROOT_CA()] });
+    const codes = new Map<string, number>();
+    // Every 13th byte (two bit patterns) keeps this fast while touching every structure.
+    for (let at = 0; at < token.length; at += 13) {
+      for (const flip of [0x01, 0x80]) {
+        const bad = Uint8Array.from(token);
+        bad[at] = bad[at]! ^ flip;
+        try {
+          const facts = await verifyToken(bad, {
+            imprint: IMPRINT,
+            nonce: NONCE,
+            anchors: [ROOT_CA()],
+          });
+          // Only bytes outside what is signed and bound may change without notice (e.g. the
+          // copy of the root CA in the certificate set, which the anchors override).
+          expect(facts.genTime.getTime()).toBe(good.genTime.getTime());
+          expect(facts.serial).toBe(good.serial);
+          expect(facts.signer.fingerprint).toBe(good.signer.fingerprint);
+          codes.set("ok", (codes.get("ok") ?? 0) + 1);
+        } catch (e) {
+          const code = (e as { code?: string }).code ?? `untyped: ${String(e)}`;
+          codes.set(code, (codes.get(code) ?? 0) + 1);
+        }
+      }
+    }
+    expect(
+      [...codes.keys()].filter((c) => !["ok", "TIMESTAMP_INVALID", "CHAIN_UNTRUSTED"].includes(c)),
+    ).toEqual([]);
+    expect(codes.get("TIMESTAMP_INVALID")).toBeGreaterThan(50);
+  });
+
+  it("every truncation of a request is refused as FORMAT_INVALID", async () => {
+    const { decodeTimeStampReq } = await import("../src/pkix/tsp.js");
+    const req = makeRequest(IMPRINT, { nonce: NONCE, policyOid: "1.2.3.4" });
+    expect(decodeTimeStampReq(req).nonce).toBe(NONCE);
+    for (let n = 0; n < req.length; n++) {
+      expect(() => decodeTimeStampReq(req.subarray(0, n))).toThrow(
+        expect.objectContaining({ code: "FORMAT_INVALID" }),
+      );
+    }
+  });
+});

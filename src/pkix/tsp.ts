@@ -393,7 +393,29 @@ export interface CertificateFacts {
   fingerprint: string;
 }
 
+/**
+ * Parsed certificates by SHA-256 of their DER: a TSA signs and a verifier checks many tokens with
+ * the same certificate, and parsing one costs more than the signature. Bounded; entries are
+ * immutable facts about immutable bytes.
+ */
+const factsCache = new Map<string, CertificateFacts>();
+const FACTS_CACHE_SIZE = 256;
+
 export function certificateFacts(der: Uint8Array, what = "certificate"): CertificateFacts {
+  const fingerprint = createHash("sha256").update(der).digest("hex");
+  const cached = factsCache.get(fingerprint);
+  if (cached !== undefined) return cached;
+  const facts = parseCertificateFacts(Uint8Array.from(der), what, fingerprint);
+  if (factsCache.size >= FACTS_CACHE_SIZE) factsCache.clear();
+  factsCache.set(fingerprint, facts);
+  return facts;
+}
+
+function parseCertificateFacts(
+  der: Uint8Array,
+  what: string,
+  fingerprint: string,
+): CertificateFacts {
   const root = parseDer(der, what, "NOT_A_CERTIFICATE");
   return structure("NOT_A_CERTIFICATE", what, () => {
     const tbs = children(
@@ -440,7 +462,7 @@ export function certificateFacts(der: Uint8Array, what = "certificate"): Certifi
       eku,
       isCa,
       subjectKeyId,
-      fingerprint: createHash("sha256").update(der).digest("hex"),
+      fingerprint,
     };
   });
 }

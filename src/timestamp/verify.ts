@@ -135,9 +135,17 @@ export async function checkToken(
   }
 
   // The signer certificate, found by its sid among the token's and the caller's certificates.
-  const candidates = [...parsed.certificates, ...(options.certificates ?? [])].map((der) =>
-    certificateFacts(der, "token certificate"),
-  );
+  const candidates = [...parsed.certificates, ...(options.certificates ?? [])].map((der, i) => {
+    try {
+      return certificateFacts(der, "token certificate");
+    } catch (e) {
+      throw new TrailsealError(
+        "TIMESTAMP_INVALID",
+        `certificate ${i + 1} of the token is malformed`,
+        { cause: e },
+      );
+    }
+  });
   const sid = signerInfo.sid;
   const signer = candidates.find((c) =>
     "keyId" in sid
