@@ -550,8 +550,8 @@ export async function verifyDetached(
   if (at === null) throw invalid("no signingTime attribute and no validation time given");
 
   const validator = options.validator ?? new ChainValidator();
-  // A malformed extra certificate cannot be on a valid path: leave it out rather than fail on it.
-  const others = sd.certificates.filter((c) => !equal(c, signer.der) && parses(c));
+  const others = sd.certificates.filter((c) => !equal(c, signer.der));
+  if (!others.every(parses)) throw invalid("an included certificate is malformed");
   const { chain } = await validator.validate(signer.der, others, options.anchors, at);
 
   return {

@@ -230,5 +230,15 @@ describe("ChainValidator", () => {
     });
     await v.validate(leaf, [intermediate], [root, foreignRoot], NOW);
     expect(v.validations).toBe(4);
+    // Another set of intermediates is validated afresh: a tampered copy never rides on a cached path.
+    const tampered = Uint8Array.from(intermediate);
+    tampered[tampered.length - 10]! ^= 1;
+    await expect(v.validate(leaf, [tampered], [root], NOW)).rejects.toMatchObject({
+      code: "CHAIN_UNTRUSTED",
+      message: expect.stringMatching(
+        /bad signature: "[^"]*intermediate CA" is not signed by the key of the trust anchor/,
+      ),
+    });
+    expect(v.validations).toBe(5);
   });
 });

@@ -355,7 +355,8 @@ interface CacheEntry {
 
 /**
  * Memoises validateChain: a trail whose 120 checkpoints share one signer validates its chain once.
- * An entry is keyed by the leaf fingerprint and the set of anchors, and reused for any instant at
+ * An entry is keyed by the fingerprints of the leaf, of the intermediates offered and of the
+ * anchors (so a changed certificate anywhere is validated afresh), and reused for any instant at
  * which every certificate of the validated path is within its validity period, since nothing else
  * that validation checks depends on the time. Failures are not cached.
  */
@@ -370,7 +371,11 @@ export class ChainValidator {
     anchors: readonly Uint8Array[],
     at: Date,
   ): Promise<ChainResult> {
-    const key = `${fingerprintOf(leaf)}|${anchors.map(fingerprintOf).sort().join(",")}`;
+    const key = [leaf, intermediates, anchors]
+      .map((set) =>
+        (set instanceof Uint8Array ? [set] : [...set]).map(fingerprintOf).sort().join(","),
+      )
+      .join("|");
     const t = at.getTime();
     const entries = this.#cache.get(key) ?? [];
     const hit = entries.find((e) => e.from <= t && t <= e.until);
