@@ -3,7 +3,7 @@
  * (PEM with metadata around it, CRLF/CR, re-wrapped or indented base64, a PEM already escaped as
  * a JSON string, bare base64, DER, PKCS#7 bundles, PKCS#12), and write it in the one form the
  * API takes: PEM with base64 at 64 columns, LF line breaks and nothing else (RFC 7468 §2, the
- * strict form of §3).
+ * `stricttextualmsg` of §3). Input is read as leniently as §3's `laxtextualmsg` and beyond.
  */
 import { createHash, createPublicKey, type KeyObject } from "node:crypto";
 import { TrailsealError } from "./errors.js";
@@ -54,7 +54,8 @@ const BEGIN = "-----BEGIN CERTIFICATE-----\n";
 const END = "-----END CERTIFICATE-----\n";
 
 /**
- * Every X.509 certificate in `input`, as DER, in input order.
+ * Every X.509 certificate in `input`, as DER (fresh copies, never views of `input`), in input
+ * order.
  *
  * @example
  * const [der] = await readCertificates(bytes, { source: "auditor.pem" });
@@ -64,6 +65,11 @@ export async function readCertificates(
   input: Uint8Array,
   options: ReadOptions,
 ): Promise<Uint8Array[]> {
+  const found = await findCertificates(input, options);
+  return found.map((der) => der.slice());
+}
+
+async function findCertificates(input: Uint8Array, options: ReadOptions): Promise<Uint8Array[]> {
   const { source } = options;
   const raw = textOf(input);
   if (raw === undefined) return certificatesFromDer(input, source, undefined, options.passphrase);
