@@ -264,6 +264,8 @@ export async function signDetached(
   identity: SigningIdentity,
   signingTime: Date,
 ): Promise<Uint8Array> {
+  if (Number.isNaN(signingTime.getTime()))
+    throw new TypeError("signDetached: invalid signing time");
   const leafDer = identity.chain[0];
   if (leafDer === undefined)
     throw new TrailsealError("NO_CERTIFICATE", "the signing identity has no certificate");
@@ -397,6 +399,15 @@ function parses(der: Uint8Array): boolean {
   }
 }
 
+/** node:crypto throws on some malformed inputs (e.g. an impossible PSS salt length): that is a bad signature. */
+function safeVerify(...args: Parameters<typeof verify>): boolean {
+  try {
+    return verify(...args);
+  } catch {
+    return false;
+  }
+}
+
 function verifySignatureValue(
   signer: CertificateInfo,
   digestHash: HashName,
@@ -417,7 +428,7 @@ function verifySignatureValue(
       throw invalid(
         `signature algorithm ${algorithm.oid} does not fit the signer's ${keyType} key`,
       );
-    ok = verify(hash, data, { key, padding: constants.RSA_PKCS1_PADDING }, signature);
+    ok = safeVerify(hash, data, { key, padding: constants.RSA_PKCS1_PADDING }, signature);
   } else if (algorithm.oid === OID.rsassaPss) {
     if (keyType !== "rsa" && keyType !== "rsa-pss")
       throw invalid(`RSASSA-PSS does not fit the signer's ${keyType} key`);
@@ -425,7 +436,7 @@ function verifySignatureValue(
     const hash = HASH_BY_OID.get(p.hash);
     if (hash === undefined || p.mgfHash !== p.hash)
       throw invalid(`unsupported RSASSA-PSS parameters (hash ${p.hash}, MGF1 hash ${p.mgfHash})`);
-    ok = verify(
+    ok = safeVerify(
       hash,
       data,
       { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: p.saltLength },
@@ -444,7 +455,7 @@ function verifySignatureValue(
       algorithm.oid === OID.ecPublicKey
         ? digestHash
         : [...HASH_BY_OID.values()].find((h) => ECDSA_OID[h] === algorithm.oid)!;
-    ok = verify(hash, data, { key, dsaEncoding: "der" }, signature);
+    ok = safeVerify(hash, data, { key, dsaEncoding: "der" }, signature);
   } else if (algorithm.oid === OID.sha1WithRSAEncryption || algorithm.oid === OID.ecdsaWithSha1) {
     throw invalid("SHA-1 signature algorithm refused");
   } else {

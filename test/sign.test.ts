@@ -417,6 +417,49 @@ describe("every byte of a signature matters", () => {
   );
 });
 
+describe("adversarial signatures", () => {
+  it("any mutation (bytes changed, cut, inserted) fails with SIGNATURE_INVALID or CHAIN_UNTRUSTED, never another error", async () => {
+    const p7s = await signDetached(content, await identity("signer-rsa", "pss"), T);
+    const validator = new ChainValidator();
+    await verifyDetached(p7s, content, { anchors, validator });
+    const mutation = fc.oneof(
+      fc.record({
+        kind: fc.constant("set" as const),
+        at: fc.nat(),
+        value: fc.integer({ min: 0, max: 255 }),
+      }),
+      fc.record({ kind: fc.constant("cut" as const), at: fc.nat(), value: fc.nat(64) }),
+      fc.record({
+        kind: fc.constant("insert" as const),
+        at: fc.nat(),
+        value: fc.integer({ min: 0, max: 255 }),
+      }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 4 }), async (mutations) => {
+        let bytes = Uint8Array.from(p7s);
+        for (const m of mutations) {
+          const at = m.at % bytes.length;
+          if (m.kind === "set") bytes[at] = m.value === bytes[at] ? m.value ^ 0x80 : m.value;
+          else if (m.kind === "cut")
+            bytes = Uint8Array.from([
+              ...bytes.subarray(0, at),
+              ...bytes.subarray(at + 1 + m.value),
+            ]);
+          else bytes = Uint8Array.from([...bytes.subarray(0, at), m.value, ...bytes.subarray(at)]);
+        }
+        const outcome = await verifyDetached(bytes, content, { anchors, validator }).then(
+          () => "accepted",
+          (e: unknown) =>
+            e instanceof Error && "code" in e ? String(e.code) : `foreign error: ${String(e)}`,
+        );
+        expect(["SIGNATURE_INVALID", "CHAIN_UNTRUSTED"]).toContain(outcome);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe("unsigned attributes", () => {
   it("adds a signature timestamp token without touching the signed bytes", async () => {
     const id = await identity("signer-ec");
