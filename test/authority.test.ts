@@ -1,14 +1,16 @@
 import { execFileSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AUTHORITY_FILES, defaultHome, initAuthority, loadAuthority } from "../src/authority.js";
 import { toHex } from "../src/bytes.js";
+import { issueCertificate } from "../src/pkix/certify.js";
 import { certificateFacts, OID } from "../src/pkix/tsp.js";
 import { LOCAL_POLICY_OID, localStamper } from "../src/timestamp/token.js";
 import { verifyToken } from "../src/timestamp/verify.js";
-import { sha256 } from "./helpers/tsa.js";
+import { certDer, pkiPath, privateKey, sha256 } from "./helpers/tsa.js";
 
 const NOW = new Date("2026-03-01T00:00:00Z");
 const root = mkdtempSync(join(tmpdir(), "trailseal-auth-"));
@@ -138,5 +140,41 @@ describe("local authority", () => {
     expect(defaultHome({ TRAILSEAL_HOME: "/x" }, "/cwd", "rel")).toBe("/cwd/rel");
     expect(defaultHome({ TRAILSEAL_HOME: "/x" }, "/cwd")).toBe("/x");
     expect(defaultHome({}, "/cwd")).toMatch(/\/\.trailseal$/);
+  });
+});
+
+describe("issueCertificate", () => {
+  it("issues a leaf under an existing CA (RSA issuer, EC subject) that openssl verifies, with exact fields", async () => {
+    const leafKey = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    const notBefore = new Date("2026-01-01T00:00:00Z");
+    const notAfter = new Date("2036-01-01T00:00:00Z");
+    const der = await issueCertificate({
+      subject: "CN=auditor one, O=example",
+      publicKey: leafKey.publicKey,
+      issuer: { certificate: certDer("root-ca"), key: privateKey("root-ca") },
+      notBefore,
+      notAfter,
+      serialHex: "7f01",
+      basicConstraints: { ca: false },
+      keyUsage: { usages: ["keyAgreement"] },
+      extendedKeyUsage: { oids: ["1.3.6.1.5.5.7.3.4"], critical: false },
+    });
+    const facts = certificateFacts(der);
+    expect(facts.subject).toBe("CN=auditor one, O=example");
+    expect(facts.serial).toBe(0x7f01n);
+    expect(facts.notBefore.toISOString()).toBe(notBefore.toISOString());
+    expect(facts.notAfter.toISOString()).toBe(notAfter.toISOString());
+    expect(facts.eku).toEqual({ oids: ["1.3.6.1.5.5.7.3.4"], critical: false });
+    const pem = join(root, "auditor.pem");
+    writeFileSync(
+      pem,
+      `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString("base64")}\n-----END CERTIFICATE-----\n`,
+    );
+    const out = execFileSync(
+      "openssl",
+      ["verify", "-attime", "1800000000", "-CAfile", pkiPath("root-ca.pem"), pem],
+      { stdio: "pipe" },
+    ).toString();
+    expect(out.trim()).toBe(`${pem}: OK`);
   });
 });

@@ -3,7 +3,7 @@
  * identities and test or demo auditors. Keys come in and certificates go out as node KeyObjects
  * and DER bytes; @peculiar/x509 stays inside this file.
  */
-import { createHash, webcrypto, type KeyObject } from "node:crypto";
+import { createHash, randomBytes, webcrypto, type KeyObject } from "node:crypto";
 import { toArrayBuffer, toBytes } from "../bytes.js";
 import { TrailsealError } from "../errors.js";
 import { x509 } from "./engine.js";
@@ -38,8 +38,8 @@ export interface CertificateRequest {
   signingKey?: KeyObject;
   notBefore: Date;
   notAfter: Date;
-  /** Serial as hex (positive); default: 16 random bytes from `randomSerial` is the caller's job. */
-  serialHex: string;
+  /** Serial as positive hex; default 16 random bytes (`serialFromRandom(randomBytes(16))`). */
+  serialHex?: string;
   keyUsage?: { usages: readonly KeyUsageName[]; critical?: boolean };
   extendedKeyUsage?: { oids: readonly string[]; critical: boolean };
   /** basicConstraints: CA or not, with an optional path length. Always critical when `ca`. */
@@ -154,7 +154,7 @@ export async function issueCertificate(request: CertificateRequest): Promise<Uin
   extensions.push(new x509.AuthorityKeyIdentifierExtension(keyIdentifier(issuerSpki)));
 
   const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: request.serialHex,
+    serialNumber: request.serialHex ?? serialFromRandom(new Uint8Array(randomBytes(16))),
     subject: request.subject,
     issuer: issuerCert === undefined ? request.subject : issuerCert.subjectName,
     notBefore: request.notBefore,
