@@ -277,7 +277,7 @@ export function checkApiCertificate(value: unknown): ApiCertificateCheck {
     return {
       ok: false,
       reason: "not-certificate",
-      message: `holds ${THING_NAMES[thing]}, not a certificate`,
+      message: `holds ${thing === "other" ? `a PEM block labelled ${blocks[0]!.label}` : THING_NAMES[thing]}, not a certificate`,
     };
   }
   if (blocks.length > 1) {

@@ -426,6 +426,12 @@ describe("checkApiCertificate", () => {
       "holds a private key, not a certificate",
     ],
     [
+      "an unknown PEM block",
+      "-----BEGIN OPENSSH PUBLIC KEY-----\nAAAA\n-----END OPENSSH PUBLIC KEY-----\n",
+      "not-certificate",
+      "holds a PEM block labelled OPENSSH PUBLIC KEY, not a certificate",
+    ],
+    [
       "a CSR",
       text("bad/request.csr"),
       "not-certificate",
