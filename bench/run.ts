@@ -1,0 +1,133 @@
+/**
+ * trailseal benchmarks: `npm run bench [-- options]` (builds dist first).
+ *
+ * Every figure is taken beside a reference tool (age, openssl) run in the same run on the same
+ * data, and reported as a ratio: the machines are shared and noisy, absolute figures are not
+ * comparable between runs, ratios mostly are.
+ *
+ *   --large            1 GiB of input instead of 256 MiB
+ *   --size MIB         input size in MiB (overrides --large)
+ *   --repeats N        repeats of each seal/open (default 3; 1 with --large)
+ *   --only LIST        comma-separated sections: throughput, verify, tsa (default all)
+ *   --tsa-seconds S    seconds of load per TSA side (default 5)
+ *   --write-doc        also rewrite docs/BENCHMARKS.md with the figures
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { CLI, haveGnuTime, machineFacts, REPO, type MachineFacts } from "./lib.js";
+import { benchThroughput, type ThroughputResult } from "./throughput.js";
+import { benchVerify, type VerifyResult } from "./verify.js";
+import { benchTsa, type TsaResult } from "./tsa.js";
+import { renderDoc, renderText } from "./report.js";
+
+export interface BenchResult {
+  command: string;
+  machine: MachineFacts;
+  throughput: ThroughputResult | null;
+  verify: VerifyResult | null;
+  tsa: TsaResult | null;
+  totalSeconds: number;
+}
+
+const SECTIONS = ["throughput", "verify", "tsa"] as const;
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      large: { type: "boolean", default: false },
+      size: { type: "string" },
+      repeats: { type: "string" },
+      only: { type: "string" },
+      "tsa-seconds": { type: "string", default: "5" },
+      "write-doc": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(
+      "usage: npm run bench -- [--large] [--size MIB] [--repeats N] [--only throughput,verify,tsa] [--tsa-seconds S] [--write-doc]\n",
+    );
+    return 0;
+  }
+  const sizeMiB = values.size !== undefined ? Number(values.size) : values.large ? 1024 : 256;
+  const repeats = values.repeats !== undefined ? Number(values.repeats) : sizeMiB >= 1024 ? 1 : 3;
+  const tsaSeconds = Number(values["tsa-seconds"]);
+  const only = new Set(values.only?.split(",").map((s) => s.trim()) ?? SECTIONS);
+  for (const s of only) {
+    if (!(SECTIONS as readonly string[]).includes(s))
+      throw new Error(`unknown section '${s}' (${SECTIONS.join(", ")})`);
+  }
+  const checks: [boolean, string][] = [
+    [Number.isInteger(sizeMiB) && sizeMiB >= 1 && sizeMiB <= 8192, "--size must be 1..8192 MiB"],
+    [Number.isInteger(repeats) && repeats >= 1 && repeats <= 20, "--repeats must be 1..20"],
+    [
+      Number.isFinite(tsaSeconds) && tsaSeconds > 0 && tsaSeconds <= 60,
+      "--tsa-seconds must be in (0, 60]",
+    ],
+  ];
+  for (const [ok, message] of checks) if (!ok) throw new Error(message);
+  if (!existsSync(CLI))
+    throw new Error(`${CLI} is missing: run 'npm run build' first (npm run bench does)`);
+  if (!haveGnuTime()) {
+    process.stderr.write(
+      "bench: /usr/bin/time (Debian package `time`) is missing: peak RSS will read n/a\n",
+    );
+  }
+
+  const argv = process.argv.slice(2).filter((a) => a !== "--write-doc");
+  const command = `npm run bench${argv.length > 0 ? ` -- ${argv.join(" ")}` : ""}`;
+  const log = (s: string): void => void process.stderr.write(`${s}\n`);
+  const started = Date.now();
+  const dir = mkdtempSync(join(tmpdir(), "trailseal-bench-"));
+  const result: BenchResult = {
+    command,
+    machine: machineFacts(),
+    throughput: null,
+    verify: null,
+    tsa: null,
+    totalSeconds: 0,
+  };
+  try {
+    if (only.has("throughput")) {
+      log(`seal/replay throughput: ${sizeMiB} MiB, ${repeats} repeat(s)`);
+      result.throughput = await benchThroughput(dir, sizeMiB * 2 ** 20, repeats, log);
+    }
+    if (only.has("verify")) {
+      log("verify: one-hour trail, 120 signed checkpoints");
+      result.verify = await benchVerify(dir, 5, log);
+    }
+    if (only.has("tsa")) {
+      log(`tsa: ${tsaSeconds} s per side, 8 concurrent clients`);
+      result.tsa = await benchTsa(dir, tsaSeconds, log);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  result.totalSeconds = Math.round((Date.now() - started) / 100) / 10;
+
+  process.stdout.write(`${renderText(result)}\n`);
+  const resultsDir = join(REPO, "bench", "results");
+  mkdirSync(resultsDir, { recursive: true });
+  const stamp = result.machine.date.replace(/[:.]/g, "-");
+  const json = `${JSON.stringify(result, null, 2)}\n`;
+  writeFileSync(join(resultsDir, `${stamp}.json`), json);
+  writeFileSync(join(resultsDir, "latest.json"), json);
+  log(`results: bench/results/${stamp}.json`);
+  if (values["write-doc"]) {
+    writeFileSync(join(REPO, "docs", "BENCHMARKS.md"), renderDoc(result));
+    log("wrote docs/BENCHMARKS.md");
+  }
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`bench: error: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  },
+);
