@@ -12,6 +12,12 @@ interface CommandEntry {
 /** Every command; one file each under src/cli/. Add a line here when a command lands. */
 const COMMANDS: readonly CommandEntry[] = [
   {
+    name: "demo",
+    summary: "run the whole story in a new directory (authority, auditors, seal, verify, replay)",
+    example: "trailseal demo ./trailseal-demo",
+    load: () => import("./demo.js"),
+  },
+  {
     name: "pem",
     summary: "print the certificates of any file clean, as PEM or as SPS API strings",
     example: "trailseal pem --api auditor.p12 --passin env:P12_PASS",

@@ -3,11 +3,10 @@
  * timestamp source, turned into trail-writer options.
  */
 import { randomBytes } from "node:crypto";
-import { homedir } from "node:os";
-import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { TrailsealError } from "../errors.js";
 import type { SealingPlan } from "../policy.js";
+import { AUTHORITY_FILES, defaultHome, loadAuthority } from "../authority.js";
 import { readCertificates } from "../pem.js";
 import { readPrivateKeys } from "../keys.js";
 import { loadSigningIdentity, signDetached, signatureValue, type SigningIdentity } from "../sign.js";
@@ -46,13 +45,6 @@ export function sealingOptions(cmd: Command): Command {
     .option("--tsa-timeout <seconds>", "timeout of one remote TSA exchange", "10");
 }
 
-export function authorityHome(flag: string | undefined, io: Io): string {
-  if (flag !== undefined) return resolve(io.cwd, flag);
-  const env = io.env["TRAILSEAL_HOME"];
-  if (env !== undefined && env !== "") return resolve(io.cwd, env);
-  return join(homedir(), ".trailseal");
-}
-
 async function readFirstKey(path: string, pass: string | undefined, io: Io) {
   const keys = await readPrivateKeys(await readInput(path, io), pass === undefined ? { source: path } : { source: path, passphrase: pass });
   const key = keys[0];
@@ -84,9 +76,10 @@ export async function resolveSealing(flags: SealingFlags, io: Io): Promise<Seali
     let certPath = flags.signCert;
     let keyPath = flags.signKey;
     if (certPath === undefined && keyPath === undefined && flags.home !== undefined) {
-      const home = authorityHome(flags.home, io);
-      certPath = join(home, "signer.crt");
-      keyPath = join(home, "signer.key");
+      // --home alone: the signing identity `trailseal init` made.
+      const home = defaultHome(io.env, io.cwd, flags.home);
+      certPath = `${home}/${AUTHORITY_FILES.signer}`;
+      keyPath = `${home}/${AUTHORITY_FILES.signerKey}`;
     }
     if (certPath === undefined || keyPath === undefined) {
       throw new TrailsealError(
@@ -119,18 +112,15 @@ export async function resolveSealing(flags: SealingFlags, io: Io): Promise<Seali
       chain = await readCertificates(await readInput(flags.tsaCert, io), { source: flags.tsaCert });
       key = (await readFirstKey(flags.tsaKey, pass, io)).key;
     } else {
-      const home = authorityHome(flags.home, io);
-      const certPath = join(home, "tsa.crt");
-      const keyPath = join(home, "tsa.key");
+      const home = defaultHome(io.env, io.cwd, flags.home);
       try {
-        chain = await readCertificates(await readInput(certPath, io), { source: certPath });
+        ({ chain, key } = (await loadAuthority(home)).tsa);
       } catch (e) {
-        throw new TrailsealError("USAGE", `policy ${plan.name} uses the local TSA, but there is no local authority in ${home}`, {
+        throw new TrailsealError("USAGE", `policy ${plan.name} uses the local TSA, but no local authority could be loaded from ${home}`, {
           cause: e,
           hint: "run 'trailseal init' first (or pass --home DIR, or --tsa-cert FILE --tsa-key FILE)",
         });
       }
-      key = (await readFirstKey(keyPath, undefined, io)).key;
     }
     stamper = localStamper({ chain, key }, { clock: io.now, serial: serialSource((n) => new Uint8Array(randomBytes(n))), policyOid: LOCAL_POLICY_OID, accuracyMillis: 1000 });
   } else if (ts !== null && ts.selection === "remote") {

@@ -1,0 +1,145 @@
+/**
+ * `trailseal demo [DIR]`: the whole story on a fresh machine, printing each equivalent command
+ * before running it, so a user can learn by copying.
+ */
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { PassThrough } from "node:stream";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { TrailsealError } from "../errors.js";
+import { writePrivateKeyFile } from "../keys.js";
+import { toPem } from "../pem.js";
+import { issueCertificate, serialFromRandom } from "../pkix/certify.js";
+import { EXIT_FAILED, EXIT_OK, guard, newCommand, parseArgs, type Io } from "./io.js";
+import { run as runMain } from "./main.js";
+
+interface DemoFlags {
+  force?: boolean;
+}
+
+/** The bundled sample: a short administration session with typed passwords (asciicast v2). */
+export function sampleRecording(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  // src/cli or dist/cli → the package root
+  return resolve(here, "..", "..", "testdata", "recordings", "admin-session.cast");
+}
+
+export async function run(argv: readonly string[], io: Io): Promise<number> {
+  const cmd = newCommand("trailseal demo", io)
+    .description("run the whole story in a new directory: authority, auditors, policy, seal, verify, replay")
+    .argument("[dir]", "directory to create (must be empty or new)", "trailseal-demo")
+    .option("--force", "run in a directory that is not empty")
+    .addHelpText(
+      "after",
+      `
+Example:
+  npx trailseal demo && cd trailseal-demo && asciinema play replay.cast
+
+Creates a local authority (CA, TSA, signing identity), auditors alice and bob (four-eyes) and an
+upstream officer, a policy (four-eyes downstream, separate upstream, signed, locally
+timestamped, interval 10 s); seals a bundled administration session, verifies it, replays it
+with both keys, and shows that one key alone is refused and that keystrokes stay hidden
+without the officer's key.`,
+    );
+  const early = parseArgs(cmd, argv);
+  if (early !== null) return early;
+  const flags = cmd.opts<DemoFlags>();
+  const [dirArg] = cmd.args as [string | undefined];
+  return guard(io, async () => {
+    const dir = resolve(io.cwd, dirArg ?? "trailseal-demo");
+    await mkdir(dir, { recursive: true });
+    if (flags.force !== true && (await readdir(dir)).length > 0) {
+      throw new TrailsealError("IO", `${dirArg ?? "trailseal-demo"} is not empty`, {
+        hint: "give a new directory (trailseal demo DIR) or pass --force",
+      });
+    }
+    const started = Date.now();
+    const out = (s: string) => io.stdout.write(s);
+    const rel = (p: string) => relative(dir, p) || ".";
+    const sample = sampleRecording();
+
+    /** Runs a trailseal command in `dir`, echoing it and indenting what it prints. */
+    const step = async (title: string, args: string[], expect = EXIT_OK, env: Record<string, string> = {}) => {
+      out(`\n# ${title}\n$ trailseal ${args.map(shellQuote).join(" ")}\n`);
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      const chunks: Buffer[] = [];
+      stdout.on("data", (c: Buffer) => chunks.push(c));
+      stderr.on("data", (c: Buffer) => chunks.push(c));
+      const code = await runMain(args, { ...io, stdout, stderr, cwd: dir, env: { ...io.env, ...env }, stdoutIsTTY: false, stderrIsTTY: false });
+      stdout.end();
+      stderr.end();
+      await new Promise((r) => setImmediate(r));
+      const text = Buffer.concat(chunks).toString("utf8").trimEnd();
+      if (text !== "") out(`${text.split("\n").map((l) => `  ${l}`).join("\n")}\n`);
+      if (code !== expect) {
+        throw new TrailsealError("USAGE", `demo step "${title}" exited ${code}, expected ${expect}`);
+      }
+      if (code !== EXIT_OK) out(`  (exit status ${code}, as expected)\n`);
+    };
+
+    out(`trailseal demo in ${dir}\n`);
+    await step("1. A local authority: CA, TSA certificate (EKU timeStamping, critical) and signing identity", ["init", "--home", "authority"]);
+
+    out("\n# 2. Auditors alice and bob (four-eyes), and an upstream officer: RSA-2048 encryption certificates\n");
+    for (const who of ["alice", "bob", "officer"]) {
+      out(`$ openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/O=trailseal demo/CN=${who}" -keyout ${who}.key -out ${who}.crt\n`);
+      await makeAuditor(dir, who, io.now());
+    }
+    out("  (made in-process; the command above makes the same kind of certificate)\n");
+
+    await step("3. The audit policy, as the SPS REST API takes it (four-eyes downstream, separate upstream, signed, local timestamps every 10 s)", [
+      "policy", "create", "--name", "demo-audit",
+      "--encrypt", "alice.crt,bob.crt",
+      "--upstream", "officer.crt",
+      "--sign-identity", "demo-signer",
+      "--timestamp", "local",
+      "--interval", "10",
+      "-o", "policy.json",
+    ]);
+    await step("   …and checked before it is posted", ["policy", "check", "policy.json"]);
+    await step("4. Seal a recorded administration session (asciicast v2 with keystrokes)", [
+      "seal", "--policy", "policy.json", "--home", "authority", sample, "-o", "session.trail",
+    ]);
+    await step("5. What anyone can see without a key", ["inspect", "session.trail"]);
+    await step("6. Verify without any decryption key: integrity, completeness, signatures, timestamps", [
+      "verify", "session.trail", "--ca", "authority/ca.crt", "--tsa-ca", "authority/ca.crt",
+    ]);
+    await step("7. Replay with both four-eyes keys and the officer's: screen and keystrokes", [
+      "replay", "session.trail", "--key", "alice.key", "--key", "bob.key", "--key", "officer.key", "-o", "replay.cast",
+    ]);
+    await step("8. One four-eyes key alone is refused", ["replay", "session.trail", "--key", "alice.key", "-o", "refused.cast"], EXIT_FAILED);
+    await step("9. Without the officer's key the screen replays, but the keystrokes stay hidden", [
+      "replay", "session.trail", "--key", "alice.key", "--key", "bob.key", "-o", "screen-only.cast",
+    ]);
+    await step("10. Everything a third party needs to check the trail with openssl alone", ["export", "session.trail", "evidence"]);
+    out(
+      `\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Next:\n` +
+        `  cd ${rel(dir) === "." ? dir : dir}\n` +
+        "  asciinema play replay.cast          # the session, with keystrokes\n" +
+        "  trailseal replay session.trail --key alice.key --key bob.key --play\n" +
+        "  cat evidence/VERIFY.txt             # the openssl commands\n",
+    );
+    return EXIT_OK;
+  });
+}
+
+async function makeAuditor(dir: string, who: string, now: Date): Promise<void> {
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const der = await issueCertificate({
+    subject: `CN=${who}, O=trailseal demo`,
+    publicKey,
+    signingKey: privateKey,
+    notBefore: new Date(now.getTime() - 60_000),
+    notAfter: new Date(now.getTime() + 3650 * 24 * 3600 * 1000),
+    serialHex: serialFromRandom(new Uint8Array(randomBytes(16))),
+    keyUsage: { usages: ["keyEncipherment", "dataEncipherment"], critical: true },
+  });
+  await writeFile(join(dir, `${who}.crt`), toPem(der));
+  await writePrivateKeyFile(join(dir, `${who}.key`), privateKey.export({ type: "pkcs8", format: "pem" }).toString());
+}
+
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
+}

@@ -1,0 +1,45 @@
+import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runCli } from "./helpers/io.js";
+
+describe("trailseal demo", () => {
+  it("runs the whole story and leaves every artefact behind", async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), "trailseal-demo-")), "demo");
+    const r = await runCli(["demo", dir]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    // Every step prints its command before its output.
+    for (const c of [
+      "$ trailseal init --home authority",
+      "$ trailseal policy create --name demo-audit --encrypt alice.crt,bob.crt --upstream officer.crt --sign-identity demo-signer --timestamp local --interval 10 -o policy.json",
+      "$ trailseal verify session.trail --ca authority/ca.crt --tsa-ca authority/ca.crt",
+      "$ trailseal replay session.trail --key alice.key -o refused.cast",
+    ]) {
+      expect(r.stdout).toContain(`${c}\n`);
+    }
+    expect(r.stdout).toContain("  session.trail: VALID\n");
+    expect(r.stdout).toMatch(/ {4}INTEGRITY {3}complete: \d+ records, \d+ checkpoints, final checkpoint \d+ at /);
+    expect(r.stdout).toContain("  (exit status 1, as expected)\n");
+    expect(r.stdout).toContain("  trailseal: notice: the keystrokes (upstream) are hidden");
+    for (const f of ["authority/ca.crt", "policy.json", "session.trail", "replay.cast", "screen-only.cast", "evidence/VERIFY.txt"]) {
+      expect(existsSync(join(dir, f)), f).toBe(true);
+    }
+    expect(existsSync(join(dir, "refused.cast"))).toBe(false);
+    expect(statSync(join(dir, "alice.key")).mode & 0o777).toBe(0o600);
+    // With the officer's key the replay has the keystrokes; without, none.
+    const withInput = readFileSync(join(dir, "replay.cast"), "utf8").split("\n").filter((l) => l.includes('"i"'));
+    const without = readFileSync(join(dir, "screen-only.cast"), "utf8").split("\n").filter((l) => l.includes('"i"'));
+    expect(withInput.length).toBeGreaterThan(100);
+    expect(without).toEqual([]);
+  });
+
+  it("refuses a directory that is not empty", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "trailseal-demo-"));
+    await runCli(["demo", dir]);
+    const again = await runCli(["demo", dir]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toBe(`trailseal: error: ${dir} is not empty\ntrailseal: hint: give a new directory (trailseal demo DIR) or pass --force\n`);
+  });
+});
