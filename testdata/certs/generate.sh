@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Generates every certificate, key and container fixture in testdata/certs/ with the openssl CLI
-# (OpenSSL 3.0 or later). Run from anywhere: `bash testdata/certs/generate.sh`. The files are
+# (OpenSSL 3.0 or later; also jq and iconv). Run from anywhere: `bash testdata/certs/generate.sh`. The files are
 # committed; nothing in this folder is edited by hand.
 #
 # Two stages: the base keys and certificates (*.key, *.crt in this folder), which other fixtures
