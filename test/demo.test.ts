@@ -29,8 +29,15 @@ describe("trailseal demo", () => {
     expect(existsSync(join(dir, "refused.cast"))).toBe(false);
     expect(statSync(join(dir, "alice.key")).mode & 0o777).toBe(0o600);
     // With the officer's key the replay has the keystrokes; without, none.
-    const withInput = readFileSync(join(dir, "replay.cast"), "utf8").split("\n").filter((l) => l.includes('"i"'));
-    const without = readFileSync(join(dir, "screen-only.cast"), "utf8").split("\n").filter((l) => l.includes('"i"'));
+    const inputs = (f: string) =>
+      readFileSync(join(dir, f), "utf8")
+        .trim()
+        .split("\n")
+        .slice(1)
+        .map((l) => JSON.parse(l) as [number, string, string])
+        .filter((e) => e[1] === "i");
+    const withInput = inputs("replay.cast");
+    const without = inputs("screen-only.cast");
     expect(withInput.length).toBeGreaterThan(100);
     expect(without).toEqual([]);
   });
