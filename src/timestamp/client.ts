@@ -6,6 +6,7 @@
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { TrailsealError } from "../errors.js";
+import { toPem } from "../pem.js";
 import { decodeTimeStampResp, STATUS_NAMES } from "../pkix/tsp.js";
 import { makeRequest } from "./request.js";
 import type { Stamper } from "./token.js";
@@ -24,6 +25,8 @@ export interface RemoteStamperOptions {
   maxResponseBytes?: number;
   /** Trust anchors (DER) the TSA chain must reach; omitted = chain not checked here. */
   anchors?: readonly Uint8Array[];
+  /** CA certificates (DER) to trust for HTTPS instead of the system store (a private TSA). */
+  tlsCa?: readonly Uint8Array[];
 }
 
 export type PkiStatus = (typeof STATUS_NAMES)[number] | `unknown(${number})`;
@@ -70,6 +73,7 @@ export function remoteStamper(
   const backoffMs = options.backoffMs ?? 250;
   const maxBytes = options.maxResponseBytes ?? 256 * 1024;
   const policyOid = options.policyOid ?? null;
+  const tlsCa = options.tlsCa?.map(toPem);
   return {
     kind: "remote",
     async stamp(imprint: Uint8Array, nonce: bigint): Promise<Uint8Array> {
@@ -79,7 +83,7 @@ export function remoteStamper(
         for (let attempt = 0; attempt <= retries; attempt++) {
           if (attempt > 0) await sleep(backoffMs * 2 ** (attempt - 1));
           try {
-            const body = await post(url, query, timeoutMs, maxBytes);
+            const body = await post(url, query, timeoutMs, maxBytes, tlsCa);
             return await acceptResponse(
               url,
               body,
@@ -169,6 +173,7 @@ function post(
   query: Uint8Array,
   timeoutMs: number,
   maxBytes: number,
+  tlsCa: string[] | undefined,
 ): Promise<Uint8Array> {
   const target = parseUrl(url);
   const send = target.protocol === "https:" ? httpsRequest : httpRequest;
@@ -192,6 +197,7 @@ function post(
       target,
       {
         method: "POST",
+        ...(tlsCa === undefined || target.protocol !== "https:" ? {} : { ca: tlsCa }),
         headers: {
           "content-type": "application/timestamp-query",
           "content-length": String(query.byteLength),
