@@ -70,6 +70,7 @@ export { writeRaw } from "./replay/raw.js";
 export { writeJsonl } from "./replay/jsonl.js";
 export { writeScript } from "./replay/script.js";
 export { play, type PlayOptions } from "./replay/player.js";
+export { LiveRecorder, liveMetadata, type RecordOptions, type RecordResult } from "./record/recorder.js";
 export {
   loadSigningIdentity,
   signDetached,

@@ -24,9 +24,35 @@ const p = (name: string) => join(dir, name);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "trailseal-record-test-"));
-  expect((await runCli(["policy", "create", "--name", "clear", "--interval", "10", "-o", p("clear.json")])).code).toBe(0);
   expect(
-    (await runCli(["policy", "create", "--name", "signed", "--sign-identity", "signer", "--interval", "10", "-o", p("signed.json")])).code,
+    (
+      await runCli([
+        "policy",
+        "create",
+        "--name",
+        "clear",
+        "--interval",
+        "10",
+        "-o",
+        p("clear.json"),
+      ])
+    ).code,
+  ).toBe(0);
+  expect(
+    (
+      await runCli([
+        "policy",
+        "create",
+        "--name",
+        "signed",
+        "--sign-identity",
+        "signer",
+        "--interval",
+        "10",
+        "-o",
+        p("signed.json"),
+      ])
+    ).code,
   ).toBe(0);
 });
 
@@ -34,7 +60,10 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function events(path: string): Promise<{ header: Awaited<ReturnType<typeof openTrail>>["reader"]["parsed"]["header"]; events: SessionEvent[] }> {
+async function events(path: string): Promise<{
+  header: Awaited<ReturnType<typeof openTrail>>["reader"]["parsed"]["header"];
+  events: SessionEvent[];
+}> {
   const opened = await openTrail(createReadStream(path), path, []);
   const all: SessionEvent[] = [];
   for await (const e of opened.events()) all.push(e);
@@ -46,7 +75,9 @@ function bytes(evs: readonly SessionEvent[], type: "output" | "input"): string {
   return Buffer.concat(evs.flatMap((e) => (e.type === type ? [e.data] : []))).toString("latin1");
 }
 
-async function checkpoints(path: string): Promise<{ records: CheckpointRecord[]; end: TrailReader["end"] }> {
+async function checkpoints(
+  path: string,
+): Promise<{ records: CheckpointRecord[]; end: TrailReader["end"] }> {
   const reader = await TrailReader.open(createReadStream(path), path);
   const records: CheckpointRecord[] = [];
   for await (const r of reader.records()) if (r.type === "checkpoint") records.push(r);
@@ -57,7 +88,13 @@ async function checkpoints(path: string): Promise<{ records: CheckpointRecord[];
 function recorder(args: readonly string[]) {
   return spawn(
     process.execPath,
-    ["--import", join(ROOT, "node_modules", "tsx", "dist", "esm", "index.mjs"), join(ROOT, "src", "cli", "bin.ts"), "record", ...args],
+    [
+      "--import",
+      join(ROOT, "node_modules", "tsx", "dist", "esm", "index.mjs"),
+      join(ROOT, "src", "cli", "bin.ts"),
+      "record",
+      ...args,
+    ],
     { stdio: ["ignore", "ignore", "pipe"], detached: true },
   );
 }
@@ -75,9 +112,12 @@ describe("trailseal record", () => {
   it("records the output bytes exactly, passes them through, and exits with the command's status", async () => {
     const argv = ["sh", "-c", "printf hello; sleep 0.2; printf world; exit 3"];
     const before = Date.now() / 1000;
-    const r = await runCli(["record", "--policy", p("clear.json"), "-o", p("hello.trail"), "--", ...argv], {
-      env: { TERM: "xterm-256color", SHELL: "/bin/bash", PATH: process.env["PATH"] },
-    });
+    const r = await runCli(
+      ["record", "--policy", p("clear.json"), "-o", p("hello.trail"), "--", ...argv],
+      {
+        env: { TERM: "xterm-256color", SHELL: "/bin/bash", PATH: process.env["PATH"] },
+      },
+    );
     expect(r.stderr).toBe(
       `trailseal: notice: recording to ${p("hello.trail")} (policy clear, checkpoint every 10 s); the session ends when the command exits\n` +
         `trailseal: notice: session ended (exit status 3); ${p("hello.trail")}: ${r.stderr.match(/: (\d+ records, 1 checkpoints, \d+\.\d s)\n$/)?.[1]}\n`,
@@ -91,7 +131,9 @@ describe("trailseal record", () => {
     const exit = evs.filter((e) => e.type === "exit");
     expect(exit).toMatchObject([{ type: "exit", status: 3 }]);
     // The 0.2 s pause is in the recorded timing: "world" comes at least 200 ms after "hello".
-    const out = evs.filter((e): e is Extract<SessionEvent, { type: "output" }> => e.type === "output");
+    const out = evs.filter(
+      (e): e is Extract<SessionEvent, { type: "output" }> => e.type === "output",
+    );
     const world = out.find((e) => Buffer.from(e.data).toString().includes("w"))!;
     expect(world.time - out[0]!.time).toBeGreaterThanOrEqual(190_000);
     expect(exit[0]!.time).toBeGreaterThanOrEqual(world.time);
@@ -107,14 +149,34 @@ describe("trailseal record", () => {
     });
     expect(startTime).toBeGreaterThanOrEqual(Math.floor(before));
     expect(startTime).toBeLessThanOrEqual(Date.now() / 1000);
-    expect(header.policy).toMatchObject({ name: "clear", signing: false, timestamping: null, interval: 10 });
+    expect(header.policy).toMatchObject({
+      name: "clear",
+      signing: false,
+      timestamping: null,
+      interval: 10,
+    });
     // The file is in place (no temporary), readable by the owner only.
     expect((await stat(p("hello.trail"))).mode & 0o777).toBe(0o600);
   }, 20_000);
 
   it("records typed input as upstream, sized to --cols/--rows", async () => {
     const r = await runCli(
-      ["record", "-q", "--policy", p("clear.json"), "--cols", "100", "--rows", "30", "-o", p("input.trail"), "--", "sh", "-c", "read x; echo got:$x; stty size; exit 5"],
+      [
+        "record",
+        "-q",
+        "--policy",
+        p("clear.json"),
+        "--cols",
+        "100",
+        "--rows",
+        "30",
+        "-o",
+        p("input.trail"),
+        "--",
+        "sh",
+        "-c",
+        "read x; echo got:$x; stty size; exit 5",
+      ],
       { stdin: "abc\n", env: { PATH: process.env["PATH"] } },
     );
     expect(r.stderr).toBe("");
@@ -130,14 +192,34 @@ describe("trailseal record", () => {
 
   it("refuses an existing output, an unsigned run of a signing policy, and a missing command", async () => {
     await writeFile(p("exists.trail"), "x");
-    const exists = await runCli(["record", "--policy", p("clear.json"), "-o", p("exists.trail"), "--", "true"]);
+    const exists = await runCli([
+      "record",
+      "--policy",
+      p("clear.json"),
+      "-o",
+      p("exists.trail"),
+      "--",
+      "true",
+    ]);
     expect(exists.code).toBe(2);
-    expect(exists.stderr).toBe(`trailseal: error: ${p("exists.trail")} already exists\ntrailseal: hint: choose another name or pass --force\n`);
+    expect(exists.stderr).toBe(
+      `trailseal: error: ${p("exists.trail")} already exists\ntrailseal: hint: choose another name or pass --force\n`,
+    );
     expect(await readFile(p("exists.trail"), "utf8")).toBe("x");
 
-    const unsigned = await runCli(["record", "--policy", p("signed.json"), "-o", p("unsigned.trail"), "--", "true"]);
+    const unsigned = await runCli([
+      "record",
+      "--policy",
+      p("signed.json"),
+      "-o",
+      p("unsigned.trail"),
+      "--",
+      "true",
+    ]);
     expect(unsigned.code).toBe(2);
-    expect(unsigned.stderr).toMatch(/^trailseal: error: policy signed enables signing .*but no signing certificate and key were given\n/);
+    expect(unsigned.stderr).toMatch(
+      /^trailseal: error: policy signed enables signing .*but no signing certificate and key were given\n/,
+    );
     await expect(stat(p("unsigned.trail"))).rejects.toMatchObject({ code: "ENOENT" });
 
     const none = await runCli(["record", "--policy", p("clear.json"), "-o", p("none.trail")]);
@@ -153,7 +235,16 @@ describe("trailseal record", () => {
 
   it("on SIGTERM hangs up the command and closes the trail with its final checkpoint", async () => {
     const trail = p("term.trail");
-    const child = recorder(["--policy", p("clear.json"), "-o", trail, "--", "sh", "-c", 'trap "echo hung up; exit 9" HUP; echo ready; while :; do sleep 0.1; done']);
+    const child = recorder([
+      "--policy",
+      p("clear.json"),
+      "-o",
+      trail,
+      "--",
+      "sh",
+      "-c",
+      'trap "echo hung up; exit 9" HUP; echo ready; while :; do sleep 0.1; done',
+    ]);
     let stderr = "";
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
     const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
@@ -180,30 +271,33 @@ describe("trailseal record", () => {
   it("killed with SIGKILL mid-way, leaves a trail that verifies up to its last signed checkpoint", async () => {
     const trail = p("killed.trail");
     // The policy minimum is 10 s, so the first checkpoint lands 10 s into the session.
-    const child = recorder(
-      [
-        "--policy",
-        p("signed.json"),
-        "--sign-cert",
-        join(PKI, "signer-rsa-chain.pem"),
-        "--sign-key",
-        join(PKI, "signer-rsa.key"),
-        "-o",
-        trail,
-        "--",
-        "sh",
-        "-c",
-        "i=0; while [ $i -lt 60 ]; do echo tick $i; i=$((i+1)); sleep 0.5; done",
-      ],
-    );
+    const child = recorder([
+      "--policy",
+      p("signed.json"),
+      "--sign-cert",
+      join(PKI, "signer-rsa-chain.pem"),
+      "--sign-key",
+      join(PKI, "signer-rsa.key"),
+      "-o",
+      trail,
+      "--",
+      "sh",
+      "-c",
+      "i=0; while [ $i -lt 60 ]; do echo tick $i; i=$((i+1)); sleep 0.5; done",
+    ]);
     let stderr = "";
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    const gone = new Promise<NodeJS.Signals | null>((r) => child.once("exit", (_code, signal) => r(signal)));
+    const gone = new Promise<NodeJS.Signals | null>((r) =>
+      child.once("exit", (_code, signal) => r(signal)),
+    );
     try {
       // Wait for the first checkpoint on disk, then for a little output after it.
       const deadline = Date.now() + 20_000;
       for (;;) {
-        const size = await stat(trail).then((s) => s.size, () => 0);
+        const size = await stat(trail).then(
+          (s) => s.size,
+          () => 0,
+        );
         if (size > 0 && (await checkpoints(trail)).records.length > 0) break;
         if (Date.now() > deadline) throw new Error(`no checkpoint within 20 s; stderr: ${stderr}`);
         await new Promise((r) => setTimeout(r, 200));

@@ -21,7 +21,11 @@ const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 function size(flag: string | undefined, name: string): number | undefined {
   if (flag === undefined) return undefined;
   const n = Number(flag);
-  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new TrailsealError("USAGE", `--${name} must be a whole number from 1 to 10000, not ${flag}`);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000)
+    throw new TrailsealError(
+      "USAGE",
+      `--${name} must be a whole number from 1 to 10000, not ${flag}`,
+    );
   return n;
 }
 
@@ -30,14 +34,24 @@ function size(flag: string | undefined, name: string): number | undefined {
  * record by record and fsynced at every checkpoint: a recorder killed mid-way must leave the
  * verified prefix on disk, not a temporary file.
  */
-async function openTrailFile(path: string, io: Io, force: boolean): Promise<{ handle: FileHandle; full: string }> {
-  if (path === "-") throw new TrailsealError("USAGE", "record writes the trail to a file, not to stdout (the terminal is the session's)");
+async function openTrailFile(
+  path: string,
+  io: Io,
+  force: boolean,
+): Promise<{ handle: FileHandle; full: string }> {
+  if (path === "-")
+    throw new TrailsealError(
+      "USAGE",
+      "record writes the trail to a file, not to stdout (the terminal is the session's)",
+    );
   const full = resolve(io.cwd, path);
   try {
     return { handle: await open(full, force ? "w" : "wx", 0o600), full };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "EEXIST") {
-      throw new TrailsealError("IO", `${path} already exists`, { hint: "choose another name or pass --force" });
+      throw new TrailsealError("IO", `${path} already exists`, {
+        hint: "choose another name or pass --force",
+      });
     }
     throw new TrailsealError("IO", `cannot write ${path}`, { cause: e });
   }
@@ -51,7 +65,8 @@ async function openTrailFile(path: string, io: Io, force: boolean): Promise<{ ha
  */
 function rawTerminal(tty: Partial<ReadStream>): void {
   tty.setRawMode!(true);
-  if (typeof tty.fd === "number") spawnSync("stty", ["-opost"], { stdio: [tty.fd, "ignore", "ignore"] });
+  if (typeof tty.fd === "number")
+    spawnSync("stty", ["-opost"], { stdio: [tty.fd, "ignore", "ignore"] });
 }
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
@@ -102,7 +117,11 @@ Exit status: the command's (128 + N if signal N ended it); 2 if trailseal itself
     const { handle, full } = await openTrailFile(flags.output, io, flags.force === true);
     const plan = sealing.plan;
     if (flags.quiet !== true) {
-      say(io, "notice", `recording to ${flags.output} (policy ${plan.name}, checkpoint every ${plan.interval} s); the session ends when the command exits`);
+      say(
+        io,
+        "notice",
+        `recording to ${flags.output} (policy ${plan.name}, checkpoint every ${plan.interval} s); the session ends when the command exits`,
+      );
     }
     const restore = (): void => {
       if (inTTY) ttyIn.setRawMode!(false);
@@ -133,7 +152,8 @@ Exit status: the command's (128 + N if signal N ended it); 2 if trailseal itself
         clock: io.now,
         sink: async (chunk) => {
           let offset = 0;
-          while (offset < chunk.byteLength) offset += (await handle.write(chunk, offset)).bytesWritten;
+          while (offset < chunk.byteLength)
+            offset += (await handle.write(chunk, offset)).bytesWritten;
         },
         sync: () => handle.sync(),
         onWarning: warn,
@@ -156,7 +176,8 @@ Exit status: the command's (128 + N if signal N ended it); 2 if trailseal itself
     }
 
     const onResize = (): void => {
-      if ((ttyOut.columns ?? 0) > 0 && (ttyOut.rows ?? 0) > 0) recorder?.resize(ttyOut.columns!, ttyOut.rows!);
+      if ((ttyOut.columns ?? 0) > 0 && (ttyOut.rows ?? 0) > 0)
+        recorder?.resize(ttyOut.columns!, ttyOut.rows!);
     };
     if (outTTY) io.stdout.on("resize", onResize);
     if (signalled) void recorder.hangup();

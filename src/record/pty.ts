@@ -67,7 +67,7 @@ function wrapper(options: PtyOptions): string {
     `printf '%s %s\\n' "$$" "$(tty)" > "$__ts_info.tmp" && mv -f "$__ts_info.tmp" "$__ts_info"`,
     `unset __ts_info`,
     `exec ${commandLine(options.command)}`,
-  ].join("\n");
+  ].join("; ");
 }
 
 /** A command running in a pseudo-terminal. */
@@ -103,11 +103,15 @@ export class ScriptPty {
     if (shell !== undefined) env[SHELL_VAR] = shell;
     env["SHELL"] = "/bin/sh";
     env[INFO_VAR] = join(dir, "info");
-    const child = spawn(options.script ?? "script", ["-q", "-e", "-c", wrapper(options), "/dev/null"], {
-      cwd: options.cwd,
-      env,
-      stdio: ["pipe", "pipe", "pipe"],
-    });
+    const child = spawn(
+      options.script ?? "script",
+      ["-q", "-e", "-c", wrapper(options), "/dev/null"],
+      {
+        cwd: options.cwd,
+        env,
+        stdio: ["pipe", "pipe", "pipe"],
+      },
+    );
     const pty = new ScriptPty(child, dir);
     pty.exited.catch(() => undefined); // a spawn failure is reported below, not as unhandled
     // A spawn failure (no `script`) surfaces here rather than as an unhandled rejection later.
@@ -144,7 +148,9 @@ export class ScriptPty {
     const info = await this.ptyInfo();
     if (info === null || this.done) return;
     await new Promise<void>((resolve) => {
-      execFile("stty", ["-F", info.tty, "cols", String(cols), "rows", String(rows)], () => resolve());
+      execFile("stty", ["-F", info.tty, "cols", String(cols), "rows", String(rows)], () =>
+        resolve(),
+      );
     });
   }
 
@@ -193,10 +199,18 @@ export class ScriptPty {
 
 function spawnError(e: Error): TrailsealError {
   const missing = (e as NodeJS.ErrnoException).code === "ENOENT";
-  return new TrailsealError("IO", missing ? "cannot run 'script' (util-linux), which makes the pseudo-terminal" : `cannot start 'script': ${e.message}`, {
-    cause: e,
-    ...(missing ? { hint: "install util-linux's script (Debian and Ubuntu: apt-get install bsdutils)" } : {}),
-  });
+  return new TrailsealError(
+    "IO",
+    missing
+      ? "cannot run 'script' (util-linux), which makes the pseudo-terminal"
+      : `cannot start 'script': ${e.message}`,
+    {
+      cause: e,
+      ...(missing
+        ? { hint: "install util-linux's script (Debian and Ubuntu: apt-get install bsdutils)" }
+        : {}),
+    },
+  );
 }
 
 function signalNumber(signal: NodeJS.Signals | null): number {

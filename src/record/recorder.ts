@@ -70,6 +70,17 @@ const MAX_BACKLOG = 8 * 1024 * 1024;
 /**
  * A live recording in progress. `start` spawns the command; `finished` resolves when it has
  * exited and the trail is closed with its final checkpoint.
+ *
+ * @example
+ *   const file = await open("s.trail", "wx");
+ *   const rec = await LiveRecorder.start({
+ *     plan, signer, stamper, clock: () => new Date(), random: (n) => new Uint8Array(randomBytes(n)),
+ *     sink: async (b) => void (await file.write(b)), sync: () => file.sync(),
+ *     command: ["ssh", "admin@db1"], cols: 80, rows: 24, env: process.env, cwd: process.cwd(),
+ *     input: process.stdin, output: process.stdout, metadata: liveMetadata(process.env),
+ *   });
+ *   process.stdout.on("resize", () => rec.resize(process.stdout.columns, process.stdout.rows));
+ *   const { status } = await rec.finished;
  */
 export class LiveRecorder {
   /** Resolves with the outcome; rejects if the trail could not be written. */
@@ -129,7 +140,8 @@ export class LiveRecorder {
       const before = this.writer.checkpointCount;
       try {
         await op(this.writer);
-        if (this.writer.checkpointCount > before && this.options.sync !== undefined) await this.options.sync();
+        if (this.writer.checkpointCount > before && this.options.sync !== undefined)
+          await this.options.sync();
       } catch (e) {
         this.failure = e;
         // An unrecorded privileged session is what the audit exists to prevent: end it.
@@ -144,7 +156,8 @@ export class LiveRecorder {
 
   /** The terminal was resized: record it and pass it on to the command. */
   resize(cols: number, rows: number): void {
-    if (this.exited || (cols === this.cols && rows === this.rows) || !(cols > 0 && rows > 0)) return;
+    if (this.exited || (cols === this.cols && rows === this.rows) || !(cols > 0 && rows > 0))
+      return;
     this.cols = cols;
     this.rows = rows;
     const time = this.now();
@@ -196,7 +209,9 @@ export class LiveRecorder {
     };
     const onInputEnd = (): void => pty.end();
     pty.output.on("data", onOutput);
-    pty.diagnostics.on("data", (c: Buffer) => this.options.onWarning?.(`script: ${c.toString("utf8").trim()}`));
+    pty.diagnostics.on("data", (c: Buffer) =>
+      this.options.onWarning?.(`script: ${c.toString("utf8").trim()}`),
+    );
     input.on("data", onInput);
     input.once("end", onInputEnd);
     input.on("error", onInputEnd);
@@ -222,11 +237,17 @@ export class LiveRecorder {
     void this.enqueue((w) => w.event({ type: "exit", time: end, status }));
     await this.enqueue((w) => w.close(end));
     if (this.failure !== null) throw this.failure;
-    return { status, records: this.writer.records, checkpoints: this.writer.checkpointCount, duration: end };
+    return {
+      status,
+      records: this.writer.records,
+      checkpoints: this.writer.checkpointCount,
+      duration: end,
+    };
   }
 
   private resumeOutput(): void {
-    if (this.backlog <= MAX_BACKLOG / 2 && !this.options.output.writableNeedDrain) this.pty.output.resume();
+    if (this.backlog <= MAX_BACKLOG / 2 && !this.options.output.writableNeedDrain)
+      this.pty.output.resume();
   }
 
   /** The trail header as written. */
