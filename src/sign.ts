@@ -400,9 +400,14 @@ function parses(der: Uint8Array): boolean {
 }
 
 /** node:crypto throws on some malformed inputs (e.g. an impossible PSS salt length): that is a bad signature. */
-function safeVerify(...args: Parameters<typeof verify>): boolean {
+function safeVerify(
+  hash: string,
+  data: Uint8Array,
+  key: Parameters<typeof verify>[2],
+  signature: Uint8Array,
+): boolean {
   try {
-    return verify(...args);
+    return verify(hash, data, key, signature);
   } catch {
     return false;
   }

@@ -290,7 +290,7 @@ describe("verify", () => {
         expect(good.status, good.stderr.toString()).toBe(0);
         expect(good.stderr.toString()).toContain("Verification successful");
         const content = readFileSync(`${base}.txt`);
-        content[content.length - 2] ^= 0x01;
+        content[content.length - 2]! ^= 0x01;
         writeFileSync(`${base}.bad`, content);
         const bad = spawnSync("openssl", ["cms", "-verify", "-binary", "-inform", "DER", "-in", `${base}.p7s`, "-content", `${base}.bad`, "-CAfile", pki("root-ca.pem"), "-purpose", "any", "-out", "/dev/null"]);
         expect(bad.status).not.toBe(0);
