@@ -280,9 +280,10 @@ export async function verifyTrail(
           return;
         }
         const target = record.target;
-        const stamped = target.signature.byteLength > 0 ? signatureValue(target.signature) : target.content;
-        const imprint = new Uint8Array(createHash("sha256").update(stamped).digest());
         try {
+          // A malformed signature fails here; it is reported with the checkpoint, not as tampering.
+          const stamped = target.signature.byteLength > 0 ? signatureValue(target.signature) : target.content;
+          const imprint = new Uint8Array(createHash("sha256").update(stamped).digest());
           const facts = await verifyToken(stamp.token, {
             imprint,
             nonce: stamp.nonce,
