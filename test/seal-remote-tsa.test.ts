@@ -1,0 +1,128 @@
+/**
+ * Sealing against a remote RFC 3161 TSA (our own server on 127.0.0.1), through a proxy that
+ * can take the TSA down: a TSA outage leaves exactly its checkpoints unstamped and loses nothing.
+ */
+import { createServer, request, type Server } from "node:http";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { AddressInfo } from "node:net";
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTsaServer, type TsaServer } from "../src/timestamp/server.js";
+import { serialSource } from "../src/timestamp/token.js";
+import type { Verdict } from "../src/verify.js";
+import { runCli } from "./helpers/io.js";
+import { TESTDATA } from "./helpers/fixtures.js";
+import { tsaFixture } from "./helpers/tsa.js";
+
+const dir = mkdtempSync(join(tmpdir(), "trailseal-remote-"));
+const p = (n: string) => join(dir, n);
+const pki = (n: string) => join(TESTDATA, "pki", n);
+const POLICY_OID = "1.3.6.1.4.1.32473.77.1";
+
+// 75 s of session at interval 10: checkpoints at 10, 20, …, 70 and a final one at 75.
+const CAST = [
+  JSON.stringify({ version: 2, width: 80, height: 24 }),
+  ...Array.from({ length: 16 }, (_, i) => JSON.stringify([i * 5, "o", `line ${i}\r\n`])),
+  JSON.stringify([75, "o", "bye\r\n"]),
+  "",
+].join("\n");
+
+describe("seal with a remote TSA", () => {
+  let tsa: TsaServer;
+  let proxy: Server;
+  let proxyUrl = "";
+  /** Requests the proxy saw, and which of them (1-based) it fails with HTTP 503. */
+  let seen = 0;
+  let failing = new Set<number>();
+
+  beforeAll(async () => {
+    tsa = await startTsaServer({
+      tsa: tsaFixture("tsa"),
+      policyOid: POLICY_OID,
+      host: "127.0.0.1",
+      port: 0,
+      clock: () => new Date(),
+      serial: serialSource((n) => new Uint8Array(randomBytes(n))),
+    });
+    proxy = createServer((req, res) => {
+      seen++;
+      if (failing.has(seen)) {
+        req.resume();
+        res.writeHead(503, { "content-type": "text/plain" }).end("down for maintenance");
+        return;
+      }
+      const up = request(tsa.url, { method: "POST", headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/`;
+    writeFileSync(p("s.cast"), CAST);
+  });
+
+  afterAll(async () => {
+    await new Promise((r) => proxy.close(r));
+    await tsa.close();
+  });
+
+  async function sealAndVerify(name: string): Promise<{ seal: Awaited<ReturnType<typeof runCli>>; verdict: Verdict }> {
+    const policy = await runCli(["policy", "create", "--name", "remote", "--encrypt", join(TESTDATA, "certs", "rsa2048-a.crt"), "--timestamp", proxyUrl, "--policy-oid", POLICY_OID, "--interval", "10", "-o", p(`${name}.json`)], { cwd: dir });
+    expect(policy.code).toBe(0);
+    const seal = await runCli(["seal", "--policy", p(`${name}.json`), "--tsa-ca", pki("root-ca.pem"), "--tsa-timeout", "2", p("s.cast"), "-o", p(`${name}.trail`)], { cwd: dir });
+    expect(seal.code, seal.stderr).toBe(0);
+    const v = await runCli(["verify", "--json", p(`${name}.trail`), "--tsa-ca", pki("root-ca.pem")], { cwd: dir });
+    return { seal, verdict: (JSON.parse(v.stdout) as Verdict[])[0]! };
+  }
+
+  it("stamps every checkpoint with a checked token carrying the policy OID", async () => {
+    seen = 0;
+    failing = new Set();
+    const { seal, verdict } = await sealAndVerify("ok");
+    expect(seal.stderr).toBe("");
+    expect(verdict.valid).toBe(true);
+    expect(verdict.timestamp).toMatchObject({ state: "valid", source: "remote", policy: POLICY_OID, stamped: 8, unstamped: [] });
+    expect(seen).toBe(8);
+  });
+
+  it("a TSA down for checkpoints 3 and 4: exactly those are unstamped, every record is there", async () => {
+    seen = 0;
+    // Each checkpoint gets two attempts (one retry): requests 3-6 are checkpoints 3 and 4.
+    failing = new Set([3, 4, 5, 6]);
+    const { seal, verdict } = await sealAndVerify("outage");
+    const warnings = seal.stderr.trim().split("\n");
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/^trailseal: warning: checkpoint 3 is unstamped: .*503.*; recording goes on and the next checkpoint will be stamped$/);
+    expect(warnings[1]).toMatch(/^trailseal: warning: checkpoint 4 is unstamped: /);
+    expect(verdict.integrity).toMatchObject({ state: "complete", checkpoints: 8 });
+    expect(verdict.timestamp.state).toBe("partial");
+    expect(verdict.timestamp.unstamped.map((u) => [u.index, u.time])).toEqual([
+      [3, 30],
+      [4, 40],
+    ]);
+    expect(verdict.checkpoints.map((c) => c.timestamp?.state)).toEqual(["valid", "valid", "unstamped", "unstamped", "valid", "valid", "valid", "valid"]);
+    expect(verdict.valid).toBe(false);
+    expect(verdict.failed).toEqual(["timestamp"]);
+    // Every record survived: the same 17 output events replay.
+    const replay = await runCli(["replay", p("outage.trail"), "--key", join(TESTDATA, "certs", "rsa2048-a.key"), "--format", "raw"], { cwd: dir });
+    expect(replay.stdout).toBe([...Array.from({ length: 16 }, (_, i) => `line ${i}\r\n`), "bye\r\n"].join(""));
+    // Not requiring timestamps, the trail is valid.
+    const lenient = await runCli(["verify", p("outage.trail"), "--require", "complete"], { cwd: dir });
+    expect(lenient.code).toBe(0);
+    expect(lenient.stdout).toContain("unstamped: checkpoint 3 at 30s (");
+  });
+
+  it("a fallback URL takes over when the first TSA is down", async () => {
+    seen = 0;
+    failing = new Set();
+    await runCli(["policy", "create", "--name", "fallback", "--timestamp", "http://127.0.0.1:9/", "--interval", "10", "-o", p("fb.json")], { cwd: dir });
+    const seal = await runCli(["seal", "--policy", p("fb.json"), "--tsa-url", proxyUrl, "--tsa-ca", pki("root-ca.pem"), "--tsa-timeout", "2", p("s.cast"), "-o", p("fb.trail")], { cwd: dir });
+    expect(seal.code, seal.stderr).toBe(0);
+    expect(seal.stderr).toBe("");
+    const v = JSON.parse((await runCli(["verify", "--json", p("fb.trail"), "--tsa-ca", pki("root-ca.pem")], { cwd: dir })).stdout) as Verdict[];
+    expect(v[0]!.timestamp).toMatchObject({ state: "valid", stamped: 8 });
+  });
+});
