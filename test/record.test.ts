@@ -268,6 +268,76 @@ describe("trailseal record", () => {
     expect(records.map((c) => c.statement.final)).toEqual([true]);
   }, 20_000);
 
+  it("in a terminal: raw mode without output post-processing, SIGWINCH as resize, terminal restored", async () => {
+    // The user's terminal is an outer pty made by `script` too; the test plays the user: it
+    // types into it and resizes it with `stty -F`, which sends SIGWINCH to the recorder.
+    const trail = p("tty.trail");
+    const ttyName = p("outer.tty");
+    const node = [
+      process.execPath,
+      "--import",
+      join(ROOT, "node_modules", "tsx", "dist", "esm", "index.mjs"),
+      join(ROOT, "src", "cli", "bin.ts"),
+    ];
+    const inner = "stty size; read x; stty size; echo got:$x";
+    const outer = [
+      "stty cols 90 rows 20",
+      `tty > ${commandLine([ttyName])}`,
+      `stty -g > ${commandLine([p("before.stty")])}`,
+      `${commandLine([...node, "record", "-q", "--policy", p("clear.json"), "-o", trail, "--", "sh", "-c", inner])}`,
+      "status=$?",
+      `stty -g > ${commandLine([p("after.stty")])}`,
+      "exit $status",
+    ].join("; ");
+    const child = spawn("script", ["-q", "-e", "-c", outer, "/dev/null"], {
+      stdio: ["pipe", "pipe", "pipe"],
+      env: { ...process.env, SHELL: "/bin/sh" },
+    });
+    const screen: Buffer[] = [];
+    child.stdout.on("data", (c: Buffer) => screen.push(c));
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((r) => child.once("close", (code) => r(code)));
+    const waitFor = async (what: string) => {
+      const deadline = Date.now() + 10_000;
+      while (!Buffer.concat(screen).toString("latin1").includes(what)) {
+        if (Date.now() > deadline)
+          throw new Error(`never saw ${JSON.stringify(what)}; stderr: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    try {
+      await waitFor("20 90\r\n");
+      const tty = (await readFile(ttyName, "utf8")).trim();
+      await new Promise<void>((ok, fail) =>
+        spawn("stty", ["-F", tty, "cols", "100", "rows", "40"], { stdio: "ignore" }).once(
+          "close",
+          (c) => (c === 0 ? ok() : fail(new Error(`stty -F exited ${c}`))),
+        ),
+      );
+      // The recorder sees the resize and passes it on before the line is typed.
+      await new Promise((r) => setTimeout(r, 500));
+      child.stdin.write("yes\r"); // raw mode: Enter arrives as "\r", the inner pty makes it "\n"
+      await waitFor("got:yes\r\n");
+      child.stdin.end();
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill("SIGKILL");
+    }
+
+    const { header, events: evs } = await events(trail);
+    expect(header.session).toMatchObject({ cols: 90, rows: 20 });
+    expect(evs.filter((e) => e.type === "resize")).toMatchObject([
+      { type: "resize", cols: 100, rows: 40 },
+    ]);
+    const recorded = bytes(evs, "output");
+    expect(recorded).toBe("20 90\r\nyes\r\n40 100\r\ngot:yes\r\n");
+    // What the user saw is exactly what was recorded: no "\r\r\n" from the outer terminal.
+    expect(Buffer.concat(screen).toString("latin1")).toBe(recorded);
+    expect(bytes(evs, "input")).toBe("yes\r");
+    expect(await readFile(p("after.stty"), "utf8")).toBe(await readFile(p("before.stty"), "utf8"));
+  }, 30_000);
+
   it("killed with SIGKILL mid-way, leaves a trail that verifies up to its last signed checkpoint", async () => {
     const trail = p("killed.trail");
     // The policy minimum is 10 s, so the first checkpoint lands 10 s into the session.
