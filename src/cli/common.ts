@@ -24,37 +24,6 @@ export async function inputStream(path: string, io: Io): Promise<AsyncIterable<U
   return createReadStream(full, { highWaterMark: 256 * 1024 });
 }
 
-/** Reads the first `n` bytes of a stream and returns them with a stream that replays them. */
-export async function peek(
-  source: AsyncIterable<Uint8Array>,
-  n: number,
-): Promise<{ head: Uint8Array; stream: AsyncIterable<Uint8Array> }> {
-  const iterator = source[Symbol.asyncIterator]();
-  const taken: Uint8Array[] = [];
-  let size = 0;
-  let done = false;
-  while (size < n) {
-    const next = await iterator.next();
-    if (next.done === true) {
-      done = true;
-      break;
-    }
-    taken.push(next.value);
-    size += next.value.byteLength;
-  }
-  const head = new Uint8Array(Buffer.concat(taken)).subarray(0, n);
-  async function* stream(): AsyncGenerator<Uint8Array> {
-    yield* taken;
-    if (done) return;
-    for (;;) {
-      const next = await iterator.next();
-      if (next.done === true) return;
-      yield next.value;
-    }
-  }
-  return { head, stream: stream() };
-}
-
 /** The passphrase of `--passin`, if given. */
 export function passphrase(spec: string | undefined, io: Io): string | undefined {
   return spec === undefined ? undefined : resolvePassin(spec, io.env, io.cwd);

@@ -1,13 +1,11 @@
-import { readAsciicast } from "../formats/asciicast.js";
-import { DETECT_BYTES, detectFormat, type RecordingFormat } from "../formats/detect.js";
-import { readRaw } from "../formats/raw.js";
-import { readScriptAdvanced, readScriptClassic } from "../formats/script.js";
+import type { RecordingFormat } from "../formats/detect.js";
+import { openRecording } from "../formats/open.js";
 import type { Recording } from "../formats/stream.js";
 import { TrailsealError } from "../errors.js";
 import { sealEvents } from "../trail/session.js";
 import { randomBytes } from "node:crypto";
 import { EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
-import { OutputFile, inputStream, peek } from "./common.js";
+import { OutputFile, inputStream } from "./common.js";
 import { inputName } from "./files.js";
 import { resolveSealing, sealingOptions, type SealingFlags } from "./sealing.js";
 
@@ -20,40 +18,24 @@ interface SealFlags extends SealingFlags {
 
 const FORMATS = ["asciicast", "script", "raw"] as const;
 
-/** Opens a recording in the given or detected format. */
-export async function openRecording(
+/** Opens a recording file (or stdin) in the given or detected format. */
+export async function openRecordingFile(
   path: string,
   format: string | undefined,
   timing: string | undefined,
   io: Io,
-): Promise<{ recording: Recording; format: RecordingFormat }> {
+): Promise<Recording & { format: RecordingFormat }> {
   if (format !== undefined && !(FORMATS as readonly string[]).includes(format)) {
     throw new TrailsealError("USAGE", `--from must be one of ${FORMATS.join(", ")}, not ${format}`);
   }
-  const source = inputName(path);
-  const { head, stream } = await peek(await inputStream(path, io), DETECT_BYTES);
-  const chosen = (format as RecordingFormat | undefined) ?? detectFormat(head);
-  switch (chosen) {
-    case "asciicast":
-      return { recording: await readAsciicast(stream, { source }), format: chosen };
-    case "raw":
-      if (timing !== undefined) throw new TrailsealError("USAGE", "--timing goes with --from script");
-      return { recording: readRaw(stream, { source }), format: chosen };
-    case "script": {
-      if (timing === undefined) {
-        throw new TrailsealError("USAGE", `${source} is a script log; its timing file is needed`, {
-          hint: "pass --timing FILE (the file of script --log-timing, or of script -t)",
-        });
-      }
-      const t = await peek(await inputStream(timing, io), 64);
-      const advanced = /^[IOSH] /.test(Buffer.from(t.head).toString("latin1"));
-      const options = { source, timingSource: inputName(timing) };
-      const recording = advanced
-        ? await readScriptAdvanced(stream, t.stream, options)
-        : await readScriptClassic(stream, t.stream, options);
-      return { recording, format: chosen };
-    }
+  if (timing !== undefined && format !== undefined && format !== "script") {
+    throw new TrailsealError("USAGE", "--timing goes with --from script");
   }
+  return openRecording(await inputStream(path, io), {
+    ...(format === undefined ? {} : { format: format as RecordingFormat }),
+    ...(timing === undefined ? {} : { timing: await inputStream(timing, io), timingSource: inputName(timing) }),
+    source: inputName(path),
+  });
 }
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
@@ -83,7 +65,8 @@ A script log's input becomes upstream and its output downstream.`,
   const [input] = cmd.args as [string];
   return guard(io, async () => {
     const sealing = await resolveSealing(flags, io);
-    const { recording, format } = await openRecording(input, flags.from, flags.timing, io);
+    const recording = await openRecordingFile(input, flags.from, flags.timing, io);
+    const format = recording.format;
     const out = await OutputFile.create(flags.output, io, { force: flags.force === true });
     let writer;
     try {
