@@ -5,9 +5,9 @@
  * data, and reported as a ratio: the machines are shared and noisy, absolute figures are not
  * comparable between runs, ratios mostly are.
  *
- *   --large            1 GiB of input instead of 256 MiB
- *   --size MIB         input size in MiB (overrides --large)
- *   --repeats N        repeats of each seal/open (default 3; 1 with --large)
+ *   --large            also 1 GiB of input, after 256 MiB
+ *   --size LIST        input sizes in MiB, comma-separated (overrides --large)
+ *   --repeats N        repeats of each seal/open (default 3 under 1 GiB, else 1)
  *   --only LIST        comma-separated sections: throughput, verify, tsa (default all)
  *   --tsa-seconds S    seconds of load per TSA side (default 5)
  *   --write-doc        also rewrite docs/BENCHMARKS.md with the figures
@@ -25,7 +25,8 @@ import { renderDoc, renderText } from "./report.js";
 export interface BenchResult {
   command: string;
   machine: MachineFacts;
-  throughput: ThroughputResult | null;
+  /** One per input size. */
+  throughput: ThroughputResult[];
   verify: VerifyResult | null;
   tsa: TsaResult | null;
   totalSeconds: number;
@@ -47,12 +48,19 @@ async function main(): Promise<number> {
   });
   if (values.help) {
     process.stdout.write(
-      "usage: npm run bench -- [--large] [--size MIB] [--repeats N] [--only throughput,verify,tsa] [--tsa-seconds S] [--write-doc]\n",
+      "usage: npm run bench -- [--large] [--size MIB,...] [--repeats N] [--only throughput,verify,tsa] [--tsa-seconds S] [--write-doc]\n",
     );
     return 0;
   }
-  const sizeMiB = values.size !== undefined ? Number(values.size) : values.large ? 1024 : 256;
-  const repeats = values.repeats !== undefined ? Number(values.repeats) : sizeMiB >= 1024 ? 1 : 3;
+  const sizes =
+    values.size !== undefined
+      ? values.size.split(",").map(Number)
+      : values.large
+        ? [256, 1024]
+        : [256];
+  const repeatsFor = (mib: number): number =>
+    values.repeats !== undefined ? Number(values.repeats) : mib >= 1024 ? 1 : 3;
+  const repeatsOk = (n: number): boolean => Number.isInteger(n) && n >= 1 && n <= 20;
   const tsaSeconds = Number(values["tsa-seconds"]);
   const only = new Set(values.only?.split(",").map((s) => s.trim()) ?? SECTIONS);
   for (const s of only) {
@@ -60,8 +68,8 @@ async function main(): Promise<number> {
       throw new Error(`unknown section '${s}' (${SECTIONS.join(", ")})`);
   }
   const checks: [boolean, string][] = [
-    [Number.isInteger(sizeMiB) && sizeMiB >= 1 && sizeMiB <= 8192, "--size must be 1..8192 MiB"],
-    [Number.isInteger(repeats) && repeats >= 1 && repeats <= 20, "--repeats must be 1..20"],
+    [sizes.every((n) => Number.isInteger(n) && n >= 1 && n <= 8192), "--size: 1..8192 MiB each"],
+    [sizes.every((n) => repeatsOk(repeatsFor(n))), "--repeats must be 1..20"],
     [
       Number.isFinite(tsaSeconds) && tsaSeconds > 0 && tsaSeconds <= 60,
       "--tsa-seconds must be in (0, 60]",
@@ -84,15 +92,20 @@ async function main(): Promise<number> {
   const result: BenchResult = {
     command,
     machine: machineFacts(),
-    throughput: null,
+    throughput: [],
     verify: null,
     tsa: null,
     totalSeconds: 0,
   };
   try {
     if (only.has("throughput")) {
-      log(`seal/replay throughput: ${sizeMiB} MiB, ${repeats} repeat(s)`);
-      result.throughput = await benchThroughput(dir, sizeMiB * 2 ** 20, repeats, log);
+      for (const mib of sizes) {
+        const repeats = repeatsFor(mib);
+        log(`seal/replay throughput: ${mib} MiB, ${repeats} repeat(s)`);
+        const sub = join(dir, `${mib}mib`);
+        mkdirSync(sub);
+        result.throughput.push(await benchThroughput(sub, mib * 2 ** 20, repeats, log));
+      }
     }
     if (only.has("verify")) {
       log("verify: one-hour trail, 120 signed checkpoints");

@@ -26,8 +26,9 @@ const RECIPIENT_KEY = join(REPO, "testdata", "certs", "rsa2048-a.key");
 export interface ToolFigures {
   /** Stable id, e.g. "trailseal-rsa". */
   id: string;
-  /** What ran, as shown in the table. */
+  /** What ran, as shown in the tables. */
   label: string;
+  openLabel: string;
   seal: { seconds: number; mbps: number; maxRssKiB: number | null; runs: number[] };
   open: { seconds: number; mbps: number; maxRssKiB: number | null; runs: number[] };
   /** Output size over input size (format overhead). */
@@ -45,6 +46,7 @@ export interface ThroughputResult {
 interface Tool {
   id: string;
   label: string;
+  openLabel: string;
   seal: (input: string, output: string) => [string, string[]];
   open: (sealed: string, output: string) => [string, string[]];
 }
@@ -75,13 +77,15 @@ function prepare(
   const tools: Tool[] = [
     {
       id: "trailseal-rsa",
-      label: "trailseal, 1 RSA-2048 recipient",
+      label: "trailseal seal, 1 RSA-2048 recipient",
+      openLabel: "trailseal replay --format raw, RSA-2048 key",
       seal: (i, o) => node(["seal", "--policy", encPolicy, "--from", "raw", i, "-o", o]),
       open: (s, o) => node(["replay", s, "--key", RECIPIENT_KEY, "--format", "raw", "-o", o]),
     },
     {
       id: "trailseal-clear",
-      label: "trailseal, clear (chained, no encryption)",
+      label: "trailseal seal, clear (chained, no encryption)",
+      openLabel: "trailseal replay --format raw, clear",
       seal: (i, o) => node(["seal", "--policy", clearPolicy, "--from", "raw", i, "-o", o]),
       open: (s, o) => node(["replay", s, "--format", "raw", "-o", o]),
     },
@@ -94,6 +98,7 @@ function prepare(
     tools.push({
       id: "age",
       label: "age -r (X25519, ChaCha20-Poly1305)",
+      openLabel: "age -d",
       seal: (i, o) => ["age", ["-r", recipient, "-o", o, i]],
       open: (s, o) => ["age", ["-d", "-i", identity, "-o", o, s]],
     });
@@ -106,6 +111,7 @@ function prepare(
   tools.push({
     id: "openssl-enc",
     label: "openssl enc -aes-256-ctr -pbkdf2",
+    openLabel: "openssl enc -d -aes-256-ctr -pbkdf2",
     seal: (i, o) => [
       "openssl",
       ["enc", "-aes-256-ctr", "-pbkdf2", "-pass", "pass:bench", "-in", i, "-out", o],
@@ -118,6 +124,7 @@ function prepare(
   tools.push({
     id: "openssl-cms",
     label: "openssl cms -encrypt -aes-256-cbc (RSA-2048)",
+    openLabel: "openssl cms -decrypt (RSA-2048)",
     seal: (i, o) => [
       "openssl",
       [
@@ -213,6 +220,7 @@ export async function benchThroughput(
       return {
         id: t.id,
         label: t.label,
+        openLabel: t.openLabel,
         seal: figures(e.seal),
         open: figures(e.open),
         expansion: e.expansion,
