@@ -127,3 +127,29 @@ export {
   type CertificateRequest,
   type KeyUsageName,
 } from "./pkix/certify.js";
+export { TrailWriter, frameAad, type TrailWriterOptions, type CheckpointSigner, type TimestampSource } from "./trail/writer.js";
+export {
+  TrailReader,
+  type ParsedHeader,
+  type TrailRecord,
+  type FrameRecord,
+  type CheckpointRecord,
+  type StampRecord,
+  type TrailEnd,
+} from "./trail/reader.js";
+export { unlockChannels, EventDecoder, type Alternative, type ChannelAccess, type Unlocked } from "./trail/open.js";
+export { sealEvents, openTrail, sinkFor, bytesOf, type OpenedTrail } from "./trail/session.js";
+export { keyCommitment, frameNonce, MAX_FRAME_PLAINTEXT } from "./frames.js";
+export * as trailFormat from "./trail/format.js";
+export {
+  verifyTrail,
+  REQUIREMENTS,
+  type Verdict,
+  type VerifyOptions,
+  type Requirement,
+  type ChannelVerdict,
+  type SignatureVerdict,
+  type TimestampVerdict,
+  type IntegrityVerdict,
+  type CheckpointVerdict,
+} from "./verify.js";

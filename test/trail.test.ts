@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import type { SessionEvent } from "../src/events.js";
 import type { RecipientEntry, SealingPlan } from "../src/policy.js";
-import { sealEvents, openTrail } from "../src/trail/session.js";
+import { sealEvents, openTrail, sinkFor, bytesOf } from "../src/trail/session.js";
+import { PassThrough } from "node:stream";
 import { certDer, chunks, counterRandom, stanzaKey } from "./helpers/fixtures.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -48,6 +49,12 @@ async function replay(trail: Uint8Array, keys: ReturnType<typeof stanzaKey>[], c
 }
 
 const downstreamOnly = EVENTS.filter((e) => e.type !== "input");
+
+function PassThroughOf(bytes: Uint8Array): PassThrough {
+  const p = new PassThrough();
+  p.end(bytes);
+  return p;
+}
 
 describe("trail round trips", () => {
   const layouts: [string, SealingPlan, ReturnType<typeof stanzaKey>[][]][] = [
@@ -147,4 +154,33 @@ describe("trail round trips", () => {
       { numRuns: 10 },
     );
   });
+
+  it("seals into web and Node streams and opens from both", async () => {
+    const chunksOut: Uint8Array[] = [];
+    const web = new WritableStream<Uint8Array>({ write: (c) => void chunksOut.push(c.slice()) });
+    await sealEvents({}, EVENTS, { plan: plan([one(A.cert)], null), sink: sinkFor(web), random: counterRandom(), clock: () => new Date(0) });
+    const bytes = new Uint8Array(Buffer.concat(chunksOut));
+    const readable = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(bytes.subarray(0, 100));
+        c.enqueue(bytes.subarray(100));
+        c.close();
+      },
+    });
+    const fromWeb = await openTrail(bytesOf(readable), "web", [A.key]);
+    const events: SessionEvent[] = [];
+    for await (const e of fromWeb.events()) events.push(e);
+    expect(events).toEqual(EVENTS);
+
+    const node = new PassThrough();
+    const collected: Buffer[] = [];
+    node.on("data", (c: Buffer) => collected.push(c));
+    await sealEvents({}, EVENTS, { plan: plan([one(A.cert)], null), sink: sinkFor(node), random: counterRandom(), clock: () => new Date(0) });
+    node.end();
+    const fromNode = await openTrail(PassThroughOf(Buffer.concat(collected)), "node", [A.key]);
+    const again: SessionEvent[] = [];
+    for await (const e of fromNode.events()) again.push(e);
+    expect(again).toEqual(EVENTS);
+  });
 });
+

@@ -2,6 +2,7 @@
  * High-level helpers over the writer and reader: seal a recording into a trail, and open a trail
  * back into session events. Both stream: memory stays bounded whatever the size.
  */
+import type { Writable } from "node:stream";
 import type { Channel, SessionEvent, SessionMetadata } from "../events.js";
 import type { StanzaKey } from "../recipients.js";
 import { EventDecoder, unlockChannels, type Unlocked } from "./open.js";
@@ -73,4 +74,43 @@ export async function openTrail(
 /** Whether the given channel is readable once opened. */
 export function channelReadable(opened: OpenedTrail, channel: Channel): boolean {
   return opened.decoder.readable(channel);
+}
+
+/**
+ * A writer sink over a Node `Writable` (file, socket, stdout) or a web `WritableStream`, with
+ * backpressure: the writer waits while the target's buffer is full.
+ *
+ * @example
+ *   await sealEvents(recording.metadata, recording.events, { plan, sink: sinkFor(createWriteStream("s.trail")), random, clock });
+ */
+export function sinkFor(target: Writable | WritableStream<Uint8Array>): (chunk: Uint8Array) => Promise<void> {
+  if (target instanceof WritableStream) {
+    const writer = target.getWriter();
+    return (chunk) => writer.write(chunk);
+  }
+  return (chunk) =>
+    new Promise<void>((resolve, reject) => {
+      const ok = target.write(chunk, (e) => (e ? reject(e) : undefined));
+      if (ok) resolve();
+      else target.once("drain", resolve);
+    });
+}
+
+/**
+ * Bytes from a Node `Readable` or a web `ReadableStream` as the async iterable the reader takes.
+ */
+export async function* bytesOf(source: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  if (source instanceof ReadableStream) {
+    const reader = source.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        yield value;
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  }
+  yield* source as AsyncIterable<Uint8Array>;
 }
