@@ -65,8 +65,8 @@ async function openTrailFile(
  */
 function rawTerminal(tty: Partial<ReadStream>): void {
   tty.setRawMode!(true);
-  if (typeof tty.fd === "number")
-    spawnSync("stty", ["-opost"], { stdio: [tty.fd, "ignore", "ignore"] });
+  const fd = (tty as { fd?: unknown }).fd;
+  if (typeof fd === "number") spawnSync("stty", ["-opost"], { stdio: [fd, "ignore", "ignore"] });
 }
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {

@@ -74,7 +74,7 @@ function wrapper(options: PtyOptions): string {
 export class ScriptPty {
   /** Exit status of the command (script -e: 128 + N for signal N). */
   readonly exited: Promise<number>;
-  private info: PtyInfo | null = null;
+  private readonly info: Promise<PtyInfo | null>;
   private done = false;
 
   private constructor(
@@ -82,7 +82,10 @@ export class ScriptPty {
     private readonly dir: string,
   ) {
     this.exited = new Promise<number>((resolve, reject) => {
-      child.once("error", (e) => reject(spawnError(e)));
+      child.once("error", (e) => {
+        this.done = true;
+        reject(spawnError(e));
+      });
       // "close": after the exit AND after stdout is drained, so no output is lost.
       child.once("close", (code, signal) => {
         this.done = true;
@@ -91,6 +94,7 @@ export class ScriptPty {
         else resolve(128 + signalNumber(signal));
       });
     });
+    this.info = this.readInfo();
   }
 
   /** Starts the command. */
@@ -115,10 +119,15 @@ export class ScriptPty {
     const pty = new ScriptPty(child, dir);
     pty.exited.catch(() => undefined); // a spawn failure is reported below, not as unhandled
     // A spawn failure (no `script`) surfaces here rather than as an unhandled rejection later.
-    await new Promise<void>((resolve, reject) => {
-      child.once("spawn", () => resolve());
-      child.once("error", (e) => reject(spawnError(e)));
-    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.once("spawn", () => resolve());
+        child.once("error", (e) => reject(spawnError(e)));
+      });
+    } catch (e) {
+      await rm(dir, { recursive: true, force: true });
+      throw e;
+    }
     child.stdin.on("error", () => undefined); // EPIPE once the command is gone: nothing to deliver
     return pty;
   }
@@ -145,7 +154,7 @@ export class ScriptPty {
 
   /** Resizes the terminal; the kernel sends SIGWINCH to the command's foreground job. */
   async resize(cols: number, rows: number): Promise<void> {
-    const info = await this.ptyInfo();
+    const info = await this.info;
     if (info === null || this.done) return;
     await new Promise<void>((resolve) => {
       execFile("stty", ["-F", info.tty, "cols", String(cols), "rows", String(rows)], () =>
@@ -160,7 +169,7 @@ export class ScriptPty {
    * Returns false when the command is not known to be running.
    */
   async kill(signal: NodeJS.Signals): Promise<boolean> {
-    const info = await this.ptyInfo();
+    const info = await this.info;
     if (info === null || this.done) return false;
     try {
       process.kill(-info.pid, signal);
@@ -180,20 +189,23 @@ export class ScriptPty {
     if (!this.done) this.child.kill("SIGKILL");
   }
 
-  /** The wrapper's report; null until it has run (or when it never will). */
-  private async ptyInfo(): Promise<PtyInfo | null> {
-    if (this.info !== null) return this.info;
-    // The wrapper runs within milliseconds of the spawn; wait a little for it if need be.
-    for (let i = 0; i < 50 && !this.done; i++) {
-      const text = await readFile(join(this.dir, "info"), "utf8").catch(() => null);
-      const m = text === null ? null : /^(\d+) (\/dev\/\S+)\n$/.exec(text);
-      if (m !== null) {
-        this.info = { pid: Number(m[1]), tty: m[2]! };
-        return this.info;
+  /**
+   * Waits for the wrapper's report (it runs within milliseconds of the spawn), then removes the
+   * private directory at once, so that not even a recorder killed with SIGKILL leaves it behind.
+   * Null when the command ends (or `script` fails) before the wrapper reports.
+   */
+  private async readInfo(): Promise<PtyInfo | null> {
+    try {
+      while (!this.done) {
+        const text = await readFile(join(this.dir, "info"), "utf8").catch(() => null);
+        const m = text === null ? null : /^(\d+) (\/dev\/\S+)\n$/.exec(text);
+        if (m !== null) return { pid: Number(m[1]), tty: m[2]! };
+        await new Promise((r) => setTimeout(r, 10));
       }
-      await new Promise((r) => setTimeout(r, 20));
+      return null;
+    } finally {
+      await rm(this.dir, { recursive: true, force: true });
     }
-    return null;
   }
 }
 
