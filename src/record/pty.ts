@@ -76,6 +76,7 @@ export class ScriptPty {
   readonly exited: Promise<number>;
   private readonly info: Promise<PtyInfo | null>;
   private done = false;
+  private resizing: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly child: ChildProcessByStdio<Writable, Readable, Readable>,
@@ -152,15 +153,21 @@ export class ScriptPty {
     if (this.child.stdin.writable) this.child.stdin.end();
   }
 
-  /** Resizes the terminal; the kernel sends SIGWINCH to the command's foreground job. */
-  async resize(cols: number, rows: number): Promise<void> {
-    const info = await this.info;
-    if (info === null || this.done) return;
-    await new Promise<void>((resolve) => {
-      execFile("stty", ["-F", info.tty, "cols", String(cols), "rows", String(rows)], () =>
-        resolve(),
-      );
+  /**
+   * Resizes the terminal; the kernel sends SIGWINCH to the command's foreground job. Resizes
+   * are applied one after the other, so the last one wins however fast they come.
+   */
+  resize(cols: number, rows: number): Promise<void> {
+    this.resizing = this.resizing.then(async () => {
+      const info = await this.info;
+      if (info === null || this.done) return;
+      await new Promise<void>((resolve) => {
+        execFile("stty", ["-F", info.tty, "cols", String(cols), "rows", String(rows)], () =>
+          resolve(),
+        );
+      });
     });
+    return this.resizing;
   }
 
   /**
