@@ -77,6 +77,7 @@ export {
   signatureValue,
   addUnsignedAttribute,
   verifyDetached,
+  checkpointSigner,
   SIGNATURE_TIMESTAMP_TOKEN_OID,
   ChainValidator,
   type SigningIdentity,

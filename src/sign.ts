@@ -585,3 +585,20 @@ export async function verifyDetached(
     unsignedAttributes: si.unsignedAttrs.map((a) => ({ oid: a.oid, values: [...a.values] })),
   };
 }
+
+/**
+ * A trail writer's checkpoint signer over a signing identity (detached SignedData; the signature
+ * value is what a CAdES-T timestamp stamps).
+ *
+ * @example
+ *   const writer = await TrailWriter.create({ ...options, signer: checkpointSigner(identity) });
+ */
+export function checkpointSigner(identity: SigningIdentity): {
+  sign(content: Uint8Array, signingTime: Date): Promise<Uint8Array>;
+  signatureValue(signedData: Uint8Array): Uint8Array;
+} {
+  return {
+    sign: (content, at) => signDetached(content, identity, at),
+    signatureValue,
+  };
+}

@@ -9,7 +9,7 @@ import type { SealingPlan } from "../policy.js";
 import { AUTHORITY_FILES, defaultHome, loadAuthority } from "../authority.js";
 import { readCertificates } from "../pem.js";
 import { readPrivateKeys } from "../keys.js";
-import { loadSigningIdentity, signDetached, signatureValue, type SigningIdentity } from "../sign.js";
+import { checkpointSigner, loadSigningIdentity, type SigningIdentity } from "../sign.js";
 import { LOCAL_POLICY_OID, localStamper, serialSource, type Stamper } from "../timestamp/token.js";
 import { remoteStamper } from "../timestamp/client.js";
 import type { CheckpointSigner } from "../trail/writer.js";
@@ -50,14 +50,6 @@ async function readFirstKey(path: string, pass: string | undefined, io: Io) {
   const key = keys[0];
   if (key === undefined) throw new TrailsealError("KEY_INVALID", `no private key in ${path}`);
   return key;
-}
-
-/** A checkpoint signer over a signing identity. */
-export function checkpointSigner(identity: SigningIdentity): CheckpointSigner {
-  return {
-    sign: (content, at) => signDetached(content, identity, at),
-    signatureValue,
-  };
 }
 
 export interface Sealing {
