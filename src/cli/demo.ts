@@ -5,7 +5,7 @@
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { PassThrough } from "node:stream";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TrailsealError } from "../errors.js";
 import { writePrivateKeyFile } from "../keys.js";
@@ -56,7 +56,6 @@ without the officer's key.`,
     }
     const started = Date.now();
     const out = (s: string) => io.stdout.write(s);
-    const rel = (p: string) => relative(dir, p) || ".";
     const sample = sampleRecording();
 
     /** Runs a trailseal command in `dir`, echoing it and indenting what it prints. */
@@ -116,9 +115,9 @@ without the officer's key.`,
     await step("10. Everything a third party needs to check the trail with openssl alone", ["export", "session.trail", "evidence"]);
     out(
       `\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Next:\n` +
-        `  cd ${rel(dir) === "." ? dir : dir}\n` +
+        `  cd ${dir}\n` +
         "  asciinema play replay.cast          # the session, with keystrokes\n" +
-        "  trailseal replay session.trail --key alice.key --key bob.key --play\n" +
+        "  npx trailseal replay session.trail --key alice.key --key bob.key --play\n" +
         "  cat evidence/VERIFY.txt             # the openssl commands\n",
     );
     return EXIT_OK;
