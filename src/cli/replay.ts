@@ -10,6 +10,7 @@ import { TrailReader } from "../trail/reader.js";
 import { openTrail } from "../trail/session.js";
 import { collect, EXIT_FAILED, EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
 import { OutputFile, inputStream, loadKeys, seconds } from "./common.js";
+import { Progress, counted } from "./progress.js";
 import { inputName } from "./files.js";
 
 interface ReplayFlags {
@@ -35,7 +36,8 @@ export async function verifiedPrefix(
   path: string,
   io: Io,
 ): Promise<{ upTo: number | undefined; notice: string | null }> {
-  const reader = await TrailReader.open(await inputStream(path, io), inputName(path));
+  const progress = await Progress.forFile(io, `checking ${inputName(path)}`, path);
+  const reader = await TrailReader.open(counted(await inputStream(path, io), progress), inputName(path));
   for await (const _ of reader.records()) void _;
   const end = reader.end;
   if (end.state === "complete") return { upTo: undefined, notice: null };
@@ -114,7 +116,9 @@ Exit status: 0 replayed, 1 no key opens the screen (downstream) or the trail is 
       }
     }
 
-    const opened = await openTrail(await inputStream(trailPath, io), name, keys);
+    // No progress line while playing: the terminal shows the session.
+    const progress = flags.play === true ? null : await Progress.forFile(io, `replaying ${name}`, trailPath);
+    const opened = await openTrail(counted(await inputStream(trailPath, io), progress), name, keys);
     const { access } = opened.unlocked;
     if (access.downstream.encrypted && access.downstream.openedBy === null) {
       const lines = [`no key given opens the downstream channel (the screen) of ${name}; any one of these would:`];

@@ -6,6 +6,7 @@ import { sealEvents } from "../trail/session.js";
 import { randomBytes } from "node:crypto";
 import { EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
 import { OutputFile, inputStream } from "./common.js";
+import { Progress, counted } from "./progress.js";
 import { inputName } from "./files.js";
 import { resolveSealing, sealingOptions, type SealingFlags } from "./sealing.js";
 
@@ -31,7 +32,8 @@ export async function openRecordingFile(
   if (timing !== undefined && format !== undefined && format !== "script") {
     throw new TrailsealError("USAGE", "--timing goes with --from script");
   }
-  return openRecording(await inputStream(path, io), {
+  const progress = await Progress.forFile(io, `sealing ${inputName(path)}`, path);
+  return openRecording(counted(await inputStream(path, io), progress), {
     ...(format === undefined ? {} : { format: format as RecordingFormat }),
     ...(timing === undefined ? {} : { timing: await inputStream(timing, io), timingSource: inputName(timing) }),
     source: inputName(path),

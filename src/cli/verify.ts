@@ -4,6 +4,7 @@ import { ChainValidator } from "../sign.js";
 import { REQUIREMENTS, verifyTrail, type ChannelVerdict, type Requirement, type Verdict } from "../verify.js";
 import { collect, EXIT_FAILED, EXIT_OK, guard, newCommand, parseArgs, type Io } from "./io.js";
 import { inputStream, loadKeys } from "./common.js";
+import { Progress, counted } from "./progress.js";
 import { inputName, readInput } from "./files.js";
 
 interface VerifyFlags {
@@ -128,7 +129,8 @@ tampered, 2 usage or I/O error.`,
     const validator = new ChainValidator();
     const verdicts: Verdict[] = [];
     for (const path of paths) {
-      const v = await verifyTrail(await inputStream(path, io), inputName(path), {
+      const progress = await Progress.forFile(io, `verifying ${inputName(path)}`, path);
+      const v = await verifyTrail(counted(await inputStream(path, io), progress), inputName(path), {
         anchors,
         tsaAnchors,
         keys,
