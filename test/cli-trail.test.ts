@@ -1,5 +1,5 @@
 /** The trail commands end to end, in-process: policy create → seal → inspect → replay → share. */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -144,4 +144,43 @@ describe("seal, inspect, replay, share", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^trailseal: error: policy signed enables signing .*but no signing certificate and key were given\ntrailseal: hint: pass --sign-cert FILE --sign-key FILE/);
   });
+
+  it("export: two chained openssl cms -decrypt open the four-eyes stanza; the key matches the commitment", async () => {
+    await ok(["export", p("s.trail"), p("ev")]);
+    const verify = readFileSync(p("ev/VERIFY.txt"), "utf8");
+    // The outer layer is the four_eyes_certificate (ec-p256-a), the inner the certificate (rsa2048-a).
+    const lines = verify.split("\n").filter((l) => l.startsWith("openssl") && l.includes("stanza-downstream-0"));
+    expect(lines).toHaveLength(3);
+    const run = (l: string) =>
+      execFileSync("sh", ["-c", l.replace("OUTER.key", certs("ec-p256-a.key")).replace("INNER.key", certs("rsa2048-a.key"))], { cwd: p("ev") }).toString();
+    run(lines[0]!);
+    run(lines[1]!);
+    const mac = run(lines[2]!).trim().split(" ").at(-1);
+    const header = JSON.parse(readFileSync(p("ev/header.json"), "utf8"));
+    expect(mac).toBe(header.channels.downstream.commitment);
+    // Either key alone gets nowhere: the inner envelope needs the RSA key, the outer the EC key.
+    const wrong = spawnSync("openssl", ["cms", "-decrypt", "-binary", "-inform", "DER", "-in", p("ev/stanza-downstream-0.der"), "-inkey", certs("rsa2048-a.key")]);
+    expect(wrong.status).not.toBe(0);
+  });
+
+  it("script export plays in scriptreplay: exactly the downstream bytes", async () => {
+    await ok(["replay", p("s.trail"), "--key", certs("rsa2048-a.key"), "--key", certs("ec-p256-a.key"), "--format", "script", "-o", p("s.log"), "--timing-output", p("s.tm")]);
+    const played = execFileSync("scriptreplay", ["--timing", p("s.tm"), "--divisor", "1000", p("s.log")]).toString("utf8");
+    // scriptreplay prints one newline of its own at the end.
+    expect(played).toBe(`${SCREEN}\n`);
+  });
+
+  it("RSASSA-PSS signatures (--sign-pss) verify, here and in openssl", async () => {
+    const pki = (n: string) => join(TESTDATA, "pki", n);
+    await ok(["policy", "create", "--name", "pss", "--sign-identity", "signer", "-o", p("pss.json")]);
+    await ok(["seal", "--policy", p("pss.json"), "--sign-cert", pki("signer-rsa-chain.pem"), "--sign-key", pki("signer-rsa.key"), "--sign-pss", p("s.cast"), "-o", p("pss.trail")]);
+    const v = await runCli(["verify", p("pss.trail"), "--ca", pki("root-ca.pem")], { cwd: dir });
+    expect(v.code).toBe(0);
+    await ok(["export", p("pss.trail"), p("pss-ev")]);
+    const print = execFileSync("openssl", ["cms", "-cmsout", "-print", "-inform", "DER", "-in", p("pss-ev/checkpoint-001.p7s")]).toString();
+    expect(print).toContain("rsassaPss");
+    const r = spawnSync("openssl", ["cms", "-verify", "-binary", "-inform", "DER", "-in", p("pss-ev/checkpoint-001.p7s"), "-content", p("pss-ev/checkpoint-001.txt"), "-CAfile", pki("root-ca.pem"), "-purpose", "any", "-out", "/dev/null"]);
+    expect(r.status, r.stderr.toString()).toBe(0);
+  });
 });
+

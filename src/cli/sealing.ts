@@ -28,6 +28,7 @@ export interface SealingFlags {
   tsaUrl?: string[];
   tsaCa?: string[];
   tsaTimeout?: string;
+  signPss?: boolean;
 }
 
 /** Declares the sealing options on a command. */
@@ -36,6 +37,7 @@ export function sealingOptions(cmd: Command): Command {
     .requiredOption("--policy <file>", "audit policy (as 'trailseal policy create' writes it)")
     .option("--sign-cert <file>", "signing certificate, leaf first, then intermediates")
     .option("--sign-key <file>", "private key of the signing certificate")
+    .option("--sign-pss", "sign with RSASSA-PSS (SHA-256, MGF1-SHA-256) instead of PKCS#1 v1.5 (RSA keys)")
     .option("--passin <spec>", "passphrase for encrypted keys: env:VAR, file:PATH or pass:TEXT")
     .option("--home <dir>", "local authority for local timestamping (default $TRAILSEAL_HOME or ~/.trailseal)")
     .option("--tsa-cert <file>", "local TSA certificate chain, instead of the authority's")
@@ -84,6 +86,7 @@ export async function resolveSealing(flags: SealingFlags, io: Io): Promise<Seali
       certSource: certPath,
       keySource: keyPath,
       ...(pass === undefined ? {} : { passphrase: pass }),
+      ...(flags.signPss === true ? { scheme: "pss" as const } : {}),
       now: io.now(),
     });
     for (const w of loaded.warnings) say(io, "warning", w);
