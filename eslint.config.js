@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "testdata/**/*.js"] },
+  { ignores: ["dist/", "node_modules/", "testdata/recordings/", "bench/results/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -10,7 +10,8 @@ export function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
 /** A Uint8Array view of an ArrayBuffer, a view or a Node Buffer (never copies a Uint8Array). */
 export function toBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
   if (data instanceof Uint8Array) return data;
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (ArrayBuffer.isView(data))
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   return new Uint8Array(data);
 }
 

@@ -41,7 +41,11 @@ export function frameNonce(counter: number, last: boolean): Uint8Array {
 
 /** HMAC-SHA-256(fileKey, "trailseal/1 key commitment " ‖ channel). */
 export function keyCommitment(fileKey: Uint8Array, channel: Channel): Uint8Array {
-  return new Uint8Array(createHmac("sha256", fileKey).update(COMMITMENT_LABEL + channel).digest());
+  return new Uint8Array(
+    createHmac("sha256", fileKey)
+      .update(COMMITMENT_LABEL + channel)
+      .digest(),
+  );
 }
 
 /** Checks an unwrapped key against the header's commitment; throws KEY_COMMITMENT_MISMATCH. */
@@ -110,7 +114,10 @@ export class FrameOpener {
   /** Decrypts the next frame; `record` names it in errors. Throws FRAME_CORRUPT. */
   open(ciphertext: Uint8Array, aad: Uint8Array, last: boolean, record: number): Uint8Array {
     if (ciphertext.byteLength < TAG_BYTES) {
-      throw new TrailsealError("FRAME_CORRUPT", `record ${record}: ${this.channel} frame too short`);
+      throw new TrailsealError(
+        "FRAME_CORRUPT",
+        `record ${record}: ${this.channel} frame too short`,
+      );
     }
     const split = ciphertext.byteLength - TAG_BYTES;
     const decipher = createDecipheriv("aes-256-gcm", this.fileKey, frameNonce(this.counter, last));
@@ -120,7 +127,9 @@ export class FrameOpener {
       const head = decipher.update(ciphertext.subarray(0, split));
       const tail = decipher.final();
       this.counter++;
-      return tail.byteLength === 0 ? new Uint8Array(head) : new Uint8Array(Buffer.concat([head, tail]));
+      return tail.byteLength === 0
+        ? new Uint8Array(head)
+        : new Uint8Array(Buffer.concat([head, tail]));
     } catch (e) {
       throw new TrailsealError(
         "FRAME_CORRUPT",

@@ -63,14 +63,24 @@ export {
 export { detectFormat, DETECT_BYTES, type RecordingFormat } from "./formats/detect.js";
 export type { Recording } from "./formats/stream.js";
 export { readAsciicast } from "./formats/asciicast.js";
-export { readScript, readScriptAdvanced, readScriptClassic, type ScriptReadOptions } from "./formats/script.js";
+export {
+  readScript,
+  readScriptAdvanced,
+  readScriptClassic,
+  type ScriptReadOptions,
+} from "./formats/script.js";
 export { readRaw } from "./formats/raw.js";
 export { writeAsciicastV2, writeAsciicastV3, type Sink } from "./replay/asciicast.js";
 export { writeRaw } from "./replay/raw.js";
 export { writeJsonl } from "./replay/jsonl.js";
 export { writeScript } from "./replay/script.js";
 export { play, type PlayOptions } from "./replay/player.js";
-export { LiveRecorder, liveMetadata, type RecordOptions, type RecordResult } from "./record/recorder.js";
+export {
+  LiveRecorder,
+  liveMetadata,
+  type RecordOptions,
+  type RecordResult,
+} from "./record/recorder.js";
 export {
   loadSigningIdentity,
   signDetached,
@@ -128,7 +138,13 @@ export {
   type CertificateRequest,
   type KeyUsageName,
 } from "./pkix/certify.js";
-export { TrailWriter, frameAad, type TrailWriterOptions, type CheckpointSigner, type TimestampSource } from "./trail/writer.js";
+export {
+  TrailWriter,
+  frameAad,
+  type TrailWriterOptions,
+  type CheckpointSigner,
+  type TimestampSource,
+} from "./trail/writer.js";
 export {
   TrailReader,
   type ParsedHeader,
@@ -138,7 +154,13 @@ export {
   type StampRecord,
   type TrailEnd,
 } from "./trail/reader.js";
-export { unlockChannels, EventDecoder, type Alternative, type ChannelAccess, type Unlocked } from "./trail/open.js";
+export {
+  unlockChannels,
+  EventDecoder,
+  type Alternative,
+  type ChannelAccess,
+  type Unlocked,
+} from "./trail/open.js";
 export { sealEvents, openTrail, sinkFor, bytesOf, type OpenedTrail } from "./trail/session.js";
 export { keyCommitment, frameNonce, MAX_FRAME_PLAINTEXT } from "./frames.js";
 export * as trailFormat from "./trail/format.js";

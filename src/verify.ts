@@ -14,11 +14,21 @@ import type { Channel } from "./events.js";
 import type { StanzaKey } from "./recipients.js";
 import { ChainValidator, signatureValue, verifyDetached, type SignatureFacts } from "./sign.js";
 import { verifyToken, type TokenFacts } from "./timestamp/verify.js";
-import { EventDecoder, unlockChannels, type Alternative, type ChannelAccess } from "./trail/open.js";
+import {
+  EventDecoder,
+  unlockChannels,
+  type Alternative,
+  type ChannelAccess,
+} from "./trail/open.js";
 import { TrailReader, type CheckpointRecord, type TrailRecord } from "./trail/reader.js";
 
 export type Requirement = "signature" | "timestamp" | "complete" | "decrypt";
-export const REQUIREMENTS: readonly Requirement[] = ["signature", "timestamp", "complete", "decrypt"];
+export const REQUIREMENTS: readonly Requirement[] = [
+  "signature",
+  "timestamp",
+  "complete",
+  "decrypt",
+];
 
 export interface VerifyOptions {
   /** Trust anchors for checkpoint signers (DER). */
@@ -52,7 +62,12 @@ export interface ChannelVerdict {
 
 export interface SignatureVerdict {
   readonly state: "valid" | "invalid" | "untrusted" | "not-signed";
-  readonly signer: { subject: string; issuer: string; fingerprint: string; codeSigning: boolean } | null;
+  readonly signer: {
+    subject: string;
+    issuer: string;
+    fingerprint: string;
+    codeSigning: boolean;
+  } | null;
   readonly signed: number;
   readonly code: ErrorCode | null;
   readonly message: string | null;
@@ -97,7 +112,12 @@ export interface CheckpointVerdict {
   readonly signer: string | null;
   readonly signingTime: string | null;
   readonly timestamp:
-    | { state: "valid" | "invalid" | "untrusted"; genTime: string | null; tsaName: string | null; source: "local" | "remote" }
+    | {
+        state: "valid" | "invalid" | "untrusted";
+        genTime: string | null;
+        tsaName: string | null;
+        source: "local" | "remote";
+      }
     | { state: "unstamped"; reason: string }
     | null;
 }
@@ -117,7 +137,11 @@ export interface Verdict {
 }
 
 function recipients(a: Alternative) {
-  return { entry: a.entry, added: a.added !== null, recipients: a.layers.map((l) => ({ spkiFingerprint: l.spkiFingerprint, subject: l.subject })) };
+  return {
+    entry: a.entry,
+    added: a.added !== null,
+    recipients: a.layers.map((l) => ({ spkiFingerprint: l.spkiFingerprint, subject: l.subject })),
+  };
 }
 
 function channelVerdict(access: ChannelAccess, frames: number, decrypted: number): ChannelVerdict {
@@ -136,11 +160,6 @@ interface CheckpointState {
   signer: string | null;
   signingTime: string | null;
   stamp: CheckpointVerdict["timestamp"];
-}
-
-/** The error's code if it is ours, else a generic one (never a crash in the verdict). */
-function codeOf(e: unknown): ErrorCode {
-  return isTrailsealError(e) ? e.code : "TRAIL_INVALID";
 }
 
 /**
@@ -218,12 +237,18 @@ export async function verifyTrail(
   const decrypted: Record<Channel, number> = { downstream: 0, upstream: 0 };
   const checkpoints: CheckpointState[] = [];
   const bySeq = new Map<number, CheckpointState>();
-  let signatureFailure: { code: ErrorCode; message: string; state: "invalid" | "untrusted" } | null = null;
-  let firstSigner: SignatureFacts["signer"] & { codeSigning: boolean } | null = null;
-  let stampFailure: { code: ErrorCode; message: string; state: "invalid" | "untrusted" } | null = null;
+  let signatureFailure: {
+    code: ErrorCode;
+    message: string;
+    state: "invalid" | "untrusted";
+  } | null = null;
+  let firstSigner: (SignatureFacts["signer"] & { codeSigning: boolean }) | null = null;
+  let stampFailure: { code: ErrorCode; message: string; state: "invalid" | "untrusted" } | null =
+    null;
   const tokens: TokenFacts[] = [];
   let stampSource: "local" | "remote" | null = null;
-  let tamper: { record: number; error: TrailsealError } | null = keyFailure === null ? null : { record: -1, error: keyFailure };
+  let tamper: { record: number; error: TrailsealError } | null =
+    keyFailure === null ? null : { record: -1, error: keyFailure };
   let lastSeq = -1;
 
   if (tamper === null) {
@@ -242,16 +267,29 @@ export async function verifyTrail(
     switch (record.type) {
       case "frame":
         frames[record.channel]++;
-        if (decoder !== null && header.channels[record.channel].encrypted && decoder.readable(record.channel)) {
+        if (
+          decoder !== null &&
+          header.channels[record.channel].encrypted &&
+          decoder.readable(record.channel)
+        ) {
           decoder.decode(record);
           decrypted[record.channel]++;
         } else if (decoder !== null) decoder.decode(record);
         return;
       case "checkpoint": {
-        const state: CheckpointState = { record, signature: "not-signed", signer: null, signingTime: null, stamp: null };
+        const state: CheckpointState = {
+          record,
+          signature: "not-signed",
+          signer: null,
+          signingTime: null,
+          stamp: null,
+        };
         if (record.signature.byteLength > 0) {
           try {
-            const facts = await verifyDetached(record.signature, record.content, { anchors, validator });
+            const facts = await verifyDetached(record.signature, record.content, {
+              anchors,
+              validator,
+            });
             state.signature = "valid";
             state.signer = facts.signer.subject;
             state.signingTime = facts.signingTime?.toISOString() ?? null;
@@ -282,7 +320,8 @@ export async function verifyTrail(
         const target = record.target;
         try {
           // A malformed signature fails here; it is reported with the checkpoint, not as tampering.
-          const stamped = target.signature.byteLength > 0 ? signatureValue(target.signature) : target.content;
+          const stamped =
+            target.signature.byteLength > 0 ? signatureValue(target.signature) : target.content;
           const imprint = new Uint8Array(createHash("sha256").update(stamped).digest());
           const facts = await verifyToken(stamp.token, {
             imprint,
@@ -292,11 +331,21 @@ export async function verifyTrail(
             validator,
           });
           tokens.push(facts);
-          state.stamp = { state: "valid", genTime: facts.genTime.toISOString(), tsaName: facts.tsaName, source: stamp.source };
+          state.stamp = {
+            state: "valid",
+            genTime: facts.genTime.toISOString(),
+            tsaName: facts.tsaName,
+            source: stamp.source,
+          };
         } catch (e) {
           if (!isTrailsealError(e)) throw e;
           const untrusted = e.code === "CHAIN_UNTRUSTED";
-          state.stamp = { state: untrusted ? "untrusted" : "invalid", genTime: null, tsaName: null, source: stamp.source };
+          state.stamp = {
+            state: untrusted ? "untrusted" : "invalid",
+            genTime: null,
+            tsaName: null,
+            source: stamp.source,
+          };
           stampFailure ??= {
             code: e.code,
             message: `checkpoint ${target.statement.index} (record ${record.seq}): ${e.message}`,
@@ -319,7 +368,14 @@ export async function verifyTrail(
       records: count,
       checkpoints: cps.length,
       final: null,
-      lastCheckpoint: lastCp === null ? null : { index: lastCp.statement.index, time: lastCp.time / 1e6, records: lastCp.statement.records },
+      lastCheckpoint:
+        lastCp === null
+          ? null
+          : {
+              index: lastCp.statement.index,
+              time: lastCp.time / 1e6,
+              records: lastCp.statement.records,
+            },
       unsignedRecords: 0,
       firstBadRecord: tamper.record,
       code: tamper.error.code,
@@ -349,7 +405,11 @@ export async function verifyTrail(
         lastCheckpoint:
           end.lastCheckpoint === null
             ? null
-            : { index: end.lastCheckpoint.statement.index, time: end.lastCheckpoint.time / 1e6, records: covered },
+            : {
+                index: end.lastCheckpoint.statement.index,
+                time: end.lastCheckpoint.time / 1e6,
+                records: covered,
+              },
         unsignedRecords: end.records - covered,
         firstBadRecord: null,
         code: "TRUNCATED",
@@ -360,18 +420,51 @@ export async function verifyTrail(
 
   // ---- signature
   const signedCount = checkpoints.filter((c) => c.signature !== "not-signed").length;
-  const sigFail = signatureFailure as { code: ErrorCode; message: string; state: "invalid" | "untrusted" } | null;
+  const sigFail = signatureFailure as {
+    code: ErrorCode;
+    message: string;
+    state: "invalid" | "untrusted";
+  } | null;
   const signer = firstSigner as (SignatureFacts["signer"] & { codeSigning: boolean }) | null;
   let signature: SignatureVerdict;
   if (sigFail !== null) {
-    signature = { state: sigFail.state, signer: signer === null ? null : pickSigner(signer), signed: signedCount, code: sigFail.code, message: anchors.length === 0 && sigFail.state === "untrusted" ? `${sigFail.message} (no --ca trust anchor was given)` : sigFail.message };
+    signature = {
+      state: sigFail.state,
+      signer: signer === null ? null : pickSigner(signer),
+      signed: signedCount,
+      code: sigFail.code,
+      message:
+        anchors.length === 0 && sigFail.state === "untrusted"
+          ? `${sigFail.message} (no --ca trust anchor was given)`
+          : sigFail.message,
+    };
   } else if (signedCount === 0) {
-    signature = { state: "not-signed", signer: null, signed: 0, code: null, message: header.policy.signing ? "the header says signing was enabled, but no checkpoint is signed" : null };
+    signature = {
+      state: "not-signed",
+      signer: null,
+      signed: 0,
+      code: null,
+      message: header.policy.signing
+        ? "the header says signing was enabled, but no checkpoint is signed"
+        : null,
+    };
   } else if (signedCount < checkpoints.length) {
     const first = checkpoints.find((c) => c.signature === "not-signed")!;
-    signature = { state: "invalid", signer: signer === null ? null : pickSigner(signer), signed: signedCount, code: "CHECKPOINT_INVALID", message: `checkpoint ${first.record.statement.index} is not signed` };
+    signature = {
+      state: "invalid",
+      signer: signer === null ? null : pickSigner(signer),
+      signed: signedCount,
+      code: "CHECKPOINT_INVALID",
+      message: `checkpoint ${first.record.statement.index} is not signed`,
+    };
   } else {
-    signature = { state: "valid", signer: signer === null ? null : pickSigner(signer), signed: signedCount, code: null, message: null };
+    signature = {
+      state: "valid",
+      signer: signer === null ? null : pickSigner(signer),
+      signed: signedCount,
+      code: null,
+      message: null,
+    };
   }
 
   // ---- timestamp
@@ -380,10 +473,17 @@ export async function verifyTrail(
     .map((c) => ({
       index: c.record.statement.index,
       time: c.record.time / 1e6,
-      reason: c.stamp !== null && c.stamp.state === "unstamped" ? c.stamp.reason : "no timestamp was recorded for it",
+      reason:
+        c.stamp !== null && c.stamp.state === "unstamped"
+          ? c.stamp.reason
+          : "no timestamp was recorded for it",
     }));
   let timestamp: TimestampVerdict;
-  const tsFail = stampFailure as { code: ErrorCode; message: string; state: "invalid" | "untrusted" } | null;
+  const tsFail = stampFailure as {
+    code: ErrorCode;
+    message: string;
+    state: "invalid" | "untrusted";
+  } | null;
   const genTimes = tokens.map((t) => t.genTime.getTime()).sort((a, b) => a - b);
   const base = {
     source: stampSource as "local" | "remote" | null,
@@ -397,18 +497,37 @@ export async function verifyTrail(
   if (header.policy.timestamping === null && tokens.length === 0) {
     timestamp = { ...emptyTimestamp("not-timestamped") };
   } else if (tsFail !== null) {
-    timestamp = { ...base, state: tsFail.state, code: tsFail.code, message: tsaAnchorsNote(tsFail, tsaAnchors) };
+    timestamp = {
+      ...base,
+      state: tsFail.state,
+      code: tsFail.code,
+      message: tsaAnchorsNote(tsFail, tsaAnchors),
+    };
   } else if (tokens.length === 0) {
-    timestamp = { ...base, state: "not-timestamped", code: "TIMESTAMP_INVALID", message: "no checkpoint carries a timestamp" };
+    timestamp = {
+      ...base,
+      state: "not-timestamped",
+      code: "TIMESTAMP_INVALID",
+      message: "no checkpoint carries a timestamp",
+    };
   } else if (unstamped.length > 0) {
-    timestamp = { ...base, state: "partial", code: "TIMESTAMP_INVALID", message: `${unstamped.length} of ${checkpoints.length} checkpoints are unstamped` };
+    timestamp = {
+      ...base,
+      state: "partial",
+      code: "TIMESTAMP_INVALID",
+      message: `${unstamped.length} of ${checkpoints.length} checkpoints are unstamped`,
+    };
   } else {
     timestamp = { ...base, state: "valid", code: null, message: null };
   }
 
   // ---- channels
-  const downstream = access === null ? null : channelVerdict(access.downstream, frames.downstream, decrypted.downstream);
-  const upstream = access === null ? null : channelVerdict(access.upstream, frames.upstream, decrypted.upstream);
+  const downstream =
+    access === null
+      ? null
+      : channelVerdict(access.downstream, frames.downstream, decrypted.downstream);
+  const upstream =
+    access === null ? null : channelVerdict(access.upstream, frames.upstream, decrypted.upstream);
 
   // ---- requirements
   const holds: Record<Requirement, boolean> = {
@@ -444,17 +563,30 @@ export async function verifyTrail(
       signature: c.signature,
       signer: c.signer,
       signingTime: c.signingTime,
-      timestamp: header.policy.timestamping === null && c.stamp === null ? null : (c.stamp ?? { state: "unstamped", reason: "no timestamp was recorded for it" }),
+      timestamp:
+        header.policy.timestamping === null && c.stamp === null
+          ? null
+          : (c.stamp ?? { state: "unstamped", reason: "no timestamp was recorded for it" }),
     })),
   };
 }
 
 function pickSigner(s: SignatureFacts["signer"] & { codeSigning: boolean }) {
-  return { subject: s.subject, issuer: s.issuer, fingerprint: s.fingerprint, codeSigning: s.codeSigning };
+  return {
+    subject: s.subject,
+    issuer: s.issuer,
+    fingerprint: s.fingerprint,
+    codeSigning: s.codeSigning,
+  };
 }
 
-function tsaAnchorsNote(f: { message: string; state: string }, anchors: readonly Uint8Array[]): string {
-  return anchors.length === 0 && f.state === "untrusted" ? `${f.message} (no --tsa-ca trust anchor was given)` : f.message;
+function tsaAnchorsNote(
+  f: { message: string; state: string },
+  anchors: readonly Uint8Array[],
+): string {
+  return anchors.length === 0 && f.state === "untrusted"
+    ? `${f.message} (no --tsa-ca trust anchor was given)`
+    : f.message;
 }
 
 function emptyTimestamp(state: "not-timestamped"): TimestampVerdict {

@@ -12,7 +12,14 @@ const dir = mkdtempSync(join(tmpdir(), "trailseal-cli-"));
 const p = (n: string) => join(dir, n);
 
 const CAST = [
-  JSON.stringify({ version: 2, width: 80, height: 24, timestamp: 1764000000, command: "bash", env: { TERM: "xterm-256color", SHELL: "/bin/bash" } }),
+  JSON.stringify({
+    version: 2,
+    width: 80,
+    height: 24,
+    timestamp: 1764000000,
+    command: "bash",
+    env: { TERM: "xterm-256color", SHELL: "/bin/bash" },
+  }),
   JSON.stringify([0.1, "o", "$ "]),
   JSON.stringify([0.5, "i", "sudo -i\r"]),
   JSON.stringify([0.6, "o", "sudo -i\r\n[sudo] password for admin: "]),
@@ -35,15 +42,42 @@ describe("seal, inspect, replay, share", () => {
   beforeAll(async () => {
     writeFileSync(p("s.cast"), CAST);
     // four-eyes downstream (a + ec-p256), separate upstream (c)
-    await ok(["policy", "create", "--name", "t", "--encrypt", `${certs("rsa2048-a.crt")},${certs("ec-p256-a.crt")}`, "--upstream", certs("rsa2048-c.crt"), "-o", p("policy.json")]);
+    await ok([
+      "policy",
+      "create",
+      "--name",
+      "t",
+      "--encrypt",
+      `${certs("rsa2048-a.crt")},${certs("ec-p256-a.crt")}`,
+      "--upstream",
+      certs("rsa2048-c.crt"),
+      "-o",
+      p("policy.json"),
+    ]);
     await ok(["policy", "create", "--name", "clear", "-o", p("clear.json")]);
     const r = await ok(["seal", "--policy", p("policy.json"), p("s.cast"), "-o", p("s.trail")]);
-    expect(r.stdout).toMatch(/^sealed .*s\.cast \(asciicast\) into .*s\.trail: \d+ records, 1 checkpoints; downstream encrypted \(1 alternative\), upstream encrypted \(1 alternative\); not signed, not timestamped\n$/);
+    expect(r.stdout).toMatch(
+      /^sealed .*s\.cast \(asciicast\) into .*s\.trail: \d+ records, 1 checkpoints; downstream encrypted \(1 alternative\), upstream encrypted \(1 alternative\); not signed, not timestamped\n$/,
+    );
   });
 
   it("replays with both four-eyes keys and the upstream key: exactly the recorded events", async () => {
-    const r = await ok(["replay", p("s.trail"), "--key", certs("rsa2048-a.key"), "--key", certs("ec-p256-a.key"), "--key", certs("rsa2048-c.key"), "--format", "jsonl"]);
-    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const r = await ok([
+      "replay",
+      p("s.trail"),
+      "--key",
+      certs("rsa2048-a.key"),
+      "--key",
+      certs("ec-p256-a.key"),
+      "--key",
+      certs("rsa2048-c.key"),
+      "--format",
+      "jsonl",
+    ]);
+    const lines = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.map((l) => [l["t"], l["type"]])).toEqual([
       [0.1, "output"],
       [0.5, "input"],
@@ -58,27 +92,58 @@ describe("seal, inspect, replay, share", () => {
   });
 
   it("raw replay is exactly the downstream bytes; upstream hidden with a notice naming its certificate", async () => {
-    const r = await ok(["replay", p("s.trail"), "--key", certs("rsa2048-a.key"), "--key", certs("ec-p256-a.key"), "--format", "raw"]);
+    const r = await ok([
+      "replay",
+      p("s.trail"),
+      "--key",
+      certs("rsa2048-a.key"),
+      "--key",
+      certs("ec-p256-a.key"),
+      "--format",
+      "raw",
+    ]);
     expect(r.stdout).toBe(SCREEN);
-    const fp = execFileSync("sh", ["-c", `openssl x509 -in ${certs("rsa2048-c.crt")} -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum`]).toString().slice(0, 64);
-    expect(r.stderr).toContain("trailseal: notice: the keystrokes (upstream) are hidden: no key given opens them; any one of these would:\n");
+    const fp = execFileSync("sh", [
+      "-c",
+      `openssl x509 -in ${certs("rsa2048-c.crt")} -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum`,
+    ])
+      .toString()
+      .slice(0, 64);
+    expect(r.stderr).toContain(
+      "trailseal: notice: the keystrokes (upstream) are hidden: no key given opens them; any one of these would:\n",
+    );
     expect(r.stderr).toContain(`sha256:${fp}`);
   });
 
   it("one four-eyes key alone is refused, naming both fingerprints (exit 1)", async () => {
     const r = await runCli(["replay", p("s.trail"), "--key", certs("rsa2048-a.key")], { cwd: dir });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^trailseal: error: no key given opens the downstream channel \(the screen\) of .*s\.trail; any one of these would:\n  entry 0: four-eyes: both sha256:[0-9a-f]{64} \(.*\) and sha256:[0-9a-f]{64} \(.*\)\n/);
+    expect(r.stderr).toMatch(
+      /^trailseal: error: no key given opens the downstream channel \(the screen\) of .*s\.trail; any one of these would:\n {2}entry 0: four-eyes: both sha256:[0-9a-f]{64} \(.*\) and sha256:[0-9a-f]{64} \(.*\)\n/,
+    );
     expect(r.stdout).toBe("");
   });
 
   it("asciicast output plays in asciinema: `asciinema cat` prints exactly the downstream bytes", async () => {
-    await ok(["replay", p("s.trail"), "--key", certs("rsa2048-a.key"), "--key", certs("ec-p256-a.key"), "-o", p("out.cast")]);
+    await ok([
+      "replay",
+      p("s.trail"),
+      "--key",
+      certs("rsa2048-a.key"),
+      "--key",
+      certs("ec-p256-a.key"),
+      "-o",
+      p("out.cast"),
+    ]);
     // asciinema 2 opens /dev/tty, so it runs under a pseudo-terminal (script); its stdout goes to a file.
-    execFileSync("script", ["-qec", `asciinema cat ${p("out.cast")} > ${p("cat.out")}`, "/dev/null"], {
-      env: { ...process.env, LANG: "C.UTF-8" },
-      stdio: ["ignore", "ignore", "inherit"],
-    });
+    execFileSync(
+      "script",
+      ["-qec", `asciinema cat ${p("out.cast")} > ${p("cat.out")}`, "/dev/null"],
+      {
+        env: { ...process.env, LANG: "C.UTF-8" },
+        stdio: ["ignore", "ignore", "inherit"],
+      },
+    );
     expect(readFileSync(p("cat.out"), "utf8")).toBe(SCREEN);
   });
 
@@ -87,7 +152,9 @@ describe("seal, inspect, replay, share", () => {
     const s = JSON.parse(r.stdout);
     expect(s.channels.downstream.alternatives).toHaveLength(1);
     expect(s.channels.downstream.alternatives[0].fourEyes).toBe(true);
-    expect(s.channels.downstream.alternatives[0].recipients.map((x: { keyType: string }) => x.keyType)).toEqual(["EC", "RSA"]);
+    expect(
+      s.channels.downstream.alternatives[0].recipients.map((x: { keyType: string }) => x.keyType),
+    ).toEqual(["EC", "RSA"]);
     expect(s.channels.upstream.frames).toBe(3);
     expect(s.session.command).toBe("bash");
     expect(s.end).toEqual({ state: "complete", reason: null, lastCheckpoint: 1 });
@@ -97,7 +164,20 @@ describe("seal, inspect, replay, share", () => {
   });
 
   it("share adds a stanza for a third party; frames are copied unchanged; inspect marks it", async () => {
-    await ok(["share", p("s.trail"), "--key", certs("rsa2048-a.key"), "--key", certs("ec-p256-a.key"), "--key", certs("rsa2048-c.key"), "--to", certs("rsa2048-d.crt"), "-o", p("shared.trail")]);
+    await ok([
+      "share",
+      p("s.trail"),
+      "--key",
+      certs("rsa2048-a.key"),
+      "--key",
+      certs("ec-p256-a.key"),
+      "--key",
+      certs("rsa2048-c.key"),
+      "--to",
+      certs("rsa2048-d.crt"),
+      "-o",
+      p("shared.trail"),
+    ]);
     const a = readFileSync(p("s.trail"));
     const b = readFileSync(p("shared.trail"));
     // Same sealed header and the same records byte for byte; only the annex differs.
@@ -107,7 +187,14 @@ describe("seal, inspect, replay, share", () => {
     const annexB = b.readUInt32BE(sealedLength);
     expect(annexA).toBe(0);
     expect(b.subarray(sealedLength + 4 + annexB)).toEqual(a.subarray(sealedLength + 4));
-    const r = await ok(["replay", p("shared.trail"), "--key", certs("rsa2048-d.key"), "--format", "raw"]);
+    const r = await ok([
+      "replay",
+      p("shared.trail"),
+      "--key",
+      certs("rsa2048-d.key"),
+      "--format",
+      "raw",
+    ]);
     expect(r.stdout).toBe(SCREEN);
     expect(r.stderr).toBe(""); // d opens upstream too
     const s = JSON.parse((await ok(["inspect", "--json", p("shared.trail")])).stdout);
@@ -123,64 +210,197 @@ describe("seal, inspect, replay, share", () => {
   it("raw input seals as downstream and replays byte for byte", async () => {
     const bytes = new Uint8Array(300_000).map((_, i) => (i * 31) % 256);
     writeFileSync(p("blob.bin"), bytes);
-    await ok(["seal", "--policy", p("policy.json"), "--from", "raw", p("blob.bin"), "-o", p("blob.trail")]);
-    const r = await ok(["replay", p("blob.trail"), "--key", certs("rsa2048-a.key"), "--key", certs("ec-p256-a.key"), "--format", "raw"]);
+    await ok([
+      "seal",
+      "--policy",
+      p("policy.json"),
+      "--from",
+      "raw",
+      p("blob.bin"),
+      "-o",
+      p("blob.trail"),
+    ]);
+    const r = await ok([
+      "replay",
+      p("blob.trail"),
+      "--key",
+      certs("rsa2048-a.key"),
+      "--key",
+      certs("ec-p256-a.key"),
+      "--format",
+      "raw",
+    ]);
     expect(Buffer.from(r.stdoutBytes).equals(Buffer.from(bytes))).toBe(true);
   });
 
   it("refuses to overwrite an existing trail without --force, and leaves nothing half-written", async () => {
-    const r = await runCli(["seal", "--policy", p("policy.json"), p("s.cast"), "-o", p("s.trail")], { cwd: dir });
+    const r = await runCli(
+      ["seal", "--policy", p("policy.json"), p("s.cast"), "-o", p("s.trail")],
+      { cwd: dir },
+    );
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`trailseal: error: ${p("s.trail")} already exists\ntrailseal: hint: choose another name or pass --force\n`);
-    const bad = await runCli(["seal", "--policy", p("policy.json"), "--from", "asciicast", p("blob.bin"), "-o", p("never.trail")], { cwd: dir });
+    expect(r.stderr).toBe(
+      `trailseal: error: ${p("s.trail")} already exists\ntrailseal: hint: choose another name or pass --force\n`,
+    );
+    const bad = await runCli(
+      [
+        "seal",
+        "--policy",
+        p("policy.json"),
+        "--from",
+        "asciicast",
+        p("blob.bin"),
+        "-o",
+        p("never.trail"),
+      ],
+      { cwd: dir },
+    );
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^trailseal: error: .*blob\.bin.*line 1/);
     expect(existsSync(p("never.trail"))).toBe(false);
   });
 
   it("a policy that enables signing without an identity is a usage error with a hint", async () => {
-    await ok(["policy", "create", "--name", "signed", "--sign-identity", "signer", "-o", p("signed.json")]);
-    const r = await runCli(["seal", "--policy", p("signed.json"), p("s.cast"), "-o", p("x.trail")], { cwd: dir });
+    await ok([
+      "policy",
+      "create",
+      "--name",
+      "signed",
+      "--sign-identity",
+      "signer",
+      "-o",
+      p("signed.json"),
+    ]);
+    const r = await runCli(
+      ["seal", "--policy", p("signed.json"), p("s.cast"), "-o", p("x.trail")],
+      { cwd: dir },
+    );
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^trailseal: error: policy signed enables signing .*but no signing certificate and key were given\ntrailseal: hint: pass --sign-cert FILE --sign-key FILE/);
+    expect(r.stderr).toMatch(
+      /^trailseal: error: policy signed enables signing .*but no signing certificate and key were given\ntrailseal: hint: pass --sign-cert FILE --sign-key FILE/,
+    );
   });
 
   it("export: two chained openssl cms -decrypt open the four-eyes stanza; the key matches the commitment", async () => {
     await ok(["export", p("s.trail"), p("ev")]);
     const verify = readFileSync(p("ev/VERIFY.txt"), "utf8");
     // The outer layer is the four_eyes_certificate (ec-p256-a), the inner the certificate (rsa2048-a).
-    const lines = verify.split("\n").filter((l) => l.startsWith("openssl") && l.includes("stanza-downstream-0"));
+    const lines = verify
+      .split("\n")
+      .filter((l) => l.startsWith("openssl") && l.includes("stanza-downstream-0"));
     expect(lines).toHaveLength(3);
     const run = (l: string) =>
-      execFileSync("sh", ["-c", l.replace("OUTER.key", certs("ec-p256-a.key")).replace("INNER.key", certs("rsa2048-a.key"))], { cwd: p("ev") }).toString();
+      execFileSync(
+        "sh",
+        [
+          "-c",
+          l
+            .replace("OUTER.key", certs("ec-p256-a.key"))
+            .replace("INNER.key", certs("rsa2048-a.key")),
+        ],
+        { cwd: p("ev") },
+      ).toString();
     run(lines[0]!);
     run(lines[1]!);
     const mac = run(lines[2]!).trim().split(" ").at(-1);
     const header = JSON.parse(readFileSync(p("ev/header.json"), "utf8"));
     expect(mac).toBe(header.channels.downstream.commitment);
     // Either key alone gets nowhere: the inner envelope needs the RSA key, the outer the EC key.
-    const wrong = spawnSync("openssl", ["cms", "-decrypt", "-binary", "-inform", "DER", "-in", p("ev/stanza-downstream-0.der"), "-inkey", certs("rsa2048-a.key")]);
+    const wrong = spawnSync("openssl", [
+      "cms",
+      "-decrypt",
+      "-binary",
+      "-inform",
+      "DER",
+      "-in",
+      p("ev/stanza-downstream-0.der"),
+      "-inkey",
+      certs("rsa2048-a.key"),
+    ]);
     expect(wrong.status).not.toBe(0);
   });
 
   it("script export plays in scriptreplay: exactly the downstream bytes", async () => {
-    await ok(["replay", p("s.trail"), "--key", certs("rsa2048-a.key"), "--key", certs("ec-p256-a.key"), "--format", "script", "-o", p("s.log"), "--timing-output", p("s.tm")]);
-    const played = execFileSync("scriptreplay", ["--timing", p("s.tm"), "--divisor", "1000", p("s.log")]).toString("utf8");
+    await ok([
+      "replay",
+      p("s.trail"),
+      "--key",
+      certs("rsa2048-a.key"),
+      "--key",
+      certs("ec-p256-a.key"),
+      "--format",
+      "script",
+      "-o",
+      p("s.log"),
+      "--timing-output",
+      p("s.tm"),
+    ]);
+    const played = execFileSync("scriptreplay", [
+      "--timing",
+      p("s.tm"),
+      "--divisor",
+      "1000",
+      p("s.log"),
+    ]).toString("utf8");
     // scriptreplay prints one newline of its own at the end.
     expect(played).toBe(`${SCREEN}\n`);
   });
 
   it("RSASSA-PSS signatures (--sign-pss) verify, here and in openssl", async () => {
     const pki = (n: string) => join(TESTDATA, "pki", n);
-    await ok(["policy", "create", "--name", "pss", "--sign-identity", "signer", "-o", p("pss.json")]);
-    await ok(["seal", "--policy", p("pss.json"), "--sign-cert", pki("signer-rsa-chain.pem"), "--sign-key", pki("signer-rsa.key"), "--sign-pss", p("s.cast"), "-o", p("pss.trail")]);
+    await ok([
+      "policy",
+      "create",
+      "--name",
+      "pss",
+      "--sign-identity",
+      "signer",
+      "-o",
+      p("pss.json"),
+    ]);
+    await ok([
+      "seal",
+      "--policy",
+      p("pss.json"),
+      "--sign-cert",
+      pki("signer-rsa-chain.pem"),
+      "--sign-key",
+      pki("signer-rsa.key"),
+      "--sign-pss",
+      p("s.cast"),
+      "-o",
+      p("pss.trail"),
+    ]);
     const v = await runCli(["verify", p("pss.trail"), "--ca", pki("root-ca.pem")], { cwd: dir });
     expect(v.code).toBe(0);
     await ok(["export", p("pss.trail"), p("pss-ev")]);
-    const print = execFileSync("openssl", ["cms", "-cmsout", "-print", "-inform", "DER", "-in", p("pss-ev/checkpoint-001.p7s")]).toString();
+    const print = execFileSync("openssl", [
+      "cms",
+      "-cmsout",
+      "-print",
+      "-inform",
+      "DER",
+      "-in",
+      p("pss-ev/checkpoint-001.p7s"),
+    ]).toString();
     expect(print).toContain("rsassaPss");
-    const r = spawnSync("openssl", ["cms", "-verify", "-binary", "-inform", "DER", "-in", p("pss-ev/checkpoint-001.p7s"), "-content", p("pss-ev/checkpoint-001.txt"), "-CAfile", pki("root-ca.pem"), "-purpose", "any", "-out", "/dev/null"]);
+    const r = spawnSync("openssl", [
+      "cms",
+      "-verify",
+      "-binary",
+      "-inform",
+      "DER",
+      "-in",
+      p("pss-ev/checkpoint-001.p7s"),
+      "-content",
+      p("pss-ev/checkpoint-001.txt"),
+      "-CAfile",
+      pki("root-ca.pem"),
+      "-purpose",
+      "any",
+      "-out",
+      "/dev/null",
+    ]);
     expect(r.status, r.stderr.toString()).toBe(0);
   });
 });
-

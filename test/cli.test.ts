@@ -1,7 +1,21 @@
 import { describe, expect, it } from "vitest";
 import { runCli } from "./helpers/io.js";
 
-const COMMANDS = ["demo", "pem", "policy", "seal", "record", "replay", "inspect", "share", "verify", "export", "init", "stamp", "tsa"];
+const COMMANDS = [
+  "demo",
+  "pem",
+  "policy",
+  "seal",
+  "record",
+  "replay",
+  "inspect",
+  "share",
+  "verify",
+  "export",
+  "init",
+  "stamp",
+  "tsa",
+];
 
 describe("cli", () => {
   it("lists every command with an example under --help", async () => {
@@ -18,7 +32,13 @@ describe("cli", () => {
 
   for (const c of COMMANDS) {
     it(`trailseal ${c} --help exits 0 and shows examples`, async () => {
-      const r = await runCli(c === "tsa" ? [c, "serve", "--help"] : c === "policy" ? [c, "create", "--help"] : [c, "--help"]);
+      const r = await runCli(
+        c === "tsa"
+          ? [c, "serve", "--help"]
+          : c === "policy"
+            ? [c, "create", "--help"]
+            : [c, "--help"],
+      );
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/Usage: trailseal /);
       expect(r.stdout).toMatch(/Examples?:/);

@@ -20,10 +20,19 @@ describe("trailseal demo", () => {
       expect(r.stdout).toContain(`${c}\n`);
     }
     expect(r.stdout).toContain("  session.trail: VALID\n");
-    expect(r.stdout).toMatch(/ {4}INTEGRITY {3}complete: \d+ records, \d+ checkpoints, final checkpoint \d+ at /);
+    expect(r.stdout).toMatch(
+      / {4}INTEGRITY {3}complete: \d+ records, \d+ checkpoints, final checkpoint \d+ at /,
+    );
     expect(r.stdout).toContain("  (exit status 1, as expected)\n");
     expect(r.stdout).toContain("  trailseal: notice: the keystrokes (upstream) are hidden");
-    for (const f of ["authority/ca.crt", "policy.json", "session.trail", "replay.cast", "screen-only.cast", "evidence/VERIFY.txt"]) {
+    for (const f of [
+      "authority/ca.crt",
+      "policy.json",
+      "session.trail",
+      "replay.cast",
+      "screen-only.cast",
+      "evidence/VERIFY.txt",
+    ]) {
       expect(existsSync(join(dir, f)), f).toBe(true);
     }
     expect(existsSync(join(dir, "refused.cast"))).toBe(false);
@@ -47,6 +56,8 @@ describe("trailseal demo", () => {
     await runCli(["demo", dir]);
     const again = await runCli(["demo", dir]);
     expect(again.code).toBe(2);
-    expect(again.stderr).toBe(`trailseal: error: ${dir} is not empty\ntrailseal: hint: give a new directory (trailseal demo DIR) or pass --force\n`);
+    expect(again.stderr).toBe(
+      `trailseal: error: ${dir} is not empty\ntrailseal: hint: give a new directory (trailseal demo DIR) or pass --force\n`,
+    );
   });
 });

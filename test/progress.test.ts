@@ -38,7 +38,9 @@ describe("progress", () => {
     (p as unknown as { total: number }).total = 8 * 1024 * 1024;
     now = 2000;
     p.add(4 * 1024 * 1024);
-    expect(err()).toBe("\r\x1b[Ktrailseal: sealing big.bin: 4.0 MiB of 8.0 MiB (50%), 2.0 MiB/s, 2s left");
+    expect(err()).toBe(
+      "\r\x1b[Ktrailseal: sealing big.bin: 4.0 MiB of 8.0 MiB (50%), 2.0 MiB/s, 2s left",
+    );
     now = 2100; // redrawn at most every 200 ms
     p.add(1);
     expect(err().split("\r\x1b[K")).toHaveLength(2);

@@ -69,12 +69,49 @@ describe("seal with a remote TSA", () => {
     await tsa.close();
   });
 
-  async function sealAndVerify(name: string): Promise<{ seal: Awaited<ReturnType<typeof runCli>>; verdict: Verdict }> {
-    const policy = await runCli(["policy", "create", "--name", "remote", "--encrypt", join(TESTDATA, "certs", "rsa2048-a.crt"), "--timestamp", proxyUrl, "--policy-oid", POLICY_OID, "--interval", "10", "-o", p(`${name}.json`)], { cwd: dir });
+  async function sealAndVerify(
+    name: string,
+  ): Promise<{ seal: Awaited<ReturnType<typeof runCli>>; verdict: Verdict }> {
+    const policy = await runCli(
+      [
+        "policy",
+        "create",
+        "--name",
+        "remote",
+        "--encrypt",
+        join(TESTDATA, "certs", "rsa2048-a.crt"),
+        "--timestamp",
+        proxyUrl,
+        "--policy-oid",
+        POLICY_OID,
+        "--interval",
+        "10",
+        "-o",
+        p(`${name}.json`),
+      ],
+      { cwd: dir },
+    );
     expect(policy.code).toBe(0);
-    const seal = await runCli(["seal", "--policy", p(`${name}.json`), "--tsa-ca", pki("root-ca.pem"), "--tsa-timeout", "2", p("s.cast"), "-o", p(`${name}.trail`)], { cwd: dir });
+    const seal = await runCli(
+      [
+        "seal",
+        "--policy",
+        p(`${name}.json`),
+        "--tsa-ca",
+        pki("root-ca.pem"),
+        "--tsa-timeout",
+        "2",
+        p("s.cast"),
+        "-o",
+        p(`${name}.trail`),
+      ],
+      { cwd: dir },
+    );
     expect(seal.code, seal.stderr).toBe(0);
-    const v = await runCli(["verify", "--json", p(`${name}.trail`), "--tsa-ca", pki("root-ca.pem")], { cwd: dir });
+    const v = await runCli(
+      ["verify", "--json", p(`${name}.trail`), "--tsa-ca", pki("root-ca.pem")],
+      { cwd: dir },
+    );
     return { seal, verdict: (JSON.parse(v.stdout) as Verdict[])[0]! };
   }
 
@@ -84,7 +121,13 @@ describe("seal with a remote TSA", () => {
     const { seal, verdict } = await sealAndVerify("ok");
     expect(seal.stderr).toBe("");
     expect(verdict.valid).toBe(true);
-    expect(verdict.timestamp).toMatchObject({ state: "valid", source: "remote", policy: POLICY_OID, stamped: 8, unstamped: [] });
+    expect(verdict.timestamp).toMatchObject({
+      state: "valid",
+      source: "remote",
+      policy: POLICY_OID,
+      stamped: 8,
+      unstamped: [],
+    });
     expect(seen).toBe(8);
   });
 
@@ -95,7 +138,9 @@ describe("seal with a remote TSA", () => {
     const { seal, verdict } = await sealAndVerify("outage");
     const warnings = seal.stderr.trim().split("\n");
     expect(warnings).toHaveLength(2);
-    expect(warnings[0]).toMatch(/^trailseal: warning: checkpoint 3 is unstamped: .*503.*; recording goes on and the next checkpoint will be stamped$/);
+    expect(warnings[0]).toMatch(
+      /^trailseal: warning: checkpoint 3 is unstamped: .*503.*; recording goes on and the next checkpoint will be stamped$/,
+    );
     expect(warnings[1]).toMatch(/^trailseal: warning: checkpoint 4 is unstamped: /);
     expect(verdict.integrity).toMatchObject({ state: "complete", checkpoints: 8 });
     expect(verdict.timestamp.state).toBe("partial");
@@ -103,14 +148,37 @@ describe("seal with a remote TSA", () => {
       [3, 30],
       [4, 40],
     ]);
-    expect(verdict.checkpoints.map((c) => c.timestamp?.state)).toEqual(["valid", "valid", "unstamped", "unstamped", "valid", "valid", "valid", "valid"]);
+    expect(verdict.checkpoints.map((c) => c.timestamp?.state)).toEqual([
+      "valid",
+      "valid",
+      "unstamped",
+      "unstamped",
+      "valid",
+      "valid",
+      "valid",
+      "valid",
+    ]);
     expect(verdict.valid).toBe(false);
     expect(verdict.failed).toEqual(["timestamp"]);
     // Every record survived: the same 17 output events replay.
-    const replay = await runCli(["replay", p("outage.trail"), "--key", join(TESTDATA, "certs", "rsa2048-a.key"), "--format", "raw"], { cwd: dir });
-    expect(replay.stdout).toBe([...Array.from({ length: 16 }, (_, i) => `line ${i}\r\n`), "bye\r\n"].join(""));
+    const replay = await runCli(
+      [
+        "replay",
+        p("outage.trail"),
+        "--key",
+        join(TESTDATA, "certs", "rsa2048-a.key"),
+        "--format",
+        "raw",
+      ],
+      { cwd: dir },
+    );
+    expect(replay.stdout).toBe(
+      [...Array.from({ length: 16 }, (_, i) => `line ${i}\r\n`), "bye\r\n"].join(""),
+    );
     // Not requiring timestamps, the trail is valid.
-    const lenient = await runCli(["verify", p("outage.trail"), "--require", "complete"], { cwd: dir });
+    const lenient = await runCli(["verify", p("outage.trail"), "--require", "complete"], {
+      cwd: dir,
+    });
     expect(lenient.code).toBe(0);
     expect(lenient.stdout).toContain("unstamped: checkpoint 3 at 30s (");
   });
@@ -118,11 +186,47 @@ describe("seal with a remote TSA", () => {
   it("a fallback URL takes over when the first TSA is down", async () => {
     seen = 0;
     failing = new Set();
-    await runCli(["policy", "create", "--name", "fallback", "--timestamp", "http://127.0.0.1:9/", "--interval", "10", "-o", p("fb.json")], { cwd: dir });
-    const seal = await runCli(["seal", "--policy", p("fb.json"), "--tsa-url", proxyUrl, "--tsa-ca", pki("root-ca.pem"), "--tsa-timeout", "2", p("s.cast"), "-o", p("fb.trail")], { cwd: dir });
+    await runCli(
+      [
+        "policy",
+        "create",
+        "--name",
+        "fallback",
+        "--timestamp",
+        "http://127.0.0.1:9/",
+        "--interval",
+        "10",
+        "-o",
+        p("fb.json"),
+      ],
+      { cwd: dir },
+    );
+    const seal = await runCli(
+      [
+        "seal",
+        "--policy",
+        p("fb.json"),
+        "--tsa-url",
+        proxyUrl,
+        "--tsa-ca",
+        pki("root-ca.pem"),
+        "--tsa-timeout",
+        "2",
+        p("s.cast"),
+        "-o",
+        p("fb.trail"),
+      ],
+      { cwd: dir },
+    );
     expect(seal.code, seal.stderr).toBe(0);
     expect(seal.stderr).toBe("");
-    const v = JSON.parse((await runCli(["verify", "--json", p("fb.trail"), "--tsa-ca", pki("root-ca.pem")], { cwd: dir })).stdout) as Verdict[];
+    const v = JSON.parse(
+      (
+        await runCli(["verify", "--json", p("fb.trail"), "--tsa-ca", pki("root-ca.pem")], {
+          cwd: dir,
+        })
+      ).stdout,
+    ) as Verdict[];
     expect(v[0]!.timestamp).toMatchObject({ state: "valid", stamped: 8 });
   });
 });

@@ -6,7 +6,12 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { TrailsealError } from "../src/errors.js";
 import type { SessionEvent } from "../src/events.js";
 import type { SealingPlan } from "../src/policy.js";
-import { encodeHeader, encodeRecordPrefix, decodeRecordPrefix, type TrailHeader } from "../src/trail/format.js";
+import {
+  encodeHeader,
+  encodeRecordPrefix,
+  decodeRecordPrefix,
+  type TrailHeader,
+} from "../src/trail/format.js";
 import { TrailReader } from "../src/trail/reader.js";
 import { openTrail, sealEvents } from "../src/trail/session.js";
 import { certDer, chunks, counterRandom, stanzaKey } from "./helpers/fixtures.js";
@@ -73,7 +78,11 @@ async function layout(trail: Uint8Array): Promise<Layout> {
   const reader = await TrailReader.open(chunks(trail, 1 << 20), "t");
   const records: Layout["records"] = [];
   for await (const r of reader.records()) {
-    records.push({ offset: r.offset, end: r.offset + r.prefix.byteLength + r.body.byteLength, kind: r.prefix[0]! });
+    records.push({
+      offset: r.offset,
+      end: r.offset + r.prefix.byteLength + r.body.byteLength,
+      kind: r.prefix[0]!,
+    });
   }
   return { headerEnd: reader.parsed.size, records };
 }
@@ -128,7 +137,8 @@ describe("trail tamper suite (keyed)", () => {
       const bad = trail.slice();
       bad[i]! ^= 0x10;
       const r = await consume(bad);
-      if (r.ok && r.state === "complete") throw new Error(`flip at byte ${i} (${region(i)}) went unnoticed`);
+      if (r.ok && r.state === "complete")
+        throw new Error(`flip at byte ${i} (${region(i)}) went unnoticed`);
       const set = seen.get(region(i)) ?? new Set<string>();
       // A longer length on the last record reads as a trail cut inside that record.
       set.add(r.ok ? `state:${r.state}` : r.code);
@@ -142,9 +152,13 @@ describe("trail tamper suite (keyed)", () => {
       "header length": ["HEADER_INVALID", "TRUNCATED"],
       // Either the JSON breaks, a field check fails, the stanza fails, the commitment fails, or the
       // header still parses and every frame's associated data (the header digest) fails.
-      header: ["FRAME_CORRUPT", "HEADER_INVALID", "KEY_COMMITMENT_MISMATCH", "STANZA_DECRYPT_FAILED", "STANZA_INVALID"].filter(
-        (c) => seen.get("header")!.has(c),
-      ),
+      header: [
+        "FRAME_CORRUPT",
+        "HEADER_INVALID",
+        "KEY_COMMITMENT_MISMATCH",
+        "STANZA_DECRYPT_FAILED",
+        "STANZA_INVALID",
+      ].filter((c) => seen.get("header")!.has(c)),
       "annex length": ["HEADER_INVALID", "TRUNCATED"],
       kind: ["RECORD_INVALID"],
       flags: ["RECORD_INVALID"], // 0x10 is no defined flag
@@ -152,8 +166,16 @@ describe("trail tamper suite (keyed)", () => {
       reserved: ["RECORD_INVALID"],
       // a flip in the top bytes takes a number past 2^53: RECORD_INVALID (out of range)
       seq: ["RECORD_INVALID", "SEQUENCE_INVALID"],
-      time: ["CHECKPOINT_INVALID", "CHECKPOINT_MISSING", "FRAME_CORRUPT", "RECORD_INVALID", "SEQUENCE_INVALID"],
-      length: ["FRAME_CORRUPT", "RECORD_INVALID", "SEQUENCE_INVALID", "state:truncated"].filter((c) => seen.get("length")!.has(c)),
+      time: [
+        "CHECKPOINT_INVALID",
+        "CHECKPOINT_MISSING",
+        "FRAME_CORRUPT",
+        "RECORD_INVALID",
+        "SEQUENCE_INVALID",
+      ],
+      length: ["FRAME_CORRUPT", "RECORD_INVALID", "SEQUENCE_INVALID", "state:truncated"].filter(
+        (c) => seen.get("length")!.has(c),
+      ),
       "frame body": ["FRAME_CORRUPT"],
       // content lines that no longer match, or the length fields; a hex digit flipped by 0x10 is
       // no hex digit, so the head line no longer parses (CHAIN_BROKEN is tested on its own below)
@@ -169,7 +191,9 @@ describe("trail tamper suite (keyed)", () => {
     bad[frame.offset + 26]! ^= 0x01;
     const r = await consume(bad, []);
     expect(r).toMatchObject({ ok: false, code: "CHAIN_BROKEN" });
-    expect((r as { message: string }).message).toMatch(/^record 3: checkpoint 1 covers chain head [0-9a-f]{16}…, but records 0-2 hash to [0-9a-f]{16}…$/);
+    expect((r as { message: string }).message).toMatch(
+      /^record 3: checkpoint 1 covers chain head [0-9a-f]{16}…, but records 0-2 hash to [0-9a-f]{16}…$/,
+    );
   });
 
   it("a cut at every record boundary leaves a readable, truncated prefix", async () => {
@@ -186,7 +210,10 @@ describe("trail tamper suite (keyed)", () => {
     const r = L.records[3]!;
     const opened = await openTrail(chunks(trail.subarray(0, r.offset + 30), 100), "t.trail", KEYS);
     for await (const _ of opened.events()) void _;
-    expect(opened.end).toMatchObject({ state: "truncated", reason: `record 3 is cut short at byte ${r.offset + 30}` });
+    expect(opened.end).toMatchObject({
+      state: "truncated",
+      reason: `record 3 is cut short at byte ${r.offset + 30}`,
+    });
   });
 
   it("a cut inside the header fails with TRUNCATED", async () => {
@@ -218,7 +245,12 @@ describe("trail tamper suite (keyed)", () => {
 
   it("reordered records fail with SEQUENCE_INVALID", async () => {
     const [r1, r2] = [L.records[1]!, L.records[2]!];
-    const bad = join(slice(trail, 0, r1.offset), slice(trail, r2.offset, r2.end), slice(trail, r1.offset, r1.end), slice(trail, r2.end, trail.byteLength));
+    const bad = join(
+      slice(trail, 0, r1.offset),
+      slice(trail, r2.offset, r2.end),
+      slice(trail, r1.offset, r1.end),
+      slice(trail, r2.end, trail.byteLength),
+    );
     expect(await consume(bad)).toMatchObject({ ok: false, code: "SEQUENCE_INVALID" });
   });
 
@@ -227,7 +259,11 @@ describe("trail tamper suite (keyed)", () => {
     const LO = await layout(other);
     const r = L.records[2]!;
     const o = LO.records[2]!;
-    const bad = join(slice(trail, 0, r.offset), slice(other, o.offset, o.end), slice(trail, r.end, trail.byteLength));
+    const bad = join(
+      slice(trail, 0, r.offset),
+      slice(other, o.offset, o.end),
+      slice(trail, r.end, trail.byteLength),
+    );
     expect(await consume(bad)).toEqual({
       ok: false,
       code: "FRAME_CORRUPT",
@@ -239,7 +275,12 @@ describe("trail tamper suite (keyed)", () => {
     // Both channels encrypted to the same certificate, so the swapped stanzas still open.
     const out: Uint8Array[] = [];
     const same = { ...plan(true), upstream: [{ certificate: A.cert, fourEyes: null }] };
-    await sealEvents({}, EVENTS, { plan: same, sink: (c) => void out.push(c.slice()), random: counterRandom(5), clock: () => new Date(0) });
+    await sealEvents({}, EVENTS, {
+      plan: same,
+      sink: (c) => void out.push(c.slice()),
+      random: counterRandom(5),
+      clock: () => new Date(0),
+    });
     const t = new Uint8Array(Buffer.concat(out));
     const reader = await TrailReader.open(chunks(t, 1 << 20), "t");
     const h = reader.parsed.header;
@@ -255,14 +296,17 @@ describe("trail tamper suite (keyed)", () => {
     expect(await consume(bad, [A.key])).toEqual({
       ok: false,
       code: "KEY_COMMITMENT_MISMATCH",
-      message: "downstream stanza 0 (entry 0) yields a downstream key that does not match the header's key commitment",
+      message:
+        "downstream stanza 0 (entry 0) yields a downstream key that does not match the header's key commitment",
     });
   });
 
   it("the whole upstream channel removed is detected", async () => {
     const upstream = L.records.filter((r, i) => i > 0 && [1, 3, 6].includes(i));
     expect(upstream.length).toBe(3);
-    const kept = L.records.filter((r) => !upstream.includes(r)).map((r, i) => renumber(slice(trail, r.offset, r.end), i));
+    const kept = L.records
+      .filter((r) => !upstream.includes(r))
+      .map((r, i) => renumber(slice(trail, r.offset, r.end), i));
     const bad = join(slice(trail, 0, L.headerEnd), ...kept);
     expect(await consume(bad)).toMatchObject({ ok: false, code: "FRAME_CORRUPT" });
   });

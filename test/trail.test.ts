@@ -12,7 +12,10 @@ const B = { cert: certDer("certs/rsa2048-b.crt"), key: stanzaKey("certs/rsa2048-
 const C = { cert: certDer("certs/rsa2048-c.crt"), key: stanzaKey("certs/rsa2048-c.key") };
 const E = { cert: certDer("certs/ec-p256-a.crt"), key: stanzaKey("certs/ec-p256-a.key") };
 const E384 = { cert: certDer("certs/ec-p384-a.crt"), key: stanzaKey("certs/ec-p384-a.key") };
-const one = (c: Uint8Array, fourEyes: Uint8Array | null = null): RecipientEntry => ({ certificate: c, fourEyes });
+const one = (c: Uint8Array, fourEyes: Uint8Array | null = null): RecipientEntry => ({
+  certificate: c,
+  fourEyes,
+});
 
 function plan(downstream: RecipientEntry[] | null, upstream: RecipientEntry[] | null): SealingPlan {
   return { name: "test", downstream, upstream, signing: null, timestamping: null, interval: 30 };
@@ -60,8 +63,19 @@ describe("trail round trips", () => {
   const layouts: [string, SealingPlan, ReturnType<typeof stanzaKey>[][]][] = [
     ["one RSA", plan([one(A.cert)], [one(A.cert)]), [[A.key]]],
     ["one EC", plan([one(E.cert)], [one(E.cert)]), [[E.key]]],
-    ["a list of three", plan([one(A.cert), one(B.cert), one(E.cert)], [one(A.cert), one(B.cert), one(E.cert)]), [[A.key], [B.key], [E.key]]],
-    ["four-eyes RSA+EC", plan([one(A.cert, E.cert)], [one(A.cert, E.cert)]), [[A.key, E.key], [E.key, A.key]]],
+    [
+      "a list of three",
+      plan([one(A.cert), one(B.cert), one(E.cert)], [one(A.cert), one(B.cert), one(E.cert)]),
+      [[A.key], [B.key], [E.key]],
+    ],
+    [
+      "four-eyes RSA+EC",
+      plan([one(A.cert, E.cert)], [one(A.cert, E.cert)]),
+      [
+        [A.key, E.key],
+        [E.key, A.key],
+      ],
+    ],
     ["separate upstream", plan([one(A.cert)], [one(C.cert)]), [[A.key, C.key]]],
     ["upstream-only", plan(null, [one(C.cert)]), [[C.key]]],
     ["no encryption", plan(null, null), [[]]],
@@ -82,7 +96,8 @@ describe("trail round trips", () => {
     const { opened } = await replay(trail, []);
     const times: [number, boolean][] = [];
     const reader = (await openTrail(chunks(trail, 1 << 20), "t", [])).reader;
-    for await (const r of reader.records()) if (r.type === "checkpoint") times.push([r.time, r.statement.final]);
+    for await (const r of reader.records())
+      if (r.type === "checkpoint") times.push([r.time, r.statement.final]);
     expect(times).toEqual([
       [30_000_000, false],
       [60_000_000, false],
@@ -110,7 +125,9 @@ describe("trail round trips", () => {
     expect(events).toEqual(downstreamOnly);
     expect(opened.decoder.hidden.upstream).toBe(3); // two inputs and the end frame
     expect(opened.unlocked.access.upstream.openedBy).toBeNull();
-    expect(opened.unlocked.access.upstream.alternatives[0]!.layers[0]!.spkiFingerprint).toBe(C.key.spkiFingerprint);
+    expect(opened.unlocked.access.upstream.alternatives[0]!.layers[0]!.spkiFingerprint).toBe(
+      C.key.spkiFingerprint,
+    );
   });
 
   it("four-eyes: each key alone opens nothing", async () => {
@@ -137,20 +154,25 @@ describe("trail round trips", () => {
     // Splitting output into arbitrary pieces and joining them back gives the same downstream bytes.
     const data = new Uint8Array(150_000).map((_, i) => (i * 7) % 256);
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.integer({ min: 1, max: 150_000 }), { maxLength: 6 }), async (cuts) => {
-        const points = [...new Set(cuts)].sort((a, b) => a - b);
-        const pieces: SessionEvent[] = [];
-        let start = 0;
-        for (const p of [...points, data.byteLength]) {
-          if (p > start) pieces.push({ type: "output", time: 1, data: data.subarray(start, p) });
-          start = p;
-        }
-        const trail = await seal(plan([one(A.cert)], null), pieces);
-        const { events } = await replay(trail, [A.key]);
-        expect(events).toEqual(pieces);
-        const joined = Buffer.concat(events.map((e) => (e.type === "output" ? e.data : new Uint8Array())));
-        expect(new Uint8Array(joined)).toEqual(data);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 150_000 }), { maxLength: 6 }),
+        async (cuts) => {
+          const points = [...new Set(cuts)].sort((a, b) => a - b);
+          const pieces: SessionEvent[] = [];
+          let start = 0;
+          for (const p of [...points, data.byteLength]) {
+            if (p > start) pieces.push({ type: "output", time: 1, data: data.subarray(start, p) });
+            start = p;
+          }
+          const trail = await seal(plan([one(A.cert)], null), pieces);
+          const { events } = await replay(trail, [A.key]);
+          expect(events).toEqual(pieces);
+          const joined = Buffer.concat(
+            events.map((e) => (e.type === "output" ? e.data : new Uint8Array())),
+          );
+          expect(new Uint8Array(joined)).toEqual(data);
+        },
+      ),
       { numRuns: 10 },
     );
   });
@@ -158,7 +180,12 @@ describe("trail round trips", () => {
   it("seals into web and Node streams and opens from both", async () => {
     const chunksOut: Uint8Array[] = [];
     const web = new WritableStream<Uint8Array>({ write: (c) => void chunksOut.push(c.slice()) });
-    await sealEvents({}, EVENTS, { plan: plan([one(A.cert)], null), sink: sinkFor(web), random: counterRandom(), clock: () => new Date(0) });
+    await sealEvents({}, EVENTS, {
+      plan: plan([one(A.cert)], null),
+      sink: sinkFor(web),
+      random: counterRandom(),
+      clock: () => new Date(0),
+    });
     const bytes = new Uint8Array(Buffer.concat(chunksOut));
     const readable = new ReadableStream<Uint8Array>({
       start(c) {
@@ -175,7 +202,12 @@ describe("trail round trips", () => {
     const node = new PassThrough();
     const collected: Buffer[] = [];
     node.on("data", (c: Buffer) => collected.push(c));
-    await sealEvents({}, EVENTS, { plan: plan([one(A.cert)], null), sink: sinkFor(node), random: counterRandom(), clock: () => new Date(0) });
+    await sealEvents({}, EVENTS, {
+      plan: plan([one(A.cert)], null),
+      sink: sinkFor(node),
+      random: counterRandom(),
+      clock: () => new Date(0),
+    });
     node.end();
     const fromNode = await openTrail(PassThroughOf(Buffer.concat(collected)), "node", [A.key]);
     const again: SessionEvent[] = [];
@@ -183,4 +215,3 @@ describe("trail round trips", () => {
     expect(again).toEqual(EVENTS);
   });
 });
-

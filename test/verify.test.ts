@@ -38,7 +38,10 @@ async function ok(argv: string[]) {
   return r;
 }
 
-async function verdictOf(bytes: Uint8Array, options: Parameters<typeof verifyTrail>[2] = { anchors: [ROOT], tsaAnchors: [ROOT] }): Promise<Verdict> {
+async function verdictOf(
+  bytes: Uint8Array,
+  options: Parameters<typeof verifyTrail>[2] = { anchors: [ROOT], tsaAnchors: [ROOT] },
+): Promise<Verdict> {
   return verifyTrail(chunks(bytes, 8192), "t.trail", options);
 }
 
@@ -52,12 +55,22 @@ interface Rec {
 async function records(bytes: Uint8Array): Promise<{ headerEnd: number; recs: Rec[] }> {
   const reader = await TrailReader.open(chunks(bytes, 1 << 20), "t");
   const recs: Rec[] = [];
-  for await (const r of reader.records()) recs.push({ offset: r.offset, end: r.offset + r.prefix.byteLength + r.body.byteLength, kind: r.prefix[0]!, seq: r.seq });
+  for await (const r of reader.records())
+    recs.push({
+      offset: r.offset,
+      end: r.offset + r.prefix.byteLength + r.body.byteLength,
+      kind: r.prefix[0]!,
+      seq: r.seq,
+    });
   return { headerEnd: reader.parsed.size, recs };
 }
 
 const join_ = (...parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
-const renumber = (rec: Uint8Array, seq: number) => join_(encodeRecordPrefix({ ...decodeRecordPrefix(rec.subarray(0, 24), 0), seq }), rec.subarray(24));
+const renumber = (rec: Uint8Array, seq: number) =>
+  join_(
+    encodeRecordPrefix({ ...decodeRecordPrefix(rec.subarray(0, 24), 0), seq }),
+    rec.subarray(24),
+  );
 
 describe("verify", () => {
   let trail: Uint8Array;
@@ -65,27 +78,90 @@ describe("verify", () => {
 
   beforeAll(async () => {
     writeFileSync(p("s.cast"), CAST);
-    await ok(["policy", "create", "--name", "audit", "--encrypt", certs("rsa2048-a.crt"), "--upstream", certs("rsa2048-c.crt"), "--sign-identity", "signer", "--timestamp", "local", "-o", p("policy.json")]);
-    const sealArgs = ["seal", "--policy", p("policy.json"), "--sign-cert", pki("signer-rsa-chain.pem"), "--sign-key", pki("signer-rsa.key"), "--tsa-cert", pki("tsa.pem"), "--tsa-key", pki("tsa.key")];
+    await ok([
+      "policy",
+      "create",
+      "--name",
+      "audit",
+      "--encrypt",
+      certs("rsa2048-a.crt"),
+      "--upstream",
+      certs("rsa2048-c.crt"),
+      "--sign-identity",
+      "signer",
+      "--timestamp",
+      "local",
+      "-o",
+      p("policy.json"),
+    ]);
+    const sealArgs = [
+      "seal",
+      "--policy",
+      p("policy.json"),
+      "--sign-cert",
+      pki("signer-rsa-chain.pem"),
+      "--sign-key",
+      pki("signer-rsa.key"),
+      "--tsa-cert",
+      pki("tsa.pem"),
+      "--tsa-key",
+      pki("tsa.key"),
+    ];
     await ok([...sealArgs, p("s.cast"), "-o", p("s.trail")]);
-    await ok([...sealArgs.slice(0, 3), "--sign-cert", pki("foreign-signer.pem"), "--sign-key", pki("foreign-signer.key"), "--tsa-cert", pki("tsa.pem"), "--tsa-key", pki("tsa.key"), p("s.cast"), "-o", p("foreign.trail")]);
+    await ok([
+      ...sealArgs.slice(0, 3),
+      "--sign-cert",
+      pki("foreign-signer.pem"),
+      "--sign-key",
+      pki("foreign-signer.key"),
+      "--tsa-cert",
+      pki("tsa.pem"),
+      "--tsa-key",
+      pki("tsa.key"),
+      p("s.cast"),
+      "-o",
+      p("foreign.trail"),
+    ]);
     trail = new Uint8Array(readFileSync(p("s.trail")));
     L = await records(trail);
   });
 
   it("a sealed, signed, locally stamped trail is VALID, with every state in the verdict", async () => {
-    const r = await runCli(["verify", p("s.trail"), "--ca", pki("root-ca.pem"), "--tsa-ca", pki("root-ca.pem")], { cwd: dir });
+    const r = await runCli(
+      ["verify", p("s.trail"), "--ca", pki("root-ca.pem"), "--tsa-ca", pki("root-ca.pem")],
+      { cwd: dir },
+    );
     expect(r.code).toBe(0);
     const lines = r.stdout.split("\n");
     expect(lines[0]).toBe(`${p("s.trail")}: VALID`);
-    expect(lines[1]).toMatch(/^ {2}DOWNSTREAM {2}encrypted, \d+ frames; needs sha256:[0-9a-f]{64} \(.*\)$/);
-    expect(lines[3]).toMatch(/^ {2}SIGNATURE {3}valid: C=XX, O=trailseal test, CN=trailseal test signer RSA \(code signing\), 4 checkpoints signed$/);
+    expect(lines[1]).toMatch(
+      /^ {2}DOWNSTREAM {2}encrypted, \d+ frames; needs sha256:[0-9a-f]{64} \(.*\)$/,
+    );
+    expect(lines[3]).toMatch(
+      /^ {2}SIGNATURE {3}valid: C=XX, O=trailseal test, CN=trailseal test signer RSA \(code signing\), 4 checkpoints signed$/,
+    );
     expect(lines[4]).toMatch(/^ {2}TIMESTAMP {3}valid: 4 tokens, local TSA .*, genTime \d{4}-.*Z/);
-    expect(lines[5]).toMatch(/^ {2}INTEGRITY {3}complete: \d+ records, 4 checkpoints, final checkpoint 4 at 95s$/);
+    expect(lines[5]).toMatch(
+      /^ {2}INTEGRITY {3}complete: \d+ records, 4 checkpoints, final checkpoint 4 at 95s$/,
+    );
 
-    const j = JSON.parse((await ok(["verify", "--json", p("s.trail"), "--ca", pki("root-ca.pem"), "--tsa-ca", pki("root-ca.pem")])).stdout) as Verdict[];
+    const j = JSON.parse(
+      (
+        await ok([
+          "verify",
+          "--json",
+          p("s.trail"),
+          "--ca",
+          pki("root-ca.pem"),
+          "--tsa-ca",
+          pki("root-ca.pem"),
+        ])
+      ).stdout,
+    ) as Verdict[];
     expect(j[0]!.required).toEqual(["signature", "timestamp", "complete"]);
-    expect(j[0]!.checkpoints.map((c) => [c.index, c.time, c.final, c.signature, c.timestamp?.state])).toEqual([
+    expect(
+      j[0]!.checkpoints.map((c) => [c.index, c.time, c.final, c.signature, c.timestamp?.state]),
+    ).toEqual([
       [1, 30, false, "valid", "valid"],
       [2, 60, false, "valid", "valid"],
       [3, 90, false, "valid", "valid"],
@@ -94,7 +170,21 @@ describe("verify", () => {
   });
 
   it("with --key it also decrypts every frame and checks the key commitments", async () => {
-    const j = JSON.parse((await ok(["verify", "--json", p("s.trail"), "--ca", pki("root-ca.pem"), "--tsa-ca", pki("root-ca.pem"), "--key", certs("rsa2048-a.key")])).stdout) as Verdict[];
+    const j = JSON.parse(
+      (
+        await ok([
+          "verify",
+          "--json",
+          p("s.trail"),
+          "--ca",
+          pki("root-ca.pem"),
+          "--tsa-ca",
+          pki("root-ca.pem"),
+          "--key",
+          certs("rsa2048-a.key"),
+        ])
+      ).stdout,
+    ) as Verdict[];
     const v = j[0]!;
     expect(v.required).toEqual(["signature", "timestamp", "complete", "decrypt"]);
     expect(v.valid).toBe(true);
@@ -119,15 +209,40 @@ describe("verify", () => {
   });
 
   it("--require chooses what must hold", async () => {
-    const r = await runCli(["verify", p("foreign.trail"), "--ca", pki("root-ca.pem"), "--tsa-ca", pki("root-ca.pem"), "--require", "complete,timestamp"], { cwd: dir });
+    const r = await runCli(
+      [
+        "verify",
+        p("foreign.trail"),
+        "--ca",
+        pki("root-ca.pem"),
+        "--tsa-ca",
+        pki("root-ca.pem"),
+        "--require",
+        "complete,timestamp",
+      ],
+      { cwd: dir },
+    );
     expect(r.code).toBe(0);
     const bad = await runCli(["verify", p("s.trail"), "--require", "complete,bogus"], { cwd: dir });
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toBe("trailseal: error: --require takes signature, timestamp, complete, decrypt; not bogus\n");
+    expect(bad.stderr).toBe(
+      "trailseal: error: --require takes signature, timestamp, complete, decrypt; not bogus\n",
+    );
   });
 
   it("many trails in one call: one verdict each, exit 1 if any failed", async () => {
-    const r = await runCli(["verify", p("s.trail"), p("foreign.trail"), "--ca", pki("root-ca.pem"), "--tsa-ca", pki("root-ca.pem")], { cwd: dir });
+    const r = await runCli(
+      [
+        "verify",
+        p("s.trail"),
+        p("foreign.trail"),
+        "--ca",
+        pki("root-ca.pem"),
+        "--tsa-ca",
+        pki("root-ca.pem"),
+      ],
+      { cwd: dir },
+    );
     expect(r.code).toBe(1);
     expect(r.stdout).toContain(`${p("s.trail")}: VALID\n`);
     expect(r.stdout).toContain(`${p("foreign.trail")}: INVALID (failed: signature)\n`);
@@ -141,15 +256,27 @@ describe("verify", () => {
   });
 
   describe("tamper suite (no key)", () => {
-    const tampered = (v: Verdict) => ({ state: v.integrity.state, record: v.integrity.firstBadRecord, code: v.integrity.code, valid: v.valid });
+    const tampered = (v: Verdict) => ({
+      state: v.integrity.state,
+      record: v.integrity.firstBadRecord,
+      code: v.integrity.code,
+      valid: v.valid,
+    });
 
     it("a flipped bit in each part of each record is caught, with its code", async () => {
       const seen: Record<string, Set<string>> = {};
       for (const r of L.recs) {
         const kind = r.kind === 1 ? "frame" : r.kind === 2 ? "checkpoint" : "stamp";
         const spots: [string, number][] = [
-          ["kind", 0], ["flags", 1], ["channel", 2], ["seq", 11], ["time", 19], ["length", 23],
-          ["body start", 24], ["body middle", 24 + Math.floor((r.end - r.offset - 24) / 2)], ["body end", r.end - r.offset - 1],
+          ["kind", 0],
+          ["flags", 1],
+          ["channel", 2],
+          ["seq", 11],
+          ["time", 19],
+          ["length", 23],
+          ["body start", 24],
+          ["body middle", 24 + Math.floor((r.end - r.offset - 24) / 2)],
+          ["body end", r.end - r.offset - 1],
         ];
         for (const [part, at] of spots) {
           const bad = trail.slice();
@@ -157,7 +284,11 @@ describe("verify", () => {
           const v = await verdictOf(bad);
           expect(v.valid, `${kind} ${r.seq} ${part}`).toBe(false);
           const key = `${kind} ${part}`;
-          (seen[key] ??= new Set()).add(v.integrity.state === "tampered" ? v.integrity.code! : `${v.integrity.state}/${v.signature.state}/${v.timestamp.state}`);
+          (seen[key] ??= new Set()).add(
+            v.integrity.state === "tampered"
+              ? v.integrity.code!
+              : `${v.integrity.state}/${v.signature.state}/${v.timestamp.state}`,
+          );
         }
       }
       const codes = Object.fromEntries(Object.entries(seen).map(([k, s]) => [k, [...s].sort()]));
@@ -195,7 +326,12 @@ describe("verify", () => {
     it("a dropped record", async () => {
       const r = L.recs[2]!;
       const v = await verdictOf(join_(trail.subarray(0, r.offset), trail.subarray(r.end)));
-      expect(tampered(v)).toEqual({ state: "tampered", record: 2, code: "SEQUENCE_INVALID", valid: false });
+      expect(tampered(v)).toEqual({
+        state: "tampered",
+        record: 2,
+        code: "SEQUENCE_INVALID",
+        valid: false,
+      });
     });
 
     it("a dropped record, the rest renumbered", async () => {
@@ -208,13 +344,30 @@ describe("verify", () => {
     it("a duplicated record", async () => {
       const r = L.recs[1]!;
       const v = await verdictOf(join_(trail.subarray(0, r.end), trail.subarray(r.offset)));
-      expect(tampered(v)).toEqual({ state: "tampered", record: 2, code: "SEQUENCE_INVALID", valid: false });
+      expect(tampered(v)).toEqual({
+        state: "tampered",
+        record: 2,
+        code: "SEQUENCE_INVALID",
+        valid: false,
+      });
     });
 
     it("reordered records", async () => {
       const [a, b] = [L.recs[1]!, L.recs[2]!];
-      const v = await verdictOf(join_(trail.subarray(0, a.offset), trail.subarray(b.offset, b.end), trail.subarray(a.offset, a.end), trail.subarray(b.end)));
-      expect(tampered(v)).toEqual({ state: "tampered", record: 1, code: "SEQUENCE_INVALID", valid: false });
+      const v = await verdictOf(
+        join_(
+          trail.subarray(0, a.offset),
+          trail.subarray(b.offset, b.end),
+          trail.subarray(a.offset, a.end),
+          trail.subarray(b.end),
+        ),
+      );
+      expect(tampered(v)).toEqual({
+        state: "tampered",
+        record: 1,
+        code: "SEQUENCE_INVALID",
+        valid: false,
+      });
     });
 
     it("a foreign record (another trail's, same position)", async () => {
@@ -222,7 +375,9 @@ describe("verify", () => {
       const LO = await records(other);
       const r = L.recs[1]!;
       const o = LO.recs[1]!;
-      const v = await verdictOf(join_(trail.subarray(0, r.offset), other.subarray(o.offset, o.end), trail.subarray(r.end)));
+      const v = await verdictOf(
+        join_(trail.subarray(0, r.offset), other.subarray(o.offset, o.end), trail.subarray(r.end)),
+      );
       expect(tampered(v)).toMatchObject({ state: "tampered", code: "CHAIN_BROKEN", valid: false });
       expect(v.integrity.message).toMatch(/^record \d+: checkpoint 1 covers chain head/);
     });
@@ -230,9 +385,15 @@ describe("verify", () => {
     it("a removed checkpoint (renumbered) leaves its interval without one", async () => {
       const cp = L.recs.find((r) => r.kind === 2)!;
       const stamp = L.recs.find((r) => r.kind === 3 && r.offset > cp.offset)!;
-      const parts = L.recs.filter((r) => r !== cp && r !== stamp).map((r, i) => renumber(trail.subarray(r.offset, r.end), i));
+      const parts = L.recs
+        .filter((r) => r !== cp && r !== stamp)
+        .map((r, i) => renumber(trail.subarray(r.offset, r.end), i));
       const v = await verdictOf(join_(trail.subarray(0, L.headerEnd), ...parts));
-      expect(tampered(v)).toMatchObject({ state: "tampered", code: "CHECKPOINT_MISSING", valid: false });
+      expect(tampered(v)).toMatchObject({
+        state: "tampered",
+        code: "CHECKPOINT_MISSING",
+        valid: false,
+      });
       expect(v.integrity.message).toMatch(/no checkpoint 1 at 30s before it$/);
     });
 
@@ -240,7 +401,11 @@ describe("verify", () => {
       const final = L.recs.filter((r) => r.kind === 2).at(-1)!;
       const v = await verdictOf(trail.subarray(0, final.offset));
       expect(v.valid).toBe(false);
-      expect(v.integrity).toMatchObject({ state: "truncated", lastCheckpoint: { index: 3, time: 90 }, code: "TRUNCATED" });
+      expect(v.integrity).toMatchObject({
+        state: "truncated",
+        lastCheckpoint: { index: 3, time: 90 },
+        code: "TRUNCATED",
+      });
       expect(v.integrity.unsignedRecords).toBe(final.seq - v.integrity.lastCheckpoint!.records);
     });
 
@@ -254,7 +419,9 @@ describe("verify", () => {
             // Cut before the final checkpoint's stamp: complete, but the final checkpoint is unstamped.
             expect(v.integrity.state).toBe("complete");
             expect(v.timestamp.state).toBe("partial");
-            expect(v.timestamp.unstamped).toEqual([{ index: 4, time: 95, reason: "no timestamp was recorded for it" }]);
+            expect(v.timestamp.unstamped).toEqual([
+              { index: 4, time: 95, reason: "no timestamp was recorded for it" },
+            ]);
           } else {
             expect(v.integrity.state).toBe("truncated");
             expect(v.integrity.code).toBe("TRUNCATED");
@@ -268,8 +435,11 @@ describe("verify", () => {
     it("the whole upstream channel removed", async () => {
       const reader = await TrailReader.open(chunks(trail, 1 << 20), "t");
       const upstream = new Set<number>();
-      for await (const r of reader.records()) if (r.type === "frame" && r.channel === "upstream") upstream.add(r.seq);
-      const kept = L.recs.filter((r) => !upstream.has(r.seq)).map((r, i) => renumber(trail.subarray(r.offset, r.end), i));
+      for await (const r of reader.records())
+        if (r.type === "frame" && r.channel === "upstream") upstream.add(r.seq);
+      const kept = L.recs
+        .filter((r) => !upstream.has(r.seq))
+        .map((r, i) => renumber(trail.subarray(r.offset, r.end), i));
       const v = await verdictOf(join_(trail.subarray(0, L.headerEnd), ...kept));
       expect(tampered(v)).toMatchObject({ state: "tampered", code: "CHAIN_BROKEN", valid: false });
     });
@@ -282,17 +452,56 @@ describe("verify", () => {
     });
 
     it("openssl cms -verify accepts every checkpoint signature, and rejects a changed byte", () => {
-      const files = readdirSync(out).filter((f) => f.endsWith(".p7s")).sort();
-      expect(files).toEqual(["checkpoint-001.p7s", "checkpoint-002.p7s", "checkpoint-003.p7s", "checkpoint-004.p7s"]);
+      const files = readdirSync(out)
+        .filter((f) => f.endsWith(".p7s"))
+        .sort();
+      expect(files).toEqual([
+        "checkpoint-001.p7s",
+        "checkpoint-002.p7s",
+        "checkpoint-003.p7s",
+        "checkpoint-004.p7s",
+      ]);
       for (const f of files) {
         const base = join(out, f.replace(/\.p7s$/, ""));
-        const good = spawnSync("openssl", ["cms", "-verify", "-binary", "-inform", "DER", "-in", `${base}.p7s`, "-content", `${base}.txt`, "-CAfile", pki("root-ca.pem"), "-purpose", "any", "-out", "/dev/null"]);
+        const good = spawnSync("openssl", [
+          "cms",
+          "-verify",
+          "-binary",
+          "-inform",
+          "DER",
+          "-in",
+          `${base}.p7s`,
+          "-content",
+          `${base}.txt`,
+          "-CAfile",
+          pki("root-ca.pem"),
+          "-purpose",
+          "any",
+          "-out",
+          "/dev/null",
+        ]);
         expect(good.status, good.stderr.toString()).toBe(0);
         expect(good.stderr.toString()).toContain("Verification successful");
         const content = readFileSync(`${base}.txt`);
         content[content.length - 2]! ^= 0x01;
         writeFileSync(`${base}.bad`, content);
-        const bad = spawnSync("openssl", ["cms", "-verify", "-binary", "-inform", "DER", "-in", `${base}.p7s`, "-content", `${base}.bad`, "-CAfile", pki("root-ca.pem"), "-purpose", "any", "-out", "/dev/null"]);
+        const bad = spawnSync("openssl", [
+          "cms",
+          "-verify",
+          "-binary",
+          "-inform",
+          "DER",
+          "-in",
+          `${base}.p7s`,
+          "-content",
+          `${base}.bad`,
+          "-CAfile",
+          pki("root-ca.pem"),
+          "-purpose",
+          "any",
+          "-out",
+          "/dev/null",
+        ]);
         expect(bad.status).not.toBe(0);
         expect(bad.stderr.toString()).toContain("content verify error");
       }
@@ -300,27 +509,65 @@ describe("verify", () => {
 
     it("openssl ts -verify accepts every local token over the signature value", () => {
       for (const k of ["001", "002", "003", "004"]) {
-        const r = spawnSync("openssl", ["ts", "-verify", "-token_in", "-in", join(out, `checkpoint-${k}.tst`), "-data", join(out, `checkpoint-${k}.sig`), "-CAfile", pki("root-ca.pem")]);
+        const r = spawnSync("openssl", [
+          "ts",
+          "-verify",
+          "-token_in",
+          "-in",
+          join(out, `checkpoint-${k}.tst`),
+          "-data",
+          join(out, `checkpoint-${k}.sig`),
+          "-CAfile",
+          pki("root-ca.pem"),
+        ]);
         expect(r.stdout.toString(), r.stderr.toString()).toContain("Verification: OK");
       }
     });
 
     it("VERIFY.txt's commands run as written and pass", () => {
       const text = readFileSync(join(out, "VERIFY.txt"), "utf8");
-      const commands = text.split("\n").filter((l) => l.startsWith("openssl cms -verify") || l.startsWith("openssl ts -verify"));
+      const commands = text
+        .split("\n")
+        .filter((l) => l.startsWith("openssl cms -verify") || l.startsWith("openssl ts -verify"));
       expect(commands).toHaveLength(8);
       for (const c of commands) {
-        execFileSync("sh", ["-c", c], { cwd: out, env: { ...process.env, CA: pki("root-ca.pem"), TSA_CA: pki("root-ca.pem") }, stdio: "pipe" });
+        execFileSync("sh", ["-c", c], {
+          cwd: out,
+          env: { ...process.env, CA: pki("root-ca.pem"), TSA_CA: pki("root-ca.pem") },
+          stdio: "pipe",
+        });
       }
     });
 
     it("openssl cms -decrypt opens each stanza, and the key matches the header's commitment", () => {
       const header = JSON.parse(readFileSync(join(out, "header.json"), "utf8"));
-      for (const [channel, key] of [["downstream", certs("rsa2048-a.key")], ["upstream", certs("rsa2048-c.key")]] as const) {
+      for (const [channel, key] of [
+        ["downstream", certs("rsa2048-a.key")],
+        ["upstream", certs("rsa2048-c.key")],
+      ] as const) {
         const file = join(out, `stanza-${channel}-0.der`);
-        execFileSync("openssl", ["cms", "-decrypt", "-binary", "-inform", "DER", "-in", file, "-inkey", key, "-out", `${file}.key`]);
+        execFileSync("openssl", [
+          "cms",
+          "-decrypt",
+          "-binary",
+          "-inform",
+          "DER",
+          "-in",
+          file,
+          "-inkey",
+          key,
+          "-out",
+          `${file}.key`,
+        ]);
         expect(readFileSync(`${file}.key`).length).toBe(32);
-        const mac = execFileSync("sh", ["-c", `openssl dgst -sha256 -mac HMAC -macopt hexkey:$(od -An -tx1 -v ${file}.key | tr -d ' \\n') commitment-label-${channel}.txt`], { cwd: out }).toString();
+        const mac = execFileSync(
+          "sh",
+          [
+            "-c",
+            `openssl dgst -sha256 -mac HMAC -macopt hexkey:$(od -An -tx1 -v ${file}.key | tr -d ' \\n') commitment-label-${channel}.txt`,
+          ],
+          { cwd: out },
+        ).toString();
         expect(mac.trim().split(" ").at(-1)).toBe(header.channels[channel].commitment);
       }
     });

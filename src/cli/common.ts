@@ -30,12 +30,21 @@ export function passphrase(spec: string | undefined, io: Io): string | undefined
 }
 
 /** Loads every private key from every `--key` file (PEM forms or PKCS#12). */
-export async function loadKeys(paths: readonly string[], passin: string | undefined, io: Io): Promise<PrivateKey[]> {
+export async function loadKeys(
+  paths: readonly string[],
+  passin: string | undefined,
+  io: Io,
+): Promise<PrivateKey[]> {
   const pass = passphrase(passin, io);
   const keys: PrivateKey[] = [];
   for (const path of paths) {
     const bytes = await readInput(path, io);
-    keys.push(...(await readPrivateKeys(bytes, pass === undefined ? { source: path } : { source: path, passphrase: pass })));
+    keys.push(
+      ...(await readPrivateKeys(
+        bytes,
+        pass === undefined ? { source: path } : { source: path, passphrase: pass },
+      )),
+    );
   }
   return keys;
 }
@@ -75,7 +84,11 @@ export class OutputFile {
     private readonly handle: FileHandle | null,
   ) {}
 
-  static async create(path: string, io: Io, options: { force?: boolean } = {}): Promise<OutputFile> {
+  static async create(
+    path: string,
+    io: Io,
+    options: { force?: boolean } = {},
+  ): Promise<OutputFile> {
     if (path === "-") return new OutputFile(io, "<stdout>", null, null, null);
     const target = resolve(io.cwd, path);
     if (options.force !== true) {
@@ -84,10 +97,15 @@ export class OutputFile {
         () => false,
       );
       if (exists) {
-        throw new TrailsealError("IO", `${path} already exists`, { hint: "choose another name or pass --force" });
+        throw new TrailsealError("IO", `${path} already exists`, {
+          hint: "choose another name or pass --force",
+        });
       }
     }
-    const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}.partial`);
+    const temp = join(
+      dirname(target),
+      `.${basename(target)}.${randomBytes(6).toString("hex")}.partial`,
+    );
     let handle: FileHandle;
     try {
       handle = await open(temp, "wx", 0o644);

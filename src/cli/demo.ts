@@ -27,7 +27,9 @@ export function sampleRecording(): string {
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
   const cmd = newCommand("trailseal demo", io)
-    .description("run the whole story in a new directory: authority, auditors, policy, seal, verify, replay")
+    .description(
+      "run the whole story in a new directory: authority, auditors, policy, seal, verify, replay",
+    )
     .argument("[dir]", "directory to create (must be empty or new)", "trailseal-demo")
     .option("--force", "run in a directory that is not empty")
     .addHelpText(
@@ -59,60 +61,133 @@ without the officer's key.`,
     const sample = sampleRecording();
 
     /** Runs a trailseal command in `dir`, echoing it and indenting what it prints. */
-    const step = async (title: string, args: string[], expect = EXIT_OK, env: Record<string, string> = {}) => {
+    const step = async (
+      title: string,
+      args: string[],
+      expect = EXIT_OK,
+      env: Record<string, string> = {},
+    ) => {
       out(`\n# ${title}\n$ trailseal ${args.map(shellQuote).join(" ")}\n`);
       const stdout = new PassThrough();
       const stderr = new PassThrough();
       const chunks: Buffer[] = [];
       stdout.on("data", (c: Buffer) => chunks.push(c));
       stderr.on("data", (c: Buffer) => chunks.push(c));
-      const code = await runMain(args, { ...io, stdout, stderr, cwd: dir, env: { ...io.env, ...env }, stdoutIsTTY: false, stderrIsTTY: false });
+      const code = await runMain(args, {
+        ...io,
+        stdout,
+        stderr,
+        cwd: dir,
+        env: { ...io.env, ...env },
+        stdoutIsTTY: false,
+        stderrIsTTY: false,
+      });
       stdout.end();
       stderr.end();
       await new Promise((r) => setImmediate(r));
       const text = Buffer.concat(chunks).toString("utf8").trimEnd();
-      if (text !== "") out(`${text.split("\n").map((l) => `  ${l}`).join("\n")}\n`);
+      if (text !== "")
+        out(
+          `${text
+            .split("\n")
+            .map((l) => `  ${l}`)
+            .join("\n")}\n`,
+        );
       if (code !== expect) {
-        throw new TrailsealError("USAGE", `demo step "${title}" exited ${code}, expected ${expect}`);
+        throw new TrailsealError(
+          "USAGE",
+          `demo step "${title}" exited ${code}, expected ${expect}`,
+        );
       }
       if (code !== EXIT_OK) out(`  (exit status ${code}, as expected)\n`);
     };
 
     out(`trailseal demo in ${dir}\n`);
-    await step("1. A local authority: CA, TSA certificate (EKU timeStamping, critical) and signing identity", ["init", "--home", "authority"]);
+    await step(
+      "1. A local authority: CA, TSA certificate (EKU timeStamping, critical) and signing identity",
+      ["init", "--home", "authority"],
+    );
 
-    out("\n# 2. Auditors alice and bob (four-eyes), and an upstream officer: RSA-2048 encryption certificates\n");
+    out(
+      "\n# 2. Auditors alice and bob (four-eyes), and an upstream officer: RSA-2048 encryption certificates\n",
+    );
     for (const who of ["alice", "bob", "officer"]) {
-      out(`$ openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/O=trailseal demo/CN=${who}" -keyout ${who}.key -out ${who}.crt\n`);
+      out(
+        `$ openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/O=trailseal demo/CN=${who}" -keyout ${who}.key -out ${who}.crt\n`,
+      );
       await makeAuditor(dir, who, io.now());
     }
     out("  (made in-process; the command above makes the same kind of certificate)\n");
 
-    await step("3. The audit policy, as the SPS REST API takes it (four-eyes downstream, separate upstream, signed, local timestamps every 10 s)", [
-      "policy", "create", "--name", "demo-audit",
-      "--encrypt", "alice.crt,bob.crt",
-      "--upstream", "officer.crt",
-      "--sign-identity", "demo-signer",
-      "--timestamp", "local",
-      "--interval", "10",
-      "-o", "policy.json",
-    ]);
+    await step(
+      "3. The audit policy, as the SPS REST API takes it (four-eyes downstream, separate upstream, signed, local timestamps every 10 s)",
+      [
+        "policy",
+        "create",
+        "--name",
+        "demo-audit",
+        "--encrypt",
+        "alice.crt,bob.crt",
+        "--upstream",
+        "officer.crt",
+        "--sign-identity",
+        "demo-signer",
+        "--timestamp",
+        "local",
+        "--interval",
+        "10",
+        "-o",
+        "policy.json",
+      ],
+    );
     await step("   …and checked before it is posted", ["policy", "check", "policy.json"]);
     await step("4. Seal a recorded administration session (asciicast v2 with keystrokes)", [
-      "seal", "--policy", "policy.json", "--home", "authority", sample, "-o", "session.trail",
+      "seal",
+      "--policy",
+      "policy.json",
+      "--home",
+      "authority",
+      sample,
+      "-o",
+      "session.trail",
     ]);
     await step("5. What anyone can see without a key", ["inspect", "session.trail"]);
-    await step("6. Verify without any decryption key: integrity, completeness, signatures, timestamps", [
-      "verify", "session.trail", "--ca", "authority/ca.crt", "--tsa-ca", "authority/ca.crt",
-    ]);
+    await step(
+      "6. Verify without any decryption key: integrity, completeness, signatures, timestamps",
+      ["verify", "session.trail", "--ca", "authority/ca.crt", "--tsa-ca", "authority/ca.crt"],
+    );
     await step("7. Replay with both four-eyes keys and the officer's: screen and keystrokes", [
-      "replay", "session.trail", "--key", "alice.key", "--key", "bob.key", "--key", "officer.key", "-o", "replay.cast",
+      "replay",
+      "session.trail",
+      "--key",
+      "alice.key",
+      "--key",
+      "bob.key",
+      "--key",
+      "officer.key",
+      "-o",
+      "replay.cast",
     ]);
-    await step("8. One four-eyes key alone is refused", ["replay", "session.trail", "--key", "alice.key", "-o", "refused.cast"], EXIT_FAILED);
+    await step(
+      "8. One four-eyes key alone is refused",
+      ["replay", "session.trail", "--key", "alice.key", "-o", "refused.cast"],
+      EXIT_FAILED,
+    );
     await step("9. Without the officer's key the screen replays, but the keystrokes stay hidden", [
-      "replay", "session.trail", "--key", "alice.key", "--key", "bob.key", "-o", "screen-only.cast",
+      "replay",
+      "session.trail",
+      "--key",
+      "alice.key",
+      "--key",
+      "bob.key",
+      "-o",
+      "screen-only.cast",
     ]);
-    await step("10. Everything a third party needs to check the trail with openssl alone", ["export", "session.trail", "evidence"]);
+    await step("10. Everything a third party needs to check the trail with openssl alone", [
+      "export",
+      "session.trail",
+      "evidence",
+    ]);
     out(
       `\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Next:\n` +
         `  cd ${dir}\n` +
@@ -136,7 +211,10 @@ async function makeAuditor(dir: string, who: string, now: Date): Promise<void> {
     keyUsage: { usages: ["keyEncipherment", "dataEncipherment"], critical: true },
   });
   await writeFile(join(dir, `${who}.crt`), toPem(der));
-  await writePrivateKeyFile(join(dir, `${who}.key`), privateKey.export({ type: "pkcs8", format: "pem" }).toString());
+  await writePrivateKeyFile(
+    join(dir, `${who}.key`),
+    privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+  );
 }
 
 function shellQuote(s: string): string {

@@ -42,7 +42,9 @@ VERIFY.txt lists the openssl commands that check each of them.`,
     const dir = resolve(io.cwd, dirArg);
     await mkdir(dir, { recursive: true });
     if (flags.force !== true && (await readdir(dir)).length > 0) {
-      throw new TrailsealError("IO", `${dirArg} is not empty`, { hint: "choose a new directory or pass --force" });
+      throw new TrailsealError("IO", `${dirArg} is not empty`, {
+        hint: "choose a new directory or pass --force",
+      });
     }
     const name = inputName(trailPath);
     const reader = await TrailReader.open(await inputStream(trailPath, io), name);
@@ -54,7 +56,9 @@ VERIFY.txt lists the openssl commands that check each of them.`,
     v.push("# Set CA to the PEM file of the signers' trust anchor and TSA_CA to the TSA's, e.g.");
     v.push("#   CA=~/.trailseal/ca.crt TSA_CA=~/.trailseal/ca.crt");
     v.push("# Every command below must succeed ('Verification successful' / 'Verification: OK').");
-    v.push("# The chain head each checkpoint names is recomputed by 'trailseal verify' (docs/FORMAT.md");
+    v.push(
+      "# The chain head each checkpoint names is recomputed by 'trailseal verify' (docs/FORMAT.md",
+    );
     v.push("# describes it: SHA-256 over the sealed header, then over head ‖ SHA-256(record)).");
     v.push("");
     await put("header.json", `${JSON.stringify(header, null, 2)}\n`);
@@ -65,7 +69,9 @@ VERIFY.txt lists the openssl commands that check each of them.`,
       if (r.type === "checkpoint") {
         const k = pad(r.statement.index);
         await put(`checkpoint-${k}.txt`, r.content);
-        v.push(`## checkpoint ${r.statement.index} (record ${r.seq}, session time ${r.time / 1e6}s${r.statement.final ? ", final" : ""})`);
+        v.push(
+          `## checkpoint ${r.statement.index} (record ${r.seq}, session time ${r.time / 1e6}s${r.statement.final ? ", final" : ""})`,
+        );
         if (r.signature.byteLength > 0) {
           await put(`checkpoint-${k}.p7s`, r.signature);
           await put(`checkpoint-${k}.sig`, signatureValue(r.signature));
@@ -79,9 +85,14 @@ VERIFY.txt lists the openssl commands that check each of them.`,
         const k = stamps.get(r.target.seq)!;
         if (r.stamp.status === "granted") {
           await put(`checkpoint-${k}.tst`, r.stamp.token);
-          const data = r.target.signature.byteLength > 0 ? `checkpoint-${k}.sig` : `checkpoint-${k}.txt`;
-          v.push(`## timestamp of checkpoint ${r.target.statement.index} (${r.stamp.source} TSA; it stamps ${data})`);
-          v.push(`openssl ts -verify -token_in -in checkpoint-${k}.tst -data ${data} -CAfile "$TSA_CA"`);
+          const data =
+            r.target.signature.byteLength > 0 ? `checkpoint-${k}.sig` : `checkpoint-${k}.txt`;
+          v.push(
+            `## timestamp of checkpoint ${r.target.statement.index} (${r.stamp.source} TSA; it stamps ${data})`,
+          );
+          v.push(
+            `openssl ts -verify -token_in -in checkpoint-${k}.tst -data ${data} -CAfile "$TSA_CA"`,
+          );
         } else {
           v.push(`## checkpoint ${r.target.statement.index} is unstamped: ${r.stamp.note}`);
         }
@@ -92,27 +103,50 @@ VERIFY.txt lists the openssl commands that check each of them.`,
     v.push("## recipient stanzas (CMS EnvelopedData, DER); each yields a 32-byte file key");
     const stanzas = [
       ...(["downstream", "upstream"] as const).flatMap((c) =>
-        (header.channels[c].stanzas ?? []).map((s, i) => ({ channel: c, s, file: `stanza-${c}-${i}.der`, added: null as string | null })),
+        (header.channels[c].stanzas ?? []).map((s, i) => ({
+          channel: c,
+          s,
+          file: `stanza-${c}-${i}.der`,
+          added: null as string | null,
+        })),
       ),
-      ...annex.stanzas.map((s, i) => ({ channel: s.channel, s, file: `stanza-${s.channel}-added-${i}.der`, added: s.added })),
+      ...annex.stanzas.map((s, i) => ({
+        channel: s.channel,
+        s,
+        file: `stanza-${s.channel}-added-${i}.der`,
+        added: s.added,
+      })),
     ];
     for (const c of ["downstream", "upstream"] as const) {
-      if (header.channels[c].encrypted) await put(`commitment-label-${c}.txt`, utf8.encode(commitmentLabel(c)));
+      if (header.channels[c].encrypted)
+        await put(`commitment-label-${c}.txt`, utf8.encode(commitmentLabel(c)));
     }
     for (const { channel, s, file, added } of stanzas) {
       await put(file, fromBase64(s.der));
       const commitment = header.channels[channel].commitment!;
-      v.push(`# ${channel}, entry ${s.entry}${added === null ? "" : ` (added by share, ${added})`}`);
+      v.push(
+        `# ${channel}, entry ${s.entry}${added === null ? "" : ` (added by share, ${added})`}`,
+      );
       if (s.layers.length === 1) {
         const l = s.layers[0]!;
         v.push(`#   recipient sha256:${l.spkiFingerprint} (${l.subject})`);
-        v.push(`openssl cms -decrypt -binary -inform DER -in ${file} -inkey RECIPIENT.key -out ${file}.key`);
+        v.push(
+          `openssl cms -decrypt -binary -inform DER -in ${file} -inkey RECIPIENT.key -out ${file}.key`,
+        );
       } else {
-        const [outer, inner] = s.layers as [typeof s.layers[0], typeof s.layers[0]];
-        v.push(`#   four-eyes: the outer holder sha256:${outer.spkiFingerprint} (${outer.subject}) opens the outer envelope`);
-        v.push(`#   and hands ${file}.inner to the inner holder sha256:${inner.spkiFingerprint} (${inner.subject})`);
-        v.push(`openssl cms -decrypt -binary -inform DER -in ${file} -inkey OUTER.key -out ${file}.inner`);
-        v.push(`openssl cms -decrypt -binary -inform DER -in ${file}.inner -inkey INNER.key -out ${file}.key`);
+        const [outer, inner] = s.layers as [(typeof s.layers)[0], (typeof s.layers)[0]];
+        v.push(
+          `#   four-eyes: the outer holder sha256:${outer.spkiFingerprint} (${outer.subject}) opens the outer envelope`,
+        );
+        v.push(
+          `#   and hands ${file}.inner to the inner holder sha256:${inner.spkiFingerprint} (${inner.subject})`,
+        );
+        v.push(
+          `openssl cms -decrypt -binary -inform DER -in ${file} -inkey OUTER.key -out ${file}.inner`,
+        );
+        v.push(
+          `openssl cms -decrypt -binary -inform DER -in ${file}.inner -inkey INNER.key -out ${file}.key`,
+        );
       }
       v.push(`# the file key must match the header's key commitment ${commitment}:`);
       v.push(
@@ -121,7 +155,9 @@ VERIFY.txt lists the openssl commands that check each of them.`,
       v.push("");
     }
     await put("VERIFY.txt", `${v.join("\n")}\n`);
-    io.stdout.write(`exported ${exported} checkpoints and ${stanzas.length} stanzas of ${name} to ${dirArg}; see ${join(dirArg, "VERIFY.txt")}\n`);
+    io.stdout.write(
+      `exported ${exported} checkpoints and ${stanzas.length} stanzas of ${name} to ${dirArg}; see ${join(dirArg, "VERIFY.txt")}\n`,
+    );
     if (reader.end.state === "truncated") {
       io.stderr.write(`trailseal: warning: ${name} is truncated: ${reader.end.reason}\n`);
     }

@@ -2,7 +2,7 @@ import type { Channel } from "../events.js";
 import type { HeaderStanza } from "../trail/format.js";
 import { TrailReader, type TrailEnd } from "../trail/reader.js";
 import { EXIT_OK, guard, newCommand, parseArgs, type Io } from "./io.js";
-import { inputStream, seconds } from "./common.js";
+import { inputStream } from "./common.js";
 import { inputName } from "./files.js";
 
 interface InspectFlags {
@@ -12,7 +12,12 @@ interface InspectFlags {
 interface ChannelSummary {
   encrypted: boolean;
   commitment: string | null;
-  alternatives: { entry: number; fourEyes: boolean; added: string | null; recipients: { spkiFingerprint: string; subject: string; keyType: string }[] }[];
+  alternatives: {
+    entry: number;
+    fourEyes: boolean;
+    added: string | null;
+    recipients: { spkiFingerprint: string; subject: string; keyType: string }[];
+  }[];
   frames: number;
   bytes: number;
 }
@@ -23,7 +28,13 @@ export interface TrailSummary {
   format: string;
   trail: string;
   created: string;
-  policy: { name: string; signing: boolean; timestamping: string | null; policyOid: string | null; interval: number };
+  policy: {
+    name: string;
+    signing: boolean;
+    timestamping: string | null;
+    policyOid: string | null;
+    interval: number;
+  };
   session: Record<string, unknown>;
   channels: Record<Channel, ChannelSummary>;
   records: number;
@@ -40,7 +51,11 @@ function alternative(s: HeaderStanza, added: string | null) {
     entry: s.entry,
     fourEyes: s.layers.length > 1,
     added,
-    recipients: s.layers.map((l) => ({ spkiFingerprint: l.spkiFingerprint, subject: l.subject, keyType: l.keyType })),
+    recipients: s.layers.map((l) => ({
+      spkiFingerprint: l.spkiFingerprint,
+      subject: l.subject,
+      keyType: l.keyType,
+    })),
   };
 }
 
@@ -99,7 +114,10 @@ export async function summarize(path: string, io: Io): Promise<TrailSummary> {
     end: {
       state: end.state,
       reason: end.state === "truncated" ? end.reason : null,
-      lastCheckpoint: end.state === "complete" ? end.final.statement.index : (end.lastCheckpoint?.statement.index ?? null),
+      lastCheckpoint:
+        end.state === "complete"
+          ? end.final.statement.index
+          : (end.lastCheckpoint?.statement.index ?? null),
     },
   };
 }
@@ -114,18 +132,27 @@ function human(s: TrailSummary): string {
   const session = Object.entries(s.session).filter(([k]) => k !== "extra");
   if (session.length > 0) {
     lines.push("session:");
-    for (const [k, v] of session) lines.push(`  ${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`);
+    for (const [k, v] of session)
+      lines.push(`  ${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`);
   }
   for (const c of ["downstream", "upstream"] as const) {
     const ch = s.channels[c];
-    lines.push(`${c}: ${ch.encrypted ? "encrypted" : "clear"}, ${ch.frames} frames, ${ch.bytes} bytes`);
+    lines.push(
+      `${c}: ${ch.encrypted ? "encrypted" : "clear"}, ${ch.frames} frames, ${ch.bytes} bytes`,
+    );
     if (ch.encrypted) {
       lines.push(`  key commitment ${ch.commitment}`);
       lines.push("  opened by any one of:");
       for (const a of ch.alternatives) {
-        const who = a.recipients.map((r) => `sha256:${r.spkiFingerprint} ${r.keyType} (${r.subject})`);
+        const who = a.recipients.map(
+          (r) => `sha256:${r.spkiFingerprint} ${r.keyType} (${r.subject})`,
+        );
         const tag = a.added === null ? "" : ` [added after sealing, ${a.added}]`;
-        lines.push(a.fourEyes ? `    entry ${a.entry}: four-eyes, both of${tag}` : `    entry ${a.entry}: ${who[0]}${tag}`);
+        lines.push(
+          a.fourEyes
+            ? `    entry ${a.entry}: four-eyes, both of${tag}`
+            : `    entry ${a.entry}: ${who[0]}${tag}`,
+        );
         if (a.fourEyes) for (const w of who) lines.push(`      ${w}`);
       }
     }

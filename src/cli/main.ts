@@ -37,13 +37,15 @@ const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: "record",
-    summary: "run a command in a pseudo-terminal and seal the session live (signed on the wall clock)",
+    summary:
+      "run a command in a pseudo-terminal and seal the session live (signed on the wall clock)",
     example: "trailseal record --policy audit.json -o s.trail -- ssh admin@db1",
     load: () => import("./record.js"),
   },
   {
     name: "replay",
-    summary: "decrypt a trail for replay with one or both keys (asciicast, raw, jsonl, script, --play)",
+    summary:
+      "decrypt a trail for replay with one or both keys (asciicast, raw, jsonl, script, --play)",
     example: "trailseal replay session.trail --key alice.key --key bob.key -o session.cast",
     load: () => import("./replay.js"),
   },

@@ -44,10 +44,19 @@ export class Progress {
   }
 
   /** A progress line for reading `path` (its size gives the time left); null when not a TTY. */
-  static async forFile(io: Io, label: string, path: string, clock: () => number = Date.now): Promise<Progress | null> {
+  static async forFile(
+    io: Io,
+    label: string,
+    path: string,
+    clock: () => number = Date.now,
+  ): Promise<Progress | null> {
     if (!io.stderrIsTTY) return null;
     let total: number | null = null;
-    if (path !== "-") total = await stat(resolve(io.cwd, path)).then((s) => (s.isFile() ? s.size : null), () => null);
+    if (path !== "-")
+      total = await stat(resolve(io.cwd, path)).then(
+        (s) => (s.isFile() ? s.size : null),
+        () => null,
+      );
     return new Progress(io, label, total, clock);
   }
 
@@ -66,9 +75,11 @@ export class Progress {
     const seconds = Math.max((now - this.started) / 1000, 1e-3);
     const rate = this.done / seconds;
     const parts = [`trailseal: ${this.label}: ${size(this.done)}`];
-    if (this.total !== null && this.total > 0) parts[0] += ` of ${size(this.total)} (${Math.min(100, Math.floor((this.done / this.total) * 100))}%)`;
+    if (this.total !== null && this.total > 0)
+      parts[0] += ` of ${size(this.total)} (${Math.min(100, Math.floor((this.done / this.total) * 100))}%)`;
     parts.push(`${size(rate)}/s`);
-    if (this.total !== null && rate > 0 && this.done < this.total) parts.push(`${duration((this.total - this.done) / rate)} left`);
+    if (this.total !== null && rate > 0 && this.done < this.total)
+      parts.push(`${duration((this.total - this.done) / rate)} left`);
     return parts.join(", ");
   }
 
@@ -79,7 +90,10 @@ export class Progress {
 }
 
 /** Passes a stream through, counting its bytes into `progress` (a no-op when null). */
-export async function* counted(source: AsyncIterable<Uint8Array>, progress: Progress | null): AsyncGenerator<Uint8Array> {
+export async function* counted(
+  source: AsyncIterable<Uint8Array>,
+  progress: Progress | null,
+): AsyncGenerator<Uint8Array> {
   if (progress === null) {
     yield* source;
     return;

@@ -37,7 +37,10 @@ export async function verifiedPrefix(
   io: Io,
 ): Promise<{ upTo: number | undefined; notice: string | null }> {
   const progress = await Progress.forFile(io, `checking ${inputName(path)}`, path);
-  const reader = await TrailReader.open(counted(await inputStream(path, io), progress), inputName(path));
+  const reader = await TrailReader.open(
+    counted(await inputStream(path, io), progress),
+    inputName(path),
+  );
   for await (const _ of reader.records()) void _;
   const end = reader.end;
   if (end.state === "complete") return { upTo: undefined, notice: null };
@@ -58,15 +61,26 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   const cmd = newCommand("trailseal replay", io)
     .description("decrypt a trail for replay, with one or more private keys")
     .argument("<trail>", "the trail file (- for stdin: then truncation is only found at the end)")
-    .option("-k, --key <file>", "private key: PEM (PKCS#1, PKCS#8, encrypted PKCS#8, SEC1) or PKCS#12 (repeatable)", collect)
+    .option(
+      "-k, --key <file>",
+      "private key: PEM (PKCS#1, PKCS#8, encrypted PKCS#8, SEC1) or PKCS#12 (repeatable)",
+      collect,
+    )
     .option("--passin <spec>", "passphrase for encrypted keys: env:VAR, file:PATH or pass:TEXT")
     .option("-f, --format <format>", `output: ${FORMATS.join(", ")}`, "asciicast")
-    .option("-o, --output <file>", "output file (- for stdout); for --format script, the typescript", "-")
+    .option(
+      "-o, --output <file>",
+      "output file (- for stdout); for --format script, the typescript",
+      "-",
+    )
     .option("--timing-output <file>", "for --format script: the timing file")
     .option("--play", "play in this terminal with the recorded timing instead of writing a file")
     .option("--speed <factor>", "with --play: speed factor", "1")
     .option("--idle-limit <seconds>", "with --play: longest pause")
-    .option("--unverified-tail", "also replay records after the last checkpoint of a truncated trail")
+    .option(
+      "--unverified-tail",
+      "also replay records after the last checkpoint of a truncated trail",
+    )
     .option("--force", "overwrite the output file")
     .addHelpText(
       "after",
@@ -90,15 +104,23 @@ Exit status: 0 replayed, 1 no key opens the screen (downstream) or the trail is 
   const [trailPath] = cmd.args as [string];
   return guard(io, async () => {
     if (!(FORMATS as readonly string[]).includes(flags.format)) {
-      throw new TrailsealError("USAGE", `--format must be one of ${FORMATS.join(", ")}, not ${flags.format}`);
+      throw new TrailsealError(
+        "USAGE",
+        `--format must be one of ${FORMATS.join(", ")}, not ${flags.format}`,
+      );
     }
     if (flags.format === "script" && (flags.output === "-" || flags.timingOutput === undefined)) {
-      throw new TrailsealError("USAGE", "--format script writes two files: give -o TYPESCRIPT and --timing-output TIMING");
+      throw new TrailsealError(
+        "USAGE",
+        "--format script writes two files: give -o TYPESCRIPT and --timing-output TIMING",
+      );
     }
     const speed = Number(flags.speed);
-    if (!(speed > 0)) throw new TrailsealError("USAGE", `--speed must be a positive number, not ${flags.speed}`);
+    if (!(speed > 0))
+      throw new TrailsealError("USAGE", `--speed must be a positive number, not ${flags.speed}`);
     const idle = flags.idleLimit === undefined ? undefined : Number(flags.idleLimit);
-    if (idle !== undefined && !(idle > 0)) throw new TrailsealError("USAGE", `--idle-limit must be a positive number of seconds`);
+    if (idle !== undefined && !(idle > 0))
+      throw new TrailsealError("USAGE", `--idle-limit must be a positive number of seconds`);
     const keys = await loadKeys(flags.key ?? [], flags.passin, io);
     const name = inputName(trailPath);
 
@@ -108,31 +130,46 @@ Exit status: 0 replayed, 1 no key opens the screen (downstream) or the trail is 
       const prefix = await verifiedPrefix(trailPath, io);
       if (prefix.notice !== null) {
         say(io, "warning", prefix.notice);
-        if (flags.unverifiedTail === true) say(io, "warning", "--unverified-tail: replaying the uncovered records too");
+        if (flags.unverifiedTail === true)
+          say(io, "warning", "--unverified-tail: replaying the uncovered records too");
         else {
           upTo = prefix.upTo;
-          say(io, "hint", "only the verified prefix is replayed; pass --unverified-tail for the rest");
+          say(
+            io,
+            "hint",
+            "only the verified prefix is replayed; pass --unverified-tail for the rest",
+          );
         }
       }
     }
 
     // No progress line while playing: the terminal shows the session.
-    const progress = flags.play === true ? null : await Progress.forFile(io, `replaying ${name}`, trailPath);
+    const progress =
+      flags.play === true ? null : await Progress.forFile(io, `replaying ${name}`, trailPath);
     const opened = await openTrail(counted(await inputStream(trailPath, io), progress), name, keys);
     const { access } = opened.unlocked;
     if (access.downstream.encrypted && access.downstream.openedBy === null) {
-      const lines = [`no key given opens the downstream channel (the screen) of ${name}; any one of these would:`];
+      const lines = [
+        `no key given opens the downstream channel (the screen) of ${name}; any one of these would:`,
+      ];
       for (const alt of describeAlternatives(access.downstream)) lines.push(`  ${alt}`);
       if (access.upstream.encrypted && access.upstream.openedBy === null) {
         lines.push("and for the upstream channel (keystrokes), any one of:");
         for (const alt of describeAlternatives(access.upstream)) lines.push(`  ${alt}`);
       }
       throw new TrailsealError("NO_MATCHING_KEY", lines.join("\n"), {
-        hint: keys.length === 0 ? "pass --key FILE (repeat it for four-eyes)" : "a four-eyes entry needs both keys: repeat --key",
+        hint:
+          keys.length === 0
+            ? "pass --key FILE (repeat it for four-eyes)"
+            : "a four-eyes entry needs both keys: repeat --key",
       });
     }
     if (access.upstream.encrypted && access.upstream.openedBy === null) {
-      say(io, "notice", "the keystrokes (upstream) are hidden: no key given opens them; any one of these would:");
+      say(
+        io,
+        "notice",
+        "the keystrokes (upstream) are hidden: no key given opens them; any one of these would:",
+      );
       for (const alt of describeAlternatives(access.upstream)) io.stderr.write(`  ${alt}\n`);
     }
 
@@ -157,7 +194,9 @@ Exit status: 0 replayed, 1 no key opens the screen (downstream) or the trail is 
     } else {
       const out = await OutputFile.create(flags.output, io, { force: flags.force === true });
       const timing =
-        flags.format === "script" ? await OutputFile.create(flags.timingOutput!, io, { force: flags.force === true }) : null;
+        flags.format === "script"
+          ? await OutputFile.create(flags.timingOutput!, io, { force: flags.force === true })
+          : null;
       try {
         switch (flags.format) {
           case "asciicast":

@@ -35,17 +35,27 @@ export async function openRecordingFile(
   const progress = await Progress.forFile(io, `sealing ${inputName(path)}`, path);
   return openRecording(counted(await inputStream(path, io), progress), {
     ...(format === undefined ? {} : { format: format as RecordingFormat }),
-    ...(timing === undefined ? {} : { timing: await inputStream(timing, io), timingSource: inputName(timing) }),
+    ...(timing === undefined
+      ? {}
+      : { timing: await inputStream(timing, io), timingSource: inputName(timing) }),
     source: inputName(path),
   });
 }
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
   const cmd = sealingOptions(newCommand("trailseal seal", io))
-    .description("seal a recording into a trail: encrypted, chained, signed and timestamped as the policy says")
-    .argument("<input>", "recording: asciicast v2/v3, a script log (with --timing), or raw bytes; - for stdin")
+    .description(
+      "seal a recording into a trail: encrypted, chained, signed and timestamped as the policy says",
+    )
+    .argument(
+      "<input>",
+      "recording: asciicast v2/v3, a script log (with --timing), or raw bytes; - for stdin",
+    )
     .requiredOption("-o, --output <file>", "the trail to write (- for stdout)")
-    .option("--from <format>", "input format: asciicast, script or raw (default: detected from content)")
+    .option(
+      "--from <format>",
+      "input format: asciicast, script or raw (default: detected from content)",
+    )
     .option("--timing <file>", "timing file of a script log (script --log-timing, or script -t)")
     .option("--force", "overwrite the output file")
     .addHelpText(
@@ -90,7 +100,9 @@ A script log's input becomes upstream and its output downstream.`,
     if (flags.output !== "-") {
       const h = writer.header;
       const describe = (c: "downstream" | "upstream") =>
-        h.channels[c].encrypted ? `encrypted (${h.channels[c].stanzas!.length} alternative${h.channels[c].stanzas!.length === 1 ? "" : "s"})` : "clear";
+        h.channels[c].encrypted
+          ? `encrypted (${h.channels[c].stanzas!.length} alternative${h.channels[c].stanzas!.length === 1 ? "" : "s"})`
+          : "clear";
       io.stdout.write(
         `sealed ${inputName(input)} (${format}) into ${flags.output}: ${writer.records} records, ${writer.checkpointCount} checkpoints; ` +
           `downstream ${describe("downstream")}, upstream ${describe("upstream")}; ` +

@@ -37,18 +37,35 @@ export function sealingOptions(cmd: Command): Command {
     .requiredOption("--policy <file>", "audit policy (as 'trailseal policy create' writes it)")
     .option("--sign-cert <file>", "signing certificate, leaf first, then intermediates")
     .option("--sign-key <file>", "private key of the signing certificate")
-    .option("--sign-pss", "sign with RSASSA-PSS (SHA-256, MGF1-SHA-256) instead of PKCS#1 v1.5 (RSA keys)")
+    .option(
+      "--sign-pss",
+      "sign with RSASSA-PSS (SHA-256, MGF1-SHA-256) instead of PKCS#1 v1.5 (RSA keys)",
+    )
     .option("--passin <spec>", "passphrase for encrypted keys: env:VAR, file:PATH or pass:TEXT")
-    .option("--home <dir>", "local authority for local timestamping (default $TRAILSEAL_HOME or ~/.trailseal)")
+    .option(
+      "--home <dir>",
+      "local authority for local timestamping (default $TRAILSEAL_HOME or ~/.trailseal)",
+    )
     .option("--tsa-cert <file>", "local TSA certificate chain, instead of the authority's")
     .option("--tsa-key <file>", "local TSA private key, instead of the authority's")
-    .option("--tsa-url <url>", "fallback RFC 3161 TSA URL, tried in order after the policy's (repeatable)", collect)
-    .option("--tsa-ca <file>", "trust anchor that remote TSA tokens must chain to (repeatable)", collect)
+    .option(
+      "--tsa-url <url>",
+      "fallback RFC 3161 TSA URL, tried in order after the policy's (repeatable)",
+      collect,
+    )
+    .option(
+      "--tsa-ca <file>",
+      "trust anchor that remote TSA tokens must chain to (repeatable)",
+      collect,
+    )
     .option("--tsa-timeout <seconds>", "timeout of one remote TSA exchange", "10");
 }
 
 async function readFirstKey(path: string, pass: string | undefined, io: Io) {
-  const keys = await readPrivateKeys(await readInput(path, io), pass === undefined ? { source: path } : { source: path, passphrase: pass });
+  const keys = await readPrivateKeys(
+    await readInput(path, io),
+    pass === undefined ? { source: path } : { source: path, passphrase: pass },
+  );
   const key = keys[0];
   if (key === undefined) throw new TrailsealError("KEY_INVALID", `no private key in ${path}`);
   return key;
@@ -79,20 +96,30 @@ export async function resolveSealing(flags: SealingFlags, io: Io): Promise<Seali
       throw new TrailsealError(
         "USAGE",
         `policy ${plan.name} enables signing (identity ${plan.signing.x509Identity}), but no signing certificate and key were given`,
-        { hint: "pass --sign-cert FILE --sign-key FILE, or --home DIR to use the signing identity 'trailseal init' made" },
+        {
+          hint: "pass --sign-cert FILE --sign-key FILE, or --home DIR to use the signing identity 'trailseal init' made",
+        },
       );
     }
-    const loaded = await loadSigningIdentity(await readInput(certPath, io), await readInput(keyPath, io), {
-      certSource: certPath,
-      keySource: keyPath,
-      ...(pass === undefined ? {} : { passphrase: pass }),
-      ...(flags.signPss === true ? { scheme: "pss" as const } : {}),
-      now: io.now(),
-    });
+    const loaded = await loadSigningIdentity(
+      await readInput(certPath, io),
+      await readInput(keyPath, io),
+      {
+        certSource: certPath,
+        keySource: keyPath,
+        ...(pass === undefined ? {} : { passphrase: pass }),
+        ...(flags.signPss === true ? { scheme: "pss" as const } : {}),
+        now: io.now(),
+      },
+    );
     for (const w of loaded.warnings) say(io, "warning", w);
     identity = loaded.identity;
   } else if (flags.signCert !== undefined || flags.signKey !== undefined) {
-    say(io, "warning", `policy ${plan.name} does not enable signing; --sign-cert and --sign-key are ignored`);
+    say(
+      io,
+      "warning",
+      `policy ${plan.name} does not enable signing; --sign-cert and --sign-key are ignored`,
+    );
   }
 
   let stamper: Stamper | null = null;
@@ -111,18 +138,35 @@ export async function resolveSealing(flags: SealingFlags, io: Io): Promise<Seali
       try {
         ({ chain, key } = (await loadAuthority(home)).tsa);
       } catch (e) {
-        throw new TrailsealError("USAGE", `policy ${plan.name} uses the local TSA, but no local authority could be loaded from ${home}`, {
-          cause: e,
-          hint: "run 'trailseal init' first (or pass --home DIR, or --tsa-cert FILE --tsa-key FILE)",
-        });
+        throw new TrailsealError(
+          "USAGE",
+          `policy ${plan.name} uses the local TSA, but no local authority could be loaded from ${home}`,
+          {
+            cause: e,
+            hint: "run 'trailseal init' first (or pass --home DIR, or --tsa-cert FILE --tsa-key FILE)",
+          },
+        );
       }
     }
-    stamper = localStamper({ chain, key }, { clock: io.now, serial: serialSource((n) => new Uint8Array(randomBytes(n))), policyOid: LOCAL_POLICY_OID, accuracyMillis: 1000 });
+    stamper = localStamper(
+      { chain, key },
+      {
+        clock: io.now,
+        serial: serialSource((n) => new Uint8Array(randomBytes(n))),
+        policyOid: LOCAL_POLICY_OID,
+        accuracyMillis: 1000,
+      },
+    );
   } else if (ts !== null && ts.selection === "remote") {
     const anchors: Uint8Array[] = [];
-    for (const path of flags.tsaCa ?? []) anchors.push(...(await readCertificates(await readInput(path, io), { source: path })));
+    for (const path of flags.tsaCa ?? [])
+      anchors.push(...(await readCertificates(await readInput(path, io), { source: path })));
     const timeout = Number(flags.tsaTimeout ?? "10");
-    if (!(timeout > 0)) throw new TrailsealError("USAGE", `--tsa-timeout must be a positive number of seconds, not ${flags.tsaTimeout}`);
+    if (!(timeout > 0))
+      throw new TrailsealError(
+        "USAGE",
+        `--tsa-timeout must be a positive number of seconds, not ${flags.tsaTimeout}`,
+      );
     stamper = remoteStamper([ts.url, ...(flags.tsaUrl ?? [])], {
       policyOid: ts.policyOid,
       timeoutMs: timeout * 1000,

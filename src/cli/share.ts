@@ -22,12 +22,25 @@ interface ShareFlags {
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
   const cmd = newCommand("trailseal share", io)
-    .description("give a third party access: add stanzas for the same file keys, copying every frame unchanged")
+    .description(
+      "give a third party access: add stanzas for the same file keys, copying every frame unchanged",
+    )
     .argument("<trail>", "the trail file (- for stdin)")
     .option("-k, --key <file>", "a private key that opens the trail now (repeatable)", collect)
-    .option("--passin <spec>", "passphrase for encrypted keys and PKCS#12: env:VAR, file:PATH or pass:TEXT")
-    .requiredOption("--to <cert[,four-eyes-cert]>", "the new recipient; two certificates for a four-eyes entry (repeatable)", collect)
-    .option("--channel <which>", "downstream, upstream, or all (every channel the keys open)", "all")
+    .option(
+      "--passin <spec>",
+      "passphrase for encrypted keys and PKCS#12: env:VAR, file:PATH or pass:TEXT",
+    )
+    .requiredOption(
+      "--to <cert[,four-eyes-cert]>",
+      "the new recipient; two certificates for a four-eyes entry (repeatable)",
+      collect,
+    )
+    .option(
+      "--channel <which>",
+      "downstream, upstream, or all (every channel the keys open)",
+      "all",
+    )
     .requiredOption("-o, --output <file>", "the new trail (- for stdout)")
     .option("--force", "overwrite the output file")
     .addHelpText(
@@ -46,7 +59,10 @@ added after sealing, and the header's key commitment proves they open the same c
   const [trailPath] = cmd.args as [string];
   return guard(io, async () => {
     if (!["all", "downstream", "upstream"].includes(flags.channel)) {
-      throw new TrailsealError("USAGE", `--channel must be downstream, upstream or all, not ${flags.channel}`);
+      throw new TrailsealError(
+        "USAGE",
+        `--channel must be downstream, upstream or all, not ${flags.channel}`,
+      );
     }
     const pass = passphrase(flags.passin, io);
     const keys = await loadKeys(flags.key ?? [], flags.passin, io);
@@ -58,8 +74,15 @@ added after sealing, and the header's key commitment proves they open the same c
       }
       const ders: Uint8Array[] = [];
       for (const p of parts) {
-        const certs = await readCertificates(await readInput(p, io), pass === undefined ? { source: p } : { source: p, passphrase: pass });
-        if (certs.length !== 1) throw new TrailsealError("USAGE", `${p} holds ${certs.length} certificates; --to wants one per file`);
+        const certs = await readCertificates(
+          await readInput(p, io),
+          pass === undefined ? { source: p } : { source: p, passphrase: pass },
+        );
+        if (certs.length !== 1)
+          throw new TrailsealError(
+            "USAGE",
+            `${p} holds ${certs.length} certificates; --to wants one per file`,
+          );
         ders.push(certs[0]!);
       }
       recipients.push({ certificate: ders[0]!, fourEyes: ders[1] ?? null });
@@ -69,7 +92,8 @@ added after sealing, and the header's key commitment proves they open the same c
     const src = new ByteSource(await inputStream(trailPath, io));
     const parsed = await readHeader(src, name);
     const unlocked = await unlockChannels(parsed, keys);
-    const wanted: Channel[] = flags.channel === "all" ? ["downstream", "upstream"] : [flags.channel as Channel];
+    const wanted: Channel[] =
+      flags.channel === "all" ? ["downstream", "upstream"] : [flags.channel as Channel];
     const added: AnnexStanza[] = [...parsed.annex.stanzas];
     const when = io.now().toISOString();
     let count = 0;
@@ -82,20 +106,36 @@ added after sealing, and the header's key commitment proves they open the same c
       const key = unlocked.keys[channel];
       if (key === undefined) {
         if (flags.channel !== "all") {
-          throw new TrailsealError("NO_MATCHING_KEY", `no key given opens the ${channel} channel of ${name}`);
+          throw new TrailsealError(
+            "NO_MATCHING_KEY",
+            `no key given opens the ${channel} channel of ${name}`,
+          );
         }
-        say(io, "warning", `no key given opens the ${channel} channel; the new recipient will not get it`);
+        say(
+          io,
+          "warning",
+          `no key given opens the ${channel} channel; the new recipient will not get it`,
+        );
         continue;
       }
       const base = (ch.stanzas?.length ?? 0) + added.filter((s) => s.channel === channel).length;
       for (const [i, r] of recipients.entries()) {
         const stanza = await makeStanza(key, r);
-        added.push({ channel, entry: base + i, layers: stanza.layers, der: toBase64(stanza.der), added: when });
+        added.push({
+          channel,
+          entry: base + i,
+          layers: stanza.layers,
+          der: toBase64(stanza.der),
+          added: when,
+        });
         count++;
       }
     }
     if (count === 0) {
-      throw new TrailsealError("NO_MATCHING_KEY", `the keys given open no encrypted channel of ${name}; nothing was shared`);
+      throw new TrailsealError(
+        "NO_MATCHING_KEY",
+        `the keys given open no encrypted channel of ${name}; nothing was shared`,
+      );
     }
     const { annex } = encodeHeader(parsed.header, { stanzas: added });
     const out = await OutputFile.create(flags.output, io, { force: flags.force === true });
@@ -113,7 +153,8 @@ added after sealing, and the header's key commitment proves they open the same c
       await out.abort();
       throw e;
     }
-    if (flags.output !== "-") io.stdout.write(`added ${count} stanza${count === 1 ? "" : "s"}; wrote ${flags.output}\n`);
+    if (flags.output !== "-")
+      io.stdout.write(`added ${count} stanza${count === 1 ? "" : "s"}; wrote ${flags.output}\n`);
     return EXIT_OK;
   });
 }

@@ -1,7 +1,13 @@
 import { readCertificates } from "../pem.js";
 import { TrailsealError } from "../errors.js";
 import { ChainValidator } from "../sign.js";
-import { REQUIREMENTS, verifyTrail, type ChannelVerdict, type Requirement, type Verdict } from "../verify.js";
+import {
+  REQUIREMENTS,
+  verifyTrail,
+  type ChannelVerdict,
+  type Requirement,
+  type Verdict,
+} from "../verify.js";
 import { collect, EXIT_FAILED, EXIT_OK, guard, newCommand, parseArgs, type Io } from "./io.js";
 import { inputStream, loadKeys } from "./common.js";
 import { Progress, counted } from "./progress.js";
@@ -18,7 +24,8 @@ interface VerifyFlags {
 
 async function anchorsFrom(paths: readonly string[], io: Io): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
-  for (const p of paths) out.push(...(await readCertificates(await readInput(p, io), { source: p })));
+  for (const p of paths)
+    out.push(...(await readCertificates(await readInput(p, io), { source: p })));
   return out;
 }
 
@@ -34,7 +41,9 @@ function channelLine(c: ChannelVerdict | null): string {
     case "opened":
       return `encrypted, opened with entry ${c.openedBy!.entry}${c.openedBy!.added ? " (added by share)" : ""}: ${who(c.openedBy!.recipients)}; ${c.decrypted} of ${c.frames} frames decrypted`;
     case "locked": {
-      const alts = c.alternatives.map((a) => (a.recipients.length > 1 ? `both ${who(a.recipients)}` : who(a.recipients)));
+      const alts = c.alternatives.map((a) =>
+        a.recipients.length > 1 ? `both ${who(a.recipients)}` : who(a.recipients),
+      );
       return `encrypted, ${c.frames} frames; needs ${alts.join(", or ")}`;
     }
   }
@@ -42,11 +51,16 @@ function channelLine(c: ChannelVerdict | null): string {
 
 /** The human verdict: one block per trail, the SPS player's four states and INTEGRITY. */
 export function formatVerdict(v: Verdict): string {
-  const lines = [`${v.file}: ${v.valid ? "VALID" : `INVALID${v.failed.length > 0 ? ` (failed: ${v.failed.join(", ")})` : ""}`}`];
+  const lines = [
+    `${v.file}: ${v.valid ? "VALID" : `INVALID${v.failed.length > 0 ? ` (failed: ${v.failed.join(", ")})` : ""}`}`,
+  ];
   lines.push(`  DOWNSTREAM  ${channelLine(v.downstream)}`);
   lines.push(`  UPSTREAM    ${channelLine(v.upstream)}`);
   const s = v.signature;
-  const signer = s.signer === null ? "" : `${s.signer.subject}${s.signer.codeSigning ? " (code signing)" : " (no code-signing EKU)"}`;
+  const signer =
+    s.signer === null
+      ? ""
+      : `${s.signer.subject}${s.signer.codeSigning ? " (code signing)" : " (no code-signing EKU)"}`;
   lines.push(
     `  SIGNATURE   ${
       s.state === "valid"
@@ -57,7 +71,12 @@ export function formatVerdict(v: Verdict): string {
     }`,
   );
   const t = v.timestamp;
-  const span = t.firstGenTime === null ? "" : t.firstGenTime === t.lastGenTime ? `genTime ${t.firstGenTime}` : `genTime ${t.firstGenTime} .. ${t.lastGenTime}`;
+  const span =
+    t.firstGenTime === null
+      ? ""
+      : t.firstGenTime === t.lastGenTime
+        ? `genTime ${t.firstGenTime}`
+        : `genTime ${t.firstGenTime} .. ${t.lastGenTime}`;
   const tsa = t.tsaName === null ? "" : `${t.source} TSA ${t.tsaName}, `;
   lines.push(
     `  TIMESTAMP   ${
@@ -70,7 +89,8 @@ export function formatVerdict(v: Verdict): string {
             : `${t.state}: ${t.message}`
     }`,
   );
-  for (const u of t.unstamped) lines.push(`              unstamped: checkpoint ${u.index} at ${u.time}s (${u.reason})`);
+  for (const u of t.unstamped)
+    lines.push(`              unstamped: checkpoint ${u.index} at ${u.time}s (${u.reason})`);
   const i = v.integrity;
   lines.push(
     `  INTEGRITY   ${
@@ -86,11 +106,17 @@ export function formatVerdict(v: Verdict): string {
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
   const cmd = newCommand("trailseal verify", io)
-    .description("verify trails without any decryption key: integrity, completeness, signatures, timestamps")
+    .description(
+      "verify trails without any decryption key: integrity, completeness, signatures, timestamps",
+    )
     .argument("<trail...>", "trail files (- for stdin)")
     .option("--ca <file>", "trust anchor for checkpoint signers (repeatable)", collect)
     .option("--tsa-ca <file>", "trust anchor for timestamp authorities (repeatable)", collect)
-    .option("-k, --key <file>", "also decrypt every frame with this private key (repeatable)", collect)
+    .option(
+      "-k, --key <file>",
+      "also decrypt every frame with this private key (repeatable)",
+      collect,
+    )
     .option("--passin <spec>", "passphrase for encrypted keys: env:VAR, file:PATH or pass:TEXT")
     .option("--require <list>", `what must hold, comma-separated: ${REQUIREMENTS.join(", ")}`)
     .option("--json", "print a JSON array, one verdict object per trail")
@@ -116,7 +142,10 @@ tampered, 2 usage or I/O error.`,
     let require: Requirement[] | undefined;
     if (flags.require !== undefined) {
       require = [];
-      for (const r of flags.require.split(",").map((x) => x.trim()).filter((x) => x !== "")) {
+      for (const r of flags.require
+        .split(",")
+        .map((x) => x.trim())
+        .filter((x) => x !== "")) {
         if (!(REQUIREMENTS as readonly string[]).includes(r)) {
           throw new TrailsealError("USAGE", `--require takes ${REQUIREMENTS.join(", ")}; not ${r}`);
         }
@@ -144,4 +173,3 @@ tampered, 2 usage or I/O error.`,
     return verdicts.every((v) => v.valid) ? EXIT_OK : EXIT_FAILED;
   });
 }
-

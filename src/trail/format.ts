@@ -90,12 +90,16 @@ export interface RecordPrefix {
   readonly length: number;
 }
 
-export function encodeHeader(header: TrailHeader, annex: TrailAnnex): {
+export function encodeHeader(
+  header: TrailHeader,
+  annex: TrailAnnex,
+): {
   sealed: Uint8Array;
   annex: Uint8Array;
 } {
   const sealedJson = utf8.encode(JSON.stringify(header));
-  const annexJson = annex.stanzas.length === 0 ? new Uint8Array(0) : utf8.encode(JSON.stringify(annex));
+  const annexJson =
+    annex.stanzas.length === 0 ? new Uint8Array(0) : utf8.encode(JSON.stringify(annex));
   const sealed = new Uint8Array(8 + 2 + 4 + sealedJson.byteLength);
   sealed.set(MAGIC, 0);
   const view = new DataView(sealed.buffer);
@@ -131,10 +135,16 @@ export function decodeRecordPrefix(bytes: Uint8Array, offset: number): RecordPre
   const seq = view.getBigUint64(4);
   const time = view.getBigUint64(12);
   if (seq > BigInt(Number.MAX_SAFE_INTEGER) || time > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new TrailsealError("RECORD_INVALID", `record at byte ${offset}: sequence or time out of range`);
+    throw new TrailsealError(
+      "RECORD_INVALID",
+      `record at byte ${offset}: sequence or time out of range`,
+    );
   }
   if (view.getUint8(3) !== 0) {
-    throw new TrailsealError("RECORD_INVALID", `record ${seq} at byte ${offset}: reserved byte is not zero`);
+    throw new TrailsealError(
+      "RECORD_INVALID",
+      `record ${seq} at byte ${offset}: reserved byte is not zero`,
+    );
   }
   return {
     kind: view.getUint8(0),
@@ -237,7 +247,9 @@ export function encodeStampBody(b: StampBody): Uint8Array {
   const nonceHex = b.nonce.toString(16);
   const nonce = Buffer.from(nonceHex.length % 2 === 0 ? nonceHex : `0${nonceHex}`, "hex");
   const note = utf8.encode(b.note);
-  const out = new Uint8Array(8 + 1 + 1 + 1 + nonce.byteLength + 4 + b.token.byteLength + 2 + note.byteLength);
+  const out = new Uint8Array(
+    8 + 1 + 1 + 1 + nonce.byteLength + 4 + b.token.byteLength + 2 + note.byteLength,
+  );
   const view = new DataView(out.buffer);
   let o = 0;
   view.setBigUint64(o, BigInt(b.checkpoint));
@@ -271,7 +283,8 @@ export function decodeStampBody(body: Uint8Array, seq: number): StampBody {
   if (status === null || source === null) {
     throw new TrailsealError("RECORD_INVALID", `record ${seq} (stamp): unknown status or source`);
   }
-  const nonce = nonceBytes.byteLength === 0 ? 0n : BigInt(`0x${Buffer.from(nonceBytes).toString("hex")}`);
+  const nonce =
+    nonceBytes.byteLength === 0 ? 0n : BigInt(`0x${Buffer.from(nonceBytes).toString("hex")}`);
   return { checkpoint, status, source, nonce, token, note };
 }
 
@@ -417,7 +430,8 @@ export function parseHeaderJson(json: Uint8Array, name: string): TrailHeader {
   const bad = (why: string): TrailsealError =>
     new TrailsealError("HEADER_INVALID", `${name}: header ${why}`);
   if (h === null || typeof h !== "object") throw bad("is not an object");
-  if (h.format !== FORMAT_NAME) throw bad(`names format ${JSON.stringify(h.format)}, not ${FORMAT_NAME}`);
+  if (h.format !== FORMAT_NAME)
+    throw bad(`names format ${JSON.stringify(h.format)}, not ${FORMAT_NAME}`);
   if (typeof h.trail !== "string" || !/^[0-9a-f]{32}$/.test(h.trail)) throw bad("has no trail id");
   if (typeof h.created !== "string") throw bad("has no creation time");
   const p = h.policy;
@@ -436,12 +450,14 @@ export function parseHeaderJson(json: Uint8Array, name: string): TrailHeader {
   if (c === undefined) throw bad("has no channels");
   for (const channel of ["downstream", "upstream"] as const) {
     const ch = c[channel];
-    if (ch === undefined || typeof ch.encrypted !== "boolean") throw bad(`has no ${channel} channel`);
+    if (ch === undefined || typeof ch.encrypted !== "boolean")
+      throw bad(`has no ${channel} channel`);
     if (ch.encrypted) {
       if (typeof ch.commitment !== "string" || !/^[0-9a-f]{64}$/.test(ch.commitment)) {
         throw bad(`has no key commitment for ${channel}`);
       }
-      if (!Array.isArray(ch.stanzas) || ch.stanzas.length === 0) throw bad(`has no ${channel} stanzas`);
+      if (!Array.isArray(ch.stanzas) || ch.stanzas.length === 0)
+        throw bad(`has no ${channel} stanzas`);
       ch.stanzas.forEach((s, i) => checkStanzaShape(s, `${name}: ${channel} stanza ${i}`));
     }
   }

@@ -33,7 +33,10 @@ export interface Unlocked {
   readonly access: Readonly<Record<Channel, ChannelAccess>>;
 }
 
-function stanzasOf(parsed: ParsedHeader, channel: Channel): { stanza: HeaderStanza; added: string | null }[] {
+function stanzasOf(
+  parsed: ParsedHeader,
+  channel: Channel,
+): { stanza: HeaderStanza; added: string | null }[] {
   const sealed = parsed.header.channels[channel].stanzas ?? [];
   const added = parsed.annex.stanzas.filter((s) => s.channel === channel);
   return [
@@ -47,14 +50,21 @@ function stanzasOf(parsed: ParsedHeader, channel: Channel): { stanza: HeaderStan
  * other than the committed one is an attack or corruption, and fails with KEY_COMMITMENT_MISMATCH.
  * A channel no key opens stays locked (its access lists the alternatives); this does not throw.
  */
-export async function unlockChannels(parsed: ParsedHeader, keys: readonly StanzaKey[]): Promise<Unlocked> {
+export async function unlockChannels(
+  parsed: ParsedHeader,
+  keys: readonly StanzaKey[],
+): Promise<Unlocked> {
   const out: Partial<Record<Channel, Uint8Array>> = {};
   const access = {} as Record<Channel, ChannelAccess>;
   const have = new Set(keys.map((k) => k.spkiFingerprint));
   for (const channel of ["downstream", "upstream"] as const) {
     const ch = parsed.header.channels[channel];
     const candidates = stanzasOf(parsed, channel);
-    const alternatives = candidates.map(({ stanza, added }) => ({ entry: stanza.entry, layers: stanza.layers, added }));
+    const alternatives = candidates.map(({ stanza, added }) => ({
+      entry: stanza.entry,
+      layers: stanza.layers,
+      added,
+    }));
     let openedBy: Alternative | null = null;
     if (ch.encrypted) {
       const commitment = fromHex(ch.commitment!);
@@ -136,7 +146,10 @@ export class EventDecoder {
     }
     const pending = this.pending[channel];
     if (pending !== undefined && (payload.type !== "data" || time !== pending.time)) {
-      throw new TrailsealError("RECORD_INVALID", `record ${record.seq}: a continued ${channel} event is interrupted`);
+      throw new TrailsealError(
+        "RECORD_INVALID",
+        `record ${record.seq}: a continued ${channel} event is interrupted`,
+      );
     }
     switch (payload.type) {
       case "data": {
@@ -151,7 +164,9 @@ export class EventDecoder {
           data = new Uint8Array(Buffer.concat([...pending.parts, data]));
           delete this.pending[channel];
         }
-        return [channel === "downstream" ? { type: "output", time, data } : { type: "input", time, data }];
+        return [
+          channel === "downstream" ? { type: "output", time, data } : { type: "input", time, data },
+        ];
       }
       case "resize":
         return [{ type: "resize", time, cols: payload.cols, rows: payload.rows }];
@@ -168,6 +183,11 @@ export class EventDecoder {
   private plaintext(record: FrameRecord): Uint8Array {
     const opener = this.openers[record.channel];
     if (opener === undefined) return record.body;
-    return opener.open(record.body, frameAad(this.parsed.start, record.prefix), record.last, record.seq);
+    return opener.open(
+      record.body,
+      frameAad(this.parsed.start, record.prefix),
+      record.last,
+      record.seq,
+    );
   }
 }

@@ -110,23 +110,37 @@ export async function readHeader(src: ByteSource, name: string): Promise<ParsedH
   const view = new DataView(fixed.buffer, fixed.byteOffset, fixed.byteLength);
   const version = view.getUint16(8);
   if (version !== FORMAT_VERSION) {
-    throw new TrailsealError("TRAIL_INVALID", `${name}: unsupported trail format version ${version}`);
+    throw new TrailsealError(
+      "TRAIL_INVALID",
+      `${name}: unsupported trail format version ${version}`,
+    );
   }
   const sealedLength = view.getUint32(10);
   if (sealedLength > MAX_HEADER_BYTES) {
-    throw new TrailsealError("HEADER_INVALID", `${name}: header length ${sealedLength} exceeds the limit`);
+    throw new TrailsealError(
+      "HEADER_INVALID",
+      `${name}: header length ${sealedLength} exceeds the limit`,
+    );
   }
   const json = await src.read(sealedLength);
-  if (json.byteLength < sealedLength) throw new TrailsealError("TRUNCATED", `${name}: header is cut short`);
+  if (json.byteLength < sealedLength)
+    throw new TrailsealError("TRUNCATED", `${name}: header is cut short`);
   const header = parseHeaderJson(json, name);
   const annexLengthBytes = await src.read(4);
-  if (annexLengthBytes.byteLength < 4) throw new TrailsealError("TRUNCATED", `${name}: header is cut short`);
-  const annexLength = new DataView(annexLengthBytes.buffer, annexLengthBytes.byteOffset).getUint32(0);
+  if (annexLengthBytes.byteLength < 4)
+    throw new TrailsealError("TRUNCATED", `${name}: header is cut short`);
+  const annexLength = new DataView(annexLengthBytes.buffer, annexLengthBytes.byteOffset).getUint32(
+    0,
+  );
   if (annexLength > MAX_HEADER_BYTES) {
-    throw new TrailsealError("HEADER_INVALID", `${name}: annex length ${annexLength} exceeds the limit`);
+    throw new TrailsealError(
+      "HEADER_INVALID",
+      `${name}: annex length ${annexLength} exceeds the limit`,
+    );
   }
   const annexJson = await src.read(annexLength);
-  if (annexJson.byteLength < annexLength) throw new TrailsealError("TRUNCATED", `${name}: annex is cut short`);
+  if (annexJson.byteLength < annexLength)
+    throw new TrailsealError("TRUNCATED", `${name}: annex is cut short`);
   const annex = parseAnnexJson(annexJson, name);
   const sealed = new Uint8Array(14 + sealedLength);
   sealed.set(fixed, 0);
@@ -189,7 +203,6 @@ export class TrailReader {
     const channelEnded: Record<Channel, boolean> = { downstream: false, upstream: false };
     const checkpointsBySeq = new Map<number, CheckpointRecord>();
     const stamped = new Set<number>();
-    const name = this.name;
     try {
       for (;;) {
         const offset = this.src.offset;
@@ -213,7 +226,10 @@ export class TrailReader {
           );
         }
         if (p.length > MAX_RECORD_BODY) {
-          throw new TrailsealError("RECORD_INVALID", `record ${seq}: body length ${p.length} exceeds the limit`);
+          throw new TrailsealError(
+            "RECORD_INVALID",
+            `record ${seq}: body length ${p.length} exceeds the limit`,
+          );
         }
         const body = await this.src.read(p.length);
         if (body.byteLength < p.length) {
@@ -246,7 +262,10 @@ export class TrailReader {
           case RecordKind.frame: {
             const channel = CHANNEL_BY_CODE[p.channel];
             if (channel === undefined || (p.flags & ~(FLAG_LAST | FLAG_CONTINUED)) !== 0) {
-              throw new TrailsealError("RECORD_INVALID", `record ${seq}: bad frame channel or flags`);
+              throw new TrailsealError(
+                "RECORD_INVALID",
+                `record ${seq}: bad frame channel or flags`,
+              );
             }
             if (channelEnded[channel]) {
               throw new TrailsealError(
@@ -266,12 +285,21 @@ export class TrailReader {
             }
             lastTime = p.time;
             seq++;
-            yield { ...base, type: "frame", channel, last, continued: (p.flags & FLAG_CONTINUED) !== 0 };
+            yield {
+              ...base,
+              type: "frame",
+              channel,
+              last,
+              continued: (p.flags & FLAG_CONTINUED) !== 0,
+            };
             break;
           }
           case RecordKind.checkpoint: {
             if (p.channel !== NO_CHANNEL || (p.flags & ~FLAG_FINAL) !== 0) {
-              throw new TrailsealError("RECORD_INVALID", `record ${seq}: bad checkpoint channel or flags`);
+              throw new TrailsealError(
+                "RECORD_INVALID",
+                `record ${seq}: bad checkpoint channel or flags`,
+              );
             }
             const isFinal = (p.flags & FLAG_FINAL) !== 0;
             const { content, signature } = decodeCheckpointBody(body, seq);
@@ -312,9 +340,18 @@ export class TrailReader {
               );
             }
             if (header.policy.signing && signature.byteLength === 0) {
-              throw new TrailsealError("CHECKPOINT_INVALID", `record ${seq}: checkpoint ${index} is not signed`);
+              throw new TrailsealError(
+                "CHECKPOINT_INVALID",
+                `record ${seq}: checkpoint ${index} is not signed`,
+              );
             }
-            const record: CheckpointRecord = { ...base, type: "checkpoint", statement, content, signature };
+            const record: CheckpointRecord = {
+              ...base,
+              type: "checkpoint",
+              statement,
+              content,
+              signature,
+            };
             checkpoints = index;
             lastCheckpoint = record;
             checkpointsBySeq.set(seq, record);
@@ -326,7 +363,10 @@ export class TrailReader {
           }
           case RecordKind.stamp: {
             if (p.channel !== NO_CHANNEL || p.flags !== 0) {
-              throw new TrailsealError("RECORD_INVALID", `record ${seq}: bad stamp channel or flags`);
+              throw new TrailsealError(
+                "RECORD_INVALID",
+                `record ${seq}: bad stamp channel or flags`,
+              );
             }
             const stamp = decodeStampBody(body, seq);
             const target = checkpointsBySeq.get(stamp.checkpoint);
@@ -344,7 +384,10 @@ export class TrailReader {
             }
             stamped.add(stamp.checkpoint);
             if (header.policy.timestamping === null) {
-              throw new TrailsealError("RECORD_INVALID", `record ${seq}: stamp in a trail without timestamping`);
+              throw new TrailsealError(
+                "RECORD_INVALID",
+                `record ${seq}: stamp in a trail without timestamping`,
+              );
             }
             lastTime = p.time;
             seq++;
@@ -352,13 +395,21 @@ export class TrailReader {
             break;
           }
           default:
-            throw new TrailsealError("RECORD_INVALID", `record ${seq}: unknown record kind ${p.kind}`);
+            throw new TrailsealError(
+              "RECORD_INVALID",
+              `record ${seq}: unknown record kind ${p.kind}`,
+            );
         }
       }
       this.endState =
         final !== null
           ? { state: "complete", records: seq, final }
-          : { state: "truncated", records: seq, lastCheckpoint, reason: "the trail has no final checkpoint" };
+          : {
+              state: "truncated",
+              records: seq,
+              lastCheckpoint,
+              reason: "the trail has no final checkpoint",
+            };
     } finally {
       if (this.endState === null) await this.src.close();
     }

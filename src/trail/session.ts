@@ -34,7 +34,9 @@ export interface OpenedTrail {
   readonly unlocked: Unlocked;
   readonly decoder: EventDecoder;
   /** Every record in order, with the events it yields (decrypted where a key opened its channel). */
-  records(options?: { upTo?: number }): AsyncGenerator<{ record: TrailRecord; events: SessionEvent[] }>;
+  records(options?: {
+    upTo?: number;
+  }): AsyncGenerator<{ record: TrailRecord; events: SessionEvent[] }>;
   /** Just the events. */
   events(options?: { upTo?: number }): AsyncGenerator<SessionEvent>;
   /** How the trail ended; after the records are read. */
@@ -83,7 +85,9 @@ export function channelReadable(opened: OpenedTrail, channel: Channel): boolean 
  * @example
  *   await sealEvents(recording.metadata, recording.events, { plan, sink: sinkFor(createWriteStream("s.trail")), random, clock });
  */
-export function sinkFor(target: Writable | WritableStream<Uint8Array>): (chunk: Uint8Array) => Promise<void> {
+export function sinkFor(
+  target: Writable | WritableStream<Uint8Array>,
+): (chunk: Uint8Array) => Promise<void> {
   if (target instanceof WritableStream) {
     const writer = target.getWriter();
     return (chunk) => writer.write(chunk);
@@ -99,7 +103,9 @@ export function sinkFor(target: Writable | WritableStream<Uint8Array>): (chunk: 
 /**
  * Bytes from a Node `Readable` or a web `ReadableStream` as the async iterable the reader takes.
  */
-export async function* bytesOf(source: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+export async function* bytesOf(
+  source: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
   if (source instanceof ReadableStream) {
     const reader = source.getReader();
     try {

@@ -8,7 +8,13 @@ import { TrailsealError } from "../errors.js";
 import { toBase64, toHex } from "../bytes.js";
 import type { Channel, SessionEvent, SessionMetadata } from "../events.js";
 import { channelOf } from "../events.js";
-import { FILE_KEY_BYTES, FrameSealer, MAX_FRAME_PLAINTEXT, TAG_BYTES, keyCommitment } from "../frames.js";
+import {
+  FILE_KEY_BYTES,
+  FrameSealer,
+  MAX_FRAME_PLAINTEXT,
+  TAG_BYTES,
+  keyCommitment,
+} from "../frames.js";
 import type { SealingPlan } from "../policy.js";
 import { makeStanza, type RecipientEntry } from "../recipients.js";
 import {
@@ -105,12 +111,19 @@ export class TrailWriter {
   static async create(options: TrailWriterOptions): Promise<TrailWriter> {
     const { plan } = options;
     if (plan.signing !== null && (options.signer ?? null) === null) {
-      throw new TrailsealError("USAGE", `policy ${plan.name} enables signing, but no signing identity was given`, {
-        hint: "pass --sign-cert FILE and --sign-key FILE (trailseal init makes a signing identity)",
-      });
+      throw new TrailsealError(
+        "USAGE",
+        `policy ${plan.name} enables signing, but no signing identity was given`,
+        {
+          hint: "pass --sign-cert FILE and --sign-key FILE (trailseal init makes a signing identity)",
+        },
+      );
     }
     if (plan.timestamping !== null && (options.stamper ?? null) === null) {
-      throw new TrailsealError("USAGE", `policy ${plan.name} enables timestamping, but no timestamp source was given`);
+      throw new TrailsealError(
+        "USAGE",
+        `policy ${plan.name} enables timestamping, but no timestamp source was given`,
+      );
     }
     const fileKeys: Partial<Record<Channel, Uint8Array>> = {};
     const channels: Record<Channel, ChannelHeader> = {
@@ -127,7 +140,11 @@ export class TrailWriter {
         const stanza = await makeStanza(key, recipient);
         stanzas.push({ entry, layers: stanza.layers, der: toBase64(stanza.der) });
       }
-      channels[channel] = { encrypted: true, commitment: toHex(keyCommitment(key, channel)), stanzas };
+      channels[channel] = {
+        encrypted: true,
+        commitment: toHex(keyCommitment(key, channel)),
+        stanzas,
+      };
     }
     const header: TrailHeader = {
       format: FORMAT_NAME,
@@ -219,7 +236,12 @@ export class TrailWriter {
     if (this.closed) throw new Error("trail writer used after close");
   }
 
-  private async frame(channel: Channel, payload: FramePayload, time: number, flags: number): Promise<void> {
+  private async frame(
+    channel: Channel,
+    payload: FramePayload,
+    time: number,
+    flags: number,
+  ): Promise<void> {
     await this.tick(time);
     const plain = encodeFramePayload(payload);
     const sealer = this.sealers[channel];
@@ -233,7 +255,9 @@ export class TrailWriter {
       length,
     });
     const body =
-      sealer === undefined ? plain : sealer.seal(plain, frameAad(this.start, prefix), (flags & FLAG_LAST) !== 0);
+      sealer === undefined
+        ? plain
+        : sealer.seal(plain, frameAad(this.start, prefix), (flags & FLAG_LAST) !== 0);
     await this.append(prefix, body);
   }
 
@@ -256,7 +280,8 @@ export class TrailWriter {
       final,
     });
     const signer = this.options.signer ?? null;
-    const signature = signer === null ? new Uint8Array(0) : await signer.sign(content, this.options.clock());
+    const signature =
+      signer === null ? new Uint8Array(0) : await signer.sign(content, this.options.clock());
     const body = encodeCheckpointBody({ content, signature });
     const seq = this.seq;
     const prefix = encodeRecordPrefix({
