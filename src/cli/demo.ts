@@ -102,10 +102,12 @@ without the officer's key.`,
       if (code !== EXIT_OK) out(`  (exit status ${code}, as expected)\n`);
     };
 
+    // Each step: its title, then the command line as a user would type it (words split on spaces).
+    const words = (line: string) => line.split(" ");
     out(`trailseal demo in ${dir}\n`);
     await step(
       "1. A local authority: CA, TSA certificate (EKU timeStamping, critical) and signing identity",
-      ["init", "--home", "authority"],
+      words("init --home authority"),
     );
 
     out(
@@ -121,73 +123,39 @@ without the officer's key.`,
 
     await step(
       "3. The audit policy, as the SPS REST API takes it (four-eyes downstream, separate upstream, signed, local timestamps every 10 s)",
-      [
-        "policy",
-        "create",
-        "--name",
-        "demo-audit",
-        "--encrypt",
-        "alice.crt,bob.crt",
-        "--upstream",
-        "officer.crt",
-        "--sign-identity",
-        "demo-signer",
-        "--timestamp",
-        "local",
-        "--interval",
-        "10",
-        "-o",
-        "policy.json",
-      ],
+      words(
+        "policy create --name demo-audit --encrypt alice.crt,bob.crt --upstream officer.crt " +
+          "--sign-identity demo-signer --timestamp local --interval 10 -o policy.json",
+      ),
     );
-    await step("   …and checked before it is posted", ["policy", "check", "policy.json"]);
+    await step("   …and checked before it is posted", words("policy check policy.json"));
     await step("4. Seal a recorded administration session (asciicast v2 with keystrokes)", [
-      "seal",
-      "--policy",
-      "policy.json",
-      "--home",
-      "authority",
+      ...words("seal --policy policy.json --home authority"),
       sample,
-      "-o",
-      "session.trail",
+      ...words("-o session.trail"),
     ]);
-    await step("5. What anyone can see without a key", ["inspect", "session.trail"]);
+    await step("5. What anyone can see without a key", words("inspect session.trail"));
     await step(
       "6. Verify without any decryption key: integrity, completeness, signatures, timestamps",
-      ["verify", "session.trail", "--ca", "authority/ca.crt", "--tsa-ca", "authority/ca.crt"],
+      words("verify session.trail --ca authority/ca.crt --tsa-ca authority/ca.crt"),
     );
-    await step("7. Replay with both four-eyes keys and the officer's: screen and keystrokes", [
-      "replay",
-      "session.trail",
-      "--key",
-      "alice.key",
-      "--key",
-      "bob.key",
-      "--key",
-      "officer.key",
-      "-o",
-      "replay.cast",
-    ]);
+    await step(
+      "7. Replay with both four-eyes keys and the officer's: screen and keystrokes",
+      words("replay session.trail --key alice.key --key bob.key --key officer.key -o replay.cast"),
+    );
     await step(
       "8. One four-eyes key alone is refused",
-      ["replay", "session.trail", "--key", "alice.key", "-o", "refused.cast"],
+      words("replay session.trail --key alice.key -o refused.cast"),
       EXIT_FAILED,
     );
-    await step("9. Without the officer's key the screen replays, but the keystrokes stay hidden", [
-      "replay",
-      "session.trail",
-      "--key",
-      "alice.key",
-      "--key",
-      "bob.key",
-      "-o",
-      "screen-only.cast",
-    ]);
-    await step("10. Everything a third party needs to check the trail with openssl alone", [
-      "export",
-      "session.trail",
-      "evidence",
-    ]);
+    await step(
+      "9. Without the officer's key the screen replays, but the keystrokes stay hidden",
+      words("replay session.trail --key alice.key --key bob.key -o screen-only.cast"),
+    );
+    await step(
+      "10. Everything a third party needs to check the trail with openssl alone",
+      words("export session.trail evidence"),
+    );
     out(
       `\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Next:\n` +
         `  cd ${dir}\n` +
