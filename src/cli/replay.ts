@@ -76,7 +76,10 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     .option("--timing-output <file>", "for --format script: the timing file")
     .option("--play", "play in this terminal with the recorded timing instead of writing a file")
     .option("--speed <factor>", "with --play: speed factor", "1")
-    .option("--idle-limit <seconds>", "with --play: longest pause")
+    .option(
+      "--idle-limit <seconds>",
+      "with --play: longest pause (default: the recording's idle_time_limit, if any)",
+    )
     .option(
       "--unverified-tail",
       "also replay records after the last checkpoint of a truncated trail",
@@ -183,7 +186,9 @@ Exit status: 0 replayed, 1 no key opens the screen (downstream) or the trail is 
         await play(events, {
           out: io.stdout,
           speed,
-          ...(idle === undefined ? {} : { idleLimit: idle }),
+          ...(idleLimitFor(idle, metadata.extra) === undefined
+            ? {}
+            : { idleLimit: idleLimitFor(idle, metadata.extra)! }),
           signal: controller.signal,
         });
       } finally {
@@ -229,4 +234,14 @@ Exit status: 0 replayed, 1 no key opens the screen (downstream) or the trail is 
     }
     return EXIT_OK;
   });
+}
+
+/** The idle limit for --play: the flag, else the recording's own (asciicast idle_time_limit). */
+function idleLimitFor(
+  flag: number | undefined,
+  extra: Record<string, unknown> | undefined,
+): number | undefined {
+  if (flag !== undefined) return flag;
+  const recorded = extra?.["idle_time_limit"];
+  return typeof recorded === "number" && recorded > 0 ? recorded : undefined;
 }
