@@ -179,6 +179,7 @@ Exit status: 0 replayed, 1 no key opens the screen (downstream) or the trail is 
     const metadata = opened.reader.header.session;
     const events: AsyncIterable<SessionEvent> = opened.events(upTo === undefined ? {} : { upTo });
     if (flags.play === true) {
+      const idleLimit = idleLimitFor(idle, metadata.extra);
       const controller = new AbortController();
       const stop = () => controller.abort();
       process.once("SIGINT", stop);
@@ -186,9 +187,7 @@ Exit status: 0 replayed, 1 no key opens the screen (downstream) or the trail is 
         await play(events, {
           out: io.stdout,
           speed,
-          ...(idleLimitFor(idle, metadata.extra) === undefined
-            ? {}
-            : { idleLimit: idleLimitFor(idle, metadata.extra)! }),
+          ...(idleLimit === undefined ? {} : { idleLimit }),
           signal: controller.signal,
         });
       } finally {
