@@ -134,6 +134,8 @@ export interface Verdict {
   readonly timestamp: TimestampVerdict;
   readonly integrity: IntegrityVerdict;
   readonly checkpoints: CheckpointVerdict[];
+  /** Things worth knowing that fail nothing, e.g. an added (annex) stanza that was skipped. */
+  readonly warnings: string[];
 }
 
 function recipients(a: Alternative) {
@@ -208,6 +210,7 @@ export async function verifyTrail(
         message: e.message,
       },
       checkpoints: [],
+      warnings: [],
     };
   }
   const header = reader.header;
@@ -222,11 +225,13 @@ export async function verifyTrail(
 
   // Keys: unlock (commitments checked); a bad stanza is a tampered header.
   let access: Record<Channel, ChannelAccess> | null = null;
+  const warnings: string[] = [];
   let decoder: EventDecoder | null = null;
   let keyFailure: TrailsealError | null = null;
   try {
     const unlocked = await unlockChannels(reader.parsed, keys);
     access = unlocked.access;
+    warnings.push(...unlocked.warnings);
     decoder = new EventDecoder(reader.parsed, unlocked.keys);
   } catch (e) {
     if (!isTrailsealError(e)) throw e;
@@ -568,6 +573,7 @@ export async function verifyTrail(
           ? null
           : (c.stamp ?? { state: "unstamped", reason: "no timestamp was recorded for it" }),
     })),
+    warnings,
   };
 }
 

@@ -14,12 +14,18 @@ import {
 } from "../src/trail/format.js";
 import { TrailReader } from "../src/trail/reader.js";
 import { openTrail, sealEvents } from "../src/trail/session.js";
+import { unlockChannels } from "../src/trail/open.js";
+import { makeStanza } from "../src/recipients.js";
 import { certDer, chunks, counterRandom, stanzaKey } from "./helpers/fixtures.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const A = { cert: certDer("certs/rsa2048-a.crt"), key: stanzaKey("certs/rsa2048-a.key") };
 const C = { cert: certDer("certs/ec-p256-a.crt"), key: stanzaKey("certs/ec-p256-a.key") };
 const KEYS = [A.key, C.key];
+const B = { cert: certDer("certs/rsa2048-b.crt"), key: stanzaKey("certs/rsa2048-b.key") };
+
+/** The downstream file key of `trail`, opened with a key of its sealed stanzas. */
+let downstreamKey: Uint8Array;
 
 const EVENTS: SessionEvent[] = [
   { type: "output", time: 0, data: enc("login: ") },
@@ -105,6 +111,8 @@ describe("trail tamper suite (keyed)", () => {
     trail = await seal(true);
     clear = await seal(false);
     L = await layout(trail);
+    const r = await TrailReader.open(chunks(trail, 1 << 20), "t");
+    downstreamKey = (await unlockChannels(r.parsed, KEYS)).keys.downstream!;
     LC = await layout(clear);
   });
 
@@ -297,7 +305,7 @@ describe("trail tamper suite (keyed)", () => {
       ok: false,
       code: "KEY_COMMITMENT_MISMATCH",
       message:
-        "downstream stanza 0 (entry 0) yields a downstream key that does not match the header's key commitment",
+        "t.trail: downstream stanza 0 (entry 0) yields a downstream key that does not match the header's key commitment",
     });
   });
 
@@ -309,5 +317,37 @@ describe("trail tamper suite (keyed)", () => {
       .map((r, i) => renumber(slice(trail, r.offset, r.end), i));
     const bad = join(slice(trail, 0, L.headerEnd), ...kept);
     expect(await consume(bad)).toMatchObject({ ok: false, code: "FRAME_CORRUPT" });
+  });
+
+  it("a bogus stanza slipped into the annex cannot deny access another stanza grants", async () => {
+    const reader = await TrailReader.open(chunks(trail, 1 << 20), "t");
+    const { sealed } = reader.parsed;
+    const genuine = await makeStanza(downstreamKey, {
+      certificate: B.cert,
+      fourEyes: null,
+    });
+    const bogus = await makeStanza(new Uint8Array(32).fill(7), {
+      certificate: B.cert,
+      fourEyes: null,
+    });
+    const annexStanza = (st: typeof genuine, entry: number) => ({
+      channel: "downstream" as const,
+      entry,
+      layers: st.layers,
+      der: Buffer.from(st.der).toString("base64"),
+      added: "2026-11-23T00:00:00.000Z",
+    });
+    const { annex } = encodeHeader(reader.parsed.header, {
+      stanzas: [annexStanza(bogus, 1), annexStanza(genuine, 2)],
+    });
+    const shared = join(sealed, annex, trail.subarray(reader.parsed.size));
+    const opened = await openTrail(chunks(shared, 4096), "t.trail", [B.key, C.key]);
+    const events: SessionEvent[] = [];
+    for await (const e of opened.events()) events.push(e);
+    expect(events).toEqual(EVENTS);
+    expect(opened.unlocked.warnings).toEqual([
+      "t.trail: added downstream stanza 1 (entry 1) was skipped: KEY_COMMITMENT_MISMATCH: added downstream stanza 1 (entry 1) yields a downstream key that does not match the header's key commitment",
+    ]);
+    expect(opened.unlocked.access.downstream.openedBy).toMatchObject({ entry: 2 });
   });
 });

@@ -151,6 +151,7 @@ Exit status: 0 replayed, 1 no key opens the screen (downstream) or the trail is 
       flags.play === true ? null : await Progress.forFile(io, `replaying ${name}`, trailPath);
     const opened = await openTrail(counted(await inputStream(trailPath, io), progress), name, keys);
     const { access } = opened.unlocked;
+    for (const w of opened.unlocked.warnings) say(io, "warning", w);
     if (access.downstream.encrypted && access.downstream.openedBy === null) {
       const lines = [
         `no key given opens the downstream channel (the screen) of ${name}; any one of these would:`,

@@ -101,6 +101,7 @@ export function formatVerdict(v: Verdict): string {
           : `tampered at ${i.firstBadRecord === -1 ? "the header" : `record ${i.firstBadRecord}`}: ${i.code}: ${i.message}`
     }`,
   );
+  for (const w of v.warnings) lines.push(`  WARNING     ${w}`);
   return `${lines.join("\n")}\n`;
 }
 

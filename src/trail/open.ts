@@ -31,6 +31,8 @@ export interface ChannelAccess {
 export interface Unlocked {
   readonly keys: Partial<Record<Channel, Uint8Array>>;
   readonly access: Readonly<Record<Channel, ChannelAccess>>;
+  /** Added stanzas (annex) that the keys matched but that failed; they were skipped. */
+  readonly warnings: readonly string[];
 }
 
 function stanzasOf(
@@ -46,9 +48,12 @@ function stanzasOf(
 }
 
 /**
- * Tries every stanza whose layers the given keys all cover. A stanza that opens but yields a key
- * other than the committed one is an attack or corruption, and fails with KEY_COMMITMENT_MISMATCH.
- * A channel no key opens stays locked (its access lists the alternatives); this does not throw.
+ * Tries every stanza whose layers the given keys all cover. A sealed stanza that fails, or opens
+ * to a key other than the committed one, is an attack or corruption of the signed header: it
+ * throws (KEY_COMMITMENT_MISMATCH, STANZA_*). An added stanza (annex, outside the chain) that
+ * fails is skipped with a warning, so anyone able to append to the annex cannot deny access
+ * that another stanza grants. A channel no key opens stays locked (its access lists the
+ * alternatives); that does not throw.
  */
 export async function unlockChannels(
   parsed: ParsedHeader,
@@ -57,6 +62,7 @@ export async function unlockChannels(
   const out: Partial<Record<Channel, Uint8Array>> = {};
   const access = {} as Record<Channel, ChannelAccess>;
   const have = new Set(keys.map((k) => k.spkiFingerprint));
+  const warnings: string[] = [];
   for (const channel of ["downstream", "upstream"] as const) {
     const ch = parsed.header.channels[channel];
     const candidates = stanzasOf(parsed, channel);
@@ -74,13 +80,17 @@ export async function unlockChannels(
         let key: Uint8Array;
         try {
           key = await openStanza({ der: fromBase64(stanza.der), layers: [...stanza.layers] }, keys);
+          checkKeyCommitment(key, channel, commitment, what);
         } catch (e) {
-          if (isTrailsealError(e)) {
-            throw new TrailsealError(e.code, `${parsed.name}: ${what}: ${e.message}`, { cause: e });
+          if (!isTrailsealError(e)) throw e;
+          if (added !== null) {
+            warnings.push(`${parsed.name}: ${what} was skipped: ${e.code}: ${e.message}`);
+            continue;
           }
-          throw e;
+          throw e.code === "KEY_COMMITMENT_MISMATCH"
+            ? new TrailsealError(e.code, `${parsed.name}: ${e.message}`, { cause: e })
+            : new TrailsealError(e.code, `${parsed.name}: ${what}: ${e.message}`, { cause: e });
         }
-        checkKeyCommitment(key, channel, commitment, what);
         out[channel] = key;
         openedBy = alternatives[i]!;
         break;
@@ -88,7 +98,7 @@ export async function unlockChannels(
     }
     access[channel] = { channel, encrypted: ch.encrypted, openedBy, alternatives };
   }
-  return { keys: out, access };
+  return { keys: out, access, warnings };
 }
 
 /** Describes what would open a locked channel, one alternative per line. */
