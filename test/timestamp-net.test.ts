@@ -280,6 +280,30 @@ describe("tsa server", () => {
     expect(res.status).toBe(413);
   });
 
+  it("cuts off a chunked body over the size limit with 413 and keeps serving", async () => {
+    // No content-length: the limit trips while reading, after which the socket is detached.
+    const port = Number(new URL(servers.tsa!.url).port);
+    const answer = await new Promise<string>((resolve) => {
+      let data = "";
+      const socket = connect(port, "127.0.0.1", () => {
+        socket.write(
+          "POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/timestamp-query\r\ntransfer-encoding: chunked\r\n\r\n",
+        );
+        socket.write(`1400\r\n${"0".repeat(0x1400)}\r\n0\r\n\r\n`);
+      });
+      socket.on("data", (d) => (data += d.toString()));
+      socket.on("error", () => undefined);
+      socket.on("close", () => resolve(data));
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    await new Promise((r) => setTimeout(r, 50));
+    writeFileSync(join(dir, "data.bin"), "session bytes");
+    openssl(["ts", "-query", "-data", "data.bin", "-sha256", "-out", "after413.tsq"]);
+    const res = await post(servers.tsa!.url, readFileSync(join(dir, "after413.tsq")));
+    expect(res.status).toBe(200);
+    expect(parseResponse(res.body).status).toBe("granted");
+  });
+
   it("cuts off a slow client", async () => {
     const port = Number(new URL(servers.tsa!.url).port);
     const closed = await new Promise<{ ms: number; data: string }>((resolve) => {

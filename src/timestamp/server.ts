@@ -84,10 +84,12 @@ export async function startTsaServer(options: TsaServerOptions): Promise<TsaServ
           `${new Date(started).toISOString()} ${peer} ${req.method ?? "?"} ${status} ${what} ${Date.now() - started}ms`,
         );
       };
+      // Held here: once a response finishes, `req.socket` is detached and reads null.
+      const socket = req.socket;
       // A slow body after the headers: cut the socket when the deadline passes.
       const deadline = setTimeout(() => {
         done(408, "request body too slow");
-        req.socket.destroy();
+        socket.destroy();
       }, timeoutMs);
       handle(req, res, options, maxBody, done).finally(() => clearTimeout(deadline));
     },
@@ -189,8 +191,10 @@ function tooLarge(
   maxBody: number,
   done: (s: number, w: string) => void,
 ): void {
+  // The socket is taken now: by the time the answer is flushed it is detached from `req`.
+  const socket = req.socket;
   res.writeHead(413, { "content-type": "text/plain; charset=utf-8", connection: "close" });
-  res.end(`request body exceeds ${maxBody} bytes\n`, () => req.socket.destroy());
+  res.end(`request body exceeds ${maxBody} bytes\n`, () => socket.destroy());
   done(413, `request body exceeds ${maxBody} bytes`);
 }
 
