@@ -248,6 +248,16 @@ describe("tsa server", () => {
       "badRequest",
       "transaction not permitted or supported",
     ],
+    [
+      "a SHA-256 imprint algorithm with parameters (openssl ts -reply: badAlg too)",
+      () =>
+        Buffer.from(
+          "30370201013032300e0609608648016503040201020105" + "0420" + "00".repeat(32),
+          "hex",
+        ),
+      "badAlg",
+      "unrecognized or unsupported algorithm identifier",
+    ],
   ];
   for (const [what, body, failInfo, opensslText] of rejections) {
     it(`answers ${what} with a rejection, failInfo ${failInfo} (openssl agrees)`, async () => {

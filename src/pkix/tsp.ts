@@ -222,6 +222,8 @@ export interface TsRequest {
   hashOid: string;
   /** The AlgorithmIdentifier of the imprint as sent (copied into the TSTInfo by the server). */
   hashAlgorithmDer: Uint8Array;
+  /** Whether the imprint algorithm carries parameters other than NULL (RFC 5754 forbids). */
+  hashParamsOdd: boolean;
   digest: Uint8Array;
   policy: string | null;
   nonce: bigint | null;
@@ -257,6 +259,8 @@ export function decodeTimeStampReq(der: Uint8Array): TsRequest {
     i++;
     const alg = need(isSeq(imprint[0]) && imprint[0], "hashAlgorithm missing");
     const hashOid = oidOf(need(isOid(children(alg)[0]) && children(alg)[0], "hash OID missing"));
+    const hashParams = children(alg)[1];
+    const hashParamsOdd = hashParams !== undefined && !is(hashParams, UNIVERSAL, 5);
     const digest = octetsOf(need(isOctets(imprint[1]) && imprint[1], "hashedMessage missing"));
     let policy: string | null = null;
     if (isOid(items[i])) policy = oidOf(items[i++]!);
@@ -274,6 +278,7 @@ export function decodeTimeStampReq(der: Uint8Array): TsRequest {
       version,
       hashOid,
       hashAlgorithmDer: raw(alg),
+      hashParamsOdd,
       digest,
       policy,
       nonce,

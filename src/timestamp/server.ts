@@ -214,6 +214,10 @@ function grant(body: Uint8Array, options: TsaServerOptions): { token: Uint8Array
       `hash algorithm ${request.hashOid} is not accepted (SHA-256, SHA-384, SHA-512)`,
     );
   }
+  if (request.hashParamsOdd) {
+    // The algorithm identifier is copied into the token, where a verifier would refuse it.
+    throw new Rejection("badAlg", "the hash algorithm carries parameters (RFC 5754: none)");
+  }
   if (request.digest.byteLength !== HASH_LENGTHS[request.hashOid]) {
     throw new Rejection(
       "badDataFormat",
