@@ -306,6 +306,22 @@ export function signatureValue(signedData: Uint8Array): Uint8Array {
 }
 
 /**
+ * The signingTime a SignedData claims, without verifying anything (null when it has none or
+ * cannot be read). For tools that must name the instant a signature speaks for, e.g. openssl's
+ * `-attime` in `trailseal export`; `verifyDetached` is what checks it.
+ */
+export function claimedSigningTime(signedData: Uint8Array): Date | null {
+  try {
+    const sd = decodeSignedData(signedData);
+    const si = onlySigner(sd.signerInfos.length, sd.signerInfos[0]);
+    const st = single(si.signedAttrs ?? [], OID.signingTime, "signingTime");
+    return st === null ? null : decodeTime(st, "signingTime attribute");
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Adds an unsigned attribute to the only SignerInfo (e.g. SIGNATURE_TIMESTAMP_TOKEN_OID with a
  * TimeStampToken's DER). The signed bytes are unchanged, so the signature stays valid.
  */

@@ -3,16 +3,20 @@
  * checking what export writes.
  */
 import { execFileSync, spawnSync } from "node:child_process";
+import { createPrivateKey, generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ChainValidator } from "../src/sign.js";
+import { ChainValidator, checkpointSigner } from "../src/sign.js";
+import { issueCertificate } from "../src/pkix/certify.js";
+import { LOCAL_POLICY_OID, localStamper, serialSource } from "../src/timestamp/token.js";
+import { sealEvents } from "../src/trail/session.js";
 import { verifyTrail, type Verdict } from "../src/verify.js";
 import { TrailReader } from "../src/trail/reader.js";
 import { encodeRecordPrefix, decodeRecordPrefix } from "../src/trail/format.js";
 import { runCli } from "./helpers/io.js";
-import { TESTDATA, certDer, chunks } from "./helpers/fixtures.js";
+import { TESTDATA, certDer, chunks, counterRandom } from "./helpers/fixtures.js";
 
 const dir = mkdtempSync(join(tmpdir(), "trailseal-verify-"));
 const p = (n: string) => join(dir, n);
@@ -571,5 +575,99 @@ describe("verify", () => {
         expect(mac.trim().split(" ").at(-1)).toBe(header.channels[channel].commitment);
       }
     });
+  });
+});
+
+describe("a trail signed before its signer certificate expired", () => {
+  // Signed and stamped on 2025-12-01 by a leaf valid 2025-06-01 .. 2026-01-01: valid then, expired
+  // now. An auditor checks it years later; both trailseal and the exported openssl commands must
+  // judge it at the time of signing, not at the time of checking.
+  const at = new Date("2025-12-01T00:00:00Z");
+  let trailBytes: Uint8Array;
+  const out = p("expired-since");
+
+  beforeAll(async () => {
+    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const leaf = await issueCertificate({
+      subject: "C=XX, O=trailseal test, CN=signer expired since",
+      publicKey,
+      issuer: {
+        certificate: certDer("pki/intermediate-ca.pem"),
+        key: createPrivateKey(readFileSync(pki("intermediate-ca.key"))),
+      },
+      notBefore: new Date("2025-06-01T00:00:00Z"),
+      notAfter: new Date("2026-01-01T00:00:00Z"),
+      keyUsage: { usages: ["digitalSignature"] },
+      extendedKeyUsage: { oids: ["1.3.6.1.5.5.7.3.3"], critical: false },
+      basicConstraints: { ca: false },
+    });
+    const identity = { chain: [leaf, certDer("pki/intermediate-ca.pem")], key: privateKey };
+    const tsa = {
+      chain: [certDer("pki/tsa.pem")],
+      key: createPrivateKey(readFileSync(pki("tsa.key"))),
+    };
+    const parts: Uint8Array[] = [];
+    await sealEvents(
+      { cols: 80, rows: 24, command: "bash" },
+      [
+        { type: "output", time: 500_000, data: new TextEncoder().encode("$ ") },
+        { type: "output", time: 40_000_000, data: new TextEncoder().encode("exit\r\n") },
+      ],
+      {
+        plan: {
+          name: "t",
+          downstream: null,
+          upstream: null,
+          signing: { x509Identity: "signer" },
+          timestamping: { selection: "local" },
+          interval: 30,
+        },
+        sink: (c) => void parts.push(c.slice()),
+        random: counterRandom(),
+        clock: () => at,
+        signer: checkpointSigner(identity),
+        stamper: localStamper(tsa, {
+          clock: () => at,
+          serial: serialSource(counterRandom(7)),
+          policyOid: LOCAL_POLICY_OID,
+          accuracyMillis: 1000,
+        }),
+        awaitStamps: true,
+      },
+    );
+    trailBytes = new Uint8Array(Buffer.concat(parts));
+    writeFileSync(p("expired-since.trail"), trailBytes);
+  });
+
+  it("trailseal verify: VALID (the chain is checked at the signing time)", async () => {
+    const v = await verdictOf(trailBytes);
+    expect(v.valid).toBe(true);
+    expect(v.signature.state).toBe("valid");
+  });
+
+  it("export: every openssl command of VERIFY.txt passes (they check at the signing time / genTime)", async () => {
+    await ok(["export", p("expired-since.trail"), out]);
+    const text = readFileSync(join(out, "VERIFY.txt"), "utf8");
+    const commands = text
+      .split("\n")
+      .filter((l) => l.startsWith("openssl cms -verify") || l.startsWith("openssl ts -verify"));
+    expect(commands).toHaveLength(4);
+    const epoch = String(at.getTime() / 1000);
+    for (const c of commands) {
+      expect(c).toContain(` -attime ${epoch} `);
+      const r = spawnSync("sh", ["-c", c], {
+        cwd: out,
+        env: { ...process.env, CA: pki("root-ca.pem"), TSA_CA: pki("root-ca.pem") },
+      });
+      expect(r.status, `${c}\n${r.stderr.toString()}`).toBe(0);
+    }
+    // …and a changed byte of the content still fails.
+    writeFileSync(join(out, "checkpoint-001.txt"), "changed\n");
+    const bad = spawnSync("sh", ["-c", commands[0]!], {
+      cwd: out,
+      env: { ...process.env, CA: pki("root-ca.pem"), TSA_CA: pki("root-ca.pem") },
+    });
+    expect(bad.status).toBe(4);
+    expect(bad.stderr.toString()).toContain("content verify error");
   });
 });

@@ -3,7 +3,8 @@ import { join, resolve } from "node:path";
 import { TrailsealError } from "../errors.js";
 import { fromBase64, utf8 } from "../bytes.js";
 import type { Channel } from "../events.js";
-import { signatureValue } from "../sign.js";
+import { claimedSigningTime, signatureValue } from "../sign.js";
+import { decodeTstInfo, parseToken } from "../pkix/tsp.js";
 import { TrailReader } from "../trail/reader.js";
 import { EXIT_OK, guard, newCommand, parseArgs, type Io } from "./io.js";
 import { inputStream } from "./common.js";
@@ -14,6 +15,21 @@ interface ExportFlags {
 }
 
 const pad = (n: number) => String(n).padStart(3, "0");
+
+/**
+ * openssl checks certificates at the current time unless told otherwise, so a trail whose signer
+ * or TSA certificate has expired since would fail although it was valid when made. Check at the
+ * instant the signature or token speaks for, as `trailseal verify` does (openssl `-attime`).
+ */
+const attime = (d: Date | null) => (d === null ? "" : ` -attime ${Math.floor(d.getTime() / 1000)}`);
+
+function genTimeOf(token: Uint8Array): Date | null {
+  try {
+    return decodeTstInfo(parseToken(token).tstInfoDer).genTime;
+  } catch {
+    return null;
+  }
+}
 
 /** The exact label the key commitment is an HMAC of (src/frames.ts). */
 const commitmentLabel = (c: Channel) => `trailseal/1 key commitment ${c}`;
@@ -57,6 +73,12 @@ VERIFY.txt lists the openssl commands that check each of them.`,
     v.push("#   CA=~/.trailseal/ca.crt TSA_CA=~/.trailseal/ca.crt");
     v.push("# Every command below must succeed ('Verification successful' / 'Verification: OK').");
     v.push(
+      "# -attime: certificates are checked at the signature's signingTime or the token's genTime",
+    );
+    v.push(
+      "# (so a certificate that has expired since does not fail a trail made while it was valid).",
+    );
+    v.push(
       "# The chain head each checkpoint names is recomputed by 'trailseal verify' (docs/FORMAT.md",
     );
     v.push("# describes it: SHA-256 over the sealed header, then over head ‖ SHA-256(record)).");
@@ -76,7 +98,7 @@ VERIFY.txt lists the openssl commands that check each of them.`,
           await put(`checkpoint-${k}.p7s`, r.signature);
           await put(`checkpoint-${k}.sig`, signatureValue(r.signature));
           v.push(
-            `openssl cms -verify -binary -inform DER -in checkpoint-${k}.p7s -content checkpoint-${k}.txt -CAfile "$CA" -purpose any -out /dev/null`,
+            `openssl cms -verify -binary -inform DER -in checkpoint-${k}.p7s -content checkpoint-${k}.txt${attime(claimedSigningTime(r.signature))} -CAfile "$CA" -purpose any -out /dev/null`,
           );
         } else v.push("# not signed");
         stamps.set(r.seq, k);
@@ -91,7 +113,7 @@ VERIFY.txt lists the openssl commands that check each of them.`,
             `## timestamp of checkpoint ${r.target.statement.index} (${r.stamp.source} TSA; it stamps ${data})`,
           );
           v.push(
-            `openssl ts -verify -token_in -in checkpoint-${k}.tst -data ${data} -CAfile "$TSA_CA"`,
+            `openssl ts -verify -token_in -in checkpoint-${k}.tst -data ${data}${attime(genTimeOf(r.stamp.token))} -CAfile "$TSA_CA"`,
           );
         } else {
           v.push(`## checkpoint ${r.target.statement.index} is unstamped: ${r.stamp.note}`);
