@@ -129,6 +129,13 @@ describe("local TSA tokens", () => {
     expect(() => stamper("tsa-wrong-eku")).toThrow(expect.objectContaining({ code: "USAGE" }));
   });
 
+  it("refuses a TSA certificate whose timeStamping EKU is not critical (its tokens would not verify)", () => {
+    // openssl ts -reply refuses this signer too ("invalid signer certificate purpose").
+    expect(() => stamper("tsa-noncritical")).toThrow(
+      expect.objectContaining({ code: "USAGE", message: expect.stringMatching(/not critical/) }),
+    );
+  });
+
   it("refuses a key that does not match the certificate", () => {
     expect(() =>
       localStamper(

@@ -41,7 +41,10 @@ export interface IssueFields {
   includeCertificates?: boolean;
 }
 
-/** Checks a TSA identity once: RSA or ECDSA key, timeStamping EKU, and the key matches the cert. */
+/**
+ * Checks a TSA identity once: RSA or ECDSA key, the key matches the cert, and the EKU is
+ * timeStamping alone and critical.
+ */
 export function checkTsaIdentity(tsa: TsaIdentity): void {
   const leaf = tsa.chain[0];
   if (leaf === undefined) throw new TrailsealError("USAGE", "the TSA certificate chain is empty");
@@ -64,6 +67,16 @@ export function checkTsaIdentity(tsa: TsaIdentity): void {
     throw new TrailsealError(
       "USAGE",
       `the TSA certificate ${cert.subject} lacks the timeStamping extended key usage`,
+      {
+        hint: "issue it with extendedKeyUsage = critical, timeStamping (or run 'trailseal init')",
+      },
+    );
+  }
+  // RFC 3161 §2.3; verifyToken (and openssl ts) refuse tokens from any other certificate.
+  if (!cert.eku.critical || cert.eku.oids.length !== 1) {
+    throw new TrailsealError(
+      "USAGE",
+      `the TSA certificate ${cert.subject} has the timeStamping extended key usage ${cert.eku.critical ? "beside others" : "not critical"}; RFC 3161 §2.3 wants it critical and alone, and its tokens would not verify`,
       {
         hint: "issue it with extendedKeyUsage = critical, timeStamping (or run 'trailseal init')",
       },
