@@ -20,7 +20,8 @@ import {
   type Alternative,
   type ChannelAccess,
 } from "./trail/open.js";
-import { TrailReader, type CheckpointRecord, type TrailRecord } from "./trail/reader.js";
+import type { CheckpointStatement } from "./trail/format.js";
+import { TrailReader, type TrailRecord } from "./trail/reader.js";
 
 export type Requirement = "signature" | "timestamp" | "complete" | "decrypt";
 export const REQUIREMENTS: readonly Requirement[] = [
@@ -156,8 +157,11 @@ function channelVerdict(access: ChannelAccess, frames: number, decrypted: number
   };
 }
 
+/** What the verdict keeps of a checkpoint (not its body: memory stays small on long trails). */
 interface CheckpointState {
-  record: CheckpointRecord;
+  seq: number;
+  time: number;
+  statement: CheckpointStatement;
   signature: CheckpointVerdict["signature"];
   signer: string | null;
   signingTime: string | null;
@@ -283,7 +287,9 @@ export async function verifyTrail(
         return;
       case "checkpoint": {
         const state: CheckpointState = {
-          record,
+          seq: record.seq,
+          time: record.time,
+          statement: record.statement,
           signature: "not-signed",
           signer: null,
           signingTime: null,
@@ -311,11 +317,12 @@ export async function verifyTrail(
           }
         }
         checkpoints.push(state);
-        bySeq.set(record.seq, state);
+        if (header.policy.timestamping !== null) bySeq.set(record.seq, state);
         return;
       }
       case "stamp": {
         const state = bySeq.get(record.target.seq)!;
+        bySeq.delete(record.target.seq);
         const { stamp } = record;
         stampSource = stamp.source;
         if (stamp.status === "failed") {
@@ -365,7 +372,7 @@ export async function verifyTrail(
   // ---- integrity
   let integrity: IntegrityVerdict;
   const count = lastSeq + 1;
-  const cps = checkpoints.map((c) => c.record);
+  const cps = checkpoints;
   const lastCp = cps.at(-1) ?? null;
   if (tamper !== null) {
     integrity = {
@@ -460,7 +467,7 @@ export async function verifyTrail(
       signer: signer === null ? null : pickSigner(signer),
       signed: signedCount,
       code: "CHECKPOINT_INVALID",
-      message: `checkpoint ${first.record.statement.index} is not signed`,
+      message: `checkpoint ${first.statement.index} is not signed`,
     };
   } else {
     signature = {
@@ -476,8 +483,8 @@ export async function verifyTrail(
   const unstamped = checkpoints
     .filter((c) => c.stamp === null || c.stamp.state === "unstamped")
     .map((c) => ({
-      index: c.record.statement.index,
-      time: c.record.time / 1e6,
+      index: c.statement.index,
+      time: c.time / 1e6,
       reason:
         c.stamp !== null && c.stamp.state === "unstamped"
           ? c.stamp.reason
@@ -561,10 +568,10 @@ export async function verifyTrail(
     timestamp,
     integrity,
     checkpoints: checkpoints.map((c) => ({
-      index: c.record.statement.index,
-      time: c.record.time / 1e6,
-      records: c.record.statement.records,
-      final: c.record.statement.final,
+      index: c.statement.index,
+      time: c.time / 1e6,
+      records: c.statement.records,
+      final: c.statement.final,
       signature: c.signature,
       signer: c.signer,
       signingTime: c.signingTime,

@@ -3,6 +3,8 @@ import fc from "fast-check";
 import type { SessionEvent } from "../src/events.js";
 import type { RecipientEntry, SealingPlan } from "../src/policy.js";
 import { sealEvents, openTrail, sinkFor, bytesOf } from "../src/trail/session.js";
+import { TrailReader } from "../src/trail/reader.js";
+import { EventDecoder, unlockChannels } from "../src/trail/open.js";
 import { PassThrough } from "node:stream";
 import { certDer, chunks, counterRandom, stanzaKey } from "./helpers/fixtures.js";
 
@@ -213,5 +215,20 @@ describe("trail round trips", () => {
     const again: SessionEvent[] = [];
     for await (const e of fromNode.events()) again.push(e);
     expect(again).toEqual(EVENTS);
+  });
+
+  it("a long continued event is passed on in bounded pieces (the reader never holds more)", async () => {
+    const data = new Uint8Array(300_000).map((_, i) => (i * 13) % 256);
+    const trail = await seal(plan([one(A.cert)], null), [{ type: "output", time: 5, data }]);
+    const reader = await TrailReader.open(chunks(trail, 1 << 20), "t");
+    const unlocked = await unlockChannels(reader.parsed, [A.key]);
+    const decoder = new EventDecoder(reader.parsed, unlocked.keys, 100_000);
+    const pieces: Uint8Array[] = [];
+    for await (const r of reader.records()) {
+      for (const e of decoder.decode(r)) if (e.type === "output") pieces.push(e.data);
+    }
+    // Frames carry 65535 bytes: two make 131070 >= 100000, passed on; then again; then the rest.
+    expect(pieces.map((p) => p.byteLength)).toEqual([131_070, 131_070, 37_860]);
+    expect(new Uint8Array(Buffer.concat(pieces))).toEqual(data);
   });
 });

@@ -110,14 +110,20 @@ export function describeAlternatives(access: ChannelAccess): string[] {
   });
 }
 
+/** Largest event a decoder joins from continued frames; longer runs are passed on in pieces. */
+export const MAX_JOINED_EVENT = 16 * 1024 * 1024;
+
 /**
  * Turns frame records into session events, decrypting with the unlocked keys. Frames of a
  * locked channel are counted and skipped. Continued data frames are joined into one event, as
- * the writer split them.
+ * the writer split them — up to `maxEvent` bytes, so a trail cannot make a reader hold more than
+ * that in memory; a longer event is passed on in pieces of the same time.
  */
 export class EventDecoder {
   private readonly openers: Partial<Record<Channel, FrameOpener>> = {};
-  private readonly pending: Partial<Record<Channel, { time: number; parts: Uint8Array[] }>> = {};
+  private readonly pending: Partial<
+    Record<Channel, { time: number; parts: Uint8Array[]; size: number }>
+  > = {};
   /** Frames skipped because their channel is locked. */
   readonly hidden: Record<Channel, number> = { downstream: 0, upstream: 0 };
   readonly ended: Record<Channel, boolean> = { downstream: false, upstream: false };
@@ -125,6 +131,7 @@ export class EventDecoder {
   constructor(
     private readonly parsed: ParsedHeader,
     keys: Partial<Record<Channel, Uint8Array>>,
+    private readonly maxEvent: number = MAX_JOINED_EVENT,
   ) {
     for (const channel of ["downstream", "upstream"] as const) {
       const key = keys[channel];
@@ -163,20 +170,25 @@ export class EventDecoder {
     }
     switch (payload.type) {
       case "data": {
+        const event = (data: Uint8Array): SessionEvent =>
+          channel === "downstream" ? { type: "output", time, data } : { type: "input", time, data };
         if (record.continued) {
-          const p = this.pending[channel] ?? { time, parts: [] };
+          const p = this.pending[channel] ?? { time, parts: [], size: 0 };
           p.parts.push(payload.data);
+          p.size += payload.data.byteLength;
           this.pending[channel] = p;
-          return [];
+          if (p.size < this.maxEvent) return [];
+          // Bounded memory: pass a long run on now; the rest follows as further events.
+          const joined = new Uint8Array(Buffer.concat(p.parts.splice(0), p.size));
+          p.size = 0;
+          return [event(joined)];
         }
         let data = payload.data;
         if (pending !== undefined) {
           data = new Uint8Array(Buffer.concat([...pending.parts, data]));
           delete this.pending[channel];
         }
-        return [
-          channel === "downstream" ? { type: "output", time, data } : { type: "input", time, data },
-        ];
+        return [event(data)];
       }
       case "resize":
         return [{ type: "resize", time, cols: payload.cols, rows: payload.rows }];

@@ -201,8 +201,9 @@ export class TrailReader {
     let lastCheckpoint: CheckpointRecord | null = null;
     let final: CheckpointRecord | null = null;
     const channelEnded: Record<Channel, boolean> = { downstream: false, upstream: false };
-    const checkpointsBySeq = new Map<number, CheckpointRecord>();
-    const stamped = new Set<number>();
+    // Checkpoints awaiting their stamp (timestamped trails only; dropped once stamped, so memory
+    // stays bounded by the stamps in flight, not by the length of the trail).
+    const awaitingStamp = new Map<number, CheckpointRecord>();
     try {
       for (;;) {
         const offset = this.src.offset;
@@ -354,7 +355,7 @@ export class TrailReader {
             };
             checkpoints = index;
             lastCheckpoint = record;
-            checkpointsBySeq.set(seq, record);
+            if (header.policy.timestamping !== null) awaitingStamp.set(seq, record);
             if (isFinal) final = record;
             lastTime = p.time;
             seq++;
@@ -369,26 +370,20 @@ export class TrailReader {
               );
             }
             const stamp = decodeStampBody(body, seq);
-            const target = checkpointsBySeq.get(stamp.checkpoint);
-            if (target === undefined) {
-              throw new TrailsealError(
-                "RECORD_INVALID",
-                `record ${seq}: stamp for record ${stamp.checkpoint}, which is not a checkpoint before it`,
-              );
-            }
-            if (stamped.has(stamp.checkpoint)) {
-              throw new TrailsealError(
-                "RECORD_INVALID",
-                `record ${seq}: second stamp for checkpoint ${target.statement.index}`,
-              );
-            }
-            stamped.add(stamp.checkpoint);
             if (header.policy.timestamping === null) {
               throw new TrailsealError(
                 "RECORD_INVALID",
                 `record ${seq}: stamp in a trail without timestamping`,
               );
             }
+            const target = awaitingStamp.get(stamp.checkpoint);
+            if (target === undefined) {
+              throw new TrailsealError(
+                "RECORD_INVALID",
+                `record ${seq}: stamp for record ${stamp.checkpoint}, which is not a checkpoint before it awaiting a stamp (a second stamp, or no checkpoint)`,
+              );
+            }
+            awaitingStamp.delete(stamp.checkpoint);
             lastTime = p.time;
             seq++;
             yield { ...base, type: "stamp", stamp, target };
