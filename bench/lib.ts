@@ -6,7 +6,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createWriteStream, existsSync, readFileSync, rmSync } from "node:fs";
 import { once } from "node:events";
-import { cpus, release, totalmem } from "node:os";
+import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
 
 export const REPO = join(import.meta.dirname, "..");
@@ -129,6 +129,12 @@ export interface MachineFacts {
   openssl: string;
   age: string | null;
   gnuTime: boolean;
+  /** 1-minute load average when the run started and when it ended: how busy the machine was. */
+  load: { start: number; end: number };
+}
+
+export function loadAverage(): number {
+  return Math.round((loadavg()[0] ?? 0) * 100) / 100;
 }
 
 export function machineFacts(): MachineFacts {
@@ -155,6 +161,7 @@ export function machineFacts(): MachineFacts {
     openssl: firstLine("openssl", ["version"]) ?? "not installed",
     age: firstLine("age", ["--version"]),
     gnuTime: haveGnuTime(),
+    load: { start: loadAverage(), end: loadAverage() },
   };
 }
 

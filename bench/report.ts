@@ -106,6 +106,42 @@ function verifyFacts(r: BenchResult): string {
   );
 }
 
+/** The ratios in words, one line each. */
+export function summary(r: BenchResult): string[] {
+  const lines: string[] = [];
+  const versus = (x: number, id: string): string =>
+    `${x.toFixed(2)}x ${id}` + (x < 1 ? ` (${id} ${(1 / x).toFixed(1)}x faster)` : "");
+  for (const t of r.throughput) {
+    const ours = t.tools.find((x) => x.id === "trailseal-rsa");
+    if (ours === undefined) continue;
+    const size = `${t.inputBytes / 2 ** 20} MiB`;
+    for (const phase of ["seal", "open"] as const) {
+      const refs = t.tools
+        .filter((x) => !x.id.startsWith("trailseal"))
+        .map((x) => versus(ours[phase].mbps / x[phase].mbps, x.id));
+      const what = phase === "seal" ? "seal (RSA-2048)" : "replay --format raw";
+      lines.push(`${size} ${what}: ${ours[phase].mbps.toFixed(0)} MB/s = ${refs.join(", ")}`);
+    }
+    for (const line of overBound(t)) lines.push(`${size}: over the memory bound: ${line}`);
+  }
+  const v = r.verify;
+  if (v !== null) {
+    const who =
+      v.mode === "cli" ? "trailseal verify (whole process)" : "TODO stand-in library pass";
+    lines.push(
+      `verify, 1 h trail with ${v.signedCheckpoints} signed checkpoints: ${who} ${(v.trailseal.seconds * 1000).toFixed(0)} ms, ` +
+        `${v.ratio.toFixed(1)}x faster than ${v.signedCheckpoints} openssl cms -verify runs ` +
+        `(library pass ${(v.library.seconds * 1000).toFixed(0)} ms)`,
+    );
+  }
+  for (const k of r.tsa?.keys ?? []) {
+    lines.push(
+      `tsa serve, ${k.key}: ${k.trailseal.tokensPerSecond.toFixed(0)} tokens/s, ${k.ratio.toFixed(1)}x openssl ts -reply per request`,
+    );
+  }
+  return lines;
+}
+
 export function renderText(r: BenchResult): string {
   const out: string[] = [];
   for (const t of r.throughput) {
@@ -126,6 +162,7 @@ export function renderText(r: BenchResult): string {
       `\nTSA (${r.tsa.concurrency} concurrent loopback clients, ${r.tsa.secondsPerSide} s per side)\n${table(TSA_HEAD, tsaRows(r))}`,
     );
   }
+  out.push(`\nSUMMARY\n${summary(r).join("\n")}`);
   out.push(
     `\n${r.machine.cpu}, ${r.machine.cores} cores, node ${r.machine.node}, ${r.machine.openssl}; total ${r.totalSeconds} s`,
   );
@@ -142,11 +179,16 @@ export function renderDoc(r: BenchResult): string {
     "in the same run on the same data, and the ratio is the figure to read. Performance is measured",
     "here, never in a timed test; `test/memory.test.ts` checks the memory bound (not the speed).",
     "",
+    "## Summary",
+    "",
+    ...summary(r).map((line) => `- ${line}`),
+    "",
     "## This run",
     "",
     `- command: \`${r.command}\` (total ${r.totalSeconds} s)`,
     `- date: ${m.date}, commit ${m.commit}`,
     `- machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM, ${m.os}, Linux ${m.kernel}`,
+    `- load average (1 min, ${m.cores} cores): ${m.load.start} at the start, ${m.load.end} at the end`,
     `- tools: node ${m.node}, ${m.openssl}, age ${m.age ?? "not installed"}, GNU time ${m.gnuTime ? "yes" : "no (no RSS figures)"}`,
     "",
   ];

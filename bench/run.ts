@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { CLI, haveGnuTime, machineFacts, REPO, type MachineFacts } from "./lib.js";
+import { CLI, haveGnuTime, loadAverage, machineFacts, REPO, type MachineFacts } from "./lib.js";
 import { benchThroughput, type ThroughputResult } from "./throughput.js";
 import { benchVerify, type VerifyResult } from "./verify.js";
 import { benchTsa, type TsaResult } from "./tsa.js";
@@ -118,6 +118,7 @@ async function main(): Promise<number> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  result.machine.load.end = loadAverage();
   result.totalSeconds = Math.round((Date.now() - started) / 100) / 10;
 
   process.stdout.write(`${renderText(result)}\n`);
