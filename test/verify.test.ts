@@ -3,12 +3,12 @@
  * checking what export writes.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { createPrivateKey, generateKeyPairSync } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ChainValidator, checkpointSigner } from "../src/sign.js";
+import { ChainValidator, checkpointSigner, signatureValue } from "../src/sign.js";
 import { issueCertificate } from "../src/pkix/certify.js";
 import { LOCAL_POLICY_OID, localStamper, serialSource } from "../src/timestamp/token.js";
 import { sealEvents } from "../src/trail/session.js";
@@ -669,5 +669,66 @@ describe("a trail signed before its signer certificate expired", () => {
     });
     expect(bad.status).toBe(4);
     expect(bad.stderr.toString()).toContain("content verify error");
+  });
+});
+
+describe("verify: what the human verdict tells an auditor", () => {
+  async function sealWith(signers: { chain: Uint8Array[]; key: KeyObject }[]): Promise<string> {
+    const parts: Uint8Array[] = [];
+    let n = 0;
+    await sealEvents(
+      { cols: 80, rows: 24, command: "bash" },
+      [
+        { type: "output", time: 500_000, data: new TextEncoder().encode("$ ") },
+        { type: "output", time: 95_000_000, data: new TextEncoder().encode("exit\r\n") },
+      ],
+      {
+        plan: {
+          name: "t",
+          downstream: null,
+          upstream: null,
+          signing: { x509Identity: "signer" },
+          timestamping: null,
+          interval: 30,
+        },
+        sink: (c) => void parts.push(c.slice()),
+        random: counterRandom(),
+        clock: () => new Date(),
+        signer: {
+          sign: (content, at) =>
+            checkpointSigner(signers[Math.min(n++, signers.length - 1)]!).sign(content, at),
+          signatureValue,
+        },
+      },
+    );
+    const file = p(`signers-${signers.length}-${Math.random().toString(16).slice(2)}.trail`);
+    writeFileSync(file, Buffer.concat(parts));
+    return file;
+  }
+  const id = (cert: string, key: string) => ({
+    chain: [certDer(`pki/${cert}`), certDer("pki/intermediate-ca.pem")],
+    key: createPrivateKey(readFileSync(pki(key))),
+  });
+
+  it("--require: repeatable (the lists add up), and an empty list is a usage error", async () => {
+    const file = await sealWith([id("signer-rsa.pem", "signer-rsa.key")]);
+    const j = JSON.parse(
+      (
+        await runCli(
+          ["verify", file, "--json", "--require", "complete", "--require", "signature"],
+          { cwd: dir },
+        )
+      ).stdout,
+    ) as Verdict[];
+    expect(j[0]!.required).toEqual(["complete", "signature"]);
+    expect(j[0]!.failed).toEqual(["signature"]);
+    for (const empty of ["", ",", " , "]) {
+      const r = await runCli(["verify", file, "--require", empty], { cwd: dir });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(
+        "trailseal: error: --require needs at least one of signature, timestamp, complete, decrypt\n",
+      );
+      expect(r.stdout).toBe("");
+    }
   });
 });

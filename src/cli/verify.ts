@@ -18,7 +18,7 @@ interface VerifyFlags {
   tsaCa?: string[];
   key?: string[];
   passin?: string;
-  require?: string;
+  require?: string[];
   json?: boolean;
 }
 
@@ -119,7 +119,11 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       collect,
     )
     .option("--passin <spec>", "passphrase for encrypted keys: env:VAR, file:PATH or pass:TEXT")
-    .option("--require <list>", `what must hold, comma-separated: ${REQUIREMENTS.join(", ")}`)
+    .option(
+      "--require <list>",
+      `what must hold, comma-separated (repeatable): ${REQUIREMENTS.join(", ")}`,
+      collect,
+    )
     .option("--json", "print a JSON array, one verdict object per trail")
     .addHelpText(
       "after",
@@ -144,13 +148,21 @@ tampered, 2 usage or I/O error.`,
     if (flags.require !== undefined) {
       require = [];
       for (const r of flags.require
+        .join(",")
         .split(",")
         .map((x) => x.trim())
         .filter((x) => x !== "")) {
         if (!(REQUIREMENTS as readonly string[]).includes(r)) {
           throw new TrailsealError("USAGE", `--require takes ${REQUIREMENTS.join(", ")}; not ${r}`);
         }
-        require.push(r as Requirement);
+        if (!require.includes(r as Requirement)) require.push(r as Requirement);
+      }
+      // An empty list would make every untampered trail valid, truncated ones included.
+      if (require.length === 0) {
+        throw new TrailsealError(
+          "USAGE",
+          `--require needs at least one of ${REQUIREMENTS.join(", ")}`,
+        );
       }
     }
     const anchors = await anchorsFrom(flags.ca ?? [], io);
