@@ -4,7 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { toHex } from "../src/bytes.js";
-import { hashAlgorithm, OID } from "../src/pkix/tsp.js";
+import {
+  certificateFacts,
+  encodeTstInfo,
+  hashAlgorithm,
+  OID,
+  signTstInfo,
+} from "../src/pkix/tsp.js";
 import { makeRequest, nonceFromRandom } from "../src/timestamp/request.js";
 import { issueToken, localStamper, serialSource } from "../src/timestamp/token.js";
 import { verifyToken } from "../src/timestamp/verify.js";
@@ -216,6 +222,27 @@ describe("verifyToken refuses", () => {
         verifyToken(rawToken("tsa-not-yet-valid"), { imprint: IMPRINT, anchors: anchors() }),
       "TIMESTAMP_INVALID",
       /not valid at genTime/,
+    ],
+    [
+      "a TSA name other than the signer's",
+      async () =>
+        verifyToken(
+          signTstInfo(
+            encodeTstInfo({
+              policy: POLICY,
+              hashAlgorithmDer: hashAlgorithm(OID.sha256),
+              digest: IMPRINT,
+              serial: 42n,
+              genTime: NOW,
+              nonce: NONCE,
+              tsaName: certificateFacts(ROOT_CA()).subjectDer,
+            }),
+            tsaFixture("tsa"),
+          ),
+          { imprint: IMPRINT, anchors: anchors() },
+        ),
+      "TIMESTAMP_INVALID",
+      /names its TSA .* but it is signed by/,
     ],
     [
       "TSA outside the anchors",

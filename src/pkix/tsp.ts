@@ -524,6 +524,8 @@ export interface TstInfo {
   nonce: bigint | null;
   /** The TSA name as text when it is a directoryName, else a short description; null if absent. */
   tsaName: string | null;
+  /** The Name DER when the TSA name is a directoryName; null otherwise. */
+  tsaNameDer: Uint8Array | null;
 }
 
 export function decodeTstInfo(der: Uint8Array): TstInfo {
@@ -555,11 +557,14 @@ export function decodeTstInfo(der: Uint8Array): TstInfo {
     let nonce: bigint | null = null;
     if (isInt(items[i])) nonce = intOf(items[i++]!);
     let tsaName: string | null = null;
+    let tsaNameDer: Uint8Array | null = null;
     if (isCtx(items[i], 0)) {
       const gn: Node | undefined = children(items[i])[0];
       const tag = gn === undefined ? "?" : String(gn.idBlock.tagNumber);
-      if (isCtx(gn, 4)) tsaName = nameToString(raw(need(children(gn)[0], "directoryName empty")));
-      else tsaName = `GeneralName [${tag}]`;
+      if (isCtx(gn, 4)) {
+        tsaNameDer = raw(need(children(gn)[0], "directoryName empty"));
+        tsaName = nameToString(tsaNameDer);
+      } else tsaName = `GeneralName [${tag}]`;
       i++;
     }
     if (isCtx(items[i], 1)) i++; // extensions: none is critical to us, and none are understood
@@ -576,6 +581,7 @@ export function decodeTstInfo(der: Uint8Array): TstInfo {
       ordering,
       nonce,
       tsaName,
+      tsaNameDer,
     };
   });
 }

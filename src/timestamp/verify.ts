@@ -241,6 +241,17 @@ export async function checkToken(
       `TSA certificate ${signer.subject} has extended key usages besides timeStamping (RFC 3161 §2.3)`,
     );
   }
+  // RFC 3161 §2.4.2: the tsa field, when present, MUST name the certificate that verifies the
+  // token; otherwise the verdict would show a name the TSA has no certificate for.
+  if (
+    tst.tsaNameDer !== null &&
+    !equal(tst.tsaNameDer, signer.subjectDer) &&
+    tst.tsaName !== signer.subject
+  ) {
+    throw invalid(
+      `token names its TSA ${tst.tsaName ?? "?"}, but it is signed by ${signer.subject} (RFC 3161 §2.4.2)`,
+    );
+  }
   if (tst.genTime < signer.notBefore || tst.genTime > signer.notAfter) {
     throw invalid(
       `TSA certificate ${signer.subject} is not valid at genTime ${tst.genTime.toISOString()} (valid ${signer.notBefore.toISOString()} to ${signer.notAfter.toISOString()})`,
