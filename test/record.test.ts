@@ -14,7 +14,7 @@ import { verifyDetached } from "../src/sign.js";
 import { TrailReader, type CheckpointRecord } from "../src/trail/reader.js";
 import { openTrail } from "../src/trail/session.js";
 import type { SessionEvent } from "../src/events.js";
-import { commandLine } from "../src/record/pty.js";
+import { ScriptPty, commandLine } from "../src/record/pty.js";
 import { runCli } from "./helpers/io.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -97,6 +97,12 @@ function recorder(args: readonly string[]) {
     ],
     { stdio: ["ignore", "ignore", "pipe"], detached: true },
   );
+}
+
+/** Whether a process runs (a zombie has ended: it only waits to be reaped). */
+async function alive(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => null);
+  return stat !== null && !/^\d+ \(.*\) Z /s.test(stat);
 }
 
 /** Ends what is left of a recorder's process group (`script`, if it outlived the recorder). */
@@ -233,6 +239,25 @@ describe("trailseal record", () => {
     expect(commandLine(["printf", ""])).toBe("printf ''");
   });
 
+  it("names util-linux script when it is missing, with or without setpriv", async () => {
+    for (const without of [{}, { setpriv: null }]) {
+      await expect(
+        ScriptPty.spawn({
+          command: ["true"],
+          cols: 80,
+          rows: 24,
+          env: process.env,
+          cwd: dir,
+          script: join(dir, "no-such-script"),
+          ...without,
+        }),
+      ).rejects.toMatchObject({
+        code: "IO",
+        message: "cannot run 'script' (util-linux), which makes the pseudo-terminal",
+      });
+    }
+  });
+
   it("on SIGTERM hangs up the command and closes the trail with its final checkpoint", async () => {
     const trail = p("term.trail");
     const child = recorder([
@@ -353,7 +378,8 @@ describe("trailseal record", () => {
       "--",
       "sh",
       "-c",
-      "i=0; while [ $i -lt 60 ]; do echo tick $i; i=$((i+1)); sleep 0.5; done",
+      `echo $$ > ${commandLine([p("killed.pid")])}; ` +
+        "i=0; while [ $i -lt 60 ]; do echo tick $i; i=$((i+1)); sleep 0.5; done",
     ]);
     let stderr = "";
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
@@ -375,6 +401,13 @@ describe("trailseal record", () => {
       await new Promise((r) => setTimeout(r, 1200));
       process.kill(child.pid!, "SIGKILL");
       expect(await gone).toBe("SIGKILL");
+      // The session must not outlive its recorder: nobody would record it.
+      const pid = Number(await readFile(p("killed.pid"), "utf8"));
+      const ended = Date.now() + 5_000;
+      while (await alive(pid)) {
+        if (Date.now() > ended) throw new Error(`the command (pid ${pid}) outlived the recorder`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     } finally {
       killGroup(child.pid!);
     }

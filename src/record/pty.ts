@@ -14,11 +14,17 @@
  * they pass. The wrapper (a /bin/sh script) sets the pty's size, tells us the command's pid and
  * the pty's name through a file in a private directory, then execs the command; that lets us
  * resize the pty later (`stty -F`) and signal the command itself.
+ *
+ * `script` is started through util-linux `setpriv --pdeathsig TERM` when it is installed: if
+ * the recorder dies without a chance to hang up (SIGKILL, OOM killer), the kernel sends SIGTERM
+ * to `script`, which ends the session. Without it the command would go on running in a pty that
+ * nobody records, the one thing an audit recorder must not allow.
  */
 import { spawn, execFile, type ChildProcessByStdio } from "node:child_process";
+import { accessSync, constants as fsConstants, statSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { constants, tmpdir } from "node:os";
-import { join } from "node:path";
+import { delimiter, isAbsolute, join, resolve } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { TrailsealError } from "../errors.js";
 
@@ -32,6 +38,11 @@ export interface PtyOptions {
   readonly cwd: string;
   /** The `script` program (default: `script` on PATH). */
   readonly script?: string;
+  /**
+   * util-linux `setpriv`, used to give `script` a parent-death signal (default: `setpriv` on
+   * PATH; null: do without, as when it is not installed).
+   */
+  readonly setpriv?: string | null;
 }
 
 /** What the wrapper reports once it runs inside the pty. */
@@ -108,15 +119,25 @@ export class ScriptPty {
     if (shell !== undefined) env[SHELL_VAR] = shell;
     env["SHELL"] = "/bin/sh";
     env[INFO_VAR] = join(dir, "info");
-    const child = spawn(
-      options.script ?? "script",
-      ["-q", "-e", "-c", wrapper(options), "/dev/null"],
-      {
-        cwd: options.cwd,
-        env,
-        stdio: ["pipe", "pipe", "pipe"],
-      },
-    );
+    const script = options.script ?? "script";
+    const args = ["-q", "-e", "-c", wrapper(options), "/dev/null"];
+    const path = options.env["PATH"] ?? "";
+    const setpriv =
+      options.setpriv === null ? null : executable(options.setpriv ?? "setpriv", path, options.cwd);
+    // Under setpriv a missing `script` would be setpriv's exit 127; find it first instead.
+    const scriptPath = setpriv === null ? null : executable(script, path, options.cwd);
+    if (setpriv !== null && scriptPath === null) {
+      await rm(dir, { recursive: true, force: true });
+      throw spawnError(Object.assign(new Error(`spawn ${script} ENOENT`), { code: "ENOENT" }));
+    }
+    const child =
+      setpriv === null || scriptPath === null
+        ? spawn(script, args, { cwd: options.cwd, env, stdio: ["pipe", "pipe", "pipe"] })
+        : spawn(setpriv, ["--pdeathsig", "TERM", "--", scriptPath, ...args], {
+            cwd: options.cwd,
+            env,
+            stdio: ["pipe", "pipe", "pipe"],
+          });
     const pty = new ScriptPty(child, dir);
     pty.exited.catch(() => undefined); // a spawn failure is reported below, not as unhandled
     // A spawn failure (no `script`) surfaces here rather than as an unhandled rejection later.
@@ -214,6 +235,25 @@ export class ScriptPty {
       await rm(this.dir, { recursive: true, force: true });
     }
   }
+}
+
+/** The path of an executable file: `name` itself when it has a slash, else found on `path`. */
+function executable(name: string, path: string, cwd: string): string | null {
+  const candidates = name.includes("/")
+    ? [isAbsolute(name) ? name : resolve(cwd, name)]
+    : path
+        .split(delimiter)
+        .filter((d) => d !== "")
+        .map((d) => resolve(cwd, d, name));
+  for (const file of candidates) {
+    try {
+      accessSync(file, fsConstants.X_OK);
+      if (statSync(file).isFile()) return file;
+    } catch {
+      // not there, or not executable: try the next
+    }
+  }
+  return null;
 }
 
 function spawnError(e: Error): TrailsealError {
