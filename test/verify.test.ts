@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ChainValidator, checkpointSigner, signatureValue } from "../src/sign.js";
+import { formatVerdict } from "../src/cli/verify.js";
 import { issueCertificate } from "../src/pkix/certify.js";
 import { LOCAL_POLICY_OID, localStamper, serialSource } from "../src/timestamp/token.js";
 import { sealEvents } from "../src/trail/session.js";
@@ -673,6 +674,8 @@ describe("a trail signed before its signer certificate expired", () => {
 });
 
 describe("verify: what the human verdict tells an auditor", () => {
+  const R = pki("root-ca.pem");
+
   async function sealWith(signers: { chain: Uint8Array[]; key: KeyObject }[]): Promise<string> {
     const parts: Uint8Array[] = [];
     let n = 0;
@@ -708,6 +711,68 @@ describe("verify: what the human verdict tells an auditor", () => {
   const id = (cert: string, key: string) => ({
     chain: [certDer(`pki/${cert}`), certDer("pki/intermediate-ca.pem")],
     key: createPrivateKey(readFileSync(pki(key))),
+  });
+
+  it("names every signer when the checkpoints were signed by different certificates", async () => {
+    const file = await sealWith([
+      id("signer-rsa.pem", "signer-rsa.key"),
+      id("signer-ec.pem", "signer-ec.key"),
+      id("signer-ec.pem", "signer-ec.key"),
+      id("signer-rsa.pem", "signer-rsa.key"),
+    ]);
+    const r = await runCli(["verify", file, "--ca", R], { cwd: dir });
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split("\n");
+    expect(lines[3]).toBe(
+      "  SIGNATURE   valid: C=XX, O=trailseal test, CN=trailseal test signer RSA (code signing), 4 checkpoints signed, by 2 different signers:",
+    );
+    expect(lines[4]).toBe(
+      "              checkpoints 1, 4: C=XX, O=trailseal test, CN=trailseal test signer RSA",
+    );
+    expect(lines[5]).toBe(
+      "              checkpoints 2, 3: C=XX, O=trailseal test, CN=trailseal test signer ECDSA P-256",
+    );
+    // One signer: one line, as before.
+    const single = await sealWith([id("signer-ec.pem", "signer-ec.key")]);
+    const one = await runCli(["verify", single, "--ca", R], { cwd: dir });
+    expect(one.stdout.split("\n")[3]).toMatch(/, 4 checkpoints signed$/);
+    expect(one.stdout.split("\n")[4]).toMatch(/^ {2}TIMESTAMP/);
+  });
+
+  it("says signature and timestamp are unknown when the header cannot be read", async () => {
+    writeFileSync(p("not-a-trail.txt"), "hello\n");
+    const r = await runCli(["verify", p("not-a-trail.txt"), "--ca", R], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stdout.split("\n").slice(3, 5)).toEqual([
+      "  SIGNATURE   unknown (the header could not be read)",
+      "  TIMESTAMP   unknown (the header could not be read)",
+    ]);
+  });
+
+  it("does not call a truncated trail's last checkpoint good when its signature fails", async () => {
+    const s = new Uint8Array(
+      readFileSync(await sealWith([id("signer-rsa.pem", "signer-rsa.key")])),
+    );
+    const L = await records(s);
+    const cps = L.recs.filter((r) => r.kind === 2);
+    const bad = s.slice(0, cps[2]!.offset); // cut before checkpoint 3
+    bad[cps[1]!.end - 1]! ^= 0x01; // checkpoint 2's signature
+    const v = await verdictOf(bad);
+    expect(v.integrity).toMatchObject({ state: "truncated", lastCheckpoint: { index: 2 } });
+    expect(v.signature.state).toBe("invalid");
+    const integrity = formatVerdict(v)
+      .split("\n")
+      .find((l) => l.startsWith("  INTEGRITY"));
+    expect(integrity).toMatch(
+      /^ {2}INTEGRITY {3}truncated: last checkpoint 2 at 60s \(its signature is invalid; the last validly signed one is checkpoint 1 at 30s\), \d+ records after it unsigned \(/,
+    );
+    // Intact signatures: the plain wording.
+    const cut = await verdictOf(s.slice(0, cps[2]!.offset));
+    expect(
+      formatVerdict(cut)
+        .split("\n")
+        .find((l) => l.startsWith("  INTEGRITY")),
+    ).toMatch(/^ {2}INTEGRITY {3}truncated: last good checkpoint 2 at 60s, \d+ records after it/);
   });
 
   it("--require: repeatable (the lists add up), and an empty list is a usage error", async () => {

@@ -49,8 +49,37 @@ function channelLine(c: ChannelVerdict | null): string {
   }
 }
 
+/** "1, 4" or "2-5": the checkpoint indexes a signer signed. */
+function indexList(indexes: readonly number[]): string {
+  const runs: string[] = [];
+  for (let i = 0; i < indexes.length;) {
+    let j = i;
+    while (j + 1 < indexes.length && indexes[j + 1] === indexes[j]! + 1) j++;
+    runs.push(j - i >= 2 ? `${indexes[i]}-${indexes[j]}` : indexes.slice(i, j + 1).join(", "));
+    i = j + 1;
+  }
+  return runs.join(", ");
+}
+
+/**
+ * The signers of validly signed checkpoints, in order of first appearance. An auditor must see
+ * when a trail was signed by more than one certificate, not only the first.
+ */
+function signersOf(v: Verdict): { subject: string; indexes: number[] }[] {
+  const by = new Map<string, number[]>();
+  for (const c of v.checkpoints) {
+    if (c.signature !== "valid" || c.signer === null) continue;
+    const list = by.get(c.signer) ?? [];
+    list.push(c.index);
+    by.set(c.signer, list);
+  }
+  return [...by].map(([subject, indexes]) => ({ subject, indexes }));
+}
+
 /** The human verdict: one block per trail, the SPS player's four states and INTEGRITY. */
 export function formatVerdict(v: Verdict): string {
+  // Without a readable header nothing is known about signing or timestamping.
+  const unknown = v.trail === null ? "unknown (the header could not be read)" : null;
   const lines = [
     `${v.file}: ${v.valid ? "VALID" : `INVALID${v.failed.length > 0 ? ` (failed: ${v.failed.join(", ")})` : ""}`}`,
   ];
@@ -61,15 +90,23 @@ export function formatVerdict(v: Verdict): string {
     s.signer === null
       ? ""
       : `${s.signer.subject}${s.signer.codeSigning ? " (code signing)" : " (no code-signing EKU)"}`;
+  const signers = signersOf(v);
   lines.push(
     `  SIGNATURE   ${
-      s.state === "valid"
-        ? `valid: ${signer}, ${s.signed} checkpoints signed`
+      unknown ??
+      (s.state === "valid"
+        ? `valid: ${signer}, ${s.signed} checkpoints signed${signers.length > 1 ? `, by ${signers.length} different signers:` : ""}`
         : s.state === "not-signed"
           ? `not signed${s.message === null ? "" : `: ${s.message}`}`
-          : `${s.state}: ${s.message}`
+          : `${s.state}: ${s.message}`)
     }`,
   );
+  if (s.state === "valid" && signers.length > 1) {
+    for (const { subject, indexes } of signers)
+      lines.push(
+        `              checkpoint${indexes.length > 1 ? "s" : ""} ${indexList(indexes)}: ${subject}`,
+      );
+  }
   const t = v.timestamp;
   const span =
     t.firstGenTime === null
@@ -80,29 +117,49 @@ export function formatVerdict(v: Verdict): string {
   const tsa = t.tsaName === null ? "" : `${t.source} TSA ${t.tsaName}, `;
   lines.push(
     `  TIMESTAMP   ${
-      t.state === "valid"
+      unknown ??
+      (t.state === "valid"
         ? `valid: ${t.stamped} tokens, ${tsa}${span}${t.policy === null ? "" : `, policy ${t.policy}`}`
         : t.state === "not-timestamped"
           ? `not timestamped${t.message === null ? "" : `: ${t.message}`}`
           : t.state === "partial"
             ? `partial: ${t.message}; ${t.stamped} tokens, ${tsa}${span}`
-            : `${t.state}: ${t.message}`
+            : `${t.state}: ${t.message}`)
     }`,
   );
   for (const u of t.unstamped)
     lines.push(`              unstamped: checkpoint ${u.index} at ${u.time}s (${u.reason})`);
   const i = v.integrity;
+  // "Good" means its chain head matches; say so only when its signature holds too.
+  const lastState =
+    i.lastCheckpoint === null
+      ? null
+      : (v.checkpoints.find((c) => c.index === i.lastCheckpoint!.index)?.signature ?? null);
+  const lastGood =
+    i.lastCheckpoint === null
+      ? "no checkpoint at all"
+      : lastState === "invalid" || lastState === "untrusted"
+        ? `last checkpoint ${i.lastCheckpoint.index} at ${i.lastCheckpoint.time}s (its signature is ${lastState}; ${lastSigned(v, i.lastCheckpoint.index)})`
+        : `last good checkpoint ${i.lastCheckpoint.index} at ${i.lastCheckpoint.time}s`;
   lines.push(
     `  INTEGRITY   ${
       i.state === "complete"
         ? `complete: ${i.records} records, ${i.checkpoints} checkpoints, final checkpoint ${i.final!.index} at ${i.final!.time}s`
         : i.state === "truncated"
-          ? `truncated: ${i.lastCheckpoint === null ? "no checkpoint at all" : `last good checkpoint ${i.lastCheckpoint.index} at ${i.lastCheckpoint.time}s`}, ${i.unsignedRecords} records after it unsigned (${i.message})`
+          ? `truncated: ${lastGood}, ${i.unsignedRecords} records after it unsigned (${i.message})`
           : `tampered at ${i.firstBadRecord === -1 ? "the header" : `record ${i.firstBadRecord}`}: ${i.code}: ${i.message}`
     }`,
   );
   for (const w of v.warnings) lines.push(`  WARNING     ${w}`);
   return `${lines.join("\n")}\n`;
+}
+
+/** The last checkpoint before `index` with a valid signature, as words. */
+function lastSigned(v: Verdict, index: number): string {
+  const good = v.checkpoints.filter((c) => c.index < index && c.signature === "valid").at(-1);
+  return good === undefined
+    ? "no checkpoint before it is validly signed"
+    : `the last validly signed one is checkpoint ${good.index} at ${good.time}s`;
 }
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
