@@ -1,4 +1,7 @@
+import { PassThrough, Readable, Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
+import type { Io } from "../src/cli/io.js";
+import { run } from "../src/cli/main.js";
 import { runCli } from "./helpers/io.js";
 
 const COMMANDS = [
@@ -57,5 +60,56 @@ describe("cli", () => {
     expect(r.stderr).toBe(
       "trailseal: error: unknown command 'frobnicate'\ntrailseal: hint: run 'trailseal --help' for the list of commands\n",
     );
+  });
+});
+
+describe("cli: output that cannot be written", () => {
+  /** Runs the CLI with a stdout whose every write fails with `code`. */
+  async function runFailingStdout(argv: string[], code: string) {
+    const stdout = new Writable({
+      write(_chunk, _encoding, callback) {
+        callback(Object.assign(new Error(`${code}: write failed`), { code }));
+      },
+    });
+    const stderr = new PassThrough();
+    const err: Buffer[] = [];
+    stderr.on("data", (c: Buffer) => err.push(c));
+    const io: Io = {
+      stdin: Readable.from([]),
+      stdout,
+      stderr,
+      env: {},
+      cwd: process.cwd(),
+      stderrIsTTY: false,
+      stdoutIsTTY: false,
+      now: () => new Date(),
+    };
+    const exit = await run(argv, io);
+    await new Promise((r) => setImmediate(r));
+    return { code: exit, stderr: Buffer.concat(err).toString("utf8") };
+  }
+  const cert = "testdata/certs/rsa2048-a.crt";
+
+  it("a full disk is an I/O error: exit 2 in the one voice, no unhandled 'error' event", async () => {
+    const r = await runFailingStdout(["pem", cert], "ENOSPC");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("trailseal: error: cannot write to stdout: ENOSPC: write failed\n");
+  });
+
+  it("a closed pipe (| head) ends the output quietly with the command's own status", async () => {
+    const r = await runFailingStdout(["pem", cert], "EPIPE");
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
+    const check = await runFailingStdout(
+      ["policy", "check", "testdata/policies/invalid-several-errors.json"],
+      "EPIPE",
+    );
+    expect(check.code).toBe(1);
+  });
+
+  it("--help to a full disk: exit 2", async () => {
+    const r = await runFailingStdout(["--help"], "ENOSPC");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("trailseal: error: cannot write to stdout: ENOSPC: write failed\n");
   });
 });

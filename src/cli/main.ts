@@ -121,9 +121,40 @@ function usage(): string {
 
 /** The CLI: parses argv (without node and script), runs one command, returns the exit code. */
 export async function run(argv: readonly string[], io: Io): Promise<number> {
+  return watchingOutput(io, () => dispatch(argv, io));
+}
+
+/**
+ * Runs `work` with the output streams watched. A write that fails (a full disk, an I/O error)
+ * would otherwise be an unhandled 'error' event: a stack trace and exit 1, which here means "a
+ * check failed". It becomes an I/O error in the one voice, exit 2. A reader that went away
+ * (`trailseal pem … | head -1`, EPIPE) chose to stop reading: the output ends quietly and the
+ * command's own status stands.
+ */
+async function watchingOutput(io: Io, work: () => Promise<number>): Promise<number> {
+  let failure: (Error & { code?: string }) | undefined;
+  // The listeners stay: an error may still arrive after the last write of the process.
+  io.stdout.on("error", (e: Error & { code?: string }) => {
+    failure ??= e;
+  });
+  // Failures are reported on stderr; when stderr itself fails there is no one left to tell.
+  io.stderr.on("error", () => {});
+  let code = await work();
+  if (!io.stdout.writableEnded && !io.stdout.destroyed) {
+    await new Promise<void>((resolve) => io.stdout.write("", () => resolve()));
+  }
+  await new Promise((resolve) => setImmediate(resolve));
+  if (failure !== undefined && failure.code !== "EPIPE") {
+    say(io, "error", `cannot write to stdout: ${failure.message}`);
+    code = EXIT_USAGE;
+  }
+  return code;
+}
+
+async function dispatch(argv: readonly string[], io: Io): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined || first === "--help" || first === "-h" || first === "help") {
-    if (first === "help" && rest[0] !== undefined) return run([rest[0], "--help"], io);
+    if (first === "help" && rest[0] !== undefined) return dispatch([rest[0], "--help"], io);
     io.stdout.write(usage());
     return first === undefined ? EXIT_USAGE : EXIT_OK;
   }
