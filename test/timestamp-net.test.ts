@@ -591,6 +591,30 @@ describe("remote stamper", () => {
     });
   });
 
+  it("never shows a URL's password or query in its errors (they go to stderr and into the trail)", async () => {
+    const gone = await serve(() => undefined);
+    await gone.close();
+    const secret = gone.url.replace("http://", "http://audit:s3cret-pw@") + "tsr?apikey=k3y";
+    const error = await remoteStamper([secret], { retries: 0 })
+      .stamp(IMPRINT, NONCE)
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: "TSA_UNAVAILABLE",
+      message: expect.stringContaining(`TSA ${gone.url.replace("http://", "http://***@")}tsr?***`),
+    });
+    expect(String((error as Error).message)).not.toMatch(/s3cret|k3y/);
+    const rejected = await serve((_q, _b, res) => reply(res, new Uint8Array([0x30, 0x80, 1, 2])));
+    const bad = rejected.url.replace("http://", "http://audit:s3cret-pw@");
+    const invalid = await remoteStamper([bad], { retries: 0 })
+      .stamp(IMPRINT, NONCE)
+      .catch((e: unknown) => e);
+    expect(invalid).toMatchObject({ code: "TIMESTAMP_INVALID" });
+    expect(String((invalid as Error).message)).not.toContain("s3cret");
+    expect(() => remoteStamper(["ftp://u:s3cret-pw@x/"])).toThrow(
+      expect.objectContaining({ code: "USAGE", message: expect.not.stringContaining("s3cret") }),
+    );
+  });
+
   it("refuses an unreachable TSA with TSA_UNAVAILABLE after its retries", async () => {
     const gone = await serve(() => undefined);
     await gone.close();

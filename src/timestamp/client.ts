@@ -85,7 +85,7 @@ export function remoteStamper(
           try {
             const body = await post(url, query, timeoutMs, maxBytes, tlsCa);
             return await acceptResponse(
-              url,
+              shownUrl(url),
               body,
               imprint,
               nonce,
@@ -155,12 +155,32 @@ function parseUrl(url: string): URL {
   try {
     parsed = new URL(url);
   } catch {
-    throw new TrailsealError("USAGE", `TSA URL '${url}' is not a URL`);
+    throw new TrailsealError("USAGE", `TSA URL '${shownUrl(url)}' is not a URL`);
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-    throw new TrailsealError("USAGE", `TSA URL '${url}' must be http:// or https://`);
+    throw new TrailsealError("USAGE", `TSA URL '${shownUrl(url)}' must be http:// or https://`);
   }
   return parsed;
+}
+
+/**
+ * The URL as messages show it: a password or query (an access token, say) would otherwise end up
+ * on stderr and in the failure notes that the trail keeps in clear.
+ */
+export function shownUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return url;
+  }
+  if (parsed.username === "" && parsed.password === "" && parsed.search === "") return url;
+  if (parsed.username !== "" || parsed.password !== "") {
+    parsed.username = "***";
+    parsed.password = "";
+  }
+  if (parsed.search !== "") parsed.search = "?***";
+  return parsed.toString();
 }
 
 function sleep(ms: number): Promise<void> {
@@ -176,6 +196,7 @@ function post(
   tlsCa: string[] | undefined,
 ): Promise<Uint8Array> {
   const target = parseUrl(url);
+  const shown = shownUrl(url);
   const send = target.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise<Uint8Array>((resolve, reject) => {
     let settled = false;
@@ -189,7 +210,10 @@ function post(
     const timer = setTimeout(
       () =>
         fail(
-          new TrailsealError("TSA_UNAVAILABLE", `TSA ${url} did not answer within ${timeoutMs} ms`),
+          new TrailsealError(
+            "TSA_UNAVAILABLE",
+            `TSA ${shown} did not answer within ${timeoutMs} ms`,
+          ),
         ),
       timeoutMs,
     );
@@ -210,7 +234,7 @@ function post(
           return fail(
             new TrailsealError(
               "TSA_UNAVAILABLE",
-              `TSA ${url} answered HTTP ${res.statusCode ?? "?"}`,
+              `TSA ${shown} answered HTTP ${res.statusCode ?? "?"}`,
             ),
           );
         }
@@ -220,7 +244,7 @@ function post(
           return fail(
             new TrailsealError(
               "TSA_UNAVAILABLE",
-              `TSA ${url} answered with content type ${type || "none"}, not application/timestamp-reply`,
+              `TSA ${shown} answered with content type ${type || "none"}, not application/timestamp-reply`,
             ),
           );
         }
@@ -232,7 +256,7 @@ function post(
             fail(
               new TrailsealError(
                 "TIMESTAMP_INVALID",
-                `TSA ${url} sent a response over ${maxBytes} bytes`,
+                `TSA ${shown} sent a response over ${maxBytes} bytes`,
               ),
             );
             return;
@@ -246,13 +270,13 @@ function post(
           resolve(new Uint8Array(Buffer.concat(chunks)));
         });
         res.on("error", (e) =>
-          fail(new TrailsealError("TSA_UNAVAILABLE", `TSA ${url}: ${e.message}`, { cause: e })),
+          fail(new TrailsealError("TSA_UNAVAILABLE", `TSA ${shown}: ${e.message}`, { cause: e })),
         );
       },
     );
     req.on("error", (e) =>
       fail(
-        new TrailsealError("TSA_UNAVAILABLE", `TSA ${url} is unreachable: ${e.message}`, {
+        new TrailsealError("TSA_UNAVAILABLE", `TSA ${shown} is unreachable: ${e.message}`, {
           cause: e,
         }),
       ),
