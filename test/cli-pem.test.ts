@@ -215,7 +215,7 @@ describe("trailseal pem --json", () => {
 });
 
 describe("trailseal pem: warnings", () => {
-  it("RSA under 2048 bits, non-RSA keys, expired certificates", async () => {
+  it("RSA under 2048 bits, non-RSA keys, expired certificates; numbered within each file", async () => {
     const r = await pem([
       "rsa1024-weak.crt",
       "ec-p521-a.crt",
@@ -232,11 +232,19 @@ describe("trailseal pem: warnings", () => {
     expect(r.stderr).toBe(
       [
         "trailseal: warning: rsa1024-weak.crt: certificate 1 (O=trailseal tests, CN=trailseal test weak rsa1024): 1024-bit RSA key; use 2048 bits or more",
-        "trailseal: warning: ec-p521-a.crt: certificate 2 (O=trailseal tests, CN=trailseal test recipient ec-p521-a): EC P-521 key: SPS encrypts only to RSA; trailseal also takes EC",
-        "trailseal: warning: ed25519-a.crt: certificate 3 (O=trailseal tests, CN=trailseal test ed25519-a): Ed25519 key: SPS encrypts only to RSA; trailseal also takes EC, but not Ed25519",
-        "trailseal: warning: expired-rsa2048.crt: certificate 4 (O=trailseal tests, CN=trailseal test expired rsa2048): expired on 2001-01-01T00:00:00.000Z; SPS ignores expiry for encryption, so it still works there",
+        "trailseal: warning: ec-p521-a.crt: certificate 1 (O=trailseal tests, CN=trailseal test recipient ec-p521-a): EC P-521 key: SPS encrypts only to RSA; trailseal also takes EC",
+        "trailseal: warning: ed25519-a.crt: certificate 1 (O=trailseal tests, CN=trailseal test ed25519-a): Ed25519 key: SPS encrypts only to RSA; trailseal also takes EC, but not Ed25519",
+        "trailseal: warning: expired-rsa2048.crt: certificate 1 (O=trailseal tests, CN=trailseal test expired rsa2048): expired on 2001-01-01T00:00:00.000Z; SPS ignores expiry for encryption, so it still works there",
         "",
       ].join("\n"),
+    );
+  });
+
+  it("names the certificate by its place in its own file", async () => {
+    const r = await pem(["rsa2048-c.crt", "-"], { stdin: A + text("rsa1024-weak.crt") });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(
+      "trailseal: warning: <stdin>: certificate 2 (O=trailseal tests, CN=trailseal test weak rsa1024): 1024-bit RSA key; use 2048 bits or more\n",
     );
   });
 

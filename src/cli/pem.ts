@@ -66,7 +66,7 @@ certificate, corrupt base64 or DER, wrong PKCS#12 password).
     const now = io.now();
 
     // Read everything first, so an error in a later file prints nothing half-done.
-    const found: { source: string; der: Uint8Array; info: CertificateInfo }[] = [];
+    const found: { source: string; index: number; der: Uint8Array; info: CertificateInfo }[] = [];
     for (const file of files) {
       const source = inputName(file);
       const bytes = await readInput(file, io);
@@ -74,14 +74,17 @@ certificate, corrupt base64 or DER, wrong PKCS#12 password).
         source,
         ...(passphrase === undefined ? {} : { passphrase }),
       });
-      for (const der of certificates) found.push({ source, der, info: describeCertificate(der) });
+      // Numbered within its own file, so "certificate 2" is the second of that file.
+      certificates.forEach((der, i) =>
+        found.push({ source, index: i + 1, der, info: describeCertificate(der) }),
+      );
     }
 
-    found.forEach(({ source, info }, i) => {
+    for (const { source, index, info } of found) {
       for (const w of warnings(info, now)) {
-        say(io, "warning", `${source}: certificate ${i + 1} (${info.subject}): ${w}`);
+        say(io, "warning", `${source}: certificate ${index} (${info.subject}): ${w}`);
       }
-    });
+    }
 
     if (opts.json === true) {
       const out = found.map(({ source, info }) => ({
