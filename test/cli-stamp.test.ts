@@ -122,7 +122,7 @@ describe("trailseal stamp", () => {
     expect(wrong.code).toBe(1);
     expect(JSON.parse(wrong.stdout)).toMatchObject({ valid: false, code: "TIMESTAMP_INVALID" });
     expect(wrong.stderr).toMatch(
-      /^trailseal: error: token imprint [0-9a-f]{64} does not match the data/,
+      /^trailseal: error: report2\.tsr: token imprint [0-9a-f]{64} does not match the data/,
     );
     const foreign = await runCli(
       [
@@ -137,7 +137,23 @@ describe("trailseal stamp", () => {
       { cwd: dir },
     );
     expect(foreign.code).toBe(1);
-    expect(foreign.stderr).toMatch(/^trailseal: error: /);
+    expect(foreign.stderr).toMatch(/^trailseal: error: report2\.tsr: /);
+    // Neither a TimeStampResp nor a token: the error names the file.
+    writeFileSync(join(dir, "garbage.tsr"), Buffer.from("3003010203ff", "hex"));
+    const garbage = await runCli(
+      [
+        "stamp",
+        "--verify",
+        "garbage.tsr",
+        "--data",
+        "report.txt",
+        "--tsa-ca",
+        join(home, "ca.crt"),
+      ],
+      { cwd: dir },
+    );
+    expect(garbage.code).toBe(1);
+    expect(garbage.stderr).toMatch(/^trailseal: error: garbage\.tsr: time-stamp token /);
     const untrusted = await runCli(
       [
         "stamp",

@@ -261,7 +261,15 @@ async function verify(
       );
     }
     return EXIT_OK;
-  } catch (e) {
+  } catch (caught) {
+    // Name the .tsr in the verdict: "token imprint … does not match" alone does not say which.
+    const e =
+      caught instanceof TrailsealError && exitCodeFor(caught) === EXIT_FAILED
+        ? new TrailsealError(caught.code, `${tsrPath}: ${caught.message}`, {
+            cause: caught,
+            ...(caught.hint === undefined ? {} : { hint: caught.hint }),
+          })
+        : caught;
     if (flags.json === true && e instanceof TrailsealError && exitCodeFor(e) === EXIT_FAILED) {
       io.stdout.write(
         `${JSON.stringify({ valid: false, code: e.code, message: e.message }, null, 2)}\n`,
