@@ -5,6 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { existsSync } from "node:fs";
 import { PassThrough } from "node:stream";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -28,6 +29,7 @@ import {
   tempDir,
   text,
 } from "./helpers/recordings.js";
+import { runCli } from "./helpers/io.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -344,4 +346,58 @@ describe("player", () => {
       RangeError,
     );
   });
+});
+
+describe("replay --play in a terminal (tmux)", () => {
+  it("stops on Ctrl-C and leaves no mode of the recording behind: alternate screen, hidden cursor, mouse, keypad", async () => {
+    const root = join(import.meta.dirname, "..");
+    // Enters every mode a full-screen program may set, then idles for a minute.
+    const modes = String.raw`\u001b[?1049h\u001b[?25l\u001b[?1000h\u001b[?1006h\u001b[?1h\u001b=\u001b[?2004h`;
+    writeFileSync(
+      join(dir, "modes.cast"),
+      '{"version": 2, "width": 80, "height": 24}\n' +
+        `[0.1, "o", "${modes}FULL SCREEN"]\n[60.0, "o", "never shown"]\n`,
+    );
+    for (const argv of [
+      ["policy", "create", "--name", "clear", "--interval", "10", "-o", "clear.json"],
+      ["seal", "--policy", "clear.json", "modes.cast", "-o", "modes.trail"],
+    ])
+      expect(await runCli(argv, { cwd: dir })).toMatchObject({ code: 0, stderr: "" });
+    const sock = `trailseal-play-${process.pid}`;
+    const tmux = (args: string) => str(sh(dir, `tmux -L ${sock} ${args}`)).trim();
+    const flags = () =>
+      tmux(
+        "display -p -t play 'alt=#{alternate_on} cursor=#{cursor_flag} mouse=#{mouse_any_flag} mouse-sgr=#{mouse_sgr_flag} keypad=#{keypad_flag} cursor-keys=#{keypad_cursor_flag}'",
+      );
+    const player = [
+      process.execPath,
+      "--import",
+      join(root, "node_modules", "tsx", "dist", "esm", "index.mjs"),
+      join(root, "src", "cli", "bin.ts"),
+      "replay",
+      "modes.trail",
+      "--play",
+    ];
+    const until = async (what: string, ok: () => boolean) => {
+      const deadline = Date.now() + 15_000;
+      while (!ok()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    try {
+      tmux(
+        `-f /dev/null new-session -d -s play -x 80 -y 24 -c ${q(dir)} ` +
+          q(`${player.map(q).join(" ")}; echo $? > play.rc; sleep 60`),
+      );
+      await until("the recording's modes", () => flags().startsWith("alt=1 cursor=0 mouse=1"));
+      expect(flags()).toBe("alt=1 cursor=0 mouse=1 mouse-sgr=1 keypad=1 cursor-keys=1");
+      tmux("send-keys -t play C-c");
+      await until("the player to stop", () => existsSync(join(dir, "play.rc")));
+      expect(flags()).toBe("alt=0 cursor=1 mouse=0 mouse-sgr=0 keypad=0 cursor-keys=0");
+      expect(tmux("capture-pane -p -t play")).not.toContain("never shown");
+    } finally {
+      sh(dir, `tmux -L ${sock} kill-server 2>/dev/null || true`);
+    }
+  }, 40_000);
 });

@@ -2,7 +2,7 @@ import { TrailsealError } from "../errors.js";
 import type { SessionEvent } from "../events.js";
 import { writeAsciicastV2, writeAsciicastV3 } from "../replay/asciicast.js";
 import { writeJsonl } from "../replay/jsonl.js";
-import { play } from "../replay/player.js";
+import { TERMINAL_RESET, play } from "../replay/player.js";
 import { writeRaw } from "../replay/raw.js";
 import { writeScript } from "../replay/script.js";
 import { describeAlternatives } from "../trail/open.js";
@@ -193,8 +193,8 @@ Exit status: 0 replayed, 1 no key opens the screen (downstream) or the trail is 
         });
       } finally {
         process.removeListener("SIGINT", stop);
-        // Restore the terminal: show the cursor, leave the alternate screen, reset attributes.
-        if (io.stdoutIsTTY) io.stdout.write("\x1b[0m\x1b[?25h\x1b[?1049l\r\n");
+        // Restore the terminal, whatever modes the recording left it in.
+        if (io.stdoutIsTTY) io.stdout.write(TERMINAL_RESET);
       }
     } else {
       const out = await OutputFile.create(flags.output, io, { force: flags.force === true });

@@ -22,6 +22,18 @@ export interface PlayOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
+/**
+ * What a player writes to the terminal when playback ends or is interrupted, since a recording
+ * may stop anywhere: attributes and character set back to normal, cursor shown, mouse reporting
+ * (X10, button, any-motion, UTF-8, SGR, urxvt) off, cursor keys and keypad back to normal mode,
+ * bracketed paste off (a shell turns it on again at its prompt), autowrap on, then the
+ * alternate screen left and a fresh line.
+ */
+export const TERMINAL_RESET =
+  "\x1b[0m\x1b(B\x1b[?25h" +
+  "\x1b[?9l\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1005l\x1b[?1006l\x1b[?1015l" +
+  "\x1b[?1l\x1b>\x1b[?2004l\x1b[?7h\x1b[?1049l\r\n";
+
 function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted === true) return resolve();
