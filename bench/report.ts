@@ -81,7 +81,7 @@ function verifyRows(r: BenchResult): string[][] {
       ratio(v.ratio),
     ]);
     if (v.startup !== null)
-      rows.push(["  of which node start (trailseal --version)", ms(v.startup.seconds), ""]);
+      rows.push(["node start alone (trailseal --version)", ms(v.startup.seconds), ""]);
   }
   rows.push([
     `${v.mode === "cli" ? "" : "TODO stand-in: "}library pass in-process (reader + verifyDetached)`,
@@ -272,12 +272,13 @@ export function renderDoc(r: BenchResult): string {
     "",
     "`test/memory.test.ts` (part of `npm test`) seals and replays 1 GiB of raw data through the built",
     "CLI in a child process and asserts a peak RSS under 150 MB for each (the child's own",
-    "`process.resourceUsage().maxRSS`).",
+    "`process.resourceUsage().maxRSS`). The throughput tables above show the same peak (GNU time)",
+    "for every run, and flag trailseal runs over 150 MB (MB = 10^6 bytes).",
     "",
     "## Running",
     "",
     "    npm run bench                      # 256 MiB, ~3-4 minutes on 2 cores",
-    "    npm run bench -- --large           # 1 GiB, one repeat",
+    "    npm run bench -- --large           # 256 MiB, then 1 GiB (one repeat): ~5 minutes",
     "    npm run bench -- --only verify,tsa # sections: throughput, verify, tsa",
     "    npm run bench -- --write-doc       # also rewrite this file",
     "",
