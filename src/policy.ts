@@ -41,7 +41,7 @@ export interface X509IdentityReference {
 
 export type PolicySigning =
   | { enabled: false }
-  /** SPS writes the reference object; a POST may also give the bare key string. */
+  /** GET shows the reference object; a POST or PUT gives the bare key string (buildPolicy). */
   | { enabled: true; x509_identity: X509IdentityReference | string };
 
 export type TimestampOid = { enabled: false } | { enabled: true; policy_oid: string };
@@ -711,8 +711,9 @@ function apiEntries(entries: readonly RecipientEntry[]): PolicyCertificateEntry[
 
 /**
  * Builds an audit-policy body in the SPS 8.0 LTS shape, ready to POST to
- * `/api/configuration/policies/audit_policies`. Keys are in SPS's (alphabetical) order and
- * disabled blocks are written as `{"enabled": false}`, as SPS writes them. Throws
+ * `/api/configuration/policies/audit_policies`. Keys are in SPS's (alphabetical) order,
+ * disabled blocks are written as `{"enabled": false}`, as SPS writes them, and the signing
+ * identity as its bare key, as the page says to add one. Throws
  * `POLICY_INVALID` when the result would not pass `checkPolicy` (warnings do not throw).
  *
  * @example
@@ -734,11 +735,10 @@ export function buildPolicy(options: BuildOptions): AuditPolicy {
 
   let signing: PolicySigning = { enabled: false };
   if (options.signIdentity !== undefined) {
-    const key = identityKey(options.signIdentity);
-    signing = {
-      enabled: true,
-      x509_identity: { key, meta: { href: `${X509_IDENTITY_PREFIX}${key}` } },
-    };
+    // GET shows the identity as {key, meta: {href}}; to add or modify, the 8.0 LTS page says:
+    // "use the value of the returned key as the value of the x509_identity element, and remove
+    // any child elements (including the key)". A body to POST carries the bare key.
+    signing = { enabled: true, x509_identity: identityKey(options.signIdentity) };
   }
 
   let timestamping: PolicyTimestamping = { enabled: false };

@@ -54,6 +54,11 @@ describe("trailseal policy create", () => {
     expect(r.code).toBe(0);
     const policy = JSON.parse(r.stdout) as Record<string, unknown>;
     expect(r.stdout).toBe(`${JSON.stringify(policy, null, 2)}\n`);
+    // ready to POST: the identity as its bare key, as the 8.0 LTS page says to add one
+    expect(policy["signing"]).toEqual({
+      enabled: true,
+      x509_identity: "9508db81-4a3f-45a7-a2b1-a86f71c56416",
+    });
     expect(checkPolicy(policy)).toEqual([]);
     expect(sealingPlan(policy)).toEqual({
       name: "audit",

@@ -717,10 +717,8 @@ describe("buildPolicy", () => {
           name: "split",
           signing: {
             enabled: true,
-            x509_identity: {
-              key: "9508db81-4a3f-45a7-a2b1-a86f71c56416",
-              meta: { href: "/api/configuration/x509/9508db81-4a3f-45a7-a2b1-a86f71c56416" },
-            },
+            // the bare key, as the 8.0 LTS page says to add one (GET shows {key, meta})
+            x509_identity: "9508db81-4a3f-45a7-a2b1-a86f71c56416",
           },
           signing_and_timestamping_interval: 600,
           timestamping: {
@@ -775,10 +773,7 @@ describe("buildPolicy", () => {
       different_certificates_for_upstream: { enabled: false },
       enabled: true,
     });
-    expect(policy.signing).toEqual({
-      enabled: true,
-      x509_identity: { key: "abc-1", meta: { href: "/api/configuration/x509/abc-1" } },
-    });
+    expect(policy.signing).toEqual({ enabled: true, x509_identity: "abc-1" });
     const plan = sealingPlan(policy);
     expect(plan.upstream).toEqual(plan.downstream);
   });
