@@ -671,6 +671,43 @@ describe("a trail signed before its signer certificate expired", () => {
     expect(bad.status).toBe(4);
     expect(bad.stderr.toString()).toContain("content verify error");
   });
+
+  it("export of it with its final signature malformed: every file and VERIFY.txt written; openssl refuses that one signature only", async () => {
+    const good = new Uint8Array(readFileSync(p("expired-since.trail")));
+    const L = await records(good);
+    const final = L.recs.filter((r) => r.kind === 2).at(-1)!;
+    const bad = good.slice();
+    const at = Buffer.from(bad).indexOf(Buffer.from([0x30, 0x82]), final.offset + 24);
+    expect(at).toBeGreaterThan(final.offset);
+    expect(at).toBeLessThan(final.end);
+    bad[at] = 0x31; // the ContentInfo's SEQUENCE tag: the signature no longer parses
+    writeFileSync(p("malformed-sig.trail"), bad);
+    const out = p("malformed-sig");
+    const r = await runCli(["export", p("malformed-sig.trail"), out], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(
+      `trailseal: warning: checkpoint 2 of ${p("malformed-sig.trail")}: signature is malformed: ContentInfo: expected tag 0x30, found 0x31\n`,
+    );
+    expect(
+      readdirSync(out)
+        .filter((f) => f.startsWith("checkpoint-002"))
+        .sort(),
+    ).toEqual(["checkpoint-002.p7s", "checkpoint-002.tst", "checkpoint-002.txt"]);
+    const text = readFileSync(join(out, "VERIFY.txt"), "utf8");
+    expect(text).toContain(
+      "# the signature of checkpoint 2 is malformed (signature is malformed: ContentInfo: expected tag 0x30, found 0x31): openssl must refuse it\n",
+    );
+    const env = { ...process.env, CA: pki("root-ca.pem"), TSA_CA: pki("root-ca.pem") };
+    const results = text
+      .split("\n")
+      .filter((l) => l.startsWith("openssl cms -verify") || l.startsWith("openssl ts -verify"))
+      .map((c) => [/ -in (\S+)/.exec(c)![1], spawnSync("sh", ["-c", c], { cwd: out, env }).status]);
+    expect(results).toEqual([
+      ["checkpoint-001.p7s", 0],
+      ["checkpoint-001.tst", 0],
+      ["checkpoint-002.p7s", 2], // openssl cannot read it
+    ]);
+  });
 });
 
 describe("verify: what the human verdict tells an auditor", () => {

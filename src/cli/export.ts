@@ -1,12 +1,12 @@
 import { mkdir, writeFile, readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { TrailsealError } from "../errors.js";
+import { TrailsealError, isTrailsealError } from "../errors.js";
 import { fromBase64, utf8 } from "../bytes.js";
 import type { Channel } from "../events.js";
 import { claimedSigningTime, signatureValue } from "../sign.js";
 import { decodeTstInfo, parseToken } from "../pkix/tsp.js";
 import { TrailReader } from "../trail/reader.js";
-import { EXIT_OK, guard, newCommand, parseArgs, type Io } from "./io.js";
+import { EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
 import { inputStream } from "./common.js";
 import { inputName } from "./files.js";
 
@@ -87,6 +87,8 @@ VERIFY.txt lists the openssl commands that check each of them.`,
 
     let exported = 0;
     const stamps = new Map<number, string>();
+    // Checkpoints whose signature value could not be taken out (a malformed signature).
+    const noValue = new Set<number>();
     for await (const r of reader.records()) {
       if (r.type === "checkpoint") {
         const k = pad(r.statement.index);
@@ -96,7 +98,18 @@ VERIFY.txt lists the openssl commands that check each of them.`,
         );
         if (r.signature.byteLength > 0) {
           await put(`checkpoint-${k}.p7s`, r.signature);
-          await put(`checkpoint-${k}.sig`, signatureValue(r.signature));
+          // Export is evidence, not a verdict: a malformed signature is written out as it is, for
+          // openssl to refuse, and the rest of the trail is exported all the same.
+          try {
+            await put(`checkpoint-${k}.sig`, signatureValue(r.signature));
+          } catch (e) {
+            if (!isTrailsealError(e)) throw e;
+            noValue.add(r.seq);
+            say(io, "warning", `checkpoint ${r.statement.index} of ${name}: ${e.message}`);
+            v.push(
+              `# the signature of checkpoint ${r.statement.index} is malformed (${e.message}): openssl must refuse it`,
+            );
+          }
           v.push(
             `openssl cms -verify -binary -inform DER -in checkpoint-${k}.p7s -content checkpoint-${k}.txt${attime(claimedSigningTime(r.signature))} -CAfile "$CA" -purpose any -out /dev/null`,
           );
@@ -105,7 +118,12 @@ VERIFY.txt lists the openssl commands that check each of them.`,
         exported++;
       } else if (r.type === "stamp") {
         const k = stamps.get(r.target.seq)!;
-        if (r.stamp.status === "granted") {
+        if (r.stamp.status === "granted" && noValue.has(r.target.seq)) {
+          await put(`checkpoint-${k}.tst`, r.stamp.token);
+          v.push(
+            `## timestamp of checkpoint ${r.target.statement.index}: it stamps the signature value, which the malformed signature does not yield; it cannot be checked`,
+          );
+        } else if (r.stamp.status === "granted") {
           await put(`checkpoint-${k}.tst`, r.stamp.token);
           const data =
             r.target.signature.byteLength > 0 ? `checkpoint-${k}.sig` : `checkpoint-${k}.txt`;
