@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readAsciicast } from "../src/formats/asciicast.js";
 import { readScriptAdvanced, readScriptClassic } from "../src/formats/script.js";
 import { micros, type SessionEvent } from "../src/events.js";
+import { runCli } from "./helpers/io.js";
 import {
   bytesOf,
   chunked,
@@ -272,3 +273,132 @@ function concatAll(events: SessionEvent[]): string[] {
     e.type === "input" || e.type === "output" ? `${e.type}:${e.time}` : JSON.stringify(e),
   );
 }
+
+describe("real recordings through a trail", () => {
+  const certs = (n: string) => join(import.meta.dirname, "..", "testdata", "certs", n);
+  /** [type, microseconds, hex bytes] of every input and output event. */
+  type Io = [string, number, string][];
+
+  /** The events as the recording itself holds them, read without our importers. */
+  function castEvents(name: string): Io {
+    return readFileSync(join(dir, name), "utf8")
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((l) => JSON.parse(l) as [number, string, string])
+      .filter(([, code]) => code === "o" || code === "i")
+      .map(([t, code, data]) => [
+        code === "o" ? "output" : "input",
+        micros(t),
+        Buffer.from(data, "utf8").toString("hex"),
+      ]);
+  }
+  function scriptEvents(log: string, timing: string): Io {
+    const body = file(join(dir, log));
+    let offset = body.indexOf(0x0a) + 1; // after "Script started on …"
+    let t = 0;
+    const out: Io = [];
+    for (const line of readFileSync(join(dir, timing), "utf8").trim().split("\n")) {
+      const f = line.split(" ");
+      const classic = /^\d/.test(f[0]!);
+      t += delayMicros(classic ? f[0]! : f[1]!);
+      if (!classic && f[0] !== "I" && f[0] !== "O") continue;
+      const n = Number(classic ? f[1] : f[2]);
+      const type = classic || f[0] === "O" ? "output" : "input";
+      out.push([type, t, Buffer.from(body.subarray(offset, offset + n)).toString("hex")]);
+      offset += n;
+    }
+    return out;
+  }
+
+  beforeAll(async () => {
+    const r = await runCli(
+      [
+        "policy",
+        "create",
+        "--name",
+        "real",
+        "--encrypt",
+        certs("rsa2048-a.crt"),
+        "--upstream",
+        certs("rsa2048-c.crt"),
+        "-o",
+        "real.json",
+      ],
+      { cwd: dir },
+    );
+    expect(r).toMatchObject({ code: 0, stderr: "" });
+  });
+
+  it.each([
+    ["asciinema rec --stdin", ["stdin.cast"], () => castEvents("stdin.cast"), true],
+    ["asciinema rec", ["plain.cast"], () => castEvents("plain.cast"), false],
+    [
+      "script --log-io",
+      ["io.log", "--timing", "io.tm"],
+      () => scriptEvents("io.log", "io.tm"),
+      true,
+    ],
+    [
+      "script -t",
+      ["classic.ts", "--timing", "classic.tm"],
+      () => scriptEvents("classic.ts", "classic.tm"),
+      false,
+    ],
+  ])(
+    "%s: sealed, replays exactly its recorded output and input bytes and times",
+    async (_, input, expected, typed) => {
+      const trail = `${input[0]}.trail`;
+      const sealed = await runCli(["seal", "--policy", "real.json", ...input, "-o", trail], {
+        cwd: dir,
+      });
+      expect(sealed).toMatchObject({ code: 0, stderr: "" });
+      const keys = ["--key", certs("rsa2048-a.key"), "--key", certs("rsa2048-c.key")];
+      const r = await runCli(["replay", trail, ...keys, "--format", "jsonl"], { cwd: dir });
+      expect(r).toMatchObject({ code: 0, stderr: "" });
+      const replayed: Io = r.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { t: number; type: string; data?: string; encoding?: string })
+        .filter((e) => e.type === "output" || e.type === "input")
+        .map((e) => [
+          e.type,
+          micros(e.t),
+          Buffer.from(e.data!, e.encoding === "base64" ? "base64" : "utf8").toString("hex"),
+        ]);
+      const want = expected();
+      expect(want.some(([type]) => type === "input")).toBe(typed);
+      expect(replayed).toEqual(want);
+    },
+  );
+
+  it("script --log-io, sealed: the script export plays in scriptreplay as exactly its output", async () => {
+    const keys = ["--key", certs("rsa2048-a.key")];
+    const sealed = await runCli(
+      ["seal", "--policy", "real.json", "io.log", "--timing", "io.tm", "-o", "sr.trail"],
+      { cwd: dir },
+    );
+    expect(sealed).toMatchObject({ code: 0, stderr: "" });
+    const r = await runCli(
+      [
+        "replay",
+        "sr.trail",
+        ...keys,
+        "--format",
+        "script",
+        "-o",
+        "sr.ts",
+        "--timing-output",
+        "sr.tm",
+      ],
+      { cwd: dir },
+    );
+    expect(r).toMatchObject({ code: 0 });
+    const played = sh(dir, "scriptreplay --timing sr.tm --divisor 100 sr.ts");
+    const output = scriptEvents("io.log", "io.tm")
+      .filter(([type]) => type === "output")
+      .map(([, , hex]) => hex)
+      .join("");
+    expect(Buffer.from(played).toString("hex")).toBe(`${output}0a`); // scriptreplay adds "\n"
+  });
+});
