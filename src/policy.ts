@@ -267,7 +267,9 @@ class Checker {
         "NAME_MISSING",
         name === undefined
           ? "the policy needs a name"
-          : `the name must be a non-empty string, not ${typeName(name)}`,
+          : name === ""
+            ? "the name is empty"
+            : `the name must be a non-empty string, not ${typeName(name)}`,
       );
       return;
     }
@@ -418,7 +420,7 @@ class Checker {
           this.report(
             path,
             "CERTIFICATE_SEVERAL",
-            `${r.message}; give one certificate per ${what} (a list entry each)`,
+            `${r.message}; ${fourEyes ? "four_eyes_certificate holds the second person's certificate only" : "put each certificate in a list entry of its own"}`,
           );
           break;
         case "not-a-string":

@@ -464,6 +464,24 @@ describe("checkPolicy: every rule fails with its exact path and code, and passes
     expect(errorsOf(passed)).toEqual([]);
   });
 
+  it("says what is wrong in words that fit the value", () => {
+    const messages = (body: unknown) => checkPolicy(body).map((p) => `${p.path}: ${p.message}`);
+    expect(messages(withChange((b) => (b.name = "")))).toEqual(["name: the name is empty"]);
+    expect(messages(withChange((b) => (b.name = 7)))).toEqual([
+      "name: the name must be a non-empty string, not a number",
+    ]);
+    expect(
+      messages(withChange((b) => (b.encryption.certificates[0].four_eyes_certificate = A + B))),
+    ).toEqual([
+      "encryption.certificates[0].four_eyes_certificate: holds 2 PEM blocks; the API takes one certificate per string; four_eyes_certificate holds the second person's certificate only",
+    ]);
+    expect(messages(withChange((b) => (b.encryption.certificates[0].certificate = A + B)))).toEqual(
+      [
+        "encryption.certificates[0].certificate: holds 2 PEM blocks; the API takes one certificate per string; put each certificate in a list entry of its own",
+      ],
+    );
+  });
+
   it("accepts the base policy with no problem at all", () => {
     expect(checkPolicy(base())).toEqual([]);
   });
