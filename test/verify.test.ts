@@ -812,6 +812,23 @@ describe("verify: what the human verdict tells an auditor", () => {
     ).toMatch(/^ {2}INTEGRITY {3}truncated: last good checkpoint 2 at 60s, \d+ records after it/);
   });
 
+  it("many trails, one unreadable: the others still get their verdicts, then exit 2", async () => {
+    const file = await sealWith([id("signer-rsa.pem", "signer-rsa.key")]);
+    const r = await runCli(["verify", "--json", file, p("missing.trail"), file, "--ca", R], {
+      cwd: dir,
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`trailseal: error: no such file: ${p("missing.trail")}\n`);
+    const j = JSON.parse(r.stdout) as Verdict[];
+    expect(j.map((v) => [v.file, v.valid])).toEqual([
+      [file, true],
+      [file, true],
+    ]);
+    const human = await runCli(["verify", p("missing.trail"), file, "--ca", R], { cwd: dir });
+    expect(human.code).toBe(2);
+    expect(human.stdout.split("\n")[0]).toBe(`${file}: VALID`);
+  });
+
   it("--require: repeatable (the lists add up), and an empty list is a usage error", async () => {
     const file = await sealWith([id("signer-rsa.pem", "signer-rsa.key")]);
     const j = JSON.parse(

@@ -1,5 +1,5 @@
 import { readCertificates } from "../pem.js";
-import { TrailsealError } from "../errors.js";
+import { TrailsealError, isTrailsealError } from "../errors.js";
 import { ChainValidator } from "../sign.js";
 import {
   REQUIREMENTS,
@@ -8,7 +8,16 @@ import {
   type Requirement,
   type Verdict,
 } from "../verify.js";
-import { collect, EXIT_FAILED, EXIT_OK, guard, newCommand, parseArgs, type Io } from "./io.js";
+import {
+  collect,
+  EXIT_FAILED,
+  EXIT_OK,
+  guard,
+  newCommand,
+  parseArgs,
+  reportError,
+  type Io,
+} from "./io.js";
 import { inputStream, loadKeys } from "./common.js";
 import { Progress, counted } from "./progress.js";
 import { inputName, readInput } from "./files.js";
@@ -227,19 +236,30 @@ tampered, 2 usage or I/O error.`,
     const keys = await loadKeys(flags.key ?? [], flags.passin, io);
     const validator = new ChainValidator();
     const verdicts: Verdict[] = [];
+    // One unreadable trail must not cost the others their verdicts: it is reported, the rest
+    // are verified, and the exit status is 2 at the end.
+    let ioFailure: number | null = null;
     for (const path of paths) {
-      const progress = await Progress.forFile(io, `verifying ${inputName(path)}`, path);
-      const v = await verifyTrail(counted(await inputStream(path, io), progress), inputName(path), {
-        anchors,
-        tsaAnchors,
-        keys,
-        validator,
-        ...(require === undefined ? {} : { require }),
-      });
+      let v: Verdict;
+      try {
+        const progress = await Progress.forFile(io, `verifying ${inputName(path)}`, path);
+        v = await verifyTrail(counted(await inputStream(path, io), progress), inputName(path), {
+          anchors,
+          tsaAnchors,
+          keys,
+          validator,
+          ...(require === undefined ? {} : { require }),
+        });
+      } catch (e) {
+        if (!isTrailsealError(e, "IO")) throw e;
+        ioFailure = reportError(io, e);
+        continue;
+      }
       verdicts.push(v);
       if (flags.json !== true) io.stdout.write(formatVerdict(v));
     }
     if (flags.json === true) io.stdout.write(`${JSON.stringify(verdicts, null, 2)}\n`);
+    if (ioFailure !== null) return ioFailure;
     return verdicts.every((v) => v.valid) ? EXIT_OK : EXIT_FAILED;
   });
 }
