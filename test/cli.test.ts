@@ -54,6 +54,21 @@ describe("cli", () => {
     expect(r.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
   });
 
+  it("with no command: the usage on stderr, nothing on stdout, exit 2", async () => {
+    const r = await runCli([]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/^Usage: trailseal <command>/);
+  });
+
+  it("an unknown option before any command is called an option", async () => {
+    const r = await runCli(["--frobnicate"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      "trailseal: error: unknown option '--frobnicate'\ntrailseal: hint: run 'trailseal --help' for the list of commands\n",
+    );
+  });
+
   it("refuses an unknown command with exit 2 and a hint", async () => {
     const r = await runCli(["frobnicate"]);
     expect(r.code).toBe(2);

@@ -153,10 +153,15 @@ async function watchingOutput(io: Io, work: () => Promise<number>): Promise<numb
 
 async function dispatch(argv: readonly string[], io: Io): Promise<number> {
   const [first, ...rest] = argv;
-  if (first === undefined || first === "--help" || first === "-h" || first === "help") {
+  if (first === undefined) {
+    // No command is a usage error: the usage goes where errors go, as with 'trailseal policy'.
+    io.stderr.write(usage());
+    return EXIT_USAGE;
+  }
+  if (first === "--help" || first === "-h" || first === "help") {
     if (first === "help" && rest[0] !== undefined) return dispatch([rest[0], "--help"], io);
     io.stdout.write(usage());
-    return first === undefined ? EXIT_USAGE : EXIT_OK;
+    return EXIT_OK;
   }
   if (first === "--version" || first === "-V") {
     io.stdout.write(`${version()}\n`);
@@ -164,7 +169,7 @@ async function dispatch(argv: readonly string[], io: Io): Promise<number> {
   }
   const entry = COMMANDS.find((c) => c.name === first);
   if (entry === undefined) {
-    say(io, "error", `unknown command '${first}'`);
+    say(io, "error", `unknown ${first.startsWith("-") ? "option" : "command"} '${first}'`);
     say(io, "hint", "run 'trailseal --help' for the list of commands");
     return EXIT_USAGE;
   }
