@@ -1,10 +1,20 @@
 /** The trail commands end to end, in-process: policy create → seal → inspect → replay → share. */
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import {
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { PassThrough, Readable, Writable } from "node:stream";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./helpers/io.js";
+import { run } from "../src/cli/main.js";
 import { TESTDATA } from "./helpers/fixtures.js";
 
 const certs = (n: string) => join(TESTDATA, "certs", n);
@@ -402,5 +412,78 @@ describe("seal, inspect, replay, share", () => {
       "/dev/null",
     ]);
     expect(r.status, r.stderr.toString()).toBe(0);
+  });
+});
+
+describe("where replay and seal write", () => {
+  const out = (n: string) => join(dir, "out", n);
+  beforeAll(async () => {
+    execFileSync("mkdir", ["-p", join(dir, "out")]);
+    writeFileSync(out("s.cast"), CAST);
+    await ok(["policy", "create", "--name", "clear", "-o", out("clear.json")]);
+    await ok(["seal", "--policy", out("clear.json"), out("s.cast"), "-o", out("s.trail")]);
+  });
+
+  it("stdout closed early (EPIPE, as `| head` does) is an I/O error, not an uncaught stack trace", async () => {
+    // The first write fails as a closed pipe does; the stream then emits 'error'.
+    const stdout = new Writable({
+      write(_chunk, _enc, cb) {
+        cb(Object.assign(new Error("write EPIPE"), { code: "EPIPE" }));
+      },
+    });
+    const stderr = new PassThrough();
+    const err: Buffer[] = [];
+    stderr.on("data", (c: Buffer) => err.push(c));
+    const code = await run(["replay", out("s.trail"), "--format", "raw"], {
+      stdin: Readable.from([]),
+      stdout,
+      stderr,
+      env: {},
+      cwd: dir,
+      stderrIsTTY: false,
+      stdoutIsTTY: false,
+      now: () => new Date(),
+    });
+    expect(code).toBe(2);
+    expect(Buffer.concat(err).toString()).toBe(
+      "trailseal: error: cannot write <stdout>: it was closed early (EPIPE)\n",
+    );
+  });
+
+  it("-o /dev/null needs no --force and stays a device", async () => {
+    const r = await runCli(["replay", out("s.trail"), "--format", "raw", "-o", "/dev/null"], {
+      cwd: dir,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(statSync("/dev/null").isCharacterDevice()).toBe(true);
+  });
+
+  it("-o FIFO is written through the pipe, not replaced by a regular file", async () => {
+    const fifo = out("pipe");
+    execFileSync("mkfifo", [fifo]);
+    const reader = spawn("cat", [fifo]);
+    const got: Buffer[] = [];
+    reader.stdout.on("data", (c: Buffer) => got.push(c));
+    const closed = new Promise((r) => reader.on("close", r));
+    const r = await runCli(["replay", out("s.trail"), "--format", "raw", "-o", fifo], {
+      cwd: dir,
+    });
+    if (r.code !== 0) reader.kill(); // nobody will open the pipe for writing
+    await closed;
+    expect(r.code, r.stderr).toBe(0);
+    expect(Buffer.concat(got).toString()).toBe(SCREEN);
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
+  });
+
+  it("--force onto a symbolic link replaces the file it names and keeps the link", async () => {
+    writeFileSync(out("real.raw"), "old");
+    symlinkSync(out("real.raw"), out("link.raw"));
+    const r = await runCli(
+      ["replay", out("s.trail"), "--format", "raw", "-o", out("link.raw"), "--force"],
+      { cwd: dir },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(lstatSync(out("link.raw")).isSymbolicLink()).toBe(true);
+    expect(readFileSync(out("real.raw"), "utf8")).toBe(SCREEN);
   });
 });

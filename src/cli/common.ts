@@ -1,6 +1,6 @@
 /** Option handling shared by the trail commands: inputs, outputs, keys, policies, identities. */
 import { createReadStream } from "node:fs";
-import { open, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import { open, realpath, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { TrailsealError } from "../errors.js";
@@ -73,16 +73,29 @@ export async function loadPlan(path: string, io: Io): Promise<SealingPlan> {
 
 /**
  * An output file written whole or not at all: bytes go to a temporary file beside the target,
- * renamed over it on `commit`, removed on `abort`. `-` writes to stdout.
+ * renamed over it on `commit`, removed on `abort`. `-` writes to stdout. A target that exists and
+ * is not a regular file (a FIFO, /dev/null, a terminal) is written in place: renaming over it
+ * would replace the device or pipe with a regular file. A symbolic link to a regular file is
+ * followed, so the file it names is replaced and the link stays.
  */
 export class OutputFile {
+  /** Set when stdout fails (EPIPE: the reader went away); later writes throw instead of crashing. */
+  private failed: Error | null = null;
+
   private constructor(
     private readonly io: Io,
     readonly name: string,
     private readonly target: string | null,
     private readonly temp: string | null,
     private readonly handle: FileHandle | null,
-  ) {}
+  ) {
+    if (handle === null) {
+      // Without a listener, an EPIPE on stdout is an uncaught 'error' event and a stack trace.
+      io.stdout.on("error", (e: Error) => {
+        this.failed ??= e;
+      });
+    }
+  }
 
   static async create(
     path: string,
@@ -90,18 +103,26 @@ export class OutputFile {
     options: { force?: boolean } = {},
   ): Promise<OutputFile> {
     if (path === "-") return new OutputFile(io, "<stdout>", null, null, null);
-    const target = resolve(io.cwd, path);
-    if (options.force !== true) {
-      const exists = await stat(target).then(
-        () => true,
-        () => false,
-      );
-      if (exists) {
-        throw new TrailsealError("IO", `${path} already exists`, {
-          hint: "choose another name or pass --force",
-        });
-      }
+    const given = resolve(io.cwd, path);
+    const existing = await stat(given).catch(() => null);
+    if (existing?.isDirectory() === true) {
+      throw new TrailsealError("IO", `${path} is a directory, not a file`);
     }
+    if (existing !== null && !existing.isFile()) {
+      let handle: FileHandle;
+      try {
+        handle = await open(given, "w");
+      } catch (e) {
+        throw new TrailsealError("IO", `cannot write ${path}`, { cause: e });
+      }
+      return new OutputFile(io, path, null, null, handle);
+    }
+    if (existing !== null && options.force !== true) {
+      throw new TrailsealError("IO", `${path} already exists`, {
+        hint: "choose another name or pass --force",
+      });
+    }
+    const target = existing === null ? given : await realpath(given);
     const temp = join(
       dirname(target),
       `.${basename(target)}.${randomBytes(6).toString("hex")}.partial`,
@@ -115,12 +136,29 @@ export class OutputFile {
     return new OutputFile(io, path, target, temp, handle);
   }
 
+  private stdoutFailed(): TrailsealError {
+    const why = (this.failed as NodeJS.ErrnoException).code ?? this.failed!.message;
+    return new TrailsealError("IO", `cannot write <stdout>: it was closed early (${why})`, {
+      cause: this.failed,
+    });
+  }
+
   /** Appends bytes; resolves when they are written (backpressure). */
   readonly write = async (chunk: Uint8Array): Promise<void> => {
     if (this.handle === null) {
+      if (this.failed !== null) throw this.stdoutFailed();
       if (!this.io.stdout.write(chunk)) {
-        await new Promise<void>((r) => this.io.stdout.once("drain", () => r()));
+        await new Promise<void>((r) => {
+          const done = () => {
+            this.io.stdout.off("drain", done);
+            this.io.stdout.off("error", done);
+            r();
+          };
+          this.io.stdout.on("drain", done);
+          this.io.stdout.on("error", done);
+        });
       }
+      if (this.failed !== null) throw this.stdoutFailed();
       return;
     }
     let offset = 0;
@@ -131,16 +169,24 @@ export class OutputFile {
   };
 
   async commit(): Promise<void> {
-    if (this.handle === null) return;
+    if (this.handle === null) {
+      if (this.failed !== null) throw this.stdoutFailed();
+      return;
+    }
+    if (this.temp === null) {
+      // Written in place (a pipe or device): nothing to sync or rename.
+      await this.handle.close();
+      return;
+    }
     await this.handle.sync();
     await this.handle.close();
-    await rename(this.temp!, this.target!);
+    await rename(this.temp, this.target!);
   }
 
   async abort(): Promise<void> {
     if (this.handle === null) return;
     await this.handle.close().catch(() => undefined);
-    await unlink(this.temp!).catch(() => undefined);
+    if (this.temp !== null) await unlink(this.temp).catch(() => undefined);
   }
 }
 
