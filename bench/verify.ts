@@ -4,12 +4,10 @@
  *
  * The headline figure is `trailseal verify TRAIL --ca root-ca.pem` of the built CLI, timed as a
  * whole process, with `trailseal --version` beside it for the node start and module load. The
- * library pass (trail reader: record digests, chain, structure; then `verifyDetached` of every
- * checkpoint with one shared ChainValidator) is timed in this process too. Before `verify`
- * existed the library pass was the headline figure, marked TODO. openssl checks what
- * `trailseal export` writes (or, without export, the same files written from the reader).
+ * library call `verifyTrail` (record digests, chain, structure, every checkpoint signature with
+ * one shared chain validation) is timed in this process too. openssl checks the signatures as
+ * `trailseal export` writes them.
  */
-import { spawnSync } from "node:child_process";
 import {
   createReadStream,
   mkdirSync,
@@ -20,8 +18,8 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
-import { TrailReader } from "../src/trail/reader.js";
-import { ChainValidator, verifyDetached } from "../src/sign.js";
+import { ChainValidator } from "../src/sign.js";
+import { verifyTrail, type Verdict } from "../src/verify.js";
 import {
   CLI,
   CommandFailed,
@@ -36,23 +34,19 @@ import {
 const PKI = join(REPO, "testdata", "pki");
 
 export interface VerifyResult {
-  /** "cli" = `trailseal verify` timed; "stand-in" = only the in-process library pass (TODO). */
-  mode: "cli" | "stand-in";
-  /** Where openssl's inputs came from: `trailseal export`, or written from the reader. */
-  exported: "trailseal export" | "reader";
   sessionSeconds: number;
   records: number;
   checkpoints: number;
   signedCheckpoints: number;
   trailBytes: number;
-  /** The headline figure: the CLI when there is one, else the library pass. */
+  /** `trailseal verify`, whole process. */
   trailseal: { seconds: number; runs: number[]; maxRssKiB: number | null };
   /** `trailseal --version`: the node start and module load inside the CLI figure. */
-  startup: { seconds: number } | null;
-  /** Reader (digests, chain, structure) + verifyDetached per checkpoint, in this process. */
+  startup: { seconds: number };
+  /** `verifyTrail` in this process. */
   library: { seconds: number; runs: number[]; chainValidations: number };
   openssl: { seconds: number; perSignatureMs: number; runs: number[] };
-  /** openssl seconds / trailseal seconds: above 1 means trailseal is faster. */
+  /** openssl seconds / trailseal verify seconds: above 1 means trailseal is faster. */
   ratio: number;
 }
 
@@ -65,46 +59,6 @@ function oneHourCast(seconds: number): string {
     );
   }
   return `${lines.join("\n")}\n`;
-}
-
-function cliHas(command: string): boolean {
-  const r = spawnSync(process.execPath, [CLI, command, "--help"], { stdio: "ignore" });
-  return r.status === 0;
-}
-
-interface Walk {
-  records: number;
-  checkpoints: number;
-  signed: number;
-  validations: number;
-}
-
-/** The stand-in verifier; also writes each checkpoint's content and signature for openssl. */
-async function standIn(
-  trail: string,
-  anchors: Uint8Array[],
-  exportDir: string | null,
-): Promise<Walk> {
-  const reader = await TrailReader.open(createReadStream(trail), trail);
-  const validator = new ChainValidator();
-  let records = 0;
-  let checkpoints = 0;
-  let signed = 0;
-  for await (const record of reader.records()) {
-    records++;
-    if (record.type !== "checkpoint") continue;
-    checkpoints++;
-    if (record.signature.byteLength === 0) continue;
-    await verifyDetached(record.signature, record.content, { anchors, validator });
-    if (exportDir !== null) {
-      const name = `checkpoint-${String(signed + 1).padStart(3, "0")}`;
-      writeFileSync(join(exportDir, `${name}.txt`), record.content);
-      writeFileSync(join(exportDir, `${name}.p7s`), record.signature);
-    }
-    signed++;
-  }
-  if (reader.end.state !== "complete") throw new CommandFailed(`${trail}: ${reader.end.state}`);
-  return { records, checkpoints, signed, validations: validator.validations };
 }
 
 export async function benchVerify(
@@ -151,15 +105,18 @@ export async function benchVerify(
     join(PKI, "signer-rsa.key"),
   ]);
   const anchors = [new Uint8Array(new X509Certificate(readFileSync(join(PKI, "root-ca.pem"))).raw)];
-  const mode: VerifyResult["mode"] = cliHas("verify") ? "cli" : "stand-in";
-  if (mode === "stand-in")
-    log("TODO: `trailseal verify` is not in the built CLI yet; timing the in-process stand-in");
-  // openssl checks what `trailseal export` writes; before export existed, the reader wrote it.
-  const exported: VerifyResult["exported"] = cliHas("export") ? "trailseal export" : "reader";
-  const walk = await standIn(trail, anchors, exported === "reader" ? exportDir : null);
-  if (exported === "trailseal export") {
-    setup(process.execPath, [CLI, "export", trail, exportDir, "--force"]);
-  }
+  const library = async (): Promise<{ verdict: Verdict; validations: number }> => {
+    const validator = new ChainValidator();
+    const verdict = await verifyTrail(createReadStream(trail), trail, { anchors, validator });
+    if (!verdict.valid || verdict.signature.state !== "valid") {
+      throw new CommandFailed(
+        `verifyTrail: ${trail} is not valid: ${JSON.stringify(verdict.failed)}`,
+      );
+    }
+    return { verdict, validations: validator.validations };
+  };
+  const { verdict } = await library();
+  setup(process.execPath, [CLI, "export", trail, exportDir, "--force"]);
   const pairs = readdirSync(exportDir)
     .filter((f) => /^checkpoint-\d+\.p7s$/.test(f))
     .sort()
@@ -167,28 +124,29 @@ export async function benchVerify(
       p7s: join(exportDir, f),
       content: join(exportDir, f.replace(/\.p7s$/, ".txt")),
     }));
-  if (pairs.length !== walk.signed) {
-    throw new CommandFailed(`expected ${walk.signed} exported signatures, found ${pairs.length}`);
+  if (pairs.length !== verdict.signature.signed) {
+    throw new CommandFailed(
+      `expected ${verdict.signature.signed} exported signatures, found ${pairs.length}`,
+    );
   }
 
   const cli: Measured[] = [];
   const startup: number[] = [];
-  const library: number[] = [];
+  const lib: number[] = [];
   const theirs: number[] = [];
   let validations = 0;
   const rssFile = join(dir, "rss-verify.txt");
   for (let r = 0; r < repeats; r++) {
-    if (mode === "cli") {
-      cli.push(
-        await measure(process.execPath, [CLI, "verify", trail, "--ca", join(PKI, "root-ca.pem")], {
-          rssFile,
-        }),
-      );
-      startup.push((await measure(process.execPath, [CLI, "--version"], { rssFile: "" })).seconds);
-    }
+    // Exit status 0 = valid under the default requirements (complete, signature).
+    cli.push(
+      await measure(process.execPath, [CLI, "verify", trail, "--ca", join(PKI, "root-ca.pem")], {
+        rssFile,
+      }),
+    );
+    startup.push((await measure(process.execPath, [CLI, "--version"], { rssFile: "" })).seconds);
     const t0 = process.hrtime.bigint();
-    validations = (await standIn(trail, anchors, null)).validations;
-    library.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    validations = (await library()).validations;
+    lib.push(Number(process.hrtime.bigint() - t0) / 1e9);
     const t1 = process.hrtime.bigint();
     for (const { p7s, content } of pairs) {
       await measure(
@@ -216,37 +174,31 @@ export async function benchVerify(
     theirs.push(Number(process.hrtime.bigint() - t1) / 1e9);
     const ms = (x: number | undefined): string => ((x ?? NaN) * 1000).toFixed(0);
     log(
-      `  [${r + 1}/${repeats}] verify: ` +
-        (mode === "cli" ? `trailseal verify ${ms(cli.at(-1)?.seconds)} ms, ` : "") +
-        `library pass ${ms(library.at(-1))} ms, openssl x${pairs.length} ${ms(theirs.at(-1))} ms`,
+      `  [${r + 1}/${repeats}] verify: trailseal verify ${ms(cli.at(-1)?.seconds)} ms, ` +
+        `verifyTrail ${ms(lib.at(-1))} ms, openssl x${pairs.length} ${ms(theirs.at(-1))} ms`,
     );
   }
   const round = (xs: number[]): number[] => xs.map((x) => Math.round(x * 10000) / 10000);
-  const ours =
-    mode === "cli"
-      ? {
-          seconds: median(cli.map((m) => m.seconds)),
-          runs: round(cli.map((m) => m.seconds)),
-          maxRssKiB: maxOrNull(cli.map((m) => m.maxRssKiB)),
-        }
-      : { seconds: median(library), runs: round(library), maxRssKiB: null };
+  const ours = cli.map((m) => m.seconds);
   const theirsS = median(theirs);
   return {
-    mode,
-    exported,
     sessionSeconds,
-    records: walk.records,
-    checkpoints: walk.checkpoints,
-    signedCheckpoints: walk.signed,
+    records: verdict.integrity.records,
+    checkpoints: verdict.integrity.checkpoints,
+    signedCheckpoints: verdict.signature.signed,
     trailBytes: statSync(trail).size,
-    trailseal: ours,
-    startup: mode === "cli" ? { seconds: median(startup) } : null,
-    library: { seconds: median(library), runs: round(library), chainValidations: validations },
+    trailseal: {
+      seconds: median(ours),
+      runs: round(ours),
+      maxRssKiB: maxOrNull(cli.map((m) => m.maxRssKiB)),
+    },
+    startup: { seconds: median(startup) },
+    library: { seconds: median(lib), runs: round(lib), chainValidations: validations },
     openssl: {
       seconds: theirsS,
       perSignatureMs: (theirsS / Math.max(1, pairs.length)) * 1000,
       runs: round(theirs),
     },
-    ratio: theirsS / ours.seconds,
+    ratio: theirsS / median(ours),
   };
 }
