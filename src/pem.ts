@@ -295,6 +295,15 @@ export function checkApiCertificate(value: unknown): ApiCertificateCheck {
       message: `holds a ${block.label} bundle; the API takes one certificate per string`,
     };
   }
+  if (block.label !== "CERTIFICATE") {
+    // X509 CERTIFICATE is an old label; TRUSTED CERTIFICATE carries OpenSSL's trust settings
+    // after the certificate. Both are certificates that 'trailseal pem --api' makes plain.
+    return {
+      ok: false,
+      reason: "metadata",
+      message: `is a ${block.label} block; SPS wants a plain CERTIFICATE block`,
+    };
+  }
   let der: Uint8Array;
   try {
     der = blockBytes(block, "the value");

@@ -408,6 +408,18 @@ describe("checkApiCertificate", () => {
       "holds escaped line breaks (a backslash and n) instead of line breaks: it was JSON-escaped twice",
     ],
     [
+      "OpenSSL's TRUSTED CERTIFICATE (trust settings after the certificate)",
+      text("variants/trusted.pem"),
+      "metadata",
+      "is a TRUSTED CERTIFICATE block; SPS wants a plain CERTIFICATE block",
+    ],
+    [
+      "the old X509 CERTIFICATE label",
+      api.replace(/(BEGIN|END) CERTIFICATE/g, "$1 X509 CERTIFICATE"),
+      "metadata",
+      "is a X509 CERTIFICATE block; SPS wants a plain CERTIFICATE block",
+    ],
+    [
       "two certificates",
       api + text("rsa2048-b.crt"),
       "several",
