@@ -82,6 +82,8 @@ const RSA_PKCS1_OIDS = new Map<string, HashName | null>([
   [OID.sha512WithRSAEncryption, "sha512"],
 ]);
 const PSS_SALT = 32;
+/** anyExtendedKeyUsage (RFC 5280 §4.2.1.12). */
+const EKU_ANY = "2.5.29.37.0";
 
 function digest(hash: HashName, data: Uint8Array): Uint8Array {
   return new Uint8Array(createHash(hash).update(data).digest());
@@ -552,6 +554,18 @@ export async function verifyDetached(
   if (!signsData(signer)) {
     throw invalid(
       `the keyUsage of "${signer.subject}" allows neither digitalSignature nor nonRepudiation`,
+    );
+  }
+  // A missing code-signing EKU is reported, not enforced (SPS asks for it); but a critical EKU
+  // that excludes it restricts the key to other purposes (RFC 5280 §4.2.1.12; a TSA's is critical
+  // by RFC 3161 §2.3 so that its key signs nothing but tokens).
+  if (
+    signer.ekuCritical === true &&
+    !signer.extendedKeyUsages.includes(EKU_CODE_SIGNING) &&
+    !signer.extendedKeyUsages.includes(EKU_ANY)
+  ) {
+    throw invalid(
+      `the critical extendedKeyUsage of "${signer.subject}" (${signer.extendedKeyUsages.join(", ")}) does not allow code signing`,
     );
   }
 

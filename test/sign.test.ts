@@ -132,6 +132,31 @@ describe("signDetached / verifyDetached round trips", () => {
     expect((await verifyDetached(p7s, content, { anchors })).codeSigning).toBe(false);
   });
 
+  it("refuses a signer whose critical extendedKeyUsage excludes code signing (a TSA's certificate), reports a non-critical one", async () => {
+    // RFC 3161 §2.3 makes a TSA's timeStamping EKU critical so that its key signs nothing else.
+    const tsa = (
+      await loadSigningIdentity(read("tsa.pem"), read("tsa.key"), {
+        certSource: "tsa.pem",
+        keySource: "tsa.key",
+      })
+    ).identity;
+    await expect(
+      verifyDetached(await signDetached(content, tsa, T), content, { anchors }),
+    ).rejects.toMatchObject({
+      code: "SIGNATURE_INVALID",
+      message:
+        'signature invalid: the critical extendedKeyUsage of "C=XX, O=trailseal test, CN=trailseal test TSA" (1.3.6.1.5.5.7.3.8) does not allow code signing',
+    });
+    const loose = (
+      await loadSigningIdentity(read("tsa-noncritical.pem"), read("tsa-noncritical.key"), {
+        certSource: "tsa-noncritical.pem",
+        keySource: "tsa-noncritical.key",
+      })
+    ).identity;
+    const facts = await verifyDetached(await signDetached(content, loose, T), content, { anchors });
+    expect(facts.codeSigning).toBe(false);
+  });
+
   it("validates the chain at the signing time, or at options.at when given", async () => {
     const id = await identity("signer-rsa");
     const after = await signDetached(content, id, new Date("2125-06-01T00:00:00Z"));
