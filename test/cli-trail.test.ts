@@ -212,6 +212,35 @@ describe("seal, inspect, replay, share", () => {
     expect(s.channels.upstream.alternatives[1].added).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
 
+  it("inspect shows control characters from the annex (anyone can write it) as escapes", async () => {
+    const b = readFileSync(p("shared.trail"));
+    const sealedLength = 14 + b.readUInt32BE(10);
+    const annexLength = b.readUInt32BE(sealedLength);
+    const annex = JSON.parse(
+      b.subarray(sealedLength + 4, sealedLength + 4 + annexLength).toString(),
+    );
+    annex.stanzas[0].layers[0].subject = "CN=\x1b[2K\rforged\x07";
+    annex.stanzas[0].added = "\x1b]0;owned\x07\u009b2J";
+    const json = Buffer.from(JSON.stringify(annex));
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(json.byteLength);
+    writeFileSync(
+      p("evil.trail"),
+      Buffer.concat([
+        b.subarray(0, sealedLength),
+        length,
+        json,
+        b.subarray(sealedLength + 4 + annexLength),
+      ]),
+    );
+    const r = await ok(["inspect", p("evil.trail")]);
+    // eslint-disable-next-line no-control-regex
+    expect(r.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+    expect(r.stdout).toContain(
+      "RSA (CN=\\x1b[2K\\x0dforged\\x07) [added after sealing, \\x1b]0;owned\\x07\\x9b2J]\n",
+    );
+  });
+
   it("a clear policy seals and replays without keys", async () => {
     await ok(["seal", "--policy", p("clear.json"), p("s.cast"), "-o", p("clear.trail")]);
     expect((await ok(["replay", p("clear.trail"), "--format", "raw"])).stdout).toBe(SCREEN);

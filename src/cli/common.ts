@@ -195,3 +195,15 @@ export function seconds(us: number): string {
   const s = us / 1e6;
   return `${Number.isInteger(s) ? s.toFixed(0) : s.toFixed(6).replace(/0+$/, "")}s`;
 }
+
+/**
+ * Text from a trail made safe for a terminal: control characters (C0, DEL, C1), which a crafted
+ * header or annex could use to move the cursor, rewrite lines or set the window title, are shown
+ * as \xNN escapes. Everything a trail says goes through this before it reaches stdout or stderr.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
+  });
+}

@@ -2,7 +2,7 @@ import type { Channel } from "../events.js";
 import type { HeaderStanza } from "../trail/format.js";
 import { TrailReader, type TrailEnd } from "../trail/reader.js";
 import { EXIT_OK, guard, newCommand, parseArgs, type Io } from "./io.js";
-import { inputStream } from "./common.js";
+import { inputStream, printable } from "./common.js";
 import { inputName } from "./files.js";
 
 interface InspectFlags {
@@ -53,10 +53,16 @@ function alternative(s: HeaderStanza, added: string | null) {
     added,
     recipients: s.layers.map((l) => ({
       spkiFingerprint: l.spkiFingerprint,
-      subject: l.subject,
-      keyType: l.keyType,
+      subject: text(l.subject),
+      keyType: text(l.keyType),
     })),
   };
+}
+
+/** A header field as text, whatever JSON type a crafted header gave it. */
+function text(v: unknown): string {
+  if (typeof v === "string") return v;
+  return v === undefined ? "(none)" : JSON.stringify(v);
 }
 
 /** Reads a whole trail without keys and summarises it. Structural faults throw. */
@@ -167,7 +173,8 @@ function human(s: TrailSummary): string {
       : `truncated: ${s.end.reason}${s.end.lastCheckpoint === null ? "" : `; last checkpoint ${s.end.lastCheckpoint}`}`,
   );
   lines.push("(structure and chain checked; run 'trailseal verify' for signatures and timestamps)");
-  return `${lines.join("\n")}\n`;
+  // Every field comes from the trail, the annex from anyone who could write the file.
+  return `${lines.map(printable).join("\n")}\n`;
 }
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
