@@ -146,6 +146,9 @@ export function renderText(r: BenchResult): string {
     );
     for (const s of t.skipped) out.push(`skipped ${s.id}: ${s.reason}`);
     for (const line of overBound(t)) out.push(`OVER THE MEMORY BOUND: ${line}`);
+    out.push(
+      `floor: CLI modules loaded, no data: seal ${mib(t.floorKiB.seal)} MiB, replay ${mib(t.floorKiB.replay)} MiB`,
+    );
   }
   if (r.verify !== null)
     out.push(`\nVERIFY\n${verifyFacts(r)}\n${table(VERIFY_HEAD, verifyRows(r))}`);
@@ -200,6 +203,8 @@ export function renderDoc(r: BenchResult): string {
       markdownTable(OPEN_HEAD, openRows(t)),
       "",
       "Every round trip is checked byte for byte against the input (cmp) before its time counts.",
+      `The CLI with its modules loaded and no data peaks at ${mib(t.floorKiB.seal)} MiB (\`seal --help\`) and ` +
+        `${mib(t.floorKiB.replay)} MiB (\`replay --help\`): the floor under trailseal's RSS figures.`,
       "",
       ...overBound(t).map((line) => `**Over the memory bound:** ${line}.\n`),
       "Reference tools and why:",

@@ -41,6 +41,11 @@ export interface ThroughputResult {
   tools: ToolFigures[];
   /** Reference tools that were not run, with the reason. */
   skipped: { id: string; reason: string }[];
+  /**
+   * Peak RSS of the CLI with a command's modules loaded and no data (`seal --help`,
+   * `replay --help`): the floor under trailseal's figures.
+   */
+  floorKiB: { seal: number | null; replay: number | null };
 }
 
 interface Tool {
@@ -211,10 +216,13 @@ export async function benchThroughput(
       runs: ms.map((m) => Math.round(m.seconds * 1000) / 1000),
     };
   };
+  const floor = async (command: string): Promise<number | null> =>
+    (await measure(process.execPath, [CLI, command, "--help"], { rssFile })).maxRssKiB;
   return {
     inputBytes,
     repeats,
     skipped,
+    floorKiB: { seal: await floor("seal"), replay: await floor("replay") },
     tools: tools.map((t) => {
       const e = runs.get(t.id)!;
       return {
