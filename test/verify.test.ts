@@ -776,6 +776,29 @@ describe("verify: what the human verdict tells an auditor", () => {
     expect(one.stdout.split("\n")[4]).toMatch(/^ {2}TIMESTAMP/);
   });
 
+  it("lists the checkpoints by signature state when they differ (a forged one among untrusted ones)", async () => {
+    const foreign = {
+      chain: [certDer("pki/foreign-signer.pem")],
+      key: createPrivateKey(readFileSync(pki("foreign-signer.key"))),
+    };
+    const good = new Uint8Array(readFileSync(await sealWith([foreign])));
+    const final = (await records(good)).recs.filter((r) => r.kind === 2).at(-1)!;
+    const bad = good.slice();
+    bad[final.end - 1]! ^= 0x01; // inside the final checkpoint's signature value
+    writeFileSync(p("forged-final.trail"), bad);
+    const r = await runCli(["verify", p("forged-final.trail"), "--ca", R], { cwd: dir });
+    expect(r.code).toBe(1);
+    const lines = r.stdout.split("\n");
+    expect(lines[3]).toMatch(
+      /^ {2}SIGNATURE {3}untrusted: checkpoint 1 \(record \d+\): certificate/,
+    );
+    expect(lines.slice(4, 6)).toEqual([
+      "              checkpoints 1-3: untrusted",
+      "              checkpoint 4: invalid",
+    ]);
+    expect(lines[6]).toMatch(/^ {2}TIMESTAMP/);
+  });
+
   it("says signature and timestamp are unknown when the header cannot be read", async () => {
     writeFileSync(p("not-a-trail.txt"), "hello\n");
     const r = await runCli(["verify", p("not-a-trail.txt"), "--ca", R], { cwd: dir });

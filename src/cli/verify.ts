@@ -110,6 +110,19 @@ export function formatVerdict(v: Verdict): string {
           : `${s.state}: ${s.message}`)
     }`,
   );
+  // The verdict names the first failure only; an auditor must also see, say, one forged
+  // checkpoint among untrusted ones.
+  if (s.state === "invalid" || s.state === "untrusted") {
+    const states = new Map<string, number[]>();
+    for (const c of v.checkpoints)
+      states.set(c.signature, [...(states.get(c.signature) ?? []), c.index]);
+    if (states.size > 1) {
+      for (const [state, indexes] of states)
+        lines.push(
+          `              checkpoint${indexes.length > 1 ? "s" : ""} ${indexList(indexes)}: ${state}`,
+        );
+    }
+  }
   if (s.state === "valid" && signers.length > 1) {
     for (const { subject, indexes } of signers)
       lines.push(
