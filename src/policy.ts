@@ -597,13 +597,29 @@ export function isDottedOid(s: string): boolean {
 /** What kind of JSON document the input is. */
 type InputKind = "body" | "object" | "list";
 
+/** The fields of a body; a REST object or reference has none of them at its top. */
+const BODY_FIELDS = [
+  "name",
+  "encryption",
+  "signing",
+  "timestamping",
+  "timestamping_enabled",
+  "signing_and_timestamping_interval",
+];
+
 function kindOf(input: JsonObject): InputKind {
   if ("items" in input && !("name" in input)) return "list";
-  if ("body" in input || ("key" in input && !("name" in input))) return "object";
+  if ("body" in input) return "object";
+  // A body with a stray `key` is still a body: read as a reference it would pass unchecked.
+  if ("key" in input && !BODY_FIELDS.some((f) => f in input)) return "object";
   return "body";
 }
 
 function checkObject(c: Checker, obj: JsonObject, path: string): void {
+  if (kindOf(obj) === "body") {
+    c.checkBody(obj, path); // a list of bare bodies: check each as the body it is
+    return;
+  }
   c.unknownFields(obj, path, ["key", "body", "meta"]);
   if (obj["body"] === undefined) {
     c.report(

@@ -550,6 +550,25 @@ describe("checkPolicy: paths by input form", () => {
     ]);
   });
 
+  it("a body where a REST object is expected is checked as a body, never passed as a reference", () => {
+    // a body with a stray key, and a list of bare bodies: both once said "valid" (a reference)
+    const nameless: Record<string, unknown> = { ...bad };
+    delete nameless["name"];
+    expect(brief(checkPolicy({ key: "k", ...nameless }))).toEqual([
+      "key UNKNOWN_FIELD",
+      "name NAME_MISSING",
+      "encryption.certificates[0].four_eyes_certificate FOUR_EYES_SAME_KEY",
+    ]);
+    expect(brief(checkPolicy({ items: [base(), bad] }))).toEqual([
+      "items[1].name NAME_WHITESPACE",
+      "items[1].encryption.certificates[0].four_eyes_certificate FOUR_EYES_SAME_KEY",
+    ]);
+    // a real reference is still a note
+    expect(brief(checkPolicy({ key: "k", meta: { href: "/x" } }))).toEqual([" REFERENCE_ONLY"]);
+    // and sealingPlan reads a body with a stray key as the body it is
+    expect(sealingPlan({ key: "k", ...base() }).name).toBe("audit");
+  });
+
   it("non-objects in the wrong places", () => {
     expect(brief(checkPolicy("policy"))).toEqual([" INPUT_NOT_OBJECT"]);
     expect(brief(checkPolicy(null))).toEqual([" INPUT_NOT_OBJECT"]);
