@@ -183,6 +183,70 @@ describe("seal with a remote TSA", () => {
     expect(lenient.stdout).toContain("unstamped: checkpoint 3 at 30s (");
   });
 
+  it("warns about options of the other timestamp source instead of dropping them silently", async () => {
+    await runCli(
+      ["policy", "create", "--name", "local-ts", "--timestamp", "local", "-o", p("local.json")],
+      { cwd: dir },
+    );
+    const local = await runCli(
+      [
+        "seal",
+        "--policy",
+        p("local.json"),
+        "--tsa-cert",
+        pki("tsa.pem"),
+        "--tsa-key",
+        pki("tsa.key"),
+        "--tsa-url",
+        proxyUrl,
+        p("s.cast"),
+        "-o",
+        p("local.trail"),
+      ],
+      { cwd: dir },
+    );
+    expect(local.code, local.stderr).toBe(0);
+    expect(local.stderr).toBe(
+      "trailseal: warning: policy local-ts uses the local TSA; --tsa-url ignored\n",
+    );
+    await runCli(
+      [
+        "policy",
+        "create",
+        "--name",
+        "remote-ts",
+        "--timestamp",
+        proxyUrl,
+        "--interval",
+        "100",
+        "-o",
+        p("remote.json"),
+      ],
+      { cwd: dir },
+    );
+    seen = 0;
+    failing = new Set();
+    const remote = await runCli(
+      [
+        "seal",
+        "--policy",
+        p("remote.json"),
+        "--tsa-cert",
+        pki("tsa.pem"),
+        "--tsa-key",
+        pki("tsa.key"),
+        p("s.cast"),
+        "-o",
+        p("remote.trail"),
+      ],
+      { cwd: dir },
+    );
+    expect(remote.code, remote.stderr).toBe(0);
+    expect(remote.stderr).toBe(
+      "trailseal: warning: policy remote-ts uses a remote TSA; --tsa-cert, --tsa-key ignored\n",
+    );
+  });
+
   it("a fallback URL takes over when the first TSA is down", async () => {
     seen = 0;
     failing = new Set();

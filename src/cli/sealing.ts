@@ -124,6 +124,28 @@ export async function resolveSealing(flags: SealingFlags, io: Io): Promise<Seali
 
   let stamper: Stamper | null = null;
   const ts = plan.timestamping;
+  // Options of the other timestamp source would otherwise be dropped without a word.
+  const given = (names: [string, unknown][]): string[] =>
+    names.filter(([, v]) => v !== undefined).map(([n]) => n);
+  const localOnly = given([
+    ["--tsa-cert", flags.tsaCert],
+    ["--tsa-key", flags.tsaKey],
+  ]);
+  const remoteOnly = given([
+    ["--tsa-url", flags.tsaUrl],
+    ["--tsa-ca", flags.tsaCa],
+  ]);
+  const ignored =
+    ts === null ? [...localOnly, ...remoteOnly] : ts.selection === "local" ? remoteOnly : localOnly;
+  if (ignored.length > 0) {
+    const uses =
+      ts === null
+        ? "does not enable timestamping"
+        : ts.selection === "local"
+          ? "uses the local TSA"
+          : "uses a remote TSA";
+    say(io, "warning", `policy ${plan.name} ${uses}; ${ignored.join(", ")} ignored`);
+  }
   if (ts !== null && ts.selection === "local") {
     let chain: Uint8Array[];
     let key;
