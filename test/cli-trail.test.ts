@@ -134,6 +134,38 @@ describe("seal, inspect, replay, share", () => {
     expect(r.stdout).toBe("");
   });
 
+  it("each four-eyes key alone is refused naming the key still missing, and the keys given", async () => {
+    const fp = (crt: string) =>
+      execFileSync("sh", [
+        "-c",
+        `openssl x509 -in ${certs(crt)} -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum`,
+      ])
+        .toString()
+        .slice(0, 64);
+    const subject = (n: string) => `O=trailseal tests, CN=trailseal test recipient ${n}`;
+    for (const [have, missing] of [
+      ["rsa2048-a", "ec-p256-a"],
+      ["ec-p256-a", "rsa2048-a"],
+    ] as const) {
+      const r = await runCli(["replay", p("s.trail"), "--key", certs(`${have}.key`)], {
+        cwd: dir,
+      });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(
+        `\nentry 0 (downstream) is missing the key of sha256:${fp(`${missing}.crt`)} (${subject(missing)})\n` +
+          `the keys given: sha256:${fp(`${have}.crt`)} (${certs(`${have}.key`)})\n` +
+          "trailseal: hint: a four-eyes entry needs both keys: repeat --key\n",
+      );
+    }
+    // A key of no entry at all: no four-eyes hint.
+    const r = await runCli(["replay", p("s.trail"), "--key", certs("rsa2048-b.key")], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).not.toContain("is missing the key of");
+    expect(r.stderr).toMatch(
+      /\ntrailseal: hint: none of the keys given is one of these: use the private key of a certificate listed\n$/,
+    );
+  });
+
   it("asciicast output plays in asciinema: `asciinema cat` prints exactly the downstream bytes", async () => {
     await ok([
       "replay",

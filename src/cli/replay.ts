@@ -5,11 +5,12 @@ import { writeJsonl } from "../replay/jsonl.js";
 import { TERMINAL_RESET, play } from "../replay/player.js";
 import { writeRaw } from "../replay/raw.js";
 import { writeScript } from "../replay/script.js";
-import { describeAlternatives } from "../trail/open.js";
+import type { PrivateKey } from "../keys.js";
+import { describeAlternatives, type ChannelAccess } from "../trail/open.js";
 import { TrailReader } from "../trail/reader.js";
 import { openTrail } from "../trail/session.js";
 import { collect, EXIT_FAILED, EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
-import { OutputFile, inputStream, loadKeys, seconds } from "./common.js";
+import { OutputFile, inputStream, loadKeys, printable, seconds } from "./common.js";
 import { Progress, counted } from "./progress.js";
 import { inputName } from "./files.js";
 
@@ -161,11 +162,20 @@ Exit status: 0 replayed, 1 no key opens the screen (downstream) or the trail is 
         lines.push("and for the upstream channel (keystrokes), any one of:");
         for (const alt of describeAlternatives(access.upstream)) lines.push(`  ${alt}`);
       }
-      throw new TrailsealError("NO_MATCHING_KEY", lines.join("\n"), {
+      const partial = halfOpened(access.downstream, keys);
+      lines.push(...partial);
+      if (keys.length > 0) {
+        lines.push(
+          `the keys given: ${keys.map((k) => `sha256:${k.spkiFingerprint} (${k.source})`).join(", ")}`,
+        );
+      }
+      throw new TrailsealError("NO_MATCHING_KEY", lines.map(printable).join("\n"), {
         hint:
           keys.length === 0
             ? "pass --key FILE (repeat it for four-eyes)"
-            : "a four-eyes entry needs both keys: repeat --key",
+            : partial.length > 0
+              ? "a four-eyes entry needs both keys: repeat --key"
+              : "none of the keys given is one of these: use the private key of a certificate listed",
       });
     }
     if (access.upstream.encrypted && access.upstream.openedBy === null) {
@@ -174,7 +184,10 @@ Exit status: 0 replayed, 1 no key opens the screen (downstream) or the trail is 
         "notice",
         "the keystrokes (upstream) are hidden: no key given opens them; any one of these would:",
       );
-      for (const alt of describeAlternatives(access.upstream)) io.stderr.write(`  ${alt}\n`);
+      for (const alt of describeAlternatives(access.upstream)) {
+        io.stderr.write(`  ${printable(alt)}\n`);
+      }
+      for (const line of halfOpened(access.upstream, keys)) io.stderr.write(`${printable(line)}\n`);
     }
 
     const metadata = opened.reader.header.session;
@@ -244,4 +257,20 @@ function idleLimitFor(
   if (flag !== undefined) return flag;
   const recorded = extra?.["idle_time_limit"];
   return typeof recorded === "number" && recorded > 0 ? recorded : undefined;
+}
+
+/**
+ * For each four-eyes alternative that the given keys half open, the line that names the key still
+ * missing: what a holder of one of the two keys needs to know.
+ */
+function halfOpened(access: ChannelAccess, keys: readonly PrivateKey[]): string[] {
+  const have = new Set(keys.map((k) => k.spkiFingerprint));
+  const lines: string[] = [];
+  for (const a of access.alternatives) {
+    const missing = a.layers.filter((l) => !have.has(l.spkiFingerprint));
+    if (missing.length === 0 || missing.length === a.layers.length) continue;
+    const named = missing.map((l) => `sha256:${l.spkiFingerprint} (${l.subject})`).join(" and ");
+    lines.push(`entry ${a.entry} (${access.channel}) is missing the key of ${named}`);
+  }
+  return lines;
 }
