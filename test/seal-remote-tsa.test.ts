@@ -3,7 +3,8 @@
  * can take the TSA down: a TSA outage leaves exactly its checkpoints unstamped and loses nothing.
  */
 import { createServer, request, type Server } from "node:http";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
@@ -245,6 +246,100 @@ describe("seal with a remote TSA", () => {
     expect(remote.stderr).toBe(
       "trailseal: warning: policy remote-ts uses a remote TSA; --tsa-cert, --tsa-key ignored\n",
     );
+  });
+
+  it("seals against openssl ts -reply behind HTTP; verify accepts its tokens (ESS v1, policy asked)", async () => {
+    // The reference TSA: one `openssl ts -reply` per request, with its default ESS signingCertificate.
+    writeFileSync(
+      p("ossl.cnf"),
+      [
+        "[ tsa ]",
+        "default_tsa = tsa_config",
+        "[ tsa_config ]",
+        `serial = ${p("ossl.serial")}`,
+        `signer_cert = ${pki("tsa.pem")}`,
+        `signer_key = ${pki("tsa.key")}`,
+        "signer_digest = sha256",
+        "default_policy = 1.2.3.4.1",
+        `other_policies = ${POLICY_OID}`,
+        "digests = sha256",
+        "accuracy = secs:1",
+        "tsa_name = yes",
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(p("ossl.serial"), "01\n");
+    let n = 0;
+    const ossl = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const q = p(`ossl-${++n}.tsq`);
+        writeFileSync(q, Buffer.concat(chunks));
+        const out = p(`ossl-${n}.tsr`);
+        execFileSync(
+          "openssl",
+          ["ts", "-reply", "-config", p("ossl.cnf"), "-queryfile", q, "-out", out],
+          { stdio: "ignore" },
+        );
+        res
+          .writeHead(200, { "content-type": "application/timestamp-reply" })
+          .end(readFileSync(out));
+      });
+    });
+    await new Promise<void>((r) => ossl.listen(0, "127.0.0.1", r));
+    try {
+      const url = `http://127.0.0.1:${(ossl.address() as AddressInfo).port}/tsr`;
+      await runCli(
+        [
+          "policy",
+          "create",
+          "--name",
+          "ossl",
+          "--timestamp",
+          url,
+          "--policy-oid",
+          POLICY_OID,
+          "--interval",
+          "30",
+          "-o",
+          p("ossl.json"),
+        ],
+        { cwd: dir },
+      );
+      const seal = await runCli(
+        [
+          "seal",
+          "--policy",
+          p("ossl.json"),
+          "--tsa-ca",
+          pki("root-ca.pem"),
+          p("s.cast"),
+          "-o",
+          p("ossl.trail"),
+        ],
+        { cwd: dir },
+      );
+      expect(seal.code, seal.stderr).toBe(0);
+      expect(seal.stderr).toBe("");
+      const v = await runCli(
+        ["verify", "--json", p("ossl.trail"), "--tsa-ca", pki("root-ca.pem")],
+        { cwd: dir },
+      );
+      expect(v.code, v.stderr).toBe(0);
+      const verdict = (JSON.parse(v.stdout) as Verdict[])[0]!;
+      expect(verdict.timestamp).toMatchObject({
+        state: "valid",
+        source: "remote",
+        policy: POLICY_OID,
+        stamped: 3,
+        unstamped: [],
+      });
+      expect(verdict.timestamp.tsaName).toBe("C=XX, O=trailseal test, CN=trailseal test TSA");
+      expect(n).toBe(3);
+    } finally {
+      await new Promise((r) => ossl.close(r));
+    }
   });
 
   it("a fallback URL takes over when the first TSA is down", async () => {
