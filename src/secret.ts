@@ -15,6 +15,14 @@ export function resolvePassin(
   const colon = spec.indexOf(":");
   const scheme = colon < 0 ? "" : spec.slice(0, colon);
   const rest = colon < 0 ? "" : spec.slice(colon + 1);
+  if ((scheme === "env" || scheme === "file") && rest === "") {
+    throw new TrailsealError(
+      "PASSIN_INVALID",
+      scheme === "env"
+        ? "--passin env: needs the name of an environment variable (env:VAR)"
+        : "--passin file: needs the path of a file (file:PATH)",
+    );
+  }
   switch (scheme) {
     case "env": {
       const value = env[rest];
@@ -31,7 +39,16 @@ export function resolvePassin(
       try {
         text = readFileSync(path, "utf8");
       } catch (e) {
-        throw new TrailsealError("PASSIN_INVALID", `cannot read passphrase file ${rest}`, {
+        const code = (e as { code?: string }).code;
+        const why =
+          code === "ENOENT"
+            ? "no such file"
+            : code === "EACCES"
+              ? "permission denied"
+              : code === "EISDIR"
+                ? "it is a directory"
+                : (code ?? "unreadable");
+        throw new TrailsealError("PASSIN_INVALID", `cannot read passphrase file ${rest}: ${why}`, {
           cause: e,
         });
       }
