@@ -4,7 +4,14 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  writeFileSync,
+  readdirSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -707,6 +714,26 @@ describe("a trail signed before its signer certificate expired", () => {
       ["checkpoint-001.tst", 0],
       ["checkpoint-002.p7s", 2], // openssl cannot read it
     ]);
+  });
+
+  it("export: a DIR that is a file is an I/O error naming it; a missing trail leaves no directory behind", async () => {
+    writeFileSync(p("a-file"), "x");
+    const r = await runCli(["export", p("expired-since.trail"), p("a-file")], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`trailseal: error: ${p("a-file")} exists and is not a directory\n`);
+    const m = await runCli(["export", p("no-such.trail"), p("never-made")], { cwd: dir });
+    expect(m.code).toBe(2);
+    expect(m.stderr).toBe(`trailseal: error: no such file: ${p("no-such.trail")}\n`);
+    expect(existsSync(p("never-made"))).toBe(false);
+    // A file that cannot be written is named (here a directory is in the way of header.json).
+    mkdirSync(p("in-the-way/header.json"), { recursive: true });
+    const w = await runCli(["export", p("expired-since.trail"), p("in-the-way"), "--force"], {
+      cwd: dir,
+    });
+    expect(w.code).toBe(2);
+    expect(w.stderr).toMatch(
+      new RegExp(`^trailseal: error: cannot write ${p("in-the-way")}/header\\.json: EISDIR`),
+    );
   });
 });
 

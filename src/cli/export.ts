@@ -1,4 +1,4 @@
-import { mkdir, writeFile, readdir } from "node:fs/promises";
+import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { TrailsealError, isTrailsealError } from "../errors.js";
 import { fromBase64, utf8 } from "../bytes.js";
@@ -56,16 +56,39 @@ VERIFY.txt lists the openssl commands that check each of them.`,
   const [trailPath, dirArg] = cmd.args as [string, string];
   return guard(io, async () => {
     const dir = resolve(io.cwd, dirArg);
-    await mkdir(dir, { recursive: true });
-    if (flags.force !== true && (await readdir(dir)).length > 0) {
+    const existing = await stat(dir).catch(() => null);
+    if (existing !== null && !existing.isDirectory()) {
+      throw new TrailsealError("IO", `${dirArg} exists and is not a directory`);
+    }
+    if (existing !== null && flags.force !== true && (await readdir(dir)).length > 0) {
       throw new TrailsealError("IO", `${dirArg} is not empty`, {
         hint: "choose a new directory or pass --force",
       });
     }
+    // The trail first: a missing or unreadable one leaves no directory behind.
     const name = inputName(trailPath);
     const reader = await TrailReader.open(await inputStream(trailPath, io), name);
+    try {
+      await mkdir(dir, { recursive: true });
+    } catch (e) {
+      throw new TrailsealError("IO", `cannot create ${dirArg}: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
     const { header, annex } = reader.parsed;
-    const put = (file: string, data: Uint8Array | string) => writeFile(join(dir, file), data);
+    const put = async (file: string, data: Uint8Array | string) => {
+      try {
+        await writeFile(join(dir, file), data);
+      } catch (e) {
+        throw new TrailsealError(
+          "IO",
+          `cannot write ${join(dirArg, file)}: ${(e as Error).message}`,
+          {
+            cause: e,
+          },
+        );
+      }
+    };
     const v: string[] = [];
     v.push(`# Checking ${name} (trail ${header.trail}) with openssl alone`);
     v.push("#");
