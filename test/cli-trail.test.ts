@@ -485,6 +485,41 @@ describe("where replay and seal write", () => {
     await ok(["seal", "--policy", out("clear.json"), out("s.cast"), "-o", out("s.trail")]);
   });
 
+  it("a truncated trail replays its verified prefix and exits 1, from a file as from stdin", async () => {
+    const cast = [
+      JSON.stringify({ version: 2, width: 80, height: 24 }),
+      JSON.stringify([1, "o", "a"]),
+      JSON.stringify([15, "o", "b"]),
+      JSON.stringify([25, "o", "c"]),
+      "",
+    ].join("\n");
+    writeFileSync(out("t.cast"), cast);
+    await ok(["policy", "create", "--name", "ten", "--interval", "10", "-o", out("ten.json")]);
+    await ok(["seal", "--policy", out("ten.json"), out("t.cast"), "-o", out("t.trail")]);
+    const whole = readFileSync(out("t.trail"));
+    writeFileSync(out("cut.trail"), whole.subarray(0, whole.byteLength - 10)); // inside the final checkpoint
+    const raw = ["--format", "raw"];
+    const prefix = await runCli(["replay", out("cut.trail"), ...raw], { cwd: dir });
+    expect([prefix.code, prefix.stdout]).toEqual([1, "ab"]);
+    expect(prefix.stderr).toMatch(
+      /^trailseal: warning: .*cut\.trail is truncated \(record 7 is cut short at byte \d+\): verification stops at checkpoint 2 \(session time 20s\); 4 records after it are not covered by any checkpoint\n/,
+    );
+    const tail = await runCli(["replay", out("cut.trail"), ...raw, "--unverified-tail"], {
+      cwd: dir,
+    });
+    expect([tail.code, tail.stdout]).toEqual([1, "abc"]);
+    const piped = await runCli(["replay", "-", ...raw], {
+      cwd: dir,
+      stdin: readFileSync(out("cut.trail")),
+    });
+    expect([piped.code, piped.stdout]).toEqual([1, "abc"]);
+    expect(piped.stderr).toMatch(
+      /^trailseal: warning: <stdin> is truncated: record 7 is cut short/,
+    );
+    const complete = await runCli(["replay", out("t.trail"), ...raw], { cwd: dir });
+    expect([complete.code, complete.stdout, complete.stderr]).toEqual([0, "abc", ""]);
+  });
+
   it("stdout closed early (EPIPE, as `| head` does) is an I/O error, not an uncaught stack trace", async () => {
     // The first write fails as a closed pipe does; the stream then emits 'error'.
     const stdout = new Writable({

@@ -7,8 +7,8 @@ import { writeRaw } from "../replay/raw.js";
 import { writeScript } from "../replay/script.js";
 import type { PrivateKey } from "../keys.js";
 import { describeAlternatives, type ChannelAccess } from "../trail/open.js";
-import { TrailReader } from "../trail/reader.js";
-import { openTrail } from "../trail/session.js";
+import { TrailReader, type TrailEnd } from "../trail/reader.js";
+import { openTrail, type OpenedTrail } from "../trail/session.js";
 import { collect, EXIT_FAILED, EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
 import { OutputFile, inputStream, loadKeys, printable, seconds } from "./common.js";
 import { Progress, counted } from "./progress.js";
@@ -100,7 +100,8 @@ Examples:
 Formats: asciicast (v2, plays in 'asciinema play'), asciicast-v3, raw (the downstream bytes
 exactly as recorded), jsonl (one event per line), script (typescript + timing for scriptreplay).
 Keystrokes (upstream) appear only when a key opens the upstream channel.
-Exit status: 0 replayed, 1 no key opens the screen (downstream) or the trail is tampered, 2 usage or I/O.`,
+Exit status: 0 replayed, 1 no key opens the screen (downstream), or the trail is tampered, or it
+is truncated (its verified prefix is still written), 2 usage or I/O.`,
     );
   const early = parseArgs(cmd, argv);
   if (early !== null) return early;
@@ -130,9 +131,11 @@ Exit status: 0 replayed, 1 no key opens the screen (downstream) or the trail is 
 
     // Pass 1 (files only): find the verified prefix, so nothing unverified is shown by default.
     let upTo: number | undefined;
+    let truncated = false;
     if (trailPath !== "-") {
       const prefix = await verifiedPrefix(trailPath, io);
       if (prefix.notice !== null) {
+        truncated = true;
         say(io, "warning", prefix.notice);
         if (flags.unverifiedTail === true)
           say(io, "warning", "--unverified-tail: replaying the uncovered records too");
@@ -241,11 +244,15 @@ Exit status: 0 replayed, 1 no key opens the screen (downstream) or the trail is 
         throw e;
       }
     }
-    if (upTo === undefined && trailPath === "-" && opened.end.state === "truncated") {
-      say(io, "warning", `${name} is truncated: ${opened.end.reason}`);
-      return EXIT_FAILED;
+    // Pass 2 reads the trail again: from stdin it is the only pass, and a file may have been cut
+    // (or replaced) since pass 1. A stopped --play leaves the records unread: no end to report.
+    const end = upTo === undefined ? endOf(opened) : null;
+    if (!truncated && end?.state === "truncated") {
+      say(io, "warning", `${name} is truncated: ${end.reason}`);
+      truncated = true;
     }
-    return EXIT_OK;
+    // A truncated trail fails the completeness check (as in verify), though its prefix is written.
+    return truncated ? EXIT_FAILED : EXIT_OK;
   });
 }
 
@@ -273,4 +280,13 @@ function halfOpened(access: ChannelAccess, keys: readonly PrivateKey[]): string[
     lines.push(`entry ${a.entry} (${access.channel}) is missing the key of ${named}`);
   }
   return lines;
+}
+
+/** How the trail ended, or null when its records were not all read (a --play stopped early). */
+function endOf(opened: OpenedTrail): TrailEnd | null {
+  try {
+    return opened.end;
+  } catch {
+    return null;
+  }
 }
