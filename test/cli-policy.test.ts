@@ -131,6 +131,16 @@ describe("trailseal policy create", () => {
     });
   });
 
+  it("-o that cannot be written says why, exit 2", async () => {
+    const missing = join(tmp, "no-such-dir", "p.json");
+    const r = await run(["policy", "create", "--name", "x", "-o", missing]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`trailseal: error: cannot write ${missing}: no such directory\n`);
+    const dir = await run(["policy", "create", "--name", "x", "-o", tmp]);
+    expect(dir.code).toBe(2);
+    expect(dir.stderr).toBe(`trailseal: error: cannot write ${tmp}: it is a directory\n`);
+  });
+
   it("warns on stderr about an EC recipient (SPS encrypts only to RSA) and still writes", async () => {
     const r = await run([
       "policy",

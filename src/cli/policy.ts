@@ -204,7 +204,16 @@ Exit status: 0 written, 2 usage or I/O error (unreadable certificate, invalid op
       try {
         await writeFile(resolve(io.cwd, opts.output), text);
       } catch (e) {
-        throw new TrailsealError("IO", `cannot write ${opts.output}`, { cause: e });
+        const code = (e as { code?: string }).code;
+        const why =
+          code === "ENOENT"
+            ? "no such directory"
+            : code === "EISDIR"
+              ? "it is a directory"
+              : code === "EACCES"
+                ? "permission denied"
+                : (code ?? "unwritable");
+        throw new TrailsealError("IO", `cannot write ${opts.output}: ${why}`, { cause: e });
       }
     }
     return EXIT_OK;
