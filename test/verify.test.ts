@@ -320,6 +320,23 @@ describe("verify", () => {
       expect(codes["stamp time"]).toEqual(["CHAIN_BROKEN", "RECORD_INVALID"]);
       expect(codes["stamp body start"]).toEqual(["RECORD_INVALID"]); // names a record that is no checkpoint
       expect(codes["stamp body end"]).toEqual(["RECORD_INVALID"]); // note length runs past the body
+      // The record prefixes: each field's own code. (Lengths of frames and stamps are left out:
+      // what a shifted boundary reads next depends on random ciphertext and token bytes.)
+      expect(codes["frame flags"]).toEqual(["CHAIN_BROKEN", "RECORD_INVALID"]); // the last flag
+      expect(codes["frame channel"]).toEqual(["CHAIN_BROKEN", "RECORD_INVALID"]); // after its end
+      expect(codes["frame time"]).toEqual(["CHAIN_BROKEN", "SEQUENCE_INVALID"]);
+      expect(codes["frame body middle"]).toEqual(["CHAIN_BROKEN"]);
+      expect(codes["checkpoint kind"]).toEqual(["RECORD_INVALID"]);
+      expect(codes["checkpoint flags"]).toEqual(["CHECKPOINT_INVALID", "RECORD_INVALID"]);
+      expect(codes["checkpoint channel"]).toEqual(["RECORD_INVALID"]);
+      expect(codes["checkpoint time"]).toEqual(["CHECKPOINT_INVALID"]);
+      expect(codes["checkpoint length"]).toEqual(["RECORD_INVALID"]);
+      expect(codes["checkpoint body start"]).toEqual(["RECORD_INVALID"]);
+      expect(codes["checkpoint body middle"]).toEqual(["CHAIN_BROKEN", "complete/invalid/valid"]);
+      expect(codes["stamp kind"]).toEqual(["RECORD_INVALID"]);
+      expect(codes["stamp flags"]).toEqual(["RECORD_INVALID"]);
+      expect(codes["stamp channel"]).toEqual(["RECORD_INVALID"]);
+      expect(codes["stamp seq"]).toEqual(["SEQUENCE_INVALID"]);
     }, 120_000);
 
     it("a flipped bit in the header is caught", async () => {
