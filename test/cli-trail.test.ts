@@ -278,6 +278,32 @@ describe("seal, inspect, replay, share", () => {
     expect((await ok(["replay", p("clear.trail"), "--format", "raw"])).stdout).toBe(SCREEN);
   });
 
+  it("share of a clear trail says there is nothing to share, not that the keys open nothing", async () => {
+    for (const [channel, what] of [
+      ["all", "both channels of clear.trail are"],
+      ["upstream", "the upstream channel of clear.trail is"],
+    ] as const) {
+      const r = await runCli(
+        [
+          "share",
+          "clear.trail",
+          "--channel",
+          channel,
+          "--to",
+          certs("rsa2048-d.crt"),
+          "-o",
+          "x.trail",
+        ],
+        { cwd: dir },
+      );
+      expect([r.code, r.stderr.split("\n").at(-2)]).toEqual([
+        2,
+        `trailseal: error: nothing to share: ${what} clear, readable without any key`,
+      ]);
+      expect(existsSync(p("x.trail"))).toBe(false);
+    }
+  });
+
   it("raw input seals as downstream and replays byte for byte", async () => {
     const bytes = new Uint8Array(300_000).map((_, i) => (i * 31) % 256);
     writeFileSync(p("blob.bin"), bytes);

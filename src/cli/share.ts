@@ -131,6 +131,13 @@ added after sealing, and the header's key commitment proves they open the same c
         count++;
       }
     }
+    const clear = wanted.filter((c) => !parsed.header.channels[c].encrypted);
+    if (clear.length === wanted.length) {
+      throw new TrailsealError(
+        "USAGE",
+        `nothing to share: ${wanted.length === 1 ? `the ${wanted[0]} channel of ${name} is` : `both channels of ${name} are`} clear, readable without any key`,
+      );
+    }
     if (count === 0) {
       throw new TrailsealError(
         "NO_MATCHING_KEY",
