@@ -49,6 +49,19 @@ describe("trailseal demo", () => {
     const without = inputs("screen-only.cast");
     expect(withInput.length).toBeGreaterThan(100);
     expect(without).toEqual([]);
+    // The replay is the bundled recording itself: every event, byte and microsecond.
+    const events = (path: string) =>
+      readFileSync(path, "utf8")
+        .trim()
+        .split("\n")
+        .slice(1)
+        .map((l) => JSON.parse(l) as [number, string, string])
+        .map(([t, code, data]) => [Math.round(t * 1e6), code, data]);
+    const sample = join(import.meta.dirname, "..", "testdata", "recordings", "admin-session.cast");
+    expect(events(join(dir, "replay.cast"))).toEqual(events(sample));
+    expect(events(join(dir, "screen-only.cast"))).toEqual(
+      events(sample).filter(([, code]) => code !== "i"),
+    );
   });
 
   it("refuses a directory that is not empty", async () => {
