@@ -5,11 +5,13 @@ import {
   lstatSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   statSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { PassThrough, Readable, Writable } from "node:stream";
+import { createHmac } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -544,6 +546,69 @@ describe("where replay and seal write", () => {
     );
     const complete = await runCli(["replay", out("t.trail"), ...raw], { cwd: dir });
     expect([complete.code, complete.stdout, complete.stderr]).toEqual([0, "abc", ""]);
+  });
+
+  it("openssl cms -decrypt opens every stanza the trail holds, sealed and shared, RSA and EC; each key matches its channel's commitment", async () => {
+    await ok([
+      "policy",
+      "create",
+      "--name",
+      "mixed",
+      "--encrypt",
+      certs("rsa2048-a.crt"),
+      "--upstream",
+      certs("ec-p384-a.crt"),
+      "-o",
+      out("mixed.json"),
+    ]);
+    await ok(["seal", "--policy", out("mixed.json"), out("s.cast"), "-o", out("m.trail")]);
+    await ok([
+      "share",
+      out("m.trail"),
+      "--key",
+      certs("rsa2048-a.key"),
+      "--key",
+      certs("ec-p384-a.key"),
+      "--to",
+      certs("ec-p256-a.crt"),
+      "-o",
+      out("m2.trail"),
+    ]);
+    await ok(["export", out("m2.trail"), out("m-ev")]);
+    const ev = (n: string) => join(out("m-ev"), n);
+    const header = JSON.parse(readFileSync(ev("header.json"), "utf8"));
+    const stanzas = readdirSync(out("m-ev")).filter((n) => n.startsWith("stanza-"));
+    expect(stanzas.sort()).toEqual([
+      "stanza-downstream-0.der",
+      "stanza-downstream-added-0.der",
+      "stanza-upstream-0.der",
+      "stanza-upstream-added-1.der",
+    ]);
+    const keyFor: Record<string, string> = {
+      "stanza-downstream-0.der": "rsa2048-a",
+      "stanza-upstream-0.der": "ec-p384-a",
+      "stanza-downstream-added-0.der": "ec-p256-a",
+      "stanza-upstream-added-1.der": "ec-p256-a",
+    };
+    for (const name of stanzas) {
+      const fileKey = execFileSync("openssl", [
+        "cms",
+        "-decrypt",
+        "-binary",
+        "-inform",
+        "DER",
+        "-in",
+        ev(name),
+        "-inkey",
+        certs(`${keyFor[name]}.key`),
+      ]);
+      expect(fileKey.byteLength, name).toBe(32);
+      const channel = name.includes("upstream") ? "upstream" : "downstream";
+      const mac = createHmac("sha256", fileKey)
+        .update(readFileSync(ev(`commitment-label-${channel}.txt`)))
+        .digest("hex");
+      expect(mac, name).toBe(header.channels[channel].commitment);
+    }
   });
 
   it("stdout closed early (EPIPE, as `| head` does) is an I/O error, not an uncaught stack trace", async () => {
