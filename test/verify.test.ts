@@ -339,17 +339,45 @@ describe("verify", () => {
       expect(codes["stamp seq"]).toEqual(["SEQUENCE_INVALID"]);
     }, 120_000);
 
-    it("a flipped bit in the header is caught", async () => {
-      for (const at of [0, 9, 12, 40, L.headerEnd - 10]) {
+    it("a flipped bit in a header value that keeps the JSON valid: the chain start moves", async () => {
+      const text = Buffer.from(trail.subarray(0, L.headerEnd)).toString("latin1");
+      const firstCheckpoint = L.recs.find((r) => r.kind === 2)!.seq;
+      const cases: [string, number, string, number][] = [
+        ['"command":"bash"', 11, "CHAIN_BROKEN", firstCheckpoint], // bash -> cash
+        ['"startTime":1764000000', 13, "CHAIN_BROKEN", firstCheckpoint],
+        ['"rows":24', 7, "CHAIN_BROKEN", firstCheckpoint], // 24 -> 34
+        ['"interval":30', 11, "CHECKPOINT_INVALID", firstCheckpoint], // 30 s -> 20 s
+      ];
+      for (const [needle, offset, code, record] of cases) {
+        const at = text.indexOf(needle) + offset;
+        expect(at, needle).toBeGreaterThan(offset);
         const bad = trail.slice();
         bad[at]! ^= 0x01;
         const v = await verdictOf(bad);
-        expect(v.valid).toBe(false);
-        expect(["tampered"]).toContain(v.integrity.state);
+        expect(tampered(v), needle).toEqual({ state: "tampered", record, code, valid: false });
       }
-      const bad = trail.slice();
-      bad[40]! ^= 0x01; // inside the JSON: still parses or not, but the chain start moves
-      expect((await verdictOf(bad)).integrity.code).toMatch(/^(CHAIN_BROKEN|HEADER_INVALID)$/);
+    });
+
+    it("a flipped bit in the header is caught", async () => {
+      const spots: [number, string, RegExp][] = [
+        [0, "TRAIL_INVALID", /bad magic/],
+        [9, "TRAIL_INVALID", /unsupported trail format version 0$/],
+        [12, "HEADER_INVALID", /header is not valid JSON$/], // the header length
+        [40, "HEADER_INVALID", /header has no trail id$/], // the "trail" key
+        [L.headerEnd - 10, "HEADER_INVALID", /not valid JSON$/], // the annex
+      ];
+      for (const [at, code, message] of spots) {
+        const bad = trail.slice();
+        bad[at]! ^= 0x01;
+        const v = await verdictOf(bad);
+        expect(tampered(v), String(at)).toEqual({
+          state: "tampered",
+          record: -1,
+          code,
+          valid: false,
+        });
+        expect(v.integrity.message).toMatch(message);
+      }
     });
 
     it("a dropped record", async () => {
