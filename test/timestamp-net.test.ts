@@ -405,6 +405,18 @@ describe("remote stamper", () => {
     ).toBe("9");
   });
 
+  it("tsa server: refuses to start with a TSA certificate not valid now", async () => {
+    await expect(
+      startTsaServer({
+        tsa: tsaFixture("tsa-not-yet-valid"),
+        policyOid: POLICY,
+        port: 0,
+        clock: () => new Date(),
+        serial: () => 1n,
+      }),
+    ).rejects.toMatchObject({ code: "USAGE", message: expect.stringMatching(/is not valid at/) });
+  });
+
   it("reports a rejection with TSA_REJECTED and the failInfo", async () => {
     const ours = await startTsaServer({
       tsa: tsaFixture("tsa-ec"),

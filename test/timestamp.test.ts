@@ -142,6 +142,15 @@ describe("local TSA tokens", () => {
     );
   });
 
+  it("refuses a TSA certificate that is not valid at the clock's time (its tokens would not verify)", () => {
+    expect(() => stamper("tsa-not-yet-valid")).toThrow(
+      expect.objectContaining({
+        code: "USAGE",
+        message: expect.stringMatching(/is not valid at 2026-06-01T12:00:00\.250Z \(valid 2100-/),
+      }),
+    );
+  });
+
   it("refuses a key that does not match the certificate", () => {
     expect(() =>
       localStamper(

@@ -60,7 +60,7 @@ class Rejection {
  *   await server.close();
  */
 export async function startTsaServer(options: TsaServerOptions): Promise<TsaServer> {
-  checkTsaIdentity(options.tsa);
+  checkTsaIdentity(options.tsa, options.clock());
   const maxBody = options.maxBodyBytes ?? 16 * 1024;
   const timeoutMs = options.requestTimeoutMs ?? 10_000;
   const log = options.log ?? (() => undefined);

@@ -42,10 +42,10 @@ export interface IssueFields {
 }
 
 /**
- * Checks a TSA identity once: RSA or ECDSA key, the key matches the cert, and the EKU is
- * timeStamping alone and critical.
+ * Checks a TSA identity once: RSA or ECDSA key, the key matches the cert, the EKU is
+ * timeStamping alone and critical, and (given `now`) the certificate is valid now.
  */
-export function checkTsaIdentity(tsa: TsaIdentity): void {
+export function checkTsaIdentity(tsa: TsaIdentity, now?: Date): void {
   const leaf = tsa.chain[0];
   if (leaf === undefined) throw new TrailsealError("USAGE", "the TSA certificate chain is empty");
   const cert = certificateFacts(leaf, "TSA certificate");
@@ -70,6 +70,12 @@ export function checkTsaIdentity(tsa: TsaIdentity): void {
       {
         hint: "issue it with extendedKeyUsage = critical, timeStamping (or run 'trailseal init')",
       },
+    );
+  }
+  if (now !== undefined && (now < cert.notBefore || now > cert.notAfter)) {
+    throw new TrailsealError(
+      "USAGE",
+      `the TSA certificate ${cert.subject} is not valid at ${now.toISOString()} (valid ${cert.notBefore.toISOString()} to ${cert.notAfter.toISOString()}); its tokens would not verify`,
     );
   }
   // RFC 3161 §2.3; verifyToken (and openssl ts) refuse tokens from any other certificate.
@@ -115,7 +121,7 @@ export function issueToken(tsa: TsaIdentity, fields: IssueFields): Uint8Array {
  *   const token = await stamper.stamp(imprint, nonce);
  */
 export function localStamper(tsa: TsaIdentity, options: LocalStamperOptions): Stamper {
-  checkTsaIdentity(tsa);
+  checkTsaIdentity(tsa, options.clock());
   const sha256 = hashAlgorithm(OID.sha256);
   return {
     kind: "local",
