@@ -8,7 +8,7 @@
 import { createHash, createPublicKey, type KeyObject } from "node:crypto";
 import { TrailsealError } from "./errors.js";
 import { fromBase64, toBase64, utf8 } from "./bytes.js";
-import { certificateFields, checkWithOpenssl } from "./pkix/cert.js";
+import { certificateFields, certificateIsCa, checkWithOpenssl } from "./pkix/cert.js";
 import {
   certificateSpki,
   classify,
@@ -113,6 +113,17 @@ export function toPem(der: Uint8Array): string {
  */
 export function toApiString(der: Uint8Array): string {
   return toPem(der);
+}
+
+/** Whether the certificate is a CA certificate (basicConstraints cA true). */
+export function isCaCertificate(der: Uint8Array): boolean {
+  try {
+    return certificateIsCa(der);
+  } catch (e) {
+    throw new TrailsealError("DER_INVALID", `invalid certificate: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
 }
 
 export function certificateFingerprint(der: Uint8Array): string {

@@ -141,6 +141,37 @@ describe("trailseal policy create", () => {
     expect(dir.stderr).toBe(`trailseal: error: cannot write ${tmp}: it is a directory\n`);
   });
 
+  it("a certificate with its CA chain (PKCS#12, PEM) gives the one certificate that is not a CA, with a notice", async () => {
+    const signer = api(`${CERTS}/signer.crt`);
+    for (const input of ["variants/signer-chain.p12", "signer-chain.pem"]) {
+      const r = await run(
+        ["policy", "create", "--name", "x", "--encrypt", `${CERTS}/${input}`, "--passin", "env:P"],
+        { env: { P: "trailseal-test" } },
+      );
+      expect(r.code, input).toBe(0);
+      const policy = JSON.parse(r.stdout) as {
+        encryption: { certificates: { certificate: string }[] };
+      };
+      expect(policy.encryption.certificates[0]!.certificate, input).toBe(signer);
+      expect(r.stderr, input).toMatch(
+        new RegExp(
+          `^trailseal: notice: ${CERTS}/${input.replace(/[.]/g, "[.]")} holds 2 certificates; using the one that is not a CA: .*CN=trailseal test signer.* \\(sha256:[0-9a-f]{64}\\)\n$`,
+        ),
+      );
+    }
+    // two certificates that are both not CAs: no guess
+    const two = await run([
+      "policy",
+      "create",
+      "--name",
+      "x",
+      "--encrypt",
+      `${CERTS}/variants/comments-two.pem`,
+    ]);
+    expect(two.code).toBe(2);
+    expect(two.stderr).toMatch(/holds 2 certificates; an entry takes exactly one/);
+  });
+
   it("warns on stderr about an EC recipient (SPS encrypts only to RSA) and still writes", async () => {
     const r = await run([
       "policy",

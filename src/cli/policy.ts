@@ -2,7 +2,7 @@ import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { utf8 } from "../bytes.js";
 import { TrailsealError, isTrailsealError } from "../errors.js";
-import { readCertificates } from "../pem.js";
+import { describeCertificate, isCaCertificate, readCertificates } from "../pem.js";
 import {
   MAX_INTERVAL,
   MIN_INTERVAL,
@@ -119,7 +119,8 @@ async function create(argv: readonly string[], io: Io): Promise<number> {
     "after",
     `
 Certificate files may be in any form 'trailseal pem' reads (PEM with metadata, DER, PKCS#7,
-PKCS#12 with --passin); each must hold exactly one certificate.
+PKCS#12 with --passin); each must hold one certificate, or one that is not a CA with its CA
+chain (then that one is used, and a notice says so).
 
 Examples:
   trailseal policy create --name audit --encrypt alice.pem,bob.pem --timestamp local
@@ -248,10 +249,24 @@ class CertificateLoader {
     if (cached !== undefined) return cached;
     const source = inputName(path);
     const bytes = await readInput(path, this.io);
-    const certs = await readCertificates(bytes, {
+    let certs = await readCertificates(bytes, {
       source,
       ...(this.passphrase === undefined ? {} : { passphrase: this.passphrase }),
     });
+    if (certs.length > 1) {
+      // A PKCS#12 file or PEM chain carries the recipient's certificate with its CAs: the one
+      // certificate that is not a CA is the recipient's. Said out loud, never guessed among leaves.
+      const leaves = certs.filter((c) => !isCaCertificate(c));
+      if (leaves.length === 1) {
+        const info = describeCertificate(leaves[0]!);
+        say(
+          this.io,
+          "notice",
+          `${source} holds ${certs.length} certificates; using the one that is not a CA: ${info.subject} (sha256:${info.spkiFingerprint})`,
+        );
+        certs = leaves;
+      }
+    }
     if (certs.length !== 1) {
       throw usageError(
         `${source} holds ${certs.length} certificates; an entry takes exactly one`,

@@ -50,3 +50,12 @@ export function checkWithOpenssl(der: Uint8Array): void {
     throw new DerError(`certificate does not parse: ${(e as Error).message}`);
   }
 }
+
+/** Whether the certificate says it is a CA (basicConstraints cA, RFC 5280 §4.2.1.9). */
+export function certificateIsCa(der: Uint8Array): boolean {
+  try {
+    return new NodeX509Certificate(der).ca;
+  } catch (e) {
+    throw new DerError(`certificate does not parse: ${(e as Error).message}`);
+  }
+}
