@@ -15,7 +15,7 @@ import {
   parseScriptHeaderLine,
 } from "../src/formats/script.js";
 import type { SessionEvent } from "../src/events.js";
-import { chunked, collect, once, str, text } from "./helpers/recordings.js";
+import { bytesOf, chunked, collect, once, str, text } from "./helpers/recordings.js";
 
 async function readAll(cast: string, source = "bad.cast"): Promise<SessionEvent[]> {
   const rec = await readAsciicast(once(text(cast)), { source });
@@ -229,6 +229,30 @@ describe("script logs: malformed input", () => {
       ),
     });
   });
+  it("log bytes that no timing entry covers are refused, script's trailer is not", async () => {
+    const body = 'Script started on 2026-01-01 00:00:00+00:00 [COMMAND="x"]\nabcdef\n';
+    const done = '\nScript done on 2026-01-01 00:00:01+00:00 [COMMAND_EXIT_CODE="0"]\n';
+    // The timing file of a session cut short covers "abc" only: "def\n" would be lost.
+    for (const [read, timing] of [
+      [readScriptAdvanced, "O 0.1 3\n"],
+      [readScriptClassic, "0.1 3\n"],
+    ] as const) {
+      const rec = await read(once(text(body + done)), once(text(timing)), {
+        source: "s.log",
+        timingSource: "s.tm",
+      });
+      await expect(collect(rec.events)).rejects.toMatchObject({
+        code: "FORMAT_INVALID",
+        message: `s.log: ${4 + done.length} bytes from log offset ${body.length - 4} on are not covered by any entry of s.tm (is the timing file cut short?)`,
+      });
+    }
+    // Covered to the end: no trailer, the trailer, a trailer cut short, the old plain one.
+    for (const tail of ["", done, done.slice(0, 9), "Script done on Thu Jan  1 00:00:01 2026\n"]) {
+      const rec = await readScriptAdvanced(once(text(body + tail)), once(text("O 0.1 7\n")));
+      expect(str(bytesOf(await collect(rec.events), "output"))).toBe("abcdef\n");
+    }
+  });
+
   it("bad delay and bad size", async () => {
     const r1 = await readScriptClassic(once(log), once(text("0.1 3\nx 3\n")), {
       timingSource: "c.tm",
@@ -345,7 +369,7 @@ describe("openRecording, peek and readScript", () => {
   });
 
   it("readScript tells classic timing from advanced as scriptreplay does", async () => {
-    const c = await readScript(once(log), chunked(text("0.5 3\n"), [1]));
+    const c = await readScript(once(log), chunked(text("0.5 7\n"), [1]));
     expect(c.metadata.source).toBe("script-classic");
     expect((await collect(c.events)).map((e) => e.time)).toEqual([500000]);
   });

@@ -148,6 +148,44 @@ async function* step(
   }
 }
 
+const TRAILER = "Script done";
+
+/**
+ * After the last timing entry the log may hold only script's trailer (`\nScript done on …\n`,
+ * possibly cut short by a crash). Any other byte is session data that no timing entry covers
+ * (a truncated or mismatched timing file): scriptreplay skips it, but an audit importer must not
+ * drop recorded data quietly.
+ */
+async function expectOnlyTrailer(
+  log: ByteReader,
+  source: string,
+  timingSource: string,
+): Promise<void> {
+  const start = log.offset;
+  const head: Uint8Array[] = [];
+  let kept = 0;
+  let total = 0;
+  for await (const piece of log.take(Number.MAX_SAFE_INTEGER, 65536, { count: 0 })) {
+    if (kept < 4096) {
+      head.push(piece);
+      kept += piece.byteLength;
+    }
+    total += piece.byteLength;
+  }
+  if (total === 0) return;
+  const rest = lossy.decode(Buffer.concat(head)).replace(/^\r?\n/, "");
+  const trailer =
+    total <= 4096 &&
+    (TRAILER.startsWith(rest) || (rest.startsWith(TRAILER) && !rest.slice(0, -1).includes("\n")));
+  if (!trailer) {
+    throw formatError(
+      source,
+      undefined,
+      `${total} bytes from log offset ${start} on are not covered by any entry of ${timingSource} (is the timing file cut short?)`,
+    );
+  }
+}
+
 /**
  * Reads `script --log-io LOG --log-timing TIMING` (or `--log-out`): the multi-stream timing
  * format. Resolves after the leading H entries (the metadata); events are read as iterated.
@@ -201,7 +239,10 @@ export async function readScriptAdvanced(
     for (;;) {
       if (line === undefined) {
         const r = await lines.next();
-        if (r.done === true) return;
+        if (r.done === true) {
+          await expectOnlyTrailer(reader, source, timingSource);
+          return;
+        }
         line = r.value;
       }
       const current = line;
@@ -310,6 +351,7 @@ export async function readScriptClassic(
       const size = parseSize(m[2], line, timingSource);
       yield* step(reader, "output", time, size, maxEventBytes, line, timingSource, source);
     }
+    await expectOnlyTrailer(reader, source, timingSource);
   }
   return { metadata, events: events() };
 }
