@@ -341,6 +341,18 @@ describe("player", () => {
     expect(o.text()).toBe("a");
   });
 
+  it("plays without any wait at an infinite speed (--speed Infinity)", async () => {
+    const sleeps: number[] = [];
+    const o = capture();
+    await play(iter(events), {
+      out: o.stream,
+      speed: Infinity,
+      sleep: async (ms) => void sleeps.push(ms),
+    });
+    expect(o.text()).toBe("abcde");
+    expect(sleeps).toEqual([]);
+  });
+
   it("refuses a non-positive speed", async () => {
     await expect(play(iter(events), { out: new PassThrough(), speed: 0 })).rejects.toThrow(
       RangeError,

@@ -12,7 +12,7 @@ import type { Writable } from "node:stream";
 import type { SessionEvent } from "../events.js";
 
 export interface PlayOptions {
-  /** Playback speed factor, > 0 (2 = twice as fast). Default 1. */
+  /** Playback speed factor, > 0 (2 = twice as fast; Infinity = no waiting). Default 1. */
   speed?: number;
   /** Longest pause in seconds, before the speed factor. Default: no limit. */
   idleLimit?: number;
@@ -72,8 +72,8 @@ export async function play(
   options: PlayOptions,
 ): Promise<void> {
   const speed = options.speed ?? 1;
-  if (!(speed > 0) || !Number.isFinite(speed))
-    throw new RangeError(`speed must be a positive number, got ${speed}`);
+  // Infinity is a valid speed: every gap becomes 0 (the whole output at once).
+  if (!(speed > 0)) throw new RangeError(`speed must be a positive number, got ${speed}`);
   const idleLimitUs = options.idleLimit === undefined ? Infinity : options.idleLimit * 1_000_000;
   if (!(idleLimitUs >= 0))
     throw new RangeError(`idleLimit must be non-negative, got ${String(options.idleLimit)}`);
