@@ -441,9 +441,9 @@ describe("trailseal record", () => {
     expect(ticks).toBeLessThanOrEqual(21);
     expect(prefix.every((e) => e.time < 10_000_000)).toBe(true);
 
-    // replay shows exactly that prefix, with the warning.
+    // replay shows exactly that prefix, with the warning, and exits 1 (the trail is not complete).
     const r = await runCli(["replay", trail, "--format", "raw"]);
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(1);
     expect(r.stdout).toBe(expected);
     expect(r.stderr).toBe(
       `trailseal: warning: ${trail} is truncated (the trail has no final checkpoint): verification stops at checkpoint 1 (session time 10s); ${after} records after it are not covered by any checkpoint\n` +

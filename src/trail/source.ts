@@ -28,10 +28,23 @@ export class ByteSource {
     }
   }
 
-  /** Reads exactly n bytes, or fewer when the stream ends first. */
+  /**
+   * Reads exactly n bytes, or fewer when the stream ends first. Bytes that lie within one chunk
+   * come back as a view of it (no copy): the hot path for records inside large file chunks.
+   */
   async read(n: number): Promise<Uint8Array> {
     await this.fill(n);
     const take = Math.min(n, this.buffered);
+    const first = this.chunks[0];
+    if (first !== undefined && first.byteLength >= take) {
+      // A plain Uint8Array view (not a Buffer, whatever the stream yields).
+      const view = new Uint8Array(first.buffer, first.byteOffset, take);
+      if (first.byteLength === take) this.chunks.shift();
+      else this.chunks[0] = first.subarray(take);
+      this.buffered -= take;
+      this.offset += take;
+      return view;
+    }
     const out = new Uint8Array(take);
     let filled = 0;
     while (filled < take) {
