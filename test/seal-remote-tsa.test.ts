@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { AddressInfo } from "node:net";
+import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTsaServer, type TsaServer } from "../src/timestamp/server.js";
@@ -339,6 +339,65 @@ describe("seal with a remote TSA", () => {
       expect(n).toBe(3);
     } finally {
       await new Promise((r) => ossl.close(r));
+    }
+  });
+
+  it("a TSA that never answers costs one deadline, not one per checkpoint; every record is there", async () => {
+    const silent = createNetServer((socket) => socket.resume()); // reads, never answers
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    try {
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/`;
+      await runCli(
+        [
+          "policy",
+          "create",
+          "--name",
+          "silent",
+          "--timestamp",
+          url,
+          "--interval",
+          "10",
+          "-o",
+          p("silent.json"),
+        ],
+        { cwd: dir },
+      );
+      const started = Date.now();
+      const seal = await runCli(
+        [
+          "seal",
+          "--policy",
+          p("silent.json"),
+          "--tsa-timeout",
+          "1",
+          p("s.cast"),
+          "-o",
+          p("silent.trail"),
+        ],
+        { cwd: dir },
+      );
+      // One deadline with its retry (about 2.3 s); it was 8 of them (18 s) before.
+      expect(Date.now() - started).toBeLessThan(8000);
+      expect(seal.code, seal.stderr).toBe(0);
+      const warnings = seal.stderr.trim().split("\n");
+      expect(warnings).toHaveLength(8);
+      expect(warnings[0]).toMatch(/checkpoint 1 is unstamped: .*did not answer within 1000 ms/);
+      expect(warnings[1]).toMatch(
+        /checkpoint 2 is unstamped: .*timed out a moment ago; not asked again for \d+ s/,
+      );
+      const v = await runCli(["verify", "--json", p("silent.trail"), "--require", "complete"], {
+        cwd: dir,
+      });
+      expect(v.code).toBe(0);
+      const verdict = (JSON.parse(v.stdout) as Verdict[])[0]!;
+      expect(verdict.integrity).toMatchObject({ state: "complete", checkpoints: 8 });
+      expect(verdict.timestamp.unstamped.map((u) => u.index)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      const strict = await runCli(["verify", p("silent.trail"), "--require", "timestamp"], {
+        cwd: dir,
+      });
+      expect(strict.code).toBe(1);
+    } finally {
+      await new Promise((r) => silent.close(r));
     }
   });
 

@@ -5,7 +5,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { X509Certificate } from "node:crypto";
+import { randomBytes, X509Certificate } from "node:crypto";
 import { createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { connect, type AddressInfo } from "node:net";
@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeTimeStampResp, hashAlgorithm, OID } from "../src/pkix/tsp.js";
 import { parseResponse, remoteStamper } from "../src/timestamp/client.js";
 import { startTsaServer, type TsaServer } from "../src/timestamp/server.js";
-import { issueToken } from "../src/timestamp/token.js";
+import { issueToken, serialSource } from "../src/timestamp/token.js";
 import { verifyToken } from "../src/timestamp/verify.js";
 import { pkiPath, ROOT_CA, sha256, tsaFixture } from "./helpers/tsa.js";
 
@@ -625,6 +625,48 @@ describe("remote stamper", () => {
     expect(() => remoteStamper(["ftp://u:s3cret-pw@x/"])).toThrow(
       expect.objectContaining({ code: "USAGE", message: expect.not.stringContaining("s3cret") }),
     );
+  });
+
+  it("skips a URL that timed out for a while (straight to the fallback), then asks it again", async () => {
+    const silent = await serve(() => undefined);
+    const ours = await startTsaServer({
+      tsa: tsaFixture("tsa-ec"),
+      policyOid: POLICY,
+      port: 0,
+      clock: () => new Date(),
+      serial: serialSource((n) => new Uint8Array(randomBytes(n))),
+    });
+    open.push(ours);
+    let clock = 1_000_000;
+    const options = { timeoutMs: 150, retries: 0, pauseAfterTimeoutMs: 30_000, now: () => clock };
+    const alone = remoteStamper([silent.url], options);
+    let started = Date.now();
+    await expect(alone.stamp(IMPRINT, NONCE)).rejects.toMatchObject({
+      code: "TSA_UNAVAILABLE",
+      message: expect.stringMatching(/did not answer within 150 ms/),
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    started = Date.now();
+    await expect(alone.stamp(IMPRINT, NONCE)).rejects.toMatchObject({
+      code: "TSA_UNAVAILABLE",
+      message: `TSA ${silent.url} timed out a moment ago; not asked again for 30 s`,
+    });
+    expect(Date.now() - started).toBeLessThan(100);
+    clock += 30_001;
+    started = Date.now();
+    await expect(alone.stamp(IMPRINT, NONCE)).rejects.toMatchObject({
+      message: expect.stringMatching(/did not answer within 150 ms/),
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+
+    const withFallback = remoteStamper([silent.url, ours.url], options);
+    await withFallback.stamp(IMPRINT, NONCE); // the silent one times out, the fallback answers
+    started = Date.now();
+    const token = await withFallback.stamp(IMPRINT, NONCE);
+    expect(Date.now() - started).toBeLessThan(140);
+    expect(
+      (await verifyToken(token, { imprint: IMPRINT, nonce: NONCE, anchors: [ROOT_CA()] })).policy,
+    ).toBe(POLICY);
   });
 
   it("refuses an unreachable TSA with TSA_UNAVAILABLE after its retries", async () => {

@@ -27,7 +27,14 @@ export interface RemoteStamperOptions {
   anchors?: readonly Uint8Array[];
   /** CA certificates (DER) to trust for HTTPS instead of the system store (a private TSA). */
   tlsCa?: readonly Uint8Array[];
+  /** How long a URL whose exchange timed out is not asked again (default 30 000 ms). */
+  pauseAfterTimeoutMs?: number;
+  /** Wall clock in ms for the pause (default Date.now). */
+  now?: () => number;
 }
+
+/** Errors of exchanges that ran into the deadline (as opposed to refused or failed fast). */
+const timeouts = new WeakSet<object>();
 
 export type PkiStatus = (typeof STATUS_NAMES)[number] | `unknown(${number})`;
 
@@ -74,16 +81,32 @@ export function remoteStamper(
   const maxBytes = options.maxResponseBytes ?? 256 * 1024;
   const policyOid = options.policyOid ?? null;
   const tlsCa = options.tlsCa?.map(toPem);
+  const pauseMs = options.pauseAfterTimeoutMs ?? 30_000;
+  const now = options.now ?? Date.now;
+  // A URL that let an exchange time out is skipped for a while: otherwise every checkpoint of a
+  // seal waits out the deadline and its retries again (20 s each by default), and a seal of a
+  // long session behind an unreachable TSA takes hours. The skipped checkpoints stay unstamped;
+  // a later token covers them through the chain.
+  const pausedUntil = new Map<string, number>();
   return {
     kind: "remote",
     async stamp(imprint: Uint8Array, nonce: bigint): Promise<Uint8Array> {
       const query = makeRequest(imprint, { nonce, policyOid, certReq: true });
       let last: unknown;
       for (const url of urls) {
+        const until = pausedUntil.get(url) ?? 0;
+        if (now() < until) {
+          last = new TrailsealError(
+            "TSA_UNAVAILABLE",
+            `TSA ${shownUrl(url)} timed out a moment ago; not asked again for ${Math.ceil((until - now()) / 1000)} s`,
+          );
+          continue;
+        }
         for (let attempt = 0; attempt <= retries; attempt++) {
           if (attempt > 0) await sleep(backoffMs * 2 ** (attempt - 1));
           try {
             const body = await post(url, query, timeoutMs, maxBytes, tlsCa);
+            pausedUntil.delete(url);
             return await acceptResponse(
               shownUrl(url),
               body,
@@ -97,6 +120,9 @@ export function remoteStamper(
             // Only an outage is worth retrying at the same TSA; a rejection or a bad token is not.
             if (!(e instanceof TrailsealError && e.code === "TSA_UNAVAILABLE")) break;
           }
+        }
+        if (typeof last === "object" && last !== null && timeouts.has(last)) {
+          pausedUntil.set(url, now() + pauseMs);
         }
       }
       throw last;
@@ -207,16 +233,14 @@ function post(
       req.destroy();
       reject(e);
     };
-    const timer = setTimeout(
-      () =>
-        fail(
-          new TrailsealError(
-            "TSA_UNAVAILABLE",
-            `TSA ${shown} did not answer within ${timeoutMs} ms`,
-          ),
-        ),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => {
+      const e = new TrailsealError(
+        "TSA_UNAVAILABLE",
+        `TSA ${shown} did not answer within ${timeoutMs} ms`,
+      );
+      timeouts.add(e);
+      fail(e);
+    }, timeoutMs);
     const req = send(
       target,
       {
