@@ -611,6 +611,27 @@ describe("where replay and seal write", () => {
     }
   });
 
+  it("an error in a record names the trail file as well as the record", async () => {
+    const t = Buffer.from(readFileSync(out("s.trail")));
+    const sealedLength = 14 + t.readUInt32BE(10);
+    const first = sealedLength + 4 + t.readUInt32BE(sealedLength); // record 0: a clear frame
+    t[first + 24 + 1] ^= 0x01; // its first payload byte
+    writeFileSync(out("bent.trail"), t);
+    const chain =
+      /^trailseal: error: out\/bent\.trail: record \d+: checkpoint 1 covers chain head /;
+    const inspect = await runCli(["inspect", "out/bent.trail"], { cwd: dir });
+    expect(inspect.code).toBe(1);
+    expect(inspect.stderr).toMatch(chain);
+    const replay = await runCli(["replay", "out/bent.trail"], { cwd: dir });
+    expect(replay.code).toBe(1);
+    expect(replay.stderr).toMatch(chain);
+    const piped = await runCli(["replay", "-", "--format", "raw"], { cwd: dir, stdin: t });
+    expect(piped.code).toBe(1);
+    expect(piped.stderr).toMatch(
+      /^trailseal: error: <stdin>: record \d+: checkpoint 1 covers chain head /,
+    );
+  });
+
   it("stdout closed early (EPIPE, as `| head` does) is an I/O error, not an uncaught stack trace", async () => {
     // The first write fails as a closed pipe does; the stream then emits 'error'.
     const stdout = new Writable({

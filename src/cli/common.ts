@@ -207,3 +207,24 @@ export function printable(text: string): string {
     return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
   });
 }
+
+/**
+ * The error `e` with the trail named, when it is a TrailsealError that does not start with the
+ * name already: the reader's record errors ("record 7: …") say which record, not which file.
+ */
+export function namingTrail(name: string, e: unknown): unknown {
+  if (!(e instanceof TrailsealError) || e.message.startsWith(name)) return e;
+  return new TrailsealError(e.code, `${name}: ${e.message}`, {
+    cause: e,
+    ...(e.hint === undefined ? {} : { hint: e.hint }),
+  });
+}
+
+/** `items`, with any error reading them passed through `namingTrail`. */
+export async function* namedItems<T>(name: string, items: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* items;
+  } catch (e) {
+    throw namingTrail(name, e);
+  }
+}

@@ -2,7 +2,7 @@ import type { Channel } from "../events.js";
 import type { HeaderStanza } from "../trail/format.js";
 import { TrailReader, type TrailEnd } from "../trail/reader.js";
 import { EXIT_OK, guard, newCommand, parseArgs, type Io } from "./io.js";
-import { inputStream, printable } from "./common.js";
+import { inputStream, namingTrail, printable } from "./common.js";
 import { inputName } from "./files.js";
 
 interface InspectFlags {
@@ -194,7 +194,9 @@ Examples:
   const flags = cmd.opts<InspectFlags>();
   const [path] = cmd.args as [string];
   return guard(io, async () => {
-    const summary = await summarize(path, io);
+    const summary = await summarize(path, io).catch((e: unknown) => {
+      throw namingTrail(inputName(path), e);
+    });
     io.stdout.write(flags.json === true ? `${JSON.stringify(summary, null, 2)}\n` : human(summary));
     return EXIT_OK;
   });

@@ -10,7 +10,15 @@ import { describeAlternatives, type ChannelAccess } from "../trail/open.js";
 import { TrailReader, type TrailEnd } from "../trail/reader.js";
 import { openTrail, type OpenedTrail } from "../trail/session.js";
 import { collect, EXIT_FAILED, EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
-import { OutputFile, inputStream, loadKeys, printable, seconds } from "./common.js";
+import {
+  OutputFile,
+  inputStream,
+  loadKeys,
+  namedItems,
+  namingTrail,
+  printable,
+  seconds,
+} from "./common.js";
 import { Progress, counted } from "./progress.js";
 import { inputName } from "./files.js";
 
@@ -133,7 +141,9 @@ is truncated (its verified prefix is still written), 2 usage or I/O.`,
     let upTo: number | undefined;
     let truncated = false;
     if (trailPath !== "-") {
-      const prefix = await verifiedPrefix(trailPath, io);
+      const prefix = await verifiedPrefix(trailPath, io).catch((e: unknown) => {
+        throw namingTrail(name, e);
+      });
       if (prefix.notice !== null) {
         truncated = true;
         say(io, "warning", prefix.notice);
@@ -153,7 +163,13 @@ is truncated (its verified prefix is still written), 2 usage or I/O.`,
     // No progress line while playing: the terminal shows the session.
     const progress =
       flags.play === true ? null : await Progress.forFile(io, `replaying ${name}`, trailPath);
-    const opened = await openTrail(counted(await inputStream(trailPath, io), progress), name, keys);
+    const opened = await openTrail(
+      counted(await inputStream(trailPath, io), progress),
+      name,
+      keys,
+    ).catch((e: unknown) => {
+      throw namingTrail(name, e);
+    });
     const { access } = opened.unlocked;
     for (const w of opened.unlocked.warnings) say(io, "warning", w);
     if (access.downstream.encrypted && access.downstream.openedBy === null) {
@@ -194,7 +210,10 @@ is truncated (its verified prefix is still written), 2 usage or I/O.`,
     }
 
     const metadata = opened.reader.header.session;
-    const events: AsyncIterable<SessionEvent> = opened.events(upTo === undefined ? {} : { upTo });
+    const events: AsyncIterable<SessionEvent> = namedItems(
+      name,
+      opened.events(upTo === undefined ? {} : { upTo }),
+    );
     if (flags.play === true) {
       const idleLimit = idleLimitFor(idle, metadata.extra);
       const controller = new AbortController();
