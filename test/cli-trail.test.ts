@@ -615,7 +615,7 @@ describe("where replay and seal write", () => {
     const t = Buffer.from(readFileSync(out("s.trail")));
     const sealedLength = 14 + t.readUInt32BE(10);
     const first = sealedLength + 4 + t.readUInt32BE(sealedLength); // record 0: a clear frame
-    t[first + 24 + 1] ^= 0x01; // its first payload byte
+    t.writeUInt8(t.readUInt8(first + 25) ^ 0x01, first + 25); // its first payload byte
     writeFileSync(out("bent.trail"), t);
     const chain =
       /^trailseal: error: out\/bent\.trail: record \d+: checkpoint 1 covers chain head /;
