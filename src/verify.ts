@@ -63,6 +63,14 @@ export interface ChannelVerdict {
 
 export interface SignatureVerdict {
   readonly state: "valid" | "invalid" | "untrusted" | "not-signed";
+  /** Every certificate that validly signed a checkpoint, in order of first appearance. */
+  readonly signers: {
+    subject: string;
+    issuer: string;
+    fingerprint: string;
+    codeSigning: boolean;
+    checkpoints: number[];
+  }[];
   readonly signer: {
     subject: string;
     issuer: string;
@@ -164,9 +172,12 @@ interface CheckpointState {
   statement: CheckpointStatement;
   signature: CheckpointVerdict["signature"];
   signer: string | null;
-  signingTime: string | null;
+  signingTime: Date | null;
   stamp: CheckpointVerdict["timestamp"];
 }
+
+/** How far a claimed signing time may run past the timestamp's genTime (clock skew). */
+const SIGNING_TIME_SKEW_MS = 120_000;
 
 /**
  * Verifies one trail read from `source`. Returns the verdict; never throws for a bad trail
@@ -200,19 +211,40 @@ export async function verifyTrail(
       failed: required,
       downstream: null,
       upstream: null,
-      signature: { state: "not-signed", signer: null, signed: 0, code: null, message: null },
-      timestamp: emptyTimestamp("not-timestamped"),
-      integrity: {
-        state: "tampered",
-        records: 0,
-        checkpoints: 0,
-        final: null,
-        lastCheckpoint: null,
-        unsignedRecords: 0,
-        firstBadRecord: -1,
-        code: e.code,
-        message: e.message,
+      signature: {
+        state: "not-signed",
+        signers: [],
+        signer: null,
+        signed: 0,
+        code: null,
+        message: null,
       },
+      timestamp: emptyTimestamp("not-timestamped"),
+      // A file cut inside its header is truncated (a recorder killed at once), not tampered.
+      integrity:
+        e.code === "TRUNCATED"
+          ? {
+              state: "truncated",
+              records: 0,
+              checkpoints: 0,
+              final: null,
+              lastCheckpoint: null,
+              unsignedRecords: 0,
+              firstBadRecord: null,
+              code: e.code,
+              message: e.message,
+            }
+          : {
+              state: "tampered",
+              records: 0,
+              checkpoints: 0,
+              final: null,
+              lastCheckpoint: null,
+              unsignedRecords: 0,
+              firstBadRecord: -1,
+              code: e.code,
+              message: e.message,
+            },
       checkpoints: [],
       warnings: [],
     };
@@ -252,6 +284,17 @@ export async function verifyTrail(
     state: "invalid" | "untrusted";
   } | null = null;
   let firstSigner: (SignatureFacts["signer"] & { codeSigning: boolean }) | null = null;
+  const signers = new Map<string, SignatureVerdict["signers"][number]>();
+  /** Keeps the worst failure: an invalid signature outranks an untrusted one. */
+  const noteSignatureFailure = (f: {
+    code: ErrorCode;
+    message: string;
+    state: "invalid" | "untrusted";
+  }) => {
+    const current = signatureFailure as { state: "invalid" | "untrusted" } | null;
+    if (current === null || (current.state === "untrusted" && f.state === "invalid"))
+      signatureFailure = f;
+  };
   let stampFailure: { code: ErrorCode; message: string; state: "invalid" | "untrusted" } | null =
     null;
   const tokens: TokenFacts[] = [];
@@ -303,17 +346,27 @@ export async function verifyTrail(
             });
             state.signature = "valid";
             state.signer = facts.signer.subject;
-            state.signingTime = facts.signingTime?.toISOString() ?? null;
+            state.signingTime = facts.signingTime;
             firstSigner ??= { ...facts.signer, codeSigning: facts.codeSigning };
+            const known = signers.get(facts.signer.fingerprint);
+            if (known === undefined) {
+              signers.set(facts.signer.fingerprint, {
+                subject: facts.signer.subject,
+                issuer: facts.signer.issuer,
+                fingerprint: facts.signer.fingerprint,
+                codeSigning: facts.codeSigning,
+                checkpoints: [record.statement.index],
+              });
+            } else known.checkpoints.push(record.statement.index);
           } catch (e) {
             if (!isTrailsealError(e)) throw e;
             const untrusted = e.code === "CHAIN_UNTRUSTED";
             state.signature = untrusted ? "untrusted" : "invalid";
-            signatureFailure ??= {
+            noteSignatureFailure({
               code: e.code,
               message: `checkpoint ${record.statement.index} (record ${record.seq}): ${e.message}`,
               state: untrusted ? "untrusted" : "invalid",
-            };
+            });
           }
         }
         checkpoints.push(state);
@@ -349,6 +402,9 @@ export async function verifyTrail(
             tsaName: facts.tsaName,
             source: stamp.source,
           };
+          if (target.signature.byteLength > 0 && state.signature === "valid") {
+            await checkSignatureAtGenTime(state, target, facts, record.seq);
+          }
         } catch (e) {
           if (!isTrailsealError(e)) throw e;
           const untrusted = e.code === "CHAIN_UNTRUSTED";
@@ -366,6 +422,51 @@ export async function verifyTrail(
         }
         return;
       }
+    }
+  }
+
+  /**
+   * CAdES-T: a valid token proves the signature existed at genTime, which a signer cannot
+   * backdate. So the signer's chain must be valid at genTime too (a signature made after the
+   * certificate expired, claiming an earlier signingTime, fails here), and the claimed signing
+   * time must not come after genTime (beyond the token's accuracy and some clock skew).
+   */
+  async function checkSignatureAtGenTime(
+    state: CheckpointState,
+    target: { signature: Uint8Array; content: Uint8Array; statement: CheckpointStatement },
+    token: TokenFacts,
+    stampSeq: number,
+  ): Promise<void> {
+    const where = `checkpoint ${target.statement.index} (stamp record ${stampSeq})`;
+    const accuracy =
+      token.accuracy === undefined ? 0 : token.accuracy.seconds * 1000 + token.accuracy.millis;
+    if (
+      state.signingTime !== null &&
+      state.signingTime.getTime() > token.genTime.getTime() + accuracy + SIGNING_TIME_SKEW_MS
+    ) {
+      state.signature = "invalid";
+      noteSignatureFailure({
+        code: "SIGNATURE_INVALID",
+        message: `${where}: the signature claims signing time ${state.signingTime.toISOString()}, after its timestamp's genTime ${token.genTime.toISOString()}`,
+        state: "invalid",
+      });
+      return;
+    }
+    try {
+      await verifyDetached(target.signature, target.content, {
+        anchors,
+        validator,
+        at: token.genTime,
+      });
+    } catch (e) {
+      if (!isTrailsealError(e)) throw e;
+      const untrusted = e.code === "CHAIN_UNTRUSTED";
+      state.signature = untrusted ? "untrusted" : "invalid";
+      noteSignatureFailure({
+        code: e.code,
+        message: `${where}: at the timestamp's genTime ${token.genTime.toISOString()}: ${e.message}`,
+        state: untrusted ? "untrusted" : "invalid",
+      });
     }
   }
 
@@ -408,7 +509,6 @@ export async function verifyTrail(
         message: null,
       };
     } else {
-      const covered = end.lastCheckpoint?.statement.records ?? 0;
       integrity = {
         state: "truncated",
         records: end.records,
@@ -420,9 +520,9 @@ export async function verifyTrail(
             : {
                 index: end.lastCheckpoint.statement.index,
                 time: end.lastCheckpoint.time / 1e6,
-                records: covered,
+                records: end.lastCheckpoint.statement.records,
               },
-        unsignedRecords: end.records - covered,
+        unsignedRecords: end.uncoveredFrames,
         firstBadRecord: null,
         code: "TRUNCATED",
         message: end.reason,
@@ -441,6 +541,7 @@ export async function verifyTrail(
   let signature: SignatureVerdict;
   if (sigFail !== null) {
     signature = {
+      signers: [...signers.values()],
       state: sigFail.state,
       signer: signer === null ? null : pickSigner(signer),
       signed: signedCount,
@@ -452,6 +553,7 @@ export async function verifyTrail(
     };
   } else if (signedCount === 0) {
     signature = {
+      signers: [...signers.values()],
       state: "not-signed",
       signer: null,
       signed: 0,
@@ -463,6 +565,7 @@ export async function verifyTrail(
   } else if (signedCount < checkpoints.length) {
     const first = checkpoints.find((c) => c.signature === "not-signed")!;
     signature = {
+      signers: [...signers.values()],
       state: "invalid",
       signer: signer === null ? null : pickSigner(signer),
       signed: signedCount,
@@ -471,6 +574,7 @@ export async function verifyTrail(
     };
   } else {
     signature = {
+      signers: [...signers.values()],
       state: "valid",
       signer: signer === null ? null : pickSigner(signer),
       signed: signedCount,
@@ -574,7 +678,7 @@ export async function verifyTrail(
       final: c.statement.final,
       signature: c.signature,
       signer: c.signer,
-      signingTime: c.signingTime,
+      signingTime: c.signingTime?.toISOString() ?? null,
       timestamp:
         header.policy.timestamping === null && c.stamp === null
           ? null

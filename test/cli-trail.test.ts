@@ -530,7 +530,7 @@ describe("where replay and seal write", () => {
     const prefix = await runCli(["replay", out("cut.trail"), ...raw], { cwd: dir });
     expect([prefix.code, prefix.stdout]).toEqual([1, "ab"]);
     expect(prefix.stderr).toMatch(
-      /^trailseal: warning: .*cut\.trail is truncated \(record 7 is cut short at byte \d+\): verification stops at checkpoint 2 \(session time 20s\); 4 records after it are not covered by any checkpoint\n/,
+      /^trailseal: warning: .*cut\.trail is truncated \(record 7 is cut short at byte \d+\): verification stops at checkpoint 2 \(session time 20s\); 3 frames after it are not covered by any checkpoint\n/,
     );
     const tail = await runCli(["replay", out("cut.trail"), ...raw, "--unverified-tail"], {
       cwd: dir,

@@ -140,7 +140,7 @@ describe("seal with a remote TSA", () => {
     const warnings = seal.stderr.trim().split("\n");
     expect(warnings).toHaveLength(2);
     expect(warnings[0]).toMatch(
-      /^trailseal: warning: checkpoint 3 is unstamped: .*503.*; recording goes on and the next checkpoint will be stamped$/,
+      /^trailseal: warning: checkpoint 3 is unstamped: .*503.*; nothing is lost, and stamping is tried again at the next checkpoint$/,
     );
     expect(warnings[1]).toMatch(/^trailseal: warning: checkpoint 4 is unstamped: /);
     expect(verdict.integrity).toMatchObject({ state: "complete", checkpoints: 8 });

@@ -200,7 +200,7 @@ describe("trail tamper suite (keyed)", () => {
     const r = await consume(bad, []);
     expect(r).toMatchObject({ ok: false, code: "CHAIN_BROKEN" });
     expect((r as { message: string }).message).toMatch(
-      /^record 3: checkpoint 1 covers chain head [0-9a-f]{16}…, but records 0-2 hash to [0-9a-f]{16}…$/,
+      /^record 3: checkpoint 1 covers chain head [0-9a-f]{64}, but records 0-2 hash to [0-9a-f]{64}$/,
     );
   });
 

@@ -463,7 +463,11 @@ describe("verify", () => {
         lastCheckpoint: { index: 3, time: 90 },
         code: "TRUNCATED",
       });
-      expect(v.integrity.unsignedRecords).toBe(final.seq - v.integrity.lastCheckpoint!.records);
+      // Unsigned: the frames after checkpoint 3 (its own stamp is evidence, not session data).
+      const cp3 = L.recs.filter((r) => r.kind === 2).at(-2)!;
+      const frames = L.recs.filter((r) => r.kind === 1 && r.seq > cp3.seq && r.seq < final.seq);
+      expect(frames.length).toBeGreaterThan(0);
+      expect(v.integrity.unsignedRecords).toBe(frames.length);
     });
 
     it("a cut at every record boundary and inside every record reads as truncated, never as valid", async () => {
@@ -861,9 +865,8 @@ describe("verify: what the human verdict tells an auditor", () => {
     const r = await runCli(["verify", p("forged-final.trail"), "--ca", R], { cwd: dir });
     expect(r.code).toBe(1);
     const lines = r.stdout.split("\n");
-    expect(lines[3]).toMatch(
-      /^ {2}SIGNATURE {3}untrusted: checkpoint 1 \(record \d+\): certificate/,
-    );
+    // The worst state leads: a forged (invalid) signature outranks untrusted ones.
+    expect(lines[3]).toMatch(/^ {2}SIGNATURE {3}invalid: checkpoint 4 \(record \d+\): /);
     expect(lines.slice(4, 6)).toEqual([
       "              checkpoints 1-3: untrusted",
       "              checkpoint 4: invalid",

@@ -55,14 +55,14 @@ export async function verifiedPrefix(
   if (end.state === "complete") return { upTo: undefined, notice: null };
   const last = end.lastCheckpoint;
   const covered = last === null ? 0 : last.statement.records;
-  const after = end.records - covered;
+  const after = end.uncoveredFrames;
   const where =
     last === null
       ? "the trail has no checkpoint at all"
       : `verification stops at checkpoint ${last.statement.index} (session time ${seconds(last.time)})`;
   return {
     upTo: covered,
-    notice: `${inputName(path)} is truncated (${end.reason}): ${where}; ${after} record${after === 1 ? "" : "s"} after it ${after === 1 ? "is" : "are"} not covered by any checkpoint`,
+    notice: `${inputName(path)} is truncated (${end.reason}): ${where}; ${after} frame${after === 1 ? "" : "s"} after it ${after === 1 ? "is" : "are"} not covered by any checkpoint`,
   };
 }
 

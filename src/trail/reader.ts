@@ -95,6 +95,8 @@ export type TrailEnd =
       readonly records: number;
       /** The last checkpoint seen, if any. */
       readonly lastCheckpoint: CheckpointRecord | null;
+      /** Frames after the last checkpoint (all frames when there is none): data nothing covers. */
+      readonly uncoveredFrames: number;
       /** Why: "no final checkpoint", or "record N cut short at byte X". */
       readonly reason: string;
     };
@@ -199,6 +201,7 @@ export class TrailReader {
     let lastTime = 0;
     let checkpoints = 0;
     let lastCheckpoint: CheckpointRecord | null = null;
+    let uncoveredFrames = 0;
     let final: CheckpointRecord | null = null;
     const channelEnded: Record<Channel, boolean> = { downstream: false, upstream: false };
     // Checkpoints awaiting their stamp (timestamped trails only; dropped once stamped, so memory
@@ -214,6 +217,7 @@ export class TrailReader {
             state: "truncated",
             records: seq,
             lastCheckpoint,
+            uncoveredFrames,
             reason: `record ${seq} is cut short at byte ${offset + prefix.byteLength}`,
           };
           return;
@@ -238,6 +242,7 @@ export class TrailReader {
             state: "truncated",
             records: seq,
             lastCheckpoint,
+            uncoveredFrames,
             reason: `record ${seq} is cut short at byte ${offset + RECORD_PREFIX_BYTES + body.byteLength}`,
           };
           return;
@@ -286,6 +291,7 @@ export class TrailReader {
             }
             lastTime = p.time;
             seq++;
+            uncoveredFrames++;
             yield {
               ...base,
               type: "frame",
@@ -331,7 +337,7 @@ export class TrailReader {
               if (stated !== null && stated[1] !== statement.head) {
                 throw new TrailsealError(
                   "CHAIN_BROKEN",
-                  `record ${seq}: checkpoint ${index} covers chain head ${stated[1]!.slice(0, 16)}…, but records 0-${seq - 1} hash to ${statement.head.slice(0, 16)}…`,
+                  `record ${seq}: checkpoint ${index} covers chain head ${stated[1]!}, but records 0-${seq - 1} hash to ${statement.head}`,
                   { hint: "a record before this checkpoint was altered, inserted or removed" },
                 );
               }
@@ -355,6 +361,7 @@ export class TrailReader {
             };
             checkpoints = index;
             lastCheckpoint = record;
+            uncoveredFrames = 0;
             if (header.policy.timestamping !== null) awaitingStamp.set(seq, record);
             if (isFinal) final = record;
             lastTime = p.time;
@@ -403,6 +410,7 @@ export class TrailReader {
               state: "truncated",
               records: seq,
               lastCheckpoint,
+              uncoveredFrames,
               reason: "the trail has no final checkpoint",
             };
     } finally {

@@ -334,7 +334,7 @@ export class TrailWriter {
       const source = this.options.stamper!.kind;
       if (!outcome.ok) {
         this.options.onWarning?.(
-          `checkpoint ${next.checkpointIndex} is unstamped: ${outcome.reason}; recording goes on and the next checkpoint will be stamped`,
+          `checkpoint ${next.checkpointIndex} is unstamped: ${outcome.reason}; nothing is lost, and stamping is tried again at the next checkpoint`,
         );
       }
       const body = encodeStampBody({
