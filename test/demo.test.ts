@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -62,6 +62,18 @@ describe("trailseal demo", () => {
     expect(events(join(dir, "screen-only.cast"))).toEqual(
       events(sample).filter(([, code]) => code !== "i"),
     );
+  });
+
+  it("refuses a file, or a path under one, as its directory", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "trailseal-demo-"));
+    writeFileSync(join(dir, "f"), "");
+    for (const [arg, error] of [
+      ["f", "f is not a directory"],
+      ["f/demo", "cannot create the directory f/demo: part of its path is a file"],
+    ] as const) {
+      const r = await runCli(["demo", arg], { cwd: dir });
+      expect(r).toMatchObject({ code: 2, stdout: "", stderr: `trailseal: error: ${error}\n` });
+    }
   });
 
   it("refuses a directory that is not empty", async () => {

@@ -50,9 +50,20 @@ without the officer's key.`,
   const [dirArg] = cmd.args as [string | undefined];
   return guard(io, async () => {
     const dir = resolve(io.cwd, dirArg ?? "trailseal-demo");
-    await mkdir(dir, { recursive: true });
+    const name = dirArg ?? "trailseal-demo";
+    await mkdir(dir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
+      throw new TrailsealError(
+        "IO",
+        e.code === "EEXIST"
+          ? `${name} is not a directory`
+          : e.code === "ENOTDIR"
+            ? `cannot create the directory ${name}: part of its path is a file`
+            : `cannot create the directory ${name} (${e.code ?? e.message})`,
+        { cause: e },
+      );
+    });
     if (flags.force !== true && (await readdir(dir)).length > 0) {
-      throw new TrailsealError("IO", `${dirArg ?? "trailseal-demo"} is not empty`, {
+      throw new TrailsealError("IO", `${name} is not empty`, {
         hint: "give a new directory (trailseal demo DIR) or pass --force",
       });
     }
