@@ -327,7 +327,7 @@ describe("verify", () => {
       expect(codes["frame time"]).toEqual(["CHAIN_BROKEN", "SEQUENCE_INVALID"]);
       expect(codes["frame body middle"]).toEqual(["CHAIN_BROKEN"]);
       expect(codes["checkpoint kind"]).toEqual(["RECORD_INVALID"]);
-      expect(codes["checkpoint flags"]).toEqual(["CHECKPOINT_INVALID", "RECORD_INVALID"]);
+      expect(codes["checkpoint flags"]).toEqual(["CHECKPOINT_INVALID", "CHECKPOINT_MISSING"]);
       expect(codes["checkpoint channel"]).toEqual(["RECORD_INVALID"]);
       expect(codes["checkpoint time"]).toEqual(["CHECKPOINT_INVALID"]);
       expect(codes["checkpoint length"]).toEqual(["RECORD_INVALID"]);

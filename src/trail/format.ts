@@ -283,6 +283,12 @@ export function decodeStampBody(body: Uint8Array, seq: number): StampBody {
   if (status === null || source === null) {
     throw new TrailsealError("RECORD_INVALID", `record ${seq} (stamp): unknown status or source`);
   }
+  if ((status === "granted") !== token.byteLength > 0) {
+    throw new TrailsealError(
+      "RECORD_INVALID",
+      `record ${seq} (stamp): a ${status} stamp ${status === "granted" ? "without" : "with"} a token`,
+    );
+  }
   const nonce =
     nonceBytes.byteLength === 0 ? 0n : BigInt(`0x${Buffer.from(nonceBytes).toString("hex")}`);
   return { checkpoint, status, source, nonce, token, note };
@@ -419,83 +425,121 @@ export function decodeFramePayload(plain: Uint8Array, seq: number): FramePayload
 }
 
 /** Parses and sanity-checks the sealed header JSON (§ Header in docs/FORMAT.md). */
-export function parseHeaderJson(json: Uint8Array, name: string): TrailHeader {
-  let value: unknown;
+/** The policy interval bounds (SPS: signing_and_timestamping_interval, 10..100000 seconds). */
+export const MIN_INTERVAL_SECONDS = 10;
+export const MAX_INTERVAL_SECONDS = 100_000;
+/** More stanzas than this per channel (sealed or added) is no policy anyone writes. */
+export const MAX_STANZAS = 256;
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
+
+function parseJson(json: Uint8Array, what: string, name: string): unknown {
   try {
-    value = JSON.parse(utf8.decode(json));
+    return JSON.parse(utf8.decode(json));
   } catch (e) {
-    throw new TrailsealError("HEADER_INVALID", `${name}: header is not valid JSON`, { cause: e });
+    throw new TrailsealError("HEADER_INVALID", `${name}: ${what} is not valid JSON`, { cause: e });
   }
-  const h = value as Partial<TrailHeader> | null;
+}
+
+/**
+ * Parses and checks the sealed header JSON (§ Header in docs/FORMAT.md): every field the
+ * readers use has its type, so no crafted header reaches code that trusts it.
+ */
+export function parseHeaderJson(json: Uint8Array, name: string): TrailHeader {
+  const h = parseJson(json, "header", name);
   const bad = (why: string): TrailsealError =>
     new TrailsealError("HEADER_INVALID", `${name}: header ${why}`);
-  if (h === null || typeof h !== "object") throw bad("is not an object");
-  if (h.format !== FORMAT_NAME)
-    throw bad(`names format ${JSON.stringify(h.format)}, not ${FORMAT_NAME}`);
-  if (typeof h.trail !== "string" || !/^[0-9a-f]{32}$/.test(h.trail)) throw bad("has no trail id");
-  if (typeof h.created !== "string") throw bad("has no creation time");
-  const p = h.policy;
+  if (!isObject(h)) throw bad("is not an object");
+  if (h["format"] !== FORMAT_NAME)
+    throw bad(`names format ${JSON.stringify(h["format"])}, not ${FORMAT_NAME}`);
+  if (typeof h["trail"] !== "string" || !/^[0-9a-f]{32}$/.test(h["trail"]))
+    throw bad("has no trail id");
+  if (typeof h["created"] !== "string" || Number.isNaN(Date.parse(h["created"])))
+    throw bad("has no creation time");
+  const p = h["policy"];
   if (
-    p === undefined ||
-    typeof p.name !== "string" ||
-    typeof p.signing !== "boolean" ||
-    !(p.timestamping === null || p.timestamping === "local" || p.timestamping === "remote") ||
-    !Number.isInteger(p.interval) ||
-    p.interval < 1
+    !isObject(p) ||
+    typeof p["name"] !== "string" ||
+    typeof p["signing"] !== "boolean" ||
+    !(
+      p["timestamping"] === null ||
+      p["timestamping"] === "local" ||
+      p["timestamping"] === "remote"
+    ) ||
+    !(
+      p["policyOid"] === null ||
+      (typeof p["policyOid"] === "string" && /^\d+(\.\d+)+$/.test(p["policyOid"]))
+    ) ||
+    !Number.isInteger(p["interval"]) ||
+    (p["interval"] as number) < MIN_INTERVAL_SECONDS ||
+    (p["interval"] as number) > MAX_INTERVAL_SECONDS
   ) {
     throw bad("has a malformed policy summary");
   }
-  if (h.session === undefined || typeof h.session !== "object") throw bad("has no session block");
-  const c = h.channels;
-  if (c === undefined) throw bad("has no channels");
+  if (!isObject(h["session"])) throw bad("has no session block");
+  const c = h["channels"];
+  if (!isObject(c)) throw bad("has no channels");
   for (const channel of ["downstream", "upstream"] as const) {
     const ch = c[channel];
-    if (ch === undefined || typeof ch.encrypted !== "boolean")
+    if (!isObject(ch) || typeof ch["encrypted"] !== "boolean")
       throw bad(`has no ${channel} channel`);
-    if (ch.encrypted) {
-      if (typeof ch.commitment !== "string" || !/^[0-9a-f]{64}$/.test(ch.commitment)) {
+    if (ch["encrypted"]) {
+      if (typeof ch["commitment"] !== "string" || !/^[0-9a-f]{64}$/.test(ch["commitment"])) {
         throw bad(`has no key commitment for ${channel}`);
       }
-      if (!Array.isArray(ch.stanzas) || ch.stanzas.length === 0)
-        throw bad(`has no ${channel} stanzas`);
-      ch.stanzas.forEach((s, i) => checkStanzaShape(s, `${name}: ${channel} stanza ${i}`));
+      const stanzas = ch["stanzas"];
+      if (!Array.isArray(stanzas) || stanzas.length === 0) throw bad(`has no ${channel} stanzas`);
+      if (stanzas.length > MAX_STANZAS)
+        throw bad(`has more than ${MAX_STANZAS} ${channel} stanzas`);
+      stanzas.forEach((s: unknown, i) => checkStanzaShape(s, `${name}: ${channel} stanza ${i}`));
     }
   }
-  return h as TrailHeader;
+  return h as unknown as TrailHeader;
 }
 
+/** Parses and checks the annex JSON (stanzas added by `share`). */
 export function parseAnnexJson(json: Uint8Array, name: string): TrailAnnex {
   if (json.byteLength === 0) return { stanzas: [] };
-  let value: unknown;
-  try {
-    value = JSON.parse(utf8.decode(json));
-  } catch (e) {
-    throw new TrailsealError("HEADER_INVALID", `${name}: annex is not valid JSON`, { cause: e });
-  }
-  const a = value as Partial<TrailAnnex> | null;
-  if (a === null || typeof a !== "object" || !Array.isArray(a.stanzas)) {
+  const a = parseJson(json, "annex", name);
+  if (!isObject(a) || !Array.isArray(a["stanzas"])) {
     throw new TrailsealError("HEADER_INVALID", `${name}: annex has no stanza list`);
   }
-  a.stanzas.forEach((s, i) => {
+  const stanzas = a["stanzas"] as unknown[];
+  if (stanzas.length > 2 * MAX_STANZAS) {
+    throw new TrailsealError(
+      "HEADER_INVALID",
+      `${name}: annex has more than ${2 * MAX_STANZAS} stanzas`,
+    );
+  }
+  stanzas.forEach((s, i) => {
     checkStanzaShape(s, `${name}: added stanza ${i}`);
-    if (s.channel !== "downstream" && s.channel !== "upstream") {
+    const st = s as Record<string, unknown>;
+    if (st["channel"] !== "downstream" && st["channel"] !== "upstream") {
       throw new TrailsealError("HEADER_INVALID", `${name}: added stanza ${i} names no channel`);
     }
+    if (typeof st["added"] !== "string") {
+      throw new TrailsealError("HEADER_INVALID", `${name}: added stanza ${i} has no time`);
+    }
   });
-  return a as TrailAnnex;
+  return a as unknown as TrailAnnex;
 }
 
-function checkStanzaShape(s: HeaderStanza, what: string): void {
+function checkStanzaShape(s: unknown, what: string): void {
   const ok =
-    s !== null &&
-    typeof s === "object" &&
-    Number.isInteger(s.entry) &&
-    typeof s.der === "string" &&
-    Array.isArray(s.layers) &&
-    s.layers.length >= 1 &&
-    s.layers.length <= 2 &&
-    s.layers.every(
-      (l) => typeof l.spkiFingerprint === "string" && /^[0-9a-f]{64}$/.test(l.spkiFingerprint),
+    isObject(s) &&
+    Number.isInteger(s["entry"]) &&
+    typeof s["der"] === "string" &&
+    Array.isArray(s["layers"]) &&
+    s["layers"].length >= 1 &&
+    s["layers"].length <= 2 &&
+    (s["layers"] as unknown[]).every(
+      (l) =>
+        isObject(l) &&
+        typeof l["spkiFingerprint"] === "string" &&
+        /^[0-9a-f]{64}$/.test(l["spkiFingerprint"]) &&
+        typeof l["subject"] === "string" &&
+        (l["keyType"] === "RSA" || l["keyType"] === "EC"),
     );
   if (!ok) throw new TrailsealError("HEADER_INVALID", `${what} is malformed`);
 }

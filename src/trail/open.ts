@@ -63,6 +63,7 @@ export async function unlockChannels(
   const access = {} as Record<Channel, ChannelAccess>;
   const have = new Set(keys.map((k) => k.spkiFingerprint));
   const warnings: string[] = [];
+  let skipped = 0;
   for (const channel of ["downstream", "upstream"] as const) {
     const ch = parsed.header.channels[channel];
     const candidates = stanzasOf(parsed, channel);
@@ -84,7 +85,10 @@ export async function unlockChannels(
         } catch (e) {
           if (!isTrailsealError(e)) throw e;
           if (added !== null) {
-            warnings.push(`${parsed.name}: ${what} was skipped: ${e.code}: ${e.message}`);
+            skipped++;
+            if (skipped <= MAX_WARNINGS) {
+              warnings.push(`${parsed.name}: ${what} was skipped: ${e.code}: ${e.message}`);
+            }
             continue;
           }
           throw e.code === "KEY_COMMITMENT_MISMATCH"
@@ -98,8 +102,14 @@ export async function unlockChannels(
     }
     access[channel] = { channel, encrypted: ch.encrypted, openedBy, alternatives };
   }
+  if (skipped > MAX_WARNINGS) {
+    warnings.push(`${parsed.name}: ${skipped - MAX_WARNINGS} more added stanzas were skipped`);
+  }
   return { keys: out, access, warnings };
 }
+
+/** Skipped annex stanzas named one by one; more are counted. */
+const MAX_WARNINGS = 5;
 
 /** Describes what would open a locked channel, one alternative per line. */
 export function describeAlternatives(access: ChannelAccess): string[] {
@@ -159,6 +169,18 @@ export class EventDecoder {
       throw new TrailsealError(
         "RECORD_INVALID",
         `record ${record.seq}: ${channel} end mark and last-frame flag disagree`,
+      );
+    }
+    if (record.continued && payload.type !== "data") {
+      throw new TrailsealError(
+        "RECORD_INVALID",
+        `record ${record.seq}: only data frames may be continued`,
+      );
+    }
+    if (channel === "upstream" && payload.type !== "data" && payload.type !== "end") {
+      throw new TrailsealError(
+        "RECORD_INVALID",
+        `record ${record.seq}: a ${payload.type} event on the upstream channel (it belongs downstream)`,
       );
     }
     const pending = this.pending[channel];

@@ -5,6 +5,7 @@
  * Decryption and signature checks are layered on top (src/trail/open.ts, src/verify.ts).
  */
 import { TrailsealError } from "../errors.js";
+import { MAX_FRAME_PLAINTEXT, TAG_BYTES } from "../frames.js";
 import { equal, toHex } from "../bytes.js";
 import type { Channel } from "../events.js";
 import { ByteSource } from "./source.js";
@@ -103,6 +104,10 @@ export type TrailEnd =
 
 export async function readHeader(src: ByteSource, name: string): Promise<ParsedHeader> {
   const fixed = await src.read(14);
+  if (fixed.byteLength < 8 && equal(fixed, MAGIC.subarray(0, fixed.byteLength))) {
+    // Empty, or the start of the magic: a recorder killed before its header was out.
+    throw new TrailsealError("TRUNCATED", `${name}: header is cut short`);
+  }
   if (fixed.byteLength < 8 || !equal(fixed.subarray(0, 8), MAGIC)) {
     throw new TrailsealError("TRAIL_INVALID", `${name} is not a trailseal trail (bad magic)`, {
       hint: "a trail starts with the bytes 89 54 52 41 49 4c 0d 0a",
@@ -162,6 +167,9 @@ export async function readHeader(src: ByteSource, name: string): Promise<ParsedH
 }
 
 const CHANNEL_BY_CODE: readonly Channel[] = ["downstream", "upstream"];
+
+/** Checkpoints that may await their stamp at once (see the stamp rules in docs/FORMAT.md). */
+export const MAX_AWAITING_STAMPS = 1024;
 
 /**
  * Reads a trail: `header` is parsed on `open`, then `records()` yields every record after its
@@ -280,6 +288,20 @@ export class TrailReader {
               );
             }
             const last = (p.flags & FLAG_LAST) !== 0;
+            if (last && (p.flags & FLAG_CONTINUED) !== 0) {
+              throw new TrailsealError(
+                "RECORD_INVALID",
+                `record ${seq}: a last frame cannot be continued`,
+              );
+            }
+            const limit =
+              MAX_FRAME_PLAINTEXT + (header.channels[channel].encrypted ? TAG_BYTES : 0);
+            if (p.length > limit) {
+              throw new TrailsealError(
+                "RECORD_INVALID",
+                `record ${seq}: ${channel} frame of ${p.length} bytes exceeds the ${limit}-byte limit`,
+              );
+            }
             if (last) channelEnded[channel] = true;
             // A frame past a checkpoint boundary means the checkpoint that was due is missing.
             const due = (checkpoints + 1) * interval;
@@ -311,6 +333,12 @@ export class TrailReader {
             const isFinal = (p.flags & FLAG_FINAL) !== 0;
             const { content, signature } = decodeCheckpointBody(body, seq);
             const index = checkpoints + 1;
+            if (isFinal && p.time >= index * interval) {
+              throw new TrailsealError(
+                "CHECKPOINT_MISSING",
+                `record ${seq} (final checkpoint) at ${p.time / 1e6}s: no checkpoint ${index} at ${(index * interval) / 1e6}s before it`,
+              );
+            }
             if (!isFinal && p.time !== index * interval) {
               throw new TrailsealError(
                 "CHECKPOINT_INVALID",
@@ -362,7 +390,18 @@ export class TrailReader {
             checkpoints = index;
             lastCheckpoint = record;
             uncoveredFrames = 0;
-            if (header.policy.timestamping !== null) awaitingStamp.set(seq, record);
+            if (header.policy.timestamping !== null) {
+              // Stamps follow their checkpoints closely (a TSA times out in seconds, checkpoints
+              // come every 10 s or more): a pile of unstamped ones is a crafted trail, and a
+              // reader must not hold it in memory.
+              if (awaitingStamp.size >= MAX_AWAITING_STAMPS) {
+                throw new TrailsealError(
+                  "RECORD_INVALID",
+                  `record ${seq}: more than ${MAX_AWAITING_STAMPS} checkpoints await a stamp`,
+                );
+              }
+              awaitingStamp.set(seq, record);
+            }
             if (isFinal) final = record;
             lastTime = p.time;
             seq++;
