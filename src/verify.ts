@@ -253,8 +253,12 @@ export async function verifyTrail(
   const required: Requirement[] = options.require
     ? [...options.require]
     : [
-        ...(header.policy.signing ? (["signature"] as const) : []),
-        ...(header.policy.timestamping !== null ? (["timestamp"] as const) : []),
+        // The header alone is no reason to skip a check: anyone can write an unsigned trail. A
+        // verifier who gives trust anchors expects what they anchor, whatever the header says.
+        ...(header.policy.signing || anchors.length > 0 ? (["signature"] as const) : []),
+        ...(header.policy.timestamping !== null || tsaAnchors.length > 0
+          ? (["timestamp"] as const)
+          : []),
         "complete",
         ...(keys.length > 0 ? (["decrypt"] as const) : []),
       ];

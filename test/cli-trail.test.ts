@@ -694,4 +694,62 @@ describe("where replay and seal write", () => {
     expect(lstatSync(out("link.raw")).isSymbolicLink()).toBe(true);
     expect(readFileSync(out("real.raw"), "utf8")).toBe(SCREEN);
   });
+
+  it("replay --ca checks every checkpoint signature first; without it a signed trail gets a notice", async () => {
+    const pki = (n: string) => join(TESTDATA, "pki", n);
+    writeFileSync(p("s.cast"), CAST);
+    await ok([
+      "policy",
+      "create",
+      "--name",
+      "sig",
+      "--sign-identity",
+      "signer",
+      "-o",
+      p("sig.json"),
+    ]);
+    await ok([
+      "seal",
+      "--policy",
+      p("sig.json"),
+      "--sign-cert",
+      pki("signer-rsa-chain.pem"),
+      "--sign-key",
+      pki("signer-rsa.key"),
+      p("s.cast"),
+      "-o",
+      p("sig.trail"),
+    ]);
+    const checked = await runCli(
+      ["replay", p("sig.trail"), "--format", "raw", "--ca", pki("root-ca.pem")],
+      { cwd: dir },
+    );
+    expect([checked.code, checked.stdout, checked.stderr]).toEqual([0, SCREEN, ""]);
+    const unchecked = await runCli(["replay", p("sig.trail"), "--format", "raw"], { cwd: dir });
+    expect([unchecked.code, unchecked.stdout]).toEqual([0, SCREEN]);
+    expect(unchecked.stderr).toBe(
+      `trailseal: notice: the checkpoint signatures of ${p("sig.trail")} were not checked (only its chain); pass --ca FILE to check them, or run 'trailseal verify'\n`,
+    );
+    const foreign = await runCli(
+      ["replay", p("sig.trail"), "--format", "raw", "--ca", pki("foreign-root-ca.pem")],
+      { cwd: dir },
+    );
+    expect(foreign.code).toBe(1);
+    expect(foreign.stdout).toBe("");
+    expect(foreign.stderr).toMatch(
+      /^trailseal: error: .*sig\.trail: signatures do not verify: checkpoint 1 \(record \d+\): /,
+    );
+    // A forged final signature: refused before anything is shown.
+    const bytes = readFileSync(p("sig.trail"));
+    bytes[bytes.length - 1]! ^= 0x01;
+    writeFileSync(p("sig-bad.trail"), bytes);
+    const forged = await runCli(
+      ["replay", p("sig-bad.trail"), "--format", "raw", "--ca", pki("root-ca.pem")],
+      { cwd: dir },
+    );
+    expect([forged.code, forged.stdout]).toEqual([1, ""]);
+    expect(forged.stderr).toMatch(
+      /^trailseal: error: .*sig-bad\.trail: signatures do not verify: checkpoint \d+ \(record \d+\): signature invalid/,
+    );
+  });
 });

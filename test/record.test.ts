@@ -442,7 +442,7 @@ describe("trailseal record", () => {
     expect(prefix.every((e) => e.time < 10_000_000)).toBe(true);
 
     // replay shows exactly that prefix, with the warning, and exits 1 (the trail is not complete).
-    const r = await runCli(["replay", trail, "--format", "raw"]);
+    const r = await runCli(["replay", trail, "--format", "raw", "--ca", join(PKI, "root-ca.pem")]);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe(expected);
     expect(r.stderr).toBe(

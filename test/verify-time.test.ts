@@ -172,4 +172,24 @@ describe("signatures judged at the timestamp's genTime", () => {
       }),
     ]);
   });
+
+  it("trust anchors require what they anchor, whatever the header says (no downgrade to unsigned)", async () => {
+    const out: Uint8Array[] = [];
+    await sealEvents({}, EVENTS, {
+      plan: { ...PLAN, signing: null, timestamping: null },
+      sink: (c) => void out.push(c.slice()),
+      random: counterRandom(),
+      clock: () => new Date(),
+    });
+    const t = new Uint8Array(Buffer.concat(out));
+    const plain = await verifyTrail(chunks(t, 4096), "t", {});
+    expect([plain.valid, plain.required]).toEqual([true, ["complete"]]);
+    const anchored = await verifyTrail(chunks(t, 4096), "t", {
+      anchors: [ROOT],
+      tsaAnchors: [ROOT],
+    });
+    expect(anchored.required).toEqual(["signature", "timestamp", "complete"]);
+    expect(anchored.failed).toEqual(["signature", "timestamp"]);
+    expect(anchored.valid).toBe(false);
+  });
 });

@@ -8,6 +8,8 @@ import { writeScript } from "../replay/script.js";
 import type { PrivateKey } from "../keys.js";
 import { describeAlternatives, type ChannelAccess } from "../trail/open.js";
 import { TrailReader, type TrailEnd } from "../trail/reader.js";
+import { verifyTrail } from "../verify.js";
+import { readCertificates } from "../pem.js";
 import { openTrail, type OpenedTrail } from "../trail/session.js";
 import { collect, EXIT_FAILED, EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
 import {
@@ -20,7 +22,7 @@ import {
   seconds,
 } from "./common.js";
 import { Progress, counted } from "./progress.js";
-import { inputName } from "./files.js";
+import { inputName, readInput } from "./files.js";
 
 interface ReplayFlags {
   key?: string[];
@@ -33,36 +35,87 @@ interface ReplayFlags {
   idleLimit?: string;
   unverifiedTail?: boolean;
   force?: boolean;
+  ca?: string[];
 }
 
 const FORMATS = ["asciicast", "asciicast-v3", "raw", "jsonl", "script"] as const;
 
+/** Trust anchors from certificate files (any form `pem` reads). */
+async function readAnchors(paths: readonly string[], io: Io): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for (const p of paths)
+    out.push(...(await readCertificates(await readInput(p, io), { source: p })));
+  return out;
+}
+
+/** The warning for a truncated trail: where verification stops and what is not covered. */
+function truncationNotice(
+  name: string,
+  reason: string,
+  /** The last checkpoint; its time in session seconds. */
+  last: { index: number; time: number } | null,
+  uncovered: number,
+): string {
+  const where =
+    last === null
+      ? "the trail has no checkpoint at all"
+      : `verification stops at checkpoint ${last.index} (session time ${seconds(Math.round(last.time * 1e6))})`;
+  return `${name} is truncated (${reason}): ${where}; ${uncovered} frame${uncovered === 1 ? "" : "s"} after it ${uncovered === 1 ? "is" : "are"} not covered by any checkpoint`;
+}
+
 /**
  * The verified prefix of a trail, from a first pass over it without keys: the number of records
- * to replay (all of them when complete), and what to say when it stops early.
+ * to replay (all of them when complete), and what to say when it stops early. With `anchors`,
+ * every checkpoint's signature must be valid and chain to one of them (and its timestamp, when
+ * there is one, is used as verify uses it); without, only the chain and structure are checked.
  */
 export async function verifiedPrefix(
   path: string,
   io: Io,
-): Promise<{ upTo: number | undefined; notice: string | null }> {
-  const progress = await Progress.forFile(io, `checking ${inputName(path)}`, path);
-  const reader = await TrailReader.open(
-    counted(await inputStream(path, io), progress),
-    inputName(path),
-  );
+  anchors: readonly Uint8Array[] | null,
+): Promise<{ upTo: number | undefined; notice: string | null; signed: boolean }> {
+  const name = inputName(path);
+  const progress = await Progress.forFile(io, `checking ${name}`, path);
+  const source = counted(await inputStream(path, io), progress);
+  if (anchors !== null) {
+    const v = await verifyTrail(source, name, { anchors, require: ["signature"] });
+    const i = v.integrity;
+    if (i.state === "tampered") {
+      throw new TrailsealError(i.code ?? "TRAIL_INVALID", i.message ?? "the trail is tampered", {
+        hint: "run 'trailseal verify' for the full verdict",
+      });
+    }
+    if (v.signature.state !== "valid") {
+      const why = v.signature.message ?? `the trail is ${v.signature.state.replace("-", " ")}`;
+      throw new TrailsealError(
+        v.signature.state === "untrusted" ? "CHAIN_UNTRUSTED" : "SIGNATURE_INVALID",
+        `signatures do not verify: ${why}`,
+        { hint: "run 'trailseal verify' for the full verdict" },
+      );
+    }
+    if (i.state === "complete") return { upTo: undefined, notice: null, signed: true };
+    const last = i.lastCheckpoint;
+    return {
+      upTo: last === null ? 0 : last.records,
+      notice: truncationNotice(name, i.message ?? "", last, i.unsignedRecords),
+      signed: true,
+    };
+  }
+  const reader = await TrailReader.open(source, name);
   for await (const _ of reader.records()) void _;
   const end = reader.end;
-  if (end.state === "complete") return { upTo: undefined, notice: null };
+  const signed = reader.header.policy.signing;
+  if (end.state === "complete") return { upTo: undefined, notice: null, signed };
   const last = end.lastCheckpoint;
-  const covered = last === null ? 0 : last.statement.records;
-  const after = end.uncoveredFrames;
-  const where =
-    last === null
-      ? "the trail has no checkpoint at all"
-      : `verification stops at checkpoint ${last.statement.index} (session time ${seconds(last.time)})`;
   return {
-    upTo: covered,
-    notice: `${inputName(path)} is truncated (${end.reason}): ${where}; ${after} frame${after === 1 ? "" : "s"} after it ${after === 1 ? "is" : "are"} not covered by any checkpoint`,
+    upTo: last === null ? 0 : last.statement.records,
+    notice: truncationNotice(
+      name,
+      end.reason,
+      last === null ? null : { index: last.statement.index, time: last.time / 1e6 },
+      end.uncoveredFrames,
+    ),
+    signed,
   };
 }
 
@@ -76,6 +129,11 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       collect,
     )
     .option("--passin <spec>", "passphrase for encrypted keys: env:VAR, file:PATH or pass:TEXT")
+    .option(
+      "--ca <file>",
+      "check every checkpoint signature against this trust anchor first (repeatable)",
+      collect,
+    )
     .option("-f, --format <format>", `output: ${FORMATS.join(", ")}`, "asciicast")
     .option(
       "-o, --output <file>",
@@ -141,9 +199,17 @@ is truncated (its verified prefix is still written), 2 usage or I/O.`,
     let upTo: number | undefined;
     let truncated = false;
     if (trailPath !== "-") {
-      const prefix = await verifiedPrefix(trailPath, io).catch((e: unknown) => {
+      const anchors = flags.ca === undefined ? null : await readAnchors(flags.ca, io);
+      const prefix = await verifiedPrefix(trailPath, io, anchors).catch((e: unknown) => {
         throw namingTrail(name, e);
       });
+      if (anchors === null && prefix.signed) {
+        say(
+          io,
+          "notice",
+          `the checkpoint signatures of ${name} were not checked (only its chain); pass --ca FILE to check them, or run 'trailseal verify'`,
+        );
+      }
       if (prefix.notice !== null) {
         truncated = true;
         say(io, "warning", prefix.notice);
