@@ -1,0 +1,32 @@
+/* global process */
+// `npm install` (prepare): build the CLI unless dist/ is already newer than every source file.
+// npx runs prepare a second time when it links this package for `npx trailseal …`; skipping the
+// rebuild there keeps `npm install && npx trailseal demo` quick. `npm run build` always builds.
+import { execFileSync } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+const root = join(import.meta.dirname, "..");
+const newest = (dir) =>
+  readdirSync(dir, { withFileTypes: true }).reduce((max, e) => {
+    const p = join(dir, e.name);
+    return Math.max(max, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }, 0);
+
+let built = 0;
+try {
+  built = statSync(join(root, "dist", "cli", "bin.js")).mtimeMs;
+} catch {
+  // not built yet
+}
+const sources = Math.max(
+  newest(join(root, "src")),
+  ...["package.json", "tsconfig.json", "tsconfig.build.json"].map(
+    (f) => statSync(join(root, f)).mtimeMs,
+  ),
+);
+if (built > sources) {
+  process.stdout.write("trailseal: dist/ is up to date\n");
+} else {
+  execFileSync("npm", ["run", "build"], { cwd: root, stdio: "inherit" });
+}
