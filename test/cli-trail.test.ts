@@ -752,4 +752,20 @@ describe("where replay and seal write", () => {
       /^trailseal: error: .*sig-bad\.trail: signatures do not verify: checkpoint \d+ \(record \d+\): signature invalid/,
     );
   });
+
+  it("replay refuses to write over the trail it reads", async () => {
+    writeFileSync(p("s.cast"), CAST);
+    await ok(["policy", "create", "--name", "clear", "-o", p("self.json")]);
+    await ok(["seal", "--policy", p("self.json"), p("s.cast"), "-o", p("self.trail")]);
+    const before = readFileSync(p("self.trail"));
+    const r = await runCli(
+      ["replay", p("self.trail"), "--format", "raw", "-o", p("self.trail"), "--force"],
+      { cwd: dir },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      `trailseal: error: the output ${p("self.trail")} is the trail being replayed\ntrailseal: hint: write the replay to another file\n`,
+    );
+    expect(readFileSync(p("self.trail"))).toEqual(before);
+  });
 });

@@ -1,3 +1,5 @@
+import { stat } from "node:fs/promises";
+import { resolve } from "node:path";
 import { TrailsealError } from "../errors.js";
 import type { SessionEvent } from "../events.js";
 import { writeAsciicastV2, writeAsciicastV3 } from "../replay/asciicast.js";
@@ -192,6 +194,18 @@ is truncated (its verified prefix is still written), 2 usage or I/O.`,
     const idle = flags.idleLimit === undefined ? undefined : Number(flags.idleLimit);
     if (idle !== undefined && !(idle > 0))
       throw new TrailsealError("USAGE", `--idle-limit must be a positive number of seconds`);
+    for (const target of [flags.output, flags.timingOutput]) {
+      if (
+        target !== undefined &&
+        target !== "-" &&
+        trailPath !== "-" &&
+        (await sameFile(io, target, trailPath))
+      ) {
+        throw new TrailsealError("USAGE", `the output ${target} is the trail being replayed`, {
+          hint: "write the replay to another file",
+        });
+      }
+    }
     const keys = await loadKeys(flags.key ?? [], flags.passin, io);
     const name = inputName(trailPath);
 
@@ -226,9 +240,9 @@ is truncated (its verified prefix is still written), 2 usage or I/O.`,
       }
     }
 
-    // No progress line while playing: the terminal shows the session.
-    const progress =
-      flags.play === true ? null : await Progress.forFile(io, `replaying ${name}`, trailPath);
+    // No progress line while the terminal shows the session (playing, or output to it).
+    const toTerminal = flags.play === true || (flags.output === "-" && io.stdoutIsTTY);
+    const progress = toTerminal ? null : await Progress.forFile(io, `replaying ${name}`, trailPath);
     const opened = await openTrail(
       counted(await inputStream(trailPath, io), progress),
       name,
@@ -297,6 +311,8 @@ is truncated (its verified prefix is still written), 2 usage or I/O.`,
         // Restore the terminal, whatever modes the recording left it in.
         if (io.stdoutIsTTY) io.stdout.write(TERMINAL_RESET);
       }
+      // Stopped by Ctrl-C: the shell's convention for SIGINT, as when it comes during checking.
+      if (controller.signal.aborted) return 130;
     } else {
       const out = await OutputFile.create(flags.output, io, { force: flags.force === true });
       const timing =
@@ -374,4 +390,13 @@ function endOf(opened: OpenedTrail): TrailEnd | null {
   } catch {
     return null;
   }
+}
+
+/** Whether two paths name the same file (the same inode when both exist). */
+async function sameFile(io: Io, a: string, b: string): Promise<boolean> {
+  const info = (p: string) => stat(resolve(io.cwd, p)).catch(() => null);
+  const sa = await info(a);
+  const sb = await info(b);
+  if (sa === null || sb === null) return resolve(io.cwd, a) === resolve(io.cwd, b);
+  return sa.dev === sb.dev && sa.ino === sb.ino;
 }

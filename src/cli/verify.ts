@@ -18,7 +18,7 @@ import {
   reportError,
   type Io,
 } from "./io.js";
-import { inputStream, loadKeys } from "./common.js";
+import { inputStream, loadKeys, printable } from "./common.js";
 import { Progress, counted } from "./progress.js";
 import { inputName, readInput } from "./files.js";
 
@@ -173,7 +173,8 @@ export function formatVerdict(v: Verdict): string {
     }`,
   );
   for (const w of v.warnings) lines.push(`  WARNING     ${w}`);
-  return `${lines.join("\n")}\n`;
+  // Subjects, TSA names and messages come from the trail: no terminal escapes reach the screen.
+  return `${lines.map(printable).join("\n")}\n`;
 }
 
 /** The last checkpoint before `index` with a valid signature, as words. */
