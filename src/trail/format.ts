@@ -2,8 +2,9 @@
  * Trail format v1: encoding and decoding of the header and records. docs/FORMAT.md describes
  * every byte; this file is its executable form. Integers are big-endian.
  *
- *   file    = header *record
- *   header  = magic(8) version(u16) sealedLength(u32) sealed(JSON) annexLength(u32) annex(JSON)
+ *   file    = header annex *record
+ *   header  = magic(8) version(u16) sealedLength(u32) sealed(JSON)
+ *   annex   = annexLength(u32) annex(JSON)
  *   record  = kind(u8) flags(u8) channel(u8) reserved(u8) seq(u64) time(u64) length(u32) body
  */
 import { createHash } from "node:crypto";
