@@ -13,12 +13,23 @@ import * as asn1js from "asn1js";
 import { x509 } from "./engine.js";
 
 /** A Name (RFC 5280 §4.1.2.4) in RFC 4514-like text, e.g. `CN=trailseal TSA, O=example`. */
+/** Names repeat (one TSA stamps every checkpoint): parsed once each, in a small cache. */
+const NAME_CACHE = new Map<string, string>();
+const NAME_CACHE_SIZE = 256;
+
 export function nameToString(der: Uint8Array): string {
+  const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");
+  const known = NAME_CACHE.get(key);
+  if (known !== undefined) return known;
+  let text: string;
   try {
-    return new x509.Name(Uint8Array.from(der)).toString();
+    text = new x509.Name(Uint8Array.from(der)).toString();
   } catch {
-    return "<unreadable name>";
+    text = "<unreadable name>";
   }
+  if (NAME_CACHE.size >= NAME_CACHE_SIZE) NAME_CACHE.clear();
+  NAME_CACHE.set(key, text);
+  return text;
 }
 
 export const OID = {
