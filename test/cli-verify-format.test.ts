@@ -47,6 +47,7 @@ describe("verify's human output", () => {
       warnings: [],
     };
     const text = formatVerdict(v);
+    // eslint-disable-next-line no-control-regex -- the point: no control characters but newlines
     expect(text).not.toMatch(/[\x00-\x09\x0b-\x1f]/);
     expect(text).toContain("unstamped: checkpoint 1 at 10s (down\\x1b]0;pwned\\x07)");
   });
