@@ -73,12 +73,16 @@ export interface TrailWriterOptions {
   readonly onWarning?: (message: string) => void;
 }
 
+type StampOutcome = { ok: true; token: Uint8Array } | { ok: false; reason: string };
+
 interface PendingStamp {
   readonly checkpointSeq: number;
   readonly checkpointIndex: number;
   readonly nonce: bigint;
+  /** Settles (never rejects) when the TSA has answered or failed. */
   readonly promise: Promise<void>;
-  outcome: { ok: true; token: Uint8Array } | { ok: false; reason: string } | null;
+  /** Set when `promise` settles, so a writer can look without waiting. */
+  outcome: StampOutcome | null;
 }
 
 export class TrailWriter {
@@ -302,21 +306,19 @@ export class TrailWriter {
     const stamped = signer === null ? content : signer.signatureValue(signature);
     const imprint = new Uint8Array(createHash("sha256").update(stamped).digest());
     const nonce = BigInt(`0x${toHex(this.options.random(8))}`);
+    const settle = (outcome: StampOutcome) => {
+      pending.outcome = outcome;
+    };
     const pending: PendingStamp = {
       checkpointSeq: seq,
       checkpointIndex: index,
       nonce,
       outcome: null,
-      promise: Promise.resolve(),
+      promise: stamper.stamp(imprint, nonce).then(
+        (token) => settle({ ok: true, token }),
+        (e: unknown) => settle({ ok: false, reason: e instanceof Error ? e.message : String(e) }),
+      ),
     };
-    (pending as { promise: Promise<void> }).promise = stamper.stamp(imprint, nonce).then(
-      (token) => {
-        pending.outcome = { ok: true, token };
-      },
-      (e: unknown) => {
-        pending.outcome = { ok: false, reason: e instanceof Error ? e.message : String(e) };
-      },
-    );
     this.pending.push(pending);
     if (this.options.awaitStamps === true) await this.flushStamps(true);
   }
