@@ -187,6 +187,25 @@ async function expectOnlyTrailer(
 }
 
 /**
+ * The log's first line, "Script started on DATE [FIELDS]", which is not part of the session's
+ * bytes (scriptreplay skips it too): the start time and header fields become metadata.
+ */
+async function readHeaderLine(
+  reader: ByteReader,
+  source: "script-advanced" | "script-classic",
+): Promise<{ metadata: SessionMetadata; extra: Record<string, unknown> }> {
+  const metadata: SessionMetadata = { source };
+  const extra: Record<string, unknown> = {};
+  const headerLine = await reader.skipLine();
+  if (headerLine !== null) {
+    const parsed = parseScriptHeaderLine(lossy.decode(headerLine));
+    if (parsed.startTime !== undefined) metadata.startTime = parsed.startTime;
+    for (const [k, v] of Object.entries(parsed.fields)) applyHeader(metadata, extra, k, v);
+  }
+  return { metadata, extra };
+}
+
+/**
  * Reads `script --log-io LOG --log-timing TIMING` (or `--log-out`): the multi-stream timing
  * format. Resolves after the leading H entries (the metadata); events are read as iterated.
  */
@@ -200,15 +219,7 @@ export async function readScriptAdvanced(
   const maxEventBytes = options.maxEventBytes ?? 65536;
   const lines = readLines(timing, timingSource, 1 << 20);
   const reader = new ByteReader(log);
-  const metadata: SessionMetadata = { source: "script-advanced" };
-  const extra: Record<string, unknown> = {};
-
-  const headerLine = await reader.skipLine();
-  if (headerLine !== null) {
-    const parsed = parseScriptHeaderLine(lossy.decode(headerLine));
-    if (parsed.startTime !== undefined) metadata.startTime = parsed.startTime;
-    for (const [k, v] of Object.entries(parsed.fields)) applyHeader(metadata, extra, k, v);
-  }
+  const { metadata, extra } = await readHeaderLine(reader, "script-advanced");
 
   // Leading H entries are the session header; read them before resolving.
   let time = 0;
@@ -329,14 +340,7 @@ export async function readScriptClassic(
   const maxEventBytes = options.maxEventBytes ?? 65536;
   const lines = readLines(timing, timingSource, 1 << 20);
   const reader = new ByteReader(typescript);
-  const metadata: SessionMetadata = { source: "script-classic" };
-  const extra: Record<string, unknown> = {};
-  const headerLine = await reader.skipLine();
-  if (headerLine !== null) {
-    const parsed = parseScriptHeaderLine(lossy.decode(headerLine));
-    if (parsed.startTime !== undefined) metadata.startTime = parsed.startTime;
-    for (const [k, v] of Object.entries(parsed.fields)) applyHeader(metadata, extra, k, v);
-  }
+  const { metadata, extra } = await readHeaderLine(reader, "script-classic");
   finishMetadata(metadata, extra);
 
   async function* events(): AsyncGenerator<SessionEvent> {
