@@ -350,6 +350,13 @@ describe("trailseal policy check", () => {
     );
   });
 
+  it("a JSON syntax error never echoes the input (a secret file given by mistake)", async () => {
+    const r = await runCli(["policy", "check", "-"], { stdin: "hunter2" });
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toContain("hunter2");
+    expect(r.stderr).toMatch(/^trailseal: error: <stdin> is not JSON: Unexpected token 'h'\n/);
+  });
+
   it("exit 2: not JSON, no such file, no argument", async () => {
     const notJson = await run(["policy", "check", "-"], { stdin: "name: audit\n" });
     expect(notJson.code).toBe(2);

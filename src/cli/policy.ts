@@ -318,7 +318,7 @@ not JSON.
     } catch (e) {
       throw new TrailsealError(
         "FORMAT_INVALID",
-        `${name} is not JSON: ${e instanceof Error ? e.message : String(e)}`,
+        `${name} is not JSON: ${jsonErrorWithoutInput(e)}`,
         {
           cause: e,
           hint: "give the policy body or the REST object as JSON",
@@ -349,4 +349,13 @@ function summary(problems: readonly PolicyProblem[]): string {
   const errors = count("error");
   const rest = [plural(count("warning"), "warning"), plural(count("note"), "note")].join(", ");
   return errors > 0 ? `invalid (${plural(errors, "error")}, ${rest})` : `valid (${rest})`;
+}
+
+/**
+ * V8's JSON error without the input it quotes (`Unexpected token 'h', "hunter2" is not valid
+ * JSON`): a secret file given by mistake must not be echoed. The position, when given, stays.
+ */
+function jsonErrorWithoutInput(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  return message.replace(/, ".*" is not valid JSON$/s, "");
 }
