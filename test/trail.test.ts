@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import type { SessionEvent } from "../src/events.js";
-import type { RecipientEntry, SealingPlan } from "../src/policy.js";
+import { buildPolicy, type RecipientEntry, type SealingPlan } from "../src/policy.js";
 import { sealEvents, openTrail, sinkFor, bytesOf } from "../src/trail/session.js";
 import { TrailReader } from "../src/trail/reader.js";
 import { EventDecoder, unlockChannels } from "../src/trail/open.js";
@@ -230,5 +230,37 @@ describe("trail round trips", () => {
     // Frames carry 65535 bytes: two make 131070 >= 100000, passed on; then again; then the rest.
     expect(pieces.map((p) => p.byteLength)).toEqual([131_070, 131_070, 37_860]);
     expect(new Uint8Array(Buffer.concat(pieces))).toEqual(data);
+  });
+
+  it("takes the policy object itself as its configuration (as policy create writes it)", async () => {
+    const policy = buildPolicy({
+      name: "audit",
+      encrypt: [{ certificate: A.cert, fourEyes: null }],
+      upstream: [{ certificate: C.cert, fourEyes: null }],
+    });
+    const out: Uint8Array[] = [];
+    await sealEvents({}, EVENTS, {
+      plan: policy,
+      sink: (c) => void out.push(c.slice()),
+      random: counterRandom(),
+      clock: () => new Date(0),
+    });
+    const { events, opened } = await replay(new Uint8Array(Buffer.concat(out)), [A.key, C.key]);
+    expect(events).toEqual(EVENTS);
+    expect(opened.reader.header.policy).toEqual({
+      name: "audit",
+      signing: false,
+      timestamping: null,
+      policyOid: null,
+      interval: 30,
+    });
+    await expect(
+      sealEvents({}, EVENTS, {
+        plan: { ...policy, name: "has space" },
+        sink: () => undefined,
+        random: counterRandom(),
+        clock: () => new Date(0),
+      }),
+    ).rejects.toMatchObject({ code: "POLICY_INVALID" });
   });
 });

@@ -15,7 +15,12 @@ import {
   TAG_BYTES,
   keyCommitment,
 } from "../frames.js";
-import type { SealingPlan } from "../policy.js";
+import {
+  sealingPlan,
+  type AuditPolicy,
+  type AuditPolicyObject,
+  type SealingPlan,
+} from "../policy.js";
 import { makeStanza, type RecipientEntry } from "../recipients.js";
 import {
   CHANNEL_CODE,
@@ -54,7 +59,12 @@ export interface TimestampSource {
 }
 
 export interface TrailWriterOptions {
-  readonly plan: SealingPlan;
+  /**
+   * The audit policy that configures the trail: the policy object itself (a body or REST
+   * object, as `trailseal policy create` writes it; checked, POLICY_INVALID when it has errors),
+   * or the sealing plan `sealingPlan()` makes of it.
+   */
+  readonly plan: SealingPlan | AuditPolicy | AuditPolicyObject;
   readonly session: SessionMetadata;
   /** Receives the trail's bytes in order; awaited, so a slow sink slows the writer (backpressure). */
   readonly sink: (chunk: Uint8Array) => Promise<void> | void;
@@ -113,7 +123,7 @@ export class TrailWriter {
 
   /** Makes the file keys and stanzas and writes the header. */
   static async create(options: TrailWriterOptions): Promise<TrailWriter> {
-    const { plan } = options;
+    const plan = isSealingPlan(options.plan) ? options.plan : sealingPlan(options.plan);
     if (plan.signing !== null && (options.signer ?? null) === null) {
       throw new TrailsealError(
         "USAGE",
@@ -366,4 +376,8 @@ export function frameAad(start: Uint8Array, prefix: Uint8Array): Uint8Array {
   aad.set(start, 0);
   aad.set(prefix, start.byteLength);
   return aad;
+}
+
+function isSealingPlan(p: SealingPlan | AuditPolicy | AuditPolicyObject): p is SealingPlan {
+  return "downstream" in p && "upstream" in p && "interval" in p;
 }
