@@ -30,6 +30,8 @@ export interface TsaServerOptions {
   maxBodyBytes?: number;
   /** Time a client has to send its whole request (default 10 s). */
   requestTimeoutMs?: number;
+  /** Connections served at once; more are refused by the kernel's backlog (default 256). */
+  maxConnections?: number;
   /** Receives one line per request (no newline). */
   log?: (line: string) => void;
 }
@@ -105,6 +107,8 @@ export async function startTsaServer(options: TsaServerOptions): Promise<TsaServ
         ),
       ),
     );
+    // Bounded: a flood of idle connections cannot exhaust file descriptors or memory.
+    server.maxConnections = options.maxConnections ?? 256;
     server.listen(options.port ?? 3161, options.host ?? "127.0.0.1", () => resolve());
   });
   const address = server.address() as AddressInfo;
