@@ -69,7 +69,7 @@ describe("seal, inspect, replay, share", () => {
     await ok(["policy", "create", "--name", "clear", "-o", p("clear.json")]);
     const r = await ok(["seal", "--policy", p("policy.json"), p("s.cast"), "-o", p("s.trail")]);
     expect(r.stdout).toMatch(
-      /^sealed .*s\.cast \(asciicast\) into .*s\.trail: \d+ records, 1 checkpoints; downstream encrypted \(1 alternative\), upstream encrypted \(1 alternative\); not signed, not timestamped\n$/,
+      /^sealed .*s\.cast \(asciicast\) into .*s\.trail: \d+ records, 1 checkpoint; downstream encrypted \(1 alternative\), upstream encrypted \(1 alternative\); not signed, not timestamped\n$/,
     );
   });
 

@@ -126,7 +126,7 @@ describe("trailseal record", () => {
     );
     expect(r.stderr).toBe(
       `trailseal: notice: recording to ${p("hello.trail")} (policy clear, checkpoint every 10 s); the session ends when the command exits\n` +
-        `trailseal: notice: session ended (exit status 3); ${p("hello.trail")}: ${r.stderr.match(/: (\d+ records, 1 checkpoints, \d+\.\d s)\n$/)?.[1]}\n`,
+        `trailseal: notice: session ended (exit status 3); ${p("hello.trail")}: ${r.stderr.match(/: (\d+ records, 1 checkpoint, \d+\.\d s)\n$/)?.[1]}\n`,
     );
     expect(r.code).toBe(3);
     expect(r.stdout).toBe("helloworld");

@@ -196,7 +196,7 @@ Exit status: the command's (128 + N if signal N ended it); 2 if trailseal itself
       say(
         io,
         "notice",
-        `session ended (exit status ${result.status}); ${flags.output}: ${result.records} records, ${result.checkpoints} checkpoints, ${(result.duration / 1e6).toFixed(1)} s`,
+        `session ended (exit status ${result.status}); ${flags.output}: ${result.records} records, ${result.checkpoints} checkpoint${result.checkpoints === 1 ? "" : "s"}, ${(result.duration / 1e6).toFixed(1)} s`,
       );
     }
     return result.status;

@@ -104,7 +104,7 @@ A script log's input becomes upstream and its output downstream.`,
           ? `encrypted (${h.channels[c].stanzas!.length} alternative${h.channels[c].stanzas!.length === 1 ? "" : "s"})`
           : "clear";
       io.stdout.write(
-        `sealed ${inputName(input)} (${format}) into ${flags.output}: ${writer.records} records, ${writer.checkpointCount} checkpoints; ` +
+        `sealed ${inputName(input)} (${format}) into ${flags.output}: ${writer.records} records, ${writer.checkpointCount} checkpoint${writer.checkpointCount === 1 ? "" : "s"}; ` +
           `downstream ${describe("downstream")}, upstream ${describe("upstream")}; ` +
           `${h.policy.signing ? "signed" : "not signed"}, ${h.policy.timestamping === null ? "not timestamped" : `timestamped (${h.policy.timestamping})`}\n`,
       );
