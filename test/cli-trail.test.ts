@@ -768,4 +768,39 @@ describe("where replay and seal write", () => {
     );
     expect(readFileSync(p("self.trail"))).toEqual(before);
   });
+
+  it("seal refuses a signing certificate outside its validity (its signatures would never verify)", async () => {
+    const pki = (n: string) => join(TESTDATA, "pki", n);
+    writeFileSync(p("s.cast"), CAST);
+    await ok([
+      "policy",
+      "create",
+      "--name",
+      "exp",
+      "--sign-identity",
+      "signer",
+      "-o",
+      p("exp.json"),
+    ]);
+    const r = await runCli(
+      [
+        "seal",
+        "--policy",
+        p("exp.json"),
+        "--sign-cert",
+        pki("signer-expired-chain.pem"),
+        "--sign-key",
+        pki("signer-expired.key"),
+        p("s.cast"),
+        "-o",
+        p("exp.trail"),
+      ],
+      { cwd: dir },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /^trailseal: error: the signing certificate in .*signer-expired-chain\.pem \(.*\) is not valid now \(valid 2020-01-01T00:00:00\.000Z to 2021-01-01T00:00:00\.000Z\); its signatures would not verify\ntrailseal: hint: renew the signing certificate/,
+    );
+    expect(existsSync(p("exp.trail"))).toBe(false);
+  });
 });

@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { TrailsealError } from "../errors.js";
 import type { SealingPlan } from "../policy.js";
 import { AUTHORITY_FILES, defaultHome, loadAuthority } from "../authority.js";
-import { readCertificates } from "../pem.js";
+import { describeCertificate, readCertificates } from "../pem.js";
 import { readPrivateKeys } from "../keys.js";
 import { checkpointSigner, loadSigningIdentity, type SigningIdentity } from "../sign.js";
 import { LOCAL_POLICY_OID, localStamper, serialSource, type Stamper } from "../timestamp/token.js";
@@ -112,6 +112,16 @@ export async function resolveSealing(flags: SealingFlags, io: Io): Promise<Seali
         now: io.now(),
       },
     );
+    // A signer outside its validity would make a trail that never verifies: refuse, do not warn.
+    const leaf = describeCertificate(loaded.identity.chain[0]!);
+    const now = io.now().getTime();
+    if (now > Date.parse(leaf.notAfter) || now < Date.parse(leaf.notBefore)) {
+      throw new TrailsealError(
+        "USAGE",
+        `the signing certificate in ${certPath} (${leaf.subject}) is not valid now (valid ${leaf.notBefore} to ${leaf.notAfter}); its signatures would not verify`,
+        { hint: "renew the signing certificate ('trailseal init --force' makes a new local one)" },
+      );
+    }
     for (const w of loaded.warnings) say(io, "warning", w);
     identity = loaded.identity;
   } else if (flags.signCert !== undefined || flags.signKey !== undefined) {
