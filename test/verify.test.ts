@@ -899,7 +899,7 @@ describe("verify: what the human verdict tells an auditor", () => {
       .split("\n")
       .find((l) => l.startsWith("  INTEGRITY"));
     expect(integrity).toMatch(
-      /^ {2}INTEGRITY {3}truncated: last checkpoint 2 at 60s \(its signature is invalid; the last validly signed one is checkpoint 1 at 30s\), \d+ records after it unsigned \(/,
+      /^ {2}INTEGRITY {3}truncated: last checkpoint 2 at 60s \(its signature is invalid; the last validly signed one is checkpoint 1 at 30s\), \d+ frames after it unsigned \(/,
     );
     // Intact signatures: the plain wording.
     const cut = await verdictOf(s.slice(0, cps[2]!.offset));
@@ -907,7 +907,7 @@ describe("verify: what the human verdict tells an auditor", () => {
       formatVerdict(cut)
         .split("\n")
         .find((l) => l.startsWith("  INTEGRITY")),
-    ).toMatch(/^ {2}INTEGRITY {3}truncated: last good checkpoint 2 at 60s, \d+ records after it/);
+    ).toMatch(/^ {2}INTEGRITY {3}truncated: last good checkpoint 2 at 60s, \d+ frames after it/);
   });
 
   it("many trails, one unreadable: the others still get their verdicts, then exit 2", async () => {

@@ -62,7 +62,7 @@ function truncationNotice(
     last === null
       ? "the trail has no checkpoint at all"
       : `verification stops at checkpoint ${last.index} (session time ${seconds(Math.round(last.time * 1e6))})`;
-  return `${name} is truncated (${reason}): ${where}; ${uncovered} frame${uncovered === 1 ? "" : "s"} after it ${uncovered === 1 ? "is" : "are"} not covered by any checkpoint`;
+  return `${name} is truncated (${reason}): ${where}; ${uncovered} frame${uncovered === 1 ? "" : "s"}${last === null ? "" : " after it"} ${uncovered === 1 ? "is" : "are"} not covered by any checkpoint`;
 }
 
 /**

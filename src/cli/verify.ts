@@ -104,7 +104,7 @@ export function formatVerdict(v: Verdict): string {
     `  SIGNATURE   ${
       unknown ??
       (s.state === "valid"
-        ? `valid: ${signer}, ${s.signed} checkpoints signed${signers.length > 1 ? `, by ${signers.length} different signers:` : ""}`
+        ? `valid: ${signer}, ${plural(s.signed, "checkpoint")} signed${signers.length > 1 ? `, by ${signers.length} different signers:` : ""}`
         : s.state === "not-signed"
           ? `not signed${s.message === null ? "" : `: ${s.message}`}`
           : `${s.state}: ${s.message}`)
@@ -141,11 +141,11 @@ export function formatVerdict(v: Verdict): string {
     `  TIMESTAMP   ${
       unknown ??
       (t.state === "valid"
-        ? `valid: ${t.stamped} tokens, ${tsa}${span}${t.policy === null ? "" : `, policy ${t.policy}`}`
+        ? `valid: ${plural(t.stamped, "token")}, ${tsa}${span}${t.policy === null ? "" : `, policy ${t.policy}`}`
         : t.state === "not-timestamped"
           ? `not timestamped${t.message === null ? "" : `: ${t.message}`}`
           : t.state === "partial"
-            ? `partial: ${t.message}; ${t.stamped} tokens, ${tsa}${span}`
+            ? `partial: ${t.message}; ${plural(t.stamped, "token")}, ${tsa}${span}`
             : `${t.state}: ${t.message}`)
     }`,
   );
@@ -166,9 +166,9 @@ export function formatVerdict(v: Verdict): string {
   lines.push(
     `  INTEGRITY   ${
       i.state === "complete"
-        ? `complete: ${i.records} records, ${i.checkpoints} checkpoints, final checkpoint ${i.final!.index} at ${i.final!.time}s`
+        ? `complete: ${plural(i.records, "record")}, ${plural(i.checkpoints, "checkpoint")}, final checkpoint ${i.final!.index} at ${i.final!.time}s`
         : i.state === "truncated"
-          ? `truncated: ${lastGood}, ${i.unsignedRecords} records after it unsigned (${i.message})`
+          ? `truncated: ${lastGood}, ${plural(i.unsignedRecords, "frame")} ${i.lastCheckpoint === null ? "" : "after it "}unsigned (${i.message})`
           : `tampered at ${i.firstBadRecord === -1 ? "the header" : `record ${i.firstBadRecord}`}: ${i.code}: ${i.message}`
     }`,
   );
@@ -213,8 +213,9 @@ Examples:
   trailseal verify --require complete,signature --ca corp-root.pem *.trail
   trailseal verify --key alice.key --key bob.key --ca ca.crt session.trail --json
 
-By default 'complete' must hold, and 'signature' and 'timestamp' whenever the trail's header
-says they were enabled ('decrypt' too with --key). Certificates inside a trail are never
+By default 'complete' must hold; 'signature' when the trail's header says signing was enabled
+or --ca is given; 'timestamp' when the header says timestamping was enabled or --tsa-ca is
+given; 'decrypt' too with --key. Certificates inside a trail are never
 trusted by themselves: give the anchors with --ca and --tsa-ca.
 Exit status: 0 every trail valid under the required checks, 1 any invalid, truncated or
 tampered, 2 usage or I/O error.`,
@@ -276,4 +277,9 @@ tampered, 2 usage or I/O error.`,
     if (ioFailure !== null) return ioFailure;
     return verdicts.every((v) => v.valid) ? EXIT_OK : EXIT_FAILED;
   });
+}
+
+/** "1 token", "2 tokens". */
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

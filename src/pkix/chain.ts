@@ -248,7 +248,9 @@ function buildPath(
     new TrailsealError(
       "CHAIN_UNTRUSTED",
       `certificate "${leaf.subject}" (sha256:${leaf.fingerprint}) is not trusted at ${iso(at)}: ${why}`,
-      { hint: "pass the CA that issued it as a trust anchor (--ca FILE)" },
+      {
+        hint: "pass the CA that issued it as a trust anchor (--ca FILE for signers, --tsa-ca FILE for TSAs)",
+      },
     );
   if (anchors.length === 0) throw untrusted("no trust anchors were given");
   const anchorInfos = anchors.map(certificateInfo);
