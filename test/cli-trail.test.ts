@@ -803,4 +803,19 @@ describe("where replay and seal write", () => {
     );
     expect(existsSync(p("exp.trail"))).toBe(false);
   });
+
+  it("export --force replaces an earlier export's files, and only those", async () => {
+    writeFileSync(p("s.cast"), CAST);
+    await ok(["policy", "create", "--name", "clear", "-o", p("ex.json")]);
+    await ok(["seal", "--policy", p("ex.json"), p("s.cast"), "-o", p("ex.trail")]);
+    await ok(["export", p("ex.trail"), p("ex-dir")]);
+    writeFileSync(p("ex-dir/checkpoint-099.txt"), "stale");
+    writeFileSync(p("ex-dir/notes.txt"), "mine");
+    const again = await runCli(["export", p("ex.trail"), p("ex-dir")], { cwd: dir });
+    expect(again.code).toBe(2);
+    await ok(["export", p("ex.trail"), p("ex-dir"), "--force"]);
+    expect(existsSync(p("ex-dir/checkpoint-099.txt"))).toBe(false);
+    expect(readFileSync(p("ex-dir/notes.txt"), "utf8")).toBe("mine");
+    expect(existsSync(p("ex-dir/VERIFY.txt"))).toBe(true);
+  });
 });

@@ -1,4 +1,4 @@
-import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, stat, unlink, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { TrailsealError, isTrailsealError } from "../errors.js";
 import { fromBase64, utf8 } from "../bytes.js";
@@ -13,6 +13,10 @@ import { inputName } from "./files.js";
 interface ExportFlags {
   force?: boolean;
 }
+
+/** The names export writes (and, with --force, removes first). */
+const EXPORTED =
+  /^(header\.json|VERIFY\.txt|checkpoint-\d+\.(txt|p7s|sig|tst)|stanza-[a-z]+-(added-)?\d+\.der|commitment-label-[a-z]+\.txt)$/;
 
 const pad = (n: number) => String(n).padStart(3, "0");
 
@@ -74,6 +78,19 @@ VERIFY.txt lists the openssl commands that check each of them.`,
       throw new TrailsealError("IO", `cannot create ${dirArg}: ${(e as Error).message}`, {
         cause: e,
       });
+    }
+    if (existing !== null && flags.force === true) {
+      // An earlier export's files would sit beside this one's and mislead: remove ours (only ours).
+      for (const f of await readdir(dir, { withFileTypes: true })) {
+        if (!f.isFile() || !EXPORTED.test(f.name)) continue;
+        await unlink(join(dir, f.name)).catch((e: unknown) => {
+          throw new TrailsealError(
+            "IO",
+            `cannot remove ${join(dirArg, f.name)}: ${(e as Error).message}`,
+            { cause: e },
+          );
+        });
+      }
     }
     const { header, annex } = reader.parsed;
     const put = async (file: string, data: Uint8Array | string) => {
