@@ -171,8 +171,8 @@ async function stamp(file: string | undefined, flags: StampFlags, io: Io): Promi
       throw new TrailsealError("IO", `cannot write ${flags.output}`, { cause: e });
     }
   }
-  const where = flags.output === "-" ? "stdout" : flags.output;
-  const summary = `stamped ${file} (sha256 ${toHex(imprint)}) at ${facts.genTime.toISOString()} by ${facts.tsaName} (${stamper.kind}, serial ${facts.serial}, policy ${facts.policy}); wrote ${where}`;
+  const where = flags.output === "-" ? "<stdout>" : flags.output;
+  const summary = `stamped ${file === "-" ? "<stdin>" : file} (sha256 ${toHex(imprint)}) at ${facts.genTime.toISOString()} by ${facts.tsaName} (${stamper.kind}, serial ${facts.serial}, policy ${facts.policy}); wrote ${where}`;
   if (flags.output === "-") say(io, "notice", summary);
   else io.stdout.write(`${summary}\n`);
   if (anchors === null)
