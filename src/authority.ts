@@ -17,13 +17,14 @@ import {
   randomBytes,
   type KeyObject,
 } from "node:crypto";
-import { access, chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { access, chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { TrailsealError } from "./errors.js";
 import { readPrivateKeys, writePrivateKeyFile } from "./keys.js";
 import { certificatePublicKey, readCertificates, toPem } from "./pem.js";
 import { EKU, issueCertificate, serialFromRandom } from "./pkix/certify.js";
+import { validateChain } from "./pkix/chain.js";
 import { checkTsaIdentity } from "./timestamp/token.js";
 
 export const AUTHORITY_FILES = {
@@ -216,6 +217,18 @@ async function loadIdentity(
   const chain = await readCertificates(await readFileIn(home, certName), {
     source: join(home, certName),
   });
+  // A private key others can read is no longer private: refuse it, as ssh does.
+  const mode = await stat(join(home, keyName)).then(
+    (s) => s.mode & 0o077,
+    () => 0,
+  );
+  if (mode !== 0) {
+    throw new TrailsealError(
+      "KEY_INVALID",
+      `${join(home, keyName)} can be read by other users (mode ${(mode | 0o600).toString(8)})`,
+      { hint: `chmod 600 ${join(home, keyName)}` },
+    );
+  }
   const [key] = await readPrivateKeys(await readFileIn(home, keyName), {
     source: join(home, keyName),
   });
@@ -226,9 +239,14 @@ async function loadIdentity(
 
 /**
  * Loads the local authority from `home`: the CA certificate, the TSA and the signing identity.
- * Throws IO (with a hint to run `trailseal init`) when it is missing.
+ * Throws IO (with a hint to run `trailseal init`) when it is missing, KEY_INVALID when a key file
+ * is readable by others or does not match its certificate, CHAIN_UNTRUSTED when the TSA or the
+ * signer does not chain to the authority's CA at `now` (default: the current time).
  */
-export async function loadAuthority(home: string): Promise<Authority> {
+export async function loadAuthority(
+  home: string,
+  options: { now?: Date } = {},
+): Promise<Authority> {
   const [ca] = await readCertificates(await readFileIn(home, AUTHORITY_FILES.ca), {
     source: join(home, AUTHORITY_FILES.ca),
   });
@@ -255,6 +273,22 @@ export async function loadAuthority(home: string): Promise<Authority> {
       "KEY_INVALID",
       `${join(home, AUTHORITY_FILES.signerKey)} does not match ${join(home, AUTHORITY_FILES.signer)}`,
     );
+  }
+  // Files swapped or replaced by hand would make tokens and signatures no verifier accepts.
+  const now = options.now ?? new Date();
+  for (const [what, file, chain] of [
+    ["TSA", AUTHORITY_FILES.tsa, tsa.chain],
+    ["signer", AUTHORITY_FILES.signer, signer.chain],
+  ] as const) {
+    try {
+      await validateChain(chain[0]!, chain.slice(1), [ca], now);
+    } catch (e) {
+      throw new TrailsealError(
+        "CHAIN_UNTRUSTED",
+        `the ${what} certificate ${join(home, file)} does not chain to ${join(home, AUTHORITY_FILES.ca)}: ${(e as Error).message}`,
+        { cause: e, hint: "run 'trailseal init --force' to make a new authority" },
+      );
+    }
   }
   return { home, ca, tsa, signer };
 }

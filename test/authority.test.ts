@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -61,7 +61,7 @@ describe("local authority", () => {
   });
 
   it("loads back; the TSA signs tokens that verify against the CA and pass openssl ts -verify", async () => {
-    const authority = await loadAuthority(home);
+    const authority = await loadAuthority(home, { now: NOW });
     expect(authority.tsa.chain).toHaveLength(2);
     expect(authority.signer.chain).toHaveLength(2);
     const signer = certificateFacts(authority.signer.chain[0]!);
@@ -124,10 +124,33 @@ describe("local authority", () => {
     const rsa = join(root, "rsa");
     const result = await initAuthority(rsa, { now: NOW, keyType: "rsa" });
     expect(result.keyType).toBe("rsa");
-    const authority = await loadAuthority(rsa);
+    const authority = await loadAuthority(rsa, { now: NOW });
     expect(authority.tsa.key.asymmetricKeyType).toBe("rsa");
     expect(authority.tsa.key.asymmetricKeyDetails?.modulusLength).toBe(2048);
   }, 30_000);
+
+  it("refuses a key file others can read, and a TSA or signer that does not chain to the CA", async () => {
+    const h = join(root, "checked");
+    await initAuthority(h, { now: NOW, keyType: "ec" });
+    await expect(loadAuthority(h, { now: NOW })).resolves.toMatchObject({ home: h });
+    chmodSync(join(h, "tsa.key"), 0o644);
+    await expect(loadAuthority(h, { now: NOW })).rejects.toMatchObject({
+      code: "KEY_INVALID",
+      message: `${join(h, "tsa.key")} can be read by other users (mode 644)`,
+      hint: `chmod 600 ${join(h, "tsa.key")}`,
+    });
+    chmodSync(join(h, "tsa.key"), 0o600);
+    // Another CA in place of the authority's: neither the TSA nor the signer chains to it.
+    writeFileSync(join(h, "ca.crt"), readFileSync(pkiPath("root-ca.pem")));
+    await expect(loadAuthority(h, { now: NOW })).rejects.toMatchObject({
+      code: "CHAIN_UNTRUSTED",
+      message: expect.stringMatching(
+        new RegExp(
+          `^the TSA certificate ${join(h, "tsa.crt")} does not chain to ${join(h, "ca.crt")}: `,
+        ),
+      ),
+    });
+  });
 
   it("says how to create a missing authority (IO with a hint)", async () => {
     await expect(loadAuthority(join(root, "none"))).rejects.toMatchObject({

@@ -168,7 +168,7 @@ export async function resolveSealing(flags: SealingFlags, io: Io): Promise<Seali
     } else {
       const home = defaultHome(io.env, io.cwd, flags.home);
       try {
-        ({ chain, key } = (await loadAuthority(home)).tsa);
+        ({ chain, key } = (await loadAuthority(home, { now: io.now() })).tsa);
       } catch (e) {
         throw new TrailsealError(
           "USAGE",

@@ -134,7 +134,9 @@ async function stamp(file: string | undefined, flags: StampFlags, io: Io): Promi
         "--policy-oid applies to a remote TSA; the local TSA stamps under its own policy",
       );
     }
-    const authority = await loadAuthority(defaultHome(io.env, io.cwd, flags.home));
+    const authority = await loadAuthority(defaultHome(io.env, io.cwd, flags.home), {
+      now: io.now(),
+    });
     anchors = [authority.ca];
     stamper = localStamper(authority.tsa, {
       clock: io.now,
@@ -212,7 +214,7 @@ async function verify(
   if (anchors.length === 0) {
     const home = defaultHome(io.env, io.cwd, flags.home);
     try {
-      anchors = [(await loadAuthority(home)).ca];
+      anchors = [(await loadAuthority(home, { now: io.now() })).ca];
     } catch (e) {
       throw new TrailsealError("USAGE", "give --tsa-ca FILE: the trust anchor of the TSA", {
         cause: e,

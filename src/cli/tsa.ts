@@ -143,7 +143,7 @@ Exit status: 0 stopped by a signal, 2 usage or I/O error (cannot listen, bad cer
 
 async function loadTsa(flags: ServeFlags, io: Io): Promise<TsaIdentity> {
   if (flags.cert === undefined && flags.key === undefined) {
-    return (await loadAuthority(defaultHome(io.env, io.cwd, flags.home))).tsa;
+    return (await loadAuthority(defaultHome(io.env, io.cwd, flags.home), { now: io.now() })).tsa;
   }
   if (flags.cert === undefined || flags.key === undefined) {
     throw new TrailsealError("USAGE", "--cert and --key go together");
