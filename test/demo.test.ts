@@ -15,7 +15,7 @@ describe("trailseal demo", () => {
       "$ trailseal init --home authority",
       "$ trailseal policy create --name demo-audit --encrypt alice.crt,bob.crt --upstream officer.crt --sign-identity demo-signer --timestamp local --interval 10 -o policy.json",
       "$ trailseal verify session.trail --ca authority/ca.crt --tsa-ca authority/ca.crt",
-      "$ trailseal replay session.trail --key alice.key -o refused.cast",
+      "$ trailseal replay session.trail --ca authority/ca.crt --key alice.key -o refused.cast",
     ]) {
       expect(r.stdout).toContain(`${c}\n`);
     }
@@ -24,6 +24,8 @@ describe("trailseal demo", () => {
       / {4}INTEGRITY {3}complete: \d+ records, \d+ checkpoints, final checkpoint \d+ at /,
     );
     expect(r.stdout).toContain("  (exit status 1, as expected)\n");
+    // Every replay checks the signatures first (--ca), as an auditor should.
+    expect(r.stdout).not.toContain("were not checked");
     expect(r.stdout).toContain("  trailseal: notice: the keystrokes (upstream) are hidden");
     for (const f of [
       "authority/ca.crt",

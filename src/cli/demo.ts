@@ -152,16 +152,20 @@ without the officer's key.`,
     );
     await step(
       "7. Replay with both four-eyes keys and the officer's: screen and keystrokes",
-      words("replay session.trail --key alice.key --key bob.key --key officer.key -o replay.cast"),
+      words(
+        "replay session.trail --ca authority/ca.crt --key alice.key --key bob.key --key officer.key -o replay.cast",
+      ),
     );
     await step(
       "8. One four-eyes key alone is refused",
-      words("replay session.trail --key alice.key -o refused.cast"),
+      words("replay session.trail --ca authority/ca.crt --key alice.key -o refused.cast"),
       EXIT_FAILED,
     );
     await step(
       "9. Without the officer's key the screen replays, but the keystrokes stay hidden",
-      words("replay session.trail --key alice.key --key bob.key -o screen-only.cast"),
+      words(
+        "replay session.trail --ca authority/ca.crt --key alice.key --key bob.key -o screen-only.cast",
+      ),
     );
     await step(
       "10. Everything a third party needs to check the trail with openssl alone",
