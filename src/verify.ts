@@ -173,6 +173,8 @@ interface CheckpointState {
   signature: CheckpointVerdict["signature"];
   signer: string | null;
   signingTime: Date | null;
+  /** The signer's validated path (leaf … anchor), kept only until the checkpoint's stamp. */
+  chain: Uint8Array[] | null;
   stamp: CheckpointVerdict["timestamp"];
 }
 
@@ -340,6 +342,7 @@ export async function verifyTrail(
           signature: "not-signed",
           signer: null,
           signingTime: null,
+          chain: null,
           stamp: null,
         };
         if (record.signature.byteLength > 0) {
@@ -351,6 +354,8 @@ export async function verifyTrail(
             state.signature = "valid";
             state.signer = facts.signer.subject;
             state.signingTime = facts.signingTime;
+            // Kept for the stamp's genTime check (timestamped trails only; dropped at the stamp).
+            if (header.policy.timestamping !== null) state.chain = facts.chain;
             firstSigner ??= { ...facts.signer, codeSigning: facts.codeSigning };
             const known = signers.get(facts.signer.fingerprint);
             if (known === undefined) {
@@ -380,6 +385,8 @@ export async function verifyTrail(
       case "stamp": {
         const state = bySeq.get(record.target.seq)!;
         bySeq.delete(record.target.seq);
+        const signerChain = state.chain;
+        state.chain = null;
         const { stamp } = record;
         stampSource = stamp.source;
         if (stamp.status === "failed") {
@@ -407,7 +414,7 @@ export async function verifyTrail(
             source: stamp.source,
           };
           if (target.signature.byteLength > 0 && state.signature === "valid") {
-            await checkSignatureAtGenTime(state, target, facts, record.seq);
+            await checkSignatureAtGenTime(state, signerChain, target.statement, facts, record.seq);
           }
         } catch (e) {
           if (!isTrailsealError(e)) throw e;
@@ -437,11 +444,12 @@ export async function verifyTrail(
    */
   async function checkSignatureAtGenTime(
     state: CheckpointState,
-    target: { signature: Uint8Array; content: Uint8Array; statement: CheckpointStatement },
+    chain: Uint8Array[] | null,
+    statement: CheckpointStatement,
     token: TokenFacts,
     stampSeq: number,
   ): Promise<void> {
-    const where = `checkpoint ${target.statement.index} (stamp record ${stampSeq})`;
+    const where = `checkpoint ${statement.index} (stamp record ${stampSeq})`;
     const accuracy =
       token.accuracy === undefined ? 0 : token.accuracy.seconds * 1000 + token.accuracy.millis;
     if (
@@ -456,12 +464,10 @@ export async function verifyTrail(
       });
       return;
     }
+    if (chain === null || chain[0] === undefined) return;
     try {
-      await verifyDetached(target.signature, target.content, {
-        anchors,
-        validator,
-        at: token.genTime,
-      });
+      // The signature itself was verified with the checkpoint; only the time changes here.
+      await validator.validate(chain[0], chain.slice(1, -1), anchors, token.genTime);
     } catch (e) {
       if (!isTrailsealError(e)) throw e;
       const untrusted = e.code === "CHAIN_UNTRUSTED";
