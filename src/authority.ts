@@ -142,32 +142,25 @@ export async function initAuthority(home: string, options: InitOptions): Promise
     basicConstraints: { ca: true, pathLength: 0 },
     keyUsage: { usages: ["keyCertSign", "cRLSign"], critical: true },
   });
-  const issuer = { certificate: caDer, key: ca.privateKey };
-  const tsa = newKey(keyType, 2048);
-  const tsaDer = await issueCertificate({
-    subject: `CN=trailseal local TSA, O=${org}`,
-    publicKey: tsa.publicKey,
-    issuer,
-    notBefore,
-    notAfter: new Date(notBefore.getTime() + 10 * YEAR_MS),
-    serialHex: serialFromRandom(random(16)),
-    basicConstraints: { ca: false },
-    keyUsage: { usages: ["digitalSignature", "nonRepudiation"], critical: true },
-    // RFC 3161 §2.3: the TSA certificate has exactly one extended key usage, critical.
-    extendedKeyUsage: { oids: [EKU.timeStamping], critical: true },
-  });
-  const signer = newKey(keyType, 2048);
-  const signerDer = await issueCertificate({
-    subject: `CN=trailseal local signer, O=${org}`,
-    publicKey: signer.publicKey,
-    issuer,
-    notBefore,
-    notAfter: new Date(notBefore.getTime() + 10 * YEAR_MS),
-    serialHex: serialFromRandom(random(16)),
-    basicConstraints: { ca: false },
-    keyUsage: { usages: ["digitalSignature", "nonRepudiation"], critical: true },
-    extendedKeyUsage: { oids: [EKU.codeSigning], critical: false },
-  });
+  /** A leaf the CA issues for ten years: digitalSignature + nonRepudiation and one EKU. */
+  const leaf = async (name: string, eku: string, ekuCritical: boolean) => {
+    const keys = newKey(keyType, 2048);
+    const der = await issueCertificate({
+      subject: `CN=trailseal local ${name}, O=${org}`,
+      publicKey: keys.publicKey,
+      issuer: { certificate: caDer, key: ca.privateKey },
+      notBefore,
+      notAfter: new Date(notBefore.getTime() + 10 * YEAR_MS),
+      serialHex: serialFromRandom(random(16)),
+      basicConstraints: { ca: false },
+      keyUsage: { usages: ["digitalSignature", "nonRepudiation"], critical: true },
+      extendedKeyUsage: { oids: [eku], critical: ekuCritical },
+    });
+    return { der, privateKey: keys.privateKey };
+  };
+  // RFC 3161 §2.3: the TSA certificate has exactly one extended key usage, critical.
+  const tsa = await leaf("TSA", EKU.timeStamping, true);
+  const signer = await leaf("signer", EKU.codeSigning, false);
 
   const pkcs8 = (k: KeyObject): string => k.export({ format: "pem", type: "pkcs8" }).toString();
   const force = options.force === true ? { force: true } : {};
@@ -176,14 +169,14 @@ export async function initAuthority(home: string, options: InitOptions): Promise
   await writePrivateKeyFile(file(AUTHORITY_FILES.tsaKey), pkcs8(tsa.privateKey), force);
   await writePrivateKeyFile(file(AUTHORITY_FILES.signerKey), pkcs8(signer.privateKey), force);
   await writeCert(file(AUTHORITY_FILES.ca), toPem(caDer));
-  await writeCert(file(AUTHORITY_FILES.tsa), toPem(tsaDer) + toPem(caDer));
-  await writeCert(file(AUTHORITY_FILES.signer), toPem(signerDer) + toPem(caDer));
+  await writeCert(file(AUTHORITY_FILES.tsa), toPem(tsa.der) + toPem(caDer));
+  await writeCert(file(AUTHORITY_FILES.signer), toPem(signer.der) + toPem(caDer));
 
   const fp = (der: Uint8Array): string => createHash("sha256").update(der).digest("hex");
   return {
     home,
     files: paths,
-    fingerprints: { ca: fp(caDer), tsa: fp(tsaDer), signer: fp(signerDer) },
+    fingerprints: { ca: fp(caDer), tsa: fp(tsa.der), signer: fp(signer.der) },
     keyType,
   };
 }
