@@ -42,6 +42,8 @@ const CAST = [
   JSON.stringify([3.25, "o", "héllo wörld ✓\r\n"]),
   "",
 ].join("\n");
+/** Both keys of the downstream four-eyes entry (rsa2048-a inside, ec-p256-a outside). */
+const FOUR_EYES = ["--key", certs("rsa2048-a.key"), "--key", certs("ec-p256-a.key")];
 const SCREEN = "$ sudo -i\r\n[sudo] password for admin: \r\n# héllo wörld ✓\r\n";
 
 async function ok(argv: string[], options: Parameters<typeof runCli>[1] = {}) {
@@ -77,10 +79,7 @@ describe("seal, inspect, replay, share", () => {
     const r = await ok([
       "replay",
       p("s.trail"),
-      "--key",
-      certs("rsa2048-a.key"),
-      "--key",
-      certs("ec-p256-a.key"),
+      ...FOUR_EYES,
       "--key",
       certs("rsa2048-c.key"),
       "--format",
@@ -104,16 +103,7 @@ describe("seal, inspect, replay, share", () => {
   });
 
   it("raw replay is exactly the downstream bytes; upstream hidden with a notice naming its certificate", async () => {
-    const r = await ok([
-      "replay",
-      p("s.trail"),
-      "--key",
-      certs("rsa2048-a.key"),
-      "--key",
-      certs("ec-p256-a.key"),
-      "--format",
-      "raw",
-    ]);
+    const r = await ok(["replay", p("s.trail"), ...FOUR_EYES, "--format", "raw"]);
     expect(r.stdout).toBe(SCREEN);
     const fp = execFileSync("sh", [
       "-c",
@@ -169,16 +159,7 @@ describe("seal, inspect, replay, share", () => {
   });
 
   it("asciicast output plays in asciinema: `asciinema cat` prints exactly the downstream bytes", async () => {
-    await ok([
-      "replay",
-      p("s.trail"),
-      "--key",
-      certs("rsa2048-a.key"),
-      "--key",
-      certs("ec-p256-a.key"),
-      "-o",
-      p("out.cast"),
-    ]);
+    await ok(["replay", p("s.trail"), ...FOUR_EYES, "-o", p("out.cast")]);
     // asciinema 2 opens /dev/tty, so it runs under a pseudo-terminal (script); its stdout goes to a file.
     execFileSync(
       "script",
@@ -211,10 +192,7 @@ describe("seal, inspect, replay, share", () => {
     await ok([
       "share",
       p("s.trail"),
-      "--key",
-      certs("rsa2048-a.key"),
-      "--key",
-      certs("ec-p256-a.key"),
+      ...FOUR_EYES,
       "--key",
       certs("rsa2048-c.key"),
       "--to",
@@ -319,16 +297,7 @@ describe("seal, inspect, replay, share", () => {
       "-o",
       p("blob.trail"),
     ]);
-    const r = await ok([
-      "replay",
-      p("blob.trail"),
-      "--key",
-      certs("rsa2048-a.key"),
-      "--key",
-      certs("ec-p256-a.key"),
-      "--format",
-      "raw",
-    ]);
+    const r = await ok(["replay", p("blob.trail"), ...FOUR_EYES, "--format", "raw"]);
     expect(Buffer.from(r.stdoutBytes).equals(Buffer.from(bytes))).toBe(true);
   });
 
@@ -423,10 +392,7 @@ describe("seal, inspect, replay, share", () => {
     await ok([
       "replay",
       p("s.trail"),
-      "--key",
-      certs("rsa2048-a.key"),
-      "--key",
-      certs("ec-p256-a.key"),
+      ...FOUR_EYES,
       "--format",
       "script",
       "-o",

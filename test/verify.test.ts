@@ -77,6 +77,27 @@ async function records(bytes: Uint8Array): Promise<{ headerEnd: number; recs: Re
   return { headerEnd: reader.parsed.size, recs };
 }
 
+/** `openssl cms -verify` of a detached DER signature over `content`, against the test root. */
+function cmsVerify(p7s: string, content: string) {
+  return spawnSync("openssl", [
+    "cms",
+    "-verify",
+    "-binary",
+    "-inform",
+    "DER",
+    "-in",
+    p7s,
+    "-content",
+    content,
+    "-CAfile",
+    pki("root-ca.pem"),
+    "-purpose",
+    "any",
+    "-out",
+    "/dev/null",
+  ]);
+}
+
 const join_ = (...parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
 const renumber = (rec: Uint8Array, seq: number) =>
   join_(
@@ -524,45 +545,13 @@ describe("verify", () => {
       ]);
       for (const f of files) {
         const base = join(out, f.replace(/\.p7s$/, ""));
-        const good = spawnSync("openssl", [
-          "cms",
-          "-verify",
-          "-binary",
-          "-inform",
-          "DER",
-          "-in",
-          `${base}.p7s`,
-          "-content",
-          `${base}.txt`,
-          "-CAfile",
-          pki("root-ca.pem"),
-          "-purpose",
-          "any",
-          "-out",
-          "/dev/null",
-        ]);
+        const good = cmsVerify(`${base}.p7s`, `${base}.txt`);
         expect(good.status, good.stderr.toString()).toBe(0);
         expect(good.stderr.toString()).toContain("Verification successful");
         const content = readFileSync(`${base}.txt`);
         content[content.length - 2]! ^= 0x01;
         writeFileSync(`${base}.bad`, content);
-        const bad = spawnSync("openssl", [
-          "cms",
-          "-verify",
-          "-binary",
-          "-inform",
-          "DER",
-          "-in",
-          `${base}.p7s`,
-          "-content",
-          `${base}.bad`,
-          "-CAfile",
-          pki("root-ca.pem"),
-          "-purpose",
-          "any",
-          "-out",
-          "/dev/null",
-        ]);
+        const bad = cmsVerify(`${base}.p7s`, `${base}.bad`);
         expect(bad.status).not.toBe(0);
         expect(bad.stderr.toString()).toContain("content verify error");
       }
