@@ -18,7 +18,15 @@ export function sh(dir: string, command: string, timeout = 30_000): Buffer {
   return execFileSync("bash", ["-c", command], {
     cwd: dir,
     timeout,
-    env: { ...process.env, HOME: dir, LANG: "C.UTF-8", LC_ALL: "C.UTF-8", TERM: "xterm" },
+    // Fixed, not inherited: CI may run with no SHELL, TERM or locale at all.
+    env: {
+      ...process.env,
+      HOME: dir,
+      LANG: "C.UTF-8",
+      LC_ALL: "C.UTF-8",
+      TERM: "xterm",
+      SHELL: "/bin/bash",
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
 }
