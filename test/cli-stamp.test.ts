@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTsaServer, type TsaServer } from "../src/timestamp/server.js";
 import { runCli } from "./helpers/io.js";
 import { pkiPath, tsaFixture } from "./helpers/tsa.js";
+import { startHttpsFront } from "./helpers/https-front.js";
 
 const dir = mkdtempSync(join(tmpdir(), "trailseal-clistamp-"));
 const home = join(dir, "authority");
@@ -216,6 +217,64 @@ describe("trailseal stamp", () => {
     expect(v.code).toBe(0);
   });
 
+  it("stamps through an https:// TSA behind a private TLS CA with --tsa-tls-ca, and names the TLS failure without it", async () => {
+    const front = await startHttpsFront(dir, server.url);
+    try {
+      const args = ["stamp", "report.txt", "--tsa", front.url, "--tsa-ca", pkiPath("root-ca.pem")];
+      const r = await runCli([...args, "--tsa-tls-ca", front.tlsCert, "-o", "tls.tsr"], {
+        cwd: dir,
+      });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toBe("");
+      expect(r.stdout).toContain("(remote, serial ");
+      expect(
+        openssl([
+          "ts",
+          "-verify",
+          "-in",
+          "tls.tsr",
+          "-data",
+          "report.txt",
+          "-CAfile",
+          pkiPath("root-ca.pem"),
+        ]).trim(),
+      ).toBe("Verification: OK");
+      // The system store does not know the private TLS CA: refused, and nothing written.
+      const refused = await runCli([...args, "--timeout", "2", "-o", "untrusted.tsr"], {
+        cwd: dir,
+      });
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(
+        new RegExp(
+          `^trailseal: error: TSA ${front.url.replace(/\./g, "\\.")} is unreachable: self.signed certificate`,
+        ),
+      );
+      expect(() => readFileSync(join(dir, "untrusted.tsr"))).toThrow();
+      // A TLS CA for plain http:// URLs does nothing: said, not silently dropped.
+      const plain = await runCli(
+        [
+          "stamp",
+          "report.txt",
+          "--tsa",
+          server.url,
+          "--tsa-ca",
+          pkiPath("root-ca.pem"),
+          "--tsa-tls-ca",
+          front.tlsCert,
+          "-o",
+          "plain.tsr",
+        ],
+        { cwd: dir },
+      );
+      expect(plain.code).toBe(0);
+      expect(plain.stderr).toBe(
+        "trailseal: warning: --tsa-tls-ca applies to https:// TSA URLs only; none is used here\n",
+      );
+    } finally {
+      await front.close();
+    }
+  });
+
   it("verifies a bare token made by openssl ts -reply (SHA-512 imprint)", async () => {
     writeFileSync(
       join(dir, "tsa.cnf"),
@@ -284,6 +343,14 @@ describe("trailseal stamp", () => {
       ],
       [["stamp", "report.txt", "--tsa", "local", "--home", home], "give -o FILE.tsr"],
       [["stamp", "report.txt", "-o", "x.tsr"], "give --tsa local or --tsa URL"],
+      [
+        ["stamp", "report.txt", "--tsa", "local", "--tsa-tls-ca", "ca.pem", "-o", "x.tsr"],
+        "--tsa-tls-ca applies to a remote https:// TSA, not --tsa local",
+      ],
+      [
+        ["stamp", "--verify", "report.tsr", "--data", "report.txt", "--tsa-tls-ca", "ca.pem"],
+        "-o, --tsa and --tsa-tls-ca go with stamping, not with --verify",
+      ],
       [["stamp", "report.txt", "--tsa", "ftp://x/", "-o", "x.tsr"], "must be http:// or https://"],
       [
         ["stamp", "--verify", "report.tsr", "--tsa-ca", join(home, "ca.crt")],

@@ -16,6 +16,7 @@ import type { Verdict } from "../src/verify.js";
 import { runCli } from "./helpers/io.js";
 import { TESTDATA } from "./helpers/fixtures.js";
 import { tsaFixture } from "./helpers/tsa.js";
+import { startHttpsFront } from "./helpers/https-front.js";
 
 const dir = mkdtempSync(join(tmpdir(), "trailseal-remote-"));
 const p = (n: string) => join(dir, n);
@@ -246,6 +247,180 @@ describe("seal with a remote TSA", () => {
     expect(remote.stderr).toBe(
       "trailseal: warning: policy remote-ts uses a remote TSA; --tsa-cert, --tsa-key ignored\n",
     );
+  });
+
+  it("reaches an https:// TSA behind a private TLS CA with --tsa-tls-ca; without it, the checkpoints stay unstamped", async () => {
+    seen = 0;
+    failing = new Set();
+    const front = await startHttpsFront(dir, proxyUrl);
+    try {
+      await runCli(
+        [
+          "policy",
+          "create",
+          "--name",
+          "https-ts",
+          "--timestamp",
+          front.url,
+          "--interval",
+          "30",
+          "-o",
+          p("https.json"),
+        ],
+        { cwd: dir },
+      );
+      const seal = (out: string, extra: string[]) =>
+        runCli(
+          [
+            "seal",
+            "--policy",
+            p("https.json"),
+            "--tsa-ca",
+            pki("root-ca.pem"),
+            ...extra,
+            p("s.cast"),
+            "-o",
+            p(out),
+          ],
+          { cwd: dir },
+        );
+      const trusted = await seal("https.trail", ["--tsa-tls-ca", front.tlsCert]);
+      expect(trusted.code, trusted.stderr).toBe(0);
+      expect(trusted.stderr).toBe("");
+      const v = await runCli(
+        ["verify", "--json", p("https.trail"), "--tsa-ca", pki("root-ca.pem")],
+        { cwd: dir },
+      );
+      expect(v.code, v.stdout).toBe(0);
+      expect((JSON.parse(v.stdout) as Verdict[])[0]!.timestamp).toMatchObject({
+        state: "valid",
+        source: "remote",
+        stamped: 3,
+        unstamped: [],
+      });
+      // The system store alone does not trust the front: the seal goes on, every checkpoint unstamped.
+      const untrusted = await seal("https-untrusted.trail", ["--tsa-timeout", "2"]);
+      expect(untrusted.code, untrusted.stderr).toBe(0);
+      const lines = untrusted.stderr.trim().split("\n");
+      expect(lines).toHaveLength(3);
+      expect(lines[0]).toMatch(
+        /^trailseal: warning: checkpoint 1 is unstamped: TSA https:\/\/127\.0\.0\.1:\d+\/ is unreachable: self.signed certificate/,
+      );
+    } finally {
+      await front.close();
+    }
+  });
+
+  it("opens an encrypted --tsa-key with --tsa-passin, apart from the signing key's --passin", async () => {
+    // The TSA key under its own passphrase; the signing key (signer-rsa.enc.key) under "trailseal".
+    execFileSync(
+      "openssl",
+      [
+        "pkcs8",
+        "-topk8",
+        "-v2",
+        "aes-256-cbc",
+        "-in",
+        pki("tsa.key"),
+        "-out",
+        p("tsa.enc.key"),
+        "-passout",
+        "pass:tsa-only",
+      ],
+      { stdio: "pipe" },
+    );
+    await runCli(
+      [
+        "policy",
+        "create",
+        "--name",
+        "two-keys",
+        "--sign-identity",
+        "signer",
+        "--timestamp",
+        "local",
+        "--interval",
+        "30",
+        "-o",
+        p("two-keys.json"),
+      ],
+      { cwd: dir },
+    );
+    const args = [
+      "seal",
+      "--policy",
+      p("two-keys.json"),
+      "--sign-cert",
+      pki("signer-rsa-chain.pem"),
+      "--sign-key",
+      pki("signer-rsa.enc.key"),
+      "--passin",
+      "env:SIGN_PASS",
+      "--tsa-cert",
+      pki("tsa.pem"),
+      "--tsa-key",
+      p("tsa.enc.key"),
+      p("s.cast"),
+      "-o",
+    ];
+    const env = { SIGN_PASS: "trailseal", TSA_PASS: "tsa-only" };
+    const both = await runCli([...args, p("two-keys.trail"), "--tsa-passin", "env:TSA_PASS"], {
+      cwd: dir,
+      env,
+    });
+    expect(both.code, both.stderr).toBe(0);
+    const v = await runCli(
+      [
+        "verify",
+        p("two-keys.trail"),
+        "--ca",
+        pki("root-ca.pem"),
+        "--tsa-ca",
+        pki("root-ca.pem"),
+        "--require",
+        "signature,timestamp,complete",
+      ],
+      { cwd: dir },
+    );
+    expect(v.code, v.stdout).toBe(0);
+    // Without --tsa-passin the TSA key is tried with --passin, and the error names the file.
+    const one = await runCli([...args, p("one-pass.trail")], { cwd: dir, env });
+    expect(one.code).toBe(2);
+    expect(one.stderr).toBe(
+      `trailseal: error: wrong passphrase for the private key in ${p("tsa.enc.key")}\n` +
+        "trailseal: hint: give the TSA key's passphrase with --tsa-passin (--passin is tried when it is absent)\n",
+    );
+    const wrong = await runCli([...args, p("wrong-pass.trail"), "--tsa-passin", "env:SIGN_PASS"], {
+      cwd: dir,
+      env,
+    });
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toBe(
+      `trailseal: error: wrong passphrase for the private key in ${p("tsa.enc.key")}\n` +
+        "trailseal: hint: check the passphrase given with --tsa-passin\n",
+    );
+    // --tsa-passin without --tsa-key (the authority's keys are not encrypted) is a usage error.
+    const stray = await runCli(
+      [
+        "seal",
+        "--policy",
+        p("two-keys.json"),
+        "--sign-cert",
+        pki("signer-rsa-chain.pem"),
+        "--sign-key",
+        pki("signer-rsa.key"),
+        "--home",
+        p("no-authority"),
+        "--tsa-passin",
+        "env:TSA_PASS",
+        p("s.cast"),
+        "-o",
+        p("stray.trail"),
+      ],
+      { cwd: dir, env },
+    );
+    expect(stray.code).toBe(2);
+    expect(stray.stderr).toMatch(/^trailseal: error: --tsa-passin goes with --tsa-key\n/);
   });
 
   it("seals against openssl ts -reply behind HTTP; verify accepts its tokens (ESS v1, policy asked)", async () => {

@@ -7,7 +7,6 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes, X509Certificate } from "node:crypto";
 import { createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
 import { connect, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +17,7 @@ import { startTsaServer, type TsaServer } from "../src/timestamp/server.js";
 import { issueToken, serialSource } from "../src/timestamp/token.js";
 import { verifyToken } from "../src/timestamp/verify.js";
 import { pkiPath, ROOT_CA, sha256, tsaFixture } from "./helpers/tsa.js";
+import { startHttpsFront } from "./helpers/https-front.js";
 
 const POLICY = "1.3.6.1.4.1.32473.3161.1";
 const IMPRINT = sha256("checkpoint 3");
@@ -546,25 +546,6 @@ describe("remote stamper", () => {
   }
 
   it("works over HTTPS with a private TLS CA (tlsCa), and refuses an untrusted TLS certificate", async () => {
-    openssl([
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      "tls.key",
-      "-out",
-      "tls.pem",
-      "-days",
-      "2",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-    ]);
     const inner = await startTsaServer({
       tsa: tsaFixture("tsa-ec"),
       policyOid: POLICY,
@@ -573,26 +554,10 @@ describe("remote stamper", () => {
       serial: () => 11n,
     });
     open.push(inner);
-    const server = createHttpsServer(
-      { key: readFileSync(join(dir, "tls.key")), cert: readFileSync(join(dir, "tls.pem")) },
-      (req, res) => {
-        const chunks: Buffer[] = [];
-        req.on("data", (c: Buffer) => chunks.push(c));
-        req.on("end", () => {
-          void post(inner.url, Buffer.concat(chunks)).then((r) => reply(res, r.body, r.type));
-        });
-      },
-    );
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-    open.push({
-      close: () =>
-        new Promise<void>((r) => {
-          server.closeAllConnections();
-          server.close(() => r());
-        }),
-    });
-    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-    const tlsCa = [new Uint8Array(new X509Certificate(readFileSync(join(dir, "tls.pem"))).raw)];
+    const front = await startHttpsFront(dir, inner.url);
+    open.push(front);
+    const url = front.url;
+    const tlsCa = [new Uint8Array(new X509Certificate(readFileSync(front.tlsCert)).raw)];
     const token = await remoteStamper([url], { tlsCa, anchors: [ROOT_CA()] }).stamp(IMPRINT, NONCE);
     expect(
       (await verifyToken(token, { imprint: IMPRINT, nonce: NONCE, anchors: [ROOT_CA()] })).serial,

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Command } from "commander";
-import { TrailsealError } from "../errors.js";
+import { isTrailsealError, TrailsealError } from "../errors.js";
 import type { SealingPlan } from "../policy.js";
 import { AUTHORITY_FILES, defaultHome, loadAuthority } from "../authority.js";
 import { describeCertificate, readCertificates } from "../pem.js";
@@ -27,7 +27,9 @@ export interface SealingFlags {
   tsaKey?: string;
   tsaUrl?: string[];
   tsaCa?: string[];
+  tsaTlsCa?: string[];
   tsaTimeout?: string;
+  tsaPassin?: string;
   signPss?: boolean;
 }
 
@@ -48,6 +50,7 @@ export function sealingOptions(cmd: Command): Command {
     )
     .option("--tsa-cert <file>", "local TSA certificate chain, instead of the authority's")
     .option("--tsa-key <file>", "local TSA private key, instead of the authority's")
+    .option("--tsa-passin <spec>", "passphrase of --tsa-key when it is not that of --passin")
     .option(
       "--tsa-url <url>",
       "fallback RFC 3161 TSA URL, tried in order after the policy's (repeatable)",
@@ -58,7 +61,30 @@ export function sealingOptions(cmd: Command): Command {
       "trust anchor that remote TSA tokens must chain to (repeatable)",
       collect,
     )
+    .option(
+      "--tsa-tls-ca <file>",
+      "CA certificate(s) an https:// TSA's server certificate must chain to, instead of the system's (repeatable)",
+      collect,
+    )
     .option("--tsa-timeout <seconds>", "timeout of one remote TSA exchange", "10");
+}
+
+/**
+ * The TLS trust of `--tsa-tls-ca`: it replaces the system store for https:// TSAs, so a TSA
+ * behind a private TLS CA is reached without trusting that CA for anything else in the process
+ * (as NODE_EXTRA_CA_CERTS would). Empty when the option is absent; a warning when no URL uses it.
+ */
+export async function tlsTrust(
+  paths: readonly string[],
+  urls: readonly string[],
+  io: Io,
+): Promise<Uint8Array[]> {
+  const certs: Uint8Array[] = [];
+  for (const path of paths)
+    certs.push(...(await readCertificates(await readInput(path, io), { source: path })));
+  if (certs.length > 0 && !urls.some((u) => /^https:/i.test(u)))
+    say(io, "warning", "--tsa-tls-ca applies to https:// TSA URLs only; none is used here");
+  return certs;
 }
 
 async function readFirstKey(path: string, pass: string | undefined, io: Io) {
@@ -140,10 +166,12 @@ export async function resolveSealing(flags: SealingFlags, io: Io): Promise<Seali
   const localOnly = given([
     ["--tsa-cert", flags.tsaCert],
     ["--tsa-key", flags.tsaKey],
+    ["--tsa-passin", flags.tsaPassin],
   ]);
   const remoteOnly = given([
     ["--tsa-url", flags.tsaUrl],
     ["--tsa-ca", flags.tsaCa],
+    ["--tsa-tls-ca", flags.tsaTlsCa],
   ]);
   const ignored =
     ts === null ? [...localOnly, ...remoteOnly] : ts.selection === "local" ? remoteOnly : localOnly;
@@ -164,8 +192,25 @@ export async function resolveSealing(flags: SealingFlags, io: Io): Promise<Seali
         throw new TrailsealError("USAGE", "--tsa-cert and --tsa-key go together");
       }
       chain = await readCertificates(await readInput(flags.tsaCert, io), { source: flags.tsaCert });
-      key = (await readFirstKey(flags.tsaKey, pass, io)).key;
+      const tsaPass = flags.tsaPassin === undefined ? pass : passphrase(flags.tsaPassin, io);
+      try {
+        key = (await readFirstKey(flags.tsaKey, tsaPass, io)).key;
+      } catch (e) {
+        // The hint names the option that gave (or could give) this key's passphrase.
+        if (!isTrailsealError(e, "KEY_PASSPHRASE")) throw e;
+        throw new TrailsealError("KEY_PASSPHRASE", e.message, {
+          cause: e,
+          hint:
+            flags.tsaPassin === undefined
+              ? "give the TSA key's passphrase with --tsa-passin (--passin is tried when it is absent)"
+              : "check the passphrase given with --tsa-passin",
+        });
+      }
     } else {
+      if (flags.tsaPassin !== undefined)
+        throw new TrailsealError("USAGE", "--tsa-passin goes with --tsa-key", {
+          hint: "the local authority's keys are not encrypted; --tsa-passin is for a --tsa-key file",
+        });
       const home = defaultHome(io.env, io.cwd, flags.home);
       try {
         ({ chain, key } = (await loadAuthority(home, { now: io.now() })).tsa);
@@ -199,10 +244,13 @@ export async function resolveSealing(flags: SealingFlags, io: Io): Promise<Seali
         "USAGE",
         `--tsa-timeout must be a positive number of seconds, not ${flags.tsaTimeout}`,
       );
-    stamper = remoteStamper([ts.url, ...(flags.tsaUrl ?? [])], {
+    const urls = [ts.url, ...(flags.tsaUrl ?? [])];
+    const tlsCa = await tlsTrust(flags.tsaTlsCa ?? [], urls, io);
+    stamper = remoteStamper(urls, {
       policyOid: ts.policyOid,
       timeoutMs: timeout * 1000,
       ...(anchors.length === 0 ? {} : { anchors }),
+      ...(tlsCa.length === 0 ? {} : { tlsCa }),
     });
   }
   return { plan, signer: identity === null ? null : checkpointSigner(identity), stamper, identity };

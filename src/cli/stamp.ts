@@ -12,6 +12,7 @@ import { checkPolicyOid, nonceFromRandom } from "../timestamp/request.js";
 import { LOCAL_POLICY_OID, localStamper, serialSource, type Stamper } from "../timestamp/token.js";
 import { checkToken, tokenImprintHash, verifyToken, type TokenFacts } from "../timestamp/verify.js";
 import { readInput } from "./files.js";
+import { tlsTrust } from "./sealing.js";
 import {
   collect,
   EXIT_FAILED,
@@ -34,6 +35,7 @@ interface StampFlags {
   verify?: string;
   data?: string;
   tsaCa?: string[];
+  tsaTlsCa?: string[];
   json?: boolean;
 }
 
@@ -61,6 +63,11 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       "with --verify (or remote stamping): trust anchor of the TSA (repeatable)",
       collect,
     )
+    .option(
+      "--tsa-tls-ca <file>",
+      "CA certificate(s) an https:// TSA's server certificate must chain to, instead of the system's (repeatable)",
+      collect,
+    )
     .option("--json", "with --verify: print the verified facts as JSON");
   cmd.addHelpText(
     "after",
@@ -73,6 +80,7 @@ no --tsa-ca the local authority's ca.crt is the anchor.
 Examples:
   trailseal stamp report.pdf --tsa local -o report.pdf.tsr
   trailseal stamp report.pdf --tsa https://tsa.example/tsr --tsa http://backup.example/ --tsa-ca tsa-root.pem -o report.tsr
+  trailseal stamp report.pdf --tsa https://tsa.internal/ --tsa-tls-ca corp-tls-root.pem --tsa-ca tsa-root.pem -o report.tsr
   trailseal stamp --verify report.pdf.tsr --data report.pdf --tsa-ca ~/.trailseal/ca.crt
   openssl ts -verify -in report.pdf.tsr -data report.pdf -CAfile ~/.trailseal/ca.crt
 
@@ -127,6 +135,11 @@ async function stamp(file: string | undefined, flags: StampFlags, io: Io): Promi
   if (tsa.includes("local")) {
     if (tsa.length > 1)
       throw new TrailsealError("USAGE", "--tsa local cannot be combined with URLs");
+    if (flags.tsaTlsCa !== undefined)
+      throw new TrailsealError(
+        "USAGE",
+        "--tsa-tls-ca applies to a remote https:// TSA, not --tsa local",
+      );
     if (policyOid !== null) {
       // As in SPS: the local TSA has its own policy; a policy OID belongs to a remote TSA.
       throw new TrailsealError(
@@ -153,10 +166,12 @@ async function stamp(file: string | undefined, flags: StampFlags, io: Io): Promi
       );
     const given = await anchorsFrom(flags.tsaCa ?? [], io);
     anchors = given.length === 0 ? null : given;
+    const tlsCa = await tlsTrust(flags.tsaTlsCa ?? [], tsa, io);
     stamper = remoteStamper(tsa, {
       policyOid,
       timeoutMs: timeout * 1000,
       ...(anchors === null ? {} : { anchors }),
+      ...(tlsCa.length === 0 ? {} : { tlsCa }),
     });
   }
   const imprint = await hashFile(file, "sha256", io);
@@ -207,8 +222,11 @@ async function verify(
     throw new TrailsealError("USAGE", `unexpected argument ${extra}; the data goes with --data`);
   if (flags.data === undefined)
     throw new TrailsealError("USAGE", "--verify needs --data FILE (the data that was stamped)");
-  if (flags.output !== undefined || flags.tsa !== undefined) {
-    throw new TrailsealError("USAGE", "-o and --tsa go with stamping, not with --verify");
+  if (flags.output !== undefined || flags.tsa !== undefined || flags.tsaTlsCa !== undefined) {
+    throw new TrailsealError(
+      "USAGE",
+      "-o, --tsa and --tsa-tls-ca go with stamping, not with --verify",
+    );
   }
   let anchors = await anchorsFrom(flags.tsaCa ?? [], io);
   if (anchors.length === 0) {
