@@ -149,6 +149,42 @@ describe("asciicast export", () => {
     );
   });
 
+  it("moves the terminal theme between v2's top-level theme and v3's term.theme, both ways", async () => {
+    const theme = { fg: "#d0d0d0", bg: "#212121", palette: Array(16).fill("#000000").join(":") };
+    const header = async (cast: string, write: typeof writeAsciicastV2): Promise<unknown> => {
+      const rec = await readAsciicast(once(text(cast)));
+      const s = sink();
+      await write(rec.metadata, rec.events, s.write);
+      return JSON.parse(Buffer.from(s.bytes()).toString("utf8").split("\n")[0]!);
+    };
+    const v3 = `${JSON.stringify({ version: 3, term: { cols: 90, rows: 30, type: "xterm-256color", theme }, idle_time_limit: 2 })}\n[0.5, "o", "hi"]\n`;
+    const v2 = `${JSON.stringify({ version: 2, width: 90, height: 30, theme, idle_time_limit: 2 })}\n[0.5, "o", "hi"]\n`;
+    expect(await header(v3, writeAsciicastV2)).toEqual({
+      version: 2,
+      width: 90,
+      height: 30,
+      idle_time_limit: 2,
+      theme,
+    });
+    expect(await header(v2, writeAsciicastV3)).toEqual({
+      version: 3,
+      term: { cols: 90, rows: 30, theme },
+      idle_time_limit: 2,
+    });
+    expect(await header(v3, writeAsciicastV3)).toEqual({
+      version: 3,
+      term: { cols: 90, rows: 30, type: "xterm-256color", theme },
+      idle_time_limit: 2,
+    });
+    expect(await header(v2, writeAsciicastV2)).toEqual(JSON.parse(v2.split("\n")[0]!));
+    // asciinema 2.2 reads the v2 header with the theme and prints the output.
+    const s = sink();
+    const rec = await readAsciicast(once(text(v3)));
+    await writeAsciicastV2(rec.metadata, rec.events, s.write);
+    writeFileSync(join(dir, "theme.cast"), s.bytes());
+    expect(str(asciinemaCat("theme.cast"))).toBe("hi");
+  });
+
   it("round-trips any output split at any byte through v2 and v3 (property)", async () => {
     await fc.assert(
       fc.asyncProperty(

@@ -28,6 +28,19 @@ const RESERVED = new Set([
   "env",
 ]);
 
+/**
+ * The terminal theme ({fg, bg, palette}) is a top-level `theme` in v2 and `term.theme` in v3;
+ * it is kept in `extra` as the source had it and moved to where the written version wants it.
+ */
+function themeOf(metadata: SessionMetadata): unknown {
+  const extraTerm = metadata.extra?.["term"];
+  const nested =
+    typeof extraTerm === "object" && extraTerm !== null
+      ? (extraTerm as Record<string, unknown>)["theme"]
+      : undefined;
+  return metadata.extra?.["theme"] ?? nested;
+}
+
 function commonHeader(metadata: SessionMetadata): Record<string, unknown> {
   const h: Record<string, unknown> = {};
   if (metadata.startTime !== undefined) h["timestamp"] = Math.floor(metadata.startTime);
@@ -35,7 +48,7 @@ function commonHeader(metadata: SessionMetadata): Record<string, unknown> {
   if (metadata.title !== undefined) h["title"] = metadata.title;
   if (metadata.env !== undefined) h["env"] = metadata.env;
   for (const [k, v] of Object.entries(metadata.extra ?? {}))
-    if (!RESERVED.has(k) && v !== undefined) h[k] = v;
+    if (!RESERVED.has(k) && k !== "theme" && v !== undefined) h[k] = v;
   return h;
 }
 
@@ -46,6 +59,7 @@ export function headerV2(metadata: SessionMetadata): string {
     width: metadata.cols ?? 80,
     height: metadata.rows ?? 24,
     ...commonHeader(metadata),
+    ...(themeOf(metadata) === undefined ? {} : { theme: themeOf(metadata) }),
   });
 }
 
@@ -58,6 +72,8 @@ export function headerV3(metadata: SessionMetadata): string {
   }
   if (term["type"] === undefined && metadata.env?.["TERM"] !== undefined)
     term["type"] = metadata.env["TERM"];
+  const theme = themeOf(metadata);
+  if (theme !== undefined) term["theme"] = theme;
   return JSON.stringify({ version: 3, term, ...commonHeader(metadata) });
 }
 
