@@ -253,6 +253,35 @@ describe("seal, inspect, replay, share", () => {
     );
   });
 
+  it("inspect shows the recording's other header fields, a long one cut short", async () => {
+    const palette = Array.from({ length: 16 }, (_, i) => `#${String(i).padStart(6, "0")}`);
+    const header = {
+      version: 2,
+      width: 80,
+      height: 24,
+      idle_time_limit: 2.5,
+      tags: ["prod", "db"],
+      theme: { fg: "#ffffff", bg: "#000000", palette: palette.join(":") },
+      notes: "n".repeat(300),
+    };
+    writeFileSync(p("extra.cast"), `${JSON.stringify(header)}\n[0.5, "o", "hi"]\n`);
+    await ok(["seal", "--policy", p("clear.json"), p("extra.cast"), "-o", p("extra.trail")]);
+    const r = await ok(["inspect", p("extra.trail")]);
+    expect(r.stdout).toContain(
+      "  extra.idle_time_limit: 2.5\n" +
+        '  extra.tags: ["prod","db"]\n' +
+        `  extra.theme: ${JSON.stringify(header.theme)}\n` +
+        `  extra.notes: "${"n".repeat(199)}… (302 characters)\n`,
+    );
+    const j = JSON.parse((await ok(["inspect", "--json", p("extra.trail")])).stdout);
+    expect(j.session.extra).toEqual({
+      idle_time_limit: 2.5,
+      tags: ["prod", "db"],
+      theme: header.theme,
+      notes: header.notes,
+    });
+  });
+
   it("a clear policy seals and replays without keys", async () => {
     await ok(["seal", "--policy", p("clear.json"), p("s.cast"), "-o", p("clear.trail")]);
     expect((await ok(["replay", p("clear.trail"), "--format", "raw"])).stdout).toBe(SCREEN);

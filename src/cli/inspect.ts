@@ -128,6 +128,12 @@ export async function summarize(path: string, io: Io): Promise<TrailSummary> {
   };
 }
 
+const CLIP = 200;
+
+function clip(text: string): string {
+  return text.length <= CLIP ? text : `${text.slice(0, CLIP)}… (${text.length} characters)`;
+}
+
 function human(s: TrailSummary): string {
   const lines: string[] = [];
   lines.push(`${s.file}: ${s.format} trail ${s.trail}, created ${s.created}`);
@@ -136,10 +142,16 @@ function human(s: TrailSummary): string {
       `${s.policy.timestamping === null ? "not timestamped" : `timestamped (${s.policy.timestamping}${s.policy.policyOid === null ? "" : `, policy ${s.policy.policyOid}`})`}`,
   );
   const session = Object.entries(s.session).filter(([k]) => k !== "extra");
-  if (session.length > 0) {
+  // The recording's header fields trailseal does not model (asciicast idle_time_limit, theme,
+  // tags, …): one line each, cut short so a large one cannot bury the rest (--json has them whole).
+  const extra = Object.entries(s.session.extra ?? {}).map(
+    ([k, v]) => [`extra.${k}`, clip(JSON.stringify(v) ?? "null")] as const,
+  );
+  if (session.length + extra.length > 0) {
     lines.push("session:");
     for (const [k, v] of session)
       lines.push(`  ${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`);
+    for (const [k, v] of extra) lines.push(`  ${k}: ${v}`);
   }
   for (const c of ["downstream", "upstream"] as const) {
     const ch = s.channels[c];
