@@ -31,6 +31,14 @@ const CAST = [
   "",
 ].join("\n");
 
+/** `verify --json TRAIL --tsa-ca root-ca.pem`: its exit code and the trail's verdict. */
+async function verdictOf(trail: string): Promise<{ code: number; verdict: Verdict }> {
+  const v = await runCli(["verify", "--json", p(trail), "--tsa-ca", pki("root-ca.pem")], {
+    cwd: dir,
+  });
+  return { code: v.code, verdict: (JSON.parse(v.stdout) as Verdict[])[0]! };
+}
+
 describe("seal with a remote TSA", () => {
   let tsa: TsaServer;
   let proxy: Server;
@@ -110,11 +118,7 @@ describe("seal with a remote TSA", () => {
       { cwd: dir },
     );
     expect(seal.code, seal.stderr).toBe(0);
-    const v = await runCli(
-      ["verify", "--json", p(`${name}.trail`), "--tsa-ca", pki("root-ca.pem")],
-      { cwd: dir },
-    );
-    return { seal, verdict: (JSON.parse(v.stdout) as Verdict[])[0]! };
+    return { seal, verdict: (await verdictOf(`${name}.trail`)).verdict };
   }
 
   it("stamps every checkpoint with a checked token carrying the policy OID", async () => {
@@ -287,12 +291,9 @@ describe("seal with a remote TSA", () => {
       const trusted = await seal("https.trail", ["--tsa-tls-ca", front.tlsCert]);
       expect(trusted.code, trusted.stderr).toBe(0);
       expect(trusted.stderr).toBe("");
-      const v = await runCli(
-        ["verify", "--json", p("https.trail"), "--tsa-ca", pki("root-ca.pem")],
-        { cwd: dir },
-      );
-      expect(v.code, v.stdout).toBe(0);
-      expect((JSON.parse(v.stdout) as Verdict[])[0]!.timestamp).toMatchObject({
+      const v = await verdictOf("https.trail");
+      expect(v.code).toBe(0);
+      expect(v.verdict.timestamp).toMatchObject({
         state: "valid",
         source: "remote",
         stamped: 3,
@@ -497,12 +498,8 @@ describe("seal with a remote TSA", () => {
       );
       expect(seal.code, seal.stderr).toBe(0);
       expect(seal.stderr).toBe("");
-      const v = await runCli(
-        ["verify", "--json", p("ossl.trail"), "--tsa-ca", pki("root-ca.pem")],
-        { cwd: dir },
-      );
-      expect(v.code, v.stderr).toBe(0);
-      const verdict = (JSON.parse(v.stdout) as Verdict[])[0]!;
+      const { code, verdict } = await verdictOf("ossl.trail");
+      expect(code).toBe(0);
       expect(verdict.timestamp).toMatchObject({
         state: "valid",
         source: "remote",
@@ -613,13 +610,9 @@ describe("seal with a remote TSA", () => {
     );
     expect(seal.code, seal.stderr).toBe(0);
     expect(seal.stderr).toBe("");
-    const v = JSON.parse(
-      (
-        await runCli(["verify", "--json", p("fb.trail"), "--tsa-ca", pki("root-ca.pem")], {
-          cwd: dir,
-        })
-      ).stdout,
-    ) as Verdict[];
-    expect(v[0]!.timestamp).toMatchObject({ state: "valid", stamped: 8 });
+    expect((await verdictOf("fb.trail")).verdict.timestamp).toMatchObject({
+      state: "valid",
+      stamped: 8,
+    });
   });
 });
