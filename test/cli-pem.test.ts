@@ -12,7 +12,7 @@ const text = (name: string): string => readFileSync(join(DIR, name), "utf8");
 const pem = (
   args: string[],
   options: { stdin?: string | Uint8Array; env?: Record<string, string> } = {},
-) => runCli(["pem", ...args], { cwd: DIR, now: NOW, ...options });
+) => runCli(["pem", ...args], { cwd: DIR, now: NOW, env: { P12_PASS: PASS }, ...options });
 
 function opensslFingerprints(pemText: string): string[] {
   // openssl reads our output, one certificate at a time.
@@ -52,12 +52,12 @@ describe("trailseal pem: default output", () => {
     [["variants/bare-oneline.b64"], A],
     [["variants/bundle.p7b"], A + B],
     [["variants/bundle.p7c"], A + B],
-    [["variants/modern.p12", "--passin", `pass:${PASS}`], A],
-    [["variants/legacy-rc2.p12", "--passin", `pass:${PASS}`], A],
-    [["variants/legacy-3des.pfx", "--passin", `pass:${PASS}`], A],
+    [["variants/modern.p12", "--passin", "env:P12_PASS"], A],
+    [["variants/legacy-rc2.p12", "--passin", "env:P12_PASS"], A],
+    [["variants/legacy-3des.pfx", "--passin", "env:P12_PASS"], A],
     [["variants/ec-nopass.p12"], text("ec-p256-a.crt")],
     [
-      ["variants/signer-chain.p12", "--passin", `pass:${PASS}`],
+      ["variants/signer-chain.p12", "--passin", "env:P12_PASS"],
       text("signer.crt") + text("ca.crt"),
     ],
     [["rsa2048-b.crt", "variants/der.der"], B + A],
@@ -290,7 +290,8 @@ describe("trailseal pem: errors exit 2", () => {
     ],
     [
       ["variants/legacy-rc2.p12", "--passin", "pass:not-it"],
-      "trailseal: error: wrong password for PKCS#12 file variants/legacy-rc2.p12\n" +
+      "trailseal: warning: --passin pass:… puts the passphrase on the command line, where other users can read it in the process list; prefer env:VAR or file:PATH\n" +
+        "trailseal: error: wrong password for PKCS#12 file variants/legacy-rc2.p12\n" +
         "trailseal: hint: check the password given with --passin\n",
     ],
     [

@@ -217,12 +217,12 @@ describe("trailseal policy create", () => {
     ],
     [["--name", "x", "--encrypt", `${CERTS}/bad/private-key.pem`], /private key/],
     [
-      ["--name", "x", "--encrypt", `${CERTS}/variants/modern.p12`, "--passin", "pass:wrong"],
+      ["--name", "x", "--encrypt", `${CERTS}/variants/modern.p12`, "--passin", "env:WRONG"],
       /password|passphrase/,
     ],
     [["--encrypt", `${CERTS}/rsa2048-a.crt`], /required option '--name <name>'/],
   ])("exit 2 for %j", async (args, message) => {
-    const r = await run(["policy", "create", ...args]);
+    const r = await run(["policy", "create", ...args], { env: { WRONG: "wrong" } });
     expect(r.code).toBe(2);
     expect(r.stdout).toBe("");
     expect(r.stderr).toMatch(/^trailseal: error: /);

@@ -6,8 +6,7 @@ import { randomBytes } from "node:crypto";
 import { TrailsealError } from "../errors.js";
 import { readPrivateKeys, type PrivateKey } from "../keys.js";
 import { sealingPlan, type SealingPlan } from "../policy.js";
-import { resolvePassin } from "../secret.js";
-import { readInput } from "./files.js";
+import { readInput, readPassin } from "./files.js";
 import type { Io } from "./io.js";
 
 /** A streamed input: a file path or `-` for stdin. Missing files fail before any work starts. */
@@ -24,9 +23,13 @@ export async function inputStream(path: string, io: Io): Promise<AsyncIterable<U
   return createReadStream(full, { highWaterMark: 256 * 1024 });
 }
 
-/** The passphrase of `--passin`, if given. */
-export function passphrase(spec: string | undefined, io: Io): string | undefined {
-  return spec === undefined ? undefined : resolvePassin(spec, io.env, io.cwd);
+/** The passphrase of `--passin` (or `option`), if given; `pass:` is warned about. */
+export function passphrase(
+  spec: string | undefined,
+  io: Io,
+  option = "--passin",
+): string | undefined {
+  return spec === undefined ? undefined : readPassin(spec, io, option);
 }
 
 /** Loads every private key from every `--key` file (PEM forms or PKCS#12). */

@@ -6,8 +6,7 @@ import {
   toPem,
   type CertificateInfo,
 } from "../pem.js";
-import { resolvePassin } from "../secret.js";
-import { inputName, readInput } from "./files.js";
+import { inputName, readInput, readPassin } from "./files.js";
 import { EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
 
 interface PemOptions {
@@ -61,8 +60,7 @@ certificate, corrupt base64 or DER, wrong PKCS#12 password).
     if (files.filter((f) => f === "-").length > 1) {
       throw new TrailsealError("USAGE", "stdin ('-') can be read only once");
     }
-    const passphrase =
-      opts.passin === undefined ? undefined : resolvePassin(opts.passin, io.env, io.cwd);
+    const passphrase = opts.passin === undefined ? undefined : readPassin(opts.passin, io);
     const now = io.now();
 
     // Read everything first, so an error in a later file prints nothing half-done.

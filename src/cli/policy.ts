@@ -12,8 +12,7 @@ import {
   type PolicyProblem,
   type RecipientEntry,
 } from "../policy.js";
-import { resolvePassin } from "../secret.js";
-import { inputName, readInput } from "./files.js";
+import { inputName, readInput, readPassin } from "./files.js";
 import {
   EXIT_FAILED,
   EXIT_OK,
@@ -173,8 +172,7 @@ Exit status: 0 written, 2 usage or I/O error (unreadable certificate, invalid op
         "--sign-identity must be the key of an x509 identity stored on SPS (no whitespace)",
       );
     }
-    const passphrase =
-      opts.passin === undefined ? undefined : resolvePassin(opts.passin, io.env, io.cwd);
+    const passphrase = opts.passin === undefined ? undefined : readPassin(opts.passin, io);
     const loader = new CertificateLoader(io, passphrase);
     const encrypt = await loader.entries(opts.encrypt ?? [], "--encrypt");
     const upstream = await loader.entries(opts.upstream ?? [], "--upstream");

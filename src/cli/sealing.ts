@@ -192,7 +192,8 @@ export async function resolveSealing(flags: SealingFlags, io: Io): Promise<Seali
         throw new TrailsealError("USAGE", "--tsa-cert and --tsa-key go together");
       }
       chain = await readCertificates(await readInput(flags.tsaCert, io), { source: flags.tsaCert });
-      const tsaPass = flags.tsaPassin === undefined ? pass : passphrase(flags.tsaPassin, io);
+      const tsaPass =
+        flags.tsaPassin === undefined ? pass : passphrase(flags.tsaPassin, io, "--tsa-passin");
       try {
         key = (await readFirstKey(flags.tsaKey, tsaPass, io)).key;
       } catch (e) {

@@ -3,11 +3,10 @@ import { defaultHome, loadAuthority } from "../authority.js";
 import { TrailsealError } from "../errors.js";
 import { readPrivateKeys } from "../keys.js";
 import { readCertificates } from "../pem.js";
-import { resolvePassin } from "../secret.js";
 import { checkPolicyOid } from "../timestamp/request.js";
 import { startTsaServer } from "../timestamp/server.js";
 import { LOCAL_POLICY_OID, serialSource, type TsaIdentity } from "../timestamp/token.js";
-import { readInput } from "./files.js";
+import { readInput, readPassin } from "./files.js";
 import { EXIT_OK, EXIT_USAGE, guard, newCommand, parseArgs, say, type Io } from "./io.js";
 
 interface ServeFlags {
@@ -154,8 +153,7 @@ async function loadTsa(flags: ServeFlags, io: Io): Promise<TsaIdentity> {
       ...(await readCertificates(await readInput(flags.chain, io), { source: flags.chain })),
     );
   }
-  const passphrase =
-    flags.passin === undefined ? undefined : resolvePassin(flags.passin, io.env, io.cwd);
+  const passphrase = flags.passin === undefined ? undefined : readPassin(flags.passin, io);
   const keys = await readPrivateKeys(await readInput(flags.key, io), {
     source: flags.key,
     ...(passphrase === undefined ? {} : { passphrase }),
