@@ -45,8 +45,26 @@ describe("cli", () => {
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/Usage: trailseal /);
       expect(r.stdout).toMatch(/Examples?:/);
+      expect(r.stdout).toContain("\nExit status: ");
+      // A lost line continuation glues two example lines into one with a run of spaces.
+      const examples = r.stdout
+        .split("\n")
+        .filter((l) => /^ {2}(trailseal|npx trailseal|cat) /.test(l));
+      expect(examples.length).toBeGreaterThan(0);
+      for (const line of examples) expect(line).not.toMatch(/\S {3,}\S/);
     });
   }
+
+  it("--help marks the options a command cannot run without as (required), and only those", async () => {
+    const r = await runCli(["seal", "--help"]);
+    const text = r.stdout.replace(/\s+/g, " ");
+    expect(text).toContain(
+      "--policy <file> audit policy (as 'trailseal policy create' writes it) (required)",
+    );
+    expect(text).toContain("-o, --output <file> the trail to write (- for stdout) (required)");
+    expect(text).toContain("--force overwrite the output file -h");
+    expect(r.stdout.match(/\(required\)/g)).toHaveLength(2);
+  });
 
   it("prints the package version", async () => {
     const r = await runCli(["--version"]);

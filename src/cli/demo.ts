@@ -42,7 +42,8 @@ Creates a local authority (CA, TSA, signing identity), auditors alice and bob (f
 upstream officer, a policy (four-eyes downstream, separate upstream, signed, locally
 timestamped, interval 10 s); seals a bundled administration session, verifies it, replays it
 with both keys, and shows that one key alone is refused and that keystrokes stay hidden
-without the officer's key.`,
+without the officer's key.
+Exit status: 0 done, 2 the directory is not empty (without --force) or a step failed.`,
     );
   const early = parseArgs(cmd, argv);
   if (early !== null) return early;

@@ -52,7 +52,10 @@ Example:
 
 Per checkpoint: the signed content (.txt), the detached CMS signature (.p7s, DER), the signature
 value (.sig) and the RFC 3161 token (.tst) when there is one; per stanza: the CMS envelope (DER);
-VERIFY.txt lists the openssl commands that check each of them.`,
+per encrypted channel: the key-commitment label; header.json; and VERIFY.txt, the openssl
+commands that check each of them.
+Exit status: 0 exported, 1 not a trail, or tampered, 2 usage or I/O error (e.g. the directory
+is not empty and --force is not given).`,
     );
   const early = parseArgs(cmd, argv);
   if (early !== null) return early;

@@ -13,8 +13,8 @@ interface InitFlags {
 export async function run(argv: readonly string[], io: Io): Promise<number> {
   const cmd = newCommand("trailseal init", io)
     .description(
-      "Create the local authority: a self-signed CA, a TSA certificate it issues (EKU\n" +
-        "timeStamping, critical) for local timestamping, and a code-signing identity, as SPS\n" +
+      "Create the local authority: a self-signed CA, a TSA certificate it issues (EKU " +
+        "timeStamping, critical) for local timestamping, and a code-signing identity, as SPS " +
         "creates its internal CA and TSA certificate at set-up.",
     )
     .option("--home <dir>", "where to create it (default $TRAILSEAL_HOME, else ~/.trailseal)")

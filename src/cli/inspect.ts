@@ -199,7 +199,10 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       `
 Examples:
   trailseal inspect session.trail
-  trailseal inspect --json session.trail | jq '.channels.upstream.alternatives'`,
+  trailseal inspect --json session.trail | jq '.channels.upstream.alternatives'
+
+Exit status: 0 shown (a truncated trail too: the output says where it ends), 1 not a trail, or
+its structure or chain is broken, 2 usage or I/O error.`,
     );
   const early = parseArgs(cmd, argv);
   if (early !== null) return early;

@@ -1,5 +1,5 @@
 import type { Readable, Writable } from "node:stream";
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, Help, type Option } from "commander";
 import { TrailsealError, type ErrorCode } from "../errors.js";
 
 /**
@@ -81,7 +81,14 @@ export function newCommand(name: string, io: Io): Command {
       outputError: (s, write) => write(`trailseal: error: ${s.replace(/^error: /, "")}`),
     })
     .showHelpAfterError("trailseal: hint: see --help")
-    .allowExcessArguments(false);
+    .allowExcessArguments(false)
+    .configureHelp({
+      // commander does not mark mandatory options; a user should learn it from --help, not an error.
+      optionDescription(this: Help, option: Option): string {
+        const text = Help.prototype.optionDescription.call(this, option);
+        return option.mandatory ? `${text} (required)` : text;
+      },
+    });
   return cmd;
 }
 

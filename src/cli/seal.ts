@@ -66,12 +66,14 @@ Examples:
   trailseal seal --policy audit.json --sign-cert signer.crt --sign-key signer.key \\
       --passin env:SIGN_PASS session.cast -o session.trail
   trailseal seal --policy audit.json --from script --timing session.tm session.log -o s.trail
-  trailseal seal --policy remote-tsa.json --tsa-ca tsa-root.pem --tsa-tls-ca corp-tls-root.pem \
+  trailseal seal --policy remote-tsa.json --tsa-ca tsa-root.pem --tsa-tls-ca corp-tls-root.pem \\
       session.cast -o session.trail
   cat dump.bin | trailseal seal --policy audit.json --from raw - -o dump.trail
 
 Asciicast 'o' events become downstream, 'i' upstream; resizes and markers are kept.
-A script log's input becomes upstream and its output downstream.`,
+A script log's input becomes upstream and its output downstream.
+Exit status: 0 sealed, 1 the policy has errors, 2 usage or I/O error (e.g. an unreadable
+recording or key, an existing output without --force).`,
     );
   const early = parseArgs(cmd, argv);
   if (early !== null) return early;

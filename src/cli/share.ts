@@ -51,7 +51,9 @@ Examples:
   trailseal share session.trail --key alice.key --key bob.key --to carol.crt,dave.crt -o s2.trail
 
 The new stanzas sit in the trail's annex, outside the signed chain; 'inspect' lists them as
-added after sealing, and the header's key commitment proves they open the same content.`,
+added after sealing, and the header's key commitment proves they open the same content.
+Exit status: 0 written, 1 the keys open no channel (or the trail is not one), 2 usage or I/O
+error (e.g. an existing output without --force).`,
     );
   const early = parseArgs(cmd, argv);
   if (early !== null) return early;

@@ -43,18 +43,21 @@ interface StampFlags {
 export async function run(argv: readonly string[], io: Io): Promise<number> {
   const cmd = newCommand("trailseal stamp", io)
     .description(
-      "Timestamp any file with RFC 3161 (SHA-256 imprint, random nonce), from the local TSA or a\n" +
+      "Timestamp any file with RFC 3161 (SHA-256 imprint, random nonce), from the local TSA or a " +
         "remote one, and write the TimeStampResp; or verify a .tsr against the data in full.",
     )
     .argument("[file]", "the file to timestamp ('-' = stdin)")
     .option(
       "--tsa <local|url>",
-      "'local' (the local authority) or a TSA URL; repeat URLs for fallbacks",
+      "'local' (the local authority) or a TSA URL; repeat URLs for fallbacks (required to stamp)",
       collect,
     )
     .option("--home <dir>", "local authority (default $TRAILSEAL_HOME, else ~/.trailseal)")
     .option("--policy-oid <oid>", "reqPolicy for a remote TSA; the token must carry it")
-    .option("-o, --output <file>", "where to write the TimeStampResp (.tsr); '-' = stdout")
+    .option(
+      "-o, --output <file>",
+      "where to write the TimeStampResp (.tsr; required to stamp); '-' = stdout",
+    )
     .option("--timeout <seconds>", "timeout of one remote exchange", "10")
     .option("--verify <tsr>", "verify this .tsr (TimeStampResp or bare token) instead of stamping")
     .option("--data <file>", "with --verify: the data that was stamped")

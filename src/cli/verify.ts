@@ -211,14 +211,15 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
 Examples:
   trailseal verify session.trail --ca ~/.trailseal/ca.crt --tsa-ca ~/.trailseal/ca.crt
   trailseal verify --require complete,signature --ca corp-root.pem *.trail
-  trailseal verify --key alice.key --key bob.key --ca ca.crt session.trail --json
+  trailseal verify --key alice.key --key bob.key --ca ca.crt --tsa-ca ca.crt --json session.trail
 
 By default 'complete' must hold; 'signature' when the trail's header says signing was enabled
 or --ca is given; 'timestamp' when the header says timestamping was enabled or --tsa-ca is
 given; 'decrypt' too with --key. Certificates inside a trail are never
 trusted by themselves: give the anchors with --ca and --tsa-ca.
 Exit status: 0 every trail valid under the required checks, 1 any invalid, truncated or
-tampered, 2 usage or I/O error.`,
+tampered, 2 usage or I/O error (a trail that cannot be read is reported on stderr, left out of
+--json, and the others are still verified).`,
     );
   const early = parseArgs(cmd, argv);
   if (early !== null) return early;
