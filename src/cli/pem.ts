@@ -19,7 +19,7 @@ interface PemOptions {
 export async function run(argv: readonly string[], io: Io): Promise<number> {
   const cmd = newCommand("trailseal pem", io)
     .description(
-      "Find every X.509 certificate in the inputs, whatever wraps it, and print it clean:\n" +
+      "Find every X.509 certificate in the inputs, whatever wraps it, and print it clean: " +
         "PEM with base64 at 64 columns and LF line ends, in input order.",
     )
     .argument("[file...]", "certificate files; stdin when none or '-'")

@@ -65,9 +65,9 @@ export async function serve(
 ): Promise<number> {
   const cmd = newCommand("trailseal tsa serve", io)
     .description(
-      "Run an RFC 3161 time-stamp server: POST application/timestamp-query, answered with\n" +
-        "application/timestamp-reply. Tokens are SHA-256 signed (RSA PKCS#1 v1.5 or ECDSA) with\n" +
-        "ESS signingCertificateV2, the request's nonce, a unique serial and 1 s accuracy.",
+      "Run an RFC 3161 time-stamp server: POST application/timestamp-query, answered with " +
+        "application/timestamp-reply. Tokens are SHA-256 signed (RSA PKCS#1 v1.5 or ECDSA) with " +
+        "ESS signingCertificateV2, the request's nonce, a unique serial and an accuracy (1 s unless --accuracy says otherwise).",
     )
     .option(
       "--cert <file>",
