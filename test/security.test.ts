@@ -2,8 +2,14 @@
  * The project's security standards, checked through the CLI as a user meets them: passphrases on
  * the command line are warned about, files holding secrets are not left readable by others.
  */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PassThrough, Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
+import { OutputFile } from "../src/cli/common.js";
+import type { Io } from "../src/cli/io.js";
 import { runCli } from "./helpers/io.js";
 
 const CERTS = join(import.meta.dirname, "..", "testdata", "certs");
@@ -71,5 +77,147 @@ describe("--passin pass:TEXT", () => {
     );
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(`${PASS_WARNING}trailseal: error: no such file: missing.trail\n`);
+  });
+});
+
+const ROOT = join(import.meta.dirname, "..");
+const UMASK = process.umask();
+const modeOf = (path: string): number => statSync(path).mode & 0o777;
+const partials = (dir: string): string[] => readdirSync(dir).filter((f) => f.endsWith(".partial"));
+const memoryIo = (cwd: string): Io => ({
+  stdin: Readable.from([]),
+  stdout: new PassThrough(),
+  stderr: new PassThrough(),
+  env: {},
+  cwd,
+  stderrIsTTY: false,
+  stdoutIsTTY: false,
+  now: () => NOW,
+});
+
+const CAST = [
+  JSON.stringify({ version: 2, width: 80, height: 24, timestamp: 1764000000 }),
+  JSON.stringify([0.1, "o", "[sudo] password for admin: "]),
+  JSON.stringify([1.5, "i", "Hunter2-typed\r"]),
+  JSON.stringify([1.7, "o", "\r\n# "]),
+  "",
+].join("\n");
+
+describe("output files", () => {
+  it("are written through a 0600 temporary file that gets its mode (less the umask) on commit", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "trailseal-sec-"));
+    const out = await OutputFile.create("x.trail", memoryIo(dir));
+    await out.write(new Uint8Array(300 * 1024)); // past the write batch, so the file has bytes
+    const [temp] = partials(dir);
+    expect(temp).toMatch(/^\.x\.trail\.[0-9a-f]{12}\.partial$/);
+    expect(modeOf(join(dir, temp!))).toBe(0o600);
+    await out.commit();
+    expect(readdirSync(dir)).toEqual(["x.trail"]);
+    expect(modeOf(join(dir, "x.trail"))).toBe(0o644 & ~UMASK);
+  });
+
+  it("leave nothing behind on abort", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "trailseal-sec-"));
+    const out = await OutputFile.create("x.cast", memoryIo(dir), { mode: 0o600 });
+    await out.write(new Uint8Array(300 * 1024));
+    expect(partials(dir)).toHaveLength(1);
+    await out.abort();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("replay writes decrypted sessions with mode 0600, in every file format", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "trailseal-sec-"));
+    writeFileSync(join(dir, "s.cast"), CAST);
+    const run = (argv: string[]) => runCli(argv, { cwd: dir, now: NOW });
+    const key = join(CERTS, "rsa2048-a.key");
+    expect(
+      (
+        await run([
+          "policy",
+          "create",
+          "--name",
+          "p",
+          "--encrypt",
+          join(CERTS, "rsa2048-a.crt"),
+          "-o",
+          "p.json",
+        ])
+      ).code,
+    ).toBe(0);
+    expect((await run(["seal", "--policy", "p.json", "s.cast", "-o", "s.trail"])).code).toBe(0);
+    expect(modeOf(join(dir, "s.trail"))).toBe(0o644 & ~UMASK);
+    for (const format of ["asciicast", "asciicast-v3", "raw", "jsonl"]) {
+      const r = await run(["replay", "s.trail", "-k", key, "-f", format, "-o", `out.${format}`]);
+      expect(r.code).toBe(0);
+      expect(modeOf(join(dir, `out.${format}`))).toBe(0o600);
+    }
+    const r = await run([
+      "replay",
+      "s.trail",
+      "-k",
+      key,
+      "-f",
+      "script",
+      "-o",
+      "s.log",
+      "--timing-output",
+      "s.tm",
+    ]);
+    expect(r.code).toBe(0);
+    expect([modeOf(join(dir, "s.log")), modeOf(join(dir, "s.tm"))]).toEqual([0o600, 0o600]);
+    expect(partials(dir)).toEqual([]);
+  });
+
+  it("are removed when a signal ends the command mid-write, and the signal still ends it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "trailseal-sec-"));
+    const policy = await runCli(
+      [
+        "policy",
+        "create",
+        "--name",
+        "p",
+        "--encrypt",
+        join(CERTS, "rsa2048-a.crt"),
+        "-o",
+        "p.json",
+      ],
+      { cwd: dir, now: NOW },
+    );
+    expect(policy.code).toBe(0);
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      const child = spawn(
+        process.execPath,
+        [
+          "--import",
+          join(ROOT, "node_modules", "tsx", "dist", "esm", "index.mjs"),
+          join(ROOT, "src/cli/bin.ts"),
+          "seal",
+          "--policy",
+          "p.json",
+          "--from",
+          "raw",
+          "-",
+          "-o",
+          "s.trail",
+        ],
+        { cwd: dir, stdio: ["pipe", "ignore", "pipe"] },
+      );
+      child.stdin.on("error", () => undefined); // EPIPE once it has ended
+      let stderr = "";
+      child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<NodeJS.Signals | null>((r) => child.on("exit", (_, s) => r(s)));
+      // Stdin stays open: the seal waits for more, with its temporary file written to.
+      const chunk = Buffer.alloc(512 * 1024, 0x61);
+      const deadline = Date.now() + 30_000;
+      while (partials(dir).length === 0 || statSync(join(dir, partials(dir)[0]!)).size === 0) {
+        if (Date.now() > deadline) throw new Error(`no temporary file appeared: ${stderr}`);
+        child.stdin.write(chunk);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(modeOf(join(dir, partials(dir)[0]!))).toBe(0o600);
+      child.kill(signal);
+      expect(await exited).toBe(signal);
+      expect(readdirSync(dir).sort()).toEqual(["p.json"]);
+    }
   });
 });

@@ -1,5 +1,5 @@
 /** Option handling shared by the trail commands: inputs, outputs, keys, policies, identities. */
-import { createReadStream } from "node:fs";
+import { createReadStream, unlinkSync } from "node:fs";
 import { open, realpath, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -78,11 +78,55 @@ export async function loadPlan(path: string, io: Io): Promise<SealingPlan> {
 const WRITE_BATCH = 256 * 1024;
 
 /**
+ * Temporary files being written. A signal that ends the process (Ctrl-C, kill, a closed terminal)
+ * would otherwise leave them behind, and a replay's holds decrypted keystrokes: they are removed
+ * first, then the signal is raised again so the process ends as it would have.
+ */
+const liveTemps = new Set<string>();
+const ENDING_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+function removeTempsAndDie(signal: NodeJS.Signals): void {
+  for (const temp of liveTemps) {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // Already gone: nothing to clean.
+    }
+  }
+  liveTemps.clear();
+  for (const s of ENDING_SIGNALS) process.off(s, removeTempsAndDie);
+  process.kill(process.pid, signal);
+}
+
+function trackTemp(temp: string): void {
+  if (liveTemps.size === 0) for (const s of ENDING_SIGNALS) process.on(s, removeTempsAndDie);
+  liveTemps.add(temp);
+}
+
+function untrackTemp(temp: string): void {
+  if (!liveTemps.delete(temp) || liveTemps.size > 0) return;
+  for (const s of ENDING_SIGNALS) process.off(s, removeTempsAndDie);
+}
+
+/** The process umask, read without changing it (worker threads cannot read it: assume 022). */
+function currentUmask(): number {
+  try {
+    return process.umask();
+  } catch {
+    return 0o022;
+  }
+}
+
+/**
  * An output file written whole or not at all: bytes go to a temporary file beside the target,
  * renamed over it on `commit`, removed on `abort`. `-` writes to stdout. A target that exists and
  * is not a regular file (a FIFO, /dev/null, a terminal) is written in place: renaming over it
  * would replace the device or pipe with a regular file. A symbolic link to a regular file is
  * followed, so the file it names is replaced and the link stays.
+ *
+ * The temporary file is created with mode 0600, so what it holds is never readable by others
+ * while it is written or if it is left behind; `commit` gives it its final mode (`mode` less the
+ * umask; default 0644, 0600 for decrypted output) just before the rename.
  */
 export class OutputFile {
   /** Set when stdout fails (EPIPE: the reader went away); later writes throw instead of crashing. */
@@ -94,6 +138,7 @@ export class OutputFile {
     private readonly target: string | null,
     private readonly temp: string | null,
     private readonly handle: FileHandle | null,
+    private readonly mode = 0o644,
   ) {
     if (handle === null) {
       // Without a listener, an EPIPE on stdout is an uncaught 'error' event and a stack trace.
@@ -106,7 +151,7 @@ export class OutputFile {
   static async create(
     path: string,
     io: Io,
-    options: { force?: boolean } = {},
+    options: { force?: boolean; mode?: number } = {},
   ): Promise<OutputFile> {
     if (path === "-") return new OutputFile(io, "<stdout>", null, null, null);
     const given = resolve(io.cwd, path);
@@ -135,11 +180,12 @@ export class OutputFile {
     );
     let handle: FileHandle;
     try {
-      handle = await open(temp, "wx", 0o644);
+      handle = await open(temp, "wx", 0o600);
     } catch (e) {
       throw new TrailsealError("IO", `cannot write ${path}`, { cause: e });
     }
-    return new OutputFile(io, path, target, temp, handle);
+    trackTemp(temp);
+    return new OutputFile(io, path, target, temp, handle, options.mode);
   }
 
   private stdoutFailed(): TrailsealError {
@@ -205,15 +251,20 @@ export class OutputFile {
       await this.handle.close();
       return;
     }
+    await this.handle.chmod(this.mode & ~currentUmask());
     await this.handle.sync();
     await this.handle.close();
     await rename(this.temp, this.target!);
+    untrackTemp(this.temp);
   }
 
   async abort(): Promise<void> {
     if (this.handle === null) return;
     await this.handle.close().catch(() => undefined);
-    if (this.temp !== null) await unlink(this.temp).catch(() => undefined);
+    if (this.temp !== null) {
+      await unlink(this.temp).catch(() => undefined);
+      untrackTemp(this.temp);
+    }
   }
 }
 

@@ -314,10 +314,12 @@ is truncated (its verified prefix is still written), 2 usage or I/O.`,
       // Stopped by Ctrl-C: the shell's convention for SIGINT, as when it comes during checking.
       if (controller.signal.aborted) return 130;
     } else {
-      const out = await OutputFile.create(flags.output, io, { force: flags.force === true });
+      // Decrypted screens and keystrokes: readable by the owner only (0600), as a private key is.
+      const privately = { force: flags.force === true, mode: 0o600 };
+      const out = await OutputFile.create(flags.output, io, privately);
       const timing =
         flags.format === "script"
-          ? await OutputFile.create(flags.timingOutput!, io, { force: flags.force === true })
+          ? await OutputFile.create(flags.timingOutput!, io, privately)
           : null;
       try {
         switch (flags.format) {
