@@ -87,7 +87,7 @@ async function create(argv: readonly string[], io: Io): Promise<number> {
     .requiredOption("--name <name>", "policy name (no whitespace)")
     .option(
       "--encrypt <cert[,four_eyes_cert]>",
-      "an encryption entry; a second certificate makes it four-eyes (repeatable: any entry decrypts)",
+      "an encryption entry; a second certificate makes it four-eyes (repeatable: any entry decrypts; with neither this nor --upstream, encryption is off)",
       collect,
     )
     .option(
@@ -97,11 +97,11 @@ async function create(argv: readonly string[], io: Io): Promise<number> {
     )
     .option(
       "--sign-identity <key>",
-      "key (or /api/configuration/x509/<key> href) of the signing x509 identity",
+      "key (or /api/configuration/x509/<key> href) of the signing x509 identity (none: signing off)",
     )
     .option(
       "--timestamp <local|url>",
-      "local timestamping, or the http(s) URL of an RFC 3161 server",
+      "local timestamping, or the http(s) URL of an RFC 3161 server (none: timestamping off)",
     )
     .option("--policy-oid <oid>", "TSA policy OID (remote timestamping only)")
     .option(
