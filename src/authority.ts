@@ -99,8 +99,9 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /**
- * Creates the local authority in `home`. Refuses (IO) to touch an existing authority unless
- * `force`; checks every file before writing any, so a refusal leaves nothing half-made.
+ * Creates the local authority in `home` (made with mode 0700; an existing `home` that others can
+ * write to is refused, IO). Refuses (IO) to touch an existing authority unless `force`; checks
+ * every file before writing any, so a refusal leaves nothing half-made.
  *
  * @example
  *   await initAuthority(defaultHome(process.env, process.cwd()), { now: new Date(), keyType: "ec" });
@@ -128,6 +129,7 @@ export async function initAuthority(home: string, options: InitOptions): Promise
   } catch (e) {
     throw new TrailsealError("IO", `cannot create ${home}`, { cause: e });
   }
+  await checkHomeMode(home);
 
   // A little before now, so a verifier whose clock lags by minutes still accepts fresh tokens.
   const notBefore = new Date(options.now.getTime() - 3600 * 1000);
@@ -190,6 +192,24 @@ async function writeCert(path: string, pem: string): Promise<void> {
   }
 }
 
+/**
+ * Refuses a home that other users can write to: whoever can rename files in it can swap in their
+ * own CA certificate (the anchor verifiers are told to use) or their own signing key.
+ */
+async function checkHomeMode(home: string): Promise<void> {
+  const mode = await stat(home).then(
+    (s) => s.mode & 0o7777,
+    () => 0,
+  );
+  if ((mode & 0o002) !== 0) {
+    throw new TrailsealError(
+      "IO",
+      `${home} is writable by other users (mode ${(mode & 0o777).toString(8)}); they could replace the authority's keys and certificates`,
+      { hint: `chmod 700 ${home}` },
+    );
+  }
+}
+
 async function readFileIn(home: string, name: string): Promise<Uint8Array> {
   const path = join(home, name);
   try {
@@ -232,14 +252,16 @@ async function loadIdentity(
 
 /**
  * Loads the local authority from `home`: the CA certificate, the TSA and the signing identity.
- * Throws IO (with a hint to run `trailseal init`) when it is missing, KEY_INVALID when a key file
- * is readable by others or does not match its certificate, CHAIN_UNTRUSTED when the TSA or the
- * signer does not chain to the authority's CA at `now` (default: the current time).
+ * Throws IO (with a hint to run `trailseal init`) when it is missing, IO when others can write to
+ * `home`, KEY_INVALID when a key file is readable by others or does not match its certificate,
+ * CHAIN_UNTRUSTED when the TSA or the signer does not chain to the authority's CA at `now`
+ * (default: the current time).
  */
 export async function loadAuthority(
   home: string,
   options: { now?: Date } = {},
 ): Promise<Authority> {
+  await checkHomeMode(home);
   const [ca] = await readCertificates(await readFileIn(home, AUTHORITY_FILES.ca), {
     source: join(home, AUTHORITY_FILES.ca),
   });

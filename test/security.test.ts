@@ -3,7 +3,7 @@
  * the command line are warned about, files holding secrets are not left readable by others.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
@@ -219,5 +219,66 @@ describe("output files", () => {
       expect(await exited).toBe(signal);
       expect(readdirSync(dir).sort()).toEqual(["p.json"]);
     }
+  });
+});
+
+describe("directories that hold keys or evidence", () => {
+  it("init refuses a home others can write to, before writing anything", async () => {
+    const home = mkdtempSync(join(tmpdir(), "trailseal-sec-"));
+    chmodSync(home, 0o777);
+    const r = await runCli(["init", "--home", home, "--key-type", "ec"], { now: NOW });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      `trailseal: error: ${home} is writable by other users (mode 777); they could replace the authority's keys and certificates\n` +
+        `trailseal: hint: chmod 700 ${home}\n`,
+    );
+    expect(readdirSync(home)).toEqual([]);
+  });
+
+  it("an authority whose home became writable by others is not used", async () => {
+    const home = join(mkdtempSync(join(tmpdir(), "trailseal-sec-")), "authority");
+    expect((await runCli(["init", "--home", home, "--key-type", "ec"], { now: NOW })).code).toBe(0);
+    expect(modeOf(home)).toBe(0o700 & ~UMASK);
+    chmodSync(home, 0o1777); // sticky or not: others could still add files
+    const r = await runCli(
+      ["stamp", join(CERTS, "ca.crt"), "--tsa", "local", "--home", home, "-o", "-"],
+      { now: NOW },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      `trailseal: error: ${home} is writable by other users (mode 777); they could replace the authority's keys and certificates\n` +
+        `trailseal: hint: chmod 700 ${home}\n`,
+    );
+    expect(r.stdout).toBe("");
+  });
+
+  it("demo refuses a directory others can write to", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "trailseal-sec-"));
+    chmodSync(dir, 0o777);
+    const r = await runCli(["demo", dir], { now: NOW });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      `trailseal: error: ${dir} is writable by other users (mode 777); they could replace the demo's keys and certificates\n` +
+        `trailseal: hint: chmod o-w ${dir}, or give a new directory\n`,
+    );
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("export makes its directory 0755 even under umask 000", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "trailseal-sec-"));
+    writeFileSync(join(dir, "s.cast"), CAST);
+    const run = (argv: string[]) => runCli(argv, { cwd: dir, now: NOW });
+    const policy = ["policy", "create", "--name", "p", "--encrypt", join(CERTS, "rsa2048-a.crt")];
+    expect((await run([...policy, "-o", "p.json"])).code).toBe(0);
+    expect((await run(["seal", "--policy", "p.json", "s.cast", "-o", "s.trail"])).code).toBe(0);
+    const old = process.umask(0);
+    try {
+      expect((await run(["export", "s.trail", "evidence/out"])).code).toBe(0);
+    } finally {
+      process.umask(old);
+    }
+    expect([modeOf(join(dir, "evidence")), modeOf(join(dir, "evidence", "out"))]).toEqual([
+      0o755, 0o755,
+    ]);
   });
 });

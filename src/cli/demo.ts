@@ -3,7 +3,7 @@
  * before running it, so a user can learn by copying.
  */
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import { PassThrough } from "node:stream";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -52,7 +52,8 @@ Exit status: 0 done, 2 the directory is not empty (without --force) or a step fa
   return guard(io, async () => {
     const dir = resolve(io.cwd, dirArg ?? "trailseal-demo");
     const name = dirArg ?? "trailseal-demo";
-    await mkdir(dir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
+    // Private keys go here: not writable by others, whatever the umask (0755 less the umask).
+    await mkdir(dir, { recursive: true, mode: 0o755 }).catch((e: NodeJS.ErrnoException) => {
       throw new TrailsealError(
         "IO",
         e.code === "EEXIST"
@@ -63,6 +64,14 @@ Exit status: 0 done, 2 the directory is not empty (without --force) or a step fa
         { cause: e },
       );
     });
+    const mode = (await stat(dir)).mode & 0o777;
+    if ((mode & 0o002) !== 0) {
+      throw new TrailsealError(
+        "IO",
+        `${name} is writable by other users (mode ${mode.toString(8)}); they could replace the demo's keys and certificates`,
+        { hint: `chmod o-w ${name}, or give a new directory` },
+      );
+    }
     if (flags.force !== true && (await readdir(dir)).length > 0) {
       throw new TrailsealError("IO", `${name} is not empty`, {
         hint: "give a new directory (trailseal demo DIR) or pass --force",
@@ -194,7 +203,7 @@ async function makeAuditor(dir: string, who: string, now: Date): Promise<void> {
     serialHex: serialFromRandom(new Uint8Array(randomBytes(16))),
     keyUsage: { usages: ["keyEncipherment", "dataEncipherment"], critical: true },
   });
-  await writeFile(join(dir, `${who}.crt`), toPem(der));
+  await writeFile(join(dir, `${who}.crt`), toPem(der), { mode: 0o644 });
   await writePrivateKeyFile(
     join(dir, `${who}.key`),
     privateKey.export({ type: "pkcs8", format: "pem" }).toString(),

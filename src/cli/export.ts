@@ -76,7 +76,8 @@ is not empty and --force is not given).`,
     const name = inputName(trailPath);
     const reader = await TrailReader.open(await inputStream(trailPath, io), name);
     try {
-      await mkdir(dir, { recursive: true });
+      // Not writable by others, whatever the umask: the evidence must stay as exported.
+      await mkdir(dir, { recursive: true, mode: 0o755 });
     } catch (e) {
       throw new TrailsealError("IO", `cannot create ${dirArg}: ${(e as Error).message}`, {
         cause: e,
