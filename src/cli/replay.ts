@@ -169,7 +169,8 @@ Formats: asciicast (v2, plays in 'asciinema play'), asciicast-v3, raw (the downs
 exactly as recorded), jsonl (one event per line), script (typescript + timing for scriptreplay).
 Keystrokes (upstream) appear only when a key opens the upstream channel.
 Exit status: 0 replayed, 1 no key opens the screen (downstream), or the trail is tampered, or it
-is truncated (its verified prefix is still written), 2 usage or I/O.`,
+is truncated (its verified prefix is still written), 2 usage or I/O, 130 --play stopped with
+Ctrl-C.`,
     );
   const early = parseArgs(cmd, argv);
   if (early !== null) return early;
