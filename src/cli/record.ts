@@ -86,7 +86,7 @@ Examples:
   trailseal record --policy audit.json -o s.trail -- ssh admin@db1
   trailseal record --policy audit.json --sign-cert signer.crt --sign-key signer.key \\
       -o s.trail -- bash -l
-  trailseal verify s.trail; trailseal replay s.trail --key alice.key --play
+  trailseal verify s.trail --ca ca.crt --tsa-ca ca.crt && trailseal replay s.trail --key alice.key --play
 
 The command runs in a pseudo-terminal made by util-linux 'script'; your terminal is passed
 through (raw mode while the session lasts). Output is recorded as downstream, keystrokes as
