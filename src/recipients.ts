@@ -17,7 +17,9 @@ import { certificatePublicKey, describeCertificate, type CertificateInfo } from 
 import type { RecipientEntry } from "./policy.js";
 import {
   EnvelopeOpenError,
+  OID,
   describeEnvelope,
+  envelopeAlgorithms,
   makeEnvelope,
   openEnvelope,
   type EnvelopeContentType,
@@ -169,6 +171,18 @@ function openOne(
  * every missing fingerprint and subject, before decrypting anything.
  */
 export async function openStanza(stanza: Stanza, keys: readonly StanzaKey[]): Promise<Uint8Array> {
+  return (await openStanzaNoting(stanza, keys)).fileKey;
+}
+
+/**
+ * `openStanza`, also naming what in the layers it opened is weaker than trailseal writes (RSA
+ * under 2048 bits, OAEP or the ECDH KDF with SHA-1/SHA-224, AES-128/192 key wrap or content):
+ * other tools make such envelopes and they still open, but never silently.
+ */
+export async function openStanzaNoting(
+  stanza: Stanza,
+  keys: readonly StanzaKey[],
+): Promise<{ fileKey: Uint8Array; weaker: string[] }> {
   if (stanza.layers.length === 0)
     throw new TrailsealError("STANZA_INVALID", "stanza has no layers");
   const chosen: StanzaKey[] = [];
@@ -190,8 +204,10 @@ export async function openStanza(stanza: Stanza, keys: readonly StanzaKey[]): Pr
   }
 
   let data = stanza.der;
+  const weaker: string[] = [];
   chosen.forEach((key, i) => {
     const opened = openOne(data, key, true);
+    for (const w of weakerThanWritten(data, key)) if (!weaker.includes(w)) weaker.push(w);
     const last = i === chosen.length - 1;
     const expected = last ? "data" : "envelopedData";
     if (opened.contentType !== expected && !(opened.contentType === "data" && !last)) {
@@ -209,7 +225,43 @@ export async function openStanza(stanza: Stanza, keys: readonly StanzaKey[]): Pr
       `stanza holds ${data.byteLength} bytes, expected a ${FILE_KEY_BYTES}-byte file key`,
     );
   }
-  return data;
+  return { fileKey: data, weaker };
+}
+
+const WEAK_HASH: Readonly<Record<string, string>> = {
+  [OID.sha1]: "sha-1",
+  [OID.sha224]: "sha-224",
+  [OID.stdDhSha1Kdf]: "sha-1",
+  [OID.stdDhSha224Kdf]: "sha-224",
+};
+const WEAK_AES: Readonly<Record<string, string>> = {
+  [OID.aes128Cbc]: "aes-128-cbc content encryption",
+  [OID.aes192Cbc]: "aes-192-cbc content encryption",
+  [OID.aes128Wrap]: "aes-128 key wrap",
+  [OID.aes192Wrap]: "aes-192 key wrap",
+};
+
+/** What in one envelope, opened with `key`, falls short of what `makeEnvelope` writes. */
+function weakerThanWritten(der: Uint8Array, key: StanzaKey): string[] {
+  const out: string[] = [];
+  const bits = key.key.asymmetricKeyDetails?.modulusLength;
+  if (key.key.asymmetricKeyType === "rsa" && bits !== undefined && bits < MIN_RSA_BITS) {
+    out.push(`a ${bits}-bit rsa key (sha256:${key.spkiFingerprint})`);
+  }
+  const { content, recipients } = envelopeAlgorithms(der);
+  const kind = key.key.asymmetricKeyType === "rsa" ? "ktri" : "kari";
+  for (const r of recipients.filter((r) => r.kind === kind)) {
+    const hash = r.kind === "ktri" ? r.oaep?.hash : r.keyEncryption;
+    const weakHash = hash === undefined ? undefined : WEAK_HASH[hash];
+    if (weakHash !== undefined) {
+      out.push(r.kind === "ktri" ? `rsaes-oaep with ${weakHash}` : `an ecdh kdf with ${weakHash}`);
+    }
+    const wrap = r.wrap === undefined ? undefined : WEAK_AES[r.wrap];
+    if (wrap !== undefined) out.push(wrap);
+  }
+  const cbc = WEAK_AES[content];
+  if (cbc !== undefined) out.push(cbc);
+  return out;
 }
 
 /**

@@ -2,14 +2,28 @@
  * The project's security standards, checked through the CLI as a user meets them: passphrases on
  * the command line are warned about, files holding secrets are not left readable by others.
  */
-import { spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import {
+  chmodSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { OutputFile } from "../src/cli/common.js";
 import type { Io } from "../src/cli/io.js";
+import { toBase64 } from "../src/bytes.js";
+import { readPrivateKeys } from "../src/keys.js";
+import { describeCertificate, readCertificates } from "../src/pem.js";
+import { encodeHeader } from "../src/trail/format.js";
+import { unlockChannels } from "../src/trail/open.js";
+import { readHeader } from "../src/trail/reader.js";
+import { ByteSource } from "../src/trail/source.js";
 import { runCli } from "./helpers/io.js";
 
 const CERTS = join(import.meta.dirname, "..", "testdata", "certs");
@@ -280,5 +294,132 @@ describe("directories that hold keys or evidence", () => {
     expect([modeOf(join(dir, "evidence")), modeOf(join(dir, "evidence", "out"))]).toEqual([
       0o755, 0o755,
     ]);
+  });
+});
+
+/**
+ * A trail sealed to rsa2048-a, with a stanza for the same downstream file key added the way a
+ * tool other than trailseal would make it: `openssl cms -encrypt` with the given options.
+ */
+async function trailWithForeignStanza(
+  dir: string,
+  recipient: string,
+  opensslOptions: string[],
+): Promise<string> {
+  writeFileSync(join(dir, "s.cast"), CAST);
+  const run = (argv: string[]) => runCli(argv, { cwd: dir, now: NOW });
+  const policy = ["policy", "create", "--name", "p", "--encrypt", join(CERTS, "rsa2048-a.crt")];
+  expect((await run([...policy, "-o", "p.json"])).code).toBe(0);
+  expect((await run(["seal", "--policy", "p.json", "s.cast", "-o", "s.trail"])).code).toBe(0);
+  const bytes = readFileSync(join(dir, "s.trail"));
+  const src = new ByteSource(Readable.from([bytes]));
+  const parsed = await readHeader(src, "s.trail");
+  const keys = await readPrivateKeys(readFileSync(join(CERTS, "rsa2048-a.key")), {
+    source: "rsa2048-a.key",
+  });
+  const fileKey = (await unlockChannels(parsed, keys)).keys.downstream!;
+  writeFileSync(join(dir, "file.key"), fileKey);
+  execFileSync(
+    "openssl",
+    [
+      "cms",
+      "-encrypt",
+      "-binary",
+      "-outform",
+      "DER",
+      "-in",
+      "file.key",
+      "-out",
+      "stanza.der",
+    ].concat(["-recip", join(CERTS, `${recipient}.crt`), ...opensslOptions]),
+    { cwd: dir, stdio: "pipe" },
+  );
+  const cert = (
+    await readCertificates(readFileSync(join(CERTS, `${recipient}.crt`)), {
+      source: recipient,
+    })
+  )[0]!;
+  const { spkiFingerprint, subject } = describeCertificate(cert);
+  const { annex } = encodeHeader(parsed.header, {
+    stanzas: [
+      {
+        channel: "downstream",
+        entry: 1,
+        layers: [{ spkiFingerprint, subject, keyType: "RSA" }],
+        der: toBase64(readFileSync(join(dir, "stanza.der"))),
+        added: NOW.toISOString(),
+      },
+    ],
+  });
+  const rest: Uint8Array[] = [];
+  for (;;) {
+    const chunk = await src.read(1 << 20);
+    if (chunk.byteLength === 0) break;
+    rest.push(chunk);
+  }
+  writeFileSync(join(dir, "foreign.trail"), Buffer.concat([parsed.sealed, annex, ...rest]));
+  return spkiFingerprint;
+}
+
+describe("stanzas weaker than trailseal writes", () => {
+  const OAEP_256 = ["-keyopt", "rsa_padding_mode:oaep", "-keyopt", "rsa_oaep_md:sha256"];
+  const table: [string, string, string[], (fp: string) => string][] = [
+    [
+      "rsa2048-b",
+      "rsaes-oaep with sha-1",
+      ["-aes-256-cbc", "-keyopt", "rsa_padding_mode:oaep"],
+      () => "rsaes-oaep with sha-1",
+    ],
+    [
+      "rsa2048-b",
+      "aes-128-cbc content",
+      ["-aes-128-cbc", ...OAEP_256, "-keyopt", "rsa_mgf1_md:sha256"],
+      () => "aes-128-cbc content encryption",
+    ],
+    [
+      "rsa1024-weak",
+      "a 1024-bit recipient",
+      ["-aes-256-cbc", ...OAEP_256, "-keyopt", "rsa_mgf1_md:sha256"],
+      (fp) => `a 1024-bit rsa key (sha256:${fp})`,
+    ],
+  ];
+  for (const [recipient, title, options, weakness] of table) {
+    it(`open with a warning in replay and verify: ${title}`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), "trailseal-sec-"));
+      const fp = await trailWithForeignStanza(dir, recipient, options);
+      const warning = `foreign.trail: added downstream stanza 1 (entry 1) opened the downstream channel, but it uses ${weakness(fp)}: weaker than trailseal writes (rsa 2048+, sha-256, aes-256)`;
+      const key = join(CERTS, `${recipient}.key`);
+      const replay = await runCli(["replay", "foreign.trail", "-k", key, "-f", "jsonl"], {
+        cwd: dir,
+        now: NOW,
+      });
+      expect(replay.code).toBe(0);
+      expect(replay.stderr.split("\n")).toContain(`trailseal: warning: ${warning}`);
+      expect(replay.stdout).toContain('"data":"[sudo] password for admin: "');
+      const verify = await runCli(["verify", "foreign.trail", "-k", key, "--json"], {
+        cwd: dir,
+        now: NOW,
+      });
+      expect(verify.code).toBe(0);
+      expect((JSON.parse(verify.stdout) as { warnings: string[] }[])[0]!.warnings).toEqual([
+        warning,
+      ]);
+    });
+  }
+
+  it("the same trail opened through trailseal's own stanza has no warning", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "trailseal-sec-"));
+    await trailWithForeignStanza(dir, "rsa2048-b", [
+      "-aes-128-cbc",
+      "-keyopt",
+      "rsa_padding_mode:oaep",
+    ]);
+    const key = join(CERTS, "rsa2048-a.key");
+    const r = await runCli(["replay", "foreign.trail", "-k", key, "-f", "jsonl"], {
+      cwd: dir,
+      now: NOW,
+    });
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toMatch(/warning/);
   });
 });

@@ -6,7 +6,7 @@ import { TrailsealError, isTrailsealError } from "../errors.js";
 import { fromBase64, fromHex } from "../bytes.js";
 import type { Channel, SessionEvent } from "../events.js";
 import { FrameOpener, checkKeyCommitment } from "../frames.js";
-import { openStanza, type StanzaKey, type StanzaLayer } from "../recipients.js";
+import { openStanzaNoting, type StanzaKey, type StanzaLayer } from "../recipients.js";
 import { decodeFramePayload, type HeaderStanza } from "./format.js";
 import type { FrameRecord, ParsedHeader, TrailRecord } from "./reader.js";
 import { frameAad } from "./writer.js";
@@ -31,7 +31,10 @@ export interface ChannelAccess {
 export interface Unlocked {
   readonly keys: Partial<Record<Channel, Uint8Array>>;
   readonly access: Readonly<Record<Channel, ChannelAccess>>;
-  /** Added stanzas (annex) that the keys matched but that failed; they were skipped. */
+  /**
+   * Added stanzas (annex) that the keys matched but that failed (they were skipped), and a stanza
+   * that opened a channel with weaker cryptography than trailseal writes (it was used).
+   */
   readonly warnings: readonly string[];
 }
 
@@ -79,8 +82,12 @@ export async function unlockChannels(
         if (!stanza.layers.every((l) => have.has(l.spkiFingerprint))) continue;
         const what = `${added === null ? "" : "added "}${channel} stanza ${i} (entry ${stanza.entry})`;
         let key: Uint8Array;
+        let weaker: string[];
         try {
-          key = await openStanza({ der: fromBase64(stanza.der), layers: [...stanza.layers] }, keys);
+          ({ fileKey: key, weaker } = await openStanzaNoting(
+            { der: fromBase64(stanza.der), layers: [...stanza.layers] },
+            keys,
+          ));
           checkKeyCommitment(key, channel, commitment, what);
         } catch (e) {
           if (!isTrailsealError(e)) throw e;
@@ -97,6 +104,13 @@ export async function unlockChannels(
         }
         out[channel] = key;
         openedBy = alternatives[i]!;
+        if (weaker.length > 0) {
+          // Not trailseal's own making (it writes rsa 2048+, oaep sha-256, aes-256): whoever can
+          // break these reads the channel, so the auditor is told rather than left to assume.
+          warnings.push(
+            `${parsed.name}: ${what} opened the ${channel} channel, but it uses ${weaker.join(", ")}: weaker than trailseal writes (rsa 2048+, sha-256, aes-256)`,
+          );
+        }
         break;
       }
     }
