@@ -165,7 +165,9 @@ describe("seal, inspect, replay, share", () => {
       "script",
       ["-qec", `asciinema cat ${p("out.cast")} > ${p("cat.out")}`, "/dev/null"],
       {
-        env: { ...process.env, LANG: "C.UTF-8" },
+        // Set, not inherited: an inherited LC_ALL (C, or a locale not installed) beats LANG and
+        // asciinema refuses to run; script runs the command with $SHELL.
+        env: { ...process.env, LANG: "C.UTF-8", LC_ALL: "C.UTF-8", SHELL: "/bin/sh" },
         stdio: ["ignore", "ignore", "inherit"],
       },
     );
