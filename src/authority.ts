@@ -18,7 +18,7 @@ import {
   type KeyObject,
 } from "node:crypto";
 import { access, chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
-import { homedir } from "node:os";
+import { userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import { TrailsealError } from "./errors.js";
 import { readPrivateKeys, writePrivateKeyFile } from "./keys.js";
@@ -66,7 +66,11 @@ export interface InitResult {
   keyType: AuthorityKeyType;
 }
 
-/** The authority directory: `flag`, else $TRAILSEAL_HOME, else ~/.trailseal. */
+/**
+ * The authority directory: `flag`, else $TRAILSEAL_HOME, else ~/.trailseal, where ~ is `env`'s
+ * HOME or, when that is unset or empty, the user's home directory in the password database.
+ * Refuses (USAGE) when there is no home at all, rather than falling back to a relative path.
+ */
 export function defaultHome(
   env: Readonly<Record<string, string | undefined>>,
   cwd: string,
@@ -75,7 +79,25 @@ export function defaultHome(
   if (flag !== undefined) return resolve(cwd, flag);
   const fromEnv = env["TRAILSEAL_HOME"];
   if (fromEnv !== undefined && fromEnv !== "") return resolve(cwd, fromEnv);
-  return join(homedir(), ".trailseal");
+  const fromHome = env["HOME"];
+  const home = fromHome !== undefined && fromHome !== "" ? fromHome : passwdHome();
+  if (home === undefined || home === "") {
+    throw new TrailsealError(
+      "USAGE",
+      "cannot find the local authority: neither TRAILSEAL_HOME nor HOME is set, and the user has no home directory",
+      { hint: "give --home DIR or set TRAILSEAL_HOME" },
+    );
+  }
+  return resolve(cwd, home, ".trailseal");
+}
+
+/** The user's home directory from the password database; undefined when the uid has no entry. */
+function passwdHome(): string | undefined {
+  try {
+    return userInfo().homedir;
+  } catch {
+    return undefined;
+  }
 }
 
 const YEAR_MS = 365.25 * 24 * 3600 * 1000;

@@ -159,10 +159,12 @@ describe("local authority", () => {
     });
   });
 
-  it("finds its home: flag, then $TRAILSEAL_HOME, then ~/.trailseal", () => {
+  it("finds its home: flag, then $TRAILSEAL_HOME, then ~/.trailseal with ~ from the env given", () => {
     expect(defaultHome({ TRAILSEAL_HOME: "/x" }, "/cwd", "rel")).toBe("/cwd/rel");
     expect(defaultHome({ TRAILSEAL_HOME: "/x" }, "/cwd")).toBe("/x");
-    expect(defaultHome({}, "/cwd")).toMatch(/\/\.trailseal$/);
+    expect(defaultHome({ TRAILSEAL_HOME: "", HOME: "/home/u" }, "/cwd")).toBe("/home/u/.trailseal");
+    // Not the HOME of the process running the tests: only the env passed in counts.
+    expect(defaultHome({ HOME: "/elsewhere" }, "/cwd")).toBe("/elsewhere/.trailseal");
   });
 });
 
