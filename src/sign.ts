@@ -550,6 +550,11 @@ export async function verifyDetached(
   }
 
   const signer = findSigner(sd.certificates, si.sid);
+  // The same floor as for signing: a key this small can be factored, and its signatures forged.
+  const bits = signer.publicKey.asymmetricKeyDetails?.modulusLength;
+  if (signer.publicKey.asymmetricKeyType?.startsWith("rsa") === true && (bits ?? 0) < 2048) {
+    throw invalid(`"${signer.subject}" has a ${bits ?? 0}-bit RSA key; 2048 bits or more required`);
+  }
   verifySignatureValue(signer, hash, si.signatureAlgorithm, si.signedAttrsDer, si.signature);
   if (!signsData(signer)) {
     throw invalid(

@@ -19,6 +19,10 @@ import { OutputFile } from "../src/cli/common.js";
 import type { Io } from "../src/cli/io.js";
 import { toBase64 } from "../src/bytes.js";
 import { readPrivateKeys } from "../src/keys.js";
+import { hashAlgorithm, OID } from "../src/pkix/tsp.js";
+import { signDetached, verifyDetached } from "../src/sign.js";
+import { checkTsaIdentity, issueToken } from "../src/timestamp/token.js";
+import { verifyToken } from "../src/timestamp/verify.js";
 import { describeCertificate, readCertificates } from "../src/pem.js";
 import { encodeHeader } from "../src/trail/format.js";
 import { unlockChannels } from "../src/trail/open.js";
@@ -421,5 +425,93 @@ describe("stanzas weaker than trailseal writes", () => {
     });
     expect(r.code).toBe(0);
     expect(r.stderr).not.toMatch(/warning/);
+  });
+});
+
+describe("RSA keys under 2048 bits in evidence", () => {
+  // Certificates for the committed 1024-bit key, issued by the test CA (no key is generated).
+  const dir = mkdtempSync(join(tmpdir(), "trailseal-sec-"));
+  const issue = (name: string, ext: string): Uint8Array => {
+    writeFileSync(join(dir, `${name}.ext`), ext);
+    const openssl = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+    openssl([
+      "req",
+      "-new",
+      "-key",
+      join(CERTS, "rsa1024-weak.key"),
+      "-subj",
+      `/CN=weak ${name}`,
+      "-out",
+      `${name}.csr`,
+    ]);
+    openssl([
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      join(CERTS, "ca.crt"),
+      "-CAkey",
+      join(CERTS, "ca.key"),
+      "-set_serial",
+      "7",
+      "-days",
+      "36500",
+      "-extfile",
+      `${name}.ext`,
+      "-outform",
+      "DER",
+      "-out",
+      `${name}.der`,
+    ]);
+    return new Uint8Array(readFileSync(join(dir, `${name}.der`)));
+  };
+  const caDer = async () =>
+    (await readCertificates(readFileSync(join(CERTS, "ca.crt")), { source: "ca.crt" }))[0]!;
+  const weakKey = async () =>
+    (await readPrivateKeys(readFileSync(join(CERTS, "rsa1024-weak.key")), { source: "weak" }))[0]!
+      .key;
+
+  it("a checkpoint signature by one is refused (SIGNATURE_INVALID), even chaining to the anchor", async () => {
+    const cert = issue(
+      "signer",
+      "keyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n",
+    );
+    const ca = await caDer();
+    const content = new TextEncoder().encode("checkpoint");
+    const p7s = await signDetached(content, { chain: [cert, ca], key: await weakKey() }, NOW);
+    await expect(verifyDetached(p7s, content, { anchors: [ca], at: NOW })).rejects.toMatchObject({
+      code: "SIGNATURE_INVALID",
+      message:
+        'signature invalid: "CN=weak signer" has a 1024-bit RSA key; 2048 bits or more required',
+    });
+  });
+
+  it("a token by one is refused (TIMESTAMP_INVALID), and no TSA issues with one (KEY_TOO_SMALL)", async () => {
+    const cert = issue(
+      "tsa",
+      "keyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping\n",
+    );
+    const ca = await caDer();
+    const tsa = { chain: [cert, ca], key: await weakKey() };
+    const imprint = new Uint8Array(32).fill(7);
+    const token = issueToken(tsa, {
+      hashAlgorithmDer: hashAlgorithm(OID.sha256),
+      digest: imprint,
+      nonce: 1n,
+      policyOid: "1.2.3.4",
+      serial: 1n,
+      genTime: NOW,
+    });
+    await expect(verifyToken(token, { imprint, nonce: 1n, anchors: [ca] })).rejects.toMatchObject({
+      code: "TIMESTAMP_INVALID",
+      message: "CN=weak tsa has a 1024-bit RSA key; 2048 bits or more required",
+    });
+    expect(() => checkTsaIdentity(tsa, NOW)).toThrow(
+      expect.objectContaining({
+        code: "KEY_TOO_SMALL",
+        message: "the TSA key of CN=weak tsa has 1024 bits; RSA keys need 2048 or more",
+      }),
+    );
   });
 });

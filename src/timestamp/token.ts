@@ -42,8 +42,8 @@ export interface IssueFields {
 }
 
 /**
- * Checks a TSA identity once: RSA or ECDSA key, the key matches the cert, the EKU is
- * timeStamping alone and critical, and (given `now`) the certificate is valid now.
+ * Checks a TSA identity once: RSA (2048 bits or more) or ECDSA key, the key matches the cert,
+ * the EKU is timeStamping alone and critical, and (given `now`) the certificate is valid now.
  */
 export function checkTsaIdentity(tsa: TsaIdentity, now?: Date): void {
   const leaf = tsa.chain[0];
@@ -54,6 +54,14 @@ export function checkTsaIdentity(tsa: TsaIdentity, now?: Date): void {
     throw new TrailsealError(
       "KEY_UNSUPPORTED",
       `a TSA key must be RSA or ECDSA, not ${type ?? "unknown"} (openssl ts cannot verify RSA-PSS)`,
+    );
+  }
+  const bits = tsa.key.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (type === "rsa" && bits < 2048) {
+    // verifyToken refuses such tokens: a key this small can be factored and any time forged.
+    throw new TrailsealError(
+      "KEY_TOO_SMALL",
+      `the TSA key of ${cert.subject} has ${bits} bits; RSA keys need 2048 or more`,
     );
   }
   const spki = (k: KeyObject): string => k.export({ format: "der", type: "spki" }).toString("hex");

@@ -189,6 +189,11 @@ export async function checkToken(
   const signatureHash = algorithm.hash ?? digestName;
   if (WEAK_HASHES.has(signatureHash))
     throw invalid(`token signature uses ${signatureHash}, which is refused`);
+  // A TSA key this small can be factored, and tokens for any time forged with it.
+  const bits = signer.publicKey.asymmetricKeyDetails?.modulusLength;
+  if (signer.publicKey.asymmetricKeyType === "rsa" && (bits ?? 0) < 2048) {
+    throw invalid(`${signer.subject} has a ${bits ?? 0}-bit RSA key; 2048 bits or more required`);
+  }
   if (signer.publicKey.asymmetricKeyType !== algorithm.keyType) {
     throw invalid(
       `token signature algorithm does not fit the ${signer.publicKey.asymmetricKeyType ?? "unknown"} key of ${signer.subject}`,
