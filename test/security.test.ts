@@ -515,3 +515,32 @@ describe("RSA keys under 2048 bits in evidence", () => {
     );
   });
 });
+
+describe("stamp -o", () => {
+  it("does not replace an earlier token without --force", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "trailseal-sec-"));
+    const run = (argv: string[]) => runCli(argv, { cwd: dir, now: new Date() });
+    expect((await run(["init", "--home", "authority", "--key-type", "ec"])).code).toBe(0);
+    writeFileSync(join(dir, "report.txt"), "report\n");
+    writeFileSync(join(dir, "report.tsr"), "earlier token");
+    const stamp = [
+      "stamp",
+      "report.txt",
+      "--tsa",
+      "local",
+      "--home",
+      "authority",
+      "-o",
+      "report.tsr",
+    ];
+    const refused = await run(stamp);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toBe(
+      "trailseal: error: report.tsr already exists\ntrailseal: hint: choose another name or pass --force\n",
+    );
+    expect(readFileSync(join(dir, "report.tsr"), "utf8")).toBe("earlier token");
+    const forced = await run([...stamp, "--force"]);
+    expect(forced.code).toBe(0);
+    expect(readFileSync(join(dir, "report.tsr"))[0]).toBe(0x30); // a DER TimeStampResp
+  });
+});

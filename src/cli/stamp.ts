@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { stat, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { defaultHome, loadAuthority } from "../authority.js";
 import { toHex } from "../bytes.js";
@@ -37,6 +37,7 @@ interface StampFlags {
   tsaCa?: string[];
   tsaTlsCa?: string[];
   json?: boolean;
+  force?: boolean;
 }
 
 /** `trailseal stamp`: an RFC 3161 token for any file, or the check of one. */
@@ -58,6 +59,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       "-o, --output <file>",
       "where to write the TimeStampResp (.tsr; required to stamp); '-' = stdout",
     )
+    .option("--force", "overwrite an existing output file (an earlier token is lost)")
     .option("--timeout <seconds>", "timeout of one remote exchange", "10")
     .option("--verify <tsr>", "verify this .tsr (TimeStampResp or bare token) instead of stamping")
     .option("--data <file>", "with --verify: the data that was stamped")
@@ -133,6 +135,16 @@ async function stamp(file: string | undefined, flags: StampFlags, io: Io): Promi
     throw new TrailsealError("USAGE", "--data and --json go with --verify");
   }
   const policyOid = flags.policyOid === undefined ? null : checkPolicyOid(flags.policyOid);
+  // A .tsr is evidence: an earlier token there is not replaced unless asked (checked before the
+  // TSA is asked, and again when writing).
+  const exists = () =>
+    new TrailsealError("IO", `${flags.output} already exists`, {
+      hint: "choose another name or pass --force",
+    });
+  const output = resolve(io.cwd, flags.output);
+  if (flags.output !== "-" && flags.force !== true && (await stat(output).catch(() => null))) {
+    throw exists();
+  }
   let stamper: Stamper;
   let anchors: Uint8Array[] | null;
   if (tsa.includes("local")) {
@@ -186,8 +198,9 @@ async function stamp(file: string | undefined, flags: StampFlags, io: Io): Promi
     io.stdout.write(tsr);
   } else {
     try {
-      await writeFile(resolve(io.cwd, flags.output), tsr);
+      await writeFile(output, tsr, { flag: flags.force === true ? "w" : "wx" });
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") throw exists();
       throw new TrailsealError("IO", `cannot write ${flags.output}`, { cause: e });
     }
   }
