@@ -275,6 +275,13 @@ describe("seal, inspect, replay, share", () => {
         `  extra.theme: ${JSON.stringify(header.theme)}\n` +
         `  extra.notes: "${"n".repeat(199)}… (302 characters)\n`,
     );
+    // Counts read as English: "1 frame", "1 checkpoint".
+    expect(r.stdout).toContain("upstream: clear, 1 frame, 1 byte\n");
+    expect(r.stdout).toMatch(
+      /\n4 records, \d+ bytes, 0\.5s of session; 1 checkpoint \(0 signed\); 0 timestamps\n/,
+    );
+    const v = await runCli(["verify", p("extra.trail")], { cwd: dir });
+    expect(v.stdout).toContain("UPSTREAM    clear, 1 frame\n");
     const j = JSON.parse((await ok(["inspect", "--json", p("extra.trail")])).stdout);
     expect(j.session.extra).toEqual({
       idle_time_limit: 2.5,

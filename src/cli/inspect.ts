@@ -1,7 +1,7 @@
 import type { Channel } from "../events.js";
 import type { HeaderStanza } from "../trail/format.js";
 import { TrailReader, type TrailEnd } from "../trail/reader.js";
-import { EXIT_OK, guard, newCommand, parseArgs, type Io } from "./io.js";
+import { EXIT_OK, guard, newCommand, parseArgs, plural, type Io } from "./io.js";
 import { inputStream, namingTrail, printable } from "./common.js";
 import { inputName } from "./files.js";
 
@@ -156,7 +156,7 @@ function human(s: TrailSummary): string {
   for (const c of ["downstream", "upstream"] as const) {
     const ch = s.channels[c];
     lines.push(
-      `${c}: ${ch.encrypted ? "encrypted" : "clear"}, ${ch.frames} frames, ${ch.bytes} bytes`,
+      `${c}: ${ch.encrypted ? "encrypted" : "clear"}, ${plural(ch.frames, "frame")}, ${plural(ch.bytes, "byte")}`,
     );
     if (ch.encrypted) {
       lines.push(`  key commitment ${ch.commitment}`);
@@ -176,8 +176,8 @@ function human(s: TrailSummary): string {
     }
   }
   lines.push(
-    `${s.records} records, ${s.bytes} bytes, ${s.duration}s of session; ${s.checkpoints} checkpoints (${s.signedCheckpoints} signed); ` +
-      `${s.stamps.granted} timestamps${s.stamps.failed > 0 ? `, ${s.stamps.failed} checkpoints unstamped` : ""}`,
+    `${plural(s.records, "record")}, ${plural(s.bytes, "byte")}, ${s.duration}s of session; ${plural(s.checkpoints, "checkpoint")} (${s.signedCheckpoints} signed); ` +
+      `${plural(s.stamps.granted, "timestamp")}${s.stamps.failed > 0 ? `, ${plural(s.stamps.failed, "checkpoint")} unstamped` : ""}`,
   );
   lines.push(
     s.end.state === "complete"

@@ -25,6 +25,11 @@ export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
+/** "1 frame", "3 frames": a count and its noun, for human output. */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
 /** Codes that mean "the check failed" (exit 1) rather than "could not run" (exit 2). */
 const CHECK_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "POLICY_INVALID",

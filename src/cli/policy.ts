@@ -21,6 +21,7 @@ import {
   guard,
   newCommand,
   parseArgs,
+  plural,
   say,
   type Io,
 } from "./io.js";
@@ -343,7 +344,6 @@ export function formatProblem(p: PolicyProblem): string {
 function summary(problems: readonly PolicyProblem[]): string {
   const count = (s: PolicyProblem["severity"]): number =>
     problems.filter((p) => p.severity === s).length;
-  const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
   const errors = count("error");
   const rest = [plural(count("warning"), "warning"), plural(count("note"), "note")].join(", ");
   return errors > 0 ? `invalid (${plural(errors, "error")}, ${rest})` : `valid (${rest})`;

@@ -15,6 +15,7 @@ import {
   guard,
   newCommand,
   parseArgs,
+  plural,
   reportError,
   type Io,
 } from "./io.js";
@@ -46,14 +47,14 @@ function channelLine(c: ChannelVerdict | null): string {
   if (c === null) return "unknown (the header could not be read)";
   switch (c.state) {
     case "clear":
-      return `clear, ${c.frames} frames`;
+      return `clear, ${plural(c.frames, "frame")}`;
     case "opened":
       return `encrypted, opened with entry ${c.openedBy!.entry}${c.openedBy!.added ? " (added by share)" : ""}: ${who(c.openedBy!.recipients)}; ${c.decrypted} of ${c.frames} frames decrypted`;
     case "locked": {
       const alts = c.alternatives.map((a) =>
         a.recipients.length > 1 ? `both ${who(a.recipients)}` : who(a.recipients),
       );
-      return `encrypted, ${c.frames} frames; needs ${alts.join(", or ")}`;
+      return `encrypted, ${plural(c.frames, "frame")}; needs ${alts.join(", or ")}`;
     }
   }
 }
@@ -281,6 +282,3 @@ tampered, 2 usage or I/O error (a trail that cannot be read is reported on stder
 }
 
 /** "1 token", "2 tokens". */
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
-}
