@@ -544,3 +544,25 @@ describe("stamp -o", () => {
     expect(readFileSync(join(dir, "report.tsr"))[0]).toBe(0x30); // a DER TimeStampResp
   });
 });
+
+describe("a malformed recording", () => {
+  it("is named by file, line and fault, without quoting the line (it may hold keystrokes)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "trailseal-sec-"));
+    const run = (argv: string[]) => runCli(argv, { cwd: dir, now: NOW });
+    const policy = ["policy", "create", "--name", "p", "--encrypt", join(CERTS, "rsa2048-a.crt")];
+    expect((await run([...policy, "-o", "p.json"])).code).toBe(0);
+    const header = '{"version": 2, "width": 80, "height": 24}\n';
+    for (const [line, fault] of [
+      ['[1.5, "i", Hunter2-typed]\n', "unexpected token"],
+      [
+        '[1.5, "i", "Hunter2-typed" 1]\n',
+        "Expected ',' or ']' after array element in JSON at position 27",
+      ],
+    ] as const) {
+      writeFileSync(join(dir, "b.cast"), header + line);
+      const r = await run(["seal", "--policy", "p.json", "b.cast", "-o", "b.trail"]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(`trailseal: error: b.cast: line 2: invalid JSON: ${fault}\n`);
+    }
+  });
+});

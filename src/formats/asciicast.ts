@@ -40,15 +40,23 @@ function parseJson(line: Line, source: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
+    // No `cause`: the SyntaxError quotes the line, and an "i" line holds typed keystrokes.
     if (!line.terminated)
-      throw formatError(
-        source,
-        line.number,
-        "truncated last line (no newline, incomplete JSON)",
-        e,
-      );
-    throw formatError(source, line.number, `invalid JSON: ${(e as Error).message}`, e);
+      throw formatError(source, line.number, "truncated last line (no newline, incomplete JSON)");
+    throw formatError(source, line.number, `invalid JSON: ${jsonProblem(e)}`);
   }
+}
+
+/**
+ * What is wrong with a line, without the line: V8 quotes the text it failed on ("Unexpected
+ * token 'H', ..."1.5, "i", Hunter2"... is not valid JSON"), which would put keystrokes, typed
+ * passwords among them, on stderr and in logs.
+ */
+function jsonProblem(e: unknown): string {
+  const message = e instanceof Error ? e.message : "";
+  // The other messages name only the grammar and a position ("Expected ',' or ']' after array
+  // element in JSON at position 28").
+  return message.endsWith("is not valid JSON") ? "unexpected token" : message;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
