@@ -115,6 +115,36 @@ function killGroup(pid: number): void {
 }
 
 describe("trailseal record", () => {
+  it("with its TSA down, records everything and says how many checkpoints are unstamped", async () => {
+    const policy = await runCli([
+      "policy",
+      "create",
+      "--name",
+      "down-tsa",
+      "--timestamp",
+      "http://127.0.0.1:9/",
+      "--interval",
+      "10",
+      "-o",
+      p("down-tsa.json"),
+    ]);
+    expect(policy.code, policy.stderr).toBe(0);
+    const r = await runCli(
+      ["record", "--policy", p("down-tsa.json"), "-o", p("down.trail"), "--", "printf", "kept"],
+      { env: { TERM: "xterm-256color", SHELL: "/bin/bash", PATH: process.env["PATH"] } },
+    );
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("kept");
+    expect(r.stderr).toMatch(
+      /\ntrailseal: warning: checkpoint 1 is unstamped: TSA http:\/\/127\.0\.0\.1:9\/ is unreachable/,
+    );
+    expect(r.stderr).toMatch(
+      /\ntrailseal: notice: session ended \(exit status 0\); .*down\.trail: \d+ records, 1 checkpoint \(1 unstamped\), \d+\.\d s\n$/,
+    );
+    const { events: evs } = await events(p("down.trail"));
+    expect(bytes(evs, "output")).toBe("kept");
+  });
+
   it("records the output bytes exactly, passes them through, and exits with the command's status", async () => {
     const argv = ["sh", "-c", "printf hello; sleep 0.2; printf world; exit 3"];
     const before = Date.now() / 1000;

@@ -126,6 +126,7 @@ describe("seal with a remote TSA", () => {
     failing = new Set();
     const { seal, verdict } = await sealAndVerify("ok");
     expect(seal.stderr).toBe("");
+    expect(seal.stdout).toMatch(/; not signed, timestamped \(remote\)\n$/);
     expect(verdict.valid).toBe(true);
     expect(verdict.timestamp).toMatchObject({
       state: "valid",
@@ -142,6 +143,9 @@ describe("seal with a remote TSA", () => {
     // Each checkpoint gets two attempts (one retry): requests 3-6 are checkpoints 3 and 4.
     failing = new Set([3, 4, 5, 6]);
     const { seal, verdict } = await sealAndVerify("outage");
+    expect(seal.stdout).toMatch(
+      /; not signed, timestamped \(remote\), but 2 of 8 checkpoints unstamped\n$/,
+    );
     const warnings = seal.stderr.trim().split("\n");
     expect(warnings).toHaveLength(2);
     expect(warnings[0]).toMatch(

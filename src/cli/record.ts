@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 import type { ReadStream, WriteStream } from "node:tty";
 import { TrailsealError } from "../errors.js";
 import { LiveRecorder, liveMetadata } from "../record/recorder.js";
-import { guard, newCommand, parseArgs, say, type Io } from "./io.js";
+import { guard, newCommand, parseArgs, plural, say, type Io } from "./io.js";
 import { resolveSealing, sealingOptions, type SealingFlags } from "./sealing.js";
 
 interface RecordFlags extends SealingFlags {
@@ -196,7 +196,7 @@ Exit status: the command's (128 + N if signal N ended it); 2 if trailseal itself
       say(
         io,
         "notice",
-        `session ended (exit status ${result.status}); ${flags.output}: ${result.records} records, ${result.checkpoints} checkpoint${result.checkpoints === 1 ? "" : "s"}, ${(result.duration / 1e6).toFixed(1)} s`,
+        `session ended (exit status ${result.status}); ${flags.output}: ${result.records} records, ${plural(result.checkpoints, "checkpoint")}${result.unstamped === 0 ? "" : ` (${result.unstamped} unstamped)`}, ${(result.duration / 1e6).toFixed(1)} s`,
       );
     }
     return result.status;

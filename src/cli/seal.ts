@@ -107,10 +107,18 @@ recording or key, an existing output without --force).`,
         h.channels[c].encrypted
           ? `encrypted (${h.channels[c].stanzas!.length} alternative${h.channels[c].stanzas!.length === 1 ? "" : "s"})`
           : "clear";
+      // Said here too, not only in the warnings: a summary must not claim stamps that are missing.
+      const unstamped = writer.unstampedCount;
+      const stamping =
+        h.policy.timestamping === null
+          ? "not timestamped"
+          : unstamped === 0
+            ? `timestamped (${h.policy.timestamping})`
+            : `timestamped (${h.policy.timestamping}), but ${unstamped} of ${writer.checkpointCount} checkpoints unstamped`;
       io.stdout.write(
         `sealed ${inputName(input)} (${format}) into ${flags.output}: ${writer.records} records, ${writer.checkpointCount} checkpoint${writer.checkpointCount === 1 ? "" : "s"}; ` +
           `downstream ${describe("downstream")}, upstream ${describe("upstream")}; ` +
-          `${h.policy.signing ? "signed" : "not signed"}, ${h.policy.timestamping === null ? "not timestamped" : `timestamped (${h.policy.timestamping})`}\n`,
+          `${h.policy.signing ? "signed" : "not signed"}, ${stamping}\n`,
       );
     }
     return EXIT_OK;

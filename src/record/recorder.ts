@@ -44,6 +44,8 @@ export interface RecordResult {
   readonly status: number;
   readonly records: number;
   readonly checkpoints: number;
+  /** Checkpoints written unstamped (the TSA was down, slow or refused). */
+  readonly unstamped: number;
   /** Session length, microseconds. */
   readonly duration: number;
 }
@@ -241,6 +243,7 @@ export class LiveRecorder {
       status,
       records: this.writer.records,
       checkpoints: this.writer.checkpointCount,
+      unstamped: this.writer.unstampedCount,
       duration: end,
     };
   }

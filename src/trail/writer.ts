@@ -100,6 +100,7 @@ export class TrailWriter {
   private seq = 0;
   private time = 0;
   private checkpoints = 0;
+  private unstamped = 0;
   private previousCheckpoint: number | null = null;
   private closed = false;
   private readonly sealers: Partial<Record<Channel, FrameSealer>>;
@@ -188,6 +189,11 @@ export class TrailWriter {
   /** Checkpoints written so far. */
   get checkpointCount(): number {
     return this.checkpoints;
+  }
+
+  /** Checkpoints written unstamped so far (the TSA was down, slow or refused). */
+  get unstampedCount(): number {
+    return this.unstamped;
   }
 
   /** Writes one session event at its time (microseconds, never earlier than the last one). */
@@ -345,6 +351,7 @@ export class TrailWriter {
       const outcome = next.outcome!;
       const source = this.options.stamper!.kind;
       if (!outcome.ok) {
+        this.unstamped++;
         this.options.onWarning?.(
           `checkpoint ${next.checkpointIndex} is unstamped: ${outcome.reason}; nothing is lost, and stamping is tried again at the next checkpoint`,
         );
