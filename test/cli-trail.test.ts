@@ -255,6 +255,28 @@ describe("seal, inspect, replay, share", () => {
     );
   });
 
+  it("a missing trail is named once, by every command that reads one", async () => {
+    for (const argv of [
+      ["inspect", "gone.trail"],
+      ["replay", "gone.trail", "--format", "raw"],
+      [
+        "share",
+        "gone.trail",
+        "--key",
+        certs("rsa2048-a.key"),
+        "--to",
+        certs("rsa2048-b.crt"),
+        "-o",
+        "x.trail",
+      ],
+      ["export", "gone.trail", "gone-evidence"],
+    ]) {
+      const r = await runCli(argv, { cwd: dir });
+      expect(r.code, argv.join(" ")).toBe(2);
+      expect(r.stderr, argv.join(" ")).toBe("trailseal: error: no such file: gone.trail\n");
+    }
+  });
+
   it("inspect shows the recording's other header fields, a long one cut short", async () => {
     const palette = Array.from({ length: 16 }, (_, i) => `#${String(i).padStart(6, "0")}`);
     const header = {

@@ -291,7 +291,13 @@ export function printable(text: string): string {
  * name already: the reader's record errors ("record 7: …") say which record, not which file.
  */
 export function namingTrail(name: string, e: unknown): unknown {
-  if (!(e instanceof TrailsealError) || e.message.startsWith(name)) return e;
+  // Already named: "NAME …" or, from the file layer, "no such file: NAME".
+  if (
+    !(e instanceof TrailsealError) ||
+    e.message.startsWith(name) ||
+    e.message.endsWith(`: ${name}`)
+  )
+    return e;
   return new TrailsealError(e.code, `${name}: ${e.message}`, {
     cause: e,
     ...(e.hint === undefined ? {} : { hint: e.hint }),
