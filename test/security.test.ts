@@ -282,22 +282,30 @@ describe("directories that hold keys or evidence", () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
-  it("export makes its directory 0755 even under umask 000", async () => {
+  it("under umask 000, nothing written is writable by others (policy, trail, evidence, token)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "trailseal-sec-"));
     writeFileSync(join(dir, "s.cast"), CAST);
-    const run = (argv: string[]) => runCli(argv, { cwd: dir, now: NOW });
+    const run = (argv: string[]) => runCli(argv, { cwd: dir, now: new Date() });
     const policy = ["policy", "create", "--name", "p", "--encrypt", join(CERTS, "rsa2048-a.crt")];
-    expect((await run([...policy, "-o", "p.json"])).code).toBe(0);
-    expect((await run(["seal", "--policy", "p.json", "s.cast", "-o", "s.trail"])).code).toBe(0);
+    expect((await run(["init", "--home", "authority", "--key-type", "ec"])).code).toBe(0);
     const old = process.umask(0);
     try {
+      expect((await run([...policy, "-o", "p.json"])).code).toBe(0);
+      expect((await run(["seal", "--policy", "p.json", "s.cast", "-o", "s.trail"])).code).toBe(0);
       expect((await run(["export", "s.trail", "evidence/out"])).code).toBe(0);
+      const stamp = ["stamp", "s.trail", "--tsa", "local", "--home", "authority", "-o", "s.tsr"];
+      expect((await run(stamp)).code).toBe(0);
     } finally {
       process.umask(old);
     }
     expect([modeOf(join(dir, "evidence")), modeOf(join(dir, "evidence", "out"))]).toEqual([
       0o755, 0o755,
     ]);
+    const files = ["p.json", "s.trail", "s.tsr"].concat(
+      readdirSync(join(dir, "evidence", "out")).map((f) => join("evidence", "out", f)),
+    );
+    expect(files.length).toBeGreaterThan(5);
+    for (const f of files) expect([f, modeOf(join(dir, f))]).toEqual([f, 0o644]);
   });
 });
 

@@ -99,7 +99,7 @@ is not empty and --force is not given).`,
     const { header, annex } = reader.parsed;
     const put = async (file: string, data: Uint8Array | string) => {
       try {
-        await writeFile(join(dir, file), data);
+        await writeFile(join(dir, file), data, { mode: 0o644 });
       } catch (e) {
         throw new TrailsealError(
           "IO",

@@ -202,7 +202,8 @@ Exit status: 0 written, 2 usage or I/O error (unreadable certificate, invalid op
       io.stdout.write(text);
     } else {
       try {
-        await writeFile(resolve(io.cwd, opts.output), text);
+        // 0644 at most: whoever can change the policy chooses who can read future trails.
+        await writeFile(resolve(io.cwd, opts.output), text, { mode: 0o644 });
       } catch (e) {
         const code = (e as { code?: string }).code;
         const why =

@@ -198,7 +198,7 @@ async function stamp(file: string | undefined, flags: StampFlags, io: Io): Promi
     io.stdout.write(tsr);
   } else {
     try {
-      await writeFile(output, tsr, { flag: flags.force === true ? "w" : "wx" });
+      await writeFile(output, tsr, { flag: flags.force === true ? "w" : "wx", mode: 0o644 });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "EEXIST") throw exists();
       throw new TrailsealError("IO", `cannot write ${flags.output}`, { cause: e });
