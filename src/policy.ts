@@ -10,6 +10,7 @@
  */
 import { TrailsealError } from "./errors.js";
 import { checkApiCertificate, describeCertificate, spkiFingerprint, toApiString } from "./pem.js";
+import { shownUrl } from "./timestamp/client.js";
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -541,7 +542,7 @@ class Checker {
           "TIMESTAMP_URL",
           url === undefined || url === null || url === ""
             ? "remote timestamping needs the http(s) URL of an RFC 3161 server"
-            : `must be an http or https URL, not ${typeof url === "string" ? JSON.stringify(url) : typeName(url)}`,
+            : `must be an http or https URL, not ${typeof url === "string" ? JSON.stringify(shownUrl(url)) : typeName(url)}`,
         );
       }
     }

@@ -574,3 +574,33 @@ describe("a malformed recording", () => {
     }
   });
 });
+
+describe("TSA URL credentials", () => {
+  it("stay out of messages even when the URL does not parse", async () => {
+    const url = "http://auditor:S3cretPw@[tsa.example/tsr?token=T0ken";
+    const stamp = await runCli(["stamp", join(CERTS, "ca.crt"), "--tsa", url, "-o", "-"], {
+      now: NOW,
+    });
+    expect(stamp.code).toBe(2);
+    expect(stamp.stderr).toBe(
+      "trailseal: error: TSA URL 'http://***@[tsa.example/tsr?***' is not a URL\n",
+    );
+    const policy = await runCli(
+      [
+        "policy",
+        "create",
+        "--name",
+        "p",
+        "--encrypt",
+        join(CERTS, "rsa2048-a.crt"),
+        "--timestamp",
+        "http://auditor:S3cretPw@tsa.example:99999/",
+      ],
+      { now: NOW },
+    );
+    expect(policy.code).toBe(2);
+    expect(policy.stderr).toBe(
+      'trailseal: error: the policy would be invalid: timestamping.server.server_url: must be an http or https URL, not "http://***@tsa.example:99999/"\n',
+    );
+  });
+});

@@ -198,7 +198,8 @@ export function shownUrl(url: string): string {
   try {
     parsed = new URL(url);
   } catch {
-    return url;
+    // Not a URL, but perhaps one with a typo after its credentials: hide what could be them.
+    return url.replace(/^([^/?#]*\/\/)[^/?#]*@/, "$1***@").replace(/\?.*$/s, "?***");
   }
   if (parsed.username === "" && parsed.password === "" && parsed.search === "") return url;
   if (parsed.username !== "" || parsed.password !== "") {
