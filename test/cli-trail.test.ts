@@ -226,6 +226,54 @@ describe("seal, inspect, replay, share", () => {
     expect(s.channels.upstream.alternatives[1].added).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
 
+  it("share refuses a tampered trail (nothing written) and copies a truncated one with a warning", async () => {
+    const a = readFileSync(p("s.trail"));
+    const sealedLength = 14 + a.readUInt32BE(10);
+    // The first record's body starts after the empty annex (4 bytes) and its 24-byte prefix.
+    const tampered = Buffer.from(a);
+    tampered[sealedLength + 4 + 24 + 5]! ^= 0x01;
+    writeFileSync(p("tampered.trail"), tampered);
+    const share = (input: string, output: string) =>
+      runCli(
+        [
+          "share",
+          p(input),
+          ...FOUR_EYES,
+          "--key",
+          certs("rsa2048-c.key"),
+          "--to",
+          certs("rsa2048-d.crt"),
+          "-o",
+          p(output),
+        ],
+        { cwd: dir },
+      );
+    const refused = await share("tampered.trail", "tampered-shared.trail");
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /^trailseal: error: .*tampered\.trail: record 10: checkpoint 1 covers chain head [0-9a-f]{64}, but records 0-9 hash to [0-9a-f]{64}\ntrailseal: hint: a record before this checkpoint was altered, inserted or removed\n$/,
+    );
+    const v = JSON.parse(
+      (await runCli(["verify", "--json", p("tampered.trail")], { cwd: dir })).stdout,
+    );
+    expect(refused.stderr).toContain(v[0].integrity.message);
+    expect(existsSync(p("tampered-shared.trail"))).toBe(false);
+    expect(readdirSync(dir).filter((f) => f.includes("tampered-shared"))).toEqual([]);
+
+    // Cut inside the last record: the copy has the same records and the same cut.
+    writeFileSync(p("cut.trail"), a.subarray(0, a.byteLength - 7));
+    const cut = await share("cut.trail", "cut-shared.trail");
+    expect(cut.code, cut.stderr).toBe(0);
+    expect(cut.stderr).toMatch(
+      /^trailseal: warning: .*cut\.trail is truncated \(record \d+ is cut short at byte \d+\): .*; the copy is truncated in the same way\n$/,
+    );
+    const b = readFileSync(p("cut-shared.trail"));
+    const annexB = b.readUInt32BE(sealedLength);
+    expect(b.subarray(sealedLength + 4 + annexB)).toEqual(
+      a.subarray(sealedLength + 4, a.byteLength - 7),
+    );
+  });
+
   it("inspect shows control characters from the annex (anyone can write it) as escapes", async () => {
     const b = readFileSync(p("shared.trail"));
     const sealedLength = 14 + b.readUInt32BE(10);

@@ -312,3 +312,18 @@ export async function* namedItems<T>(name: string, items: AsyncIterable<T>): Asy
     throw namingTrail(name, e);
   }
 }
+
+/** The warning for a truncated trail: where verification stops and what is not covered. */
+export function truncationNotice(
+  name: string,
+  reason: string,
+  /** The last checkpoint; its time in session seconds. */
+  last: { index: number; time: number } | null,
+  uncovered: number,
+): string {
+  const where =
+    last === null
+      ? "the trail has no checkpoint at all"
+      : `verification stops at checkpoint ${last.index} (session time ${seconds(Math.round(last.time * 1e6))})`;
+  return `${name} is truncated (${reason}): ${where}; ${uncovered} frame${uncovered === 1 ? "" : "s"}${last === null ? "" : " after it"} ${uncovered === 1 ? "is" : "are"} not covered by any checkpoint`;
+}

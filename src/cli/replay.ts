@@ -21,7 +21,7 @@ import {
   namedItems,
   namingTrail,
   printable,
-  seconds,
+  truncationNotice,
 } from "./common.js";
 import { Progress, counted } from "./progress.js";
 import { inputName, readInput } from "./files.js";
@@ -48,21 +48,6 @@ async function readAnchors(paths: readonly string[], io: Io): Promise<Uint8Array
   for (const p of paths)
     out.push(...(await readCertificates(await readInput(p, io), { source: p })));
   return out;
-}
-
-/** The warning for a truncated trail: where verification stops and what is not covered. */
-function truncationNotice(
-  name: string,
-  reason: string,
-  /** The last checkpoint; its time in session seconds. */
-  last: { index: number; time: number } | null,
-  uncovered: number,
-): string {
-  const where =
-    last === null
-      ? "the trail has no checkpoint at all"
-      : `verification stops at checkpoint ${last.index} (session time ${seconds(Math.round(last.time * 1e6))})`;
-  return `${name} is truncated (${reason}): ${where}; ${uncovered} frame${uncovered === 1 ? "" : "s"}${last === null ? "" : " after it"} ${uncovered === 1 ? "is" : "are"} not covered by any checkpoint`;
 }
 
 /**

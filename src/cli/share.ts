@@ -5,10 +5,17 @@ import type { Channel } from "../events.js";
 import { makeStanza } from "../recipients.js";
 import { encodeHeader, type AnnexStanza } from "../trail/format.js";
 import { unlockChannels } from "../trail/open.js";
-import { readHeader } from "../trail/reader.js";
+import { readHeader, TrailReader, type TrailEnd } from "../trail/reader.js";
 import { ByteSource } from "../trail/source.js";
 import { collect, EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
-import { OutputFile, inputStream, loadKeys, passphrase } from "./common.js";
+import {
+  OutputFile,
+  inputStream,
+  loadKeys,
+  namingTrail,
+  passphrase,
+  truncationNotice,
+} from "./common.js";
 import { inputName, readInput } from "./files.js";
 
 interface ShareFlags {
@@ -52,8 +59,10 @@ Examples:
 
 The new stanzas sit in the trail's annex, outside the signed chain; 'inspect' lists them as
 added after sealing, and the header's key commitment proves they open the same content.
-Exit status: 0 written, 1 the keys open no channel (or the trail is not one), 2 usage or I/O
-error (e.g. an existing output without --force).`,
+The copy is checked as it is written: a tampered trail is refused (nothing is written), a
+truncated one is copied with a warning.
+Exit status: 0 written, 1 the keys open no channel, or the input is not a trail or is tampered,
+2 usage or I/O error (e.g. an existing output without --force).`,
     );
   const early = parseArgs(cmd, argv);
   if (early !== null) return early;
@@ -148,19 +157,46 @@ error (e.g. an existing output without --force).`,
     }
     const { annex } = encodeHeader(parsed.header, { stanzas: added });
     const out = await OutputFile.create(flags.output, io, { force: flags.force === true });
-    try {
-      await out.write(parsed.sealed);
-      await out.write(annex);
-      // The records, byte for byte.
+    // The records are copied byte for byte, and the copy is read back as it is written: its
+    // chain, sequence and structure checked as `inspect` checks them (signatures are for
+    // `verify`). A tampered trail is refused rather than passed on with new stanzas.
+    async function* copy(): AsyncGenerator<Uint8Array> {
+      for (const part of [parsed.sealed, annex]) {
+        await out.write(part);
+        yield part;
+      }
       for (;;) {
         const chunk = await src.read(256 * 1024);
-        if (chunk.byteLength === 0) break;
+        if (chunk.byteLength === 0) return;
         await out.write(chunk);
+        yield chunk;
       }
+    }
+    let end: TrailEnd;
+    try {
+      const copied = copy();
+      const reader = await TrailReader.open(copied, name);
+      for await (const _ of reader.records()) void _;
+      end = reader.end;
+      // A cut inside a record ends the reading early: the rest is copied all the same.
+      for await (const _ of copied) void _;
       await out.commit();
     } catch (e) {
       await out.abort();
-      throw e;
+      throw namingTrail(name, e);
+    }
+    if (end.state === "truncated") {
+      const last = end.lastCheckpoint;
+      say(
+        io,
+        "warning",
+        `${truncationNotice(
+          name,
+          end.reason,
+          last === null ? null : { index: last.statement.index, time: last.time / 1e6 },
+          end.uncoveredFrames,
+        )}; the copy is truncated in the same way`,
+      );
     }
     if (flags.output !== "-")
       io.stdout.write(`added ${count} stanza${count === 1 ? "" : "s"}; wrote ${flags.output}\n`);
