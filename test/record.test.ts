@@ -305,7 +305,10 @@ describe("trailseal record", () => {
     const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
     try {
       const deadline = Date.now() + 10_000;
-      while (!(await readFile(trail).catch(() => Buffer.alloc(0))).includes("ready")) {
+      // "ready\r\n" as the command prints it through the pty (ONLCR): the bare word is already in
+      // the header's command line, written before the command starts, and a SIGTERM then would
+      // come before its trap is set.
+      while (!(await readFile(trail).catch(() => Buffer.alloc(0))).includes("ready\r\n")) {
         if (Date.now() > deadline) throw new Error(`the command never started; stderr: ${stderr}`);
         await new Promise((r) => setTimeout(r, 50));
       }
