@@ -19,6 +19,7 @@ import { OutputFile } from "../src/cli/common.js";
 import type { Io } from "../src/cli/io.js";
 import { toBase64 } from "../src/bytes.js";
 import { readPrivateKeys } from "../src/keys.js";
+import { certificateInfo, validateChain } from "../src/pkix/chain.js";
 import { hashAlgorithm, OID } from "../src/pkix/tsp.js";
 import { signDetached, verifyDetached } from "../src/sign.js";
 import { checkTsaIdentity, issueToken } from "../src/timestamp/token.js";
@@ -602,5 +603,107 @@ describe("TSA URL credentials", () => {
     expect(policy.stderr).toBe(
       'trailseal: error: the policy would be invalid: timestamping.server.server_url: must be an http or https URL, not "http://***@tsa.example:99999/"\n',
     );
+  });
+});
+
+describe("certificate chains", () => {
+  // Certificates made here from committed keys (no key is generated), issued by the test CA.
+  const dir = mkdtempSync(join(tmpdir(), "trailseal-sec-"));
+  const openssl = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  const der = (name: string) => new Uint8Array(readFileSync(join(dir, name)));
+  const ca = async () =>
+    (await readCertificates(readFileSync(join(CERTS, "ca.crt")), { source: "ca.crt" }))[0]!;
+  writeFileSync(
+    join(dir, "leaf.ext"),
+    "keyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n",
+  );
+  const leafSignedBy = (caCert: string, caKey: string, out: string, sign: string[]) => {
+    openssl([
+      "req",
+      "-new",
+      "-key",
+      join(CERTS, "rsa2048-b.key"),
+      "-subj",
+      `/CN=${out}`,
+      "-out",
+      `${out}.csr`,
+    ]);
+    openssl([
+      "x509",
+      "-req",
+      "-in",
+      `${out}.csr`,
+      "-CA",
+      caCert,
+      "-CAkey",
+      caKey,
+      "-set_serial",
+      "9",
+      "-days",
+      "36500",
+      "-extfile",
+      "leaf.ext",
+      "-outform",
+      "DER",
+      "-out",
+      `${out}.der`,
+      ...sign,
+    ]);
+    return der(`${out}.der`);
+  };
+  const untrusted = (leaf: string, why: string) =>
+    `certificate "CN=${leaf}" (sha256:${certificateInfo(der(`${leaf}.der`)).fingerprint}) is not trusted at ${NOW.toISOString().replace(".000Z", "Z")}: ${why}`;
+
+  it("refuse a certificate signed with SHA-1 (PKCS#1 v1.5 or RSASSA-PSS) by a trusted CA", async () => {
+    for (const [name, sign] of [
+      ["sha1-leaf", ["-sha1"]],
+      ["pss-sha1-leaf", ["-sha1", "-sigopt", "rsa_padding_mode:pss"]],
+    ] as const) {
+      const leaf = leafSignedBy(join(CERTS, "ca.crt"), join(CERTS, "ca.key"), name, [...sign]);
+      await expect(validateChain(leaf, [], [await ca()], NOW)).rejects.toMatchObject({
+        code: "CHAIN_UNTRUSTED",
+        message: untrusted(
+          name,
+          `weak signature: "CN=${name}" is signed with SHA-1, which is refused`,
+        ),
+      });
+    }
+    const sound = leafSignedBy(join(CERTS, "ca.crt"), join(CERTS, "ca.key"), "sha256-leaf", [
+      "-sha256",
+    ]);
+    expect((await validateChain(sound, [], [await ca()], NOW)).chain).toHaveLength(2);
+  });
+
+  it("refuse an issuer with an RSA key under 2048 bits, even a trust anchor", async () => {
+    openssl([
+      "req",
+      "-x509",
+      "-new",
+      "-key",
+      join(CERTS, "rsa1024-weak.key"),
+      "-subj",
+      "/CN=weak ca",
+      "-days",
+      "36500",
+      "-addext",
+      "basicConstraints=critical,CA:true",
+      "-addext",
+      "keyUsage=critical,keyCertSign",
+      "-out",
+      "weak-ca.pem",
+    ]);
+    const leaf = leafSignedBy("weak-ca.pem", join(CERTS, "rsa1024-weak.key"), "under-weak-ca", [
+      "-sha256",
+    ]);
+    const anchor = (
+      await readCertificates(readFileSync(join(dir, "weak-ca.pem")), { source: "weak-ca.pem" })
+    )[0]!;
+    await expect(validateChain(leaf, [], [anchor], NOW)).rejects.toMatchObject({
+      code: "CHAIN_UNTRUSTED",
+      message: untrusted(
+        "under-weak-ca",
+        'weak key: the trust anchor "CN=weak ca" has a 1024-bit RSA key; 2048 bits or more required',
+      ),
+    });
   });
 });

@@ -6,7 +6,9 @@
  * set, a timestamp token) are candidates for the path and nothing more: each link is proven by its
  * signature, never by a name match. What is checked per link: the signature with the issuer's key,
  * validity of every certificate (anchor included) at `at`, basicConstraints cA and keyUsage
- * keyCertSign on every issuer, pathLenConstraint, and no unknown critical extension. Not checked:
+ * keyCertSign on every issuer, pathLenConstraint, and no unknown critical extension; no signature
+ * over SHA-1 or MD5 below the anchor, and no issuer (anchor included) with an RSA key under 2048
+ * bits. Not checked:
  * revocation, name constraints and policies (certificates that mark those critical are refused,
  * since we cannot honour them).
  *
@@ -83,12 +85,41 @@ export interface CertificateInfo {
   readonly subjectKeyIdentifier: Uint8Array | null;
   readonly unknownCriticalExtensions: readonly string[];
   readonly publicKey: KeyObject;
+  /** The digest of this certificate's own signature when it is one we refuse (SHA-1, MD5), else null. */
+  readonly weakSignatureHash: string | null;
   /** Verifies that this certificate is signed by `issuerKey`. */
   verifiedBy(issuerKey: KeyObject): boolean;
 }
 
 const parsed = new Map<string, CertificateInfo>();
 const PARSE_CACHE_LIMIT = 512;
+
+/** Certificate signature algorithms over digests that collisions have broken. */
+const WEAK_SIGNATURE_ALGORITHMS: Readonly<Record<string, string>> = {
+  "1.2.840.113549.1.1.2": "MD2",
+  "1.2.840.113549.1.1.4": "MD5",
+  "1.2.840.113549.1.1.5": "SHA-1",
+  "1.3.14.3.2.29": "SHA-1",
+  "1.2.840.10045.4.1": "SHA-1",
+  "1.2.840.10040.4.3": "SHA-1",
+};
+const RSASSA_PSS = "1.2.840.113549.1.1.10";
+const SHA1 = "1.3.14.3.2.26";
+/** The smallest RSA key trusted to sign certificates (as for signing data). */
+const MIN_RSA_BITS = 2048;
+
+/** SHA-1/MD5 in a certificate's signature algorithm (RSASSA-PSS: its hash, SHA-1 by default). */
+function weakSignatureHash(cert: InstanceType<typeof pkijs.Certificate>): string | null {
+  const alg = cert.signatureAlgorithm;
+  const weak = WEAK_SIGNATURE_ALGORITHMS[alg.algorithmId];
+  if (weak !== undefined) return weak;
+  if (alg.algorithmId !== RSASSA_PSS) return null;
+  // RFC 4055 §3.1: hashAlgorithm DEFAULT sha1.
+  const params = new pkijs.RSASSAPSSParams(
+    alg.algorithmParams === undefined ? {} : { schema: alg.algorithmParams },
+  );
+  return params.hashAlgorithm.algorithmId === SHA1 ? "SHA-1" : null;
+}
 
 /** Lowercase hex SHA-256 of `der`. */
 export function fingerprintOf(der: Uint8Array): string {
@@ -181,6 +212,7 @@ function parse(der: Uint8Array, fingerprint: string): CertificateInfo {
     subjectKeyIdentifier,
     unknownCriticalExtensions,
     publicKey: native.publicKey,
+    weakSignatureHash: weakSignatureHash(cert),
     verifiedBy: (issuerKey) => {
       try {
         return native.verify(issuerKey);
@@ -267,6 +299,13 @@ function buildPath(
   const walk = (path: CertificateInfo[]): CertificateInfo[] | null => {
     const cert = path[path.length - 1]!;
     if (anchorSet.has(cert.fingerprint)) return path;
+    // No SHA-1 or MD5 in evidence: a chosen-prefix collision forges a certificate a CA signed so.
+    if (cert.weakSignatureHash !== null) {
+      failures.push(
+        `weak signature: "${cert.subject}" is signed with ${cert.weakSignatureHash}, which is refused`,
+      );
+      return null;
+    }
     if (path.length > MAX_PATH) {
       failures.push(`no path to a trust anchor: longer than ${MAX_PATH} certificates`);
       return null;
@@ -290,6 +329,13 @@ function buildPath(
     }
     for (const issuer of candidates) {
       const role = anchorSet.has(issuer.fingerprint) ? "trust anchor" : "included certificate";
+      const bits = issuer.publicKey.asymmetricKeyDetails?.modulusLength ?? 0;
+      if (issuer.publicKey.asymmetricKeyType?.startsWith("rsa") === true && bits < MIN_RSA_BITS) {
+        failures.push(
+          `weak key: the ${role} "${issuer.subject}" has a ${bits}-bit RSA key; ${MIN_RSA_BITS} bits or more required`,
+        );
+        continue;
+      }
       if (!cert.verifiedBy(issuer.publicKey)) {
         failures.push(
           `bad signature: "${cert.subject}" is not signed by the key of the ${role} ` +
