@@ -707,3 +707,37 @@ describe("certificate chains", () => {
     });
   });
 });
+
+describe("record", () => {
+  it("does not hand the --passin env:VAR passphrase to the recorded command", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "trailseal-sec-"));
+    const pki = (n: string) => join(ROOT, "testdata", "pki", n);
+    const run = (argv: string[], env: Record<string, string | undefined> = {}) =>
+      runCli(argv, { cwd: dir, env });
+    const policy = ["policy", "create", "--name", "p", "--sign-identity", "signer", "-o", "p.json"];
+    expect((await run(policy)).code).toBe(0);
+    const r = await run(
+      [
+        "record",
+        "--policy",
+        "p.json",
+        "--sign-cert",
+        pki("signer-rsa-chain.pem"),
+        "--sign-key",
+        pki("signer-rsa.enc.key"),
+      ]
+        .concat(["--passin", "env:SIGN_PASS", "-o", "s.trail", "--quiet", "--"])
+        .concat(["sh", "-c", 'printf "[%s][%s]" "$SIGN_PASS" "$KEPT"']),
+      {
+        SIGN_PASS: "trailseal",
+        KEPT: "kept",
+        PATH: process.env["PATH"],
+        TERM: "xterm",
+        SHELL: "/bin/sh",
+      },
+    );
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("[][kept]");
+  });
+});

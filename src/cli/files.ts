@@ -48,3 +48,17 @@ export function readPassin(spec: string, io: Io, option = "--passin"): string {
   }
   return pass;
 }
+
+/**
+ * `env` without the variables that `env:VAR` passphrase sources name: a command run under the
+ * recorder must not inherit the signing key's passphrase (an `env` typed in the session would
+ * put it on screen, and into the trail).
+ */
+export function withoutPassinVariables(
+  env: Readonly<Record<string, string | undefined>>,
+  specs: readonly (string | undefined)[],
+): Record<string, string | undefined> {
+  const out = { ...env };
+  for (const spec of specs) if (spec?.startsWith("env:") === true) delete out[spec.slice(4)];
+  return out;
+}

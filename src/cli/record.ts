@@ -6,6 +6,7 @@ import type { ReadStream, WriteStream } from "node:tty";
 import { TrailsealError } from "../errors.js";
 import { LiveRecorder, liveMetadata } from "../record/recorder.js";
 import { guard, newCommand, parseArgs, plural, say, type Io } from "./io.js";
+import { withoutPassinVariables } from "./files.js";
 import { resolveSealing, sealingOptions, type SealingFlags } from "./sealing.js";
 
 interface RecordFlags extends SealingFlags {
@@ -160,7 +161,7 @@ Exit status: the command's (128 + N if signal N ended it); 2 if trailseal itself
         command,
         cols,
         rows,
-        env: io.env,
+        env: withoutPassinVariables(io.env, [flags.passin, flags.tsaPassin]),
         cwd: io.cwd,
         input: io.stdin,
         output: io.stdout,
