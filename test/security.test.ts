@@ -420,6 +420,34 @@ describe("stanzas weaker than trailseal writes", () => {
     });
   }
 
+  it("share warns too before it passes the file key on", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "trailseal-sec-"));
+    await trailWithForeignStanza(dir, "rsa2048-b", [
+      "-aes-256-cbc",
+      "-keyopt",
+      "rsa_padding_mode:oaep",
+    ]);
+    const r = await runCli(
+      [
+        "share",
+        "foreign.trail",
+        "-k",
+        join(CERTS, "rsa2048-b.key"),
+        "--to",
+        join(CERTS, "rsa2048-c.crt"),
+        "--channel",
+        "downstream",
+        "-o",
+        "shared.trail",
+      ],
+      { cwd: dir, now: NOW },
+    );
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(
+      "trailseal: warning: foreign.trail: added downstream stanza 1 (entry 1) opened the downstream channel, but it uses rsaes-oaep with sha-1: weaker than trailseal writes (rsa 2048+, sha-256, aes-256)\n",
+    );
+  });
+
   it("the same trail opened through trailseal's own stanza has no warning", async () => {
     const dir = mkdtempSync(join(tmpdir(), "trailseal-sec-"));
     await trailWithForeignStanza(dir, "rsa2048-b", [

@@ -103,6 +103,8 @@ Exit status: 0 written, 1 the keys open no channel, or the input is not a trail 
     const src = new ByteSource(await inputStream(trailPath, io));
     const parsed = await readHeader(src, name);
     const unlocked = await unlockChannels(parsed, keys);
+    // Skipped added stanzas, or a stanza weaker than trailseal writes: the sharer should know.
+    for (const w of unlocked.warnings) say(io, "warning", w);
     const wanted: Channel[] =
       flags.channel === "all" ? ["downstream", "upstream"] : [flags.channel as Channel];
     const added: AnnexStanza[] = [...parsed.annex.stanzas];
