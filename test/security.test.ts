@@ -769,3 +769,26 @@ describe("record", () => {
     expect(r.stdout).toBe("[][kept]");
   });
 });
+
+describe("TSA URL credentials over plain http", () => {
+  it("are warned about (Basic authentication in the clear), without showing them", async () => {
+    const r = await runCli(
+      [
+        "stamp",
+        join(CERTS, "ca.crt"),
+        "--tsa",
+        "http://auditor:S3cretPw@127.0.0.1:9/tsr",
+        "--timeout",
+        "2",
+        "-o",
+        "-",
+      ],
+      { now: NOW },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      "trailseal: warning: TSA http://***@127.0.0.1:9/tsr carries credentials over plain http://, readable by anyone on the network path; use https://\n" +
+        "trailseal: error: TSA http://***@127.0.0.1:9/tsr is unreachable: connect ECONNREFUSED 127.0.0.1:9\n",
+    );
+  });
+});

@@ -11,7 +11,7 @@ import { describeCertificate, readCertificates } from "../pem.js";
 import { readPrivateKeys } from "../keys.js";
 import { checkpointSigner, loadSigningIdentity, type SigningIdentity } from "../sign.js";
 import { LOCAL_POLICY_OID, localStamper, serialSource, type Stamper } from "../timestamp/token.js";
-import { remoteStamper } from "../timestamp/client.js";
+import { remoteStamper, shownUrl } from "../timestamp/client.js";
 import type { CheckpointSigner } from "../trail/writer.js";
 import { collect, say, type Io } from "./io.js";
 import { loadPlan, passphrase } from "./common.js";
@@ -72,7 +72,8 @@ export function sealingOptions(cmd: Command): Command {
 /**
  * The TLS trust of `--tsa-tls-ca`: it replaces the system store for https:// TSAs, so a TSA
  * behind a private TLS CA is reached without trusting that CA for anything else in the process
- * (as NODE_EXTRA_CA_CERTS would). Empty when the option is absent; a warning when no URL uses it.
+ * (as NODE_EXTRA_CA_CERTS would). Empty when the option is absent; a warning when no URL uses it,
+ * and one for each http:// URL that carries credentials.
  */
 export async function tlsTrust(
   paths: readonly string[],
@@ -84,6 +85,16 @@ export async function tlsTrust(
     certs.push(...(await readCertificates(await readInput(path, io), { source: path })));
   if (certs.length > 0 && !urls.some((u) => /^https:/i.test(u)))
     say(io, "warning", "--tsa-tls-ca applies to https:// TSA URLs only; none is used here");
+  for (const url of urls) {
+    // Node sends a URL's user:password as HTTP Basic authentication: over http://, in the clear.
+    if (/^http:\/\/[^/?#]*@/i.test(url)) {
+      say(
+        io,
+        "warning",
+        `TSA ${shownUrl(url)} carries credentials over plain http://, readable by anyone on the network path; use https://`,
+      );
+    }
+  }
   return certs;
 }
 
