@@ -18,6 +18,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./helpers/io.js";
 import { run } from "../src/cli/main.js";
 import { TESTDATA } from "./helpers/fixtures.js";
+import { shellQuote } from "./helpers/recordings.js";
 
 const certs = (n: string) => join(TESTDATA, "certs", n);
 const dir = mkdtempSync(join(tmpdir(), "trailseal-cli-"));
@@ -107,7 +108,7 @@ describe("seal, inspect, replay, share", () => {
     expect(r.stdout).toBe(SCREEN);
     const fp = execFileSync("sh", [
       "-c",
-      `openssl x509 -in ${certs("rsa2048-c.crt")} -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum`,
+      `openssl x509 -in ${shellQuote(certs("rsa2048-c.crt"))} -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum`,
     ])
       .toString()
       .slice(0, 64);
@@ -130,7 +131,7 @@ describe("seal, inspect, replay, share", () => {
     const fp = (crt: string) =>
       execFileSync("sh", [
         "-c",
-        `openssl x509 -in ${certs(crt)} -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum`,
+        `openssl x509 -in ${shellQuote(certs(crt))} -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum`,
       ])
         .toString()
         .slice(0, 64);
@@ -163,7 +164,11 @@ describe("seal, inspect, replay, share", () => {
     // asciinema 2 opens /dev/tty, so it runs under a pseudo-terminal (script); its stdout goes to a file.
     execFileSync(
       "script",
-      ["-qec", `asciinema cat ${p("out.cast")} > ${p("cat.out")}`, "/dev/null"],
+      [
+        "-qec",
+        `asciinema cat ${shellQuote(p("out.cast"))} > ${shellQuote(p("cat.out"))}`,
+        "/dev/null",
+      ],
       {
         // Set, not inherited: an inherited LC_ALL (C, or a locale not installed) beats LANG and
         // asciinema refuses to run; script runs the command with $SHELL.
@@ -471,8 +476,8 @@ describe("seal, inspect, replay, share", () => {
         [
           "-c",
           l
-            .replace("OUTER.key", certs("ec-p256-a.key"))
-            .replace("INNER.key", certs("rsa2048-a.key")),
+            .replace("OUTER.key", shellQuote(certs("ec-p256-a.key")))
+            .replace("INNER.key", shellQuote(certs("rsa2048-a.key"))),
         ],
         { cwd: p("ev") },
       ).toString();

@@ -1,8 +1,8 @@
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Io } from "../src/cli/io.js";
@@ -16,6 +16,16 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function openssl(args: string[]): string {
   return execFileSync("openssl", args, { cwd: dir, stdio: "pipe" }).toString();
+}
+
+/**
+ * A path for openssl's -untrusted, which splits its argument at whitespace into several files:
+ * a copy of `path` in the working directory, so a checkout under a path with a space works.
+ */
+function untrusted(path: string): string {
+  const name = `untrusted-${basename(path)}`;
+  copyFileSync(path, join(dir, name));
+  return name;
 }
 
 function post(url: string, body: Uint8Array): Promise<Uint8Array> {
@@ -101,7 +111,7 @@ describe("trailseal tsa serve", () => {
         "-CAfile",
         pkiPath("root-ca.pem"),
         "-untrusted",
-        cert,
+        untrusted(cert),
       ]);
       expect(out.trim()).toBe("Verification: OK");
       expect(openssl(["ts", "-reply", "-in", "r.tsr", "-text"])).toContain("Policy OID: 1.2.3.4.7");

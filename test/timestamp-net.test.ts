@@ -4,12 +4,12 @@
  * wrapper around `openssl ts -reply` -> our verifier.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes, X509Certificate } from "node:crypto";
 import { createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
 import { connect, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeTimeStampResp, hashAlgorithm, OID } from "../src/pkix/tsp.js";
 import { parseResponse, remoteStamper } from "../src/timestamp/client.js";
@@ -31,6 +31,16 @@ afterAll(async () => {
 
 function openssl(args: string[]): string {
   return execFileSync("openssl", args, { cwd: dir, stdio: "pipe" }).toString();
+}
+
+/**
+ * A path for openssl's -untrusted, which splits its argument at whitespace into several files:
+ * a copy of `path` in the working directory, so a checkout under a path with a space works.
+ */
+function untrusted(path: string): string {
+  const name = `untrusted-${basename(path)}`;
+  copyFileSync(path, join(dir, name));
+  return name;
 }
 
 /** POSTs bytes and returns status, content type and body. */
@@ -158,7 +168,7 @@ describe("tsa server", () => {
         "-CAfile",
         pkiPath("root-ca.pem"),
         "-untrusted",
-        pkiPath(name === "tsa" ? "tsa.pem" : "tsa-ec.pem"),
+        untrusted(pkiPath(name === "tsa" ? "tsa.pem" : "tsa-ec.pem")),
       ]);
       expect(out.trim()).toBe("Verification: OK");
       expect(parseResponse(res.body).status).toBe("granted");
@@ -182,7 +192,7 @@ describe("tsa server", () => {
       "-CAfile",
       pkiPath("root-ca.pem"),
       "-untrusted",
-      pkiPath("tsa.pem"),
+      untrusted(pkiPath("tsa.pem")),
     ]);
     expect(out.trim()).toBe("Verification: OK");
   });
