@@ -768,6 +768,31 @@ describe("record", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe("[][kept]");
   });
+
+  it("--force over a file others could write gives the new trail mode 0600", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "trailseal-sec-"));
+    const run = (argv: string[]) =>
+      runCli(argv, {
+        cwd: dir,
+        env: { PATH: process.env["PATH"], TERM: "xterm", SHELL: "/bin/sh" },
+      });
+    expect((await run(["policy", "create", "--name", "p", "-o", "p.json"])).code).toBe(0);
+    writeFileSync(join(dir, "s.trail"), "old");
+    chmodSync(join(dir, "s.trail"), 0o666);
+    const r = await run([
+      "record",
+      "--policy",
+      "p.json",
+      "-o",
+      "s.trail",
+      "--force",
+      "--quiet",
+      "--",
+      "true",
+    ]);
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    expect(modeOf(join(dir, "s.trail"))).toBe(0o600);
+  });
 });
 
 describe("TSA URL credentials over plain http", () => {

@@ -47,7 +47,10 @@ async function openTrailFile(
     );
   const full = resolve(io.cwd, path);
   try {
-    return { handle: await open(full, force ? "w" : "wx", 0o600), full };
+    const handle = await open(full, force ? "w" : "wx", 0o600);
+    // A file replaced with --force keeps its old mode: give it the one a new trail gets.
+    if (force && (await handle.stat()).isFile()) await handle.chmod(0o600);
+    return { handle, full };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "EEXIST") {
       throw new TrailsealError("IO", `${path} already exists`, {
