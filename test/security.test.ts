@@ -185,6 +185,29 @@ describe("output files", () => {
     expect(r.code).toBe(0);
     expect([modeOf(join(dir, "s.log")), modeOf(join(dir, "s.tm"))]).toEqual([0o600, 0o600]);
     expect(partials(dir)).toEqual([]);
+    // A timing file that exists: refused, and the typescript's temporary file goes too.
+    const refused = await run([
+      "replay",
+      "s.trail",
+      "-k",
+      key,
+      "-f",
+      "script",
+      "-o",
+      "t.log",
+      "--timing-output",
+      "s.tm",
+    ]);
+    expect([refused.code, refused.stderr.split("\n").slice(-3)]).toEqual([
+      2,
+      [
+        "trailseal: error: s.tm already exists",
+        "trailseal: hint: choose another name or pass --force",
+        "",
+      ],
+    ]);
+    expect(partials(dir)).toEqual([]);
+    expect(readdirSync(dir)).not.toContain("t.log");
   });
 
   it("are removed when a signal ends the command mid-write, and the signal still ends it", async () => {

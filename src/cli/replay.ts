@@ -303,11 +303,11 @@ Ctrl-C.`,
       // Decrypted screens and keystrokes: readable by the owner only (0600), as a private key is.
       const privately = { force: flags.force === true, mode: 0o600 };
       const out = await OutputFile.create(flags.output, io, privately);
-      const timing =
-        flags.format === "script"
-          ? await OutputFile.create(flags.timingOutput!, io, privately)
-          : null;
+      let timing: OutputFile | null = null;
       try {
+        // A timing file that cannot be made must not leave the typescript's temporary file behind.
+        if (flags.format === "script")
+          timing = await OutputFile.create(flags.timingOutput!, io, privately);
         switch (flags.format) {
           case "asciicast":
             await writeAsciicastV2(metadata, events, out.write);
