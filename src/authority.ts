@@ -19,7 +19,7 @@ import {
 } from "node:crypto";
 import { access, chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { userInfo } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { TrailsealError } from "./errors.js";
 import { readPrivateKeys, writePrivateKeyFile } from "./keys.js";
 import { certificatePublicKey, readCertificates, toPem } from "./pem.js";
@@ -229,6 +229,22 @@ async function checkHomeMode(home: string): Promise<void> {
       `${home} is writable by other users (mode ${(mode & 0o777).toString(8)}); they could replace the authority's keys and certificates`,
       { hint: `chmod 700 ${home}` },
     );
+  }
+  // An ancestor others can write to lets them rename the whole home away and put their own in
+  // its place; a sticky one (/tmp) does not.
+  for (let dir = dirname(home); ; dir = dirname(dir)) {
+    const m = await stat(dir).then(
+      (s) => s.mode & 0o7777,
+      () => 0,
+    );
+    if ((m & 0o002) !== 0 && (m & 0o1000) === 0) {
+      throw new TrailsealError(
+        "IO",
+        `${dir}, which holds ${home}, is writable by other users (mode ${(m & 0o777).toString(8)}); they could replace the authority`,
+        { hint: `chmod o-w ${dir}, or use a home elsewhere` },
+      );
+    }
+    if (dirname(dir) === dir) break;
   }
 }
 

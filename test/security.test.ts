@@ -294,6 +294,20 @@ describe("directories that hold keys or evidence", () => {
     expect(r.stdout).toBe("");
   });
 
+  it("an authority under a directory others can write to (not sticky) is refused", async () => {
+    const parent = mkdtempSync(join(tmpdir(), "trailseal-sec-"));
+    const home = join(parent, "authority");
+    expect((await runCli(["init", "--home", home, "--key-type", "ec"], { now: NOW })).code).toBe(0);
+    chmodSync(parent, 0o777);
+    const message =
+      `trailseal: error: ${parent}, which holds ${home}, is writable by other users (mode 777); they could replace the authority\n` +
+      `trailseal: hint: chmod o-w ${parent}, or use a home elsewhere\n`;
+    const stamp = ["stamp", join(CERTS, "ca.crt"), "--tsa", "local", "--home", home, "-o", "-"];
+    expect(await runCli(stamp, { now: NOW })).toMatchObject({ code: 2, stderr: message });
+    chmodSync(parent, 0o1777); // sticky, as /tmp: others cannot rename what is not theirs
+    expect((await runCli(stamp, { now: NOW })).code).toBe(0);
+  });
+
   it("demo refuses a directory others can write to", async () => {
     const dir = mkdtempSync(join(tmpdir(), "trailseal-sec-"));
     chmodSync(dir, 0o777);
