@@ -177,6 +177,15 @@ export async function loadSigningIdentity(
       `the signing certificate "${leaf.subject}" (${options.certSource}) has no code-signing extended key usage, which SPS requires`,
     );
   }
+  for (const der of chain) {
+    const c = certificateInfo(der);
+    // Only the anchor's own signature does not count; which one that is, the verifier decides.
+    if (c.weakSignatureHash !== null && !equal(c.subjectDer, c.issuerDer)) {
+      warnings.push(
+        `the certificate "${c.subject}" (${options.certSource}) is signed with ${c.weakSignatureHash}; verify refuses a chain through it`,
+      );
+    }
+  }
   if (options.now !== undefined) {
     if (options.now.getTime() > leaf.notAfter.getTime()) {
       warnings.push(

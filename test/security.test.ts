@@ -21,7 +21,7 @@ import { toBase64 } from "../src/bytes.js";
 import { readPrivateKeys } from "../src/keys.js";
 import { certificateInfo, validateChain } from "../src/pkix/chain.js";
 import { hashAlgorithm, OID } from "../src/pkix/tsp.js";
-import { signDetached, verifyDetached } from "../src/sign.js";
+import { loadSigningIdentity, signDetached, verifyDetached } from "../src/sign.js";
 import { checkTsaIdentity, issueToken } from "../src/timestamp/token.js";
 import { verifyToken } from "../src/timestamp/verify.js";
 import { describeCertificate, readCertificates } from "../src/pem.js";
@@ -737,6 +737,23 @@ describe("certificate chains", () => {
       "-sha256",
     ]);
     expect((await validateChain(sound, [], [await ca()], NOW)).chain).toHaveLength(2);
+  });
+
+  it("seal is told that a SHA-1 signed signing certificate will not verify", async () => {
+    const leaf = leafSignedBy(join(CERTS, "ca.crt"), join(CERTS, "ca.key"), "sha1-signer", [
+      "-sha1",
+    ]);
+    const { warnings } = await loadSigningIdentity(
+      leaf,
+      readFileSync(join(CERTS, "rsa2048-b.key")),
+      {
+        certSource: "sha1-signer.der",
+        keySource: "rsa2048-b.key",
+      },
+    );
+    expect(warnings).toContain(
+      'the certificate "CN=sha1-signer" (sha1-signer.der) is signed with SHA-1; verify refuses a chain through it',
+    );
   });
 
   it("refuse an issuer with an RSA key under 2048 bits, even a trust anchor", async () => {
