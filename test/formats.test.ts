@@ -242,7 +242,7 @@ describe("util-linux script logs", () => {
     try {
       sh(
         tdir,
-        `tmux -L ${sock} -f /dev/null new-session -d -s rec -c ${tdir} -x 90 -y 25 ${q("script -qf --log-io t.log --log-timing t.tm -c 'sleep 1.2; tput cols; sleep 0.3'")}; ` +
+        `tmux -L ${sock} -f /dev/null new-session -d -s rec -c ${q(tdir)} -x 90 -y 25 ${q("script -qf --log-io t.log --log-timing t.tm -c 'sleep 1.2; tput cols; sleep 0.3'")}; ` +
           // script buffers its timing file, so wait for the log file to exist, then a little.
           `for i in $(seq 100); do [ -e t.log ] && break; sleep 0.05; done; sleep 0.3; ` +
           `tmux -L ${sock} resize-window -t rec -x 70 -y 20; ` +

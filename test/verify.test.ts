@@ -614,7 +614,7 @@ describe("verify", () => {
           "sh",
           [
             "-c",
-            `openssl dgst -sha256 -mac HMAC -macopt hexkey:$(od -An -tx1 -v ${file}.key | tr -d ' \\n') commitment-label-${channel}.txt`,
+            `openssl dgst -sha256 -mac HMAC -macopt hexkey:$(od -An -tx1 -v stanza-${channel}-0.der.key | tr -d ' \\n') commitment-label-${channel}.txt`,
           ],
           { cwd: out },
         ).toString();
