@@ -84,6 +84,12 @@ async function checkpoints(
   return { records, end: reader.end };
 }
 
+/**
+ * The environment of the CLI run as a child process: PATH only, not the runner's. NODE_OPTIONS or
+ * NODE_EXTRA_CA_CERTS there would make Node print warnings into the terminal the tests compare.
+ */
+const CHILD_ENV = { PATH: process.env["PATH"] };
+
 /** The CLI in a process of its own (and its own process group), with no terminal at all. */
 function recorder(args: readonly string[]) {
   return spawn(
@@ -95,7 +101,7 @@ function recorder(args: readonly string[]) {
       "record",
       ...args,
     ],
-    { stdio: ["ignore", "ignore", "pipe"], detached: true },
+    { stdio: ["ignore", "ignore", "pipe"], detached: true, env: CHILD_ENV },
   );
 }
 
@@ -349,7 +355,7 @@ describe("trailseal record", () => {
     ].join("; ");
     const child = spawn("script", ["-q", "-e", "-c", outer, "/dev/null"], {
       stdio: ["pipe", "pipe", "pipe"],
-      env: { ...process.env, SHELL: "/bin/sh" },
+      env: { ...CHILD_ENV, SHELL: "/bin/sh" },
     });
     const screen: Buffer[] = [];
     child.stdout.on("data", (c: Buffer) => screen.push(c));
