@@ -87,7 +87,7 @@ export async function tlsTrust(
     say(io, "warning", "--tsa-tls-ca applies to https:// TSA URLs only; none is used here");
   for (const url of urls) {
     // Node sends a URL's user:password as HTTP Basic authentication: over http://, in the clear.
-    if (/^http:\/\/[^/?#]*@/i.test(url)) {
+    if (sendsCredentialsInClear(url)) {
       say(
         io,
         "warning",
@@ -96,6 +96,16 @@ export async function tlsTrust(
     }
   }
   return certs;
+}
+
+/** A parseable http:// URL with a user or password (one that does not parse fails elsewhere). */
+function sendsCredentialsInClear(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.protocol === "http:" && (u.username !== "" || u.password !== "");
+  } catch {
+    return false;
+  }
 }
 
 async function readFirstKey(path: string, pass: string | undefined, io: Io) {
