@@ -871,3 +871,31 @@ describe("TSA URL credentials over plain http", () => {
     );
   });
 });
+
+describe("export's VERIFY.txt", () => {
+  it("sets umask 077 before the commands that write decrypted file keys", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "trailseal-sec-"));
+    writeFileSync(join(dir, "s.cast"), CAST);
+    const run = (argv: string[]) => runCli(argv, { cwd: dir, now: NOW });
+    const policy = ["policy", "create", "--name", "p", "--encrypt", join(CERTS, "rsa2048-a.crt")];
+    expect((await run([...policy, "-o", "p.json"])).code).toBe(0);
+    expect((await run(["seal", "--policy", "p.json", "s.cast", "-o", "s.trail"])).code).toBe(0);
+    expect((await run(["export", "s.trail", "ev"])).code).toBe(0);
+    const lines = readFileSync(join(dir, "ev", "VERIFY.txt"), "utf8").split("\n");
+    const umask = lines.indexOf("umask 077");
+    const decrypt = lines.findIndex((l) => l.startsWith("openssl cms -decrypt"));
+    expect(umask).toBeGreaterThan(0);
+    expect(decrypt).toBeGreaterThan(umask);
+    // Run as a script from a loose umask: the file key it writes is the owner's alone.
+    const script = ["umask 022", ...lines.slice(umask, decrypt + 1)].join("\n");
+    execFileSync(
+      "sh",
+      ["-c", script.replace("RECIPIENT.key", `'${join(CERTS, "rsa2048-a.key")}'`)],
+      {
+        cwd: join(dir, "ev"),
+        stdio: "pipe",
+      },
+    );
+    expect(modeOf(join(dir, "ev", "stanza-downstream-0.der.key"))).toBe(0o600);
+  });
+});

@@ -185,6 +185,17 @@ is not empty and --force is not given).`,
     v.push("");
 
     v.push("## recipient stanzas (CMS EnvelopedData, DER); each yields a 32-byte file key");
+    // What the commands below write decrypts the whole channel: not for other users' eyes.
+    v.push(
+      "# The opened envelopes (*.inner) and file keys (*.key) are secrets: the umask keeps them",
+    );
+    v.push(
+      "# from other users. The HMAC check puts the file key on openssl's command line (seen in",
+    );
+    v.push(
+      "# the process list while it runs): run it where no one else is logged in, then delete them.",
+    );
+    v.push("umask 077");
     const stanzas = [
       ...(["downstream", "upstream"] as const).flatMap((c) =>
         (header.channels[c].stanzas ?? []).map((s, i) => ({
