@@ -78,13 +78,27 @@ describe("trailseal demo", () => {
     }
   });
 
-  it("refuses a directory that is not empty", async () => {
+  it("refuses a directory that is not empty; with --force, runs again over an earlier demo", async () => {
     const dir = mkdtempSync(join(tmpdir(), "trailseal-demo-"));
-    await runCli(["demo", dir]);
+    expect((await runCli(["demo", dir])).code).toBe(0);
+    const before = readFileSync(join(dir, "alice.key"), "utf8");
     const again = await runCli(["demo", dir]);
     expect(again.code).toBe(2);
     expect(again.stderr).toBe(
       `trailseal: error: ${dir} is not empty\ntrailseal: hint: give a new directory (trailseal demo DIR) or pass --force\n`,
     );
+    const forced = await runCli(["demo", dir, "--force"]);
+    expect(forced.code, forced.stdout).toBe(0);
+    expect(forced.stderr).toBe("");
+    expect(forced.stdout).toContain("$ trailseal init --home authority --force\n");
+    expect(forced.stdout).toContain("-o session.trail --force\n");
+    // New keys, still 0600, and the new trail verifies against the new authority.
+    expect(readFileSync(join(dir, "alice.key"), "utf8")).not.toBe(before);
+    expect(statSync(join(dir, "alice.key")).mode & 0o777).toBe(0o600);
+    const v = await runCli(
+      ["verify", "session.trail", "--ca", "authority/ca.crt", "--tsa-ca", "authority/ca.crt"],
+      { cwd: dir },
+    );
+    expect(v.code, v.stdout).toBe(0);
   });
 });

@@ -31,7 +31,10 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       "run the whole story in a new directory: authority, auditors, policy, seal, verify, replay",
     )
     .argument("[dir]", "directory to create (must be empty or new)", "trailseal-demo")
-    .option("--force", "run in a directory that is not empty")
+    .option(
+      "--force",
+      "run in a directory that is not empty, replacing the files of an earlier demo there",
+    )
     .addHelpText(
       "after",
       `
@@ -124,11 +127,13 @@ Exit status: 0 done, 2 the directory is not empty (without --force) or a step fa
     };
 
     // Each step: its title, then the command line as a user would type it (words split on spaces).
+    // With --force, the steps that write pass it on, so an earlier demo's files are replaced.
+    const force = flags.force === true ? " --force" : "";
     const words = (line: string) => line.split(" ");
     out(`trailseal demo in ${dir}\n`);
     await step(
       "1. A local authority: CA, TSA certificate (EKU timeStamping, critical) and signing identity",
-      words("init --home authority"),
+      words(`init --home authority${force}`),
     );
 
     out(
@@ -138,7 +143,7 @@ Exit status: 0 done, 2 the directory is not empty (without --force) or a step fa
       out(
         `$ openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/O=trailseal demo/CN=${who}" -keyout ${who}.key -out ${who}.crt\n`,
       );
-      await makeAuditor(dir, who, io.now());
+      await makeAuditor(dir, who, io.now(), flags.force === true);
     }
     out("  (made in-process; the command above makes the same kind of certificate)\n");
 
@@ -153,7 +158,7 @@ Exit status: 0 done, 2 the directory is not empty (without --force) or a step fa
     await step("4. Seal a recorded administration session (asciicast v2 with keystrokes)", [
       ...words("seal --policy policy.json --home authority"),
       sample,
-      ...words("-o session.trail"),
+      ...words(`-o session.trail${force}`),
     ]);
     await step("5. What anyone can see without a key", words("inspect session.trail"));
     await step(
@@ -163,23 +168,23 @@ Exit status: 0 done, 2 the directory is not empty (without --force) or a step fa
     await step(
       "7. Replay with both four-eyes keys and the officer's: screen and keystrokes",
       words(
-        "replay session.trail --ca authority/ca.crt --key alice.key --key bob.key --key officer.key -o replay.cast",
+        `replay session.trail --ca authority/ca.crt --key alice.key --key bob.key --key officer.key -o replay.cast${force}`,
       ),
     );
     await step(
       "8. One four-eyes key alone is refused",
-      words("replay session.trail --ca authority/ca.crt --key alice.key -o refused.cast"),
+      words(`replay session.trail --ca authority/ca.crt --key alice.key -o refused.cast${force}`),
       EXIT_FAILED,
     );
     await step(
       "9. Without the officer's key the screen replays, but the keystrokes stay hidden",
       words(
-        "replay session.trail --ca authority/ca.crt --key alice.key --key bob.key -o screen-only.cast",
+        `replay session.trail --ca authority/ca.crt --key alice.key --key bob.key -o screen-only.cast${force}`,
       ),
     );
     await step(
       "10. Everything a third party needs to check the trail with openssl alone",
-      words("export session.trail evidence"),
+      words(`export session.trail evidence${force}`),
     );
     out(
       `\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Next:\n` +
@@ -192,7 +197,7 @@ Exit status: 0 done, 2 the directory is not empty (without --force) or a step fa
   });
 }
 
-async function makeAuditor(dir: string, who: string, now: Date): Promise<void> {
+async function makeAuditor(dir: string, who: string, now: Date, force: boolean): Promise<void> {
   const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const der = await issueCertificate({
     subject: `CN=${who}, O=trailseal demo`,
@@ -207,6 +212,7 @@ async function makeAuditor(dir: string, who: string, now: Date): Promise<void> {
   await writePrivateKeyFile(
     join(dir, `${who}.key`),
     privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+    { force },
   );
 }
 
