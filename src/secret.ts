@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readSync } from "node:fs";
 import { TrailsealError } from "./errors.js";
 
 /**
@@ -37,7 +37,7 @@ export function resolvePassin(
       const path = cwd !== undefined && !rest.startsWith("/") ? `${cwd}/${rest}` : rest;
       let text: string;
       try {
-        text = readFileSync(path, "utf8");
+        text = firstBytes(path, MAX_PASSIN_FILE).toString("utf8");
       } catch (e) {
         const code = (e as { code?: string }).code;
         const why =
@@ -52,7 +52,15 @@ export function resolvePassin(
           cause: e,
         });
       }
-      return text.split(/\r?\n/, 1)[0] ?? "";
+      const line = /^[^\n]*/.exec(text)![0].replace(/\r$/, "");
+      if (line.length === text.length && Buffer.byteLength(text) >= MAX_PASSIN_FILE) {
+        // /dev/zero, a disk image, a log: not a passphrase file, and not to be read to its end.
+        throw new TrailsealError(
+          "PASSIN_INVALID",
+          `passphrase file ${rest}: no line end in its first ${MAX_PASSIN_FILE} bytes; is it the right file?`,
+        );
+      }
+      return line;
     }
     case "pass":
       return rest;
@@ -62,5 +70,25 @@ export function resolvePassin(
         "passphrase source must be env:VAR, file:PATH or pass:TEXT",
         { hint: "prefer env:VAR or file:PATH; pass:TEXT shows the secret in the process list" },
       );
+  }
+}
+
+/** A passphrase file is read up to this many bytes: its first line is the passphrase. */
+const MAX_PASSIN_FILE = 64 * 1024;
+
+/** Up to `max` bytes from the start of a file (a device such as /dev/zero never ends). */
+function firstBytes(path: string, max: number): Buffer {
+  const fd = openSync(path, "r");
+  try {
+    const buf = Buffer.alloc(max);
+    let n = 0;
+    while (n < max) {
+      const got = readSync(fd, buf, n, max - n, null);
+      if (got === 0) break;
+      n += got;
+    }
+    return buf.subarray(0, n);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -29,6 +29,18 @@ describe("resolvePassin", () => {
     expect(resolvePassin("pass:a b:c", {})).toBe("a b:c");
   });
 
+  it("reads a passphrase file only up to its first line, never to the end of a device", () => {
+    writeFileSync(join(dir, "long"), `pw\n${"x".repeat(1 << 20)}`);
+    expect(resolvePassin("file:long", {}, dir)).toBe("pw");
+    expect(failure("file:/dev/zero")).toMatchObject({
+      code: "PASSIN_INVALID",
+      message:
+        "passphrase file /dev/zero: no line end in its first 65536 bytes; is it the right file?",
+    });
+    writeFileSync(join(dir, "one-line"), "p".repeat(65535));
+    expect(resolvePassin("file:one-line", {}, dir)).toBe("p".repeat(65535));
+  });
+
   it("an unset variable is named, with what to do", () => {
     expect(failure("env:P12_PASS")).toMatchObject({
       name: "TrailsealError",
