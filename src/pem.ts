@@ -48,6 +48,12 @@ export interface ReadOptions {
   source: string;
   /** The PKCS#12 password, when the input may be one. */
   passphrase?: string;
+  /**
+   * The certificates are for the SPS REST API (`pem`, `policy create`): a key or CSR given by
+   * mistake is explained in the API's terms. Elsewhere (trust anchors, signing and TSA chains)
+   * the explanation says only that a certificate is wanted.
+   */
+  forApi?: boolean;
 }
 
 const BEGIN = "-----BEGIN CERTIFICATE-----\n";
@@ -72,12 +78,12 @@ export async function readCertificates(
 async function findCertificates(input: Uint8Array, options: ReadOptions): Promise<Uint8Array[]> {
   const { source } = options;
   const raw = textOf(input);
-  if (raw === undefined) return certificatesFromDer(input, source, undefined, options.passphrase);
+  if (raw === undefined) return certificatesFromDer(input, source, undefined, options);
   const text = normalizeText(raw);
   const blocks = findPemBlocks(text, source);
   if (blocks.length === 0) {
     const bare = bareBase64(text);
-    if (bare !== undefined) return certificatesFromDer(bare, source, undefined, options.passphrase);
+    if (bare !== undefined) return certificatesFromDer(bare, source, undefined, options);
     throw noCertificate(source);
   }
   const certificates: Uint8Array[] = [];
@@ -86,14 +92,14 @@ async function findCertificates(input: Uint8Array, options: ReadOptions): Promis
     const thing = thingOfLabel(block.label);
     if (thing === "certificate" || thing === "pkcs7") {
       const der = blockBytes(block, source);
-      certificates.push(...(await certificatesFromDer(der, source, block, options.passphrase)));
+      certificates.push(...(await certificatesFromDer(der, source, block, options)));
     } else {
       others.push(thing);
     }
   }
   if (certificates.length === 0) {
     const what = others.find((t) => t !== "other");
-    if (what !== undefined) throw notACertificate(source, what);
+    if (what !== undefined) throw notACertificate(source, what, options.forApi === true);
     throw noCertificate(source);
   }
   return certificates;
@@ -593,7 +599,7 @@ async function certificatesFromDer(
   der: Uint8Array,
   source: string,
   block: PemBlock | undefined,
-  passphrase: string | undefined,
+  options: ReadOptions,
 ): Promise<Uint8Array[]> {
   const where =
     block === undefined ? source : `${source}: PEM block ${block.index} (${block.label})`;
@@ -643,7 +649,9 @@ async function certificatesFromDer(
       return certs;
     }
     case "pkcs12": {
-      const { certificates } = await readPkcs12(bytes, passphrase, source, { keys: false });
+      const { certificates } = await readPkcs12(bytes, options.passphrase, source, {
+        keys: false,
+      });
       certificates.forEach((c, i) => {
         try {
           validateCertificate(c);
@@ -661,7 +669,7 @@ async function certificatesFromDer(
         `${where}: DER that is not a certificate, PKCS#7 bundle or PKCS#12 file`,
       );
     default:
-      throw notACertificate(source, thingOfDer(kind));
+      throw notACertificate(source, thingOfDer(kind), options.forApi === true);
   }
 }
 
@@ -672,13 +680,24 @@ function noCertificate(source: string, why?: string): TrailsealError {
   );
 }
 
-function notACertificate(source: string, thing: Thing): TrailsealError {
+function notACertificate(source: string, thing: Thing, forApi: boolean): TrailsealError {
+  const [request, key, other] = forApi
+    ? [
+        "the API wants the certificate a CA issued for it",
+        "the API wants the certificate (the public half), never the private key",
+        "the API wants an X.509 certificate",
+      ]
+    : [
+        "a certificate is wanted here, the one a CA issued for it",
+        "a certificate (the public half) is wanted here, never the private key",
+        "an X.509 certificate is wanted here",
+      ];
   const wants =
     thing === "certificate-request"
-      ? "the API wants the certificate a CA issued for it"
+      ? request
       : thing === "private-key" || thing === "encrypted-private-key"
-        ? "the API wants the certificate (the public half), never the private key"
-        : "the API wants an X.509 certificate";
+        ? key
+        : other;
   return new TrailsealError(
     "NOT_A_CERTIFICATE",
     `${source} holds ${THING_NAMES[thing]}, not a certificate: ${wants}`,

@@ -308,6 +308,15 @@ describe("seal, inspect, replay, share", () => {
     );
   });
 
+  it("a key given as a trust anchor is explained without the SPS API's words", async () => {
+    const r = await runCli(["verify", p("s.trail"), "--ca", certs("rsa2048-a.key")], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      `trailseal: error: ${certs("rsa2048-a.key")} holds a private key, not a certificate: a certificate (the public half) is wanted here, never the private key\n` +
+        "trailseal: hint: give the certificate file (.crt/.pem), or a PKCS#12 file with --passin\n",
+    );
+  });
+
   it("a missing trail is named once, by every command that reads one", async () => {
     for (const argv of [
       ["inspect", "gone.trail"],

@@ -266,9 +266,36 @@ describe("readCertificates: errors", () => {
   ];
   for (const [name, code, message] of table) {
     it(`${name}: ${code}`, async () => {
-      await expectCode(readCertificates(file(name), { source: name }), code, message);
+      await expectCode(readCertificates(file(name), { source: name, forApi: true }), code, message);
     });
   }
+
+  it("outside the API (trust anchors, chains), a key or CSR is explained without the API", async () => {
+    const cases: [string, string][] = [
+      [
+        "bad/private-key.pem",
+        "bad/private-key.pem holds a private key, not a certificate: a certificate (the public half) is wanted here, never the private key",
+      ],
+      [
+        "bad/request.csr",
+        "bad/request.csr holds a certificate signing request (CSR), not a certificate: a certificate is wanted here, the one a CA issued for it",
+      ],
+      [
+        "bad/public-key.pem",
+        "bad/public-key.pem holds a bare public key, not a certificate: an X.509 certificate is wanted here",
+      ],
+      [
+        "keys/rsa-pkcs8.der",
+        "keys/rsa-pkcs8.der holds a private key, not a certificate: a certificate (the public half) is wanted here, never the private key",
+      ],
+    ];
+    for (const [name, message] of cases)
+      await expectCode(
+        readCertificates(file(name), { source: name }),
+        "NOT_A_CERTIFICATE",
+        message,
+      );
+  });
 
   it("wrong PKCS#12 password, modern and legacy; the message never holds the password", async () => {
     for (const name of ["variants/modern.p12", "variants/legacy-3des.pfx"]) {

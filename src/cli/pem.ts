@@ -70,6 +70,7 @@ certificate, corrupt base64 or DER, wrong PKCS#12 password).
       const bytes = await readInput(file, io);
       const certificates = await readCertificates(bytes, {
         source,
+        forApi: true,
         ...(passphrase === undefined ? {} : { passphrase }),
       });
       // Numbered within its own file, so "certificate 2" is the second of that file.

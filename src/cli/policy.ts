@@ -251,6 +251,7 @@ class CertificateLoader {
     const bytes = await readInput(path, this.io);
     let certs = await readCertificates(bytes, {
       source,
+      forApi: true,
       ...(this.passphrase === undefined ? {} : { passphrase: this.passphrase }),
     });
     if (certs.length > 1) {
