@@ -1,5 +1,6 @@
 /* global process */
-// `npm install` (prepare): build the CLI unless dist/ is already newer than every source file.
+// `npm install` (prepare) and `npm test`: build the CLI unless dist/ is already newer than every
+// source file (after `npm ci` in CI, `npm test` would otherwise build a second time, ~5 s).
 // npx runs prepare a second time when it links this package for `npx trailseal …`; skipping the
 // rebuild there keeps `npm install && npx trailseal demo` quick. `npm run build` always builds.
 import { execFileSync } from "node:child_process";
