@@ -5,6 +5,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { TrailsealError } from "../errors.js";
 import { readPrivateKeys, type PrivateKey } from "../keys.js";
+import { readCertificates } from "../pem.js";
 import { sealingPlan, type SealingPlan } from "../policy.js";
 import { readInput, readPassin } from "./files.js";
 import type { Io } from "./io.js";
@@ -50,6 +51,14 @@ export async function loadKeys(
     );
   }
   return keys;
+}
+
+/** Every certificate (DER) from every file given, in order: `--ca`, `--tsa-ca` and the like. */
+export async function loadCertificates(paths: readonly string[], io: Io): Promise<Uint8Array[]> {
+  const certs: Uint8Array[] = [];
+  for (const path of paths)
+    certs.push(...(await readCertificates(await readInput(path, io), { source: path })));
+  return certs;
 }
 
 /** Reads a policy file (as `policy create` writes it) into a sealing plan. */

@@ -11,12 +11,12 @@ import type { PrivateKey } from "../keys.js";
 import { describeAlternatives, type ChannelAccess } from "../trail/open.js";
 import { TrailReader, type TrailEnd } from "../trail/reader.js";
 import { verifyTrail } from "../verify.js";
-import { readCertificates } from "../pem.js";
 import { openTrail, type OpenedTrail } from "../trail/session.js";
 import { collect, EXIT_FAILED, EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
 import {
   OutputFile,
   inputStream,
+  loadCertificates,
   loadKeys,
   namedItems,
   namingTrail,
@@ -24,7 +24,7 @@ import {
   truncationNotice,
 } from "./common.js";
 import { Progress, counted } from "./progress.js";
-import { inputName, readInput } from "./files.js";
+import { inputName } from "./files.js";
 
 interface ReplayFlags {
   key?: string[];
@@ -41,14 +41,6 @@ interface ReplayFlags {
 }
 
 const FORMATS = ["asciicast", "asciicast-v3", "raw", "jsonl", "script"] as const;
-
-/** Trust anchors from certificate files (any form `pem` reads). */
-async function readAnchors(paths: readonly string[], io: Io): Promise<Uint8Array[]> {
-  const out: Uint8Array[] = [];
-  for (const p of paths)
-    out.push(...(await readCertificates(await readInput(p, io), { source: p })));
-  return out;
-}
 
 /**
  * The verified prefix of a trail, from a first pass over it without keys: the number of records
@@ -199,7 +191,7 @@ Ctrl-C.`,
     let upTo: number | undefined;
     let truncated = false;
     if (trailPath !== "-") {
-      const anchors = flags.ca === undefined ? null : await readAnchors(flags.ca, io);
+      const anchors = flags.ca === undefined ? null : await loadCertificates(flags.ca, io);
       const prefix = await verifiedPrefix(trailPath, io, anchors).catch((e: unknown) => {
         throw namingTrail(name, e);
       });

@@ -14,7 +14,7 @@ import { LOCAL_POLICY_OID, localStamper, serialSource, type Stamper } from "../t
 import { remoteStamper, shownUrl } from "../timestamp/client.js";
 import type { CheckpointSigner } from "../trail/writer.js";
 import { collect, say, type Io } from "./io.js";
-import { loadPlan, passphrase } from "./common.js";
+import { loadCertificates, loadPlan, passphrase } from "./common.js";
 import { readInput } from "./files.js";
 
 export interface SealingFlags {
@@ -80,9 +80,7 @@ export async function tlsTrust(
   urls: readonly string[],
   io: Io,
 ): Promise<Uint8Array[]> {
-  const certs: Uint8Array[] = [];
-  for (const path of paths)
-    certs.push(...(await readCertificates(await readInput(path, io), { source: path })));
+  const certs = await loadCertificates(paths, io);
   if (certs.length > 0 && !urls.some((u) => /^https:/i.test(u)))
     say(io, "warning", "--tsa-tls-ca applies to https:// TSA URLs only; none is used here");
   for (const url of urls) {
@@ -257,9 +255,7 @@ export async function resolveSealing(flags: SealingFlags, io: Io): Promise<Seali
       },
     );
   } else if (ts !== null && ts.selection === "remote") {
-    const anchors: Uint8Array[] = [];
-    for (const path of flags.tsaCa ?? [])
-      anchors.push(...(await readCertificates(await readInput(path, io), { source: path })));
+    const anchors = await loadCertificates(flags.tsaCa ?? [], io);
     const timeout = Number(flags.tsaTimeout ?? "10");
     if (!(timeout > 0))
       throw new TrailsealError(

@@ -5,12 +5,12 @@ import { resolve } from "node:path";
 import { defaultHome, loadAuthority } from "../authority.js";
 import { toHex } from "../bytes.js";
 import { TrailsealError } from "../errors.js";
-import { readCertificates } from "../pem.js";
 import { encodeTimeStampResp } from "../pkix/tsp.js";
 import { parseResponse, remoteStamper } from "../timestamp/client.js";
 import { checkPolicyOid, nonceFromRandom } from "../timestamp/request.js";
 import { LOCAL_POLICY_OID, localStamper, serialSource, type Stamper } from "../timestamp/token.js";
 import { checkToken, tokenImprintHash, verifyToken, type TokenFacts } from "../timestamp/verify.js";
+import { loadCertificates } from "./common.js";
 import { readInput } from "./files.js";
 import { tlsTrust } from "./sealing.js";
 import {
@@ -117,13 +117,6 @@ async function hashFile(path: string, hash: string, io: Io): Promise<Uint8Array>
   return new Uint8Array(h.digest());
 }
 
-async function anchorsFrom(paths: readonly string[], io: Io): Promise<Uint8Array[]> {
-  const anchors: Uint8Array[] = [];
-  for (const p of paths)
-    anchors.push(...(await readCertificates(await readInput(p, io), { source: p })));
-  return anchors;
-}
-
 async function stamp(file: string | undefined, flags: StampFlags, io: Io): Promise<number> {
   if (file === undefined)
     throw new TrailsealError("USAGE", "name the file to timestamp (or use --verify FILE.tsr)");
@@ -179,7 +172,7 @@ async function stamp(file: string | undefined, flags: StampFlags, io: Io): Promi
         "USAGE",
         `--timeout must be a positive number of seconds, not ${flags.timeout}`,
       );
-    const given = await anchorsFrom(flags.tsaCa ?? [], io);
+    const given = await loadCertificates(flags.tsaCa ?? [], io);
     anchors = given.length === 0 ? null : given;
     const tlsCa = await tlsTrust(flags.tsaTlsCa ?? [], tsa, io);
     stamper = remoteStamper(tsa, {
@@ -244,7 +237,7 @@ async function verify(
       "-o, --tsa and --tsa-tls-ca go with stamping, not with --verify",
     );
   }
-  let anchors = await anchorsFrom(flags.tsaCa ?? [], io);
+  let anchors = await loadCertificates(flags.tsaCa ?? [], io);
   if (anchors.length === 0) {
     const home = defaultHome(io.env, io.cwd, flags.home);
     try {

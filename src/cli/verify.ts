@@ -1,4 +1,3 @@
-import { readCertificates } from "../pem.js";
 import { TrailsealError, isTrailsealError } from "../errors.js";
 import { ChainValidator } from "../sign.js";
 import {
@@ -19,9 +18,9 @@ import {
   reportError,
   type Io,
 } from "./io.js";
-import { inputStream, loadKeys, printable } from "./common.js";
+import { inputStream, loadCertificates, loadKeys, printable } from "./common.js";
 import { Progress, counted } from "./progress.js";
-import { inputName, readInput } from "./files.js";
+import { inputName } from "./files.js";
 
 interface VerifyFlags {
   ca?: string[];
@@ -30,13 +29,6 @@ interface VerifyFlags {
   passin?: string;
   require?: string[];
   json?: boolean;
-}
-
-async function anchorsFrom(paths: readonly string[], io: Io): Promise<Uint8Array[]> {
-  const out: Uint8Array[] = [];
-  for (const p of paths)
-    out.push(...(await readCertificates(await readInput(p, io), { source: p })));
-  return out;
 }
 
 function who(r: { spkiFingerprint: string; subject: string }[]): string {
@@ -248,8 +240,8 @@ tampered, 2 usage or I/O error (a trail that cannot be read is reported on stder
         );
       }
     }
-    const anchors = await anchorsFrom(flags.ca ?? [], io);
-    const tsaAnchors = await anchorsFrom(flags.tsaCa ?? [], io);
+    const anchors = await loadCertificates(flags.ca ?? [], io);
+    const tsaAnchors = await loadCertificates(flags.tsaCa ?? [], io);
     const keys = await loadKeys(flags.key ?? [], flags.passin, io);
     const validator = new ChainValidator();
     const verdicts: Verdict[] = [];
