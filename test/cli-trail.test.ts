@@ -507,7 +507,8 @@ describe("seal, inspect, replay, share", () => {
       "-inkey",
       certs("rsa2048-a.key"),
     ]);
-    expect(wrong.status).not.toBe(0);
+    expect(wrong.status).toBe(4);
+    expect(wrong.stderr.toString()).toMatch(/CMS_decrypt_set1_pkey_and_peer:no matching recipient/);
   });
 
   it("script export plays in scriptreplay: exactly the downstream bytes", async () => {
