@@ -101,7 +101,6 @@ const BIT_STRING = 0x03;
 const OCTET_STRING = 0x04;
 const OID = 0x06;
 
-export const OID_PKCS7_DATA = "1.2.840.113549.1.7.1";
 export const OID_PKCS7_SIGNED_DATA = "1.2.840.113549.1.7.2";
 
 /** What a DER blob is, judged by its outer shape only. */

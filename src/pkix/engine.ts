@@ -16,9 +16,4 @@ const engine = new pkijs.CryptoEngine({
 pkijs.setEngine("node", engine);
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
-/** The pkijs crypto engine over Node's WebCrypto. */
-export function cryptoEngine(): pkijs.CryptoEngine {
-  return engine;
-}
-
 export { pkijs, x509 };

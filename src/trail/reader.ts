@@ -10,7 +10,6 @@ import { equal, toHex } from "../bytes.js";
 import type { Channel } from "../events.js";
 import { ByteSource } from "./source.js";
 import {
-  CHANNEL_CODE,
   FLAG_CONTINUED,
   FLAG_FINAL,
   FLAG_LAST,
@@ -456,9 +455,4 @@ export class TrailReader {
       if (this.endState === null) await this.src.close();
     }
   }
-}
-
-/** The channel code of a frame (for encoders). */
-export function channelCode(channel: Channel): number {
-  return CHANNEL_CODE[channel];
 }

@@ -3,7 +3,7 @@
  * back into session events. Both stream: memory stays bounded whatever the size.
  */
 import type { Writable } from "node:stream";
-import type { Channel, SessionEvent, SessionMetadata } from "../events.js";
+import type { SessionEvent, SessionMetadata } from "../events.js";
 import type { StanzaKey } from "../recipients.js";
 import { EventDecoder, unlockChannels, type Unlocked } from "./open.js";
 import { TrailReader, type TrailEnd, type TrailRecord } from "./reader.js";
@@ -71,11 +71,6 @@ export async function openTrail(
       return reader.end;
     },
   };
-}
-
-/** Whether the given channel is readable once opened. */
-export function channelReadable(opened: OpenedTrail, channel: Channel): boolean {
-  return opened.decoder.readable(channel);
 }
 
 /**
