@@ -8,7 +8,7 @@ import { readPrivateKeys, type PrivateKey } from "../keys.js";
 import { readCertificates } from "../pem.js";
 import { sealingPlan, type SealingPlan } from "../policy.js";
 import { readInput, readPassin } from "./files.js";
-import type { Io } from "./io.js";
+import { plural, type Io } from "./io.js";
 
 /** A streamed input: a file path or `-` for stdin. Missing files fail before any work starts. */
 export async function inputStream(path: string, io: Io): Promise<AsyncIterable<Uint8Array>> {
@@ -334,5 +334,5 @@ export function truncationNotice(
     last === null
       ? "the trail has no checkpoint at all"
       : `verification stops at checkpoint ${last.index} (session time ${seconds(Math.round(last.time * 1e6))})`;
-  return `${name} is truncated (${reason}): ${where}; ${uncovered} frame${uncovered === 1 ? "" : "s"}${last === null ? "" : " after it"} ${uncovered === 1 ? "is" : "are"} not covered by any checkpoint`;
+  return `${name} is truncated (${reason}): ${where}; ${plural(uncovered, "frame")}${last === null ? "" : " after it"} ${uncovered === 1 ? "is" : "are"} not covered by any checkpoint`;
 }

@@ -4,7 +4,7 @@ import type { Recording } from "../formats/stream.js";
 import { TrailsealError } from "../errors.js";
 import { sealEvents } from "../trail/session.js";
 import { randomBytes } from "node:crypto";
-import { EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
+import { EXIT_OK, guard, newCommand, parseArgs, plural, say, type Io } from "./io.js";
 import { OutputFile, inputStream } from "./common.js";
 import { Progress, counted } from "./progress.js";
 import { inputName } from "./files.js";
@@ -105,7 +105,7 @@ recording or key, an existing output without --force).`,
       const h = writer.header;
       const describe = (c: "downstream" | "upstream") =>
         h.channels[c].encrypted
-          ? `encrypted (${h.channels[c].stanzas!.length} alternative${h.channels[c].stanzas!.length === 1 ? "" : "s"})`
+          ? `encrypted (${plural(h.channels[c].stanzas!.length, "alternative")})`
           : "clear";
       // Said here too, not only in the warnings: a summary must not claim stamps that are missing.
       const unstamped = writer.unstampedCount;
@@ -116,7 +116,7 @@ recording or key, an existing output without --force).`,
             ? `timestamped (${h.policy.timestamping})`
             : `timestamped (${h.policy.timestamping}), but ${unstamped} of ${writer.checkpointCount} checkpoints unstamped`;
       io.stdout.write(
-        `sealed ${inputName(input)} (${format}) into ${flags.output}: ${writer.records} records, ${writer.checkpointCount} checkpoint${writer.checkpointCount === 1 ? "" : "s"}; ` +
+        `sealed ${inputName(input)} (${format}) into ${flags.output}: ${writer.records} records, ${plural(writer.checkpointCount, "checkpoint")}; ` +
           `downstream ${describe("downstream")}, upstream ${describe("upstream")}; ` +
           `${h.policy.signing ? "signed" : "not signed"}, ${stamping}\n`,
       );

@@ -7,7 +7,7 @@ import { encodeHeader, type AnnexStanza } from "../trail/format.js";
 import { unlockChannels } from "../trail/open.js";
 import { readHeader, TrailReader, type TrailEnd } from "../trail/reader.js";
 import { ByteSource } from "../trail/source.js";
-import { collect, EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
+import { collect, EXIT_OK, guard, newCommand, parseArgs, plural, say, type Io } from "./io.js";
 import {
   OutputFile,
   inputStream,
@@ -201,7 +201,7 @@ Exit status: 0 written, 1 the keys open no channel, or the input is not a trail 
       );
     }
     if (flags.output !== "-")
-      io.stdout.write(`added ${count} stanza${count === 1 ? "" : "s"}; wrote ${flags.output}\n`);
+      io.stdout.write(`added ${plural(count, "stanza")}; wrote ${flags.output}\n`);
     return EXIT_OK;
   });
 }
