@@ -73,7 +73,9 @@ describe("--passin pass:TEXT", () => {
       { cwd: CERTS, now: NOW },
     );
     expect(r.code).toBe(2);
-    expect(r.stderr.startsWith(PASS_WARNING)).toBe(true);
+    expect(r.stderr).toBe(
+      `${PASS_WARNING}trailseal: error: wrong password for PKCS#12 file variants/modern.p12\ntrailseal: hint: check the password given with --passin\n`,
+    );
     expect(r.stderr).not.toContain("Wr0ngSecret");
     expect(r.stdout).not.toContain("Wr0ngSecret");
   });
