@@ -425,7 +425,6 @@ export function decodeFramePayload(plain: Uint8Array, seq: number): FramePayload
   }
 }
 
-/** Parses and sanity-checks the sealed header JSON (§ Header in docs/FORMAT.md). */
 /** The policy interval bounds (SPS: signing_and_timestamping_interval, 10..100000 seconds). */
 export const MIN_INTERVAL_SECONDS = 10;
 export const MAX_INTERVAL_SECONDS = 100_000;

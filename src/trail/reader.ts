@@ -6,7 +6,7 @@
  */
 import { TrailsealError } from "../errors.js";
 import { MAX_FRAME_PLAINTEXT, TAG_BYTES } from "../frames.js";
-import { equal, toHex } from "../bytes.js";
+import { concat, equal, toHex } from "../bytes.js";
 import type { Channel } from "../events.js";
 import { ByteSource } from "./source.js";
 import {
@@ -148,12 +148,8 @@ export async function readHeader(src: ByteSource, name: string): Promise<ParsedH
   if (annexJson.byteLength < annexLength)
     throw new TrailsealError("TRUNCATED", `${name}: annex is cut short`);
   const annex = parseAnnexJson(annexJson, name);
-  const sealed = new Uint8Array(14 + sealedLength);
-  sealed.set(fixed, 0);
-  sealed.set(json, 14);
-  const annexBytes = new Uint8Array(4 + annexLength);
-  annexBytes.set(annexLengthBytes, 0);
-  annexBytes.set(annexJson, 4);
+  const sealed = concat(fixed, json);
+  const annexBytes = concat(annexLengthBytes, annexJson);
   return {
     name,
     header,

@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { TrailsealError } from "../errors.js";
-import { toBase64, toHex } from "../bytes.js";
+import { concat, toBase64, toHex } from "../bytes.js";
 import type { Channel, SessionEvent, SessionMetadata } from "../events.js";
 import { channelOf } from "../events.js";
 import {
@@ -379,10 +379,7 @@ export class TrailWriter {
 
 /** A frame's associated data: the trail's start digest and the record's clear prefix. */
 export function frameAad(start: Uint8Array, prefix: Uint8Array): Uint8Array {
-  const aad = new Uint8Array(start.byteLength + prefix.byteLength);
-  aad.set(start, 0);
-  aad.set(prefix, start.byteLength);
-  return aad;
+  return concat(start, prefix);
 }
 
 function isSealingPlan(p: SealingPlan | AuditPolicy | AuditPolicyObject): p is SealingPlan {
