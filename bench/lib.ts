@@ -11,7 +11,7 @@ import { join } from "node:path";
 
 export const REPO = join(import.meta.dirname, "..");
 export const CLI = join(REPO, "dist", "cli", "bin.js");
-export const GNU_TIME = "/usr/bin/time";
+const GNU_TIME = "/usr/bin/time";
 
 export interface Measured {
   /** Wall-clock seconds from spawn to exit. */

@@ -40,7 +40,7 @@ const openRows = (t: ThroughputResult): string[][] =>
 const RSS_BOUND_BYTES = 150e6;
 
 /** trailseal runs whose peak RSS broke the bound, one line each. */
-export function overBound(t: ThroughputResult): string[] {
+function overBound(t: ThroughputResult): string[] {
   const lines: string[] = [];
   for (const x of t.tools.filter((tool) => tool.id.startsWith("trailseal"))) {
     for (const phase of ["seal", "open"] as const) {

@@ -19,7 +19,7 @@ interface DemoFlags {
 }
 
 /** The bundled sample: a short administration session with typed passwords (asciicast v2). */
-export function sampleRecording(): string {
+function sampleRecording(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   // src/cli or dist/cli → the package root
   return resolve(here, "..", "..", "testdata", "recordings", "admin-session.cast");

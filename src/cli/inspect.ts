@@ -66,7 +66,7 @@ function text(v: unknown): string {
 }
 
 /** Reads a whole trail without keys and summarises it. Structural faults throw. */
-export async function summarize(path: string, io: Io): Promise<TrailSummary> {
+async function summarize(path: string, io: Io): Promise<TrailSummary> {
   const name = inputName(path);
   const reader = await TrailReader.open(await inputStream(path, io), name);
   const { header, annex, size } = reader.parsed;

@@ -339,7 +339,7 @@ not JSON.
 }
 
 /** One problem as a line: `path: severity: message [CODE]`. */
-export function formatProblem(p: PolicyProblem): string {
+function formatProblem(p: PolicyProblem): string {
   return `${p.path === "" ? "(input)" : p.path}: ${p.severity}: ${p.message} [${p.code}]`;
 }
 

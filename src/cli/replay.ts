@@ -48,7 +48,7 @@ const FORMATS = ["asciicast", "asciicast-v3", "raw", "jsonl", "script"] as const
  * every checkpoint's signature must be valid and chain to one of them (and its timestamp, when
  * there is one, is used as verify uses it); without, only the chain and structure are checked.
  */
-export async function verifiedPrefix(
+async function verifiedPrefix(
   path: string,
   io: Io,
   anchors: readonly Uint8Array[] | null,

@@ -20,7 +20,7 @@ interface SealFlags extends SealingFlags {
 const FORMATS = ["asciicast", "script", "raw"] as const;
 
 /** Opens a recording file (or stdin) in the given or detected format. */
-export async function openRecordingFile(
+async function openRecordingFile(
   path: string,
   format: string | undefined,
   timing: string | undefined,

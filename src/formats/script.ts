@@ -56,7 +56,7 @@ function parseSize(text: string | undefined, line: Line, source: string): number
 }
 
 /** "2026-11-23 01:03:40+00:00" (script's START_TIME and header date) to Unix seconds. */
-export function parseScriptDate(text: string): number | undefined {
+function parseScriptDate(text: string): number | undefined {
   const iso = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})([+-]\d{2}:?\d{2}|Z)?$/.exec(text.trim());
   const ms = iso === null ? Date.parse(text) : Date.parse(`${iso[1]}T${iso[2]}${iso[3] ?? "Z"}`);
   return Number.isFinite(ms) ? ms / 1000 : undefined;

@@ -21,7 +21,7 @@ export interface Line {
 }
 
 /** Longest line accepted (a JSON event line of asciicast, a timing line of script). */
-export const MAX_LINE = 16 * 1024 * 1024;
+const MAX_LINE = 16 * 1024 * 1024;
 
 export function formatError(
   source: string,
@@ -177,9 +177,4 @@ export class ByteReader {
     if (pieceLength > 0) yield flush();
     missing.count = left;
   }
-}
-
-/** An async iterable over one in-memory buffer (handy for tests and small inputs). */
-export async function* fromBytes(...chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
-  for (const c of chunks) yield c;
 }

@@ -53,7 +53,7 @@ function commonHeader(metadata: SessionMetadata): Record<string, unknown> {
 }
 
 /** The v2 header line (without newline). */
-export function headerV2(metadata: SessionMetadata): string {
+function headerV2(metadata: SessionMetadata): string {
   return JSON.stringify({
     version: 2,
     width: metadata.cols ?? 80,
@@ -64,7 +64,7 @@ export function headerV2(metadata: SessionMetadata): string {
 }
 
 /** The v3 header line (without newline). */
-export function headerV3(metadata: SessionMetadata): string {
+function headerV3(metadata: SessionMetadata): string {
   const extraTerm = metadata.extra?.["term"];
   const term: Record<string, unknown> = { cols: metadata.cols ?? 80, rows: metadata.rows ?? 24 };
   if (typeof extraTerm === "object" && extraTerm !== null) {

@@ -30,7 +30,7 @@ function dataFields(data: Uint8Array): string {
   }
 }
 
-export function jsonlLine(ev: SessionEvent): string {
+function jsonlLine(ev: SessionEvent): string {
   const head = `{"t":${formatSeconds(ev.time)},"type":${JSON.stringify(ev.type)}`;
   switch (ev.type) {
     case "output":
