@@ -151,7 +151,7 @@ export async function loadSigningIdentity(
     );
   }
   const spki = spkiOf(key);
-  const leafIndex = certs.findIndex((c) => equal(spkiOf(certificateInfo(c).publicKey), spki));
+  const leafIndex = certSpkis.findIndex((s) => equal(s, spki));
   if (leafIndex < 0) {
     const leaf = certificateInfo(certs[0]!);
     throw new TrailsealError(
