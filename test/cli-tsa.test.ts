@@ -1,15 +1,15 @@
 import { execFileSync, spawn } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Io } from "../src/cli/io.js";
 import { serve } from "../src/cli/tsa.js";
 import { parseResponse } from "../src/timestamp/client.js";
 import { runCli } from "./helpers/io.js";
-import { pkiPath } from "./helpers/tsa.js";
+import { pkiPath, untrustedCopy } from "./helpers/tsa.js";
 
 const dir = mkdtempSync(join(tmpdir(), "trailseal-clitsa-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,15 +18,8 @@ function openssl(args: string[]): string {
   return execFileSync("openssl", args, { cwd: dir, stdio: "pipe" }).toString();
 }
 
-/**
- * A path for openssl's -untrusted, which splits its argument at whitespace into several files:
- * a copy of `path` in the working directory, so a checkout under a path with a space works.
- */
-function untrusted(path: string): string {
-  const name = `untrusted-${basename(path)}`;
-  copyFileSync(path, join(dir, name));
-  return name;
-}
+/** openssl runs in `dir`; see untrustedCopy for why -untrusted gets a copy there. */
+const untrusted = (path: string): string => untrustedCopy(dir, path);
 
 function post(url: string, body: Uint8Array): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {

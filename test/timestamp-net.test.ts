@@ -4,19 +4,19 @@
  * wrapper around `openssl ts -reply` -> our verifier.
  */
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes, X509Certificate } from "node:crypto";
 import { createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
 import { connect, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeTimeStampResp, hashAlgorithm, OID } from "../src/pkix/tsp.js";
 import { parseResponse, remoteStamper } from "../src/timestamp/client.js";
 import { startTsaServer, type TsaServer } from "../src/timestamp/server.js";
 import { issueToken, serialSource } from "../src/timestamp/token.js";
 import { verifyToken } from "../src/timestamp/verify.js";
-import { pkiPath, ROOT_CA, sha256, tsaFixture } from "./helpers/tsa.js";
+import { pkiPath, ROOT_CA, sha256, tsaFixture, untrustedCopy } from "./helpers/tsa.js";
 import { startHttpsFront } from "./helpers/https-front.js";
 
 const POLICY = "1.3.6.1.4.1.32473.3161.1";
@@ -33,15 +33,8 @@ function openssl(args: string[]): string {
   return execFileSync("openssl", args, { cwd: dir, stdio: "pipe" }).toString();
 }
 
-/**
- * A path for openssl's -untrusted, which splits its argument at whitespace into several files:
- * a copy of `path` in the working directory, so a checkout under a path with a space works.
- */
-function untrusted(path: string): string {
-  const name = `untrusted-${basename(path)}`;
-  copyFileSync(path, join(dir, name));
-  return name;
-}
+/** openssl runs in `dir`; see untrustedCopy for why -untrusted gets a copy there. */
+const untrusted = (path: string): string => untrustedCopy(dir, path);
 
 /** POSTs bytes and returns status, content type and body. */
 function post(

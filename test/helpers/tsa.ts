@@ -1,7 +1,7 @@
 /** Fixtures and helpers for the timestamping tests (testdata/pki and testdata/tsa). */
 import { createHash, createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { copyFileSync, readFileSync } from "node:fs";
+import { basename, join } from "node:path";
 
 const ROOT = join(import.meta.dirname, "..", "..", "testdata");
 
@@ -32,3 +32,14 @@ export function sha256(data: string | Uint8Array): Uint8Array {
 
 export const ROOT_CA = (): Uint8Array => certDer("root-ca");
 export const FOREIGN_ROOT_CA = (): Uint8Array => certDer("foreign-root-ca");
+
+/**
+ * A path for openssl's -untrusted, which splits its argument at whitespace into several files:
+ * a copy of `path` in `dir` (openssl's working directory), named relative to it, so a checkout
+ * under a path with a space works.
+ */
+export function untrustedCopy(dir: string, path: string): string {
+  const name = `untrusted-${basename(path)}`;
+  copyFileSync(path, join(dir, name));
+  return name;
+}
