@@ -301,6 +301,17 @@ export async function verifyTrail(
     if (current === null || (current.state === "untrusted" && f.state === "invalid"))
       signatureFailure = f;
   };
+  /** A checkpoint's signature failed (CHAIN_UNTRUSTED: untrusted; else invalid); rethrows others. */
+  const signatureFailed = (state: CheckpointState, e: unknown, where: string) => {
+    if (!isTrailsealError(e)) throw e;
+    const untrusted = e.code === "CHAIN_UNTRUSTED";
+    state.signature = untrusted ? "untrusted" : "invalid";
+    noteSignatureFailure({
+      code: e.code,
+      message: `${where}: ${e.message}`,
+      state: untrusted ? "untrusted" : "invalid",
+    });
+  };
   let stampFailure: { code: ErrorCode; message: string; state: "invalid" | "untrusted" } | null =
     null;
   const tokens: TokenFacts[] = [];
@@ -325,14 +336,10 @@ export async function verifyTrail(
     switch (record.type) {
       case "frame":
         frames[record.channel]++;
-        if (
-          decoder !== null &&
-          header.channels[record.channel].encrypted &&
-          decoder.readable(record.channel)
-        ) {
-          decoder.decode(record);
+        if (decoder === null) return;
+        decoder.decode(record);
+        if (header.channels[record.channel].encrypted && decoder.readable(record.channel))
           decrypted[record.channel]++;
-        } else if (decoder !== null) decoder.decode(record);
         return;
       case "checkpoint": {
         const state: CheckpointState = {
@@ -368,14 +375,11 @@ export async function verifyTrail(
               });
             } else known.checkpoints.push(record.statement.index);
           } catch (e) {
-            if (!isTrailsealError(e)) throw e;
-            const untrusted = e.code === "CHAIN_UNTRUSTED";
-            state.signature = untrusted ? "untrusted" : "invalid";
-            noteSignatureFailure({
-              code: e.code,
-              message: `checkpoint ${record.statement.index} (record ${record.seq}): ${e.message}`,
-              state: untrusted ? "untrusted" : "invalid",
-            });
+            signatureFailed(
+              state,
+              e,
+              `checkpoint ${record.statement.index} (record ${record.seq})`,
+            );
           }
         }
         checkpoints.push(state);
@@ -469,14 +473,11 @@ export async function verifyTrail(
       // The signature itself was verified with the checkpoint; only the time changes here.
       await validator.validate(chain[0], chain.slice(1, -1), anchors, token.genTime);
     } catch (e) {
-      if (!isTrailsealError(e)) throw e;
-      const untrusted = e.code === "CHAIN_UNTRUSTED";
-      state.signature = untrusted ? "untrusted" : "invalid";
-      noteSignatureFailure({
-        code: e.code,
-        message: `${where}: at the timestamp's genTime ${token.genTime.toISOString()}: ${e.message}`,
-        state: untrusted ? "untrusted" : "invalid",
-      });
+      signatureFailed(
+        state,
+        e,
+        `${where}: at the timestamp's genTime ${token.genTime.toISOString()}`,
+      );
     }
   }
 
