@@ -20,10 +20,12 @@ import { toBase64 } from "../bytes.js";
 import type { Sink } from "./asciicast.js";
 
 const encoder = new TextEncoder();
+// Not streaming: each decode starts afresh, so one decoder serves every event.
+const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 function dataFields(data: Uint8Array): string {
   try {
-    const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(data);
+    const text = strict.decode(data);
     return `"data":${JSON.stringify(text)}`;
   } catch {
     return `"data":${JSON.stringify(toBase64(data))},"encoding":"base64"`;
