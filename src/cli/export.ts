@@ -254,7 +254,7 @@ is not empty and --force is not given).`,
       `exported ${exported} checkpoints and ${stanzas.length} stanzas of ${name} to ${dirArg}; see ${join(dirArg, "VERIFY.txt")}\n`,
     );
     if (reader.end.state === "truncated") {
-      io.stderr.write(`trailseal: warning: ${name} is truncated: ${reader.end.reason}\n`);
+      say(io, "warning", `${name} is truncated: ${reader.end.reason}`);
     }
     return EXIT_OK;
   });
