@@ -360,12 +360,17 @@ describe("trailseal policy check", () => {
   it("exit 2: not JSON, no such file, no argument", async () => {
     const notJson = await run(["policy", "check", "-"], { stdin: "name: audit\n" });
     expect(notJson.code).toBe(2);
-    expect(notJson.stderr).toMatch(/^trailseal: error: <stdin> is not JSON: /);
+    expect(notJson.stderr).toBe(
+      "trailseal: error: <stdin> is not JSON: Unexpected token 'a'\ntrailseal: hint: give the policy body or the REST object as JSON\n",
+    );
     const missing = await run(["policy", "check", "testdata/policies/nope.json"]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toBe("trailseal: error: no such file: testdata/policies/nope.json\n");
     const none = await run(["policy", "check"]);
     expect(none.code).toBe(2);
+    expect(none.stderr).toBe(
+      "trailseal: error: missing required argument 'file'\ntrailseal: hint: see --help\n",
+    );
   });
 });
 
@@ -376,10 +381,15 @@ describe("trailseal policy", () => {
     expect(help.stdout).toContain(
       "trailseal policy create --name audit --encrypt alice.pem,bob.pem --timestamp local",
     );
-    expect((await run(["policy"])).code).toBe(2);
+    const bare = await run(["policy"]);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toBe(help.stdout);
+    expect(bare.stdout).toBe("");
     const unknown = await run(["policy", "delete"]);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/^trailseal: error: unknown policy subcommand 'delete'/);
+    expect(unknown.stderr).toBe(
+      "trailseal: error: unknown policy subcommand 'delete'\ntrailseal: hint: use 'trailseal policy create' or 'trailseal policy check'\n",
+    );
   });
 
   it("subcommand --help shows examples", async () => {
