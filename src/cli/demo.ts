@@ -11,6 +11,7 @@ import { TrailsealError } from "../errors.js";
 import { writePrivateKeyFile } from "../keys.js";
 import { toPem } from "../pem.js";
 import { issueCertificate, serialFromRandom } from "../pkix/certify.js";
+import { commandLine } from "../record/pty.js";
 import { EXIT_FAILED, EXIT_OK, guard, newCommand, parseArgs, type Io } from "./io.js";
 import { run as runMain } from "./main.js";
 
@@ -91,7 +92,7 @@ Exit status: 0 done, 2 the directory is not empty (without --force) or a step fa
       expect = EXIT_OK,
       env: Record<string, string> = {},
     ) => {
-      out(`\n# ${title}\n$ trailseal ${args.map(shellQuote).join(" ")}\n`);
+      out(`\n# ${title}\n$ trailseal ${commandLine(args)}\n`);
       const stdout = new PassThrough();
       const stderr = new PassThrough();
       const chunks: Buffer[] = [];
@@ -214,8 +215,4 @@ async function makeAuditor(dir: string, who: string, now: Date, force: boolean):
     privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
     { force },
   );
-}
-
-function shellQuote(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
 }
