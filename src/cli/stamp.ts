@@ -11,7 +11,7 @@ import { checkPolicyOid, nonceFromRandom } from "../timestamp/request.js";
 import { LOCAL_POLICY_OID, localStamper, serialSource, type Stamper } from "../timestamp/token.js";
 import { checkToken, tokenImprintHash, verifyToken, type TokenFacts } from "../timestamp/verify.js";
 import { loadCertificates } from "./common.js";
-import { readInput } from "./files.js";
+import { inputName, readInput } from "./files.js";
 import { tlsTrust } from "./sealing.js";
 import {
   collect,
@@ -198,7 +198,7 @@ async function stamp(file: string | undefined, flags: StampFlags, io: Io): Promi
     }
   }
   const where = flags.output === "-" ? "<stdout>" : flags.output;
-  const summary = `stamped ${file === "-" ? "<stdin>" : file} (sha256 ${toHex(imprint)}) at ${facts.genTime.toISOString()} by ${facts.tsaName} (${stamper.kind}, serial ${facts.serial}, policy ${facts.policy}); wrote ${where}`;
+  const summary = `stamped ${inputName(file)} (sha256 ${toHex(imprint)}) at ${facts.genTime.toISOString()} by ${facts.tsaName} (${stamper.kind}, serial ${facts.serial}, policy ${facts.policy}); wrote ${where}`;
   if (flags.output === "-") say(io, "notice", summary);
   else io.stdout.write(`${summary}\n`);
   if (anchors === null)
