@@ -127,16 +127,24 @@ describe("trailseal tsa serve", () => {
       "0",
     ]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(
-      /^trailseal: error: the TSA certificate .* lacks the timeStamping extended key usage\n/,
+    expect(r.stderr).toBe(
+      "trailseal: error: the TSA certificate C=XX, O=trailseal test, CN=trailseal test TSA with code-signing EKU lacks the timeStamping extended key usage\n" +
+        "trailseal: hint: issue it with extendedKeyUsage = critical, timeStamping (or run 'trailseal init')\n",
     );
   });
 
   it("refuses usage errors with exit 2", async () => {
-    expect((await runCli(["tsa"])).code).toBe(2);
-    expect((await runCli(["tsa", "frobnicate"])).stderr).toContain(
-      "unknown subcommand 'frobnicate'",
-    );
+    const bare = await runCli(["tsa"]);
+    expect([bare.code, bare.stdout, bare.stderr]).toEqual([
+      2,
+      "",
+      `trailseal: error: missing subcommand\ntrailseal: hint: trailseal tsa serve --cert tsa.crt --key tsa.key\n`,
+    ]);
+    const frob = await runCli(["tsa", "frobnicate"]);
+    expect([frob.code, frob.stderr]).toEqual([
+      2,
+      `trailseal: error: unknown subcommand 'frobnicate'\ntrailseal: hint: trailseal tsa serve --cert tsa.crt --key tsa.key\n`,
+    ]);
     const r = await runCli([
       "tsa",
       "serve",
@@ -159,7 +167,10 @@ describe("trailseal tsa serve", () => {
       "--policy",
       "x.y",
     ]);
-    expect(p.stderr).toMatch(/policy OID 'x.y' is not a dotted object identifier/);
+    expect(p.code).toBe(2);
+    expect(p.stderr).toBe(
+      "trailseal: error: policy OID 'x.y' is not a dotted object identifier\ntrailseal: hint: write it like 1.3.6.1.4.1.55555.1.1\n",
+    );
   });
 
   it("shows examples in --help", async () => {

@@ -271,14 +271,17 @@ describe("trailseal record", () => {
       "true",
     ]);
     expect(unsigned.code).toBe(2);
-    expect(unsigned.stderr).toMatch(
-      /^trailseal: error: policy signed enables signing .*but no signing certificate and key were given\n/,
+    expect(unsigned.stderr).toBe(
+      "trailseal: error: policy signed enables signing (identity signer), but no signing certificate and key were given\n" +
+        "trailseal: hint: pass --sign-cert FILE --sign-key FILE, or --home DIR to use the signing identity 'trailseal init' made\n",
     );
     await expect(stat(p("unsigned.trail"))).rejects.toMatchObject({ code: "ENOENT" });
 
     const none = await runCli(["record", "--policy", p("clear.json"), "-o", p("none.trail")]);
     expect(none.code).toBe(2);
-    expect(none.stderr).toMatch(/^trailseal: error: missing required argument 'command'/);
+    expect(none.stderr).toBe(
+      "trailseal: error: missing required argument 'command'\ntrailseal: hint: see --help\n",
+    );
   });
 
   it("quotes the command line for the header as a shell would read it", () => {

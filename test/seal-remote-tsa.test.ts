@@ -425,7 +425,10 @@ describe("seal with a remote TSA", () => {
       { cwd: dir, env },
     );
     expect(stray.code).toBe(2);
-    expect(stray.stderr).toMatch(/^trailseal: error: --tsa-passin goes with --tsa-key\n/);
+    expect(stray.stderr).toBe(
+      "trailseal: error: --tsa-passin goes with --tsa-key\n" +
+        "trailseal: hint: the local authority's keys are not encrypted; --tsa-passin is for a --tsa-key file\n",
+    );
   });
 
   it("seals against openssl ts -reply behind HTTP; verify accepts its tokens (ESS v1, policy asked)", async () => {
