@@ -33,13 +33,12 @@ export function passphrase(
   return spec === undefined ? undefined : readPassin(spec, io, option);
 }
 
-/** Loads every private key from every `--key` file (PEM forms or PKCS#12). */
+/** Loads every private key from every `--key` file (PEM forms or PKCS#12); `pass` from `passphrase`. */
 export async function loadKeys(
   paths: readonly string[],
-  passin: string | undefined,
+  pass: string | undefined,
   io: Io,
 ): Promise<PrivateKey[]> {
-  const pass = passphrase(passin, io);
   const keys: PrivateKey[] = [];
   for (const path of paths) {
     const bytes = await readInput(path, io);

@@ -24,27 +24,19 @@ export function inputName(path: string): string {
   return path === "-" ? "<stdin>" : path;
 }
 
-/** The options whose `pass:` source was already warned about, per run (share reads one twice). */
-const passWarned = new WeakMap<Io, Set<string>>();
-
 /**
  * Resolves a passphrase option (`env:VAR`, `file:PATH`, `pass:TEXT`). `pass:` is accepted because
  * the user asked for it, but the secret sits in the process list and shell history for as long
- * as the command runs: say so once per option, without repeating the secret.
+ * as the command runs: say so, without repeating the secret. Each command resolves an option once.
  */
 export function readPassin(spec: string, io: Io, option = "--passin"): string {
   const pass = resolvePassin(spec, io.env, io.cwd);
   if (spec.startsWith("pass:")) {
-    const warned = passWarned.get(io) ?? new Set<string>();
-    passWarned.set(io, warned);
-    if (!warned.has(option)) {
-      warned.add(option);
-      say(
-        io,
-        "warning",
-        `${option} pass:… puts the passphrase on the command line, where other users can read it in the process list; prefer env:VAR or file:PATH`,
-      );
-    }
+    say(
+      io,
+      "warning",
+      `${option} pass:… puts the passphrase on the command line, where other users can read it in the process list; prefer env:VAR or file:PATH`,
+    );
   }
   return pass;
 }

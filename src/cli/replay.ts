@@ -18,6 +18,7 @@ import {
   inputStream,
   loadCertificates,
   loadKeys,
+  passphrase,
   namedItems,
   namingTrail,
   printable,
@@ -184,7 +185,7 @@ Ctrl-C.`,
         });
       }
     }
-    const keys = await loadKeys(flags.key ?? [], flags.passin, io);
+    const keys = await loadKeys(flags.key ?? [], passphrase(flags.passin, io), io);
     const name = inputName(trailPath);
 
     // Pass 1 (files only): find the verified prefix, so nothing unverified is shown by default.

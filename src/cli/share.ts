@@ -76,7 +76,7 @@ Exit status: 0 written, 1 the keys open no channel, or the input is not a trail 
       );
     }
     const pass = passphrase(flags.passin, io);
-    const keys = await loadKeys(flags.key ?? [], flags.passin, io);
+    const keys = await loadKeys(flags.key ?? [], pass, io);
     const recipients: { certificate: Uint8Array; fourEyes: Uint8Array | null }[] = [];
     for (const spec of flags.to) {
       const parts = spec.split(",");

@@ -18,7 +18,7 @@ import {
   reportError,
   type Io,
 } from "./io.js";
-import { inputStream, loadCertificates, loadKeys, printable } from "./common.js";
+import { inputStream, loadCertificates, loadKeys, passphrase, printable } from "./common.js";
 import { Progress, counted } from "./progress.js";
 import { inputName } from "./files.js";
 
@@ -242,7 +242,7 @@ tampered, 2 usage or I/O error (a trail that cannot be read is reported on stder
     }
     const anchors = await loadCertificates(flags.ca ?? [], io);
     const tsaAnchors = await loadCertificates(flags.tsaCa ?? [], io);
-    const keys = await loadKeys(flags.key ?? [], flags.passin, io);
+    const keys = await loadKeys(flags.key ?? [], passphrase(flags.passin, io), io);
     const validator = new ChainValidator();
     const verdicts: Verdict[] = [];
     // One unreadable trail must not cost the others their verdicts: it is reported, the rest
