@@ -277,7 +277,7 @@ export class OutputFile {
 }
 
 /** Formats microseconds of session time as seconds, e.g. 95.000001 → "95.000001s". */
-export function seconds(us: number): string {
+function seconds(us: number): string {
   const s = us / 1e6;
   return `${Number.isInteger(s) ? s.toFixed(0) : s.toFixed(6).replace(/0+$/, "")}s`;
 }

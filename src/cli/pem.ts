@@ -102,7 +102,7 @@ certificate, corrupt base64 or DER, wrong PKCS#12 password).
 }
 
 /** What SPS users should know about a certificate they are about to use for encryption. */
-export function warnings(info: CertificateInfo, now: Date): string[] {
+function warnings(info: CertificateInfo, now: Date): string[] {
   const out: string[] = [];
   if (info.keyType === "RSA" && info.keySize < 2048) {
     out.push(`${info.keySize}-bit RSA key; use 2048 bits or more`);
