@@ -105,8 +105,22 @@ const octets = (b: Uint8Array): Uint8Array => tlv(0x04, b);
 const NULL = Uint8Array.of(0x05, 0x00);
 const TRUE = Uint8Array.of(0x01, 0x01, 0xff);
 
+/**
+ * OIDs are few and fixed (algorithms, attributes, the configured policy), and asn1js is slow to
+ * encode one: each token needs about ten. Each is encoded once; callers copy the bytes into what
+ * they build (tlv), never write to them.
+ */
+const oidDer = new Map<string, Uint8Array>();
+const OID_CACHE_SIZE = 64;
+
 export function derOid(oid: string): Uint8Array {
-  return new Uint8Array(new asn1js.ObjectIdentifier({ value: oid }).toBER());
+  let der = oidDer.get(oid);
+  if (der === undefined) {
+    der = new Uint8Array(new asn1js.ObjectIdentifier({ value: oid }).toBER());
+    if (oidDer.size >= OID_CACHE_SIZE) oidDer.clear();
+    oidDer.set(oid, der);
+  }
+  return der;
 }
 
 export function derInteger(value: bigint): Uint8Array {
