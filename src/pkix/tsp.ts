@@ -7,7 +7,7 @@
  * attributes, exact copies of names and serials). Nothing of asn1js leaves this file.
  */
 import { createHash, createPublicKey, sign as nodeSign, type KeyObject } from "node:crypto";
-import { concat } from "../bytes.js";
+import { concat, fromHex } from "../bytes.js";
 import { TrailsealError, type ErrorCode } from "../errors.js";
 import * as asn1js from "asn1js";
 import { x509 } from "./engine.js";
@@ -656,8 +656,9 @@ export function signTstInfo(
   const leaf = signer.chain[0];
   if (leaf === undefined) throw new TrailsealError("USAGE", "the TSA chain is empty");
   const cert = certificateFacts(leaf, "TSA certificate");
+  // ESSCertIDv2's default hash is SHA-256 (RFC 5035 §4): the certificate's fingerprint.
   const essCertIdV2 = seq(
-    octets(new Uint8Array(createHash("sha256").update(leaf).digest())),
+    octets(fromHex(cert.fingerprint)),
     seq(seq(tlv(0xa4, cert.issuerDer)), cert.serialDer),
   );
   const attributes = sortedSet([
