@@ -348,9 +348,12 @@ describe("trailseal stamp", () => {
           "-o",
           "x.tsr",
         ],
-        "--policy-oid applies to a remote TSA",
+        "--policy-oid applies to a remote TSA; the local TSA stamps under its own policy",
       ],
-      [["stamp", "report.txt", "--tsa", "local", "--home", home], "give -o FILE.tsr"],
+      [
+        ["stamp", "report.txt", "--tsa", "local", "--home", home],
+        "give -o FILE.tsr (or -o - for stdout)",
+      ],
       [["stamp", "report.txt", "-o", "x.tsr"], "give --tsa local or --tsa URL"],
       [
         ["stamp", "report.txt", "--tsa", "local", "--tsa-tls-ca", "ca.pem", "-o", "x.tsr"],
@@ -360,10 +363,13 @@ describe("trailseal stamp", () => {
         ["stamp", "--verify", "report.tsr", "--data", "report.txt", "--tsa-tls-ca", "ca.pem"],
         "-o, --tsa and --tsa-tls-ca go with stamping, not with --verify",
       ],
-      [["stamp", "report.txt", "--tsa", "ftp://x/", "-o", "x.tsr"], "must be http:// or https://"],
+      [
+        ["stamp", "report.txt", "--tsa", "ftp://x/", "-o", "x.tsr"],
+        "TSA URL 'ftp://x/' must be http:// or https://",
+      ],
       [
         ["stamp", "--verify", "report.tsr", "--tsa-ca", join(home, "ca.crt")],
-        "--verify needs --data FILE",
+        "--verify needs --data FILE (the data that was stamped)",
       ],
       [
         ["stamp", "nope.txt", "--tsa", "local", "--home", home, "-o", "x.tsr"],
@@ -373,7 +379,7 @@ describe("trailseal stamp", () => {
     for (const [argv, message] of cases) {
       const r = await runCli(argv, { cwd: dir });
       expect(r.code, argv.join(" ")).toBe(2);
-      expect(r.stderr).toContain(message);
+      expect(r.stderr).toBe(`trailseal: error: ${message}\n`);
     }
   });
 });
