@@ -372,6 +372,15 @@ describe("openRecording, peek and readScript", () => {
     const c = await readScript(once(log), chunked(text("0.5 7\n"), [1]));
     expect(c.metadata.source).toBe("script-classic");
     expect((await collect(c.events)).map((e) => e.time)).toEqual([500000]);
+    // Empty chunks before the first byte do not hide it.
+    async function* emptyFirst(): AsyncGenerator<Uint8Array> {
+      yield new Uint8Array(0);
+      yield new Uint8Array(0);
+      yield text("0.5 7\n");
+    }
+    const late = await readScript(once(log), emptyFirst());
+    expect(late.metadata.source).toBe("script-classic");
+    expect((await collect(late.events)).map((e) => e.time)).toEqual([500000]);
   });
 
   it("a script log without timing is a usage error with a hint", async () => {

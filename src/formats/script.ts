@@ -22,7 +22,7 @@
  * microsecond.
  */
 import type { SessionEvent, SessionMetadata } from "../events.js";
-import { ByteReader, formatError, readLines, type Line, type Recording } from "./stream.js";
+import { ByteReader, formatError, peek, readLines, type Line, type Recording } from "./stream.js";
 
 export type { Recording } from "./stream.js";
 
@@ -369,21 +369,7 @@ export async function readScript(
   timing: AsyncIterable<Uint8Array>,
   options: ScriptReadOptions = {},
 ): Promise<Recording> {
-  const iterator = timing[Symbol.asyncIterator]();
-  let first = await iterator.next();
-  while (first.done !== true && first.value.byteLength === 0) first = await iterator.next();
-  const head = first.done === true ? undefined : first.value;
-  async function* again(): AsyncGenerator<Uint8Array> {
-    if (head === undefined) return;
-    yield head;
-    for (;;) {
-      const r = await iterator.next();
-      if (r.done === true) return;
-      yield r.value;
-    }
-  }
-  const classic = head !== undefined && head[0]! >= 0x30 && head[0]! <= 0x39;
-  return classic
-    ? readScriptClassic(log, again(), options)
-    : readScriptAdvanced(log, again(), options);
+  const { head, input } = await peek(timing, 1);
+  const classic = head.byteLength > 0 && head[0]! >= 0x30 && head[0]! <= 0x39;
+  return classic ? readScriptClassic(log, input, options) : readScriptAdvanced(log, input, options);
 }

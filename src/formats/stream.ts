@@ -5,6 +5,7 @@
  */
 import { TrailsealError } from "../errors.js";
 import type { SessionEvent, SessionMetadata } from "../events.js";
+import { DETECT_BYTES } from "./detect.js";
 
 /** A recording as an importer yields it: metadata first, then the events, streamed once. */
 export interface Recording {
@@ -177,4 +178,45 @@ export class ByteReader {
     if (pieceLength > 0) yield flush();
     missing.count = left;
   }
+}
+
+/**
+ * Reads up to `n` leading bytes without losing them: returns them and an iterable that yields
+ * the whole input again from the start.
+ */
+export async function peek(
+  input: AsyncIterable<Uint8Array>,
+  n = DETECT_BYTES,
+): Promise<{ head: Uint8Array; input: AsyncIterable<Uint8Array> }> {
+  const iterator = input[Symbol.asyncIterator]();
+  const seen: Uint8Array[] = [];
+  let length = 0;
+  let done = false;
+  while (length < n) {
+    const r = await iterator.next();
+    if (r.done === true) {
+      done = true;
+      break;
+    }
+    seen.push(r.value);
+    length += r.value.byteLength;
+  }
+  const head = new Uint8Array(Math.min(length, n));
+  let offset = 0;
+  for (const c of seen) {
+    if (offset >= head.byteLength) break;
+    const part = c.subarray(0, head.byteLength - offset);
+    head.set(part, offset);
+    offset += part.byteLength;
+  }
+  async function* replay(): AsyncGenerator<Uint8Array> {
+    yield* seen;
+    if (done) return;
+    for (;;) {
+      const r = await iterator.next();
+      if (r.done === true) return;
+      yield r.value;
+    }
+  }
+  return { head, input: replay() };
 }
