@@ -10,19 +10,13 @@
  *   HOME/signer.crt  signing certificate, then the CA certificate
  *   HOME/signer.key  signing private key (0600)
  */
-import {
-  createHash,
-  createPublicKey,
-  generateKeyPairSync,
-  randomBytes,
-  type KeyObject,
-} from "node:crypto";
+import { generateKeyPairSync, randomBytes, type KeyObject } from "node:crypto";
 import { access, chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { TrailsealError } from "./errors.js";
-import { readPrivateKeys, writePrivateKeyFile } from "./keys.js";
-import { certificatePublicKey, readCertificates, toPem } from "./pem.js";
+import { publicKeyFingerprint, readPrivateKeys, writePrivateKeyFile } from "./keys.js";
+import { certificateFingerprint, certificatePublicKey, readCertificates, toPem } from "./pem.js";
 import { EKU, issueCertificate, serialFromRandom } from "./pkix/certify.js";
 import { validateChain } from "./pkix/chain.js";
 import { checkTsaIdentity } from "./timestamp/token.js";
@@ -196,11 +190,14 @@ export async function initAuthority(home: string, options: InitOptions): Promise
   await writeCert(file(AUTHORITY_FILES.tsa), toPem(tsa.der) + toPem(caDer));
   await writeCert(file(AUTHORITY_FILES.signer), toPem(signer.der) + toPem(caDer));
 
-  const fp = (der: Uint8Array): string => createHash("sha256").update(der).digest("hex");
   return {
     home,
     files: paths,
-    fingerprints: { ca: fp(caDer), tsa: fp(tsa.der), signer: fp(signer.der) },
+    fingerprints: {
+      ca: certificateFingerprint(caDer),
+      tsa: certificateFingerprint(tsa.der),
+      signer: certificateFingerprint(signer.der),
+    },
     keyType,
   };
 }
@@ -311,17 +308,13 @@ export async function loadAuthority(
   const tsa = await loadIdentity(home, AUTHORITY_FILES.tsa, AUTHORITY_FILES.tsaKey);
   checkTsaIdentity(tsa);
   const signer = await loadIdentity(home, AUTHORITY_FILES.signer, AUTHORITY_FILES.signerKey);
-  const spki = (k: KeyObject): string =>
-    (k.type === "public" ? k : createPublicKey(k))
-      .export({ format: "der", type: "spki" })
-      .toString("hex");
   const [signerCert] = signer.chain;
   if (signerCert === undefined)
     throw new TrailsealError(
       "NO_CERTIFICATE",
       `no certificate in ${join(home, AUTHORITY_FILES.signer)}`,
     );
-  if (spki(certificatePublicKey(signerCert)) !== spki(signer.key)) {
+  if (publicKeyFingerprint(certificatePublicKey(signerCert)) !== publicKeyFingerprint(signer.key)) {
     throw new TrailsealError(
       "KEY_INVALID",
       `${join(home, AUTHORITY_FILES.signerKey)} does not match ${join(home, AUTHORITY_FILES.signer)}`,

@@ -140,6 +140,14 @@ describe("local authority", () => {
       hint: `chmod 600 ${join(h, "tsa.key")}`,
     });
     chmodSync(join(h, "tsa.key"), 0o600);
+    // The TSA's key in place of the signer's: it matches no signer certificate.
+    const signerKey = readFileSync(join(h, "signer.key"));
+    writeFileSync(join(h, "signer.key"), readFileSync(join(h, "tsa.key")));
+    await expect(loadAuthority(h, { now: NOW })).rejects.toMatchObject({
+      code: "KEY_INVALID",
+      message: `${join(h, "signer.key")} does not match ${join(h, "signer.crt")}`,
+    });
+    writeFileSync(join(h, "signer.key"), signerKey);
     // Another CA in place of the authority's: neither the TSA nor the signer chains to it.
     writeFileSync(join(h, "ca.crt"), readFileSync(pkiPath("root-ca.pem")));
     await expect(loadAuthority(h, { now: NOW })).rejects.toMatchObject({
