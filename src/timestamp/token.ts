@@ -2,8 +2,9 @@
  * The local TSA: issues RFC 3161 tokens in-process with a TSA certificate and key (the local
  * authority's, or the operator's own). The same issuer serves `trailseal tsa serve`.
  */
-import { createPublicKey, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { TrailsealError } from "../errors.js";
+import { publicKeyFingerprint } from "../keys.js";
 import { certificateFacts, encodeTstInfo, hashAlgorithm, OID, signTstInfo } from "../pkix/tsp.js";
 
 /** A TSA: its chain (leaf first, DER) and its private key (RSA or ECDSA). */
@@ -64,8 +65,7 @@ export function checkTsaIdentity(tsa: TsaIdentity, now?: Date): void {
       `the TSA key of ${cert.subject} has ${bits} bits; RSA keys need 2048 or more`,
     );
   }
-  const spki = (k: KeyObject): string => k.export({ format: "der", type: "spki" }).toString("hex");
-  if (spki(cert.publicKey) !== spki(createPublic(tsa.key))) {
+  if (publicKeyFingerprint(cert.publicKey) !== publicKeyFingerprint(tsa.key)) {
     throw new TrailsealError(
       "KEY_INVALID",
       `the TSA key does not match the certificate ${cert.subject}`,
@@ -96,10 +96,6 @@ export function checkTsaIdentity(tsa: TsaIdentity, now?: Date): void {
       },
     );
   }
-}
-
-function createPublic(key: KeyObject): KeyObject {
-  return key.type === "public" ? key : createPublicKey(key);
 }
 
 /** Issues one token (TSTInfo signed as SignedData). */
