@@ -59,7 +59,7 @@ function headerV2(metadata: SessionMetadata): string {
     width: metadata.cols ?? 80,
     height: metadata.rows ?? 24,
     ...commonHeader(metadata),
-    ...(themeOf(metadata) === undefined ? {} : { theme: themeOf(metadata) }),
+    theme: themeOf(metadata), // left out by JSON.stringify when undefined
   });
 }
 
