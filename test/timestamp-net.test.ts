@@ -588,7 +588,10 @@ describe("remote stamper", () => {
     const invalid = await remoteStamper([bad], { retries: 0 })
       .stamp(IMPRINT, NONCE)
       .catch((e: unknown) => e);
-    expect(invalid).toMatchObject({ code: "TIMESTAMP_INVALID" });
+    expect(invalid).toMatchObject({
+      code: "TIMESTAMP_INVALID",
+      message: `TSA ${rejected.url.replace("http://", "http://***@")} answered with something that is not a TimeStampResp`,
+    });
     expect(String((invalid as Error).message)).not.toContain("s3cret");
     expect(() => remoteStamper(["ftp://u:s3cret-pw@x/"])).toThrow(
       expect.objectContaining({ code: "USAGE", message: expect.not.stringContaining("s3cret") }),

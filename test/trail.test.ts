@@ -261,6 +261,9 @@ describe("trail round trips", () => {
         random: counterRandom(),
         clock: () => new Date(0),
       }),
-    ).rejects.toMatchObject({ code: "POLICY_INVALID" });
+    ).rejects.toMatchObject({
+      code: "POLICY_INVALID",
+      message: `name: the name "has space" contains whitespace, which SPS refuses; use '_' or '-'`,
+    });
   });
 });
