@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { PassThrough, Readable, Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import type { Io } from "../src/cli/io.js";
@@ -69,7 +71,10 @@ describe("cli", () => {
   it("prints the package version", async () => {
     const r = await runCli(["--version"]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+    const pkg = JSON.parse(
+      readFileSync(join(import.meta.dirname, "..", "package.json"), "utf8"),
+    ) as { version: string };
+    expect(r.stdout).toBe(`${pkg.version}\n`);
   });
 
   it("with no command: the usage on stderr, nothing on stdout, exit 2", async () => {
@@ -77,6 +82,8 @@ describe("cli", () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe("");
     expect(r.stderr).toMatch(/^Usage: trailseal <command>/);
+    // The same usage --help prints, on the other stream.
+    expect(r.stderr).toBe((await runCli(["--help"])).stdout);
   });
 
   it("an unknown option before any command is called an option", async () => {
