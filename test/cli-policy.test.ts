@@ -169,7 +169,10 @@ describe("trailseal policy create", () => {
       `${CERTS}/variants/comments-two.pem`,
     ]);
     expect(two.code).toBe(2);
-    expect(two.stderr).toMatch(/holds 2 certificates; an entry takes exactly one/);
+    expect(two.stderr).toBe(
+      `trailseal: error: ${CERTS}/variants/comments-two.pem holds 2 certificates; an entry takes exactly one\n` +
+        "trailseal: hint: split it with 'trailseal pem FILE' and give the recipient's certificate\n",
+    );
   });
 
   it("warns on stderr about an EC recipient (SPS encrypts only to RSA) and still writes", async () => {
@@ -182,8 +185,8 @@ describe("trailseal policy create", () => {
       `${CERTS}/ec-p256-a.crt`,
     ]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(
-      /^trailseal: warning: encryption\.certificates\[0\]\.certificate: an EC P-256 key \(sha256:[0-9a-f]{64}\): SPS encrypts only to RSA keys/,
+    expect(r.stderr).toBe(
+      "trailseal: warning: encryption.certificates[0].certificate: an EC P-256 key (sha256:8dab428e49e0a8368c0755952723557b5bf7dbb73b6943b2cbe0596a64c4e85c): SPS encrypts only to RSA keys; trailseal also takes EC\n",
     );
   });
 
