@@ -929,7 +929,10 @@ describe("where replay and seal write", () => {
     writeFileSync(p("ex-dir/checkpoint-099.txt"), "stale");
     writeFileSync(p("ex-dir/notes.txt"), "mine");
     const again = await runCli(["export", p("ex.trail"), p("ex-dir")], { cwd: dir });
-    expect(again.code).toBe(2);
+    expect([again.code, again.stdout]).toEqual([2, ""]);
+    expect(again.stderr).toBe(
+      `trailseal: error: ${p("ex-dir")} is not empty\ntrailseal: hint: choose a new directory or pass --force\n`,
+    );
     await ok(["export", p("ex.trail"), p("ex-dir"), "--force"]);
     expect(existsSync(p("ex-dir/checkpoint-099.txt"))).toBe(false);
     expect(readFileSync(p("ex-dir/notes.txt"), "utf8")).toBe("mine");

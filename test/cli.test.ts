@@ -145,6 +145,7 @@ describe("cli: output that cannot be written", () => {
       "EPIPE",
     );
     expect(check.code).toBe(1);
+    expect(check.stderr).toBe("");
   });
 
   it("--help to a full disk: exit 2", async () => {

@@ -575,6 +575,10 @@ describe("seal with a remote TSA", () => {
         cwd: dir,
       });
       expect(strict.code).toBe(1);
+      expect(strict.stderr).toBe("");
+      const lines = strict.stdout.split("\n");
+      expect(lines[0]).toBe(`${p("silent.trail")}: INVALID (failed: timestamp)`);
+      expect(lines).toContain("  TIMESTAMP   not timestamped: no checkpoint carries a timestamp");
     } finally {
       await new Promise((r) => silent.close(r));
     }
