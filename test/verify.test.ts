@@ -238,6 +238,12 @@ describe("verify", () => {
     expect(v.valid).toBe(false);
     expect(v.failed).toEqual(["signature"]);
     expect(v.signature).toMatchObject({ state: "untrusted", code: "CHAIN_UNTRUSTED" });
+    // Checked now (no timestamp on this trail): only the time is the clock's.
+    const foreign = '"C=XX, O=trailseal test, CN=trailseal test foreign signer"';
+    expect(v.signature.message?.replace(/ at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: /, " at NOW: ")).toBe(
+      `checkpoint 1 (record 3): certificate ${foreign} (sha256:5d2cb52c0ad7bcea186b94487710f9af58fd6a4e2a2c5213aa144d0c3eb46176) is not trusted at NOW: ` +
+        `no path to a trust anchor: the issuer "C=XX, O=trailseal test, CN=trailseal test foreign root CA" of ${foreign} is neither a trust anchor nor among the 0 included certificate(s)`,
+    );
     expect(v.integrity.state).toBe("complete");
   });
 
