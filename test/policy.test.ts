@@ -490,16 +490,30 @@ describe("checkPolicy: every rule fails with its exact path and code, and passes
     const ps = checkPolicy(
       withChange((b) => (b.encryption.certificates[0].certificate = `Bag Attributes\n${A}`)),
     );
-    expect(ps.find((p) => p.code === "CERTIFICATE_NOT_API_FORM")?.message).toContain(
-      "trailseal pem --api",
-    );
+    expect(ps).toEqual([
+      {
+        code: "CERTIFICATE_NOT_API_FORM",
+        severity: "error",
+        path: "encryption.certificates[0].certificate",
+        message:
+          "has text around the certificate (Bag Attributes, subject=/issuer= lines or a text dump); SPS wants the PEM block alone; the API wants the bare PEM with \\n line breaks: run 'trailseal pem --api FILE'",
+      },
+    ]);
   });
 
   it("suggests the field a '.pem' name was meant to be", () => {
     const ps = checkPolicy(
       withChange((b) => (b.encryption.certificates[0]["four_eyes_certificate.pem"] = null)),
     );
-    expect(ps[0]!.message).toContain("did you mean 'four_eyes_certificate'?");
+    expect(ps).toEqual([
+      {
+        code: "UNKNOWN_FIELD",
+        severity: "warning",
+        path: 'encryption.certificates[0]["four_eyes_certificate.pem"]',
+        message:
+          "'four_eyes_certificate.pem' is not an audit-policy field; did you mean 'four_eyes_certificate'?",
+      },
+    ]);
   });
 
   it("does not check the contents of disabled blocks", () => {
