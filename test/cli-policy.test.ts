@@ -375,16 +375,20 @@ describe("trailseal policy check", () => {
     };
     const r = await run(["policy", "check", "-"], { stdin: JSON.stringify(body) });
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(
-      /^encryption\.certificates\[0\]\.certificate: error: .*trailseal pem --api FILE.* \[CERTIFICATE_NOT_API_FORM\]\n/,
+    expect(r.stdout).toBe(
+      "encryption.certificates[0].certificate: error: has text around the certificate (Bag Attributes, subject=/issuer= lines or a text dump); SPS wants the PEM block alone; the API wants the bare PEM with \\n line breaks: run 'trailseal pem --api FILE' [CERTIFICATE_NOT_API_FORM]\n" +
+        "<stdin>: invalid (1 error, 0 warnings, 0 notes)\n",
     );
+    expect(r.stderr).toBe("");
   });
 
   it("a JSON syntax error never echoes the input (a secret file given by mistake)", async () => {
     const r = await runCli(["policy", "check", "-"], { stdin: "hunter2" });
     expect(r.code).toBe(2);
     expect(r.stderr).not.toContain("hunter2");
-    expect(r.stderr).toMatch(/^trailseal: error: <stdin> is not JSON: Unexpected token 'h'\n/);
+    expect(r.stderr).toBe(
+      "trailseal: error: <stdin> is not JSON: Unexpected token 'h'\ntrailseal: hint: give the policy body or the REST object as JSON\n",
+    );
   });
 
   it("exit 2: not JSON, no such file, no argument", async () => {
