@@ -73,7 +73,7 @@ function recipient(certificate: Uint8Array, role: string): Recipient {
     info = describeCertificate(certificate);
     publicKey = certificatePublicKey(certificate);
   } catch (e) {
-    throw new TrailsealError("NOT_A_CERTIFICATE", `${role} is not an x.509 certificate`, {
+    throw new TrailsealError("NOT_A_CERTIFICATE", `${role} is not an X.509 certificate`, {
       cause: e,
     });
   }
@@ -85,8 +85,8 @@ function recipient(certificate: Uint8Array, role: string): Recipient {
     if (bits < MIN_RSA_BITS) {
       throw new TrailsealError(
         "KEY_TOO_SMALL",
-        `${named} has a ${bits}-bit rsa key; encryption needs ${MIN_RSA_BITS} bits or more`,
-        { hint: "issue a new encryption certificate with an rsa key of 2048 bits or more" },
+        `${named} has a ${bits}-bit RSA key; encryption needs ${MIN_RSA_BITS} bits or more`,
+        { hint: "issue a new encryption certificate with an RSA key of 2048 bits or more" },
       );
     }
     return { layer: { spkiFingerprint, subject, keyType: "RSA" }, publicKey, certificate };
@@ -96,14 +96,14 @@ function recipient(certificate: Uint8Array, role: string): Recipient {
     if (EC_CURVES[curve] === undefined) {
       throw new TrailsealError(
         "KEY_UNSUPPORTED",
-        `${named} has an ec key on curve ${curve}; encryption takes p-256, p-384 or p-521`,
+        `${named} has an EC key on curve ${curve}; encryption takes P-256, P-384 or P-521`,
       );
     }
     return { layer: { spkiFingerprint, subject, keyType: "EC" }, publicKey, certificate };
   }
   throw new TrailsealError(
     "KEY_UNSUPPORTED",
-    `${named} has a ${type ?? "unknown"} key; encryption takes rsa (2048+) or ec p-256/384/521 keys`,
+    `${named} has a key of type ${type ?? "unknown"}; encryption takes RSA (2048 bits or more) or EC P-256/384/521 keys`,
   );
 }
 
@@ -246,7 +246,7 @@ function weakerThanWritten(der: Uint8Array, key: StanzaKey): string[] {
   const out: string[] = [];
   const bits = key.key.asymmetricKeyDetails?.modulusLength;
   if (key.key.asymmetricKeyType === "rsa" && bits !== undefined && bits < MIN_RSA_BITS) {
-    out.push(`a ${bits}-bit rsa key (sha256:${key.spkiFingerprint})`);
+    out.push(`a ${bits}-bit RSA key (sha256:${key.spkiFingerprint})`);
   }
   const { content, recipients } = envelopeAlgorithms(der);
   const kind = key.key.asymmetricKeyType === "rsa" ? "ktri" : "kari";

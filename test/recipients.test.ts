@@ -202,9 +202,9 @@ describe("missing keys", () => {
 
   it.each([
     ["rsa2048-a", "rsa2048-b", "rsa-oaep decryption of the content key failed"],
-    ["rsa2048-a", "ec-p256-a", "no recipient in the stanza takes a ec key"],
+    ["rsa2048-a", "ec-p256-a", "no recipient in the stanza takes a key of type ec"],
     ["ec-p256-a", "ec-p384-a", "ecdh with the originator key failed"],
-    ["ec-p384-a", "rsa2048-a", "no recipient in the stanza takes a rsa key"],
+    ["ec-p384-a", "rsa2048-a", "no recipient in the stanza takes a key of type rsa"],
   ])("openLayer on a %s envelope with the %s key: NO_MATCHING_KEY", async (to, wrong, why) => {
     const stanza = await makeStanza(fileKey, single(to));
     // P-256 key against another P-256 envelope: the wrong scalar fails the AES key unwrap check.
@@ -223,7 +223,7 @@ describe("refused certificates", () => {
     expect(error).toBeInstanceOf(TrailsealError);
     expect(error.code).toBe("KEY_TOO_SMALL");
     expect(error.message).toBe(
-      `certificate O=trailseal tests, CN=trailseal test weak rsa1024 (sha256:${fingerprint("rsa1024-weak")}) has a 1024-bit rsa key; encryption needs 2048 bits or more`,
+      `certificate O=trailseal tests, CN=trailseal test weak rsa1024 (sha256:${fingerprint("rsa1024-weak")}) has a 1024-bit RSA key; encryption needs 2048 bits or more`,
     );
   });
 

@@ -432,7 +432,7 @@ describe("stanzas weaker than trailseal writes", () => {
       "rsa1024-weak",
       "a 1024-bit recipient",
       ["-aes-256-cbc", ...OAEP_256, "-keyopt", "rsa_mgf1_md:sha256"],
-      (fp) => `a 1024-bit rsa key (sha256:${fp})`,
+      (fp) => `a 1024-bit RSA key (sha256:${fp})`,
     ],
   ];
   for (const [recipient, title, options, weakness] of table) {

@@ -659,7 +659,7 @@ function openParsed(
     if (unsupported !== undefined) throw unsupported;
     throw new EnvelopeOpenError(
       "kind",
-      `no recipient in the stanza takes a ${keyType ?? "unknown"} key`,
+      `no recipient in the stanza takes a key of type ${keyType ?? "unknown"}`,
     );
   }
   throw new EnvelopeOpenError("failed", lastError);
