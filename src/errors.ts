@@ -43,16 +43,52 @@ export type ErrorCode =
   | "TSA_UNAVAILABLE"
   | "TSA_REJECTED";
 
+/**
+ * What the caller has to give for an operation that failed for want of it. The library names the
+ * thing; the CLI (and only the CLI) turns it into the flag that gives it (`cli/io.ts`).
+ */
+export type Missing =
+  | "trust-anchor"
+  | "tsa-trust-anchor"
+  | "untrusted-certificate"
+  | "passphrase"
+  | "signing-identity"
+  | "authority"
+  | "timing-file"
+  | "force";
+
+/** Structured facts about a failure, for callers that act on them rather than parse the message. */
+export interface ErrorDetails {
+  /** The file at fault, as the caller named it. */
+  readonly file?: string;
+  /** The trail record at fault (its sequence number; -1 = the header). */
+  readonly record?: number;
+  /** What was missing (see `Missing`). */
+  readonly missing?: Missing;
+}
+
+export interface ErrorOptions extends ErrorDetails {
+  readonly cause?: unknown;
+  /** What to do next, in library terms (never a CLI flag; the CLI maps `missing` to its flags). */
+  readonly hint?: string;
+}
+
 export class TrailsealError extends Error {
   readonly code: ErrorCode;
   /** What the user can do next; the CLI prints it as `trailseal: hint: …`. */
   readonly hint: string | undefined;
+  readonly details: ErrorDetails;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; hint?: string }) {
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "TrailsealError";
     this.code = code;
     this.hint = options?.hint;
+    const details: { -readonly [K in keyof ErrorDetails]: ErrorDetails[K] } = {};
+    if (options?.file !== undefined) details.file = options.file;
+    if (options?.record !== undefined) details.record = options.record;
+    if (options?.missing !== undefined) details.missing = options.missing;
+    this.details = Object.freeze(details);
   }
 }
 

@@ -2,7 +2,13 @@
  * trailseal: the public API. Named exports only; no pkijs, asn1js, @peculiar/x509 or node-forge
  * type appears in any signature.
  */
-export { TrailsealError, isTrailsealError, type ErrorCode } from "./errors.js";
+export {
+  TrailsealError,
+  isTrailsealError,
+  type ErrorCode,
+  type ErrorDetails,
+  type Missing,
+} from "./errors.js";
 export * from "./events.js";
 export { resolvePassin } from "./secret.js";
 export {

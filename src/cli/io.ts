@@ -1,6 +1,6 @@
 import type { Readable, Writable } from "node:stream";
 import { Command, CommanderError, Help, type Option } from "commander";
-import { TrailsealError, type ErrorCode } from "../errors.js";
+import { TrailsealError, type ErrorCode, type Missing } from "../errors.js";
 
 /**
  * Everything a command may touch of the outside world. The bin shim builds it from `process`;
@@ -60,11 +60,34 @@ export function say(io: Io, kind: "error" | "warning" | "hint" | "notice", messa
   io.stderr.write(`trailseal: ${kind}: ${message}\n`);
 }
 
+/**
+ * The CLI's words for what a library error says is missing: the library names the thing
+ * (`details.missing`), only the CLI names the flag that gives it.
+ */
+const MISSING_HINTS: Readonly<Record<Missing, string>> = {
+  "trust-anchor": "pass the CA that issued it as a trust anchor with --ca FILE",
+  "tsa-trust-anchor": "pass the CA that issued the TSA's certificate with --tsa-ca FILE",
+  "untrusted-certificate":
+    "pass the signer's certificate (or the missing intermediate) with --untrusted FILE",
+  passphrase: "give the passphrase with --passin env:VAR, file:PATH or pass:TEXT",
+  "signing-identity":
+    "pass --sign-cert FILE and --sign-key FILE (trailseal init makes a signing identity)",
+  authority: "run 'trailseal init' (or pass --home DIR)",
+  "timing-file": "pass the file written by --log-timing (or script -t) with --timing FILE",
+  force: "use --force to replace it",
+};
+
+/** The hint printed under an error: the CLI's words for what is missing, else the library's. */
+export function hintFor(e: TrailsealError): string | undefined {
+  return e.details.missing !== undefined ? MISSING_HINTS[e.details.missing] : e.hint;
+}
+
 /** Prints an error (and its hint) in the one voice and returns the exit code it maps to. */
 export function reportError(io: Io, e: unknown): number {
   if (e instanceof TrailsealError) {
     say(io, "error", e.message);
-    if (e.hint !== undefined) say(io, "hint", e.hint);
+    const hint = hintFor(e);
+    if (hint !== undefined) say(io, "hint", hint);
     return exitCodeFor(e);
   }
   const message = e instanceof Error ? e.message : String(e);
