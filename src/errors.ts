@@ -41,7 +41,9 @@ export type ErrorCode =
   | "CHECKPOINT_MISSING"
   | "TIMESTAMP_INVALID"
   | "TSA_UNAVAILABLE"
-  | "TSA_REJECTED";
+  | "TSA_REJECTED"
+  // many trails
+  | "WORKER_FAILED";
 
 /**
  * What the caller has to give for an operation that failed for want of it. The library names the
