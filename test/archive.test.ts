@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { listedPaths, trailInputs, type TrailInput } from "../src/archive/inputs.js";
-import { inOrder, runPool, type Outcome } from "../src/archive/pool.js";
+import { inOrder, runPool, type TaskOutcome } from "../src/archive/pool.js";
 import { inShard, parseShard, shardOf } from "../src/archive/shard.js";
 
 async function all<T>(items: AsyncIterable<T>): Promise<T[]> {
@@ -200,7 +200,7 @@ describe("runPool", () => {
         }),
       ),
     );
-    const summary = (ordered as Outcome<{ n: number }, number>[]).map((o) =>
+    const summary = (ordered as TaskOutcome<{ n: number }, number>[]).map((o) =>
       o.ok ? o.result : `${o.error.code}: ${o.error.message}`,
     );
     expect(summary).toEqual([

@@ -21,7 +21,7 @@ export interface TaskError {
   readonly message: string;
 }
 
-export type Outcome<T, R> =
+export type TaskOutcome<T, R> =
   | { readonly index: number; readonly input: T; readonly ok: true; readonly result: R }
   | { readonly index: number; readonly input: T; readonly ok: false; readonly error: TaskError };
 
@@ -74,7 +74,7 @@ class Slot<T, R> {
 
   constructor(
     private readonly options: PoolOptions<T, R>,
-    private readonly report: (slot: Slot<T, R>, outcome: Outcome<T, R>) => void,
+    private readonly report: (slot: Slot<T, R>, outcome: TaskOutcome<T, R>) => void,
   ) {
     this.start();
   }
@@ -134,16 +134,16 @@ class Slot<T, R> {
 export async function* runPool<T, R>(
   inputs: AsyncIterable<T>,
   options: PoolOptions<T, R>,
-): AsyncGenerator<Outcome<T, R>> {
+): AsyncGenerator<TaskOutcome<T, R>> {
   if (options.size === 0) {
     yield* runInline(inputs, options);
     return;
   }
   const window = options.window ?? 64 * options.size;
-  const finished: Outcome<T, R>[] = [];
+  const finished: TaskOutcome<T, R>[] = [];
   let wake: (() => void) | null = null;
   const idle: Slot<T, R>[] = [];
-  const report = (slot: Slot<T, R>, outcome: Outcome<T, R>) => {
+  const report = (slot: Slot<T, R>, outcome: TaskOutcome<T, R>) => {
     finished.push(outcome);
     idle.push(slot);
     wake?.();
@@ -191,7 +191,7 @@ function withinWindow(running: ReadonlySet<number>, next: number, window: number
 async function* runInline<T, R>(
   inputs: AsyncIterable<T>,
   options: PoolOptions<T, R>,
-): AsyncGenerator<Outcome<T, R>> {
+): AsyncGenerator<TaskOutcome<T, R>> {
   const handler = options.inline;
   if (handler === undefined) throw new Error("runPool: size 0 needs an inline handler");
   let index = 0;
@@ -210,9 +210,9 @@ async function* runInline<T, R>(
  * one, at most the pool's window.
  */
 export async function* inOrder<T, R>(
-  outcomes: AsyncIterable<Outcome<T, R>>,
-): AsyncGenerator<Outcome<T, R>> {
-  const early = new Map<number, Outcome<T, R>>();
+  outcomes: AsyncIterable<TaskOutcome<T, R>>,
+): AsyncGenerator<TaskOutcome<T, R>> {
+  const early = new Map<number, TaskOutcome<T, R>>();
   let next = 0;
   for await (const o of outcomes) {
     early.set(o.index, o);
