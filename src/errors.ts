@@ -41,7 +41,18 @@ export type ErrorCode =
   | "CHECKPOINT_MISSING"
   | "TIMESTAMP_INVALID"
   | "TSA_UNAVAILABLE"
-  | "TSA_REJECTED";
+  | "TSA_REJECTED"
+  // keys on PKCS#11 tokens (src/pkcs11/)
+  | "PKCS11_UNAVAILABLE"
+  | "PKCS11_URI_INVALID"
+  | "PKCS11_MODULE"
+  | "PKCS11_NO_TOKEN"
+  | "PKCS11_NO_OBJECT"
+  | "PKCS11_PIN_INCORRECT"
+  | "PKCS11_PIN_LOCKED"
+  | "PKCS11_MECHANISM"
+  | "PKCS11_TOKEN_REMOVED"
+  | "PKCS11_FAILED";
 
 /**
  * What the caller has to give for an operation that failed for want of it. The library names the
@@ -55,7 +66,9 @@ export type Missing =
   | "signing-identity"
   | "authority"
   | "timing-file"
-  | "force";
+  | "force"
+  | "pkcs11-module"
+  | "pin";
 
 /** Structured facts about a failure, for callers that act on them rather than parse the message. */
 export interface ErrorDetails {
