@@ -66,7 +66,7 @@ const QUERY_CHARS = /^[A-Za-z0-9\-._~:[\]@!$'()*+,=/?|]$/;
 function invalid(message: string, uri?: string): TrailsealError {
   return new TrailsealError(
     "PKCS11_URI_INVALID",
-    uri === undefined ? message : `${message} in pkcs11 uri ${uri}`,
+    uri === undefined ? message : `pkcs11 uri ${uri}: ${message}`,
   );
 }
 
@@ -74,12 +74,16 @@ function invalid(message: string, uri?: string): TrailsealError {
 function decodeBytes(value: string, name: string, part: "path" | "query"): Uint8Array {
   const out: number[] = [];
   const allowed = part === "path" ? PATH_CHARS : QUERY_CHARS;
+  // Never echo a piece of the PIN.
+  const secret = name === "pin-value";
   for (let i = 0; i < value.length; i++) {
     const c = value[i]!;
     if (c === "%") {
       const hex = value.slice(i + 1, i + 3);
       if (!/^[0-9A-Fa-f]{2}$/.test(hex)) {
-        throw invalid(`attribute ${name}: '%${hex}' is not a percent-encoded byte (%XX)`);
+        throw invalid(
+          `attribute ${name}: ${secret ? "a '%'" : `'%${hex}'`} is not a percent-encoded byte (%XX)`,
+        );
       }
       out.push(parseInt(hex, 16));
       i += 2;
@@ -87,6 +91,7 @@ function decodeBytes(value: string, name: string, part: "path" | "query"): Uint8
       out.push(c.charCodeAt(0));
     } else {
       const enc = [...Buffer.from(c, "utf8")].map((b) => `%${b.toString(16).toUpperCase()}`);
+      if (secret) throw invalid(`attribute ${name}: a character in it must be percent-encoded`);
       throw invalid(
         `attribute ${name}: the character '${c}' must be percent-encoded (${enc.join("")})`,
       );
