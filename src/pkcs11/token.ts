@@ -149,7 +149,7 @@ export function tokensOf(m: LoadedModule): TokenView[] {
 }
 
 /** RFC 7512 §3.1: every attribute the URI gives must match; absent ones match anything. */
-function tokenMatches(uri: Pkcs11Uri, t: TokenView, lib: ModuleInfo): boolean {
+export function tokenMatches(uri: Pkcs11Uri, t: TokenView, lib: ModuleInfo): boolean {
   const same = (want: string | undefined, have: string) =>
     want === undefined || want === have.trimEnd();
   return (
