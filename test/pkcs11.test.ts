@@ -13,6 +13,7 @@ import {
   privateDecrypt,
   publicEncrypt,
   randomBytes,
+  verify,
 } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -433,6 +434,27 @@ describe.skipIf(missing !== null)("keys on SoftHSM2 tokens", () => {
         'token "officer" was removed, or its session lost, while signing with CKM_SHA256_RSA_PKCS with key "signing" (id 0a0b) on token "officer" (CKR_SESSION_HANDLE_INVALID)',
         "insert the token again and rerun the command",
       ]);
+    } finally {
+      signer.close();
+    }
+  });
+
+  it("a key opened with relogin opens a new session and logs in again when it loses its own", async () => {
+    const { key } = await openTokenKey("pkcs11:token=officer;id=%0a%0b", {
+      ...opts("3333"),
+      relogin: true,
+    });
+    const signer = tokenSigner(key);
+    try {
+      const before = key.session;
+      (
+        key.loadedModule.lib as unknown as { C_CloseAllSessions(s: Buffer): void }
+      ).C_CloseAllSessions(key.slot);
+      const data = randomBytes(100);
+      const sig = await signer.sign(data, { scheme: "pkcs1", hash: "sha256" });
+      expect(key.session.equals(before)).toBe(false);
+      const pub = createPublicKey(text("signer.crt"));
+      expect(verify("sha256", data, pub, sig)).toBe(true);
     } finally {
       signer.close();
     }

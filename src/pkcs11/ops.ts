@@ -14,6 +14,10 @@ import { keyName, mechanismMissing, type TokenKey, type TokenKeyType } from "./t
 export interface DecryptionKey {
   readonly spkiFingerprint: string;
   readonly keyType: TokenKeyType;
+  /** RSA modulus bits or EC field bits (for the weak-key notes recipients.ts makes). */
+  readonly bits: number;
+  /** The curve of an EC key (a stanza's originator point must be on it), else null. */
+  readonly curve: "P-256" | "P-384" | "P-521" | null;
   /** RSAES-OAEP (SHA-256, MGF1-SHA-256, empty label) decryption of a KeyTransRecipientInfo's encryptedKey. */
   decryptOaep(ciphertext: Uint8Array): Promise<Uint8Array>;
   /** The ECDH shared secret (the x coordinate, RFC 5753 §3.1.1) with the peer's uncompressed point. */
@@ -37,6 +41,8 @@ export interface Signer {
   readonly certificate: Uint8Array | null;
   readonly spkiFingerprint: string | null;
   readonly keyType: TokenKeyType;
+  /** RSA modulus bits or EC field bits (a TSA key must have 2048 RSA bits or more). */
+  readonly bits: number;
   /** The curve of an EC key (ECDSA's hash follows it), else null. */
   readonly curve: "P-256" | "P-384" | "P-521" | null;
   /** The signature value over `data` (ECDSA as a DER Ecdsa-Sig-Value, RFC 5480 §2.2, for CMS). */
@@ -206,6 +212,8 @@ export function tokenDecryptionKey(key: TokenKey): DecryptionKey {
   return {
     spkiFingerprint: fingerprint,
     keyType: key.info.keyType,
+    bits: key.info.bits,
+    curve: key.info.curve,
     notes,
     // async: a failure is a rejected promise, as for the software keys.
     async decryptOaep(ciphertext) {
@@ -352,6 +360,7 @@ export function tokenSigner(key: TokenKey): Signer {
     certificate: key.info.certificate,
     spkiFingerprint: key.info.spkiFingerprint,
     keyType,
+    bits: key.info.bits,
     curve,
     async sign(data, alg) {
       await Promise.resolve();

@@ -6,7 +6,7 @@
  */
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { existsSync } from "node:fs";
-import { TrailsealError } from "../errors.js";
+import { TrailsealError, isTrailsealError } from "../errors.js";
 import { publicKeyFingerprint } from "../keys.js";
 import { describeCertificate } from "../pem.js";
 import { resolvePassin } from "../secret.js";
@@ -33,6 +33,11 @@ export interface TokenOptions {
   pin?: string;
   env: Readonly<Record<string, string | undefined>>;
   cwd?: string;
+  /**
+   * Keep the PIN in memory and, when the session is lost, open a new one and log in again
+   * (a long-running server); one-shot commands leave it off, so the PIN is dropped after login.
+   */
+  relogin?: boolean;
   /** Tests replace the import of the binding. */
   importer?: Importer;
 }
@@ -533,14 +538,26 @@ export function mechanismMissing(
 export class TokenKey {
   #open = true;
   #mechanisms: number[] | undefined;
+  #session: Handle;
+  #handle: Handle;
+  readonly #reopen: (() => { session: Handle; handle: Handle }) | undefined;
 
   constructor(
     readonly info: TokenKeyInfo,
     readonly loadedModule: LoadedModule,
     readonly slot: Handle,
-    readonly session: Handle,
-    readonly handle: Handle,
-  ) {}
+    session: Handle,
+    handle: Handle,
+    reopen?: () => { session: Handle; handle: Handle },
+  ) {
+    this.#session = session;
+    this.#handle = handle;
+    this.#reopen = reopen;
+  }
+
+  get session(): Handle {
+    return this.#session;
+  }
 
   get binding(): Binding {
     return this.loadedModule.binding;
@@ -570,12 +587,29 @@ export class TokenKey {
     }
   }
 
+  /**
+   * Runs one operation on the session. A key opened with `relogin` that loses its session (the
+   * token was reset, or pulled and put back) opens a new one, logs in again and retries once.
+   */
   call<T>(what: string, body: (lib: Cryptoki, session: Handle, key: Handle) => T): T {
     if (!this.#open) throw new TrailsealError("USAGE", `${keyName(this.info)} is closed`);
     try {
-      return body(this.loadedModule.lib, this.session, this.handle);
+      return body(this.loadedModule.lib, this.#session, this.#handle);
     } catch (e) {
-      throw tokenFailure(e, this.info, what);
+      const failure = tokenFailure(e, this.info, what);
+      if (this.#reopen === undefined || !isTrailsealError(failure, "PKCS11_TOKEN_REMOVED")) {
+        throw failure;
+      }
+      try {
+        ({ session: this.#session, handle: this.#handle } = this.#reopen());
+      } catch {
+        throw failure;
+      }
+      try {
+        return body(this.loadedModule.lib, this.#session, this.#handle);
+      } catch (again) {
+        throw tokenFailure(again, this.info, what);
+      }
     }
   }
 
@@ -584,12 +618,35 @@ export class TokenKey {
     if (!this.#open) return;
     this.#open = false;
     try {
-      this.loadedModule.lib.C_CloseSession(this.session);
+      this.loadedModule.lib.C_CloseSession(this.#session);
     } catch {
       // A removed token has closed it already.
     } finally {
       releaseModule(this.loadedModule);
     }
+  }
+}
+
+/** A new session on the same token, logged in, with the same key found again by its CKA_ID. */
+function reopenSession(
+  m: LoadedModule,
+  t: TokenView,
+  pin: string | undefined,
+  info: TokenKeyInfo,
+): { session: Handle; handle: Handle } {
+  const session = m.lib.C_OpenSession(t.slot, CK.CKF_SERIAL_SESSION);
+  try {
+    login(m, session, t, pin);
+    const [handle, ...more] = findObjects(m, session, [
+      { type: CK.CKA_CLASS, value: CK.CKO_PRIVATE_KEY },
+      { type: CK.CKA_LABEL, value: info.label },
+      { type: CK.CKA_ID, value: Buffer.from(info.id) },
+    ]);
+    if (handle === undefined || more.length > 0) throw new Error("the key is not there again");
+    return { session, handle };
+  } catch (e) {
+    m.lib.C_CloseSession(session);
+    throw e;
   }
 }
 
@@ -664,7 +721,8 @@ export async function openTokenKey(
     try {
       login(m, session, t, pin);
       const { handle, info } = findKey(m, session, t, uri, named);
-      return { key: new TokenKey(info, m, t.slot, session, handle), warnings };
+      const reopen = options.relogin === true ? () => reopenSession(m, t, pin, info) : undefined;
+      return { key: new TokenKey(info, m, t.slot, session, handle, reopen), warnings };
     } catch (e) {
       m.lib.C_CloseSession(session);
       throw e;
