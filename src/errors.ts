@@ -42,6 +42,17 @@ export type ErrorCode =
   | "TIMESTAMP_INVALID"
   | "TSA_UNAVAILABLE"
   | "TSA_REJECTED"
+  // keys on PKCS#11 tokens (src/pkcs11/)
+  | "PKCS11_UNAVAILABLE"
+  | "PKCS11_URI_INVALID"
+  | "PKCS11_MODULE"
+  | "PKCS11_NO_TOKEN"
+  | "PKCS11_NO_OBJECT"
+  | "PKCS11_PIN_INCORRECT"
+  | "PKCS11_PIN_LOCKED"
+  | "PKCS11_MECHANISM"
+  | "PKCS11_TOKEN_REMOVED"
+  | "PKCS11_FAILED"
   // many trails
   | "WORKER_FAILED";
 
@@ -57,7 +68,9 @@ export type Missing =
   | "signing-identity"
   | "authority"
   | "timing-file"
-  | "force";
+  | "force"
+  | "pkcs11-module"
+  | "pin";
 
 /** Structured facts about a failure, for callers that act on them rather than parse the message. */
 export interface ErrorDetails {

@@ -75,6 +75,9 @@ const MISSING_HINTS: Readonly<Record<Missing, string>> = {
   authority: "run 'trailseal init' (or pass --home DIR)",
   "timing-file": "pass the file written by --log-timing (or script -t) with --timing FILE",
   force: "use --force to replace it",
+  "pkcs11-module":
+    "name the PKCS#11 module with module-path= in the URI, --pkcs11-module FILE or TRAILSEAL_PKCS11_MODULE",
+  pin: "give the token's PIN with --pin env:VAR or file:PATH (or pin-source= in the URI)",
 };
 
 /** The hint printed under an error: the CLI's words for what is missing, else the library's. */
