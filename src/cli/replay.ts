@@ -60,24 +60,38 @@ async function verifiedPrefix(
   if (anchors !== null) {
     const v = await verifyTrail(source, name, { anchors, require: ["signature"] });
     const i = v.integrity;
-    if (i.state === "tampered") {
-      throw new TrailsealError(i.code ?? "TRAIL_INVALID", i.message ?? "the trail is tampered", {
-        hint: "run 'trailseal verify' for the full verdict",
+    const hint = "run 'trailseal verify' for the full verdict";
+    if (i.state === "tampered")
+      throw new TrailsealError(i.error.code, i.error.message, { hint, record: i.firstBadRecord });
+    const s = v.signature;
+    if (s.state !== "valid") {
+      const [code, why, record] =
+        s.state === "not-signed"
+          ? ([
+              "SIGNATURE_INVALID",
+              s.error?.message ?? "the trail is not signed",
+              undefined,
+            ] as const)
+          : ([
+              s.state === "untrusted" ? "CHAIN_UNTRUSTED" : "SIGNATURE_INVALID",
+              s.error.message,
+              s.error.record,
+            ] as const);
+      throw new TrailsealError(code, `signatures do not verify: ${why}`, {
+        hint,
+        ...(record === undefined ? {} : { record }),
       });
-    }
-    if (v.signature.state !== "valid") {
-      const why = v.signature.message ?? `the trail is ${v.signature.state.replace("-", " ")}`;
-      throw new TrailsealError(
-        v.signature.state === "untrusted" ? "CHAIN_UNTRUSTED" : "SIGNATURE_INVALID",
-        `signatures do not verify: ${why}`,
-        { hint: "run 'trailseal verify' for the full verdict" },
-      );
     }
     if (i.state === "complete") return { upTo: undefined, notice: null, signed: true };
     const last = i.lastCheckpoint;
     return {
       upTo: last === null ? 0 : last.records,
-      notice: truncationNotice(name, i.message ?? "", last, i.unsignedRecords),
+      notice: truncationNotice(
+        name,
+        i.reason,
+        last === null ? null : { index: last.index, time: last.timeUs / 1e6 },
+        i.uncoveredFrames,
+      ),
       signed: true,
     };
   }
