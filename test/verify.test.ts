@@ -24,7 +24,7 @@ import { verifyTrail, type Verdict } from "../src/verify.js";
 import { TrailReader } from "../src/trail/reader.js";
 import { encodeRecordPrefix, decodeRecordPrefix } from "../src/trail/format.js";
 import { runCli } from "./helpers/io.js";
-import { TESTDATA, certDer, chunks, counterRandom } from "./helpers/fixtures.js";
+import { TESTDATA, certDer, chunks, counterRandom, stanzaKey } from "./helpers/fixtures.js";
 
 const dir = mkdtempSync(join(tmpdir(), "trailseal-verify-"));
 const p = (n: string) => join(dir, n);
@@ -394,6 +394,26 @@ describe("verify", () => {
       expect(codes["stamp channel"]).toEqual(["RECORD_INVALID"]);
       expect(codes["stamp seq"]).toEqual(["SEQUENCE_INVALID"]);
     }, 120_000);
+
+    it("with the key, a flipped bit in a frame's ciphertext is caught at that frame", async () => {
+      const reader = await TrailReader.open(chunks(trail, 1 << 20), "t");
+      let seq = -1;
+      for await (const r of reader.records())
+        if (seq < 0 && r.type === "frame" && r.channel === "downstream" && r.seq > 0) seq = r.seq;
+      const r = L.recs[seq]!;
+      const bad = trail.slice();
+      bad[r.offset + 30]! ^= 0x01;
+      const keys = [stanzaKey("certs/rsa2048-a.key")];
+      const v = await verdictOf(bad, { anchors: [ROOT], tsaAnchors: [ROOT], keys });
+      expect(tampered(v)).toEqual({
+        state: "tampered",
+        record: seq,
+        code: "FRAME_CORRUPT",
+        valid: false,
+      });
+      // Records before it verified; it did not.
+      expect(v.integrity.records).toBe(seq);
+    });
 
     it("a flipped bit in a header value that keeps the JSON valid: the chain start moves", async () => {
       const text = Buffer.from(trail.subarray(0, L.headerEnd)).toString("latin1");
