@@ -271,7 +271,7 @@ describe("seal, inspect, replay, share", () => {
     const v = JSON.parse(
       (await runCli(["verify", "--json", p("tampered.trail")], { cwd: dir })).stdout,
     );
-    expect(refused.stderr).toContain(v[0].integrity.message);
+    expect(refused.stderr).toContain(v[0].integrity.error.message);
     expect(existsSync(p("tampered-shared.trail"))).toBe(false);
     expect(readdirSync(dir).filter((f) => f.includes("tampered-shared"))).toEqual([]);
 

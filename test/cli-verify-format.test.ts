@@ -10,38 +10,26 @@ describe("verify's human output", () => {
       valid: false,
       required: ["timestamp", "complete"],
       failed: ["timestamp"],
-      downstream: { state: "clear", frames: 1, openedBy: null, alternatives: [], decrypted: 0 },
-      upstream: { state: "clear", frames: 0, openedBy: null, alternatives: [], decrypted: 0 },
-      signature: {
-        state: "not-signed",
-        signers: [],
-        signer: null,
-        signed: 0,
-        code: null,
-        message: null,
-      },
+      outcome: "invalid",
+      downstream: { state: "clear", frames: 1 },
+      upstream: { state: "clear", frames: 0 },
+      signature: { state: "not-signed", signers: [], signed: 0, error: null },
       timestamp: {
-        state: "partial",
-        source: "remote",
-        tsaName: null,
-        policy: null,
-        firstGenTime: null,
-        lastGenTime: null,
+        state: "invalid",
         stamped: 0,
-        unstamped: [{ index: 1, time: 10, reason: "down\x1b]0;pwned\x07" }],
-        code: "TIMESTAMP_INVALID",
-        message: "1 of 1 checkpoints are unstamped",
+        unstamped: [{ index: 1, timeUs: 10_000_000, reason: "down\x1b]0;pwned\x07" }],
+        error: {
+          code: "TIMESTAMP_INVALID",
+          message: "checkpoint 1 (record 3): the TSA says \x1b[2J",
+          checkpoint: 1,
+          record: 3,
+        },
       },
       integrity: {
         state: "complete",
         records: 4,
         checkpoints: 1,
-        final: { index: 1, time: 10 },
-        lastCheckpoint: null,
-        unsignedRecords: 0,
-        firstBadRecord: null,
-        code: null,
-        message: null,
+        final: { index: 1, timeUs: 10_000_000 },
       },
       checkpoints: [],
       warnings: [],
@@ -50,5 +38,6 @@ describe("verify's human output", () => {
     // eslint-disable-next-line no-control-regex -- the point: no control characters but newlines
     expect(text).not.toMatch(/[\x00-\x09\x0b-\x1f]/);
     expect(text).toContain("unstamped: checkpoint 1 at 10s (down\\x1b]0;pwned\\x07)");
+    expect(text).toContain("TIMESTAMP   invalid: checkpoint 1 (record 3): the TSA says \\x1b[2J\n");
   });
 });

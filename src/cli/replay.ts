@@ -10,7 +10,7 @@ import { writeScript } from "../replay/script.js";
 import type { PrivateKey } from "../keys.js";
 import { describeAlternatives, type ChannelAccess } from "../trail/open.js";
 import { TrailReader, type TrailEnd } from "../trail/reader.js";
-import { verifyTrail } from "../verify.js";
+import { verifyTrail, type SignatureVerdict } from "../verify.js";
 import { openTrail, type OpenedTrail } from "../trail/session.js";
 import { collect, EXIT_FAILED, EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
 import {
@@ -43,6 +43,23 @@ interface ReplayFlags {
 
 const FORMATS = ["asciicast", "asciicast-v3", "raw", "jsonl", "script"] as const;
 
+const FULL_VERDICT = "run 'trailseal verify' for the full verdict";
+
+/** Why replay refuses a trail whose checkpoint signatures do not all verify, as its verdict says. */
+function signaturesRefused(s: Exclude<SignatureVerdict, { state: "valid" }>): TrailsealError {
+  if (s.state === "not-signed") {
+    const why = s.error?.message ?? "the trail is not signed";
+    return new TrailsealError("SIGNATURE_INVALID", `signatures do not verify: ${why}`, {
+      hint: FULL_VERDICT,
+    });
+  }
+  const code = s.state === "untrusted" ? "CHAIN_UNTRUSTED" : "SIGNATURE_INVALID";
+  return new TrailsealError(code, `signatures do not verify: ${s.error.message}`, {
+    hint: FULL_VERDICT,
+    record: s.error.record,
+  });
+}
+
 /**
  * The verified prefix of a trail, from a first pass over it without keys: the number of records
  * to replay (all of them when complete), and what to say when it stops early. With `anchors`,
@@ -60,24 +77,22 @@ async function verifiedPrefix(
   if (anchors !== null) {
     const v = await verifyTrail(source, name, { anchors, require: ["signature"] });
     const i = v.integrity;
-    if (i.state === "tampered") {
-      throw new TrailsealError(i.code ?? "TRAIL_INVALID", i.message ?? "the trail is tampered", {
-        hint: "run 'trailseal verify' for the full verdict",
+    if (i.state === "tampered")
+      throw new TrailsealError(i.error.code, i.error.message, {
+        hint: FULL_VERDICT,
+        record: i.firstBadRecord,
       });
-    }
-    if (v.signature.state !== "valid") {
-      const why = v.signature.message ?? `the trail is ${v.signature.state.replace("-", " ")}`;
-      throw new TrailsealError(
-        v.signature.state === "untrusted" ? "CHAIN_UNTRUSTED" : "SIGNATURE_INVALID",
-        `signatures do not verify: ${why}`,
-        { hint: "run 'trailseal verify' for the full verdict" },
-      );
-    }
+    if (v.signature.state !== "valid") throw signaturesRefused(v.signature);
     if (i.state === "complete") return { upTo: undefined, notice: null, signed: true };
     const last = i.lastCheckpoint;
     return {
       upTo: last === null ? 0 : last.records,
-      notice: truncationNotice(name, i.message ?? "", last, i.unsignedRecords),
+      notice: truncationNotice(
+        name,
+        i.reason,
+        last === null ? null : { index: last.index, time: last.timeUs / 1e6 },
+        i.uncoveredFrames,
+      ),
       signed: true,
     };
   }

@@ -1,10 +1,15 @@
-import { TrailsealError, isTrailsealError } from "../errors.js";
+import { TrailsealError, isTrailsealError, type Missing } from "../errors.js";
 import { ChainValidator } from "../sign.js";
 import {
   REQUIREMENTS,
   verifyTrail,
   type ChannelVerdict,
+  type CheckpointRef,
+  type Problem,
+  type Recipient,
   type Requirement,
+  type TimestampVerdict,
+  type TokenSpan,
   type Verdict,
 } from "../verify.js";
 import {
@@ -31,8 +36,22 @@ interface VerifyFlags {
   json?: boolean;
 }
 
-function who(r: { spkiFingerprint: string; subject: string }[]): string {
+function who(r: readonly Recipient[]): string {
   return r.map((x) => `sha256:${x.spkiFingerprint} (${x.subject})`).join(" and ");
+}
+
+/** Session time (µs in the verdict) as the human verdict writes it: seconds. */
+const secs = (us: number) => us / 1e6;
+
+/** The CLI's words for trust anchors that were not given at all (the flag that gives them). */
+const NOT_GIVEN: Partial<Record<Missing, string>> = {
+  "trust-anchor": " (no --ca trust anchor was given)",
+  "tsa-trust-anchor": " (no --tsa-ca trust anchor was given)",
+};
+
+/** A failure's message, and what was not given for it to pass. */
+function problem(p: Problem): string {
+  return `${p.message}${p.missing === undefined ? "" : (NOT_GIVEN[p.missing] ?? "")}`;
 }
 
 function channelLine(c: ChannelVerdict | null): string {
@@ -41,7 +60,7 @@ function channelLine(c: ChannelVerdict | null): string {
     case "clear":
       return `clear, ${plural(c.frames, "frame")}`;
     case "opened":
-      return `encrypted, opened with entry ${c.openedBy!.entry}${c.openedBy!.added ? " (added by share)" : ""}: ${who(c.openedBy!.recipients)}; ${c.decrypted} of ${c.frames} frames decrypted`;
+      return `encrypted, opened with entry ${c.openedBy.entry}${c.openedBy.added ? " (added by share)" : ""}: ${who(c.openedBy.recipients)}; ${c.decrypted} of ${c.frames} frames decrypted`;
     case "locked": {
       const alts = c.alternatives.map((a) =>
         a.recipients.length > 1 ? `both ${who(a.recipients)}` : who(a.recipients),
@@ -63,119 +82,138 @@ function indexList(indexes: readonly number[]): string {
   return runs.join(", ");
 }
 
+/** "checkpoints 1-3: what", under a verdict line. */
+function checkpointsLine(indexes: readonly number[], what: string): string {
+  return `              checkpoint${indexes.length > 1 ? "s" : ""} ${indexList(indexes)}: ${what}`;
+}
+
 /**
- * The signers of validly signed checkpoints, in order of first appearance. An auditor must see
- * when a trail was signed by more than one certificate, not only the first.
+ * SIGNATURE, and under it: every signer when more than one signed (an auditor must see when a
+ * trail was signed by more than one certificate, not only the first), or the checkpoints by
+ * state when they differ (the verdict names the leading failure only; an auditor must also see,
+ * say, one forged checkpoint among untrusted ones).
  */
-function signersOf(v: Verdict): { subject: string; indexes: number[] }[] {
-  const by = new Map<string, number[]>();
-  for (const c of v.checkpoints) {
-    if (c.signature !== "valid" || c.signer === null) continue;
-    const list = by.get(c.signer) ?? [];
-    list.push(c.index);
-    by.set(c.signer, list);
+function signatureLines(v: Verdict): string[] {
+  const s = v.signature;
+  switch (s.state) {
+    case "valid": {
+      const [first] = s.signers;
+      const eku = first.codeSigning ? " (code signing)" : " (no code-signing EKU)";
+      const many = s.signers.length > 1 ? `, by ${s.signers.length} different signers:` : "";
+      return [
+        `valid: ${first.subject}${eku}, ${plural(s.signed, "checkpoint")} signed${many}`,
+        ...(s.signers.length > 1
+          ? s.signers.map((x) => checkpointsLine(x.checkpoints, x.subject))
+          : []),
+      ];
+    }
+    case "not-signed":
+      return [`not signed${s.error === null ? "" : `: ${s.error.message}`}`];
+    case "invalid":
+    case "untrusted": {
+      const states = new Map<string, number[]>();
+      for (const c of v.checkpoints)
+        states.set(c.signature.state, [...(states.get(c.signature.state) ?? []), c.index]);
+      const by =
+        states.size > 1 ? [...states].map(([state, ix]) => checkpointsLine(ix, state)) : [];
+      return [`${s.state}: ${problem(s.error)}`, ...by];
+    }
   }
-  return [...by].map(([subject, indexes]) => ({ subject, indexes }));
+}
+
+function timestampLine(t: TimestampVerdict): string {
+  switch (t.state) {
+    case "valid":
+      return `valid: ${plural(t.stamped, "token")}, ${tokenSpan(t)}, policy ${t.policy}`;
+    case "partial":
+      return `partial: ${t.error.message}; ${plural(t.stamped, "token")}, ${tokenSpan(t)}`;
+    case "not-timestamped":
+      return `not timestamped${t.error === null ? "" : `: ${t.error.message}`}`;
+    case "invalid":
+    case "untrusted":
+      return `${t.state}: ${problem(t.error)}`;
+  }
+}
+
+function tokenSpan(t: TokenSpan): string {
+  const span =
+    t.firstGenTime === t.lastGenTime
+      ? `genTime ${t.firstGenTime}`
+      : `genTime ${t.firstGenTime} .. ${t.lastGenTime}`;
+  return `${t.source} TSA ${t.tsaName}, ${span}`;
+}
+
+function integrityLine(v: Verdict): string {
+  const i = v.integrity;
+  switch (i.state) {
+    case "complete":
+      return `complete: ${plural(i.records, "record")}, ${plural(i.checkpoints, "checkpoint")}, final checkpoint ${i.final.index} at ${secs(i.final.timeUs)}s`;
+    case "truncated":
+      return `truncated: ${lastGood(v, i.lastCheckpoint)}, ${plural(i.uncoveredFrames, "frame")} ${i.lastCheckpoint === null ? "" : "after it "}unsigned (${i.reason})`;
+    case "tampered":
+      return `tampered at ${i.firstBadRecord === -1 ? "the header" : `record ${i.firstBadRecord}`}: ${i.error.code}: ${i.error.message}`;
+  }
+}
+
+/** A truncated trail's last checkpoint: "good" means its chain head matches; say so only when its signature holds too. */
+function lastGood(v: Verdict, last: CheckpointRef | null): string {
+  if (last === null) return "no checkpoint at all";
+  const state = v.checkpoints.find((c) => c.index === last.index)?.signature.state;
+  const at = `checkpoint ${last.index} at ${secs(last.timeUs)}s`;
+  if (state !== "invalid" && state !== "untrusted") return `last good ${at}`;
+  const good = v.checkpoints
+    .filter((c) => c.index < last.index && c.signature.state === "valid")
+    .at(-1);
+  const signed =
+    good === undefined
+      ? "no checkpoint before it is validly signed"
+      : `the last validly signed one is checkpoint ${good.index} at ${secs(good.timeUs)}s`;
+  return `last ${at} (its signature is ${state}; ${signed})`;
 }
 
 /** The human verdict: one block per trail, the SPS player's four states and INTEGRITY. */
 export function formatVerdict(v: Verdict): string {
   // Without a readable header nothing is known about signing or timestamping.
-  const unknown = v.trail === null ? "unknown (the header could not be read)" : null;
+  const unknown = v.trail === null ? ["unknown (the header could not be read)"] : null;
+  const failed = v.failed.length > 0 ? ` (failed: ${v.failed.join(", ")})` : "";
+  const [signature, ...bySigner] = unknown ?? signatureLines(v);
   const lines = [
-    `${v.file}: ${v.valid ? "VALID" : `INVALID${v.failed.length > 0 ? ` (failed: ${v.failed.join(", ")})` : ""}`}`,
+    `${v.file}: ${v.valid ? "VALID" : `INVALID${failed}`}`,
+    `  DOWNSTREAM  ${channelLine(v.downstream)}`,
+    `  UPSTREAM    ${channelLine(v.upstream)}`,
+    `  SIGNATURE   ${signature}`,
+    ...bySigner,
+    `  TIMESTAMP   ${unknown?.[0] ?? timestampLine(v.timestamp)}`,
+    ...v.timestamp.unstamped.map(
+      (u) => `              unstamped: checkpoint ${u.index} at ${secs(u.timeUs)}s (${u.reason})`,
+    ),
+    `  INTEGRITY   ${integrityLine(v)}`,
+    ...v.warnings.map((w) => `  WARNING     ${w}`),
   ];
-  lines.push(`  DOWNSTREAM  ${channelLine(v.downstream)}`);
-  lines.push(`  UPSTREAM    ${channelLine(v.upstream)}`);
-  const s = v.signature;
-  const signer =
-    s.signer === null
-      ? ""
-      : `${s.signer.subject}${s.signer.codeSigning ? " (code signing)" : " (no code-signing EKU)"}`;
-  const signers = signersOf(v);
-  lines.push(
-    `  SIGNATURE   ${
-      unknown ??
-      (s.state === "valid"
-        ? `valid: ${signer}, ${plural(s.signed, "checkpoint")} signed${signers.length > 1 ? `, by ${signers.length} different signers:` : ""}`
-        : s.state === "not-signed"
-          ? `not signed${s.message === null ? "" : `: ${s.message}`}`
-          : `${s.state}: ${s.message}`)
-    }`,
-  );
-  // The verdict names the first failure only; an auditor must also see, say, one forged
-  // checkpoint among untrusted ones.
-  if (s.state === "invalid" || s.state === "untrusted") {
-    const states = new Map<string, number[]>();
-    for (const c of v.checkpoints)
-      states.set(c.signature, [...(states.get(c.signature) ?? []), c.index]);
-    if (states.size > 1) {
-      for (const [state, indexes] of states)
-        lines.push(
-          `              checkpoint${indexes.length > 1 ? "s" : ""} ${indexList(indexes)}: ${state}`,
-        );
-    }
-  }
-  if (s.state === "valid" && signers.length > 1) {
-    for (const { subject, indexes } of signers)
-      lines.push(
-        `              checkpoint${indexes.length > 1 ? "s" : ""} ${indexList(indexes)}: ${subject}`,
-      );
-  }
-  const t = v.timestamp;
-  const span =
-    t.firstGenTime === null
-      ? ""
-      : t.firstGenTime === t.lastGenTime
-        ? `genTime ${t.firstGenTime}`
-        : `genTime ${t.firstGenTime} .. ${t.lastGenTime}`;
-  const tsa = t.tsaName === null ? "" : `${t.source} TSA ${t.tsaName}, `;
-  lines.push(
-    `  TIMESTAMP   ${
-      unknown ??
-      (t.state === "valid"
-        ? `valid: ${plural(t.stamped, "token")}, ${tsa}${span}${t.policy === null ? "" : `, policy ${t.policy}`}`
-        : t.state === "not-timestamped"
-          ? `not timestamped${t.message === null ? "" : `: ${t.message}`}`
-          : t.state === "partial"
-            ? `partial: ${t.message}; ${plural(t.stamped, "token")}, ${tsa}${span}`
-            : `${t.state}: ${t.message}`)
-    }`,
-  );
-  for (const u of t.unstamped)
-    lines.push(`              unstamped: checkpoint ${u.index} at ${u.time}s (${u.reason})`);
-  const i = v.integrity;
-  // "Good" means its chain head matches; say so only when its signature holds too.
-  const lastState =
-    i.lastCheckpoint === null
-      ? null
-      : (v.checkpoints.find((c) => c.index === i.lastCheckpoint!.index)?.signature ?? null);
-  const lastGood =
-    i.lastCheckpoint === null
-      ? "no checkpoint at all"
-      : lastState === "invalid" || lastState === "untrusted"
-        ? `last checkpoint ${i.lastCheckpoint.index} at ${i.lastCheckpoint.time}s (its signature is ${lastState}; ${lastSigned(v, i.lastCheckpoint.index)})`
-        : `last good checkpoint ${i.lastCheckpoint.index} at ${i.lastCheckpoint.time}s`;
-  lines.push(
-    `  INTEGRITY   ${
-      i.state === "complete"
-        ? `complete: ${plural(i.records, "record")}, ${plural(i.checkpoints, "checkpoint")}, final checkpoint ${i.final!.index} at ${i.final!.time}s`
-        : i.state === "truncated"
-          ? `truncated: ${lastGood}, ${plural(i.unsignedRecords, "frame")} ${i.lastCheckpoint === null ? "" : "after it "}unsigned (${i.message})`
-          : `tampered at ${i.firstBadRecord === -1 ? "the header" : `record ${i.firstBadRecord}`}: ${i.code}: ${i.message}`
-    }`,
-  );
-  for (const w of v.warnings) lines.push(`  WARNING     ${w}`);
   // Subjects, TSA names and messages come from the trail: no terminal escapes reach the screen.
   return `${lines.map(printable).join("\n")}\n`;
 }
 
-/** The last checkpoint before `index` with a valid signature, as words. */
-function lastSigned(v: Verdict, index: number): string {
-  const good = v.checkpoints.filter((c) => c.index < index && c.signature === "valid").at(-1);
-  return good === undefined
-    ? "no checkpoint before it is validly signed"
-    : `the last validly signed one is checkpoint ${good.index} at ${good.time}s`;
+const isRequirement = (x: string): x is Requirement => REQUIREMENTS.some((r) => r === x);
+
+/** --require's lists (repeatable, comma-separated), each requirement once, in the order given. */
+function requirements(lists: readonly string[]): Requirement[] {
+  const require: Requirement[] = [];
+  for (const r of lists
+    .join(",")
+    .split(",")
+    .map((x) => x.trim())
+    .filter((x) => x !== "")) {
+    if (!isRequirement(r)) {
+      throw new TrailsealError("USAGE", `--require takes ${REQUIREMENTS.join(", ")}; not ${r}`);
+    }
+    if (!require.includes(r)) require.push(r);
+  }
+  // An empty list would make every untampered trail valid, truncated ones included.
+  if (require.length === 0) {
+    throw new TrailsealError("USAGE", `--require needs at least one of ${REQUIREMENTS.join(", ")}`);
+  }
+  return require;
 }
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
@@ -219,27 +257,7 @@ tampered, 2 usage or I/O error (a trail that cannot be read is reported on stder
   const flags = cmd.opts<VerifyFlags>();
   const paths = cmd.args;
   return guard(io, async () => {
-    let require: Requirement[] | undefined;
-    if (flags.require !== undefined) {
-      require = [];
-      for (const r of flags.require
-        .join(",")
-        .split(",")
-        .map((x) => x.trim())
-        .filter((x) => x !== "")) {
-        if (!(REQUIREMENTS as readonly string[]).includes(r)) {
-          throw new TrailsealError("USAGE", `--require takes ${REQUIREMENTS.join(", ")}; not ${r}`);
-        }
-        if (!require.includes(r as Requirement)) require.push(r as Requirement);
-      }
-      // An empty list would make every untampered trail valid, truncated ones included.
-      if (require.length === 0) {
-        throw new TrailsealError(
-          "USAGE",
-          `--require needs at least one of ${REQUIREMENTS.join(", ")}`,
-        );
-      }
-    }
+    const require = flags.require === undefined ? undefined : requirements(flags.require);
     const anchors = await loadCertificates(flags.ca ?? [], io);
     const tsaAnchors = await loadCertificates(flags.tsaCa ?? [], io);
     const keys = await loadKeys(flags.key ?? [], passphrase(flags.passin, io), io);
