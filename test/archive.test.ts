@@ -147,7 +147,7 @@ describe("shards", () => {
   });
 });
 
-const WORKER = new URL("./helpers/pool-worker.mjs", import.meta.url);
+const WORKER = new URL("./helpers/pool-worker.ts", import.meta.url);
 
 async function* tasks(list: { n: number; act?: string }[]) {
   yield* list;

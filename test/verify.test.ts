@@ -965,7 +965,13 @@ describe("verify: what the human verdict tells an auditor", () => {
       cwd: dir,
     });
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`trailseal: error: no such file: ${p("missing.trail")}\n`);
+    // The error, then the summary of the run (with more than one trail, always on stderr).
+    const [error, summary, end] = r.stderr.split("\n");
+    expect(error).toBe(`trailseal: error: no such file: ${p("missing.trail")}`);
+    expect(summary).toMatch(
+      /^trailseal: summary: 3 trails: 2 valid, 0 invalid, 0 truncated, 0 tampered, 1 unreadable; \d+(\.\d)? kB in \d+\.\d s, [\d.]+ trails\/s$/,
+    );
+    expect(end).toBe("");
     const j = JSON.parse(r.stdout) as Verdict[];
     expect(j.map((v) => [v.file, v.valid])).toEqual([
       [file, true],

@@ -67,6 +67,17 @@ export function serveTasks<T, R>(handler: (input: T) => Promise<R>): void {
   });
 }
 
+/**
+ * How to start the worker module: as it is when built (`.js`); from TypeScript sources (tests
+ * run them with a TypeScript loader, which worker threads do not inherit) through tsx, loaded
+ * first inside the worker.
+ */
+function workerScript(url: URL): [URL | string, { eval?: boolean }] {
+  if (!url.pathname.endsWith(".ts")) return [url, {}];
+  const load = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); })`;
+  return [load, { eval: true }];
+}
+
 /** One worker thread and the task it is on. */
 class Slot<T, R> {
   private worker!: Worker;
@@ -80,7 +91,9 @@ class Slot<T, R> {
   }
 
   private start(): void {
-    const worker = new Worker(this.options.worker!, {
+    const [script, how] = workerScript(this.options.worker!);
+    const worker = new Worker(script, {
+      ...how,
       workerData: this.options.workerData,
       ...(this.options.resourceLimits === undefined
         ? {}

@@ -43,3 +43,12 @@ export function shardOf(key: string, count: number): number {
 export function inShard(key: string, shard: Shard): boolean {
   return shard.count === 1 || shardOf(key, shard.count) === shard.index;
 }
+
+/** The inputs of one shard (all of them without a shard). */
+export async function* ofShard<T extends { readonly key: string }>(
+  inputs: AsyncIterable<T>,
+  shard: Shard | undefined,
+): AsyncGenerator<T> {
+  for await (const input of inputs)
+    if (shard === undefined || inShard(input.key, shard)) yield input;
+}

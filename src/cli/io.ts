@@ -56,7 +56,11 @@ export function exitCodeFor(e: unknown): number {
 }
 
 /** The one voice on stderr. */
-export function say(io: Io, kind: "error" | "warning" | "hint" | "notice", message: string): void {
+export function say(
+  io: Io,
+  kind: "error" | "warning" | "hint" | "notice" | "summary",
+  message: string,
+): void {
   io.stderr.write(`trailseal: ${kind}: ${message}\n`);
 }
 

@@ -1,4 +1,4 @@
-import { TrailsealError, isTrailsealError, type Missing } from "../errors.js";
+import { TrailsealError, type Missing } from "../errors.js";
 import { ChainValidator } from "../sign.js";
 import {
   REQUIREMENTS,
@@ -12,28 +12,31 @@ import {
   type TokenSpan,
   type Verdict,
 } from "../verify.js";
-import {
-  collect,
-  EXIT_FAILED,
-  EXIT_OK,
-  guard,
-  newCommand,
-  parseArgs,
-  plural,
-  reportError,
-  type Io,
-} from "./io.js";
+import { collect, guard, newCommand, parseArgs, plural, say, type Io } from "./io.js";
 import { inputStream, loadCertificates, loadKeys, passphrase, printable } from "./common.js";
 import { Progress, counted } from "./progress.js";
+import {
+  ArchiveProgress,
+  archiveOptions,
+  archivePlan,
+  peekInputs,
+  summaryLine,
+  type ArchiveFlags,
+  type ArchivePlan,
+} from "./archive.js";
+import type { TrailInput } from "../archive/inputs.js";
+import { inOrder } from "../archive/pool.js";
+import { ofShard } from "../archive/shard.js";
+import { SummaryFold, summaryStatus } from "../archive/summary.js";
+import { verifyMany, type VerifyManyOptions } from "../archive/verify-many.js";
 import { inputName } from "./files.js";
 
-interface VerifyFlags {
+interface VerifyFlags extends ArchiveFlags {
   ca?: string[];
   tsaCa?: string[];
   key?: string[];
   passin?: string;
   require?: string[];
-  json?: boolean;
 }
 
 function who(r: readonly Recipient[]): string {
@@ -217,78 +220,162 @@ function requirements(lists: readonly string[]): Requirement[] {
 }
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
-  const cmd = newCommand("trailseal verify", io)
-    .description(
-      "verify trails without any decryption key: integrity, completeness, signatures, timestamps",
-    )
-    .argument("<trail...>", "trail files (- for stdin)")
-    .option("--ca <file>", "trust anchor for checkpoint signers (repeatable)", collect)
-    .option("--tsa-ca <file>", "trust anchor for timestamp authorities (repeatable)", collect)
-    .option(
-      "-k, --key <file>",
-      "also decrypt every frame with this private key (repeatable)",
-      collect,
-    )
-    .option("--passin <spec>", "passphrase for encrypted keys: env:VAR, file:PATH or pass:TEXT")
-    .option(
-      "--require <list>",
-      `what must hold, comma-separated (repeatable): ${REQUIREMENTS.join(", ")}`,
-      collect,
-    )
-    .option("--json", "print a JSON array, one verdict object per trail")
-    .addHelpText(
-      "after",
-      `
+  const cmd = archiveOptions(
+    newCommand("trailseal verify", io)
+      .description(
+        "verify trails without any decryption key: integrity, completeness, signatures, timestamps",
+      )
+      .argument("[trail...]", "trail files, or directories of *.trail files (- for stdin)")
+      .option("--ca <file>", "trust anchor for checkpoint signers (repeatable)", collect)
+      .option("--tsa-ca <file>", "trust anchor for timestamp authorities (repeatable)", collect)
+      .option(
+        "-k, --key <file>",
+        "also decrypt every frame with this private key (repeatable)",
+        collect,
+      )
+      .option("--passin <spec>", "passphrase for encrypted keys: env:VAR, file:PATH or pass:TEXT")
+      .option(
+        "--require <list>",
+        `what must hold, comma-separated (repeatable): ${REQUIREMENTS.join(", ")}`,
+        collect,
+      )
+      .option("--json", "print a JSON array, one verdict object per trail"),
+  ).addHelpText(
+    "after",
+    `
 Examples:
   trailseal verify session.trail --ca ~/.trailseal/ca.crt --tsa-ca ~/.trailseal/ca.crt
   trailseal verify --require complete,signature --ca corp-root.pem *.trail
   trailseal verify --key alice.key --key bob.key --ca ca.crt --tsa-ca ca.crt --json session.trail
+  trailseal verify /mnt/archive --ca corp-root.pem --tsa-ca tsa-root.pem --jsonl > archive.jsonl
+  find /mnt/archive -name '*.trail' -print0 | trailseal verify --files-from - -0 --ca corp-root.pem
+  trailseal verify /mnt/archive --shard "$JOB_COMPLETION_INDEX/16" --jsonl --ca corp-root.pem
 
 By default 'complete' must hold; 'signature' when the trail's header says signing was enabled
 or --ca is given; 'timestamp' when the header says timestamping was enabled or --tsa-ca is
 given; 'decrypt' too with --key. Certificates inside a trail are never
 trusted by themselves: give the anchors with --ca and --tsa-ca.
+
+Directories are walked for *.trail files; many trails are verified on --jobs worker threads.
+The human output and --json keep the input order; --jsonl prints each verdict as it finishes,
+then a summary object; with more than one trail a summary goes to stderr. --shard K/N takes
+only the trails whose path (relative to its directory or list) hashes to K: N such runs verify
+an archive exactly once; 'trailseal summary' merges their --jsonl outputs (docs/SCALE.md).
 Exit status: 0 every trail valid under the required checks, 1 any invalid, truncated or
 tampered, 2 usage or I/O error (a trail that cannot be read is reported on stderr, left out of
 --json, and the others are still verified).`,
-    );
+  );
   const early = parseArgs(cmd, argv);
   if (early !== null) return early;
   const flags = cmd.opts<VerifyFlags>();
-  const paths = cmd.args;
   return guard(io, async () => {
     const require = flags.require === undefined ? undefined : requirements(flags.require);
-    const anchors = await loadCertificates(flags.ca ?? [], io);
-    const tsaAnchors = await loadCertificates(flags.tsaCa ?? [], io);
-    const keys = await loadKeys(flags.key ?? [], passphrase(flags.passin, io), io);
-    const validator = new ChainValidator();
-    const verdicts: Verdict[] = [];
-    // One unreadable trail must not cost the others their verdicts: it is reported, the rest
-    // are verified, and the exit status is 2 at the end.
-    let ioFailure: number | null = null;
-    for (const path of paths) {
-      let v: Verdict;
-      try {
-        const progress = await Progress.forFile(io, `verifying ${inputName(path)}`, path);
-        v = await verifyTrail(counted(await inputStream(path, io), progress), inputName(path), {
-          anchors,
-          tsaAnchors,
-          keys,
-          validator,
-          ...(require === undefined ? {} : { require }),
-        });
-      } catch (e) {
-        if (!isTrailsealError(e, "IO")) throw e;
-        ioFailure = reportError(io, e);
-        continue;
-      }
-      verdicts.push(v);
-      if (flags.json !== true) io.stdout.write(formatVerdict(v));
-    }
-    if (flags.json === true) io.stdout.write(`${JSON.stringify(verdicts, null, 2)}\n`);
-    if (ioFailure !== null) return ioFailure;
-    return verdicts.every((v) => v.valid) ? EXIT_OK : EXIT_FAILED;
+    const plan = await archivePlan(cmd.args, flags, io);
+    const setup = {
+      cwd: io.cwd,
+      anchors: await loadCertificates(flags.ca ?? [], io),
+      tsaAnchors: await loadCertificates(flags.tsaCa ?? [], io),
+      keys: await loadKeys(flags.key ?? [], passphrase(flags.passin, io), io),
+      ...(require === undefined ? {} : { require }),
+    };
+    if (plan.stdin) return verifyStdin(io, setup, flags);
+    return verifyArchive(io, plan, setup, flags);
   });
+}
+
+type Setup = Omit<VerifyManyOptions, "jobs" | "onBytes">;
+
+/** One trail read from stdin, in this thread. */
+async function verifyStdin(io: Io, setup: Setup, flags: VerifyFlags): Promise<number> {
+  const { require, ...rest } = setup;
+  const progress = await Progress.forFile(io, "verifying <stdin>", "-");
+  const v = await verifyTrail(counted(await inputStream("-", io), progress), inputName("-"), {
+    ...rest,
+    validator: new ChainValidator(),
+    ...(require === undefined ? {} : { require }),
+  });
+  const fold = new SummaryFold();
+  fold.addVerdict(v, 0);
+  writeVerdicts(io, flags, [v]);
+  if (flags.jsonl === true) io.stdout.write(`${JSON.stringify(fold.summary(0))}\n`);
+  return summaryStatus(fold.summary(0));
+}
+
+function writeVerdicts(io: Io, flags: VerifyFlags, verdicts: readonly Verdict[]): void {
+  if (flags.json === true) io.stdout.write(`${JSON.stringify(verdicts, null, 2)}\n`);
+  else if (flags.jsonl === true)
+    for (const v of verdicts)
+      io.stdout.write(`${JSON.stringify({ type: "verdict", key: v.file, bytes: 0, ...v })}\n`);
+  else for (const v of verdicts) io.stdout.write(formatVerdict(v));
+}
+
+/**
+ * Files, directories and lists: one trail in this thread, more on the worker pool. One trail
+ * that cannot be read is reported and costs the others nothing; the exit status says so.
+ */
+async function verifyArchive(
+  io: Io,
+  plan: ArchivePlan,
+  setup: Setup,
+  flags: VerifyFlags,
+): Promise<number> {
+  const started = Date.now();
+  const { first, all } = await peekInputs(ofShard(plan.inputs, plan.shard), 2);
+  const many = first.length > 1;
+  const progress = many ? ArchiveProgress.for(io, "verifying") : null;
+  const single =
+    many || first[0] === undefined
+      ? null
+      : await Progress.forFile(io, `verifying ${first[0].path}`, first[0].path);
+  const outcomes = verifyMany(listing(all, progress), {
+    ...setup,
+    jobs: many ? plan.jobs : 0,
+    ...(single === null ? {} : { onBytes: (n: number) => single.add(n) }),
+  });
+  const fold = new SummaryFold();
+  const json: Verdict[] = [];
+  for await (const o of flags.jsonl === true ? outcomes : inOrder(outcomes)) {
+    progress?.add(o.ok ? o.result.bytes : 0);
+    if (!o.ok) {
+      fold.addError();
+      progress?.finish();
+      say(io, "error", o.error.message);
+      if (flags.jsonl === true)
+        io.stdout.write(
+          `${JSON.stringify({ type: "error", file: o.input.path, key: o.input.key, ...o.error })}\n`,
+        );
+      continue;
+    }
+    const { verdict, bytes } = o.result;
+    fold.addVerdict(verdict, bytes);
+    if (flags.json === true) json.push(verdict);
+    else if (flags.jsonl === true)
+      io.stdout.write(
+        `${JSON.stringify({ type: "verdict", key: o.input.key, bytes, ...verdict })}\n`,
+      );
+    else io.stdout.write(formatVerdict(verdict));
+  }
+  progress?.finish();
+  single?.finish();
+  if (flags.json === true) writeVerdicts(io, flags, json);
+  const summary = fold.summary(Date.now() - started, flags.shard);
+  if (flags.jsonl === true) io.stdout.write(`${JSON.stringify(summary)}\n`);
+  if (plan.many || many || flags.jsonl === true || plan.shard !== undefined)
+    say(io, "summary", summaryLine(summary));
+  return summaryStatus(summary);
+}
+
+/** The inputs, telling the progress line their number once the listing is done. */
+async function* listing(
+  inputs: AsyncIterable<TrailInput>,
+  progress: ArchiveProgress | null,
+): AsyncGenerator<TrailInput> {
+  let n = 0;
+  for await (const input of inputs) {
+    n++;
+    yield input;
+  }
+  progress?.listed(n);
 }
 
 /** "1 token", "2 tokens". */

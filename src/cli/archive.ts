@@ -1,0 +1,227 @@
+/**
+ * The many-trail options of `verify` (and, later, `scan`): inputs from files, directories and
+ * `--files-from` lists, `--jobs`, `--shard`, `--jsonl`; the progress line and the summary on
+ * stderr. The work itself is src/archive/'s.
+ */
+import { createReadStream } from "node:fs";
+import { availableParallelism } from "node:os";
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { TrailsealError } from "../errors.js";
+import { trailInputs, type PathList, type TrailInput } from "../archive/inputs.js";
+import { parseShard, type Shard } from "../archive/shard.js";
+import type { Summary } from "../archive/summary.js";
+import { collect, plural, type Io } from "./io.js";
+
+export interface ArchiveFlags {
+  filesFrom?: string[];
+  null?: boolean;
+  jobs?: string;
+  shard?: string;
+  jsonl?: boolean;
+  json?: boolean;
+}
+
+/** Most worker threads: far more than any machine trailseal runs on has cores. */
+const MAX_JOBS = 256;
+
+/** Adds the many-trail options to a command. */
+export function archiveOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--files-from <file>",
+      "also take the trails listed in FILE (- for stdin), one path a line (repeatable)",
+      collect,
+    )
+    .option("-0, --null", "--files-from lists are NUL-separated, as find -print0 writes them")
+    .option("-j, --jobs <n>", "worker threads (default: the number of cores)")
+    .option(
+      "--shard <K/N>",
+      "take only shard K (from 0) of N, by a hash of each trail's path relative to its directory or list",
+    )
+    .option("--jsonl", "print one JSON object a line as each trail finishes, then a summary line");
+}
+
+export interface ArchivePlan {
+  readonly inputs: AsyncIterable<TrailInput>;
+  readonly jobs: number;
+  readonly shard: Shard | undefined;
+  /** True when stdin is the one trail (then it is read in this thread). */
+  readonly stdin: boolean;
+  /** True when the trails come from a directory or a list: the summary is always printed. */
+  readonly many: boolean;
+}
+
+function jobsOf(flag: string | undefined): number {
+  if (flag === undefined) return availableParallelism();
+  const n = Number(flag);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_JOBS)
+    throw new TrailsealError(
+      "USAGE",
+      `--jobs takes a whole number from 1 to ${MAX_JOBS}, not '${flag}'`,
+    );
+  return n;
+}
+
+/** The inputs and how to run them, from the arguments and flags; refuses what cannot work. */
+export async function archivePlan(
+  args: readonly string[],
+  flags: ArchiveFlags,
+  io: Io,
+): Promise<ArchivePlan> {
+  const lists = flags.filesFrom ?? [];
+  if (flags.json === true && flags.jsonl === true)
+    throw new TrailsealError("USAGE", "--json and --jsonl cannot be combined", {
+      hint: "--jsonl prints one verdict a line as each trail finishes; --json one array at the end",
+    });
+  if (flags.null === true && lists.length === 0)
+    throw new TrailsealError(
+      "USAGE",
+      "-0 (--null) says how --files-from lists are separated; give --files-from",
+    );
+  if (args.length === 0 && lists.length === 0)
+    throw new TrailsealError("USAGE", "no trail given", {
+      hint: "name trail files or directories, or give --files-from FILE",
+    });
+  const stdinUses = args.filter((a) => a === "-").length + lists.filter((l) => l === "-").length;
+  if (stdinUses > 1) throw new TrailsealError("USAGE", "stdin ('-') can be read only once");
+  const stdin = args.includes("-");
+  if (stdin && (args.length > 1 || lists.length > 0))
+    throw new TrailsealError("USAGE", "a trail on stdin ('-') is verified alone", {
+      hint: "save it to a file to verify it with others",
+    });
+  const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
+  const pathLists: PathList[] = lists.map((l) => ({
+    name: l === "-" ? "<stdin>" : l,
+    source: l === "-" ? (io.stdin as AsyncIterable<Uint8Array>) : listFile(l, io),
+  }));
+  const inputs = trailInputs(stdin ? [] : args, {
+    cwd: io.cwd,
+    lists: pathLists,
+    nul: flags.null === true,
+  });
+  return {
+    inputs: stdin ? single({ path: "-", key: "-" }) : inputs,
+    jobs: jobsOf(flags.jobs),
+    shard,
+    stdin,
+    many: lists.length > 0 || args.length > 1,
+  };
+}
+
+async function* single(input: TrailInput): AsyncGenerator<TrailInput> {
+  yield input;
+}
+
+async function* listFile(path: string, io: Io): AsyncGenerator<Uint8Array> {
+  try {
+    for await (const chunk of createReadStream(resolve(io.cwd, path))) yield chunk as Buffer;
+  } catch (e) {
+    const reason = (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : "cannot read";
+    throw new TrailsealError("IO", `${reason}: ${path} (--files-from)`, { cause: e, file: path });
+  }
+}
+
+/**
+ * The first inputs, to tell one trail from many without listing them all: one trail is
+ * verified in this thread (no worker to start), many on the pool.
+ */
+export async function peekInputs(
+  inputs: AsyncIterable<TrailInput>,
+  n: number,
+): Promise<{ first: TrailInput[]; all: AsyncIterable<TrailInput> }> {
+  const it = inputs[Symbol.asyncIterator]();
+  const first: TrailInput[] = [];
+  let done = false;
+  while (first.length < n) {
+    const r = await it.next();
+    if (r.done === true) {
+      done = true;
+      break;
+    }
+    first.push(r.value);
+  }
+  async function* all(): AsyncGenerator<TrailInput> {
+    yield* first;
+    if (done) return;
+    for (let r = await it.next(); r.done !== true; r = await it.next()) yield r.value;
+  }
+  return { first, all: all() };
+}
+
+function size(bytes: number): string {
+  if (bytes < 1e3) return `${bytes} B`;
+  const units = ["kB", "MB", "GB", "TB"];
+  let v = bytes / 1e3;
+  let u = 0;
+  while (v >= 1e3 && u < units.length - 1) {
+    v /= 1e3;
+    u++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
+}
+
+/** The summary as one line of words (stderr). */
+export function summaryLine(s: Summary): string {
+  const failed = Object.entries(s.failedChecks)
+    .filter(([, n]) => n > 0)
+    .map(([check, n]) => `${check} ${n}`);
+  return [
+    `${plural(s.trails, "trail")}${s.shard === undefined ? "" : ` (shard ${s.shard})`}: ${s.valid} valid`,
+    `${s.invalid} invalid${failed.length > 0 ? ` (failed: ${failed.join(", ")})` : ""}`,
+    `${s.truncated} truncated`,
+    `${s.tampered} tampered`,
+    `${s.unreadable} unreadable; ${size(s.bytes)} in ${(s.elapsedMs / 1000).toFixed(1)} s, ${s.trailsPerSecond} trails/s`,
+  ].join(", ");
+}
+
+/**
+ * The progress line of many trails, on a terminal only: trails and bytes done, and once the
+ * listing is complete, how many remain and the time left.
+ */
+export class ArchiveProgress {
+  private trails = 0;
+  private bytes = 0;
+  private total: number | null = null;
+  private lastDraw = 0;
+  private drawn = false;
+  private readonly started = Date.now();
+
+  constructor(
+    private readonly io: Io,
+    private readonly label: string,
+  ) {}
+
+  static for(io: Io, label: string): ArchiveProgress | null {
+    return io.stderrIsTTY ? new ArchiveProgress(io, label) : null;
+  }
+
+  /** All inputs are known now: the time left can be told. */
+  listed(total: number): void {
+    this.total = total;
+  }
+
+  add(bytes: number): void {
+    this.trails++;
+    this.bytes += bytes;
+    const now = Date.now();
+    if (now - this.lastDraw < 200) return;
+    this.lastDraw = now;
+    this.drawn = true;
+    this.io.stderr.write(`\r\x1b[K${this.line(now)}`);
+  }
+
+  line(now: number): string {
+    const seconds = Math.max((now - this.started) / 1000, 1e-3);
+    const of = this.total === null ? "" : ` of ${this.total}`;
+    const parts = [`trailseal: ${this.label}: ${this.trails}${of} trails, ${size(this.bytes)}`];
+    parts.push(`${(this.trails / seconds).toFixed(1)} trails/s`);
+    if (this.total !== null && this.trails > 0 && this.trails < this.total)
+      parts.push(`${Math.round(((this.total - this.trails) * seconds) / this.trails)}s left`);
+    return parts.join(", ");
+  }
+
+  finish(): void {
+    if (this.drawn) this.io.stderr.write("\r\x1b[K");
+  }
+}
