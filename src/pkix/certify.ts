@@ -18,14 +18,7 @@ export type KeyUsageName =
   | "keyCertSign"
   | "cRLSign";
 
-/** Extended key usage purposes by OID (RFC 5280 §4.2.1.12). */
-export const EKU = {
-  serverAuth: "1.3.6.1.5.5.7.3.1",
-  clientAuth: "1.3.6.1.5.5.7.3.2",
-  codeSigning: "1.3.6.1.5.5.7.3.3",
-  emailProtection: "1.3.6.1.5.5.7.3.4",
-  timeStamping: "1.3.6.1.5.5.7.3.8",
-} as const;
+export { EKU } from "./oid.js";
 
 export interface CertificateRequest {
   /** Subject as an RFC 4514 string, e.g. `CN=trailseal TSA, O=example`. */
