@@ -79,7 +79,7 @@ export function defaultHome(
     throw new TrailsealError(
       "USAGE",
       "cannot find the local authority: neither TRAILSEAL_HOME nor HOME is set, and the user has no home directory",
-      { hint: "give --home DIR or set TRAILSEAL_HOME" },
+      { missing: "authority-home" },
     );
   }
   return resolve(cwd, home, ".trailseal");
@@ -134,9 +134,7 @@ export async function initAuthority(home: string, options: InitOptions): Promise
       throw new TrailsealError(
         "IO",
         `a local authority already exists in ${home} (${present.length} of its files are there)`,
-        {
-          hint: "use --force to replace it (tokens and signatures made with the old one will no longer chain to the new CA)",
-        },
+        { missing: "force-authority" },
       );
     }
   }
@@ -252,7 +250,7 @@ async function readFileIn(home: string, name: string): Promise<Uint8Array> {
   } catch (e) {
     throw new TrailsealError("IO", `no local authority in ${home}: cannot read ${name}`, {
       cause: e,
-      hint: "run 'trailseal init' (or pass --home DIR)",
+      missing: "authority",
     });
   }
 }
@@ -332,7 +330,7 @@ export async function loadAuthority(
       throw new TrailsealError(
         "CHAIN_UNTRUSTED",
         `the ${what} certificate ${join(home, file)} does not chain to ${join(home, AUTHORITY_FILES.ca)}: ${(e as Error).message}`,
-        { cause: e, hint: "run 'trailseal init --force' to make a new authority" },
+        { cause: e, missing: "new-authority" },
       );
     }
   }

@@ -6,7 +6,7 @@
  */
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { open, unlink } from "node:fs/promises";
-import { TrailsealError, isTrailsealError } from "./errors.js";
+import { TrailsealError, isTrailsealError, type Missing } from "./errors.js";
 import {
   bareBase64,
   blockBytes,
@@ -150,7 +150,7 @@ export async function writePrivateKeyFile(
     if ((e as NodeJS.ErrnoException).code === "EEXIST") {
       throw new TrailsealError("IO", `${path} exists; not overwriting a private key file`, {
         cause: e,
-        hint: "use --force to replace it",
+        missing: "force",
       });
     }
     throw new TrailsealError("IO", `cannot create ${path}`, { cause: e });
@@ -285,7 +285,7 @@ function parseKey(
     throw new TrailsealError(
       "KEY_PASSPHRASE",
       `the private key in ${source} is encrypted and no passphrase was given`,
-      { hint: "give the passphrase with --passin env:VAR, file:PATH or pass:TEXT" },
+      { missing: "passphrase" },
     );
   }
   let key: KeyObject;
@@ -298,7 +298,7 @@ function parseKey(
         `wrong passphrase for the private key in ${source}`,
         {
           cause: e,
-          hint: "check the passphrase given with --passin",
+          missing: "right-passphrase",
         },
       );
     }
@@ -376,6 +376,9 @@ function asKeyInvalid(e: unknown, where?: string): TrailsealError {
   return new TrailsealError("KEY_INVALID", `${where ?? "input"}: ${message}`, { cause: e });
 }
 
-function hintOf(e: TrailsealError): { hint?: string } {
-  return e.hint === undefined ? {} : { hint: e.hint };
+function hintOf(e: TrailsealError): { hint?: string; missing?: Missing } {
+  return {
+    ...(e.hint === undefined ? {} : { hint: e.hint }),
+    ...(e.details.missing === undefined ? {} : { missing: e.details.missing }),
+  };
 }

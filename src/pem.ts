@@ -699,12 +699,9 @@ function notACertificate(source: string, thing: Thing, forApi: boolean): Trailse
   return new TrailsealError(
     "NOT_A_CERTIFICATE",
     `${source} holds ${THING_NAMES[thing]}, not a certificate: ${wants}`,
-    {
-      hint:
-        thing === "private-key" || thing === "encrypted-private-key"
-          ? "give the certificate file (.crt/.pem), or a PKCS#12 file with --passin"
-          : "give the certificate file (.crt/.pem/.p7b/.p12)",
-    },
+    thing === "private-key" || thing === "encrypted-private-key"
+      ? { missing: "certificate" }
+      : { hint: "give the certificate file (.crt/.pem/.p7b/.p12)" },
   );
 }
 

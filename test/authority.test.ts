@@ -166,7 +166,7 @@ describe("local authority", () => {
   it("says how to create a missing authority (IO with a hint)", async () => {
     await expect(loadAuthority(join(root, "none"))).rejects.toMatchObject({
       code: "IO",
-      hint: expect.stringContaining("trailseal init"),
+      details: { missing: "authority" },
     });
   });
 

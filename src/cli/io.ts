@@ -75,6 +75,14 @@ const MISSING_HINTS: Readonly<Record<Missing, string>> = {
   authority: "run 'trailseal init' (or pass --home DIR)",
   "timing-file": "pass the file written by --log-timing (or script -t) with --timing FILE",
   force: "use --force to replace it",
+  "right-passphrase": "check the passphrase given with --passin",
+  "pkcs12-password": "give the password with --passin env:VAR, file:PATH or pass:TEXT",
+  "right-pkcs12-password": "check the password given with --passin",
+  certificate: "give the certificate file (.crt/.pem), or a PKCS#12 file with --passin",
+  "authority-home": "give --home DIR or set TRAILSEAL_HOME",
+  "force-authority":
+    "use --force to replace it (tokens and signatures made with the old one will no longer chain to the new CA)",
+  "new-authority": "run 'trailseal init --force' to make a new authority",
 };
 
 /** The hint printed under an error: the CLI's words for what is missing, else the library's. */

@@ -297,6 +297,7 @@ async function verify(
         ? new TrailsealError(caught.code, `${tsrPath}: ${caught.message}`, {
             cause: caught,
             ...(caught.hint === undefined ? {} : { hint: caught.hint }),
+            ...caught.details,
           })
         : caught;
     if (flags.json === true && e instanceof TrailsealError && exitCodeFor(e) === EXIT_FAILED) {

@@ -129,7 +129,8 @@ export function children(bytes: Uint8Array, parent: Tlv): Tlv[] {
 export function readWhole(bytes: Uint8Array, mode: DerMode = "der"): Tlv {
   const tlv = readTlv(bytes, 0, bytes.length, mode);
   if (tlv.end !== bytes.length) {
-    throw new DerError(`${bytes.length - tlv.end} bytes of trailing data after the DER element`);
+    const n = bytes.length - tlv.end;
+    throw new DerError(`${n} ${n === 1 ? "byte" : "bytes"} of trailing data after the DER element`);
   }
   return tlv;
 }

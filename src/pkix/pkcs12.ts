@@ -125,10 +125,7 @@ function wrongPassword(
       : `wrong password for PKCS#12 file ${source}`,
     {
       cause,
-      hint:
-        password === undefined
-          ? "give the password with --passin env:VAR, file:PATH or pass:TEXT"
-          : "check the password given with --passin",
+      missing: password === undefined ? "pkcs12-password" : "right-pkcs12-password",
     },
   );
 }
