@@ -122,6 +122,31 @@ async function exists(path: string): Promise<boolean> {
  * @example
  *   await initAuthority(defaultHome(process.env, process.cwd()), { now: new Date(), keyType: "ec" });
  */
+/**
+ * A self-signed certificate for an encryption key (keyEncipherment, dataEncipherment), as an
+ * auditor would bring one: for demos and tests, ten years from a minute before `now`.
+ * `random` is the top-level source (e.g. crypto.randomBytes) of its serial.
+ *
+ * @example
+ *   const der = await selfSignedEncryptionCertificate("CN=alice", keys, new Date(), randomBytes);
+ */
+export async function selfSignedEncryptionCertificate(
+  subject: string,
+  keys: { publicKey: KeyObject; privateKey: KeyObject },
+  now: Date,
+  random: (n: number) => Uint8Array,
+): Promise<Uint8Array> {
+  return issueCertificate({
+    subject,
+    publicKey: keys.publicKey,
+    signingKey: keys.privateKey,
+    notBefore: new Date(now.getTime() - 60_000),
+    notAfter: new Date(now.getTime() + 10 * YEAR_MS),
+    serialHex: serialFromRandom(random(16)),
+    keyUsage: { usages: ["keyEncipherment", "dataEncipherment"], critical: true },
+  });
+}
+
 export async function initAuthority(home: string, options: InitOptions): Promise<InitResult> {
   const keyType = options.keyType ?? "rsa";
   const random = options.random ?? ((n: number) => new Uint8Array(randomBytes(n)));

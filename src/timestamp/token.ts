@@ -5,7 +5,13 @@
 import type { KeyObject } from "node:crypto";
 import { TrailsealError } from "../errors.js";
 import { publicKeyFingerprint } from "../keys.js";
-import { encodeTstInfo, hashAlgorithm, OID, signTstInfo } from "../pkix/tsp.js";
+import {
+  encodeTimeStampResp,
+  encodeTstInfo,
+  hashAlgorithm,
+  OID,
+  signTstInfo,
+} from "../pkix/tsp.js";
 import { certificate } from "../pkix/cert.js";
 import { EKU } from "../pkix/oid.js";
 
@@ -116,6 +122,11 @@ export function issueToken(tsa: TsaIdentity, fields: IssueFields): Uint8Array {
     ...(fields.accuracyMillis === undefined ? {} : { accuracyMillis: fields.accuracyMillis }),
   });
   return signTstInfo(tstInfo, tsa, { includeCertificates: fields.includeCertificates ?? true });
+}
+
+/** A granted TimeStampResp (RFC 3161 §2.4.2) around a token: what `openssl ts -reply` writes. */
+export function grantedResponse(token: Uint8Array): Uint8Array {
+  return encodeTimeStampResp({ status: 0, token });
 }
 
 /**
