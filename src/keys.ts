@@ -25,7 +25,7 @@ import {
   privateKeyAlgorithm,
   type DerKind,
 } from "./pkix/der.js";
-import { readPkcs12 } from "./pkix/pkcs12.js";
+import type { Pkcs12Contents } from "./pkix/pkcs12.js";
 
 export interface PrivateKey {
   readonly key: KeyObject;
@@ -179,7 +179,8 @@ async function keysFromDer(der: Uint8Array, options: KeyReadOptions): Promise<Pr
   }
   switch (kind) {
     case "pkcs12": {
-      let contents: Awaited<ReturnType<typeof readPkcs12>>;
+      let contents: Pkcs12Contents;
+      const { readPkcs12 } = await import("./pkix/pkcs12.js");
       try {
         contents = await readPkcs12(der, passphrase, source);
       } catch (e) {

@@ -19,7 +19,6 @@ import {
   spkiAlgorithm,
   type DerKind,
 } from "./pkix/der.js";
-import { readPkcs12 } from "./pkix/pkcs12.js";
 
 export interface CertificateInfo {
   subject: string;
@@ -647,6 +646,8 @@ async function certificatesFromDer(
       return certs;
     }
     case "pkcs12": {
+      // pkijs (and for legacy ciphers node-forge) load only when a PKCS#12 file is read.
+      const { readPkcs12 } = await import("./pkix/pkcs12.js");
       const { certificates } = await readPkcs12(bytes, options.passphrase, source, {
         keys: false,
       });
