@@ -324,8 +324,12 @@ export function checkApiCertificate(value: unknown): ApiCertificateCheck {
   } catch (e) {
     return { ok: false, reason: "invalid", message: (e as Error).message };
   }
-  const canonical = toApiString(der);
-  if (value === canonical) return { ok: true, der };
+  if (value === toApiString(der)) return { ok: true, der };
+  return apiFormProblem(value, text, block);
+}
+
+/** Why a value holding one valid certificate block is not in the API form (toApiString). */
+function apiFormProblem(value: string, text: string, block: PemBlock): ApiCertificateCheck {
   const before = text.slice(0, block.start);
   const after = text.slice(block.end).replace(/^\n/, "");
   if (before.trim() !== "" || after.trim() !== "") {

@@ -133,16 +133,31 @@ export async function loadSigningIdentity(
   }
   // Leaf first, then the others in the order given.
   const chain = [certs[leafIndex]!, ...certs.filter((_, i) => i !== leafIndex)];
+  const warnings = identityWarnings(chain, options.certSource, options.now);
+  const identity: SigningIdentity = {
+    chain,
+    key,
+    ...(options.scheme === undefined ? {} : { scheme: options.scheme }),
+  };
+  return Promise.resolve({ identity, warnings });
+}
+
+/** What will make a signing identity's signatures fail or fall short of SPS, as warnings. */
+function identityWarnings(
+  chain: readonly Uint8Array[],
+  certSource: string,
+  now: Date | undefined,
+): string[] {
   const leaf = certificate(chain[0]!);
   const warnings: string[] = [];
   if (!allowsSigning(leaf)) {
     warnings.push(
-      `the signing certificate "${leaf.subject}" (${options.certSource}) has a keyUsage without digitalSignature; its signatures will not verify`,
+      `the signing certificate "${leaf.subject}" (${certSource}) has a keyUsage without digitalSignature; its signatures will not verify`,
     );
   }
   if (!leaf.extendedKeyUsages.includes(EKU.codeSigning)) {
     warnings.push(
-      `the signing certificate "${leaf.subject}" (${options.certSource}) has no code-signing extended key usage, which SPS requires`,
+      `the signing certificate "${leaf.subject}" (${certSource}) has no code-signing extended key usage, which SPS requires`,
     );
   }
   for (const der of chain) {
@@ -150,27 +165,22 @@ export async function loadSigningIdentity(
     // Only the anchor's own signature does not count; which one that is, the verifier decides.
     if (c.weakSignatureHash !== null && !equal(c.subjectDer, c.issuerDer)) {
       warnings.push(
-        `the certificate "${c.subject}" (${options.certSource}) is signed with ${c.weakSignatureHash}; verify refuses a chain through it`,
+        `the certificate "${c.subject}" (${certSource}) is signed with ${c.weakSignatureHash}; verify refuses a chain through it`,
       );
     }
   }
-  if (options.now !== undefined) {
-    if (options.now.getTime() > leaf.notAfter.getTime()) {
+  if (now !== undefined) {
+    if (now.getTime() > leaf.notAfter.getTime()) {
       warnings.push(
         `the signing certificate "${leaf.subject}" expired on ${leaf.notAfter.toISOString()}; its signatures will not verify`,
       );
-    } else if (options.now.getTime() < leaf.notBefore.getTime()) {
+    } else if (now.getTime() < leaf.notBefore.getTime()) {
       warnings.push(
         `the signing certificate "${leaf.subject}" is not valid before ${leaf.notBefore.toISOString()}`,
       );
     }
   }
-  const identity: SigningIdentity = {
-    chain,
-    key,
-    ...(options.scheme === undefined ? {} : { scheme: options.scheme }),
-  };
-  return Promise.resolve({ identity, warnings });
+  return warnings;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -123,39 +123,9 @@ function buildPath(
     }
     for (const issuer of candidates) {
       const role = anchorSet.has(issuer.fingerprint) ? "trust anchor" : "included certificate";
-      const bits = issuer.publicKey.asymmetricKeyDetails?.modulusLength ?? 0;
-      if (issuer.publicKey.asymmetricKeyType?.startsWith("rsa") === true && bits < MIN_RSA_BITS) {
-        failures.push(
-          `weak key: the ${role} "${issuer.subject}" has a ${bits}-bit RSA key; ${MIN_RSA_BITS} bits or more required`,
-        );
-        continue;
-      }
-      if (!cert.verifiedBy(issuer.publicKey)) {
-        failures.push(
-          `bad signature: "${cert.subject}" is not signed by the key of the ${role} ` +
-            `"${issuer.subject}" (sha256:${issuer.fingerprint})`,
-        );
-        continue;
-      }
-      if (!issuer.isCa) {
-        failures.push(`issuer not a CA: "${issuer.subject}" has no basicConstraints cA`);
-        continue;
-      }
-      if (issuer.keyUsage !== null && !issuer.keyUsage.has("keyCertSign")) {
-        failures.push(`issuer not a CA: "${issuer.subject}" lacks keyUsage keyCertSign`);
-        continue;
-      }
-      // The CAs strictly between this issuer and the leaf (RFC 5280 §4.2.1.9).
-      const below = path.length - 1;
-      if (issuer.pathLenConstraint !== undefined && below > issuer.pathLenConstraint) {
-        failures.push(
-          `path too long: "${issuer.subject}" allows ${issuer.pathLenConstraint} intermediate(s) below it`,
-        );
-        continue;
-      }
-      const problem = ownProblem(issuer, at);
+      const problem = linkProblem(cert, issuer, role, path.length - 1, at);
       if (problem !== null) {
-        failures.push(`${role} ${problem}`);
+        failures.push(problem);
         continue;
       }
       const found = walk([...path, issuer]);
@@ -168,6 +138,39 @@ function buildPath(
   if (path === null) throw untrusted([...new Set(failures)].join("; "));
   const chain = path.map((c) => c.der);
   return { chain, anchor: chain[chain.length - 1]! };
+}
+
+/**
+ * Why `issuer` cannot issue `cert` in a path with `below` CAs between it and the leaf, or null:
+ * RSA key size, signature, basicConstraints cA, keyUsage keyCertSign, pathLenConstraint
+ * (RFC 5280 §4.2.1.3, §4.2.1.9, §6.1.4), and the issuer's own validity.
+ */
+function linkProblem(
+  cert: Certificate,
+  issuer: Certificate,
+  role: string,
+  below: number,
+  at: Date,
+): string | null {
+  const bits = issuer.publicKey.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (issuer.publicKey.asymmetricKeyType?.startsWith("rsa") === true && bits < MIN_RSA_BITS) {
+    return `weak key: the ${role} "${issuer.subject}" has a ${bits}-bit RSA key; ${MIN_RSA_BITS} bits or more required`;
+  }
+  if (!cert.verifiedBy(issuer.publicKey)) {
+    return (
+      `bad signature: "${cert.subject}" is not signed by the key of the ${role} ` +
+      `"${issuer.subject}" (sha256:${issuer.fingerprint})`
+    );
+  }
+  if (!issuer.isCa) return `issuer not a CA: "${issuer.subject}" has no basicConstraints cA`;
+  if (issuer.keyUsage !== null && !issuer.keyUsage.has("keyCertSign")) {
+    return `issuer not a CA: "${issuer.subject}" lacks keyUsage keyCertSign`;
+  }
+  if (issuer.pathLenConstraint !== undefined && below > issuer.pathLenConstraint) {
+    return `path too long: "${issuer.subject}" allows ${issuer.pathLenConstraint} intermediate(s) below it`;
+  }
+  const problem = ownProblem(issuer, at);
+  return problem === null ? null : `${role} ${problem}`;
 }
 
 /** A certificate's own fault at `at` (validity period, unknown critical extensions), or null. */
@@ -207,12 +210,9 @@ export class ChainValidator {
   /** How many full path validations ran (cache misses). */
   validations = 0;
 
+  /** validateChain, memoised: the same parameters. */
   async validate(
-    leaf: Uint8Array,
-    intermediates: readonly Uint8Array[],
-    anchors: readonly Uint8Array[],
-    at: Date,
-    anchorKind: AnchorKind = "trust-anchor",
+    ...[leaf, intermediates, anchors, at, anchorKind]: Parameters<typeof validateChain>
   ): Promise<ChainResult> {
     const key = [leaf, intermediates, anchors]
       .map((set) =>

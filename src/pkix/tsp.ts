@@ -336,13 +336,7 @@ export function signTstInfo(
   const leaf = signer.chain[0];
   if (leaf === undefined) throw new TrailsealError("USAGE", "the TSA chain is empty");
   const cert = certificate(leaf);
-  const type = signer.key.asymmetricKeyType;
-  if (type !== "rsa" && type !== "ec") {
-    throw new TrailsealError(
-      "KEY_UNSUPPORTED",
-      `a TSA key must be RSA (PKCS#1 v1.5) or ECDSA, not ${type ?? "unknown"}`,
-    );
-  }
+  // PKCS#1 v1.5 or ECDSA: openssl ts -verify (3.0) cannot check an RSASSA-PSS token.
   const profile = signatureProfile(signer.key);
   const signedAttributes = encodeSignedAttributes([
     { oid: OID.contentType, values: [encodeOid(OID.tstInfo)] },
