@@ -598,3 +598,66 @@ describe("the SPS documentation's own example", () => {
     });
   });
 });
+
+describe("BER PKCS#7 (issue 15 item 3)", () => {
+  const PKI = join(import.meta.dirname, "..", "testdata", "pki");
+  /** `openssl cms -sign -stream` writes indefinite lengths (BER), as PKCS#7 allows. */
+  const ber = new Uint8Array(
+    execFileSync(
+      "openssl",
+      [
+        "cms",
+        "-sign",
+        "-stream",
+        "-nodetach",
+        "-binary",
+        "-signer",
+        join(PKI, "signer-rsa.pem"),
+        "-inkey",
+        join(PKI, "signer-rsa.key"),
+        "-certfile",
+        join(PKI, "intermediate-ca.pem"),
+        "-outform",
+        "DER",
+      ],
+      { input: "checkpoint" },
+    ),
+  );
+  const pemCerts = (name: string): string[] =>
+    [
+      ...readFileSync(join(PKI, name), "utf8").matchAll(
+        /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----\n/g,
+      ),
+    ].map((m) => m[0]);
+
+  it("is BER indeed: an indefinite length right at the top", () => {
+    expect([...ber.subarray(0, 2)]).toEqual([0x30, 0x80]);
+  });
+
+  it("yields its certificates byte for byte, in bundle order, as openssl pkcs7 -print_certs does", async () => {
+    const found = await readCertificates(ber, { source: "ber.p7" });
+    const theirs = openssl(["pkcs7", "-inform", "DER", "-print_certs"], ber)
+      .split(/(?=-----BEGIN CERTIFICATE-----)/)
+      .filter((b) => b.startsWith("-----BEGIN"))
+      .map((b) => b.replace(/-----END CERTIFICATE-----[\s\S]*$/, "-----END CERTIFICATE-----\n"));
+    expect(found.map((d) => toPem(d))).toEqual(theirs);
+    expect(new Set(found.map((d) => toPem(d)))).toEqual(
+      new Set([...pemCerts("signer-rsa.pem"), ...pemCerts("intermediate-ca.pem")]),
+    );
+  });
+
+  it("still refuses indefinite lengths in a certificate (DER_INVALID)", async () => {
+    const der = file("rsa2048-a.crt");
+    const text = new TextDecoder().decode(der);
+    const cert = new Uint8Array(
+      Buffer.from(text.replace(/-----[^-]+-----/g, "").replace(/\s+/g, ""), "base64"),
+    );
+    // Re-encode the outer SEQUENCE with an indefinite length: BER, not DER.
+    const inner = cert.subarray(cert[1] === 0x82 ? 4 : 3);
+    const indefinite = new Uint8Array([0x30, 0x80, ...inner, 0, 0]);
+    await expect(readCertificates(indefinite, { source: "x.der" })).rejects.toMatchObject({
+      code: "DER_INVALID",
+      message: "x.der: invalid DER: indefinite length at byte 0 (BER, not DER)",
+    });
+  });
+});
