@@ -661,3 +661,34 @@ describe("BER PKCS#7 (issue 15 item 3)", () => {
     });
   });
 });
+
+describe("a PKCS#12 bundle of many certificates (issue 15 item 2)", () => {
+  it("reads all 300 of a bundle openssl made, in order (asn1js's 10,000-node default is lifted by size)", async () => {
+    const { generateKeyPairSync } = await import("node:crypto");
+    const { issueCertificate } = await import("../src/pkix/certify.js");
+    const keys = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const certs: Uint8Array[] = [];
+    for (let i = 1; i <= 300; i++) {
+      certs.push(
+        await issueCertificate({
+          subject: `CN=bundle CA ${i}, O=trailseal test`,
+          publicKey: keys.publicKey,
+          signingKey: keys.privateKey,
+          notBefore: new Date("2026-01-01T00:00:00Z"),
+          notAfter: new Date("2036-01-01T00:00:00Z"),
+          serialHex: i.toString(16).padStart(2, "0"),
+          basicConstraints: { ca: true },
+        }),
+      );
+    }
+    const p12 = new Uint8Array(
+      execFileSync(
+        "openssl",
+        ["pkcs12", "-export", "-nokeys", "-passout", "pass:bundle", "-certpbe", "AES-256-CBC"],
+        { input: certs.map((c) => toPem(c)).join("") },
+      ),
+    );
+    const found = await readCertificates(p12, { source: "bundle.p12", passphrase: "bundle" });
+    expect(found.map((c) => toPem(c))).toEqual(certs.map((c) => toPem(c)));
+  }, 60_000);
+});

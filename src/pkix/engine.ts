@@ -7,6 +7,8 @@
  */
 import { webcrypto } from "node:crypto";
 import * as pkijs from "pkijs";
+import * as asn1js from "asn1js";
+import { toArrayBuffer } from "../bytes.js";
 
 const engine = new pkijs.CryptoEngine({
   name: "node",
@@ -15,6 +17,19 @@ const engine = new pkijs.CryptoEngine({
 pkijs.setEngine("node", engine);
 
 export { pkijs };
+
+/**
+ * asn1js's parse with a node limit from the input's size instead of its default 10,000, which a
+ * PKCS#12 bundle of a few hundred CA certificates exceeds. Every node takes at least two bytes,
+ * so the work stays bounded by the input. Throws when the bytes do not parse.
+ */
+export function parseAsn1(bytes: Uint8Array): asn1js.AsnType {
+  const parsed = asn1js.fromBER(toArrayBuffer(bytes), {
+    maxNodes: Math.max(10_000, bytes.byteLength),
+  });
+  if (parsed.offset === -1) throw new Error(parsed.result.error);
+  return parsed.result;
+}
 
 type X509 = typeof import("@peculiar/x509");
 let x509: Promise<X509> | undefined;

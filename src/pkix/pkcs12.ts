@@ -10,7 +10,7 @@ import type * as asn1js from "asn1js";
 import type Forge from "node-forge";
 import { TrailsealError } from "../errors.js";
 import { toArrayBuffer, utf8 } from "../bytes.js";
-import { pkijs } from "./engine.js";
+import { parseAsn1, pkijs } from "./engine.js";
 
 export interface Pkcs12Contents {
   /** Unencrypted PKCS#8 PrivateKeyInfo DER of each key bag, file order. */
@@ -52,7 +52,7 @@ export async function readPkcs12(
   }
   let pfx: pkijs.PFX;
   try {
-    pfx = pkijs.PFX.fromBER(toArrayBuffer(der));
+    pfx = new pkijs.PFX({ schema: parseAsn1(der) });
   } catch (e) {
     throw invalid("the outer structure does not parse", e);
   }
@@ -147,7 +147,7 @@ async function readSafeContents(
   const { pass } = want;
   let safeContents: pkijs.SafeContents;
   try {
-    safeContents = pkijs.SafeContents.fromBER(toArrayBuffer(der));
+    safeContents = new pkijs.SafeContents({ schema: parseAsn1(der) });
   } catch (e) {
     throw invalid("a SafeContents does not parse", e);
   }
