@@ -257,15 +257,6 @@ function displayName(name: string): string {
   return name.split("\n").join(", ");
 }
 
-/** The facts of a certificate without throwing: null when it is not one. */
-export function tryCertificate(der: Uint8Array): Certificate | null {
-  try {
-    return certificate(der);
-  } catch {
-    return null;
-  }
-}
-
 /**
  * Full parse by OpenSSL (through node:crypto), so "valid DER" means what openssl would accept.
  * Throws DerError with OpenSSL's reason.
