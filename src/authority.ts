@@ -79,7 +79,7 @@ export function defaultHome(
     throw new TrailsealError(
       "USAGE",
       "cannot find the local authority: neither TRAILSEAL_HOME nor HOME is set, and the user has no home directory",
-      { hint: "give --home DIR or set TRAILSEAL_HOME" },
+      { missing: "authority-home" },
     );
   }
   return resolve(cwd, home, ".trailseal");
@@ -122,6 +122,31 @@ async function exists(path: string): Promise<boolean> {
  * @example
  *   await initAuthority(defaultHome(process.env, process.cwd()), { now: new Date(), keyType: "ec" });
  */
+/**
+ * A self-signed certificate for an encryption key (keyEncipherment, dataEncipherment), as an
+ * auditor would bring one: for demos and tests, ten years from a minute before `now`.
+ * `random` is the top-level source (e.g. crypto.randomBytes) of its serial.
+ *
+ * @example
+ *   const der = await selfSignedEncryptionCertificate("CN=alice", keys, new Date(), randomBytes);
+ */
+export async function selfSignedEncryptionCertificate(
+  subject: string,
+  keys: { publicKey: KeyObject; privateKey: KeyObject },
+  now: Date,
+  random: (n: number) => Uint8Array,
+): Promise<Uint8Array> {
+  return issueCertificate({
+    subject,
+    publicKey: keys.publicKey,
+    signingKey: keys.privateKey,
+    notBefore: new Date(now.getTime() - 60_000),
+    notAfter: new Date(now.getTime() + 10 * YEAR_MS),
+    serialHex: serialFromRandom(random(16)),
+    keyUsage: { usages: ["keyEncipherment", "dataEncipherment"], critical: true },
+  });
+}
+
 export async function initAuthority(home: string, options: InitOptions): Promise<InitResult> {
   const keyType = options.keyType ?? "rsa";
   const random = options.random ?? ((n: number) => new Uint8Array(randomBytes(n)));
@@ -134,9 +159,7 @@ export async function initAuthority(home: string, options: InitOptions): Promise
       throw new TrailsealError(
         "IO",
         `a local authority already exists in ${home} (${present.length} of its files are there)`,
-        {
-          hint: "use --force to replace it (tokens and signatures made with the old one will no longer chain to the new CA)",
-        },
+        { missing: "force-authority" },
       );
     }
   }
@@ -252,7 +275,7 @@ async function readFileIn(home: string, name: string): Promise<Uint8Array> {
   } catch (e) {
     throw new TrailsealError("IO", `no local authority in ${home}: cannot read ${name}`, {
       cause: e,
-      hint: "run 'trailseal init' (or pass --home DIR)",
+      missing: "authority",
     });
   }
 }
@@ -332,7 +355,7 @@ export async function loadAuthority(
       throw new TrailsealError(
         "CHAIN_UNTRUSTED",
         `the ${what} certificate ${join(home, file)} does not chain to ${join(home, AUTHORITY_FILES.ca)}: ${(e as Error).message}`,
-        { cause: e, hint: "run 'trailseal init --force' to make a new authority" },
+        { cause: e, missing: "new-authority" },
       );
     }
   }

@@ -70,7 +70,19 @@ export type Missing =
   | "timing-file"
   | "force"
   | "pkcs11-module"
-  | "pin";
+  | "pin"
+  /** The passphrase given does not open the key: the right one. */
+  | "right-passphrase"
+  | "pkcs12-password"
+  | "right-pkcs12-password"
+  /** The certificate itself (a private key was given where it belongs). */
+  | "certificate"
+  /** Where the local authority lives. */
+  | "authority-home"
+  /** Consent to replace an existing authority (its old tokens and signatures stop chaining). */
+  | "force-authority"
+  /** A new local authority (the one there is unusable). */
+  | "new-authority";
 
 /** Structured facts about a failure, for callers that act on them rather than parse the message. */
 export interface ErrorDetails {

@@ -100,14 +100,7 @@ export {
   type SignatureFacts,
   type VerifyDetachedOptions,
 } from "./sign.js";
-export {
-  validateChain,
-  extendedKeyUsages,
-  isEkuCritical,
-  EKU_CODE_SIGNING,
-  EKU_TIME_STAMPING,
-  type ChainResult,
-} from "./pkix/chain.js";
+export { validateChain, extendedKeyUsages, isEkuCritical, type ChainResult } from "./pkix/chain.js";
 export { openRecording, peek, type OpenOptions } from "./formats/open.js";
 export { makeRequest, nonceFromRandom, type TimestampRequestOptions } from "./timestamp/request.js";
 export {

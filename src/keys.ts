@@ -6,7 +6,7 @@
  */
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { open, unlink } from "node:fs/promises";
-import { TrailsealError, isTrailsealError } from "./errors.js";
+import { TrailsealError, isTrailsealError, type Missing } from "./errors.js";
 import {
   bareBase64,
   blockBytes,
@@ -25,7 +25,7 @@ import {
   privateKeyAlgorithm,
   type DerKind,
 } from "./pkix/der.js";
-import { readPkcs12 } from "./pkix/pkcs12.js";
+import type { Pkcs12Contents } from "./pkix/pkcs12.js";
 
 export interface PrivateKey {
   readonly key: KeyObject;
@@ -150,7 +150,7 @@ export async function writePrivateKeyFile(
     if ((e as NodeJS.ErrnoException).code === "EEXIST") {
       throw new TrailsealError("IO", `${path} exists; not overwriting a private key file`, {
         cause: e,
-        hint: "use --force to replace it",
+        missing: "force",
       });
     }
     throw new TrailsealError("IO", `cannot create ${path}`, { cause: e });
@@ -179,7 +179,8 @@ async function keysFromDer(der: Uint8Array, options: KeyReadOptions): Promise<Pr
   }
   switch (kind) {
     case "pkcs12": {
-      let contents: Awaited<ReturnType<typeof readPkcs12>>;
+      let contents: Pkcs12Contents;
+      const { readPkcs12 } = await import("./pkix/pkcs12.js");
       try {
         contents = await readPkcs12(der, passphrase, source);
       } catch (e) {
@@ -285,7 +286,7 @@ function parseKey(
     throw new TrailsealError(
       "KEY_PASSPHRASE",
       `the private key in ${source} is encrypted and no passphrase was given`,
-      { hint: "give the passphrase with --passin env:VAR, file:PATH or pass:TEXT" },
+      { missing: "passphrase" },
     );
   }
   let key: KeyObject;
@@ -298,7 +299,7 @@ function parseKey(
         `wrong passphrase for the private key in ${source}`,
         {
           cause: e,
-          hint: "check the passphrase given with --passin",
+          missing: "right-passphrase",
         },
       );
     }
@@ -376,6 +377,9 @@ function asKeyInvalid(e: unknown, where?: string): TrailsealError {
   return new TrailsealError("KEY_INVALID", `${where ?? "input"}: ${message}`, { cause: e });
 }
 
-function hintOf(e: TrailsealError): { hint?: string } {
-  return e.hint === undefined ? {} : { hint: e.hint };
+function hintOf(e: TrailsealError): { hint?: string; missing?: Missing } {
+  return {
+    ...(e.hint === undefined ? {} : { hint: e.hint }),
+    ...(e.details.missing === undefined ? {} : { missing: e.details.missing }),
+  };
 }

@@ -8,7 +8,8 @@
 import { createHash, createPublicKey, type KeyObject } from "node:crypto";
 import { TrailsealError } from "./errors.js";
 import { fromBase64, toBase64, utf8 } from "./bytes.js";
-import { certificateFields, certificateIsCa, checkWithOpenssl } from "./pkix/cert.js";
+import { certificate, checkWithOpenssl } from "./pkix/cert.js";
+import { EKU } from "./pkix/oid.js";
 import {
   certificateSpki,
   classify,
@@ -18,7 +19,6 @@ import {
   spkiAlgorithm,
   type DerKind,
 } from "./pkix/der.js";
-import { readPkcs12 } from "./pkix/pkcs12.js";
 
 export interface CertificateInfo {
   subject: string;
@@ -124,7 +124,7 @@ export function toApiString(der: Uint8Array): string {
 /** Whether the certificate is a CA certificate (basicConstraints cA true). */
 export function isCaCertificate(der: Uint8Array): boolean {
   try {
-    return certificateIsCa(der);
+    return certificate(der).isCa;
   } catch (e) {
     throw new TrailsealError("DER_INVALID", `invalid certificate: ${(e as Error).message}`, {
       cause: e,
@@ -156,9 +156,9 @@ export function certificatePublicKey(der: Uint8Array): KeyObject {
 }
 
 export function describeCertificate(der: Uint8Array): CertificateInfo {
-  let fields: ReturnType<typeof certificateFields>;
+  let cert: ReturnType<typeof certificate>;
   try {
-    fields = certificateFields(der);
+    cert = certificate(der);
   } catch (e) {
     throw new TrailsealError("DER_INVALID", `invalid certificate: ${(e as Error).message}`, {
       cause: e,
@@ -166,24 +166,24 @@ export function describeCertificate(der: Uint8Array): CertificateInfo {
   }
   let key: ReturnType<typeof keyDescription>;
   try {
-    key = keyDescription(certificatePublicKey(der));
+    key = keyDescription(cert.publicKey);
   } catch {
     // Describe what we cannot use rather than refuse to show it.
-    key = { keyType: spkiAlgorithm(spkiOf(der)) ?? "unknown", keySize: 0 };
+    key = { keyType: cert.spkiAlgorithm, keySize: 0 };
   }
-  const info: CertificateInfo = {
-    subject: fields.subject,
-    issuer: fields.issuer,
-    serial: fields.serial,
-    notBefore: fields.notBefore.toISOString(),
-    notAfter: fields.notAfter.toISOString(),
+  return {
+    subject: cert.subject,
+    issuer: cert.issuer,
+    // RFC 5280 §4.1.2.2 serials are positive: the sign octet is not part of the number shown.
+    serial: cert.serial.replace(/^(00)+(?=.)/, ""),
+    notBefore: cert.notBefore.toISOString(),
+    notAfter: cert.notAfter.toISOString(),
     ...key,
-    extendedKeyUsages: fields.extendedKeyUsages.map((oid) => EKU_NAMES[oid] ?? oid),
-    fingerprint: certificateFingerprint(der),
-    spkiFingerprint: spkiFingerprint(der),
+    extendedKeyUsages: cert.extendedKeyUsages.map((oid) => EKU_NAMES[oid] ?? oid),
+    fingerprint: cert.fingerprint,
+    spkiFingerprint: cert.spkiFingerprint,
     api: toApiString(der),
   };
-  return info;
 }
 
 /** Key type, size and curve of a public or private key, as shown in CertificateInfo. */
@@ -227,12 +227,12 @@ const CURVES: Readonly<Record<string, { name: string; bits: number }>> = {
 
 /** RFC 5280 §4.2.1.12 key purposes by name. */
 const EKU_NAMES: Readonly<Record<string, string>> = {
-  "1.3.6.1.5.5.7.3.1": "serverAuth",
-  "1.3.6.1.5.5.7.3.2": "clientAuth",
-  "1.3.6.1.5.5.7.3.3": "codeSigning",
-  "1.3.6.1.5.5.7.3.4": "emailProtection",
-  "1.3.6.1.5.5.7.3.8": "timeStamping",
-  "1.3.6.1.5.5.7.3.9": "OCSPSigning",
+  [EKU.serverAuth]: "serverAuth",
+  [EKU.clientAuth]: "clientAuth",
+  [EKU.codeSigning]: "codeSigning",
+  [EKU.emailProtection]: "emailProtection",
+  [EKU.timeStamping]: "timeStamping",
+  [EKU.ocspSigning]: "OCSPSigning",
 };
 
 export type ApiCertificateCheck =
@@ -270,13 +270,9 @@ export function checkApiCertificate(value: unknown): ApiCertificateCheck {
   const text = value.replace(/\r\n?/g, "\n");
   let blocks: PemBlock[];
   try {
-    blocks = findPemBlocks(text, "the value");
+    blocks = findPemBlocks(text, null);
   } catch (e) {
-    return {
-      ok: false,
-      reason: "invalid",
-      message: (e as Error).message.replace(/^the value: /, ""),
-    };
+    return { ok: false, reason: "invalid", message: (e as Error).message };
   }
   if (blocks.length === 0) {
     return {
@@ -323,17 +319,17 @@ export function checkApiCertificate(value: unknown): ApiCertificateCheck {
   }
   let der: Uint8Array;
   try {
-    der = blockBytes(block, "the value");
+    der = blockBytes(block, null);
     validateCertificate(der);
   } catch (e) {
-    return {
-      ok: false,
-      reason: "invalid",
-      message: (e as Error).message.replace(/^the value: /, ""),
-    };
+    return { ok: false, reason: "invalid", message: (e as Error).message };
   }
-  const canonical = toApiString(der);
-  if (value === canonical) return { ok: true, der };
+  if (value === toApiString(der)) return { ok: true, der };
+  return apiFormProblem(value, text, block);
+}
+
+/** Why a value holding one valid certificate block is not in the API form (toApiString). */
+function apiFormProblem(value: string, text: string, block: PemBlock): ApiCertificateCheck {
   const before = text.slice(0, block.start);
   const after = text.slice(block.end).replace(/^\n/, "");
   if (before.trim() !== "" || after.trim() !== "") {
@@ -471,8 +467,13 @@ export function normalizeText(raw: string): string {
 
 const BEGIN_RE = /-----BEGIN ([A-Z0-9#][A-Z0-9 #]*)-----/g;
 
+/** `source: ` before a message about it; nothing when the text has no name (a JSON value). */
+function prefix(source: string | null): string {
+  return source === null ? "" : `${source}: `;
+}
+
 /** Finds every PEM block; throws PEM_INVALID for a BEGIN without its END. */
-export function findPemBlocks(text: string, source: string): PemBlock[] {
+export function findPemBlocks(text: string, source: string | null): PemBlock[] {
   const blocks: PemBlock[] = [];
   BEGIN_RE.lastIndex = 0;
   let match: RegExpExecArray | null;
@@ -486,14 +487,14 @@ export function findPemBlocks(text: string, source: string): PemBlock[] {
     if (endMarker < 0 || (nextBegin >= 0 && nextBegin < endMarker)) {
       throw new TrailsealError(
         "PEM_INVALID",
-        `${source}: PEM block ${index} (${label}) on line ${line} has no END line`,
+        `${prefix(source)}PEM block ${index} (${label}) on line ${line} has no END line`,
       );
     }
     const endMatch = /^-----END ([A-Z0-9 #]*)-----/.exec(text.slice(endMarker));
     if (endMatch === null || endMatch[1] !== label) {
       throw new TrailsealError(
         "PEM_INVALID",
-        `${source}: PEM block ${index} (${label}) on line ${line} ends with a mismatched END line`,
+        `${prefix(source)}PEM block ${index} (${label}) on line ${line} ends with a mismatched END line`,
       );
     }
     const inner = text.slice(innerStart, endMarker);
@@ -521,8 +522,8 @@ export function findPemBlocks(text: string, source: string): PemBlock[] {
 }
 
 /** The DER bytes of a PEM block; throws PEM_INVALID naming the source, block and line. */
-export function blockBytes(block: PemBlock, source: string): Uint8Array {
-  const where = `${source}: PEM block ${block.index} (${block.label})`;
+export function blockBytes(block: PemBlock, source: string | null): Uint8Array {
+  const where = `${prefix(source)}PEM block ${block.index} (${block.label})`;
   if (block.headers.length > 0) {
     throw new TrailsealError(
       "PEM_INVALID",
@@ -649,6 +650,8 @@ async function certificatesFromDer(
       return certs;
     }
     case "pkcs12": {
+      // pkijs (and for legacy ciphers node-forge) load only when a PKCS#12 file is read.
+      const { readPkcs12 } = await import("./pkix/pkcs12.js");
       const { certificates } = await readPkcs12(bytes, options.passphrase, source, {
         keys: false,
       });
@@ -701,12 +704,9 @@ function notACertificate(source: string, thing: Thing, forApi: boolean): Trailse
   return new TrailsealError(
     "NOT_A_CERTIFICATE",
     `${source} holds ${THING_NAMES[thing]}, not a certificate: ${wants}`,
-    {
-      hint:
-        thing === "private-key" || thing === "encrypted-private-key"
-          ? "give the certificate file (.crt/.pem), or a PKCS#12 file with --passin"
-          : "give the certificate file (.crt/.pem/.p7b/.p12)",
-    },
+    thing === "private-key" || thing === "encrypted-private-key"
+      ? { missing: "certificate" }
+      : { hint: "give the certificate file (.crt/.pem/.p7b/.p12)" },
   );
 }
 

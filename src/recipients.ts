@@ -11,7 +11,7 @@
  *
  * Keys are matched to layers by the SHA-256 of the SubjectPublicKeyInfo, in any order.
  */
-import type { KeyObject } from "node:crypto";
+import { randomBytes, type KeyObject } from "node:crypto";
 import { TrailsealError } from "./errors.js";
 import { certificatePublicKey, describeCertificate, type CertificateInfo } from "./pem.js";
 import type { RecipientEntry } from "./policy.js";
@@ -24,6 +24,9 @@ import {
   openEnvelope,
   type EnvelopeContentType,
 } from "./pkix/envelope.js";
+
+/** The content-encryption keys and IVs, unless the caller passes its own source (as TrailWriter). */
+const secureRandom = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
 
 export type { RecipientEntry };
 
@@ -114,16 +117,20 @@ function recipient(certificate: Uint8Array, role: string): Recipient {
  * @example
  * const stanza = await makeStanza(fileKey, { certificate: der, fourEyes: null });
  */
-export async function makeStanza(fileKey: Uint8Array, entry: RecipientEntry): Promise<Stanza> {
+export async function makeStanza(
+  fileKey: Uint8Array,
+  entry: RecipientEntry,
+  random: (n: number) => Uint8Array = secureRandom,
+): Promise<Stanza> {
   if (fileKey.byteLength !== FILE_KEY_BYTES) {
     throw new TrailsealError("USAGE", `file key is ${fileKey.byteLength} bytes, expected 32`);
   }
   const inner = recipient(entry.certificate, "certificate");
   const outer = entry.fourEyes === null ? null : recipient(entry.fourEyes, "four-eyes certificate");
-  const innerDer = makeEnvelope(fileKey, "data", inner);
+  const innerDer = makeEnvelope(fileKey, "data", inner, random);
   if (outer === null) return { der: innerDer, layers: [inner.layer] };
   return {
-    der: makeEnvelope(innerDer, "envelopedData", outer),
+    der: makeEnvelope(innerDer, "envelopedData", outer, random),
     layers: [outer.layer, inner.layer],
   };
 }

@@ -23,7 +23,7 @@ describe("the local authority's home with no HOME and no user record", () => {
           code: "USAGE",
           message:
             "cannot find the local authority: neither TRAILSEAL_HOME nor HOME is set, and the user has no home directory",
-          hint: "give --home DIR or set TRAILSEAL_HOME",
+          details: { missing: "authority-home" },
         }),
       );
     }

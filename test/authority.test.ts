@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AUTHORITY_FILES, defaultHome, initAuthority, loadAuthority } from "../src/authority.js";
 import { toHex } from "../src/bytes.js";
 import { issueCertificate } from "../src/pkix/certify.js";
-import { certificateFacts, OID } from "../src/pkix/tsp.js";
+import { certificate } from "../src/pkix/cert.js";
+import { EKU } from "../src/pkix/oid.js";
 import { LOCAL_POLICY_OID, localStamper } from "../src/timestamp/token.js";
 import { verifyToken } from "../src/timestamp/verify.js";
 import { certDer, pkiPath, privateKey, sha256 } from "./helpers/tsa.js";
@@ -64,10 +65,12 @@ describe("local authority", () => {
     const authority = await loadAuthority(home, { now: NOW });
     expect(authority.tsa.chain).toHaveLength(2);
     expect(authority.signer.chain).toHaveLength(2);
-    const signer = certificateFacts(authority.signer.chain[0]!);
-    expect(signer.eku).toEqual({ oids: ["1.3.6.1.5.5.7.3.3"], critical: false });
-    const tsa = certificateFacts(authority.tsa.chain[0]!);
-    expect(tsa.eku).toEqual({ oids: [OID.ekuTimeStamping], critical: true });
+    const signer = certificate(authority.signer.chain[0]!);
+    expect(signer.extendedKeyUsages).toEqual([EKU.codeSigning]);
+    expect(signer.ekuCritical).toBe(false);
+    const tsa = certificate(authority.tsa.chain[0]!);
+    expect(tsa.extendedKeyUsages).toEqual([EKU.timeStamping]);
+    expect(tsa.ekuCritical).toBe(true);
     expect(tsa.isCa).toBe(false);
 
     const at = new Date(NOW.getTime() + 3600_000);
@@ -163,7 +166,7 @@ describe("local authority", () => {
   it("says how to create a missing authority (IO with a hint)", async () => {
     await expect(loadAuthority(join(root, "none"))).rejects.toMatchObject({
       code: "IO",
-      hint: expect.stringContaining("trailseal init"),
+      details: { missing: "authority" },
     });
   });
 
@@ -192,12 +195,13 @@ describe("issueCertificate", () => {
       keyUsage: { usages: ["keyAgreement"] },
       extendedKeyUsage: { oids: ["1.3.6.1.5.5.7.3.4"], critical: false },
     });
-    const facts = certificateFacts(der);
+    const facts = certificate(der);
     expect(facts.subject).toBe("CN=auditor one, O=example");
-    expect(facts.serial).toBe(0x7f01n);
+    expect(facts.serialNumber).toBe(0x7f01n);
     expect(facts.notBefore.toISOString()).toBe(notBefore.toISOString());
     expect(facts.notAfter.toISOString()).toBe(notAfter.toISOString());
-    expect(facts.eku).toEqual({ oids: ["1.3.6.1.5.5.7.3.4"], critical: false });
+    expect(facts.extendedKeyUsages).toEqual([EKU.emailProtection]);
+    expect(facts.ekuCritical).toBe(false);
     const pem = join(root, "auditor.pem");
     writeFileSync(
       pem,

@@ -3,15 +3,12 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   ChainValidator,
-  EKU_CODE_SIGNING,
-  EKU_TIME_STAMPING,
-  certificateInfo,
-  certificateIssuer,
-  certificateSubject,
   extendedKeyUsages,
   isEkuCritical,
   validateChain,
 } from "../src/pkix/chain.js";
+import { certificate } from "../src/pkix/cert.js";
+import { EKU } from "../src/pkix/oid.js";
 
 const PKI = join(import.meta.dirname, "..", "testdata", "pki");
 
@@ -174,28 +171,28 @@ describe("validateChain", () => {
 
 describe("certificate helpers", () => {
   it("reads EKUs and their criticality", () => {
-    expect(extendedKeyUsages(cert("signer-rsa.pem"))).toEqual([EKU_CODE_SIGNING]);
+    expect(extendedKeyUsages(cert("signer-rsa.pem"))).toEqual([EKU.codeSigning]);
     expect(isEkuCritical(cert("signer-rsa.pem"))).toBe(false);
     expect(extendedKeyUsages(cert("signer-noeku.pem"))).toEqual([]);
     expect(isEkuCritical(cert("signer-noeku.pem"))).toBeNull();
-    expect(extendedKeyUsages(cert("tsa.pem"))).toEqual([EKU_TIME_STAMPING]);
+    expect(extendedKeyUsages(cert("tsa.pem"))).toEqual([EKU.timeStamping]);
     expect(isEkuCritical(cert("tsa.pem"))).toBe(true);
     expect(isEkuCritical(cert("tsa-noncritical.pem"))).toBe(false);
-    expect(extendedKeyUsages(cert("tsa-wrong-eku.pem"))).toEqual([EKU_CODE_SIGNING]);
+    expect(extendedKeyUsages(cert("tsa-wrong-eku.pem"))).toEqual([EKU.codeSigning]);
   });
 
   it("names subject and issuer, reads CA flags and key usage", () => {
-    expect(certificateSubject(cert("signer-rsa.pem"))).toBe(
+    expect(certificate(cert("signer-rsa.pem")).subject).toBe(
       "C=XX, O=trailseal test, CN=trailseal test signer RSA",
     );
-    expect(certificateIssuer(cert("signer-rsa.pem"))).toBe(
+    expect(certificate(cert("signer-rsa.pem")).issuer).toBe(
       "C=XX, O=trailseal test, CN=trailseal test intermediate CA",
     );
-    const i = certificateInfo(intermediate);
+    const i = certificate(intermediate);
     expect(i.isCa).toBe(true);
     expect(i.pathLenConstraint).toBe(0);
     expect([...(i.keyUsage ?? [])].sort()).toEqual(["cRLSign", "keyCertSign"]);
-    expect(certificateInfo(cert("signer-rsa.pem")).isCa).toBe(false);
+    expect(certificate(cert("signer-rsa.pem")).isCa).toBe(false);
     expect(i.fingerprint).toMatch(/^[0-9a-f]{64}$/);
   });
 });

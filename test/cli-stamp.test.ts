@@ -145,7 +145,7 @@ describe("trailseal stamp", () => {
       new RegExp(
         String.raw`^trailseal: error: report2\.tsr: certificate "CN=trailseal local TSA, O=trailseal local authority" \(sha256:[0-9a-f]{64}\) is not trusted at \S+Z: ` +
           String.raw`no path to a trust anchor: "CN=trailseal local CA, O=trailseal local authority" is a root that is not a trust anchor\n` +
-          String.raw`trailseal: hint: pass the CA that issued it as a trust anchor \(--ca FILE for signers, --tsa-ca FILE for TSAs\)\n$`,
+          String.raw`trailseal: hint: pass the CA that issued the TSA's certificate with --tsa-ca FILE\n$`,
       ),
     );
     // Neither a TimeStampResp nor a token: the error names the file.
@@ -164,7 +164,7 @@ describe("trailseal stamp", () => {
     );
     expect(garbage.code).toBe(1);
     expect(garbage.stderr).toBe(
-      "trailseal: error: garbage.tsr: time-stamp token is malformed: contentType missing\n",
+      "trailseal: error: garbage.tsr: time-stamp token is malformed: 1 byte of trailing data after the DER element\n",
     );
     const untrusted = await runCli(
       [

@@ -255,7 +255,7 @@ describe("writePrivateKeyFile", () => {
     await expect(writePrivateKeyFile(path, pem)).rejects.toMatchObject({
       code: "IO",
       message: `${path} exists; not overwriting a private key file`,
-      hint: "use --force to replace it",
+      details: { missing: "force" },
     });
     expect(readFileSync(path, "utf8")).toBe("old");
   });

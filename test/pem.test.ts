@@ -598,3 +598,97 @@ describe("the SPS documentation's own example", () => {
     });
   });
 });
+
+describe("BER PKCS#7 (issue 15 item 3)", () => {
+  const PKI = join(import.meta.dirname, "..", "testdata", "pki");
+  /** `openssl cms -sign -stream` writes indefinite lengths (BER), as PKCS#7 allows. */
+  const ber = new Uint8Array(
+    execFileSync(
+      "openssl",
+      [
+        "cms",
+        "-sign",
+        "-stream",
+        "-nodetach",
+        "-binary",
+        "-signer",
+        join(PKI, "signer-rsa.pem"),
+        "-inkey",
+        join(PKI, "signer-rsa.key"),
+        "-certfile",
+        join(PKI, "intermediate-ca.pem"),
+        "-outform",
+        "DER",
+      ],
+      { input: "checkpoint" },
+    ),
+  );
+  const pemCerts = (name: string): string[] =>
+    [
+      ...readFileSync(join(PKI, name), "utf8").matchAll(
+        /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----\n/g,
+      ),
+    ].map((m) => m[0]);
+
+  it("is BER indeed: an indefinite length right at the top", () => {
+    expect([...ber.subarray(0, 2)]).toEqual([0x30, 0x80]);
+  });
+
+  it("yields its certificates byte for byte, in bundle order, as openssl pkcs7 -print_certs does", async () => {
+    const found = await readCertificates(ber, { source: "ber.p7" });
+    const theirs = openssl(["pkcs7", "-inform", "DER", "-print_certs"], ber)
+      .split(/(?=-----BEGIN CERTIFICATE-----)/)
+      .filter((b) => b.startsWith("-----BEGIN"))
+      .map((b) => b.replace(/-----END CERTIFICATE-----[\s\S]*$/, "-----END CERTIFICATE-----\n"));
+    expect(found.map((d) => toPem(d))).toEqual(theirs);
+    expect(new Set(found.map((d) => toPem(d)))).toEqual(
+      new Set([...pemCerts("signer-rsa.pem"), ...pemCerts("intermediate-ca.pem")]),
+    );
+  });
+
+  it("still refuses indefinite lengths in a certificate (DER_INVALID)", async () => {
+    const der = file("rsa2048-a.crt");
+    const text = new TextDecoder().decode(der);
+    const cert = new Uint8Array(
+      Buffer.from(text.replace(/-----[^-]+-----/g, "").replace(/\s+/g, ""), "base64"),
+    );
+    // Re-encode the outer SEQUENCE with an indefinite length: BER, not DER.
+    const inner = cert.subarray(cert[1] === 0x82 ? 4 : 3);
+    const indefinite = new Uint8Array([0x30, 0x80, ...inner, 0, 0]);
+    await expect(readCertificates(indefinite, { source: "x.der" })).rejects.toMatchObject({
+      code: "DER_INVALID",
+      message: "x.der: invalid DER: indefinite length at byte 0 (BER, not DER)",
+    });
+  });
+});
+
+describe("a PKCS#12 bundle of many certificates (issue 15 item 2)", () => {
+  it("reads all 300 of a bundle openssl made, in order (asn1js's 10,000-node default is lifted by size)", async () => {
+    const { generateKeyPairSync } = await import("node:crypto");
+    const { issueCertificate } = await import("../src/pkix/certify.js");
+    const keys = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const certs: Uint8Array[] = [];
+    for (let i = 1; i <= 300; i++) {
+      certs.push(
+        await issueCertificate({
+          subject: `CN=bundle CA ${i}, O=trailseal test`,
+          publicKey: keys.publicKey,
+          signingKey: keys.privateKey,
+          notBefore: new Date("2026-01-01T00:00:00Z"),
+          notAfter: new Date("2036-01-01T00:00:00Z"),
+          serialHex: i.toString(16).padStart(2, "0"),
+          basicConstraints: { ca: true },
+        }),
+      );
+    }
+    const p12 = new Uint8Array(
+      execFileSync(
+        "openssl",
+        ["pkcs12", "-export", "-nokeys", "-passout", "pass:bundle", "-certpbe", "AES-256-CBC"],
+        { input: certs.map((c) => toPem(c)).join("") },
+      ),
+    );
+    const found = await readCertificates(p12, { source: "bundle.p12", passphrase: "bundle" });
+    expect(found.map((c) => toPem(c))).toEqual(certs.map((c) => toPem(c)));
+  }, 60_000);
+});

@@ -15,7 +15,7 @@ import {
   signDetached,
   verifyDetached,
 } from "../src/sign.js";
-import { encodeOctetString } from "../src/pkix/signed.js";
+import { encodeOctetString } from "../src/pkix/der.js";
 
 const PKI = join(import.meta.dirname, "..", "testdata", "pki");
 const dir = mkdtempSync(join(tmpdir(), "trailseal-sign-openssl-"));

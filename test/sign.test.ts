@@ -13,17 +13,15 @@ import {
   verifyDetached,
   type SigningIdentity,
 } from "../src/sign.js";
-import { certificateInfo } from "../src/pkix/chain.js";
+import { certificate } from "../src/pkix/cert.js";
+import { OID } from "../src/pkix/oid.js";
+import { encodeOctetString, encodeOid, encodeTime } from "../src/pkix/der.js";
 import {
-  OID,
   decodeSignedData,
-  decodeSigningCertificateV2,
-  encodeOctetString,
-  encodeOid,
+  decodeSigningCertificate,
   encodeSignedAttributes,
   encodeSignedData,
   encodeSigningCertificateV2,
-  encodeTime,
   type Attribute,
 } from "../src/pkix/signed.js";
 
@@ -74,7 +72,7 @@ describe("signDetached / verifyDetached round trips", () => {
     const id = await identity(name, scheme);
     const p7s = await signDetached(content, id, T);
     const facts = await verifyDetached(p7s, content, { anchors });
-    const leaf = certificateInfo(id.chain[0]!);
+    const leaf = certificate(id.chain[0]!);
     expect(facts).toEqual({
       signer: {
         subject: leaf.subject,
@@ -104,11 +102,14 @@ describe("signDetached / verifyDetached round trips", () => {
     expect(si.signedAttrs!.map((a) => a.oid).sort()).toEqual(
       [OID.contentType, OID.messageDigest, OID.signingTime, OID.signingCertificateV2].sort(),
     );
-    const ess = decodeSigningCertificateV2(
+    const ess = decodeSigningCertificate(
       si.signedAttrs!.find((a) => a.oid === OID.signingCertificateV2)!.values[0]!,
+      2,
+      "SIGNATURE_INVALID",
     );
     expect(ess).toEqual([
       {
+        version: 2,
         hashAlgorithm: OID.sha256,
         certHash: sha256(id.chain[0]!),
         issuerSerial: { issuers: [leaf.issuerDer], serial: leaf.serialBytes },
@@ -181,7 +182,7 @@ describe("verifyDetached refuses", () => {
     } = {},
   ): Promise<Uint8Array> {
     const id = await identity("signer-rsa");
-    const leaf = certificateInfo(id.chain[0]!);
+    const leaf = certificate(id.chain[0]!);
     const hash = change.digest ?? "sha256";
     const attrs: Attribute[] = [
       { oid: OID.contentType, values: [encodeOid(change.contentType ?? OID.data)] },
@@ -194,13 +195,7 @@ describe("verifyDetached refuses", () => {
     if (change.dropEss !== true) {
       attrs.push({
         oid: OID.signingCertificateV2,
-        values: [
-          encodeSigningCertificateV2(
-            sha256(change.essCert ?? id.chain[0]!),
-            leaf.issuerDer,
-            leaf.serialBytes,
-          ),
-        ],
+        values: [encodeSigningCertificateV2(certificate(change.essCert ?? id.chain[0]!))],
       });
     }
     if (change.extra !== undefined) attrs.push(change.extra);

@@ -1,19 +1,15 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { toHex } from "../src/bytes.js";
-import {
-  certificateFacts,
-  encodeTstInfo,
-  hashAlgorithm,
-  OID,
-  signTstInfo,
-} from "../src/pkix/tsp.js";
+import { encodeTstInfo, hashAlgorithm, OID, signTstInfo } from "../src/pkix/tsp.js";
+import { certificate } from "../src/pkix/cert.js";
 import { makeRequest, nonceFromRandom } from "../src/timestamp/request.js";
 import { issueToken, localStamper, serialSource } from "../src/timestamp/token.js";
 import { verifyToken } from "../src/timestamp/verify.js";
+import { verifyDetached } from "../src/sign.js";
 import { ChainValidator } from "../src/pkix/chain.js";
 import { FOREIGN_ROOT_CA, pkiPath, ROOT_CA, sha256, tsaFixture } from "./helpers/tsa.js";
 
@@ -244,7 +240,7 @@ describe("verifyToken refuses", () => {
               serial: 42n,
               genTime: NOW,
               nonce: NONCE,
-              tsaName: certificateFacts(ROOT_CA()).subjectDer,
+              tsaName: certificate(ROOT_CA()).subjectDer,
             }),
             tsaFixture("tsa"),
           ),
@@ -290,7 +286,7 @@ describe("verifyToken refuses", () => {
     const imprint = altered.slice(at, at + 32);
     await expect(verifyToken(altered, { imprint, anchors: anchors() })).rejects.toMatchObject({
       code: "TIMESTAMP_INVALID",
-      message: expect.stringMatching(/messageDigest does not match/),
+      message: expect.stringMatching(/^the content does not match the signed message digest$/),
     });
   });
 
@@ -303,7 +299,9 @@ describe("verifyToken refuses", () => {
       verifyToken(altered, { imprint: IMPRINT, anchors: anchors() }),
     ).rejects.toMatchObject({
       code: "TIMESTAMP_INVALID",
-      message: expect.stringMatching(/signature does not verify/),
+      message: expect.stringMatching(
+        /^the signature over the signed attributes does not verify with the key of .*TSA/,
+      ),
     });
   });
 
@@ -361,5 +359,164 @@ describe("adversarial tokens and requests", () => {
         expect.objectContaining({ code: "FORMAT_INVALID" }),
       );
     }
+  });
+});
+
+/**
+ * Tokens and checkpoint signatures share one signature rule (src/pkix/algorithms.ts): RSA
+ * PKCS#1 v1.5 and RSASSA-PSS with SHA-256/384/512, ECDSA; no SHA-1. openssl ts -reply (3.0)
+ * cannot sign with PSS ("signing not supported for this key type"), so the TSTInfo that
+ * `openssl ts -reply` wrote is signed again by `openssl cms -sign` with the options under test.
+ */
+describe("one signature rule for tokens and checkpoint signatures (openssl-made)", () => {
+  const PKI = join(import.meta.dirname, "..", "testdata", "pki");
+  const openssl = (args: string[]): Buffer =>
+    execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  const data = join(dir, "rule-data");
+  writeFileSync(data, "checkpoint 7");
+  const imprint = sha256("checkpoint 7");
+
+  /** The TSTInfo of an `openssl ts -reply` token over `data` (once). */
+  let tstInfoFile: string | undefined;
+  function tstInfo(): string {
+    if (tstInfoFile !== undefined) return tstInfoFile;
+    const cnf = join(dir, "rule-tsa.cnf");
+    writeFileSync(
+      cnf,
+      [
+        "[ tsa ]",
+        "default_tsa = t",
+        "[ t ]",
+        `serial = ${join(dir, "rule-serial")}`,
+        `signer_cert = ${pkiPath("tsa.pem")}`,
+        `signer_key = ${pkiPath("tsa.key")}`,
+        "signer_digest = sha256",
+        "default_policy = 1.2.3.4.1",
+        "digests = sha256",
+        "ess_cert_id_alg = sha256",
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(join(dir, "rule-serial"), "01\n");
+    openssl(["ts", "-query", "-data", data, "-sha256", "-cert", "-out", "rule.tsq"]);
+    openssl([
+      "ts",
+      "-reply",
+      "-config",
+      cnf,
+      "-queryfile",
+      "rule.tsq",
+      "-token_out",
+      "-out",
+      "rule.tok",
+    ]);
+    // The token's eContent: openssl cms -verify writes it out without checking anything.
+    openssl([
+      "cms",
+      "-verify",
+      "-noverify",
+      "-nosigs",
+      "-inform",
+      "DER",
+      "-in",
+      "rule.tok",
+      "-out",
+      "rule.tst",
+    ]);
+    tstInfoFile = "rule.tst";
+    return tstInfoFile;
+  }
+
+  function cmsSign(
+    args: string[],
+    signer: string,
+    key: string,
+    input: string,
+    out: string,
+  ): Uint8Array {
+    openssl([
+      "cms",
+      "-sign",
+      "-binary",
+      "-outform",
+      "DER",
+      "-in",
+      input,
+      "-signer",
+      signer,
+      "-inkey",
+      key,
+      "-cades",
+      ...args,
+      "-out",
+      out,
+    ]);
+    return new Uint8Array(readFileSync(join(dir, out)));
+  }
+
+  const token = (args: string[], name: string): Uint8Array =>
+    cmsSign(
+      ["-nodetach", "-econtent_type", OID.tstInfo, ...args],
+      pkiPath("tsa.pem"),
+      pkiPath("tsa.key"),
+      tstInfo(),
+      `rule-${name}.tok`,
+    );
+  const checkpoint = (args: string[], name: string): Uint8Array =>
+    cmsSign(
+      ["-certfile", join(PKI, "intermediate-ca.pem"), ...args],
+      join(PKI, "signer-rsa.pem"),
+      join(PKI, "signer-rsa.key"),
+      data,
+      `rule-${name}.p7s`,
+    );
+  const content = new TextEncoder().encode("checkpoint 7");
+
+  const accepted: [string, string[]][] = [
+    ["PKCS#1 v1.5, SHA-256", ["-md", "sha256"]],
+    ["PKCS#1 v1.5, SHA-512", ["-md", "sha512"]],
+    ["RSASSA-PSS, SHA-256", ["-md", "sha256", "-keyopt", "rsa_padding_mode:pss"]],
+    [
+      "RSASSA-PSS, SHA-384, salt 20",
+      ["-md", "sha384", "-keyopt", "rsa_padding_mode:pss", "-keyopt", "rsa_pss_saltlen:20"],
+    ],
+  ];
+  it.each(accepted)("accepts %s in a token and in a checkpoint signature", async (label, args) => {
+    const name = label.replace(/\W+/g, "-");
+    const facts = await verifyToken(token(args, name), { imprint, anchors: [ROOT_CA()] });
+    expect(facts.policy).toBe("1.2.3.4.1");
+    expect(facts.signer.subject).toBe("C=XX, O=trailseal test, CN=trailseal test TSA");
+    const sig = await verifyDetached(checkpoint(args, name), content, {
+      anchors: [ROOT_CA()],
+      at: NOW,
+    });
+    expect(sig.signer.subject).toBe("C=XX, O=trailseal test, CN=trailseal test signer RSA");
+  });
+
+  it("refuses SHA-1 in a token and in a checkpoint signature, with the same check", async () => {
+    await expect(
+      verifyToken(token(["-md", "sha1"], "sha1"), { imprint, anchors: [ROOT_CA()] }),
+    ).rejects.toMatchObject({ code: "TIMESTAMP_INVALID", message: "SHA-1 digest refused" });
+    await expect(
+      verifyDetached(checkpoint(["-md", "sha1"], "sha1"), content, { anchors: [ROOT_CA()] }),
+    ).rejects.toMatchObject({
+      code: "SIGNATURE_INVALID",
+      message: "signature invalid: SHA-1 digest refused",
+    });
+  });
+
+  it("refuses RSASSA-PSS over SHA-1 in a token, by name", async () => {
+    await expect(
+      verifyToken(
+        token(
+          ["-md", "sha256", "-keyopt", "rsa_padding_mode:pss", "-keyopt", "rsa_mgf1_md:sha1"],
+          "pss-mgf1",
+        ),
+        { imprint, anchors: [ROOT_CA()] },
+      ),
+    ).rejects.toMatchObject({
+      code: "TIMESTAMP_INVALID",
+      message: `unsupported RSASSA-PSS parameters (hash ${OID.sha256}, MGF1 hash ${OID.sha1})`,
+    });
   });
 });

@@ -8,9 +8,9 @@ import { PassThrough } from "node:stream";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TrailsealError } from "../errors.js";
+import { selfSignedEncryptionCertificate } from "../authority.js";
 import { writePrivateKeyFile } from "../keys.js";
 import { toPem } from "../pem.js";
-import { issueCertificate, serialFromRandom } from "../pkix/certify.js";
 import { commandLine } from "../record/pty.js";
 import { EXIT_FAILED, EXIT_OK, guard, newCommand, parseArgs, type Io } from "./io.js";
 import { run as runMain } from "./main.js";
@@ -200,15 +200,12 @@ Exit status: 0 done, 2 the directory is not empty (without --force) or a step fa
 
 async function makeAuditor(dir: string, who: string, now: Date, force: boolean): Promise<void> {
   const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-  const der = await issueCertificate({
-    subject: `CN=${who}, O=trailseal demo`,
-    publicKey,
-    signingKey: privateKey,
-    notBefore: new Date(now.getTime() - 60_000),
-    notAfter: new Date(now.getTime() + 3650 * 24 * 3600 * 1000),
-    serialHex: serialFromRandom(new Uint8Array(randomBytes(16))),
-    keyUsage: { usages: ["keyEncipherment", "dataEncipherment"], critical: true },
-  });
+  const der = await selfSignedEncryptionCertificate(
+    `CN=${who}, O=trailseal demo`,
+    { publicKey, privateKey },
+    now,
+    (n) => new Uint8Array(randomBytes(n)),
+  );
   await writeFile(join(dir, `${who}.crt`), toPem(der), { mode: 0o644 });
   await writePrivateKeyFile(
     join(dir, `${who}.key`),

@@ -4,7 +4,7 @@ import { TrailsealError, isTrailsealError } from "../errors.js";
 import { fromBase64, utf8 } from "../bytes.js";
 import type { Channel } from "../events.js";
 import { claimedSigningTime, signatureValue } from "../sign.js";
-import { decodeTstInfo, parseToken } from "../pkix/tsp.js";
+import { tokenGenTime } from "../timestamp/verify.js";
 import { TrailReader } from "../trail/reader.js";
 import { EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
 import { inputStream } from "./common.js";
@@ -26,14 +26,6 @@ const pad = (n: number) => String(n).padStart(3, "0");
  * instant the signature or token speaks for, as `trailseal verify` does (openssl `-attime`).
  */
 const attime = (d: Date | null) => (d === null ? "" : ` -attime ${Math.floor(d.getTime() / 1000)}`);
-
-function genTimeOf(token: Uint8Array): Date | null {
-  try {
-    return decodeTstInfo(parseToken(token).tstInfoDer).genTime;
-  } catch {
-    return null;
-  }
-}
 
 /** The exact label the key commitment is an HMAC of (src/frames.ts). */
 const commitmentLabel = (c: Channel) => `trailseal/1 key commitment ${c}`;
@@ -175,7 +167,7 @@ is not empty and --force is not given).`,
             `## timestamp of checkpoint ${r.target.statement.index} (${r.stamp.source} TSA; it stamps ${data})`,
           );
           v.push(
-            `openssl ts -verify -token_in -in checkpoint-${k}.tst -data ${data}${attime(genTimeOf(r.stamp.token))} -CAfile "$TSA_CA"`,
+            `openssl ts -verify -token_in -in checkpoint-${k}.tst -data ${data}${attime(tokenGenTime(r.stamp.token))} -CAfile "$TSA_CA"`,
           );
         } else {
           v.push(`## checkpoint ${r.target.statement.index} is unstamped: ${r.stamp.note}`);

@@ -82,6 +82,14 @@ const MISSING_HINTS: Readonly<Record<Missing, string>> = {
   "pkcs11-module":
     "name the PKCS#11 module with module-path= in the URI, --pkcs11-module FILE or TRAILSEAL_PKCS11_MODULE",
   pin: "give the token's PIN with --pin env:VAR or file:PATH (or pin-source= in the URI)",
+  "right-passphrase": "check the passphrase given with --passin",
+  "pkcs12-password": "give the password with --passin env:VAR, file:PATH or pass:TEXT",
+  "right-pkcs12-password": "check the password given with --passin",
+  certificate: "give the certificate file (.crt/.pem), or a PKCS#12 file with --passin",
+  "authority-home": "give --home DIR or set TRAILSEAL_HOME",
+  "force-authority":
+    "use --force to replace it (tokens and signatures made with the old one will no longer chain to the new CA)",
+  "new-authority": "run 'trailseal init --force' to make a new authority",
 };
 
 /** The hint printed under an error: the CLI's words for what is missing, else the library's. */

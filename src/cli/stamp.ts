@@ -5,10 +5,15 @@ import { resolve } from "node:path";
 import { defaultHome, loadAuthority } from "../authority.js";
 import { toHex } from "../bytes.js";
 import { TrailsealError } from "../errors.js";
-import { encodeTimeStampResp } from "../pkix/tsp.js";
 import { parseResponse, remoteStamper } from "../timestamp/client.js";
 import { checkPolicyOid, nonceFromRandom } from "../timestamp/request.js";
-import { LOCAL_POLICY_OID, localStamper, serialSource, type Stamper } from "../timestamp/token.js";
+import {
+  LOCAL_POLICY_OID,
+  grantedResponse,
+  localStamper,
+  serialSource,
+  type Stamper,
+} from "../timestamp/token.js";
 import { checkToken, tokenImprintHash, verifyToken, type TokenFacts } from "../timestamp/verify.js";
 import { loadCertificates } from "./common.js";
 import { inputName, readInput } from "./files.js";
@@ -186,7 +191,7 @@ async function stamp(file: string | undefined, flags: StampFlags, io: Io): Promi
   const nonce = nonceFromRandom(new Uint8Array(randomBytes(8)));
   const token = await stamper.stamp(imprint, nonce);
   const facts = await checkToken(token, { imprint, nonce, policyOid, anchors });
-  const tsr = encodeTimeStampResp({ status: 0, token });
+  const tsr = grantedResponse(token);
   if (flags.output === "-") {
     io.stdout.write(tsr);
   } else {
@@ -297,6 +302,7 @@ async function verify(
         ? new TrailsealError(caught.code, `${tsrPath}: ${caught.message}`, {
             cause: caught,
             ...(caught.hint === undefined ? {} : { hint: caught.hint }),
+            ...caught.details,
           })
         : caught;
     if (flags.json === true && e instanceof TrailsealError && exitCodeFor(e) === EXIT_FAILED) {

@@ -1,42 +1,260 @@
 /**
- * Certificate fields for display (`trailseal pem --json`), read with @peculiar/x509. Only plain
- * values leave this file; the DER goes in, strings and Dates come out.
+ * The one certificate model: the facts trailseal uses about an X.509 certificate (RFC 5280 §4.1),
+ * read once per certificate with the project's DER reader and kept in one bounded cache by
+ * fingerprint. Names are shown as OpenSSL writes them and signatures are checked by node:crypto's
+ * X509Certificate; nothing of either crosses this module's API (DER in, strings, dates and
+ * KeyObjects out).
+ *
+ * Only the extensions trailseal acts on are decoded (basicConstraints, keyUsage, extKeyUsage,
+ * subjectKeyIdentifier); any other extension, however it is encoded, never makes a certificate
+ * unreadable; a critical one we do not understand is listed for path validation to refuse.
  */
-import { X509Certificate as NodeX509Certificate } from "node:crypto";
-import { x509 } from "./engine.js";
-import { toArrayBuffer } from "../bytes.js";
-import { certificateParts, DerError } from "./der.js";
+import { X509Certificate, createHash, createPublicKey, type KeyObject } from "node:crypto";
+import { TrailsealError } from "../errors.js";
+import { DerError, DerReader, TAG, type AlgorithmIdentifier, type Tlv } from "./der.js";
+import { weakSignatureHash } from "./algorithms.js";
+import { OID } from "./oid.js";
 
-export interface CertificateFields {
+/** What path validation, signature checks and display need to know about one certificate. */
+export interface Certificate {
+  readonly der: Uint8Array;
+  /** Lowercase hex SHA-256 of the DER. */
+  readonly fingerprint: string;
+  /** Display names in OpenSSL's order, one line, e.g. `C=XX, O=trailseal test, CN=…`. */
   readonly subject: string;
   readonly issuer: string;
-  /** Lowercase hex, as encoded (RFC 5280 §4.1.2.2), without leading 00 padding. */
+  /** The exact DER of the issuer and subject Names (matched byte for byte). */
+  readonly issuerDer: Uint8Array;
+  readonly subjectDer: Uint8Array;
+  /** Serial number as lowercase hex of the INTEGER content octets, those octets, and the value. */
   readonly serial: string;
+  readonly serialBytes: Uint8Array;
+  readonly serialNumber: bigint;
   readonly notBefore: Date;
   readonly notAfter: Date;
-  /** Dotted OIDs of the extendedKeyUsage extension (RFC 5280 §4.2.1.12), [] when absent. */
+  /** The exact SubjectPublicKeyInfo DER, its SHA-256 (how trailseal names a recipient), its algorithm. */
+  readonly spki: Uint8Array;
+  readonly spkiFingerprint: string;
+  readonly spkiAlgorithm: string;
+  /** The public key; throws KEY_UNSUPPORTED when OpenSSL cannot read its algorithm. */
+  readonly publicKey: KeyObject;
+  /** basicConstraints cA; false when the extension is absent. */
+  readonly isCa: boolean;
+  readonly pathLenConstraint: number | undefined;
+  /** keyUsage bit names, or null when the extension is absent (no restriction). */
+  readonly keyUsage: ReadonlySet<string> | null;
+  /** extendedKeyUsage purposes (dotted OIDs), [] when absent. */
   readonly extendedKeyUsages: readonly string[];
+  /** Criticality of extendedKeyUsage, null when absent. */
+  readonly ekuCritical: boolean | null;
+  readonly subjectKeyIdentifier: Uint8Array | null;
+  readonly unknownCriticalExtensions: readonly string[];
+  readonly signatureAlgorithm: AlgorithmIdentifier;
+  /** The digest of this certificate's own signature when it is one we refuse (SHA-1, MD5), else null. */
+  readonly weakSignatureHash: string | null;
+  /** Verifies that this certificate is signed by `issuerKey`. */
+  verifiedBy(issuerKey: KeyObject): boolean;
 }
 
-/** Reads the display fields. Throws DerError when the certificate does not parse. */
-export function certificateFields(der: Uint8Array): CertificateFields {
-  certificateParts(der);
-  let cert: x509.X509Certificate;
+/** keyUsage bit names, in bit order (RFC 5280 §4.2.1.3). */
+const KEY_USAGE_BITS = [
+  "digitalSignature",
+  "nonRepudiation",
+  "keyEncipherment",
+  "dataEncipherment",
+  "keyAgreement",
+  "keyCertSign",
+  "cRLSign",
+  "encipherOnly",
+  "decipherOnly",
+] as const;
+
+/** Critical extensions we understand (or that do not restrict path validity for our use). */
+const KNOWN_CRITICAL: ReadonlySet<string> = new Set([
+  OID.subjectKeyIdentifier,
+  OID.keyUsage,
+  OID.subjectAltName,
+  OID.basicConstraints,
+  OID.authorityKeyIdentifier,
+  OID.extKeyUsage,
+]);
+
+const cache = new Map<string, Certificate>();
+const CACHE_LIMIT = 512;
+
+/** Lowercase hex SHA-256 of `der`. */
+export function fingerprintOf(der: Uint8Array): string {
+  return createHash("sha256").update(der).digest("hex");
+}
+
+/**
+ * The facts of a DER certificate (memoised by fingerprint). Throws NOT_A_CERTIFICATE naming the
+ * fingerprint and the first fault when it is not one.
+ *
+ * @example
+ *   const { subject, notAfter, extendedKeyUsages } = certificate(der);
+ */
+export function certificate(der: Uint8Array): Certificate {
+  const fingerprint = fingerprintOf(der);
+  const hit = cache.get(fingerprint);
+  if (hit !== undefined) return hit;
+  const copy = Uint8Array.from(der);
+  let facts: Certificate;
   try {
-    cert = new x509.X509Certificate(toArrayBuffer(der));
+    facts = parse(copy, fingerprint);
   } catch (e) {
-    throw new DerError(`certificate does not parse: ${(e as Error).message}`);
+    const why =
+      e instanceof TrailsealError
+        ? e.message.replace(/^certificate is malformed: /, "")
+        : (e as Error).message;
+    throw new TrailsealError(
+      "NOT_A_CERTIFICATE",
+      `not an X.509 certificate (sha256:${fingerprint}): ${why}`,
+      { cause: e },
+    );
   }
-  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
-  const serial = cert.serialNumber.toLowerCase().replace(/^(00)+(?=.)/, "");
+  if (cache.size >= CACHE_LIMIT) cache.clear();
+  cache.set(fingerprint, facts);
+  return facts;
+}
+
+interface Extensions {
+  isCa: boolean;
+  pathLenConstraint: number | undefined;
+  keyUsage: Set<string> | null;
+  extendedKeyUsages: string[];
+  ekuCritical: boolean | null;
+  subjectKeyIdentifier: Uint8Array | null;
+  unknownCriticalExtensions: string[];
+}
+
+function parse(der: Uint8Array, fingerprint: string): Certificate {
+  const r: DerReader = new DerReader(der, "certificate", "NOT_A_CERTIFICATE");
+  const [tbsTlv, sigAlg, sigValue, extra] = r.children(
+    r.expect(r.whole(), TAG.SEQUENCE, "Certificate"),
+  );
+  r.expect(sigValue, TAG.BIT_STRING, "signatureValue");
+  if (extra !== undefined) r.fail("unexpected element after signatureValue");
+  const tbs = r.children(r.expect(tbsTlv, TAG.SEQUENCE, "tbsCertificate"));
+  // version [0] EXPLICIT is optional (v1 certificates omit it).
+  const f = tbs[0]?.tag === TAG.CTX0 ? tbs.slice(1) : tbs;
+  const serialTlv = r.expect(f[0], TAG.INTEGER, "serialNumber");
+  const issuer = r.expect(f[2], TAG.SEQUENCE, "issuer");
+  const validity = r.children(r.expect(f[3], TAG.SEQUENCE, "validity"));
+  const subject = r.expect(f[4], TAG.SEQUENCE, "subject");
+  const spkiTlv = r.expect(f[5], TAG.SEQUENCE, "subjectPublicKeyInfo");
+  const spki = r.raw(spkiTlv);
+  const spkiAlgorithm = r.algorithm(r.children(spkiTlv)[0], "subjectPublicKeyInfo algorithm").oid;
+  const extensions = readExtensions(
+    r,
+    f.slice(6).find((t) => t.tag === TAG.CTX3),
+  );
+  const signatureAlgorithm = r.algorithm(sigAlg, "signatureAlgorithm");
+  const serialBytes = r.value(serialTlv);
+  const native = new X509Certificate(der);
+  let publicKey: KeyObject | undefined;
   return {
-    subject: cert.subject,
-    issuer: cert.issuer,
-    serial,
-    notBefore: cert.notBefore,
-    notAfter: cert.notAfter,
-    extendedKeyUsages: eku === null ? [] : eku.usages.map((u) => String(u)),
+    der,
+    fingerprint,
+    subject: displayName(native.subject),
+    issuer: displayName(native.issuer),
+    issuerDer: r.raw(issuer),
+    subjectDer: r.raw(subject),
+    serial: Buffer.from(serialBytes).toString("hex"),
+    serialBytes,
+    serialNumber: r.bigint(serialTlv, "serialNumber"),
+    notBefore: r.time(validity[0], "notBefore"),
+    notAfter: r.time(validity[1], "notAfter"),
+    spki,
+    spkiFingerprint: fingerprintOf(spki),
+    spkiAlgorithm,
+    get publicKey(): KeyObject {
+      publicKey ??= readPublicKey(spki, spkiAlgorithm);
+      return publicKey;
+    },
+    ...extensions,
+    signatureAlgorithm,
+    weakSignatureHash: weakSignatureHash(signatureAlgorithm),
+    verifiedBy: (issuerKey) => {
+      try {
+        return native.verify(issuerKey);
+      } catch {
+        return false;
+      }
+    },
   };
+}
+
+function readPublicKey(spki: Uint8Array, algorithm: string): KeyObject {
+  try {
+    return createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
+  } catch (e) {
+    throw new TrailsealError(
+      "KEY_UNSUPPORTED",
+      `the certificate's public key (algorithm ${algorithm}) is not one OpenSSL reads`,
+      { cause: e },
+    );
+  }
+}
+
+/** Extensions (RFC 5280 §4.1.2.9, §4.2): only those we act on are decoded. */
+function readExtensions(r: DerReader, wrapper: Tlv | undefined): Extensions {
+  const out: Extensions = {
+    isCa: false,
+    pathLenConstraint: undefined,
+    keyUsage: null,
+    extendedKeyUsages: [],
+    ekuCritical: null,
+    subjectKeyIdentifier: null,
+    unknownCriticalExtensions: [],
+  };
+  if (wrapper === undefined) return out;
+  const list = r.expect(r.children(wrapper)[0], TAG.SEQUENCE, "extensions");
+  for (const ext of r.children(list)) {
+    const parts = r.children(r.expect(ext, TAG.SEQUENCE, "Extension"));
+    const id = r.oid(parts[0], "extnID");
+    const critical = parts[1]?.tag === TAG.BOOLEAN ? r.bool(parts[1], "critical") : false;
+    const value = r.value(r.expect(parts[parts.length - 1], TAG.OCTET_STRING, "extnValue"));
+    const v: DerReader = new DerReader(value, `extension ${id}`, "NOT_A_CERTIFICATE");
+    switch (id) {
+      case OID.basicConstraints: {
+        const bc = v.children(v.expect(v.whole(), TAG.SEQUENCE, "basicConstraints"));
+        let i = 0;
+        if (bc[i]?.tag === TAG.BOOLEAN) out.isCa = v.bool(bc[i++], "cA");
+        if (bc[i] !== undefined) out.pathLenConstraint = v.int(bc[i], "pathLenConstraint");
+        break;
+      }
+      case OID.keyUsage: {
+        // KeyUsage ::= BIT STRING (RFC 5280 §4.2.1.3); bit 0 is the most significant bit.
+        const bits = v.value(v.expect(v.whole(), TAG.BIT_STRING, "keyUsage")).subarray(1);
+        const usage = new Set<string>();
+        KEY_USAGE_BITS.forEach((name, i) => {
+          const byte = bits[i >> 3];
+          if (byte !== undefined && (byte & (0x80 >> (i & 7))) !== 0) usage.add(name);
+        });
+        out.keyUsage = usage;
+        break;
+      }
+      case OID.extKeyUsage:
+        out.extendedKeyUsages = v
+          .children(v.expect(v.whole(), TAG.SEQUENCE, "extKeyUsage"))
+          .map((p) => v.oid(p, "KeyPurposeId"));
+        out.ekuCritical = critical;
+        break;
+      case OID.subjectKeyIdentifier:
+        out.subjectKeyIdentifier = v.value(
+          v.expect(v.whole(), TAG.OCTET_STRING, "subjectKeyIdentifier"),
+        );
+        break;
+    }
+    if (critical && !KNOWN_CRITICAL.has(id)) out.unknownCriticalExtensions.push(id);
+  }
+  return out;
+}
+
+/** node prints a Name one RDN per line; one line reads better in messages. */
+function displayName(name: string): string {
+  return name.split("\n").join(", ");
 }
 
 /**
@@ -45,17 +263,14 @@ export function certificateFields(der: Uint8Array): CertificateFields {
  */
 export function checkWithOpenssl(der: Uint8Array): void {
   try {
-    new NodeX509Certificate(der);
+    new X509Certificate(der);
   } catch (e) {
     throw new DerError(`certificate does not parse: ${(e as Error).message}`);
   }
 }
 
-/** Whether the certificate says it is a CA (basicConstraints cA, RFC 5280 §4.2.1.9). */
-export function certificateIsCa(der: Uint8Array): boolean {
-  try {
-    return new NodeX509Certificate(der).ca;
-  } catch (e) {
-    throw new DerError(`certificate does not parse: ${(e as Error).message}`);
-  }
+/** RFC 5280 §4.2.1.3: a key that signs data needs digitalSignature (or nonRepudiation), if restricted. */
+export function allowsSigning(cert: Certificate): boolean {
+  const ku = cert.keyUsage;
+  return ku === null || ku.has("digitalSignature") || ku.has("nonRepudiation");
 }

@@ -6,7 +6,8 @@
 import { createHash, randomBytes, webcrypto, type KeyObject } from "node:crypto";
 import { toArrayBuffer, toBytes } from "../bytes.js";
 import { TrailsealError } from "../errors.js";
-import { x509 } from "./engine.js";
+import type * as X509 from "@peculiar/x509";
+import { loadX509 } from "./engine.js";
 
 /** Key usage bits by name (RFC 5280 §4.2.1.3). */
 export type KeyUsageName =
@@ -18,14 +19,7 @@ export type KeyUsageName =
   | "keyCertSign"
   | "cRLSign";
 
-/** Extended key usage purposes by OID (RFC 5280 §4.2.1.12). */
-export const EKU = {
-  serverAuth: "1.3.6.1.5.5.7.3.1",
-  clientAuth: "1.3.6.1.5.5.7.3.2",
-  codeSigning: "1.3.6.1.5.5.7.3.3",
-  emailProtection: "1.3.6.1.5.5.7.3.4",
-  timeStamping: "1.3.6.1.5.5.7.3.8",
-} as const;
+export { EKU } from "./oid.js";
 
 export interface CertificateRequest {
   /** Subject as an RFC 4514 string, e.g. `CN=trailseal TSA, O=example`. */
@@ -114,6 +108,7 @@ function spki(key: KeyObject): ArrayBuffer {
  *     notBefore, notAfter, serialHex: "01", keyUsage: { usages: ["keyEncipherment"] } });
  */
 export async function issueCertificate(request: CertificateRequest): Promise<Uint8Array> {
+  const x509 = await loadX509();
   const signer = request.issuer?.key ?? request.signingKey;
   if (signer === undefined) {
     throw new TrailsealError(
@@ -125,7 +120,7 @@ export async function issueCertificate(request: CertificateRequest): Promise<Uin
     request.issuer === undefined
       ? undefined
       : new x509.X509Certificate(toArrayBuffer(request.issuer.certificate));
-  const extensions: x509.Extension[] = [];
+  const extensions: X509.Extension[] = [];
   if (request.basicConstraints !== undefined) {
     extensions.push(
       new x509.BasicConstraintsExtension(

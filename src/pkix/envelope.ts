@@ -20,7 +20,6 @@ import {
   createHash,
   privateDecrypt,
   publicEncrypt,
-  randomBytes,
   constants,
   type KeyObject,
 } from "node:crypto";
@@ -28,40 +27,14 @@ import * as asn1js from "asn1js";
 import { pkijs } from "./engine.js";
 import { TrailsealError } from "../errors.js";
 import { concat, toArrayBuffer, toBytes } from "../bytes.js";
+import { HASH_NAMES, OID } from "./oid.js";
 
-export const OID = {
-  data: "1.2.840.113549.1.7.1",
-  envelopedData: "1.2.840.113549.1.7.3",
-  rsaEncryption: "1.2.840.113549.1.1.1",
-  rsaesOaep: "1.2.840.113549.1.1.7",
-  mgf1: "1.2.840.113549.1.1.8",
-  pSpecified: "1.2.840.113549.1.1.9",
-  sha1: "1.3.14.3.2.26",
-  sha224: "2.16.840.1.101.3.4.2.4",
-  sha256: "2.16.840.1.101.3.4.2.1",
-  sha384: "2.16.840.1.101.3.4.2.2",
-  sha512: "2.16.840.1.101.3.4.2.3",
-  ecPublicKey: "1.2.840.10045.2.1",
-  stdDhSha1Kdf: "1.3.133.16.840.63.0.2",
-  stdDhSha224Kdf: "1.3.132.1.11.0",
-  stdDhSha256Kdf: "1.3.132.1.11.1",
-  stdDhSha384Kdf: "1.3.132.1.11.2",
-  stdDhSha512Kdf: "1.3.132.1.11.3",
-  aes128Wrap: "2.16.840.1.101.3.4.1.5",
-  aes192Wrap: "2.16.840.1.101.3.4.1.25",
-  aes256Wrap: "2.16.840.1.101.3.4.1.45",
-  aes128Cbc: "2.16.840.1.101.3.4.1.2",
-  aes192Cbc: "2.16.840.1.101.3.4.1.22",
-  aes256Cbc: "2.16.840.1.101.3.4.1.42",
-} as const;
+export { OID };
 
-const HASH_BY_OID: Readonly<Record<string, string>> = {
-  [OID.sha1]: "sha1",
-  [OID.sha224]: "sha224",
-  [OID.sha256]: "sha256",
-  [OID.sha384]: "sha384",
-  [OID.sha512]: "sha512",
-};
+/** OAEP and KDF hashes we open with: every known hash but MD5. */
+const HASH_BY_OID: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(HASH_NAMES).filter(([oid]) => oid !== OID.md5),
+);
 
 /** RFC 5753 §7.1.4 / SEC 1 §C.4: the key-agreement schemes and the KDF digest each implies. */
 const KDF_HASH_BY_OID: Readonly<Record<string, string>> = {
@@ -187,9 +160,10 @@ export function makeEnvelope(
   content: Uint8Array,
   contentType: EnvelopeContentType,
   recipient: EnvelopeRecipient,
+  random: (n: number) => Uint8Array,
 ): Uint8Array {
-  const cek = randomBytes(32);
-  const iv = randomBytes(16);
+  const cek = random(32);
+  const iv = random(16);
   const type = recipient.publicKey.asymmetricKeyType;
   let recipientInfo: pkijs.RecipientInfo;
   let version: number;

@@ -7,10 +7,10 @@
  */
 import { createPrivateKey } from "node:crypto";
 import type * as asn1js from "asn1js";
-import forge from "node-forge";
+import type Forge from "node-forge";
 import { TrailsealError } from "../errors.js";
 import { toArrayBuffer, utf8 } from "../bytes.js";
-import { pkijs } from "./engine.js";
+import { parseAsn1, pkijs } from "./engine.js";
 
 export interface Pkcs12Contents {
   /** Unencrypted PKCS#8 PrivateKeyInfo DER of each key bag, file order. */
@@ -28,6 +28,11 @@ const OID_SAFE_CONTENTS_BAG = "1.2.840.113549.1.12.10.1.6";
 const OID_X509_CERTIFICATE = "1.2.840.113549.1.9.22.1";
 /** pkcs-12PbeIds (RFC 7292 Appendix C): the legacy password-based ciphers. */
 const PKCS12_PBE_PREFIX = "1.2.840.113549.1.12.1.";
+/** The DER of that OID arc (X.690 §8.19): where it is absent, no legacy cipher is used. */
+const PKCS12_PBE_PREFIX_DER = Buffer.from("2a864886f70d010c01", "hex");
+
+/** node-forge, loaded only for a file that uses a legacy PKCS#12 cipher. */
+let forge: typeof Forge | undefined;
 
 /**
  * Reads a PFX. `password` undefined means none was given; the empty password is tried then,
@@ -42,9 +47,12 @@ export async function readPkcs12(
 ): Promise<Pkcs12Contents> {
   const invalid = (what: string, cause?: unknown): TrailsealError =>
     new TrailsealError("PKCS12_INVALID", `${source}: invalid PKCS#12 file: ${what}`, { cause });
+  if (forge === undefined && Buffer.from(der).includes(PKCS12_PBE_PREFIX_DER)) {
+    forge = (await import("node-forge")).default;
+  }
   let pfx: pkijs.PFX;
   try {
-    pfx = pkijs.PFX.fromBER(toArrayBuffer(der));
+    pfx = new pkijs.PFX({ schema: parseAsn1(der) });
   } catch (e) {
     throw invalid("the outer structure does not parse", e);
   }
@@ -125,10 +133,7 @@ function wrongPassword(
       : `wrong password for PKCS#12 file ${source}`,
     {
       cause,
-      hint:
-        password === undefined
-          ? "give the password with --passin env:VAR, file:PATH or pass:TEXT"
-          : "check the password given with --passin",
+      missing: password === undefined ? "pkcs12-password" : "right-pkcs12-password",
     },
   );
 }
@@ -142,7 +147,7 @@ async function readSafeContents(
   const { pass } = want;
   let safeContents: pkijs.SafeContents;
   try {
-    safeContents = pkijs.SafeContents.fromBER(toArrayBuffer(der));
+    safeContents = new pkijs.SafeContents({ schema: parseAsn1(der) });
   } catch (e) {
     throw invalid("a SafeContents does not parse", e);
   }
@@ -209,6 +214,7 @@ function legacyDecrypt(
   ciphertext: Uint8Array,
   password: string,
 ): Uint8Array {
+  if (forge === undefined) throw new Error("legacy PBE cipher not expected in this file");
   const params = algorithm.algorithmParams as asn1js.Sequence | undefined;
   if (params === undefined) throw new Error("PBE parameters missing");
   const paramsDer = Buffer.from(params.toBER(false)).toString("binary");
@@ -221,5 +227,5 @@ function legacyDecrypt(
 }
 
 interface ForgePbe {
-  getCipher(oid: string, params: forge.asn1.Asn1, password: string): forge.cipher.BlockCipher;
+  getCipher(oid: string, params: Forge.asn1.Asn1, password: string): Forge.cipher.BlockCipher;
 }

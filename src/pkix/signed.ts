@@ -1,277 +1,40 @@
 /**
- * The ASN.1 of CMS SignedData (RFC 5652 §5) and the attributes trailseal signs, as plain DER.
+ * CMS SignedData (RFC 5652 §5): the one parser, the one encoder and the one signer check under
+ * checkpoint signatures (src/sign.ts) and time-stamp tokens (src/timestamp/verify.ts), which each
+ * add only their own rules on top.
  *
  * pkijs re-encodes what it parses and defaults to SHA-1; a detached checkpoint signature needs
  * neither, and adding an unsigned attribute (a CAdES-T timestamp) must leave every signed byte as
- * it was. So this module reads DER into tag-length-value slices of the original bytes and writes
- * DER by concatenation. Nothing here signs or hashes: src/sign.ts does that with node:crypto.
- *
- * Input is DER only (X.690 §10): indefinite lengths (BER) are refused.
+ * it was. So SignedData is read into slices of the original bytes and written by concatenation.
  */
-import { TrailsealError } from "../errors.js";
-import { concat } from "../bytes.js";
+import { createHash } from "node:crypto";
+import { TrailsealError, type ErrorCode } from "../errors.js";
+import { equal } from "../bytes.js";
+import {
+  DerReader,
+  TAG,
+  encodeAlgorithm,
+  encodeInteger,
+  encodeOctetString,
+  encodeOid,
+  nullOrAbsent,
+  seq,
+  setOf,
+  tlv,
+  type AlgorithmIdentifier,
+  type DerMode,
+  type Tlv,
+} from "./der.js";
+import { OID } from "./oid.js";
+import { ACCEPTED_HASHES, WEAK_HASHES, verifySignatureValue, type HashName } from "./algorithms.js";
+import { allowsSigning, certificate, type Certificate } from "./cert.js";
 
-// ---------------------------------------------------------------------------------------------
-// DER reading
-
-interface Tlv {
-  readonly tag: number;
-  /** Offsets into the buffer: header start, value start, one past the end. */
-  readonly start: number;
-  readonly valueStart: number;
-  readonly end: number;
-}
-
-class Reader {
-  constructor(
-    readonly bytes: Uint8Array,
-    readonly what: string,
-  ) {}
-
-  fail(why: string): never {
-    throw new TrailsealError("SIGNATURE_INVALID", `${this.what} is malformed: ${why}`);
-  }
-
-  /** Reads the TLV at `offset` (X.690 §8.1.2–8.1.3; definite lengths only, §10.1). */
-  tlv(offset: number, limit: number): Tlv {
-    const b = this.bytes;
-    if (offset + 2 > limit) this.fail(`truncated at byte ${offset}`);
-    const tag = b[offset]!;
-    if ((tag & 0x1f) === 0x1f) this.fail(`multi-byte tag at byte ${offset}`);
-    let pos = offset + 1;
-    const lb = b[pos++]!;
-    let length = lb;
-    if (lb >= 0x80) {
-      const n = lb & 0x7f;
-      if (n === 0) this.fail(`indefinite length at byte ${offset} (BER, not DER)`);
-      if (n > 4 || pos + n > limit) this.fail(`bad length at byte ${offset}`);
-      length = 0;
-      for (let i = 0; i < n; i++) length = length * 256 + b[pos++]!;
-      // X.690 §10.1: the shortest form, so each value has exactly one encoding.
-      if (length < 0x80 || b[offset + 2] === 0) this.fail(`non-minimal length at byte ${offset}`);
-    }
-    const end = pos + length;
-    if (end > limit) this.fail(`truncated: element at byte ${offset} runs past its container`);
-    return { tag, start: offset, valueStart: pos, end };
-  }
-
-  whole(): Tlv {
-    const t = this.tlv(0, this.bytes.length);
-    if (t.end !== this.bytes.length) this.fail(`${this.bytes.length - t.end} trailing byte(s)`);
-    return t;
-  }
-
-  children(parent: Tlv): Tlv[] {
-    if ((parent.tag & 0x20) === 0)
-      this.fail(`expected a constructed element at byte ${parent.start}`);
-    const out: Tlv[] = [];
-    for (let pos = parent.valueStart; pos < parent.end;) {
-      const c = this.tlv(pos, parent.end);
-      out.push(c);
-      pos = c.end;
-    }
-    return out;
-  }
-
-  expect(t: Tlv | undefined, tag: number, name: string): Tlv {
-    if (t === undefined) this.fail(`${name} missing`);
-    if (t.tag !== tag) this.fail(`${name}: expected tag 0x${hex2(tag)}, found 0x${hex2(t.tag)}`);
-    return t;
-  }
-
-  raw(t: Tlv): Uint8Array {
-    return this.bytes.subarray(t.start, t.end);
-  }
-
-  value(t: Tlv): Uint8Array {
-    return this.bytes.subarray(t.valueStart, t.end);
-  }
-
-  oid(t: Tlv | undefined, name: string): string {
-    return decodeOidValue(this.value(this.expect(t, TAG.OID, name)), this);
-  }
-
-  int(t: Tlv | undefined, name: string): number {
-    const v = this.value(this.expect(t, TAG.INTEGER, name));
-    if (v.length === 0 || v.length > 4 || (v[0]! & 0x80) !== 0)
-      this.fail(`${name}: unsupported integer`);
-    let n = 0;
-    for (const x of v) n = n * 256 + x;
-    return n;
-  }
-}
-
-function hex2(n: number): string {
-  return n.toString(16).padStart(2, "0");
-}
-
-function decodeOidValue(v: Uint8Array, r: Reader): string {
-  if (v.length === 0) r.fail("empty object identifier");
-  const arcs: number[] = [];
-  let n = 0;
-  for (let i = 0; i < v.length; i++) {
-    const b = v[i]!;
-    if (n === 0 && b === 0x80) r.fail("non-minimal object identifier");
-    n = n * 128 + (b & 0x7f);
-    if (n > Number.MAX_SAFE_INTEGER / 128) r.fail("object identifier arc too large");
-    if ((b & 0x80) === 0) {
-      if (arcs.length === 0) arcs.push(n < 80 ? Math.floor(n / 40) : 2, n < 80 ? n % 40 : n - 80);
-      else arcs.push(n);
-      n = 0;
-    } else if (i === v.length - 1) r.fail("truncated object identifier");
-  }
-  return arcs.join(".");
-}
-
-const TAG = {
-  BOOLEAN: 0x01,
-  INTEGER: 0x02,
-  BIT_STRING: 0x03,
-  OCTET_STRING: 0x04,
-  NULL: 0x05,
-  OID: 0x06,
-  UTC_TIME: 0x17,
-  GENERALIZED_TIME: 0x18,
-  SEQUENCE: 0x30,
-  SET: 0x31,
-  CTX0: 0xa0,
-  CTX1: 0xa1,
-  CTX2: 0xa2,
-  CTX3: 0xa3,
-  CTX4: 0xa4,
-  CTX0_PRIMITIVE: 0x80,
-} as const;
-
-// ---------------------------------------------------------------------------------------------
-// DER writing
-
-function tlv(tag: number, ...content: Uint8Array[]): Uint8Array {
-  const body = concat(...content);
-  const n = body.length;
-  let header: number[];
-  if (n < 0x80) header = [tag, n];
-  else if (n < 0x100) header = [tag, 0x81, n];
-  else if (n < 0x10000) header = [tag, 0x82, n >> 8, n & 0xff];
-  else if (n < 0x1000000) header = [tag, 0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
-  else header = [tag, 0x84, (n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
-  return concat(new Uint8Array(header), body);
-}
-
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
-  return a.length - b.length;
-}
-
-/** SET OF: DER orders the encodings of the elements (X.690 §11.6). */
-function setOf(elements: readonly Uint8Array[], tag: number = TAG.SET): Uint8Array {
-  return tlv(tag, ...[...elements].sort(compareBytes));
-}
-
-/** An OBJECT IDENTIFIER TLV (X.690 §8.19). */
-export function encodeOid(oid: string): Uint8Array {
-  const arcs = oid.split(".").map(Number);
-  if (arcs.length < 2 || arcs.some((a) => !Number.isSafeInteger(a) || a < 0)) {
-    throw new TypeError(`bad object identifier ${oid}`);
-  }
-  const out: number[] = [];
-  const push = (n: number): void => {
-    const bytes = [n & 0x7f];
-    for (n = Math.floor(n / 128); n > 0; n = Math.floor(n / 128)) bytes.unshift((n & 0x7f) | 0x80);
-    out.push(...bytes);
-  };
-  push(arcs[0]! * 40 + arcs[1]!);
-  for (const a of arcs.slice(2)) push(a);
-  return tlv(TAG.OID, new Uint8Array(out));
-}
-
-function encodeSmallInt(n: number): Uint8Array {
-  const bytes: number[] = [];
-  do {
-    bytes.unshift(n & 0xff);
-    n = Math.floor(n / 256);
-  } while (n > 0);
-  if ((bytes[0]! & 0x80) !== 0) bytes.unshift(0);
-  return tlv(TAG.INTEGER, new Uint8Array(bytes));
-}
-
-export function encodeOctetString(bytes: Uint8Array): Uint8Array {
-  return tlv(TAG.OCTET_STRING, bytes);
-}
-
-/**
- * A CMS Time (RFC 5652 §11.3): UTCTime for 1950..2049, GeneralizedTime otherwise, whole seconds
- * in UTC with a `Z` (fractions are dropped, as DER requires no trailing zeros and we need none).
- */
-export function encodeTime(date: Date): Uint8Array {
-  const y = date.getUTCFullYear();
-  const p = (n: number): string => String(n).padStart(2, "0");
-  const rest =
-    p(date.getUTCMonth() + 1) +
-    p(date.getUTCDate()) +
-    p(date.getUTCHours()) +
-    p(date.getUTCMinutes()) +
-    p(date.getUTCSeconds()) +
-    "Z";
-  if (y >= 1950 && y < 2050) {
-    return tlv(TAG.UTC_TIME, new TextEncoder().encode(p(y % 100) + rest));
-  }
-  return tlv(TAG.GENERALIZED_TIME, new TextEncoder().encode(String(y).padStart(4, "0") + rest));
-}
-
-/** AlgorithmIdentifier (RFC 5280 §4.1.1.2) with optional DER parameters. */
-export function encodeAlgorithm(oid: string, parameters?: Uint8Array): Uint8Array {
-  return tlv(TAG.SEQUENCE, encodeOid(oid), ...(parameters === undefined ? [] : [parameters]));
-}
-
-export const DER_NULL = new Uint8Array([0x05, 0x00]);
-
-// ---------------------------------------------------------------------------------------------
-// OIDs
-
-export const OID = {
-  data: "1.2.840.113549.1.7.1",
-  signedData: "1.2.840.113549.1.7.2",
-  contentType: "1.2.840.113549.1.9.3",
-  messageDigest: "1.2.840.113549.1.9.4",
-  signingTime: "1.2.840.113549.1.9.5",
-  /** RFC 2634 §5.4 (ESSCertID, SHA-1). */
-  signingCertificate: "1.2.840.113549.1.9.16.2.12",
-  /** RFC 5035 §3 (ESSCertIDv2). */
-  signingCertificateV2: "1.2.840.113549.1.9.16.2.47",
-  /** RFC 3161 appendix A / CAdES-T. */
-  signatureTimeStampToken: "1.2.840.113549.1.9.16.2.14",
-  sha1: "1.3.14.3.2.26",
-  sha256: "2.16.840.1.101.3.4.2.1",
-  sha384: "2.16.840.1.101.3.4.2.2",
-  sha512: "2.16.840.1.101.3.4.2.3",
-  rsaEncryption: "1.2.840.113549.1.1.1",
-  sha1WithRSAEncryption: "1.2.840.113549.1.1.5",
-  sha256WithRSAEncryption: "1.2.840.113549.1.1.11",
-  sha384WithRSAEncryption: "1.2.840.113549.1.1.12",
-  sha512WithRSAEncryption: "1.2.840.113549.1.1.13",
-  rsassaPss: "1.2.840.113549.1.1.10",
-  mgf1: "1.2.840.113549.1.1.8",
-  ecPublicKey: "1.2.840.10045.2.1",
-  ecdsaWithSha1: "1.2.840.10045.4.1",
-  ecdsaWithSha256: "1.2.840.10045.4.3.2",
-  ecdsaWithSha384: "1.2.840.10045.4.3.3",
-  ecdsaWithSha512: "1.2.840.10045.4.3.4",
-} as const;
-
-// ---------------------------------------------------------------------------------------------
-// SignedData
+export type { AlgorithmIdentifier };
 
 /** One Attribute (RFC 5652 §5.3): its type and the DER of each AttributeValue. */
 export interface Attribute {
   oid: string;
   values: Uint8Array[];
-}
-
-export interface AlgorithmIdentifier {
-  oid: string;
-  /** The DER of the parameters, or null when absent. */
-  parameters: Uint8Array | null;
 }
 
 export type SignerIdentifier =
@@ -304,9 +67,22 @@ export interface SignedDataParts {
   signerInfos: SignerInfoParts[];
 }
 
-/** Decodes a ContentInfo holding SignedData. Throws SIGNATURE_INVALID when malformed. */
-export function decodeSignedData(der: Uint8Array, what = "signature"): SignedDataParts {
-  const r: Reader = new Reader(der, what);
+export interface DecodeOptions {
+  /** The structure's name in messages ("signature", "time-stamp token"). */
+  what?: string;
+  code?: ErrorCode;
+  /** "ber" for tokens, which some TSAs send in BER; signed attributes must still be DER. */
+  mode?: DerMode;
+}
+
+/** Decodes a ContentInfo holding SignedData. Throws `code` (SIGNATURE_INVALID) when malformed. */
+export function decodeSignedData(der: Uint8Array, options: DecodeOptions = {}): SignedDataParts {
+  const r: DerReader = new DerReader(
+    der,
+    options.what ?? "signature",
+    options.code ?? "SIGNATURE_INVALID",
+    options.mode ?? "der",
+  );
   const ci = r.children(r.expect(r.whole(), TAG.SEQUENCE, "ContentInfo"));
   const contentType = r.oid(ci[0], "ContentInfo contentType");
   if (contentType !== OID.signedData) r.fail(`content type ${contentType} is not SignedData`);
@@ -316,7 +92,7 @@ export function decodeSignedData(der: Uint8Array, what = "signature"): SignedDat
   const version = r.int(sd[i++], "SignedData version");
   const digestAlgorithms = r
     .children(r.expect(sd[i++], TAG.SET, "digestAlgorithms"))
-    .map((a) => algorithm(r, a, "digestAlgorithm").oid);
+    .map((a) => r.algorithm(a, "digestAlgorithm").oid);
   const eci = r.children(r.expect(sd[i++], TAG.SEQUENCE, "encapContentInfo"));
   const eContentType = r.oid(eci[0], "eContentType");
   let eContent: Uint8Array | null = null;
@@ -336,14 +112,7 @@ export function decodeSignedData(der: Uint8Array, what = "signature"): SignedDat
   return { version, digestAlgorithms, eContentType, eContent, certificates, signerInfos };
 }
 
-function algorithm(r: Reader, t: Tlv | undefined, name: string): AlgorithmIdentifier {
-  const parts = r.children(r.expect(t, TAG.SEQUENCE, name));
-  const oid = r.oid(parts[0], name);
-  if (parts.length > 2) r.fail(`${name}: unexpected element`);
-  return { oid, parameters: parts[1] === undefined ? null : r.raw(parts[1]) };
-}
-
-function attributes(r: Reader, t: Tlv): Attribute[] {
+function attributes(r: DerReader, t: Tlv): Attribute[] {
   return r.children(t).map((a) => {
     const parts = r.children(r.expect(a, TAG.SEQUENCE, "Attribute"));
     const oid = r.oid(parts[0], "attribute type");
@@ -355,36 +124,40 @@ function attributes(r: Reader, t: Tlv): Attribute[] {
   });
 }
 
-function signerInfo(r: Reader, t: Tlv): SignerInfoParts {
-  const s = r.children(r.expect(t, TAG.SEQUENCE, "SignerInfo"));
-  let i = 0;
-  const version = r.int(s[i++], "SignerInfo version");
-  const sidTlv = s[i++];
-  let sid: SignerIdentifier;
+function signerIdentifier(r: DerReader, sidTlv: Tlv | undefined): SignerIdentifier {
   if (sidTlv?.tag === TAG.SEQUENCE) {
     const ias = r.children(sidTlv);
     const issuer = r.expect(ias[0], TAG.SEQUENCE, "sid issuer");
-    sid = {
+    return {
       kind: "issuerAndSerialNumber",
       issuer: r.raw(issuer),
       serial: r.value(r.expect(ias[1], TAG.INTEGER, "sid serialNumber")),
     };
-  } else if (sidTlv?.tag === TAG.CTX0_PRIMITIVE) {
-    sid = { kind: "subjectKeyIdentifier", keyIdentifier: r.value(sidTlv) };
-  } else {
-    r.fail("SignerInfo sid missing or of unknown form");
   }
-  const digestAlgorithm = algorithm(r, s[i++], "SignerInfo digestAlgorithm");
+  if (sidTlv?.tag === TAG.CTX0_PRIMITIVE) {
+    return { kind: "subjectKeyIdentifier", keyIdentifier: r.value(sidTlv) };
+  }
+  r.fail("SignerInfo sid missing or of unknown form");
+}
+
+function signerInfo(r: DerReader, t: Tlv): SignerInfoParts {
+  const s = r.children(r.expect(t, TAG.SEQUENCE, "SignerInfo"));
+  let i = 0;
+  const version = r.int(s[i++], "SignerInfo version");
+  const sid = signerIdentifier(r, s[i++]);
+  const digestAlgorithm = r.algorithm(s[i++], "SignerInfo digestAlgorithm");
   let signedAttrs: Attribute[] | null = null;
   let signedAttrsDer: Uint8Array | null = null;
   if (s[i]?.tag === TAG.CTX0) {
     const t0 = s[i++]!;
+    // RFC 5652 §5.3: signed attributes are DER, whatever the rest of the structure is.
+    if (t0.mode === "ber" && t0.end - t0.valueEnd === 2) r.fail("signed attributes are not DER");
     signedAttrs = attributes(r, t0);
     // RFC 5652 §5.4: the signature covers the EXPLICIT SET OF tag, not the [0] IMPLICIT one.
     signedAttrsDer = new Uint8Array(r.raw(t0));
     signedAttrsDer[0] = TAG.SET;
   }
-  const signatureAlgorithm = algorithm(r, s[i++], "SignerInfo signatureAlgorithm");
+  const signatureAlgorithm = r.algorithm(s[i++], "SignerInfo signatureAlgorithm");
   const signature = r.value(r.expect(s[i++], TAG.OCTET_STRING, "SignerInfo signature"));
   let unsignedAttrs: Attribute[] = [];
   if (s[i]?.tag === TAG.CTX1) unsignedAttrs = attributes(r, s[i++]!);
@@ -401,17 +174,20 @@ function signerInfo(r: Reader, t: Tlv): SignerInfoParts {
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
 /** The DER SET OF Attribute that a signer signs (RFC 5652 §5.4), sorted per X.690 §11.6. */
 export function encodeSignedAttributes(attrs: readonly Attribute[]): Uint8Array {
   return setOf(attrs.map(encodeAttribute));
 }
 
 function encodeAttribute(a: Attribute): Uint8Array {
-  return tlv(TAG.SEQUENCE, encodeOid(a.oid), setOf(a.values));
+  return seq(encodeOid(a.oid), setOf(a.values));
 }
 
 export interface SignedDataInput {
-  /** DER certificates for the certificate set (leaf first by convention; DER sorts them). */
+  /** DER certificates for the certificate set (DER sorts them); none leaves the set out. */
   certificates: readonly Uint8Array[];
   digestAlgorithm: string;
   /** The signer's issuer Name DER and serial INTEGER content octets. */
@@ -422,32 +198,37 @@ export interface SignedDataInput {
   signatureAlgorithm: string;
   signatureParameters?: Uint8Array;
   signature: Uint8Array;
+  /** The encapsulated content type (default id-data) and content (absent = detached). */
+  eContentType?: string;
+  eContent?: Uint8Array;
 }
 
-/** A detached SignedData ContentInfo (RFC 5652 §5.1) with one SignerInfo, version 1 throughout. */
+/** A SignedData ContentInfo (RFC 5652 §5.1) with one SignerInfo (issuerAndSerialNumber, v1). */
 export function encodeSignedData(input: SignedDataInput): Uint8Array {
   const digestAlg = encodeAlgorithm(input.digestAlgorithm);
+  const eContentType = input.eContentType ?? OID.data;
   // [0] IMPLICIT replaces the SET tag of the signed attributes; the body stays byte for byte.
   const signedAttrs = new Uint8Array(input.signedAttributes);
   signedAttrs[0] = TAG.CTX0;
-  const signer = tlv(
-    TAG.SEQUENCE,
-    encodeSmallInt(1),
-    tlv(TAG.SEQUENCE, input.issuer, tlv(TAG.INTEGER, input.serial)),
+  const signer = seq(
+    encodeInteger(1),
+    seq(input.issuer, tlv(TAG.INTEGER, input.serial)),
     digestAlg,
     signedAttrs,
     encodeAlgorithm(input.signatureAlgorithm, input.signatureParameters),
     encodeOctetString(input.signature),
   );
-  const signedData = tlv(
-    TAG.SEQUENCE,
-    encodeSmallInt(1),
+  const content =
+    input.eContent === undefined ? [] : [tlv(TAG.CTX0, encodeOctetString(input.eContent))];
+  const signedData = seq(
+    // RFC 5652 §5.1: version 3 when the content is other than id-data, else 1.
+    encodeInteger(eContentType === OID.data ? 1 : 3),
     setOf([digestAlg]),
-    tlv(TAG.SEQUENCE, encodeOid(OID.data)),
-    setOf(input.certificates, TAG.CTX0),
+    seq(encodeOid(eContentType), ...content),
+    ...(input.certificates.length === 0 ? [] : [setOf(input.certificates, TAG.CTX0)]),
     setOf([signer]),
   );
-  return tlv(TAG.SEQUENCE, encodeOid(OID.signedData), tlv(TAG.CTX0, signedData));
+  return seq(encodeOid(OID.signedData), tlv(TAG.CTX0, signedData));
 }
 
 /**
@@ -460,15 +241,12 @@ export function addUnsignedAttribute(
   oid: string,
   valueDer: Uint8Array,
 ): Uint8Array {
-  const r: Reader = new Reader(signedData, "signature");
-  new Reader(valueDer, `attribute ${oid} value`).whole();
-  const ciTlv = r.expect(r.whole(), TAG.SEQUENCE, "ContentInfo");
-  const ci = r.children(ciTlv);
+  const r: DerReader = new DerReader(signedData, "signature", "SIGNATURE_INVALID");
+  new DerReader(valueDer, `attribute ${oid} value`, "SIGNATURE_INVALID").whole();
+  const ci = r.children(r.expect(r.whole(), TAG.SEQUENCE, "ContentInfo"));
   const explicit = r.expect(ci[1], TAG.CTX0, "ContentInfo content");
-  const sdTlv = r.expect(r.children(explicit)[0], TAG.SEQUENCE, "SignedData");
-  const sd = r.children(sdTlv);
-  const infosTlv = r.expect(sd[sd.length - 1], TAG.SET, "signerInfos");
-  const infos = r.children(infosTlv);
+  const sd = r.children(r.expect(r.children(explicit)[0], TAG.SEQUENCE, "SignedData"));
+  const infos = r.children(r.expect(sd[sd.length - 1], TAG.SET, "signerInfos"));
   if (infos.length !== 1) r.fail(`expected exactly one SignerInfo, found ${infos.length}`);
   const si = r.children(r.expect(infos[0], TAG.SEQUENCE, "SignerInfo"));
   const last = si[si.length - 1]!;
@@ -477,99 +255,55 @@ export function addUnsignedAttribute(
   const existing = unsigned.find((a) => a.oid === oid);
   if (existing !== undefined) existing.values.push(valueDer);
   else unsigned.push({ oid, values: [valueDer] });
-  const newSigner = tlv(
-    TAG.SEQUENCE,
+  const newSigner = seq(
     ...kept.map((t) => r.raw(t)),
     setOf(unsigned.map(encodeAttribute), TAG.CTX1),
   );
-  const newSd = tlv(TAG.SEQUENCE, ...sd.slice(0, -1).map((t) => r.raw(t)), tlv(TAG.SET, newSigner));
-  return tlv(TAG.SEQUENCE, r.raw(ci[0]!), tlv(TAG.CTX0, newSd));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Attribute values
-
-/** contentType value: an OBJECT IDENTIFIER. */
-export function decodeOid(valueDer: Uint8Array, what: string): string {
-  const r: Reader = new Reader(valueDer, what);
-  return r.oid(r.whole(), what);
-}
-
-/** messageDigest value: an OCTET STRING. */
-export function decodeOctetString(valueDer: Uint8Array, what: string): Uint8Array {
-  const r: Reader = new Reader(valueDer, what);
-  return r.value(r.expect(r.whole(), TAG.OCTET_STRING, what));
-}
-
-/** signingTime value (RFC 5652 §11.3): UTCTime or GeneralizedTime, in UTC with seconds. */
-export function decodeTime(valueDer: Uint8Array, what: string): Date {
-  const r: Reader = new Reader(valueDer, what);
-  const t = r.whole();
-  const s = new TextDecoder().decode(r.value(t));
-  let m: RegExpMatchArray | null;
-  let year: number;
-  if (t.tag === TAG.UTC_TIME && (m = /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(s))) {
-    const yy = Number(m[1]);
-    year = yy >= 50 ? 1900 + yy : 2000 + yy;
-  } else if (
-    t.tag === TAG.GENERALIZED_TIME &&
-    (m = /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(?:\.\d*[1-9])?Z$/.exec(s))
-  ) {
-    year = Number(m[1]);
-  } else {
-    r.fail(`not a UTC time: ${JSON.stringify(s)}`);
-  }
-  const [mo, d, h, mi, se] = [m[2], m[3], m[4], m[5], m[6]].map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  const date = new Date(Date.UTC(year, mo - 1, d, h, mi, se));
-  if (date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d || h > 23 || mi > 59 || se > 59) {
-    r.fail(`invalid date ${JSON.stringify(s)}`);
-  }
-  return date;
-}
-
-/** One ESSCertIDv2 (RFC 5035 §4). `hashAlgorithm` defaults to SHA-256 when absent. */
-export interface EssCertId {
-  hashAlgorithm: string;
-  certHash: Uint8Array;
-  /** From issuerSerial when present: the directoryName DERs of the GeneralNames and the serial. */
-  issuerSerial: { issuers: Uint8Array[]; serial: Uint8Array } | null;
+  const newSd = seq(...sd.slice(0, -1).map((t) => r.raw(t)), tlv(TAG.SET, newSigner));
+  return seq(r.raw(ci[0]!), tlv(TAG.CTX0, newSd));
 }
 
 /**
  * SigningCertificateV2 value (RFC 5035 §3) for one certificate: its SHA-256 hash (the default
  * hashAlgorithm, so omitted per DER) and issuerSerial (the issuer as a directoryName).
  */
-export function encodeSigningCertificateV2(
-  certSha256: Uint8Array,
-  issuer: Uint8Array,
-  serial: Uint8Array,
-): Uint8Array {
-  const issuerSerial = tlv(
-    TAG.SEQUENCE,
-    tlv(TAG.SEQUENCE, tlv(TAG.CTX4, issuer)), // GeneralNames { directoryName [4] EXPLICIT Name }
-    tlv(TAG.INTEGER, serial),
+export function encodeSigningCertificateV2(cert: Certificate): Uint8Array {
+  const certHash = createHash("sha256").update(cert.der).digest();
+  const issuerSerial = seq(
+    seq(tlv(TAG.CTX4, cert.issuerDer)), // GeneralNames { directoryName [4] EXPLICIT Name }
+    tlv(TAG.INTEGER, cert.serialBytes),
   );
-  const essCertIdV2 = tlv(TAG.SEQUENCE, encodeOctetString(certSha256), issuerSerial);
-  return tlv(TAG.SEQUENCE, tlv(TAG.SEQUENCE, essCertIdV2));
+  return seq(seq(seq(encodeOctetString(certHash), issuerSerial)));
 }
 
-/** Decodes a SigningCertificateV2 value (RFC 5035 §3); policies are ignored. */
-export function decodeSigningCertificateV2(valueDer: Uint8Array): EssCertId[] {
-  const r: Reader = new Reader(valueDer, "signingCertificateV2 attribute");
-  const top = r.children(r.expect(r.whole(), TAG.SEQUENCE, "SigningCertificateV2"));
+// ---------------------------------------------------------------------------------------------
+// Attribute values
+
+/** One ESSCertID (RFC 2634 §5.4.1, always SHA-1) or ESSCertIDv2 (RFC 5035 §4, SHA-256 default). */
+export interface EssCertId {
+  version: 1 | 2;
+  hashAlgorithm: string;
+  certHash: Uint8Array;
+  /** From issuerSerial when present: the directoryName DERs of the GeneralNames and the serial. */
+  issuerSerial: { issuers: Uint8Array[]; serial: Uint8Array } | null;
+}
+
+/** Decodes a SigningCertificate(V2) value; policies are ignored. */
+export function decodeSigningCertificate(
+  valueDer: Uint8Array,
+  version: 1 | 2,
+  code: ErrorCode,
+): EssCertId[] {
+  const name = version === 2 ? "signingCertificateV2" : "signingCertificate";
+  const r: DerReader = new DerReader(valueDer, `${name} attribute`, code);
+  const top = r.children(r.expect(r.whole(), TAG.SEQUENCE, name));
   return r.children(r.expect(top[0], TAG.SEQUENCE, "certs")).map((c) => {
-    const parts = r.children(r.expect(c, TAG.SEQUENCE, "ESSCertIDv2"));
+    const parts = r.children(r.expect(c, TAG.SEQUENCE, "ESSCertID"));
     let i = 0;
-    let hashAlgorithm: string = OID.sha256;
-    if (parts[i]?.tag === TAG.SEQUENCE)
-      hashAlgorithm = algorithm(r, parts[i++], "ESSCertIDv2 hashAlgorithm").oid;
-    const certHash = r.value(r.expect(parts[i++], TAG.OCTET_STRING, "ESSCertIDv2 certHash"));
+    let hashAlgorithm: string = version === 2 ? OID.sha256 : OID.sha1;
+    if (version === 2 && parts[i]?.tag === TAG.SEQUENCE)
+      hashAlgorithm = r.algorithm(parts[i++], "ESSCertIDv2 hashAlgorithm").oid;
+    const certHash = r.value(r.expect(parts[i++], TAG.OCTET_STRING, "certHash"));
     let issuerSerial: EssCertId["issuerSerial"] = null;
     if (parts[i] !== undefined) {
       const is = r.children(r.expect(parts[i], TAG.SEQUENCE, "issuerSerial"));
@@ -582,58 +316,217 @@ export function decodeSigningCertificateV2(valueDer: Uint8Array): EssCertId[] {
         serial: r.value(r.expect(is[1], TAG.INTEGER, "issuerSerial serialNumber")),
       };
     }
-    return { hashAlgorithm, certHash, issuerSerial };
+    return { version, hashAlgorithm, certHash, issuerSerial };
   });
 }
 
-/** RSASSA-PSS-params (RFC 4055 §3.1) for one hash, MGF1 with the same hash, and a salt length. */
-export function encodePssParameters(hashOid: string, saltLength: number): Uint8Array {
-  const hash = encodeAlgorithm(hashOid, DER_NULL);
-  return tlv(
-    TAG.SEQUENCE,
-    tlv(TAG.CTX0, hash),
-    tlv(TAG.CTX1, encodeAlgorithm(OID.mgf1, hash)),
-    tlv(TAG.CTX2, encodeSmallInt(saltLength)),
+/** The one value of a signed attribute, null when absent; `invalid` when it has several. */
+export function singleAttribute(
+  attrs: readonly Attribute[],
+  oid: string,
+  name: string,
+  invalid: (check: string) => Error,
+): Uint8Array | null {
+  const found = attrs.filter((a) => a.oid === oid);
+  if (found.length === 0) return null;
+  if (found.length > 1 || found[0]!.values.length !== 1)
+    throw invalid(`the ${name} attribute must have exactly one value`);
+  return found[0]!.values[0]!;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The signer check
+
+export interface SignerRules {
+  /** The error for a failed check; each caller words and codes its own. */
+  invalid: (check: string) => TrailsealError;
+  /** How a certificate is named in messages. */
+  name: (cert: Certificate) => string;
+  /** The content the messageDigest is over: the eContent, or the detached content. */
+  content: Uint8Array;
+  /** Certificates from outside the SignedData to find the signer among. */
+  certificates?: readonly Uint8Array[];
+  /** Also accept ESS signingCertificate (v1, RFC 2634), which openssl ts writes by default. */
+  essV1?: boolean;
+  /** The error code for malformed attribute values. */
+  code: ErrorCode;
+}
+
+/** What the signer check proves. */
+export interface VerifiedSigner {
+  signerInfo: SignerInfoParts;
+  signer: Certificate;
+  /** Every certificate offered (in the SignedData, then the caller's) other than the signer's. */
+  others: Uint8Array[];
+  hash: HashName;
+  signedAttrs: Attribute[];
+  /** The signingTime attribute, or null when absent. */
+  signingTime: Date | null;
+}
+
+const SMALLEST_RSA_KEY = 2048;
+
+/**
+ * Checks the only SignerInfo of `sd` (RFC 5652 §5.3-§5.6): a digest algorithm of the accepted
+ * table, signed attributes each once, contentType equal to the eContentType, messageDigest over
+ * `rules.content`, the signer's certificate found by its sid, an RSA key of 2048 bits or more,
+ * the signature under the accepted algorithms, keyUsage allowing signatures, and the ESS
+ * signingCertificate(V2) naming that certificate. Returns the signer's facts or throws.
+ */
+export function verifySigner(sd: SignedDataParts, rules: SignerRules): VerifiedSigner {
+  const { invalid } = rules;
+  if (sd.signerInfos.length !== 1)
+    throw invalid(`expected exactly one signer, found ${sd.signerInfos.length}`);
+  const si = sd.signerInfos[0]!;
+  const hash = digestHash(si.digestAlgorithm, invalid);
+  const attrs = si.signedAttrs;
+  if (attrs === null || si.signedAttrsDer === null) throw invalid("no signed attributes");
+  const oids = attrs.map((a) => a.oid);
+  if (new Set(oids).size !== oids.length)
+    throw invalid("a signed attribute appears more than once");
+  const contentType = singleAttribute(attrs, OID.contentType, "contentType", invalid);
+  if (contentType === null) throw invalid("the contentType signed attribute is missing");
+  const ct = new DerReader(contentType, "contentType attribute", rules.code);
+  const ctOid = ct.oid(ct.whole(), "contentType");
+  if (ctOid !== sd.eContentType)
+    throw invalid(`the contentType attribute ${ctOid} is not ${contentName(sd.eContentType)}`);
+  const md = singleAttribute(attrs, OID.messageDigest, "messageDigest", invalid);
+  if (md === null) throw invalid("the messageDigest signed attribute is missing");
+  const mdr = new DerReader(md, "messageDigest attribute", rules.code);
+  const digest = mdr.value(mdr.expect(mdr.whole(), TAG.OCTET_STRING, "messageDigest"));
+  if (!equal(digest, new Uint8Array(createHash(hash).update(rules.content).digest()))) {
+    throw invalid("the content does not match the signed message digest");
+  }
+  const { signer, others } = findSigner(sd, si.sid, rules);
+  checkSignerKey(signer, hash, si, rules);
+  checkEss(attrs, signer, rules);
+  const st = singleAttribute(attrs, OID.signingTime, "signingTime", invalid);
+  let signingTime: Date | null = null;
+  if (st !== null) {
+    const tr = new DerReader(st, "signingTime attribute", rules.code);
+    signingTime = tr.time(tr.whole(), "signingTime");
+  }
+  return { signerInfo: si, signer, others, hash, signedAttrs: attrs, signingTime };
+}
+
+function contentName(oid: string): string {
+  return oid === OID.data ? "id-data" : oid === OID.tstInfo ? "id-ct-TSTInfo" : oid;
+}
+
+/** The SignerInfo's digest algorithm: SHA-256/384/512 with absent or NULL parameters. */
+function digestHash(a: AlgorithmIdentifier, invalid: (check: string) => Error): HashName {
+  const weak = WEAK_HASHES.get(a.oid);
+  if (weak !== undefined) throw invalid(`${weak} digest refused`);
+  const hash = ACCEPTED_HASHES.get(a.oid);
+  if (hash === undefined) throw invalid(`unsupported digest algorithm ${a.oid}`);
+  if (!nullOrAbsent(a.parameters))
+    throw invalid("digest algorithm parameters must be absent or NULL");
+  return hash;
+}
+
+function findSigner(
+  sd: SignedDataParts,
+  sid: SignerIdentifier,
+  rules: SignerRules,
+): { signer: Certificate; others: Uint8Array[] } {
+  const offered = [...sd.certificates, ...(rules.certificates ?? [])];
+  const certs = offered.map((der, i) => {
+    try {
+      const cert = certificate(der);
+      void cert.publicKey; // a key OpenSSL cannot read is a malformed certificate here
+      return cert;
+    } catch (e) {
+      const error = rules.invalid(`certificate ${i + 1} offered with the signature is malformed`);
+      throw new TrailsealError(error.code, error.message, { cause: e });
+    }
+  });
+  const signer = certs.find((c) =>
+    sid.kind === "issuerAndSerialNumber"
+      ? equal(c.issuerDer, sid.issuer) && equal(c.serialBytes, sid.serial)
+      : // RFC 5652 §5.3 lets a signer be named by the subjectKeyIdentifier of its certificate.
+        c.subjectKeyIdentifier !== null && equal(c.subjectKeyIdentifier, sid.keyIdentifier),
   );
+  if (signer === undefined) {
+    const e = rules.invalid("the signer's certificate is not included in the signature, nor given");
+    throw new TrailsealError(e.code, e.message, { missing: "untrusted-certificate" });
+  }
+  const others = certs.filter((c) => c.fingerprint !== signer.fingerprint).map((c) => c.der);
+  return { signer, others };
 }
 
-/** Decodes RSASSA-PSS-params; absent fields take the RFC 4055 defaults (SHA-1, MGF1-SHA-1, 20). */
-export function decodePssParameters(der: Uint8Array | null): {
-  hash: string;
-  mgfHash: string;
-  saltLength: number;
-} {
-  let hash: string = OID.sha1;
-  let mgfHash: string = OID.sha1;
-  let saltLength = 20;
-  if (der === null) return { hash, mgfHash, saltLength };
-  let lastTag = 0;
-  const r: Reader = new Reader(der, "RSASSA-PSS parameters");
-  for (const f of r.children(r.expect(r.whole(), TAG.SEQUENCE, "RSASSA-PSS-params"))) {
-    const inner = r.children(f)[0];
-    if (f.tag <= lastTag) r.fail("fields out of order or repeated");
-    lastTag = f.tag;
-    if (f.tag === TAG.CTX0) hash = hashAlgorithm(r, inner, "hashAlgorithm");
-    else if (f.tag === TAG.CTX1) {
-      const mgf = algorithm(r, inner, "maskGenAlgorithm");
-      if (mgf.oid !== OID.mgf1) r.fail(`mask generation ${mgf.oid} is not MGF1`);
-      if (mgf.parameters === null) r.fail("MGF1 without a hash");
-      const pr: Reader = new Reader(mgf.parameters, "MGF1 parameters");
-      mgfHash = hashAlgorithm(pr, pr.whole(), "MGF1 hash");
-    } else if (f.tag === TAG.CTX2) saltLength = r.int(inner, "saltLength");
-    else if (f.tag === TAG.CTX3) {
-      if (r.int(inner, "trailerField") !== 1) r.fail("trailerField is not 1");
-    } else r.fail("unknown field");
+function checkSignerKey(
+  signer: Certificate,
+  hash: HashName,
+  si: SignerInfoParts,
+  rules: SignerRules,
+): void {
+  const { invalid } = rules;
+  const key = signer.publicKey;
+  // A key this small can be factored, and its signatures forged.
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (key.asymmetricKeyType?.startsWith("rsa") === true && bits < SMALLEST_RSA_KEY) {
+    throw invalid(
+      `${rules.name(signer)} has a ${bits}-bit RSA key; ${SMALLEST_RSA_KEY} bits or more required`,
+    );
   }
-  return { hash, mgfHash, saltLength };
+  const ok = verifySignatureValue(
+    key,
+    hash,
+    si.signatureAlgorithm,
+    si.signedAttrsDer!,
+    si.signature,
+    invalid,
+  );
+  if (!ok) {
+    throw invalid(
+      `the signature over the signed attributes does not verify with the key of ${rules.name(signer)}`,
+    );
+  }
+  if (!allowsSigning(signer)) {
+    throw invalid(
+      `the keyUsage of ${rules.name(signer)} allows neither digitalSignature nor nonRepudiation`,
+    );
+  }
 }
 
-/** A hash AlgorithmIdentifier: parameters absent or NULL (RFC 5754 §2). */
-function hashAlgorithm(r: Reader, t: Tlv | undefined, name: string): string {
-  const a = algorithm(r, t, name);
-  const p = a.parameters;
-  if (p !== null && !(p.length === 2 && p[0] === TAG.NULL && p[1] === 0)) {
-    r.fail(`${name}: parameters must be absent or NULL`);
+/** ESS signingCertificate(V2) binds the signer certificate (RFC 5035 §3; RFC 5816 §2.2.1). */
+function checkEss(attrs: readonly Attribute[], signer: Certificate, rules: SignerRules): void {
+  const { invalid } = rules;
+  const v2 = singleAttribute(attrs, OID.signingCertificateV2, "signingCertificateV2", invalid);
+  const v1 =
+    rules.essV1 === true
+      ? singleAttribute(attrs, OID.signingCertificate, "signingCertificate", invalid)
+      : null;
+  const name = rules.essV1 === true ? "signingCertificate(V2)" : "signingCertificateV2";
+  if (v2 === null && v1 === null) throw invalid(`the ${name} signed attribute is missing`);
+  const first = (
+    v2 !== null
+      ? decodeSigningCertificate(v2, 2, rules.code)
+      : decodeSigningCertificate(v1!, 1, rules.code)
+  )[0];
+  if (first === undefined) throw invalid(`the ${name} attribute names no certificate`);
+  // ESSCertID v1 is SHA-1 by definition: it binds a certificate the signature already commits
+  // to, which a collision cannot undo; in v2 we hold the hash to the accepted table.
+  const certHash = first.version === 1 ? "sha1" : ACCEPTED_HASHES.get(first.hashAlgorithm);
+  if (certHash === undefined) {
+    const weak = WEAK_HASHES.get(first.hashAlgorithm);
+    throw invalid(
+      weak !== undefined
+        ? `${weak} in signingCertificateV2 refused`
+        : `unsupported signingCertificateV2 hash ${first.hashAlgorithm}`,
+    );
   }
-  return a.oid;
+  if (!equal(first.certHash, new Uint8Array(createHash(certHash).update(signer.der).digest()))) {
+    throw invalid(`${name} does not name the signer certificate ${rules.name(signer)}`);
+  }
+  if (
+    first.issuerSerial !== null &&
+    !(
+      equal(first.issuerSerial.serial, signer.serialBytes) &&
+      (first.issuerSerial.issuers.length === 0 ||
+        first.issuerSerial.issuers.some((n) => equal(n, signer.issuerDer)))
+    )
+  ) {
+    throw invalid(`the issuerSerial of ${name} does not match the signer certificate`);
+  }
 }

@@ -5,7 +5,15 @@
 import type { KeyObject } from "node:crypto";
 import { TrailsealError } from "../errors.js";
 import { publicKeyFingerprint } from "../keys.js";
-import { certificateFacts, encodeTstInfo, hashAlgorithm, OID, signTstInfo } from "../pkix/tsp.js";
+import {
+  encodeTimeStampResp,
+  encodeTstInfo,
+  hashAlgorithm,
+  OID,
+  signTstInfo,
+} from "../pkix/tsp.js";
+import { certificate } from "../pkix/cert.js";
+import { EKU } from "../pkix/oid.js";
 
 /** A TSA: its chain (leaf first, DER) and its private key (RSA or ECDSA). */
 export interface TsaIdentity {
@@ -49,7 +57,7 @@ export interface IssueFields {
 export function checkTsaIdentity(tsa: TsaIdentity, now?: Date): void {
   const leaf = tsa.chain[0];
   if (leaf === undefined) throw new TrailsealError("USAGE", "the TSA certificate chain is empty");
-  const cert = certificateFacts(leaf, "TSA certificate");
+  const cert = certificate(leaf);
   const type = tsa.key.asymmetricKeyType;
   if (type !== "rsa" && type !== "ec") {
     throw new TrailsealError(
@@ -71,7 +79,7 @@ export function checkTsaIdentity(tsa: TsaIdentity, now?: Date): void {
       `the TSA key does not match the certificate ${cert.subject}`,
     );
   }
-  if (cert.eku === null || !cert.eku.oids.includes(OID.ekuTimeStamping)) {
+  if (!cert.extendedKeyUsages.includes(EKU.timeStamping)) {
     throw new TrailsealError(
       "USAGE",
       `the TSA certificate ${cert.subject} lacks the timeStamping extended key usage`,
@@ -87,10 +95,11 @@ export function checkTsaIdentity(tsa: TsaIdentity, now?: Date): void {
     );
   }
   // RFC 3161 §2.3; verifyToken (and openssl ts) refuse tokens from any other certificate.
-  if (!cert.eku.critical || cert.eku.oids.length !== 1) {
+  const critical = cert.ekuCritical === true;
+  if (!critical || cert.extendedKeyUsages.length !== 1) {
     throw new TrailsealError(
       "USAGE",
-      `the TSA certificate ${cert.subject} has the timeStamping extended key usage ${cert.eku.critical ? "beside others" : "not critical"}; RFC 3161 §2.3 wants it critical and alone, and its tokens would not verify`,
+      `the TSA certificate ${cert.subject} has the timeStamping extended key usage ${critical ? "beside others" : "not critical"}; RFC 3161 §2.3 wants it critical and alone, and its tokens would not verify`,
       {
         hint: "issue it with extendedKeyUsage = critical, timeStamping (or run 'trailseal init')",
       },
@@ -109,10 +118,15 @@ export function issueToken(tsa: TsaIdentity, fields: IssueFields): Uint8Array {
     serial: fields.serial,
     genTime: fields.genTime,
     nonce: fields.nonce,
-    tsaName: certificateFacts(leaf, "TSA certificate").subjectDer,
+    tsaName: certificate(leaf).subjectDer,
     ...(fields.accuracyMillis === undefined ? {} : { accuracyMillis: fields.accuracyMillis }),
   });
   return signTstInfo(tstInfo, tsa, { includeCertificates: fields.includeCertificates ?? true });
+}
+
+/** A granted TimeStampResp (RFC 3161 §2.4.2) around a token: what `openssl ts -reply` writes. */
+export function grantedResponse(token: Uint8Array): Uint8Array {
+  return encodeTimeStampResp({ status: 0, token });
 }
 
 /**

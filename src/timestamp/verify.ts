@@ -3,19 +3,14 @@
  * this checks everything a relying party needs (RFC 3161 §2.3, §2.4.2; RFC 5652 §5.4, §5.6;
  * RFC 2634 §5.4 and RFC 5035 for ESS; RFC 5816) and returns the verified facts, or throws.
  */
-import { createHash, verify as nodeVerify } from "node:crypto";
 import { equal, toHex } from "../bytes.js";
 import { TrailsealError } from "../errors.js";
 import { validateChain, type ChainValidator } from "../pkix/chain.js";
-import {
-  certificateFacts,
-  decodeTstInfo,
-  HASH_NAMES,
-  OID,
-  parseToken,
-  SIGNATURE_ALGORITHMS,
-  type CertificateFacts,
-} from "../pkix/tsp.js";
+import { decodeSignedData, verifySigner, type SignedDataParts } from "../pkix/signed.js";
+import { decodeTstInfo, HASH_NAMES, OID, type TstInfo } from "../pkix/tsp.js";
+import { EKU } from "../pkix/oid.js";
+import { nameToString } from "../pkix/name.js";
+import type { Certificate } from "../pkix/cert.js";
 
 export type { ChainValidator };
 
@@ -55,15 +50,23 @@ const IMPRINT_ALGORITHMS: Readonly<Record<string, TokenFacts["imprintAlgorithm"]
   [OID.sha512]: "SHA-512",
 };
 
-/** Hashes too weak to bind anything: refused in imprints, message digests and signatures. */
-const WEAK_HASHES: ReadonlySet<string> = new Set(["sha1", "md5"]);
+function invalid(message: string): TrailsealError {
+  return new TrailsealError("TIMESTAMP_INVALID", message);
+}
 
-function invalid(message: string, hint?: string): TrailsealError {
-  return new TrailsealError(
-    "TIMESTAMP_INVALID",
-    message,
-    hint === undefined ? undefined : { hint },
-  );
+/** Reads a token's SignedData and TSTInfo (BER taken: some TSAs send it). */
+function readToken(token: Uint8Array): { sd: SignedDataParts; tst: TstInfo } {
+  const sd = decodeSignedData(token, {
+    what: "time-stamp token",
+    code: "TIMESTAMP_INVALID",
+    mode: "ber",
+  });
+  if (sd.eContentType !== OID.tstInfo) {
+    throw invalid(`token content type is ${sd.eContentType}, not id-ct-TSTInfo`);
+  }
+  if (sd.eContent === null)
+    throw invalid("time-stamp token is malformed: eContent missing (detached)");
+  return { sd, tst: decodeTstInfo(sd.eContent) };
 }
 
 /**
@@ -89,20 +92,57 @@ export async function checkToken(
   token: Uint8Array,
   options: Omit<VerifyTokenOptions, "anchors"> & { anchors: readonly Uint8Array[] | null },
 ): Promise<TokenFacts> {
-  const parsed = parseToken(token);
-  if (parsed.eContentType !== OID.tstInfo) {
-    throw invalid(`token content type is ${parsed.eContentType}, not id-ct-TSTInfo`);
-  }
-  if (parsed.signers.length !== 1) {
+  const { sd, tst } = readToken(token);
+  if (sd.signerInfos.length !== 1) {
     throw invalid(
-      `token has ${parsed.signers.length} signers; RFC 3161 §2.4.2 requires exactly one`,
+      `token has ${sd.signerInfos.length} signers; RFC 3161 §2.4.2 requires exactly one`,
     );
   }
-  const signerInfo = parsed.signers[0]!;
-  const tst = decodeTstInfo(parsed.tstInfoDer);
-  if (tst.version !== 1) throw invalid(`TSTInfo version ${tst.version} is not 1`);
+  const imprintAlgorithm = checkTstInfo(tst, options);
+  // The signer: pkix's one SignedData check (algorithms, messageDigest, key size, ESS binding).
+  const { signer, others } = verifySigner(sd, {
+    invalid,
+    name: (c) => c.subject,
+    content: sd.eContent!,
+    code: "TIMESTAMP_INVALID",
+    essV1: true,
+    ...(options.certificates === undefined ? {} : { certificates: options.certificates }),
+  });
+  checkTsaCertificate(signer, tst);
 
-  // The imprint: algorithm first, so a SHA-1 token is named as such rather than as a mismatch.
+  let chain: Uint8Array[] = [signer.der];
+  if (options.anchors !== null) {
+    const at = tst.genTime;
+    const result =
+      options.validator !== undefined
+        ? await options.validator.validate(signer.der, others, options.anchors, at, TSA_ANCHOR)
+        : await validateChain(signer.der, others, options.anchors, at, TSA_ANCHOR);
+    chain = result.chain;
+  }
+
+  return {
+    genTime: tst.genTime,
+    serial: tst.serial.toString(16),
+    policy: tst.policy,
+    // A directoryName is shown as the certificate it must be; other GeneralNames as they are.
+    tsaName: tst.tsaNameDer !== null || tst.tsaName === null ? signer.subject : tst.tsaName,
+    nonce: tst.nonce,
+    imprintAlgorithm,
+    ...(tst.accuracy === null ? {} : { accuracy: tst.accuracy }),
+    signer: { subject: signer.subject, fingerprint: signer.fingerprint },
+    chain,
+  };
+}
+
+const TSA_ANCHOR = "tsa-trust-anchor" as const;
+
+/** The TSTInfo against the request: version, imprint (algorithm first), nonce and policy. */
+function checkTstInfo(
+  tst: TstInfo,
+  options: Omit<VerifyTokenOptions, "anchors">,
+): TokenFacts["imprintAlgorithm"] {
+  if (tst.version !== 1) throw invalid(`TSTInfo version ${tst.version} is not 1`);
+  // The algorithm first, so a SHA-1 token is named as such rather than as a mismatch.
   const imprintAlgorithm = IMPRINT_ALGORITHMS[tst.hashOid];
   if (imprintAlgorithm === undefined) {
     const name = HASH_NAMES[tst.hashOid];
@@ -133,125 +173,32 @@ export async function checkToken(
   ) {
     throw invalid(`token policy ${tst.policy} is not the requested policy ${options.policyOid}`);
   }
+  return imprintAlgorithm;
+}
 
-  // The signer certificate, found by its sid among the token's and the caller's certificates.
-  const candidates = [...parsed.certificates, ...(options.certificates ?? [])].map((der, i) => {
-    try {
-      return certificateFacts(der, "token certificate");
-    } catch (e) {
-      throw new TrailsealError(
-        "TIMESTAMP_INVALID",
-        `certificate ${i + 1} of the token is malformed`,
-        { cause: e },
-      );
-    }
-  });
-  const sid = signerInfo.sid;
-  const signer = candidates.find((c) =>
-    "keyId" in sid
-      ? subjectKeyIdMatches(c, sid.keyId)
-      : c.serial === sid.serial && equal(c.issuerDer, sid.issuerDer),
-  );
-  if (signer === undefined) {
-    throw invalid(
-      "the token's signer certificate is neither in the token nor given",
-      "ask the TSA with certReq, or pass its certificate",
-    );
-  }
-
-  // Signed attributes (RFC 5652 §5.3, §5.4): contentType and messageDigest, exactly one value each.
-  const signed = signerInfo.signedAttrsForSignature;
-  if (signed === null) throw invalid("token signerInfo has no signed attributes");
-  if (signerInfo.contentTypes.length !== 1 || signerInfo.contentTypes[0] !== OID.tstInfo) {
-    throw invalid("token contentType attribute is missing or not id-ct-TSTInfo");
-  }
-  const digestName = HASH_NAMES[signerInfo.digestOid];
-  if (digestName === undefined || WEAK_HASHES.has(digestName)) {
-    throw invalid(`token digest algorithm ${digestName ?? signerInfo.digestOid} is refused`);
-  }
-  const messageDigest = signerInfo.messageDigests[0];
-  if (signerInfo.messageDigests.length !== 1 || messageDigest === undefined) {
-    throw invalid("token messageDigest attribute is missing or repeated");
-  }
-  if (
-    !equal(messageDigest, new Uint8Array(createHash(digestName).update(parsed.tstInfoDer).digest()))
-  ) {
-    throw invalid("token messageDigest does not match the TSTInfo (content altered)");
-  }
-
-  // The signature over the signed attributes.
-  const algorithm = SIGNATURE_ALGORITHMS[signerInfo.signatureOid];
-  if (algorithm === undefined) {
-    throw invalid(
-      `token signature algorithm ${signerInfo.signatureOid} is not supported (RSA PKCS#1 v1.5 or ECDSA)`,
-    );
-  }
-  const signatureHash = algorithm.hash ?? digestName;
-  if (WEAK_HASHES.has(signatureHash))
-    throw invalid(`token signature uses ${signatureHash}, which is refused`);
-  // A TSA key this small can be factored, and tokens for any time forged with it.
-  const bits = signer.publicKey.asymmetricKeyDetails?.modulusLength;
-  if (signer.publicKey.asymmetricKeyType === "rsa" && (bits ?? 0) < 2048) {
-    throw invalid(`${signer.subject} has a ${bits ?? 0}-bit RSA key; 2048 bits or more required`);
-  }
-  if (signer.publicKey.asymmetricKeyType !== algorithm.keyType) {
-    throw invalid(
-      `token signature algorithm does not fit the ${signer.publicKey.asymmetricKeyType ?? "unknown"} key of ${signer.subject}`,
-    );
-  }
-  let signatureOk: boolean;
-  try {
-    signatureOk = nodeVerify(signatureHash, signed, signer.publicKey, signerInfo.signature);
-  } catch {
-    signatureOk = false;
-  }
-  if (!signatureOk)
-    throw invalid(`token signature does not verify with the key of ${signer.subject}`);
-
-  // ESS signingCertificate(V2) binds the signer certificate (RFC 3161 §2.4.2, RFC 5816 §2.2.1).
-  const essFirst = signerInfo.essCertIds[0];
-  if (essFirst === undefined) {
-    throw invalid(
-      "token lacks the ESS signingCertificate(V2) attribute that binds the TSA certificate",
-    );
-  }
-  const essHash = HASH_NAMES[essFirst.hashOid];
-  if (essHash === undefined)
-    throw invalid(`ESS certificate hash algorithm ${essFirst.hashOid} is unknown`);
-  if (!equal(essFirst.certHash, new Uint8Array(createHash(essHash).update(signer.der).digest()))) {
-    throw invalid(`ESS signingCertificate does not bind the signer certificate ${signer.subject}`);
-  }
-  if (
-    essFirst.issuerSerial !== null &&
-    (essFirst.issuerSerial.serial !== signer.serial ||
-      (essFirst.issuerSerial.issuerDer !== null &&
-        !equal(essFirst.issuerSerial.issuerDer, signer.issuerDer)))
-  ) {
-    throw invalid(
-      `ESS signingCertificate issuerSerial does not name the signer certificate ${signer.subject}`,
-    );
-  }
-
-  // RFC 3161 §2.3: the TSA certificate has exactly one EKU, timeStamping, marked critical.
-  if (signer.eku === null || !signer.eku.oids.includes(OID.ekuTimeStamping)) {
+/** RFC 3161 §2.3, §2.4.2: what only a TSA certificate must be. */
+function checkTsaCertificate(signer: Certificate, tst: TstInfo): void {
+  // The TSA certificate has exactly one EKU, timeStamping, marked critical.
+  const ekus = signer.extendedKeyUsages;
+  if (!ekus.includes(EKU.timeStamping)) {
     throw invalid(`TSA certificate ${signer.subject} lacks the timeStamping extended key usage`);
   }
-  if (!signer.eku.critical) {
+  if (signer.ekuCritical !== true) {
     throw invalid(
       `TSA certificate ${signer.subject} has the timeStamping extended key usage, but not critical (RFC 3161 §2.3)`,
     );
   }
-  if (signer.eku.oids.length !== 1) {
+  if (ekus.length !== 1) {
     throw invalid(
       `TSA certificate ${signer.subject} has extended key usages besides timeStamping (RFC 3161 §2.3)`,
     );
   }
-  // RFC 3161 §2.4.2: the tsa field, when present, MUST name the certificate that verifies the
-  // token; otherwise the verdict would show a name the TSA has no certificate for.
+  // The tsa field, when present, MUST name the certificate that verifies the token; otherwise
+  // the verdict would show a name the TSA has no certificate for.
   if (
     tst.tsaNameDer !== null &&
     !equal(tst.tsaNameDer, signer.subjectDer) &&
-    tst.tsaName !== signer.subject
+    tst.tsaName !== nameToString(signer.subjectDer)
   ) {
     throw invalid(
       `token names its TSA ${tst.tsaName ?? "?"}, but it is signed by ${signer.subject} (RFC 3161 §2.4.2)`,
@@ -262,33 +209,15 @@ export async function checkToken(
       `TSA certificate ${signer.subject} is not valid at genTime ${tst.genTime.toISOString()} (valid ${signer.notBefore.toISOString()} to ${signer.notAfter.toISOString()})`,
     );
   }
-
-  let chain: Uint8Array[] = [signer.der];
-  if (options.anchors !== null) {
-    const others = candidates.filter((c) => c !== signer).map((c) => c.der);
-    const result =
-      options.validator !== undefined
-        ? await options.validator.validate(signer.der, others, options.anchors, tst.genTime)
-        : await validateChain(signer.der, others, options.anchors, tst.genTime);
-    chain = result.chain;
-  }
-
-  return {
-    genTime: tst.genTime,
-    serial: tst.serial.toString(16),
-    policy: tst.policy,
-    tsaName: tst.tsaName ?? signer.subject,
-    nonce: tst.nonce,
-    imprintAlgorithm,
-    ...(tst.accuracy === null ? {} : { accuracy: tst.accuracy }),
-    signer: { subject: signer.subject, fingerprint: signer.fingerprint },
-    chain,
-  };
 }
 
-function subjectKeyIdMatches(cert: CertificateFacts, keyId: Uint8Array): boolean {
-  // RFC 5652 §5.3 lets a signer be named by the subjectKeyIdentifier of its certificate.
-  return cert.subjectKeyId !== null && equal(cert.subjectKeyId, keyId);
+/** The genTime a token claims, without verifying anything (null when it cannot be read). */
+export function tokenGenTime(token: Uint8Array): Date | null {
+  try {
+    return readToken(token).tst.genTime;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -298,7 +227,7 @@ function subjectKeyIdMatches(cert: CertificateFacts, keyId: Uint8Array): boolean
  */
 export function tokenImprintHash(token: Uint8Array): string {
   try {
-    const oid = decodeTstInfo(parseToken(token).tstInfoDer).hashOid;
+    const oid = readToken(token).tst.hashOid;
     return IMPRINT_ALGORITHMS[oid] === undefined ? "sha256" : (HASH_NAMES[oid] ?? "sha256");
   } catch {
     return "sha256";
