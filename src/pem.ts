@@ -26,8 +26,11 @@ export interface CertificateInfo {
   /** Lowercase hex. */
   serial: string;
   /** ISO 8601. */
+  /** ISO 8601, or "invalid" where the certificate's time does not parse (then see invalidTime). */
   notBefore: string;
   notAfter: string;
+  /** Why a validity time is invalid, as openssl's "Bad time value"; absent when both are fine. */
+  invalidTime?: string;
   keyType: "RSA" | "EC" | "Ed25519" | "Ed448" | string;
   /** Bits: the modulus for RSA, the curve size for EC (521 for P-521), 256/448 for EdDSA. */
   keySize: number;
@@ -155,6 +158,10 @@ export function certificatePublicKey(der: Uint8Array): KeyObject {
   }
 }
 
+function isoOrInvalid(d: Date): string {
+  return Number.isNaN(d.getTime()) ? "invalid" : d.toISOString();
+}
+
 export function describeCertificate(der: Uint8Array): CertificateInfo {
   let cert: ReturnType<typeof certificate>;
   try {
@@ -176,8 +183,9 @@ export function describeCertificate(der: Uint8Array): CertificateInfo {
     issuer: cert.issuer,
     // RFC 5280 §4.1.2.2 serials are positive: the sign octet is not part of the number shown.
     serial: cert.serial.replace(/^(00)+(?=.)/, ""),
-    notBefore: cert.notBefore.toISOString(),
-    notAfter: cert.notAfter.toISOString(),
+    notBefore: isoOrInvalid(cert.notBefore),
+    notAfter: isoOrInvalid(cert.notAfter),
+    ...(cert.invalidTime === null ? {} : { invalidTime: cert.invalidTime }),
     ...key,
     extendedKeyUsages: cert.extendedKeyUsages.map((oid) => EKU_NAMES[oid] ?? oid),
     fingerprint: cert.fingerprint,

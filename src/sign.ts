@@ -170,7 +170,11 @@ function identityWarnings(
     }
   }
   if (now !== undefined) {
-    if (now.getTime() > leaf.notAfter.getTime()) {
+    if (leaf.invalidTime !== null) {
+      warnings.push(
+        `the signing certificate "${leaf.subject}" has an invalid validity period (${leaf.invalidTime}); its signatures will not verify`,
+      );
+    } else if (now.getTime() > leaf.notAfter.getTime()) {
       warnings.push(
         `the signing certificate "${leaf.subject}" expired on ${leaf.notAfter.toISOString()}; its signatures will not verify`,
       );

@@ -115,7 +115,11 @@ function warnings(info: CertificateInfo, now: Date): string[] {
         : `${key} key: SPS encrypts only to RSA; trailseal also takes EC, but not ${key}`,
     );
   }
-  if (new Date(info.notAfter).getTime() < now.getTime()) {
+  if (info.invalidTime !== undefined) {
+    out.push(
+      `its validity period is not valid (${info.invalidTime}); openssl says "Bad time value"`,
+    );
+  } else if (new Date(info.notAfter).getTime() < now.getTime()) {
     out.push(
       `expired on ${info.notAfter}; SPS ignores expiry for encryption, so it still works there`,
     );

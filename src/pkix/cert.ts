@@ -30,8 +30,15 @@ export interface Certificate {
   readonly serial: string;
   readonly serialBytes: Uint8Array;
   readonly serialNumber: bigint;
+  /** The validity period; an Invalid Date where the time does not parse (see `invalidTime`). */
   readonly notBefore: Date;
   readonly notAfter: Date;
+  /**
+   * Why a validity time is not a valid time (e.g. a 15-character UTCTime), or null. Such a
+   * certificate is still read (openssl reads it too, saying "Bad time value"), but it is valid
+   * at no time: every validity check refuses it.
+   */
+  readonly invalidTime: string | null;
   /** The exact SubjectPublicKeyInfo DER, its SHA-256 (how trailseal names a recipient), its algorithm. */
   readonly spki: Uint8Array;
   readonly spkiFingerprint: string;
@@ -163,8 +170,7 @@ function parse(der: Uint8Array, fingerprint: string): Certificate {
     serial: Buffer.from(serialBytes).toString("hex"),
     serialBytes,
     serialNumber: r.bigint(serialTlv, "serialNumber"),
-    notBefore: r.time(validity[0], "notBefore"),
-    notAfter: r.time(validity[1], "notAfter"),
+    ...validityOf(r, validity),
     spki,
     spkiFingerprint: fingerprintOf(spki),
     spkiAlgorithm,
@@ -183,6 +189,38 @@ function parse(der: Uint8Array, fingerprint: string): Certificate {
       }
     },
   };
+}
+
+/** The validity times (RFC 5280 §4.1.2.5), kept readable when one does not parse. */
+function validityOf(
+  r: DerReader,
+  validity: readonly Tlv[],
+): { notBefore: Date; notAfter: Date; invalidTime: string | null } {
+  const problems: string[] = [];
+  const [notBefore, notAfter] = (["notBefore", "notAfter"] as const).map((name, i) => {
+    try {
+      return r.time(validity[i], name);
+    } catch (e) {
+      if (!(e instanceof TrailsealError) && !(e instanceof DerError)) throw e;
+      problems.push(`${name}: ${e.message}`);
+      return new Date(NaN);
+    }
+  }) as [Date, Date];
+  return { notBefore, notAfter, invalidTime: problems.length === 0 ? null : problems.join("; ") };
+}
+
+/** True when `cert` is within its validity period at `at` (never when a time is invalid). */
+export function validAt(cert: Certificate, at: Date): boolean {
+  return (
+    cert.invalidTime === null &&
+    at.getTime() >= cert.notBefore.getTime() &&
+    at.getTime() <= cert.notAfter.getTime()
+  );
+}
+
+/** A validity time for messages: ISO 8601, or "an invalid time". */
+export function shownTime(d: Date): string {
+  return Number.isNaN(d.getTime()) ? "an invalid time" : d.toISOString();
 }
 
 function readPublicKey(spki: Uint8Array, algorithm: string): KeyObject {
@@ -253,8 +291,9 @@ function readExtensions(r: DerReader, wrapper: Tlv | undefined): Extensions {
 }
 
 /** node prints a Name one RDN per line; one line reads better in messages. */
-function displayName(name: string): string {
-  return name.split("\n").join(", ");
+function displayName(name: string | undefined): string {
+  // node gives no string at all for an empty Name (a subject left empty, RFC 5280 §4.1.2.6).
+  return (name ?? "").split("\n").join(", ");
 }
 
 /**

@@ -175,6 +175,9 @@ function linkProblem(
 
 /** A certificate's own fault at `at` (validity period, unknown critical extensions), or null. */
 function ownProblem(cert: Certificate, at: Date): string | null {
+  if (cert.invalidTime !== null) {
+    return `"${cert.subject}" has an invalid validity period (${cert.invalidTime})`;
+  }
   if (at.getTime() > cert.notAfter.getTime()) {
     return `expired at ${iso(at)}: "${cert.subject}" was valid until ${iso(cert.notAfter)}`;
   }

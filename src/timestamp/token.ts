@@ -12,7 +12,7 @@ import {
   OID,
   signTstInfo,
 } from "../pkix/tsp.js";
-import { certificate } from "../pkix/cert.js";
+import { certificate, shownTime, validAt } from "../pkix/cert.js";
 import { EKU } from "../pkix/oid.js";
 
 /** A TSA: its chain (leaf first, DER) and its private key (RSA or ECDSA). */
@@ -88,10 +88,10 @@ export function checkTsaIdentity(tsa: TsaIdentity, now?: Date): void {
       },
     );
   }
-  if (now !== undefined && (now < cert.notBefore || now > cert.notAfter)) {
+  if (now !== undefined && !validAt(cert, now)) {
     throw new TrailsealError(
       "USAGE",
-      `the TSA certificate ${cert.subject} is not valid at ${now.toISOString()} (valid ${cert.notBefore.toISOString()} to ${cert.notAfter.toISOString()}); its tokens would not verify`,
+      `the TSA certificate ${cert.subject} is not valid at ${now.toISOString()} (valid ${shownTime(cert.notBefore)} to ${shownTime(cert.notAfter)}); its tokens would not verify`,
     );
   }
   // RFC 3161 §2.3; verifyToken (and openssl ts) refuse tokens from any other certificate.

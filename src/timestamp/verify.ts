@@ -10,7 +10,7 @@ import { decodeSignedData, verifySigner, type SignedDataParts } from "../pkix/si
 import { decodeTstInfo, HASH_NAMES, OID, type TstInfo } from "../pkix/tsp.js";
 import { EKU } from "../pkix/oid.js";
 import { nameToString } from "../pkix/name.js";
-import type { Certificate } from "../pkix/cert.js";
+import { shownTime, validAt, type Certificate } from "../pkix/cert.js";
 
 export type { ChainValidator };
 
@@ -204,9 +204,9 @@ function checkTsaCertificate(signer: Certificate, tst: TstInfo): void {
       `token names its TSA ${tst.tsaName ?? "?"}, but it is signed by ${signer.subject} (RFC 3161 §2.4.2)`,
     );
   }
-  if (tst.genTime < signer.notBefore || tst.genTime > signer.notAfter) {
+  if (!validAt(signer, tst.genTime)) {
     throw invalid(
-      `TSA certificate ${signer.subject} is not valid at genTime ${tst.genTime.toISOString()} (valid ${signer.notBefore.toISOString()} to ${signer.notAfter.toISOString()})`,
+      `TSA certificate ${signer.subject} is not valid at genTime ${tst.genTime.toISOString()} (valid ${shownTime(signer.notBefore)} to ${shownTime(signer.notAfter)})`,
     );
   }
 }
