@@ -10,7 +10,8 @@ import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
 
 export const REPO = join(import.meta.dirname, "..");
-export const CLI = join(REPO, "dist", "cli", "bin.js");
+/** The bundled CLI, as `npm install` builds it and the package's `bin` runs it. */
+export const CLI = join(REPO, "dist", "bin", "trailseal.js");
 const GNU_TIME = "/usr/bin/time";
 
 export interface Measured {
