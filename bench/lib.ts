@@ -10,7 +10,8 @@ import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
 
 export const REPO = join(import.meta.dirname, "..");
-export const CLI = join(REPO, "dist", "cli", "bin.js");
+/** The bundled CLI, as `npm install` builds it and the package's `bin` runs it. */
+export const CLI = join(REPO, "dist", "bin", "trailseal.js");
 const GNU_TIME = "/usr/bin/time";
 
 export interface Measured {
@@ -18,6 +19,8 @@ export interface Measured {
   seconds: number;
   /** Peak resident set size of the command in KiB, or null when GNU time is not installed. */
   maxRssKiB: number | null;
+  /** User + system CPU seconds of the command (GNU time), or null without GNU time. */
+  cpuSeconds: number | null;
 }
 
 /** A command failed: the benchmark stops rather than report a figure for a broken run. */
@@ -39,7 +42,7 @@ export async function measure(
 ): Promise<Measured> {
   const timed = haveGnuTime() && options.rssFile !== "";
   const file = timed ? GNU_TIME : cmd;
-  const argv = timed ? ["-f", "%M", "-o", options.rssFile, cmd, ...args] : [...args];
+  const argv = timed ? ["-f", "%M %U %S", "-o", options.rssFile, cmd, ...args] : [...args];
   const started = process.hrtime.bigint();
   const child = spawn(file, argv, {
     cwd: options.cwd ?? REPO,
@@ -57,13 +60,15 @@ export async function measure(
     throw new CommandFailed(`${cmd} ${args.join(" ")} exited with ${code}:\n${stderr}`);
   }
   let maxRssKiB: number | null = null;
+  let cpuSeconds: number | null = null;
   if (timed) {
-    const text = readFileSync(options.rssFile, "utf8").trim().split("\n").pop() ?? "";
-    const n = Number(text);
-    maxRssKiB = Number.isFinite(n) ? n : null;
+    const line = readFileSync(options.rssFile, "utf8").trim().split("\n").pop() ?? "";
+    const [rss, user, sys] = line.split(" ").map(Number);
+    maxRssKiB = Number.isFinite(rss) ? rss! : null;
+    cpuSeconds = Number.isFinite(user) && Number.isFinite(sys) ? user! + sys! : null;
     rmSync(options.rssFile, { force: true });
   }
-  return { seconds, maxRssKiB };
+  return { seconds, maxRssKiB, cpuSeconds };
 }
 
 /** Runs a command synchronously for set-up steps; throws with its stderr when it fails. */

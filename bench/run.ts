@@ -8,7 +8,8 @@
  *   --large            also 1 GiB of input, after 256 MiB
  *   --size LIST        input sizes in MiB, comma-separated (overrides --large)
  *   --repeats N        repeats of each seal/open (default 3 under 1 GiB, else 1)
- *   --only LIST        comma-separated sections: throughput, verify, tsa (default all)
+ *   --only LIST        comma-separated sections: startup, throughput, verify, tsa (default all)
+ *   --startup-runs N   rounds of the start-up commands (default 15)
  *   --tsa-seconds S    seconds of load per TSA side (default 5)
  *   --write-doc        also rewrite docs/BENCHMARKS.md with the figures
  */
@@ -17,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { CLI, haveGnuTime, loadAverage, machineFacts, REPO, type MachineFacts } from "./lib.js";
+import { benchStartup, type StartupResult } from "./startup.js";
 import { benchThroughput, type ThroughputResult } from "./throughput.js";
 import { benchVerify, type VerifyResult } from "./verify.js";
 import { benchTsa, type TsaResult } from "./tsa.js";
@@ -25,6 +27,7 @@ import { renderDoc, renderText } from "./report.js";
 export interface BenchResult {
   command: string;
   machine: MachineFacts;
+  startup: StartupResult | null;
   /** One per input size. */
   throughput: ThroughputResult[];
   verify: VerifyResult | null;
@@ -32,7 +35,7 @@ export interface BenchResult {
   totalSeconds: number;
 }
 
-const SECTIONS = ["throughput", "verify", "tsa"] as const;
+const SECTIONS = ["startup", "throughput", "verify", "tsa"] as const;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -42,13 +45,14 @@ async function main(): Promise<number> {
       repeats: { type: "string" },
       only: { type: "string" },
       "tsa-seconds": { type: "string", default: "5" },
+      "startup-runs": { type: "string", default: "15" },
       "write-doc": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
     process.stdout.write(
-      "usage: npm run bench -- [--large] [--size MIB,...] [--repeats N] [--only throughput,verify,tsa] [--tsa-seconds S] [--write-doc]\n",
+      "usage: npm run bench -- [--large] [--size MIB,...] [--repeats N] [--only startup,throughput,verify,tsa] [--startup-runs N] [--tsa-seconds S] [--write-doc]\n",
     );
     return 0;
   }
@@ -62,6 +66,7 @@ async function main(): Promise<number> {
     values.repeats !== undefined ? Number(values.repeats) : mib >= 1024 ? 1 : 3;
   const repeatsOk = (n: number): boolean => Number.isInteger(n) && n >= 1 && n <= 20;
   const tsaSeconds = Number(values["tsa-seconds"]);
+  const startupRuns = Number(values["startup-runs"]);
   const only = new Set(values.only?.split(",").map((s) => s.trim()) ?? SECTIONS);
   for (const s of only) {
     if (!(SECTIONS as readonly string[]).includes(s))
@@ -73,6 +78,10 @@ async function main(): Promise<number> {
     [
       Number.isFinite(tsaSeconds) && tsaSeconds > 0 && tsaSeconds <= 60,
       "--tsa-seconds must be in (0, 60]",
+    ],
+    [
+      Number.isInteger(startupRuns) && startupRuns >= 1 && startupRuns <= 100,
+      "--startup-runs must be 1..100",
     ],
   ];
   for (const [ok, message] of checks) if (!ok) throw new Error(message);
@@ -92,12 +101,20 @@ async function main(): Promise<number> {
   const result: BenchResult = {
     command,
     machine: machineFacts(),
+    startup: null,
     throughput: [],
     verify: null,
     tsa: null,
     totalSeconds: 0,
   };
   try {
+    // First, before the long sections have warmed (or heated) the machine.
+    if (only.has("startup")) {
+      log("start-up: node -e 0 beside --version, verify, pem, policy check, inspect");
+      const sub = join(dir, "startup");
+      mkdirSync(sub);
+      result.startup = await benchStartup(sub, startupRuns, log);
+    }
     if (only.has("throughput")) {
       for (const mib of sizes) {
         const repeats = repeatsFor(mib);

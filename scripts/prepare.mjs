@@ -1,6 +1,6 @@
 /* global process */
-// `npm install` (prepare) and `npm test`: build the CLI unless dist/ is already newer than every
-// source file (after `npm ci` in CI, `npm test` would otherwise build a second time, ~5 s).
+// `npm install` (prepare) and `npm test`: build the library (tsc, dist/) and the bundled CLI
+// (scripts/bundle.mjs, dist/bin/) unless the bundle is already newer than every source file (after `npm ci` in CI, `npm test` would otherwise build a second time, ~5 s).
 // npx runs prepare a second time when it links this package for `npx trailseal …`; skipping the
 // rebuild there keeps `npm install && npx trailseal demo` quick. `npm run build` always builds.
 import { execFileSync } from "node:child_process";
@@ -16,13 +16,13 @@ const newest = (dir) =>
 
 let built = 0;
 try {
-  built = statSync(join(root, "dist", "cli", "bin.js")).mtimeMs;
+  built = statSync(join(root, "dist", "bin", "trailseal.js")).mtimeMs;
 } catch {
   // not built yet
 }
 const sources = Math.max(
   newest(join(root, "src")),
-  ...["package.json", "tsconfig.json", "tsconfig.build.json"].map(
+  ...["package.json", "tsconfig.json", "tsconfig.build.json", "scripts/bundle.mjs"].map(
     (f) => statSync(join(root, f)).mtimeMs,
   ),
 );
