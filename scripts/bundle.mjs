@@ -24,7 +24,11 @@ import { build } from "esbuild";
 
 const root = join(import.meta.dirname, "..");
 const outdir = join(root, "dist", "bin");
-const ENTRY_POINTS = [{ in: join(root, "src", "cli", "bin.ts"), out: "trailseal" }];
+const ENTRY_POINTS = [
+  { in: join(root, "src", "cli", "bin.ts"), out: "trailseal" },
+  // The worker thread of many-trail verification (src/archive/verify-many.ts loads it by URL).
+  { in: join(root, "src", "archive", "verify-worker.ts"), out: "verify-worker" },
+];
 
 // Chunk names carry content hashes: a stale chunk of an earlier build would stay forever.
 rmSync(outdir, { recursive: true, force: true });

@@ -74,7 +74,8 @@ export function serveTasks<T, R>(handler: (input: T) => Promise<R>): void {
  */
 function workerScript(url: URL): [URL | string, { eval?: boolean }] {
   if (!url.pathname.endsWith(".ts")) return [url, {}];
-  const load = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); })`;
+  const loader = "tsx/esm/api"; // a devDependency: only sources are run this way
+  const load = `import(${JSON.stringify(loader)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); })`;
   return [load, { eval: true }];
 }
 

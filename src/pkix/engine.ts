@@ -38,7 +38,12 @@ let x509: Promise<X509> | undefined;
 export function loadX509(): Promise<X509> {
   x509 ??= (async () => {
     await import("reflect-metadata");
-    const module = await import("@peculiar/x509");
+    const imported = await import("@peculiar/x509");
+    // Bundled, the CommonJS build comes as a namespace whose `default` holds the exports.
+    const module =
+      (imported as Partial<X509>).cryptoProvider === undefined
+        ? (imported as unknown as { default: X509 }).default
+        : imported;
     module.cryptoProvider.set(webcrypto as unknown as Crypto);
     return module;
   })();
