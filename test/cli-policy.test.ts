@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { checkPolicy, sealingPlan } from "../src/policy.js";
+import { checkPolicy, readAuditPolicy, sealingPlan } from "../src/policy.js";
 import { runCli } from "./helpers/io.js";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -60,7 +60,7 @@ describe("trailseal policy create", () => {
       x509_identity: "9508db81-4a3f-45a7-a2b1-a86f71c56416",
     });
     expect(checkPolicy(policy)).toEqual([]);
-    expect(sealingPlan(policy)).toEqual({
+    expect(sealingPlan(readAuditPolicy(policy))).toEqual({
       name: "audit",
       downstream: [
         { certificate: der(`${CERTS}/rsa2048-a.crt`), fourEyes: der(`${CERTS}/rsa2048-b.crt`) },
