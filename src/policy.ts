@@ -6,7 +6,9 @@
  *   rules.ts       rule codes, the one field table, the problem list
  *   audit.ts       audit-policy types and the body reader (8.0 LTS and 6.10 shapes)
  *   encryption.ts  recipient entries and their certificates
- *   parse.ts       documents: body, REST object, list; parsePolicy / readAuditPolicy
+ *   content.ts     content-policy types and the body reader (patterns compiled by scan/pattern)
+ *   parse.ts       documents: body, REST object, list; parsePolicy, readAuditPolicy,
+ *                  readContentPolicy
  *   build.ts       new 8.0 LTS bodies (buildPolicy)
  *   plan.ts        the sealing plan the trail writer follows
  */
@@ -15,6 +17,7 @@ export {
   DEFAULT_INTERVAL,
   MIN_INTERVAL,
   MAX_INTERVAL,
+  CONTENT_RULE_CODES,
   formatProblems,
   type PolicyProblem,
   type PolicyRuleCode,
@@ -38,9 +41,20 @@ export {
 } from "./policy/audit.js";
 export type { RecipientEntry, ChannelRecipients } from "./policy/encryption.js";
 export {
+  CONTENT_SELECTIONS,
+  type ContentSelection,
+  type ContentActions,
+  type ContentPolicy,
+  type ContentPolicyRule,
+  type ContentPolicyObject,
+  type ParsedContentPolicy,
+  type ParsedContentRule,
+} from "./policy/content.js";
+export {
   parsePolicy,
   checkPolicy,
   readAuditPolicy,
+  readContentPolicy,
   type ParseResult,
   type ParsedPolicy,
   type ParsedItem,

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import {
+  CONTENT_RULE_CODES,
   POLICY_RULES,
   buildPolicy,
   checkPolicy,
@@ -450,8 +451,11 @@ describe("checkPolicy: every rule fails with its exact path and code, and passes
     },
   ];
 
-  it("covers every rule code", () => {
-    expect(new Set(cases.map((c) => c.code))).toEqual(new Set(Object.keys(POLICY_RULES)));
+  it("covers every rule code but those only content policies report", () => {
+    const content: readonly string[] = CONTENT_RULE_CODES;
+    expect(new Set(cases.map((c) => c.code))).toEqual(
+      new Set(Object.keys(POLICY_RULES).filter((c) => !content.includes(c))),
+    );
   });
 
   it.each(cases.map((c, i) => [`${c.code} #${i}`, c] as const))("%s", (_, c) => {

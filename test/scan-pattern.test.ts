@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isTrailsealError } from "../src/errors.js";
-import { compilePattern, scanPattern } from "../src/scan/pattern.js";
+import { compilePattern, matchExpressions, scanPattern } from "../src/scan/pattern.js";
 
 /** The error compilePattern throws for `source`, or null. */
 function refusal(source: string): { code: string; offset: number | undefined; message: string } {
@@ -167,5 +167,34 @@ describe("scanPattern: the quotes SPS wants escaped", () => {
     ["no quote", []],
   ] as const)("%j", (pattern, quotes) => {
     expect(scanPattern(pattern).quotes).toEqual(quotes);
+  });
+});
+
+describe("matchExpressions: SPS's order and ignore rules", () => {
+  const list = (...sources: string[]) => sources.map((s) => compilePattern(s));
+
+  it("the first expression that finds wins, even when a later one would too", () => {
+    expect(matchExpressions(list("rm -rf /", "rm"), [], "sudo rm -rf /")).toEqual({
+      pattern: 0,
+      index: 5,
+      length: 8,
+    });
+    expect(matchExpressions(list("rm -rf /", "rm"), [], "rm x")).toEqual({
+      pattern: 1,
+      index: 0,
+      length: 2,
+    });
+  });
+
+  it("no hit when an ignore expression also finds in the text", () => {
+    const match = list("cmd");
+    const ignore = list("cmd\\.exe", "mmc\\.exe");
+    expect(matchExpressions(match, ignore, "start cmd.exe")).toBeNull();
+    expect(matchExpressions(match, ignore, "cmd /c dir")).toEqual({
+      pattern: 0,
+      index: 0,
+      length: 3,
+    });
+    expect(matchExpressions(match, ignore, "ls")).toBeNull();
   });
 });

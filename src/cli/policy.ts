@@ -30,7 +30,8 @@ import {
 
 const USAGE = `Usage: trailseal policy <create|check> [options]
 
-Build and check SPS audit policies (REST /api/configuration/policies/audit_policies).
+Build and check SPS audit policies (REST /api/configuration/policies/audit_policies) and check
+content policies (/api/configuration/policies/content_policies).
 
 Subcommands:
   create   print a new audit-policy body (SPS 8.0 LTS shape), ready to POST
@@ -303,7 +304,7 @@ class CertificateLoader {
 async function checkCommand(argv: readonly string[], io: Io): Promise<number> {
   const cmd = newCommand("trailseal policy check", io)
     .description(
-      "Check an SPS audit policy: a body, a REST object (key/body/meta) or a list response (items).",
+      "Check an SPS audit or content policy (told apart by shape): a body, a REST object (key/body/meta) or a list response (items).",
     )
     .argument("<file>", "the policy JSON ('-' = stdin)")
     .option("--json", "print the problems as a JSON array of {path, severity, code, message}");
@@ -317,6 +318,7 @@ The rule codes are listed in the README.
 Examples:
   trailseal policy check policy.json
   curl -s --cookie cookies https://sps/api/configuration/policies/audit_policies/KEY | trailseal policy check -
+  trailseal policy check content-policy.json
   trailseal policy check --json policy.json
 
 Exit status: 0 no errors (warnings and notes allowed), 1 the policy has errors, 2 unreadable or

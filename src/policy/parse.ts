@@ -6,7 +6,9 @@
  */
 import { TrailsealError } from "../errors.js";
 import { parseAuditBody, type ParsedAuditPolicy } from "./audit.js";
+import { parseContentBody, type ParsedContentPolicy } from "./content.js";
 import {
+  AUDIT_ONLY_FIELDS,
   FIELDS,
   Problems,
   formatProblems,
@@ -14,6 +16,7 @@ import {
   join,
   typeName,
   type JsonObject,
+  type PolicyKind,
   type PolicyProblem,
 } from "./rules.js";
 
@@ -24,7 +27,7 @@ export interface PolicyReference {
 }
 
 /** One policy document: a body or a REST object. */
-export type ParsedItem = ParsedAuditPolicy | PolicyReference;
+export type ParsedItem = ParsedAuditPolicy | ParsedContentPolicy | PolicyReference;
 
 /** A list response (`items`), each item read as the document it is. */
 export interface ParsedPolicyList {
@@ -41,7 +44,14 @@ export interface ParseResult {
   problems: PolicyProblem[];
 }
 
-const BODY_FIELDS: readonly string[] = FIELDS.audit.body;
+const BODY_FIELDS: readonly string[] = [...FIELDS.audit.body, ...FIELDS.content.body];
+
+/** A body with `rules` and no audit-policy field is a content policy; anything else is audit. */
+function policyKindOf(body: unknown): PolicyKind {
+  return isObject(body) && "rules" in body && !AUDIT_ONLY_FIELDS.some((f) => f in body)
+    ? "content"
+    : "audit";
+}
 
 /** What kind of JSON document the input is. */
 function kindOf(input: JsonObject): "body" | "object" | "list" {
@@ -66,12 +76,14 @@ function parseBody(
     );
     return null;
   }
-  return parseAuditBody(p, body, path, key);
+  return policyKindOf(body) === "content"
+    ? parseContentBody(p, body, path, key)
+    : parseAuditBody(p, body, path, key);
 }
 
 function parseObject(p: Problems, obj: JsonObject, path: string): ParsedItem | null {
   if (kindOf(obj) === "body") return parseBody(p, obj, path, null); // e.g. a list of bare bodies
-  p.unknownFields(obj, path, FIELDS.object, "audit");
+  p.unknownFields(obj, path, FIELDS.object, policyKindOf(obj["body"]));
   const key = typeof obj["key"] === "string" ? obj["key"] : null;
   if (obj["body"] === undefined) {
     p.report(
@@ -152,7 +164,7 @@ const invalid = (message: string, hint?: string): TrailsealError =>
   new TrailsealError("POLICY_INVALID", message, hint === undefined ? undefined : { hint });
 
 /** One policy (a body or a REST object with its body), or POLICY_INVALID naming every error. */
-function readOne(input: unknown): ParsedAuditPolicy {
+function readOne(input: unknown): ParsedAuditPolicy | ParsedContentPolicy {
   if (isObject(input) && kindOf(input) === "list") {
     throw invalid(
       "a list response holds several policies; give one policy body or REST object",
@@ -174,5 +186,21 @@ function readOne(input: unknown): ParsedAuditPolicy {
  * listing every error as `path: message; …`.
  */
 export function readAuditPolicy(input: unknown): ParsedAuditPolicy {
-  return readOne(input);
+  const policy = readOne(input);
+  if (policy.kind === "content") {
+    throw invalid(`${policy.name} is a content policy; an audit policy is needed here`);
+  }
+  return policy;
+}
+
+/**
+ * Reads one content policy (a body or a REST object): the typed policy with its patterns
+ * compiled, or `POLICY_INVALID` listing every error as `path: message; …`.
+ */
+export function readContentPolicy(input: unknown): ParsedContentPolicy {
+  const policy = readOne(input);
+  if (policy.kind === "audit") {
+    throw invalid(`${policy.name} is an audit policy; a content policy is needed here`);
+  }
+  return policy;
 }

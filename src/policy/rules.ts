@@ -36,9 +36,29 @@ export const POLICY_RULES = {
   TIMESTAMP_URL: ["error", "remote timestamping without an http(s) `server_url`"],
   TIMESTAMP_LOCAL_OID: ["error", "local timestamping with a policy OID enabled"],
   TIMESTAMP_OID_FORMAT: ["error", "an enabled `policy_oid` that is not a dotted OID"],
+  // content policies
+  RULES_EMPTY: ["warning", "a content policy with no rule (it matches nothing)"],
+  SELECTION_INVALID: [
+    "error",
+    "`event.selection` not command, screen_content, creditcard or window_title",
+  ],
+  MATCH_EMPTY: ["error", "`event.match` absent or empty (creditcard alone may leave it empty)"],
+  PATTERN_QUOTE_UNESCAPED: ["error", "a `'` in a pattern without the backslash SPS requires"],
+  PATTERN_INVALID: ["error", "a pattern that does not compile"],
+  PATTERN_UNSUPPORTED: ["error", "a PCRE construct a linear-time engine cannot run"],
 } as const satisfies Record<string, readonly [Severity, string]>;
 
 export type PolicyRuleCode = keyof typeof POLICY_RULES;
+
+/** The codes only content policies report (the rest are shared or audit-policy rules). */
+export const CONTENT_RULE_CODES = [
+  "RULES_EMPTY",
+  "SELECTION_INVALID",
+  "MATCH_EMPTY",
+  "PATTERN_QUOTE_UNESCAPED",
+  "PATTERN_INVALID",
+  "PATTERN_UNSUPPORTED",
+] as const satisfies readonly PolicyRuleCode[];
 
 export interface PolicyProblem {
   /** JSON path of the offending value, e.g. `body.encryption.certificates[1].four_eyes_certificate`. */
@@ -75,6 +95,12 @@ export const FIELDS = {
     timestamping: ["enabled", "server"],
     server: ["selection", "server_url", "oid"],
     oid: ["enabled", "policy_oid"],
+  },
+  content: {
+    body: ["name", "rules"],
+    rule: ["actions", "event", "gateway_groups", "remote_groups"],
+    actions: ["log", "notify", "store_in_connection_database", "terminate"],
+    event: ["selection", "match", "ignore"],
   },
   object: ["key", "body", "meta"],
   list: ["items", "meta"],
@@ -136,7 +162,7 @@ export class Problems {
       this.report(
         join(path, key),
         "UNKNOWN_FIELD",
-        `'${key}' is not an ${kind}-policy field${hint}`,
+        `'${key}' is not ${kind === "audit" ? "an audit" : "a content"}-policy field${hint}`,
       );
     }
   }

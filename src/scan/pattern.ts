@@ -344,3 +344,30 @@ export function compilePattern(source: string): Pattern {
     },
   };
 }
+
+/** A hit of a list of expressions: which one found (its index in the list) and where. */
+export interface ExpressionHit extends PatternMatch {
+  pattern: number;
+}
+
+/**
+ * SPS's rule for a content-policy event on one text: the `match` expressions are tried in
+ * order and the first that finds wins; there is no hit when an `ignore` expression also finds
+ * in the same text.
+ *
+ * @example
+ * matchExpressions([compilePattern("cmd")], [compilePattern("cmd\\.exe")], "cmd.exe") // null
+ */
+export function matchExpressions(
+  match: readonly Pattern[],
+  ignore: readonly Pattern[],
+  text: string,
+): ExpressionHit | null {
+  for (const [i, pattern] of match.entries()) {
+    const found = pattern.find(text);
+    if (found === null) continue;
+    if (ignore.some((p) => p.find(text) !== null)) return null;
+    return { pattern: i, ...found };
+  }
+  return null;
+}
