@@ -21,6 +21,8 @@ export type ErrorCode =
   | "KEY_TOO_SMALL"
   | "PASSIN_INVALID"
   | "POLICY_INVALID"
+  | "PATTERN_INVALID"
+  | "PATTERN_UNSUPPORTED"
   | "FORMAT_INVALID"
   // trail structure and decryption
   | "TRAIL_INVALID"
@@ -92,6 +94,8 @@ export interface ErrorDetails {
   readonly record?: number;
   /** What was missing (see `Missing`). */
   readonly missing?: Missing;
+  /** The offset at fault in a text the caller gave (a pattern), in UTF-16 code units from 0. */
+  readonly offset?: number;
 }
 
 export interface ErrorOptions extends ErrorDetails {
@@ -115,6 +119,7 @@ export class TrailsealError extends Error {
     if (options?.file !== undefined) details.file = options.file;
     if (options?.record !== undefined) details.record = options.record;
     if (options?.missing !== undefined) details.missing = options.missing;
+    if (options?.offset !== undefined) details.offset = options.offset;
     this.details = Object.freeze(details);
   }
 }

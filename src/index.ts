@@ -39,9 +39,14 @@ export {
   type StanzaKey,
 } from "./recipients.js";
 export {
+  parsePolicy,
   checkPolicy,
+  readAuditPolicy,
+  readContentPolicy,
   buildPolicy,
   sealingPlan,
+  CONTENT_RULE_CODES,
+  CONTENT_SELECTIONS,
   formatProblems,
   isDottedOid,
   POLICY_RULES,
@@ -65,7 +70,31 @@ export {
   type BuildOptions,
   type RecipientEntry,
   type SealingPlan,
+  type ParseResult,
+  type ParsedPolicy,
+  type ParsedItem,
+  type ParsedPolicyList,
+  type PolicyReference,
+  type ParsedAuditPolicy,
+  type ParsedTimestamping,
+  type ChannelRecipients,
+  type ContentSelection,
+  type ContentActions,
+  type ContentPolicy,
+  type ContentPolicyRule,
+  type ContentPolicyObject,
+  type ParsedContentPolicy,
+  type ParsedContentRule,
 } from "./policy.js";
+export {
+  compilePattern,
+  matchExpressions,
+  scanPattern,
+  type Pattern,
+  type PatternMatch,
+  type PatternScan,
+  type ExpressionHit,
+} from "./scan/pattern.js";
 export { detectFormat, DETECT_BYTES, type RecordingFormat } from "./formats/detect.js";
 export type { Recording } from "./formats/stream.js";
 export { readAsciicast } from "./formats/asciicast.js";

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { checkPolicy, sealingPlan } from "../src/policy.js";
+import { checkPolicy, readAuditPolicy, sealingPlan } from "../src/policy.js";
 import { runCli } from "./helpers/io.js";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -60,7 +60,7 @@ describe("trailseal policy create", () => {
       x509_identity: "9508db81-4a3f-45a7-a2b1-a86f71c56416",
     });
     expect(checkPolicy(policy)).toEqual([]);
-    expect(sealingPlan(policy)).toEqual({
+    expect(sealingPlan(readAuditPolicy(policy))).toEqual({
       name: "audit",
       downstream: [
         { certificate: der(`${CERTS}/rsa2048-a.crt`), fourEyes: der(`${CERTS}/rsa2048-b.crt`) },
@@ -404,6 +404,41 @@ describe("trailseal policy check", () => {
     expect(none.code).toBe(2);
     expect(none.stderr).toBe(
       "trailseal: error: missing required argument 'file'\ntrailseal: hint: see --help\n",
+    );
+  });
+});
+
+describe("trailseal policy check on content policies", () => {
+  it("the page's sample response and a rule per selection: exit 0, no problem", async () => {
+    for (const f of ["content-6.10-window-title.json", "content-rules.json"]) {
+      const r = await run(["policy", "check", `testdata/policies/${f}`]);
+      expect(r).toMatchObject({ code: 0, stderr: "" });
+      expect(r.stdout).toBe(`testdata/policies/${f}: valid (0 warnings, 0 notes)\n`);
+    }
+  });
+
+  it("exit 1 with each planted problem as path: severity: message [CODE]", async () => {
+    const r = await run(["policy", "check", "testdata/policies/invalid-content.json"]);
+    expect(r.code).toBe(1);
+    const lines = r.stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(12);
+    expect(lines.slice(3, 8)).toEqual([
+      'body.rules[0].event.selection: error: must be "command", "screen_content", "creditcard" or "window_title", not "commands" [SELECTION_INVALID]',
+      'body.rules[0].event.match[0]: error: pattern "(\\\\w+)\\\\1": a backreference (\\1) at offset 5 is not supported (no linear-time engine can run it) [PATTERN_UNSUPPORTED]',
+      "body.rules[0].event.match[1]: error: the ' at offset 2 needs a backslash: SPS wants every single quote written \\' [PATTERN_QUOTE_UNESCAPED]",
+      'body.rules[0].event.match[2]: error: pattern "a(?=b)": a lookahead assertion at offset 1 is not supported (no linear-time engine can run it) [PATTERN_UNSUPPORTED]',
+      'body.rules[0].event.match[3]: error: pattern "a[": missing closing ]: `[` at offset 1 [PATTERN_INVALID]',
+    ]);
+    expect(lines[11]).toBe(
+      "testdata/policies/invalid-content.json: invalid (10 errors, 1 warning, 0 notes)",
+    );
+  });
+
+  it("--json gives the same problems as the library", async () => {
+    const r = await run(["policy", "check", "--json", "testdata/policies/invalid-content.json"]);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toEqual(
+      checkPolicy(JSON.parse(readFileSync(join(POLICIES, "invalid-content.json"), "utf8"))),
     );
   });
 });

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { TrailsealError } from "../errors.js";
 import { readPrivateKeys, type PrivateKey } from "../keys.js";
 import { readCertificates } from "../pem.js";
-import { sealingPlan, type SealingPlan } from "../policy.js";
+import { readAuditPolicy, sealingPlan, type SealingPlan } from "../policy.js";
 import { readInput, readPassin } from "./files.js";
 import { plural, type Io } from "./io.js";
 
@@ -70,7 +70,7 @@ export async function loadPlan(path: string, io: Io): Promise<SealingPlan> {
     throw new TrailsealError("POLICY_INVALID", `${path} is not valid JSON`, { cause: e });
   }
   try {
-    return sealingPlan(json);
+    return sealingPlan(readAuditPolicy(json));
   } catch (e) {
     if (e instanceof TrailsealError) {
       throw new TrailsealError(e.code, `${path}: ${e.message}`, {

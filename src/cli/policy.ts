@@ -1,5 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
+import type { Command } from "commander";
 import { utf8 } from "../bytes.js";
 import { TrailsealError, isTrailsealError } from "../errors.js";
 import { describeCertificate, isCaCertificate, readCertificates } from "../pem.js";
@@ -10,6 +11,7 @@ import {
   checkPolicy,
   isDottedOid,
   type PolicyProblem,
+  type PolicyRuleCode,
   type RecipientEntry,
 } from "../policy.js";
 import { inputName, readInput, readPassin } from "./files.js";
@@ -28,7 +30,8 @@ import {
 
 const USAGE = `Usage: trailseal policy <create|check> [options]
 
-Build and check SPS audit policies (REST /api/configuration/policies/audit_policies).
+Build and check SPS audit policies (REST /api/configuration/policies/audit_policies) and check
+content policies (/api/configuration/policies/content_policies).
 
 Subcommands:
   create   print a new audit-policy body (SPS 8.0 LTS shape), ready to POST
@@ -82,7 +85,8 @@ function usageError(message: string, hint?: string): TrailsealError {
   return new TrailsealError("USAGE", message, hint === undefined ? undefined : { hint });
 }
 
-async function create(argv: readonly string[], io: Io): Promise<number> {
+/** The `policy create` command and its options. */
+function createCommand(io: Io): Command {
   const cmd = newCommand("trailseal policy create", io)
     .description("Print an SPS 8.0 LTS audit-policy body, ready to POST.")
     .requiredOption("--name <name>", "policy name (no whitespace)")
@@ -131,48 +135,82 @@ Examples:
 Exit status: 0 written, 2 usage or I/O error (unreadable certificate, invalid option).
 `,
   );
+  return cmd;
+}
+
+/** Checks the options that need no file to read; returns the interval in seconds. */
+function checkOptions(opts: CreateOptions): number {
+  if (!/^[0-9]+$/.test(opts.interval)) {
+    throw usageError(`--interval must be a whole number of seconds, not '${opts.interval}'`);
+  }
+  const interval = Number(opts.interval);
+  if (interval < MIN_INTERVAL || interval > MAX_INTERVAL) {
+    throw usageError(
+      `--interval must be from ${MIN_INTERVAL} to ${MAX_INTERVAL} seconds, not ${interval}`,
+    );
+  }
+  if (
+    opts.timestamp !== undefined &&
+    opts.timestamp !== "local" &&
+    !/^https?:\/\/[^/]/i.test(opts.timestamp)
+  ) {
+    throw usageError(`--timestamp must be 'local' or an http(s) URL, not '${opts.timestamp}'`);
+  }
+  if (opts.policyOid !== undefined) {
+    if (opts.timestamp === undefined || opts.timestamp === "local") {
+      throw usageError(
+        "--policy-oid needs a remote timestamp server (--timestamp URL)",
+        "the local timestamping service takes no policy OID",
+      );
+    }
+    if (!isDottedOid(opts.policyOid)) {
+      throw usageError(
+        `--policy-oid must be a dotted OID such as 1.3.6.1.4.1.99999.1, not '${opts.policyOid}'`,
+      );
+    }
+  }
+  if (
+    opts.signIdentity !== undefined &&
+    (opts.signIdentity.trim() === "" || /\s/.test(opts.signIdentity))
+  ) {
+    throw usageError(
+      "--sign-identity must be the key of an x509 identity stored on SPS (no whitespace)",
+    );
+  }
+  return interval;
+}
+
+/** Writes the policy to stdout or a file (0644 at most). */
+async function writePolicy(text: string, output: string, io: Io): Promise<void> {
+  if (output === "-") {
+    io.stdout.write(text);
+  } else {
+    try {
+      // 0644 at most: whoever can change the policy chooses who can read future trails.
+      await writeFile(resolve(io.cwd, output), text, { mode: 0o644 });
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      const why =
+        code === "ENOENT"
+          ? "no such directory"
+          : code === "EISDIR"
+            ? "it is a directory"
+            : code === "EACCES"
+              ? "permission denied"
+              : (code ?? "unwritable");
+      throw new TrailsealError("IO", `cannot write ${output}: ${why}`, { cause: e });
+    }
+  }
+}
+
+async function create(argv: readonly string[], io: Io): Promise<number> {
+  const cmd = createCommand(io);
   const parsed = parseArgs(cmd, argv);
   if (parsed !== null) return parsed;
   const opts = cmd.opts<CreateOptions>();
 
   return guard(io, async () => {
-    if (!/^[0-9]+$/.test(opts.interval)) {
-      throw usageError(`--interval must be a whole number of seconds, not '${opts.interval}'`);
-    }
-    const interval = Number(opts.interval);
-    if (interval < MIN_INTERVAL || interval > MAX_INTERVAL) {
-      throw usageError(
-        `--interval must be from ${MIN_INTERVAL} to ${MAX_INTERVAL} seconds, not ${interval}`,
-      );
-    }
-    if (
-      opts.timestamp !== undefined &&
-      opts.timestamp !== "local" &&
-      !/^https?:\/\/[^/]/i.test(opts.timestamp)
-    ) {
-      throw usageError(`--timestamp must be 'local' or an http(s) URL, not '${opts.timestamp}'`);
-    }
-    if (opts.policyOid !== undefined) {
-      if (opts.timestamp === undefined || opts.timestamp === "local") {
-        throw usageError(
-          "--policy-oid needs a remote timestamp server (--timestamp URL)",
-          "the local timestamping service takes no policy OID",
-        );
-      }
-      if (!isDottedOid(opts.policyOid)) {
-        throw usageError(
-          `--policy-oid must be a dotted OID such as 1.3.6.1.4.1.99999.1, not '${opts.policyOid}'`,
-        );
-      }
-    }
-    if (
-      opts.signIdentity !== undefined &&
-      (opts.signIdentity.trim() === "" || /\s/.test(opts.signIdentity))
-    ) {
-      throw usageError(
-        "--sign-identity must be the key of an x509 identity stored on SPS (no whitespace)",
-      );
-    }
+    const interval = checkOptions(opts);
     const passphrase = opts.passin === undefined ? undefined : readPassin(opts.passin, io);
     const loader = new CertificateLoader(io, passphrase);
     const encrypt = await loader.entries(opts.encrypt ?? [], "--encrypt");
@@ -194,29 +232,10 @@ Exit status: 0 written, 2 usage or I/O error (unreadable certificate, invalid op
       if (isTrailsealError(e, "POLICY_INVALID")) throw usageError(e.message, e.hint);
       throw e;
     }
-    for (const p of checkPolicy(policy)) {
+    for (const p of checkPolicy(policy).map(withAdvice)) {
       if (p.severity !== "note") say(io, "warning", `${p.path}: ${p.message}`);
     }
-    const text = `${JSON.stringify(policy, null, 2)}\n`;
-    if (opts.output === "-") {
-      io.stdout.write(text);
-    } else {
-      try {
-        // 0644 at most: whoever can change the policy chooses who can read future trails.
-        await writeFile(resolve(io.cwd, opts.output), text, { mode: 0o644 });
-      } catch (e) {
-        const code = (e as { code?: string }).code;
-        const why =
-          code === "ENOENT"
-            ? "no such directory"
-            : code === "EISDIR"
-              ? "it is a directory"
-              : code === "EACCES"
-                ? "permission denied"
-                : (code ?? "unwritable");
-        throw new TrailsealError("IO", `cannot write ${opts.output}: ${why}`, { cause: e });
-      }
-    }
+    await writePolicy(`${JSON.stringify(policy, null, 2)}\n`, opts.output, io);
     return EXIT_OK;
   });
 }
@@ -285,7 +304,7 @@ class CertificateLoader {
 async function checkCommand(argv: readonly string[], io: Io): Promise<number> {
   const cmd = newCommand("trailseal policy check", io)
     .description(
-      "Check an SPS audit policy: a body, a REST object (key/body/meta) or a list response (items).",
+      "Check an SPS audit or content policy (told apart by shape): a body, a REST object (key/body/meta) or a list response (items).",
     )
     .argument("<file>", "the policy JSON ('-' = stdin)")
     .option("--json", "print the problems as a JSON array of {path, severity, code, message}");
@@ -299,6 +318,7 @@ The rule codes are listed in the README.
 Examples:
   trailseal policy check policy.json
   curl -s --cookie cookies https://sps/api/configuration/policies/audit_policies/KEY | trailseal policy check -
+  trailseal policy check content-policy.json
   trailseal policy check --json policy.json
 
 Exit status: 0 no errors (warnings and notes allowed), 1 the policy has errors, 2 unreadable or
@@ -326,7 +346,7 @@ not JSON.
         },
       );
     }
-    const problems = checkPolicy(input);
+    const problems = checkPolicy(input).map(withAdvice);
     const errors = problems.filter((p) => p.severity === "error").length;
     if (json === true) {
       io.stdout.write(`${JSON.stringify(problems, null, 2)}\n`);
@@ -336,6 +356,16 @@ not JSON.
     }
     return errors > 0 ? EXIT_FAILED : EXIT_OK;
   });
+}
+
+/** The command that fixes a problem, where there is one: the library never names commands. */
+const ADVICE: Partial<Record<PolicyRuleCode, string>> = {
+  CERTIFICATE_NOT_API_FORM: "run 'trailseal pem --api FILE'",
+};
+
+function withAdvice(p: PolicyProblem): PolicyProblem {
+  const advice = ADVICE[p.code];
+  return advice === undefined ? p : { ...p, message: `${p.message}: ${advice}` };
 }
 
 /** One problem as a line: `path: severity: message [CODE]`. */

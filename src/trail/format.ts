@@ -12,6 +12,7 @@ import { TrailsealError } from "../errors.js";
 import type { Channel, SessionMetadata } from "../events.js";
 import { utf8 } from "../bytes.js";
 import type { StanzaLayer } from "../recipients.js";
+import { MAX_INTERVAL, MIN_INTERVAL } from "../policy/rules.js";
 
 export const MAGIC = new Uint8Array([0x89, 0x54, 0x52, 0x41, 0x49, 0x4c, 0x0d, 0x0a]); // \x89TRAIL\r\n
 export const FORMAT_VERSION = 1;
@@ -425,9 +426,6 @@ export function decodeFramePayload(plain: Uint8Array, seq: number): FramePayload
   }
 }
 
-/** The policy interval bounds (SPS: signing_and_timestamping_interval, 10..100000 seconds). */
-export const MIN_INTERVAL_SECONDS = 10;
-export const MAX_INTERVAL_SECONDS = 100_000;
 /** More stanzas than this per channel (sealed or added) is no policy anyone writes. */
 export const MAX_STANZAS = 256;
 
@@ -472,8 +470,8 @@ export function parseHeaderJson(json: Uint8Array, name: string): TrailHeader {
       (typeof p["policyOid"] === "string" && /^\d+(\.\d+)+$/.test(p["policyOid"]))
     ) ||
     !Number.isInteger(p["interval"]) ||
-    (p["interval"] as number) < MIN_INTERVAL_SECONDS ||
-    (p["interval"] as number) > MAX_INTERVAL_SECONDS
+    (p["interval"] as number) < MIN_INTERVAL ||
+    (p["interval"] as number) > MAX_INTERVAL
   ) {
     throw bad("has a malformed policy summary");
   }

@@ -16,6 +16,7 @@ import {
   keyCommitment,
 } from "../frames.js";
 import {
+  readAuditPolicy,
   sealingPlan,
   type AuditPolicy,
   type AuditPolicyObject,
@@ -124,14 +125,14 @@ export class TrailWriter {
 
   /** Makes the file keys and stanzas and writes the header. */
   static async create(options: TrailWriterOptions): Promise<TrailWriter> {
-    const plan = isSealingPlan(options.plan) ? options.plan : sealingPlan(options.plan);
+    const plan = isSealingPlan(options.plan)
+      ? options.plan
+      : sealingPlan(readAuditPolicy(options.plan));
     if (plan.signing !== null && (options.signer ?? null) === null) {
       throw new TrailsealError(
         "USAGE",
         `policy ${plan.name} enables signing, but no signing identity was given`,
-        {
-          hint: "pass --sign-cert FILE and --sign-key FILE (trailseal init makes a signing identity)",
-        },
+        { missing: "signing-identity" },
       );
     }
     if (plan.timestamping !== null && (options.stamper ?? null) === null) {

@@ -402,3 +402,166 @@ write(
 }
 `,
 );
+
+// --- Content policies (6.10.0 page, "Real-time content monitoring with Content Policies") ------
+
+// The page's sample response, verbatim: a REST object with its body only.
+write(
+  "content-6.10-window-title.json",
+  `
+{
+  "body": {
+    "name": "example-content-policy-window-title",
+    "rules": [
+      {
+        "actions": {
+          "log": true,
+          "notify": true,
+          "store_in_connection_database": true,
+          "terminate": false
+        },
+        "event": {
+          "ignore": [],
+          "match": [
+            "mmc.exe"
+          ],
+          "selection": "window_title"
+        },
+        "gateway_groups": [],
+        "remote_groups": []
+      }
+    ]
+  }
+}
+`,
+);
+
+// The page's answer to a POST: the key of the new policy (a reference).
+write(
+  "content-6.10-post-response.json",
+  `
+{
+  "key": "1e089e2a-76b4-4079-94e3-c83ebc74dc2e",
+  "meta": {
+    "href": "/api/configuration/policies/content_policies/1e089e2a-76b4-4079-94e3-c83ebc74dc2e",
+    "parent": "/api/configuration/policies/content_policies",
+    "transaction": "/api/transaction"
+  }
+}
+`,
+);
+
+// Rebuilt from the page's element tables: one rule per selection, the page's example values for
+// ignore ("mmc.exe", "cmd.exe") and the groups, an escaped quote as the page says (.*\\').
+write(
+  "content-rules.json",
+  `
+{
+  "name": "dangerous-commands",
+  "rules": [
+    {
+      "actions": {
+        "log": true,
+        "notify": true,
+        "store_in_connection_database": true,
+        "terminate": true
+      },
+      "event": {
+        "ignore": ["rm -rf \\\\./build"],
+        "match": ["rm\\\\s+-rf\\\\s+/", "shutdown", "echo .*\\\\'"],
+        "selection": "command"
+      },
+      "gateway_groups": ["group1", "group2"],
+      "remote_groups": ["group1", "group3"]
+    },
+    {
+      "actions": {
+        "log": true,
+        "notify": false,
+        "store_in_connection_database": true,
+        "terminate": false
+      },
+      "event": {
+        "ignore": [],
+        "match": ["BEGIN (RSA|OPENSSH) PRIVATE KEY"],
+        "selection": "screen_content"
+      },
+      "gateway_groups": [],
+      "remote_groups": []
+    },
+    {
+      "actions": {
+        "log": true,
+        "notify": true,
+        "store_in_connection_database": false,
+        "terminate": false
+      },
+      "event": {
+        "ignore": [],
+        "match": [],
+        "selection": "creditcard"
+      },
+      "gateway_groups": [],
+      "remote_groups": []
+    },
+    {
+      "actions": {
+        "log": true,
+        "notify": true,
+        "store_in_connection_database": true,
+        "terminate": false
+      },
+      "event": {
+        "ignore": ["mmc.exe", "cmd.exe"],
+        "match": ["\\\\.exe"],
+        "selection": "window_title"
+      },
+      "gateway_groups": [],
+      "remote_groups": []
+    }
+  ]
+}
+`,
+);
+
+// Invalid on purpose: one planted problem of each kind (see README.md).
+write(
+  "invalid-content.json",
+  `
+{
+  "key": "9c1e",
+  "body": {
+    "name": "content policy",
+    "rules": [
+      {
+        "actions": {
+          "log": true,
+          "notify": "yes",
+          "store_in_connection_database": true
+        },
+        "event": {
+          "ignore": [],
+          "match": ["(\\\\w+)\\\\1", "it's", "a(?=b)", "a["],
+          "selection": "commands"
+        },
+        "gateway_groups": "group1",
+        "remote_groups": []
+      },
+      {
+        "actions": {
+          "log": true,
+          "notify": false,
+          "store_in_connection_database": false,
+          "terminate": false
+        },
+        "event": {
+          "match": [],
+          "selection": "screen_content"
+        },
+        "colour": "blue"
+      }
+    ]
+  }
+}
+`,
+);
