@@ -193,11 +193,19 @@ export class Screen {
     return b.getLine(b.baseY + y);
   }
 
+  /**
+   * Gives a line, without the spaces at its end (a program may write them; nobody sees them).
+   * Blank lines are given from the normal screen only, where they are part of the text that
+   * scrolled; on an alternate screen they are the empty rows a full-screen program left.
+   */
   private emit(text: string, why: LineEnd): void {
-    for (let i = 0; i < text.length || i === 0; i += this.maxLine) {
-      const piece = text.slice(i, i + this.maxLine);
-      this.items.push({ kind: "line", text: piece, ...this.now(), screen: this.which(), why });
-      if (text.length === 0) break;
+    const screen = this.which();
+    const trimmed = text.replace(/ +$/, "");
+    if (trimmed === "" && screen === "alternate") return;
+    for (let i = 0; i < trimmed.length || i === 0; i += this.maxLine) {
+      const piece = trimmed.slice(i, i + this.maxLine);
+      this.items.push({ kind: "line", text: piece, ...this.now(), screen, why });
+      if (trimmed.length === 0) break;
     }
   }
 
@@ -233,7 +241,7 @@ export class Screen {
       lines.push(text);
       text = "";
     }
-    if (!keepBlank) while (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
+    if (!keepBlank) while (lines.length > 0 && lines[lines.length - 1]!.trim() === "") lines.pop();
     for (const l of lines) this.emit(l, why);
   }
 
@@ -251,9 +259,11 @@ export class Screen {
       if (line?.isWrapped === true && lines.length > 0) lines[lines.length - 1] += text;
       else lines.push(text);
     }
-    while (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
+    while (lines.length > 0 && lines[lines.length - 1]!.trim() === "") lines.pop();
     for (const text of lines) {
-      this.items.push({ kind: "line", text, ...this.now(), screen: type, why });
+      const trimmed = text.replace(/ +$/, "");
+      if (trimmed !== "" || type === "normal")
+        this.items.push({ kind: "line", text: trimmed, ...this.now(), screen: type, why });
     }
   }
 
