@@ -92,6 +92,7 @@ export {
   LineEditor,
   CommandReader,
   fromScreen,
+  readCommands,
   DEFAULT_PROMPT,
   type Command,
   type CommandSource,

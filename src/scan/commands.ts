@@ -9,7 +9,8 @@
  * program rather than the shell, and, from the screen, commands whose echo was off or whose
  * prompt does not look like one.
  */
-import type { ScreenItem } from "./screen.js";
+import type { SessionEvent, SessionMetadata } from "../events.js";
+import { screenItems, type ScreenItem } from "./screen.js";
 
 export type CommandSource = "keystrokes" | "screen";
 
@@ -25,6 +26,12 @@ export interface Command {
   /** False when tab completion, history recall or search took part (then `unseen` says which). */
   readonly exact: boolean;
   readonly unseen: readonly Unseen[];
+  /**
+   * Typed commands: whether the line the cursor left next on the screen ends with it (false for
+   * a password typed with echo off, or keys a program read without echo; null when the session
+   * ended first). Commands read from the screen were echoed by definition.
+   */
+  readonly echoed: boolean | null;
 }
 
 /** A line as the editor ended it: Enter gives a line, ^C abandons one. */
@@ -239,37 +246,56 @@ export class CommandReader {
   private readonly editor = new LineEditor();
   private readonly prompt: RegExp;
   private lastScreen: "normal" | "alternate" = "normal";
+  /** A typed command waiting for the line feed that shows whether the shell echoed it. */
+  private held: Omit<Command, "echoed"> | null = null;
 
   constructor(private readonly options: CommandOptions) {
     this.prompt = options.prompt ?? DEFAULT_PROMPT;
   }
 
-  /** The commands an item ends. */
+  /**
+   * The commands an item ends. A typed command is given at the line feed that follows it; when
+   * completion or history took part, with the line the shell echoed (then `source` is "screen").
+   */
   read(item: ScreenItem): Command[] {
-    if (this.options.source === "keystrokes") {
-      if (item.kind !== "input") return [];
-      if (item.screen === "alternate") {
-        this.lastScreen = "alternate";
-        return [];
-      }
-      if (this.lastScreen === "alternate") this.editor.reset();
-      this.lastScreen = "normal";
-      return this.editor
-        .feed(item.data)
-        .filter((l) => l.text.trim() !== "")
-        .map((l) => ({
-          text: l.text,
-          time: item.time,
-          ref: item.ref,
-          source: "keystrokes",
-          exact: l.unseen.length === 0,
-          unseen: l.unseen,
-        }));
+    if (this.options.source === "screen") {
+      if (item.kind !== "newline" || item.screen !== "normal") return [];
+      const text = fromScreen(item.text, this.prompt);
+      if (text === null) return [];
+      const { time, ref } = item;
+      return [{ text, time, ref, source: "screen", exact: true, unseen: [], echoed: true }];
     }
-    if (item.kind !== "newline" || item.screen !== "normal") return [];
-    const text = fromScreen(item.text, this.prompt);
-    if (text === null) return [];
-    return [{ text, time: item.time, ref: item.ref, source: "screen", exact: true, unseen: [] }];
+    if (item.kind === "newline" && item.screen === "normal" && this.held !== null) {
+      const held = this.held;
+      this.held = null;
+      // What completion or history put in the line is only on the screen: take it from there.
+      const shown = held.exact ? null : fromScreen(item.text, this.prompt);
+      if (shown !== null) return [{ ...held, text: shown, source: "screen", echoed: true }];
+      return [{ ...held, echoed: item.text.trimEnd().endsWith(held.text.trimEnd()) }];
+    }
+    if (item.kind !== "input") return [];
+    if (item.screen === "alternate") {
+      this.lastScreen = "alternate";
+      return [];
+    }
+    if (this.lastScreen === "alternate") this.editor.reset();
+    this.lastScreen = "normal";
+    const out: Command[] = [];
+    for (const line of this.editor.feed(item.data)) {
+      if (line.text.trim() === "" && line.unseen.length === 0) continue;
+      out.push(...this.end());
+      const { time, ref } = item;
+      const exact = line.unseen.length === 0;
+      this.held = { text: line.text, time, ref, source: "keystrokes", exact, unseen: line.unseen };
+    }
+    return out;
+  }
+
+  /** At the end of the session: a typed command still waiting, its echo unknown. */
+  end(): Command[] {
+    const held = this.held;
+    this.held = null;
+    return held === null ? [] : [{ ...held, echoed: null }];
   }
 }
 
@@ -279,4 +305,16 @@ export function fromScreen(line: string, prompt: RegExp = DEFAULT_PROMPT): strin
   if (m === null || m.index !== 0) return null;
   const text = line.slice(m[0].length).trim();
   return text === "" || text.endsWith("^C") ? null : text;
+}
+
+/** Every command of a session, read as `options.source` says; `ref` is the event's index. */
+export async function* readCommands(
+  metadata: SessionMetadata,
+  events: AsyncIterable<SessionEvent> | Iterable<SessionEvent>,
+  options: CommandOptions,
+): AsyncGenerator<Command> {
+  const reader = new CommandReader(options);
+  for await (const item of screenItems(metadata, events, { newlines: true }))
+    yield* reader.read(item);
+  yield* reader.end();
 }

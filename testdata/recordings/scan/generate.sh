@@ -4,12 +4,12 @@
 # with `tmux send-keys`. Nothing here is edited by hand; test/scan-recordings.test.ts asserts the
 # exact lines, commands, cards and titles found in them.
 #
-#   shell.log/.tm   line editing (backspaces, ^U, ^W, ^C, an arrow-key insert, Home/End), a
+#   shell.log/.tm   output that scrolls the screen (seq), line editing (backspaces, ^U, ^W, ^C, an arrow-key insert, Home/End), a
 #                   password typed with echo off (`read -s`), a card number printed by printf,
 #                   an OSC 2 window title, vim and less on their alternate screen (less paged
 #                   forward, so lines scroll inside it), a `clear`, keypad mode (`tput smkx`:
 #                   arrows sent as SS3), a card number cut by the 80-column wrap, and a resize
-#                   to 60x20.
+#                   to 60x20, tab completion and a history recall (Up).
 #
 # Needs: tmux, script (util-linux), bash, vim, less. Takes about half a minute.
 set -euo pipefail
@@ -38,6 +38,7 @@ type() { tmux -L "$sock" send-keys -l "$1"; sleep 0.4; }
 sleep 1
 
 type 'echo hello wrold'; keys BSpace BSpace BSpace BSpace; type 'orld'; keys Enter
+type "seq -f 'row %g' 1 30"; keys Enter
 type 'rm -rf /var/lib/mysql'; keys C-u; type 'echo one two'; keys C-w; type 'three'; keys Enter
 type 'sleep 100'; keys C-c
 type 'echo abc'; keys Left Left; type 'X'; keys Enter
@@ -60,6 +61,8 @@ type 'clear'; keys Enter
 type "printf '%075d 5555555555554444\\n' 0"; keys Enter
 tmux -L "$sock" resize-window -x 60 -y 20; sleep 0.6
 type 'echo done'; keys Enter
+type 'ech'; keys Tab; type 'completed'; keys Enter
+keys Up; keys Enter
 type 'exit'; keys Enter
 sleep 1
 
