@@ -125,7 +125,7 @@ describe("testdata/recordings/scan/shell.log (script --log-io in tmux)", () => {
 
   it("the same lines whatever the chunking: the output fed one byte an event", async () => {
     const { metadata, events } = await load();
-    const bytewise = events.flatMap((e) =>
+    const bytewise = events.flatMap((e): SessionEvent[] =>
       e.type === "output" ? Array.from(e.data, (b) => ({ ...e, data: Uint8Array.of(b) })) : [e],
     );
     const texts = (items: ScreenItem[]) =>
