@@ -11,7 +11,7 @@
  * carries the time and reference of the event that completed it.
  */
 import xterm from "@xterm/headless";
-import type { IBufferLine, Terminal as XtermTerminal } from "@xterm/headless";
+import type { IBufferLine, IBufferNamespace, Terminal as XtermTerminal } from "@xterm/headless";
 import type { SessionEvent, SessionMetadata } from "../events.js";
 
 /** Why a line became final. */
@@ -89,6 +89,8 @@ function internals(term: XtermTerminal): Internals {
 export class Screen {
   private readonly term: XtermTerminal;
   private readonly service: Internals;
+  /** xterm's `buffer` getter checks the proposed-API flag on every call: taken once. */
+  private readonly buffers: IBufferNamespace;
   private readonly maxLine: number;
   /** The (time, ref) of each event written and not yet parsed; the head is being parsed. */
   private readonly queue: { time: number; ref: number }[] = [];
@@ -108,6 +110,7 @@ export class Screen {
       allowProposedApi: true,
     });
     this.maxLine = options.maxLine ?? 16_384;
+    this.buffers = this.term.buffer;
     this.service = internals(this.term);
     this.hookScroll(this.service);
     this.hookSequences();
@@ -149,7 +152,7 @@ export class Screen {
   /** The session ended: everything parsed, then the final screen (the normal one first). */
   async end(): Promise<ScreenItem[]> {
     await this.settle();
-    const buffers = this.term.buffer;
+    const buffers = this.buffers;
     if (buffers.active.type === "alternate") this.dumpBuffer("normal", "end");
     this.dumpBuffer(buffers.active.type, "end");
     this.term.dispose();
@@ -185,11 +188,11 @@ export class Screen {
   }
 
   private which(): "normal" | "alternate" {
-    return this.term.buffer.active.type;
+    return this.buffers.active.type;
   }
 
   private row(y: number): IBufferLine | undefined {
-    const b = this.term.buffer.active;
+    const b = this.buffers.active;
     return b.getLine(b.baseY + y);
   }
 
@@ -200,12 +203,16 @@ export class Screen {
    */
   private emit(text: string, why: LineEnd): void {
     const screen = this.which();
-    const trimmed = text.replace(/ +$/, "");
+    const trimmed = text.endsWith(" ") ? text.replace(/ +$/, "") : text;
     if (trimmed === "" && screen === "alternate") return;
-    for (let i = 0; i < trimmed.length || i === 0; i += this.maxLine) {
+    const { time, ref } = this.now();
+    if (trimmed.length <= this.maxLine) {
+      this.items.push({ kind: "line", text: trimmed, time, ref, screen, why });
+      return;
+    }
+    for (let i = 0; i < trimmed.length; i += this.maxLine) {
       const piece = trimmed.slice(i, i + this.maxLine);
-      this.items.push({ kind: "line", text: piece, ...this.now(), screen, why });
-      if (trimmed.length === 0) break;
+      this.items.push({ kind: "line", text: piece, time, ref, screen, why });
     }
   }
 
@@ -247,11 +254,11 @@ export class Screen {
 
   /** A whole buffer, active or not (the normal screen under an alternate one at the end). */
   private dumpBuffer(type: "normal" | "alternate", why: LineEnd): void {
-    if (this.term.buffer.active.type === type) {
+    if (this.buffers.active.type === type) {
       this.dumpRows(0, this.term.rows - 1, why);
       return;
     }
-    const b = type === "normal" ? this.term.buffer.normal : this.term.buffer.alternate;
+    const b = type === "normal" ? this.buffers.normal : this.buffers.alternate;
     const lines: string[] = [];
     for (let y = 0; y < this.term.rows; y++) {
       const line = b.getLine(b.baseY + y);
@@ -287,7 +294,7 @@ export class Screen {
     const p = this.term.parser;
     const n = (params: (number | number[])[]) => Math.max(1, Number(params[0] ?? 1) || 1);
     const region = () => this.service.buffer;
-    const cursor = () => this.term.buffer.active.cursorY;
+    const cursor = () => this.buffers.active.cursorY;
     const inRegion = () => cursor() >= region().scrollTop && cursor() <= region().scrollBottom;
     const rows = (a: number, b: number) => {
       if (a <= b) this.dumpRows(a, b, "scroll", true);
@@ -331,7 +338,7 @@ export class Screen {
 
   /** ED (ECMA-48 8.3.39): the rows it blanks whole are final. */
   private eraseDisplay(mode: number): boolean {
-    const b = this.term.buffer.active;
+    const b = this.buffers.active;
     const last = this.term.rows - 1;
     if (mode === 2) this.dumpRows(0, last, "clear");
     else if (mode === 0) this.dumpRows(b.cursorX === 0 ? b.cursorY : b.cursorY + 1, last, "clear");
@@ -348,7 +355,7 @@ export class Screen {
     if (cols === this.term.cols && rows === this.term.rows) return;
     this.term.options.scrollback = RESIZE_SCROLLBACK;
     this.term.resize(cols, rows);
-    const b = this.term.buffer.active;
+    const b = this.buffers.active;
     for (let y = 0; y < b.baseY; y++) {
       const next = b.getLine(y + 1);
       this.pending += b.getLine(y)?.translateToString(next?.isWrapped !== true) ?? "";
@@ -360,7 +367,7 @@ export class Screen {
   }
 
   private lineFed(): void {
-    const b = this.term.buffer.active;
+    const b = this.buffers.active;
     let y = b.baseY + b.cursorY - 1;
     if (y < b.baseY) return;
     let text = b.getLine(y)?.translateToString(true) ?? "";
