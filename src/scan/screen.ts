@@ -11,7 +11,12 @@
  * carries the time and reference of the event that completed it.
  */
 import xterm from "@xterm/headless";
-import type { IBufferLine, IBufferNamespace, Terminal as XtermTerminal } from "@xterm/headless";
+import type {
+  IBuffer,
+  IBufferLine,
+  IBufferNamespace,
+  Terminal as XtermTerminal,
+} from "@xterm/headless";
 import type { SessionEvent, SessionMetadata } from "../events.js";
 
 /** Why a line became final. */
@@ -57,7 +62,7 @@ export interface ScreenOptions {
 const DEFAULT_COLS = 80;
 const DEFAULT_ROWS = 24;
 /** Bytes handed to the emulator before waiting for it to parse them. */
-const WINDOW = 1 << 20;
+const WINDOW = 256 * 1024;
 /** Scrollback lent to the emulator only while it resizes, to catch the rows a resize pushes out. */
 const RESIZE_SCROLLBACK = 10_000;
 
@@ -153,8 +158,9 @@ export class Screen {
   async end(): Promise<ScreenItem[]> {
     await this.settle();
     const buffers = this.buffers;
-    if (buffers.active.type === "alternate") this.dumpBuffer("normal", "end");
-    this.dumpBuffer(buffers.active.type, "end");
+    const last = this.term.rows - 1;
+    if (buffers.active.type === "alternate") this.dumpRows(0, last, "end", false, buffers.normal);
+    this.dumpRows(0, last, "end");
     this.term.dispose();
     return this.take();
   }
@@ -191,8 +197,7 @@ export class Screen {
     return this.buffers.active.type;
   }
 
-  private row(y: number): IBufferLine | undefined {
-    const b = this.buffers.active;
+  private row(y: number, b: IBuffer = this.buffers.active): IBufferLine | undefined {
     return b.getLine(b.baseY + y);
   }
 
@@ -201,8 +206,7 @@ export class Screen {
    * Blank lines are given from the normal screen only, where they are part of the text that
    * scrolled; on an alternate screen they are the empty rows a full-screen program left.
    */
-  private emit(text: string, why: LineEnd): void {
-    const screen = this.which();
+  private emit(text: string, why: LineEnd, screen = this.which()): void {
     const trimmed = text.endsWith(" ") ? text.replace(/ +$/, "") : text;
     if (trimmed === "" && screen === "alternate") return;
     const { time, ref } = this.now();
@@ -214,6 +218,12 @@ export class Screen {
       const piece = trimmed.slice(i, i + this.maxLine);
       this.items.push({ kind: "line", text: piece, time, ref, screen, why });
     }
+  }
+
+  /** The start of a wrapped line that left the top, given alone (its screen is going away). */
+  private flushPending(): void {
+    if (this.pending !== "") this.emit(this.pending, "scroll");
+    this.pending = "";
   }
 
   /**
@@ -229,49 +239,35 @@ export class Screen {
   }
 
   /**
-   * Rows first..last (screen rows, inclusive) as logical lines (auto-wrapped rows joined), without
-   * the blank lines at the bottom unless `keepBlank`. From the top row, the text of a line that
-   * began above it (left with `leaveTop`) comes first.
+   * Rows first..last (screen rows, inclusive) of a buffer (the active one unless named) as
+   * logical lines (auto-wrapped rows joined), without the blank lines at the bottom unless
+   * `keepBlank`. From the active screen's top row, the text of a line that began above it (left
+   * with `leaveTop`) comes first.
    */
-  private dumpRows(first: number, last: number, why: LineEnd, keepBlank = false): void {
+  private dumpRows(
+    first: number,
+    last: number,
+    why: LineEnd,
+    keepBlank = false,
+    buffer?: IBuffer,
+  ): void {
+    const b = buffer ?? this.buffers.active;
     const lines: string[] = [];
     let text = "";
-    if (first === 0 && this.pending !== "") {
-      if (this.row(0)?.isWrapped === true) text = this.pending;
-      else this.emit(this.pending, "scroll");
+    if (first === 0 && buffer === undefined) {
+      if (this.row(0, b)?.isWrapped === true) text = this.pending;
+      else this.flushPending();
       this.pending = "";
     }
     for (let y = first; y <= last; y++) {
-      const continued = y < last && this.row(y + 1)?.isWrapped === true;
-      text += this.row(y)?.translateToString(!continued) ?? "";
+      const continued = y < last && this.row(y + 1, b)?.isWrapped === true;
+      text += this.row(y, b)?.translateToString(!continued) ?? "";
       if (continued && text.length < this.maxLine) continue;
       lines.push(text);
       text = "";
     }
     if (!keepBlank) while (lines.length > 0 && lines[lines.length - 1]!.trim() === "") lines.pop();
-    for (const l of lines) this.emit(l, why);
-  }
-
-  /** A whole buffer, active or not (the normal screen under an alternate one at the end). */
-  private dumpBuffer(type: "normal" | "alternate", why: LineEnd): void {
-    if (this.buffers.active.type === type) {
-      this.dumpRows(0, this.term.rows - 1, why);
-      return;
-    }
-    const b = type === "normal" ? this.buffers.normal : this.buffers.alternate;
-    const lines: string[] = [];
-    for (let y = 0; y < this.term.rows; y++) {
-      const line = b.getLine(b.baseY + y);
-      const text = line?.translateToString(true) ?? "";
-      if (line?.isWrapped === true && lines.length > 0) lines[lines.length - 1] += text;
-      else lines.push(text);
-    }
-    while (lines.length > 0 && lines[lines.length - 1]!.trim() === "") lines.pop();
-    for (const text of lines) {
-      const trimmed = text.replace(/ +$/, "");
-      if (trimmed !== "" || type === "normal")
-        this.items.push({ kind: "line", text: trimmed, ...this.now(), screen: type, why });
-    }
+    for (const l of lines) this.emit(l, why, b.type);
   }
 
   /** Every line scroll (a line feed at the bottom, an index) drops the region's top row first. */
@@ -327,6 +323,11 @@ export class Screen {
     p.registerCsiHandler({ prefix: "?", final: "J" }, erase);
     p.registerEscHandler({ final: "c" }, () => {
       this.dumpRows(0, this.term.rows - 1, "reset");
+      return false;
+    });
+    // Switching screens: a wrapped line cut at the top belongs to the screen being left.
+    p.registerCsiHandler({ prefix: "?", final: "h" }, (params) => {
+      if (params.some((m) => m === 47 || m === 1047 || m === 1049)) this.flushPending();
       return false;
     });
     p.registerCsiHandler({ prefix: "?", final: "l" }, (params) => {
