@@ -109,6 +109,35 @@ export { writeAsciicastV2, writeAsciicastV3, type Sink } from "./replay/asciicas
 export { writeRaw } from "./replay/raw.js";
 export { writeJsonl } from "./replay/jsonl.js";
 export { writeScript } from "./replay/script.js";
+export { writeText } from "./replay/text.js";
+export {
+  Screen,
+  screenItems,
+  type ScreenItem,
+  type ScreenOptions,
+  type LineEnd,
+} from "./scan/screen.js";
+export {
+  LineEditor,
+  CommandReader,
+  fromScreen,
+  readCommands,
+  DEFAULT_PROMPT,
+  type Command,
+  type CommandSource,
+  type CommandOptions,
+  type EditedLine,
+  type Unseen,
+} from "./scan/commands.js";
+export {
+  findCards,
+  luhnValid,
+  cardIssuer,
+  maskCard,
+  CARD_SCHEMES,
+  type CardMatch,
+} from "./scan/cards.js";
+export { windowTitles, titleOf, type WindowTitle } from "./scan/titles.js";
 export { play, type PlayOptions } from "./replay/player.js";
 export {
   LiveRecorder,

@@ -7,6 +7,7 @@ import { writeJsonl } from "../replay/jsonl.js";
 import { TERMINAL_RESET, play } from "../replay/player.js";
 import { writeRaw } from "../replay/raw.js";
 import { writeScript } from "../replay/script.js";
+import { writeText } from "../replay/text.js";
 import type { PrivateKey } from "../keys.js";
 import { describeAlternatives, type ChannelAccess } from "../trail/open.js";
 import { TrailReader, type TrailEnd } from "../trail/reader.js";
@@ -41,7 +42,7 @@ interface ReplayFlags {
   ca?: string[];
 }
 
-const FORMATS = ["asciicast", "asciicast-v3", "raw", "jsonl", "script"] as const;
+const FORMATS = ["asciicast", "asciicast-v3", "raw", "jsonl", "script", "text"] as const;
 
 const FULL_VERDICT = "run 'trailseal verify' for the full verdict";
 
@@ -331,6 +332,9 @@ Ctrl-C.`,
             break;
           case "script":
             await writeScript(metadata, events, out.write, timing!.write);
+            break;
+          case "text":
+            await writeText(metadata, events, out.write);
             break;
         }
         await out.commit();

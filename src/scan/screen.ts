@@ -1,0 +1,393 @@
+/**
+ * The screen as the auditor saw it: downstream bytes through a real terminal emulator
+ * (@xterm/headless), with the recording's size and its resizes, giving each line of text when it
+ * is final: when it leaves the screen (scrolled off the top of the screen or of a scroll region,
+ * deleted, pushed out by an insert), when the screen is cleared, reset or its alternate screen
+ * left, when a resize reflows it away, and at the end of the session (the final screen).
+ *
+ * Memory is bounded by the screen size: the emulator keeps no scrollback, because every line is
+ * taken just before the emulator drops it. xterm parses asynchronously; events are written in
+ * order and each write's callback marks the next event as the one being parsed, so every line
+ * carries the time and reference of the event that completed it.
+ */
+import xterm from "@xterm/headless";
+import type {
+  IBuffer,
+  IBufferLine,
+  IBufferNamespace,
+  Terminal as XtermTerminal,
+} from "@xterm/headless";
+import type { SessionEvent, SessionMetadata } from "../events.js";
+
+/** Why a line became final. */
+export type LineEnd = "scroll" | "clear" | "alternate" | "reset" | "resize" | "end";
+
+export type ScreenItem =
+  /** A line of text as it was last shown before it left the screen. */
+  | {
+      readonly kind: "line";
+      readonly text: string;
+      readonly time: number;
+      readonly ref: number;
+      readonly screen: "normal" | "alternate";
+      readonly why: LineEnd;
+    }
+  /** A window title set by OSC 0 or OSC 2. */
+  | { readonly kind: "title"; readonly title: string; readonly time: number; readonly ref: number }
+  /** With `newlines`: the row the cursor left at a line feed (the echoed line, on a shell). */
+  | {
+      readonly kind: "newline";
+      readonly text: string;
+      readonly time: number;
+      readonly ref: number;
+      readonly screen: "normal" | "alternate";
+    }
+  /** Keystrokes, in their place among the output, with the screen active when they came. */
+  | {
+      readonly kind: "input";
+      readonly data: Uint8Array;
+      readonly time: number;
+      readonly ref: number;
+      readonly screen: "normal" | "alternate";
+    };
+
+export interface ScreenOptions {
+  /** Give a `newline` item at every line feed (for commands read from the screen). */
+  newlines?: boolean;
+  /** Longest line given whole; a longer unbroken line is given in pieces of this many characters. */
+  maxLine?: number;
+}
+
+/** xterm's default size, used when the recording names none. */
+const DEFAULT_COLS = 80;
+const DEFAULT_ROWS = 24;
+/** Bytes handed to the emulator before waiting for it to parse them. */
+const WINDOW = 256 * 1024;
+/** Scrollback lent to the emulator only while it resizes, to catch the rows a resize pushes out. */
+const RESIZE_SCROLLBACK = 10_000;
+
+/**
+ * The one place that reaches into xterm's internals, for what its API does not give: the scroll
+ * region of the active buffer and the line scroll that drops a row. Checked when a Screen is made,
+ * so an xterm that changed shape fails loudly instead of losing lines.
+ */
+interface Internals {
+  buffer: { scrollTop: number; scrollBottom: number };
+  scroll: (eraseAttr: unknown, isWrapped?: boolean) => void;
+}
+function internals(term: XtermTerminal): Internals {
+  const core = (term as unknown as { _core?: { _bufferService?: Internals } })._core;
+  const service = core?._bufferService;
+  if (
+    service === undefined ||
+    typeof service.scroll !== "function" ||
+    typeof service.buffer?.scrollTop !== "number" ||
+    typeof service.buffer?.scrollBottom !== "number"
+  ) {
+    // A programming error (a dependency upgrade), not a user's: no TrailsealError code fits.
+    throw new Error("the terminal emulator (@xterm/headless) does not have the shape expected");
+  }
+  return service;
+}
+
+/** One emulator for one session; feed every event in order, then `end()`. */
+export class Screen {
+  private readonly term: XtermTerminal;
+  private readonly service: Internals;
+  /** xterm's `buffer` getter checks the proposed-API flag on every call: taken once. */
+  private readonly buffers: IBufferNamespace;
+  private readonly maxLine: number;
+  /** The (time, ref) of each event written and not yet parsed; the head is being parsed. */
+  private readonly queue: { time: number; ref: number }[] = [];
+  private head = 0;
+  private last = { time: 0, ref: -1 };
+  private unparsed = 0;
+  private drained: Promise<void> | null = null;
+  private items: ScreenItem[] = [];
+  /** The start of a logical line whose rows are leaving the top of the screen one by one. */
+  private pending = "";
+
+  constructor(metadata: SessionMetadata, options: ScreenOptions = {}) {
+    this.term = new xterm.Terminal({
+      cols: metadata.cols ?? DEFAULT_COLS,
+      rows: metadata.rows ?? DEFAULT_ROWS,
+      scrollback: 0,
+      allowProposedApi: true,
+    });
+    this.maxLine = options.maxLine ?? 16_384;
+    this.buffers = this.term.buffer;
+    this.service = internals(this.term);
+    this.hookScroll(this.service);
+    this.hookSequences();
+    this.term.onTitleChange((title) => this.items.push({ kind: "title", title, ...this.now() }));
+    if (options.newlines === true) this.term.onLineFeed(() => this.lineFed());
+  }
+
+  /**
+   * Feeds one event; `ref` is the caller's name for where it is (a record number, an event
+   * index) and comes back on every item it completes. Returns the items completed so far, which
+   * may belong to earlier events: the emulator runs behind the feed by up to a window of bytes.
+   */
+  async push(event: SessionEvent, ref: number): Promise<ScreenItem[]> {
+    const at = { time: event.time, ref };
+    this.queue.push(at);
+    const bytes = event.type === "output" ? event.data.byteLength : 0;
+    const done = () => this.parsed(at, bytes);
+    if (event.type === "output") {
+      this.unparsed += event.data.byteLength;
+      this.term.write(event.data, done);
+    } else if (event.type === "resize") {
+      // A resize takes effect between the bytes before it and after it: run it in the parse order.
+      this.term.write(new Uint8Array(0), () => {
+        this.resize(event.cols, event.rows);
+        done();
+      });
+    } else if (event.type === "input") {
+      this.term.write(new Uint8Array(0), () => {
+        this.items.push({ kind: "input", data: event.data, ...at, screen: this.which() });
+        done();
+      });
+    } else {
+      this.term.write(new Uint8Array(0), done);
+    }
+    if (this.unparsed > WINDOW) await this.settle();
+    return this.take();
+  }
+
+  /** The session ended: everything parsed, then the final screen (the normal one first). */
+  async end(): Promise<ScreenItem[]> {
+    await this.settle();
+    const buffers = this.buffers;
+    const last = this.term.rows - 1;
+    if (buffers.active.type === "alternate") this.dumpRows(0, last, "end", false, buffers.normal);
+    this.dumpRows(0, last, "end");
+    this.term.dispose();
+    return this.take();
+  }
+
+  private take(): ScreenItem[] {
+    const out = this.items;
+    this.items = [];
+    return out;
+  }
+
+  private settle(): Promise<void> {
+    this.drained ??= new Promise<void>((resolve) => this.term.write("", resolve)).then(() => {
+      this.drained = null;
+    });
+    return this.drained;
+  }
+
+  private parsed(at: { time: number; ref: number }, bytes: number): void {
+    this.last = at;
+    this.unparsed -= bytes;
+    this.head++;
+    if (this.head > 1024) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+
+  /** The event being parsed now (or the last one parsed, between writes). */
+  private now(): { time: number; ref: number } {
+    return this.queue[this.head] ?? this.last;
+  }
+
+  private which(): "normal" | "alternate" {
+    return this.buffers.active.type;
+  }
+
+  private row(y: number, b: IBuffer = this.buffers.active): IBufferLine | undefined {
+    return b.getLine(b.baseY + y);
+  }
+
+  /**
+   * Gives a line, without the spaces at its end (a program may write them; nobody sees them).
+   * Blank lines are given from the normal screen only, where they are part of the text that
+   * scrolled; on an alternate screen they are the empty rows a full-screen program left.
+   */
+  private emit(text: string, why: LineEnd, screen = this.which()): void {
+    const trimmed = text.endsWith(" ") ? text.replace(/ +$/, "") : text;
+    if (trimmed === "" && screen === "alternate") return;
+    const { time, ref } = this.now();
+    if (trimmed.length <= this.maxLine) {
+      this.items.push({ kind: "line", text: trimmed, time, ref, screen, why });
+      return;
+    }
+    for (let i = 0; i < trimmed.length; i += this.maxLine) {
+      const piece = trimmed.slice(i, i + this.maxLine);
+      this.items.push({ kind: "line", text: piece, time, ref, screen, why });
+    }
+  }
+
+  /** The start of a wrapped line that left the top, given alone (its screen is going away). */
+  private flushPending(): void {
+    if (this.pending !== "") this.emit(this.pending, "scroll");
+    this.pending = "";
+  }
+
+  /**
+   * A row leaves the top of the screen (or of the scroll region). When the row under it carries
+   * on the same logical line (an auto-wrap), the text waits for the rest.
+   */
+  private leaveTop(line: IBufferLine | undefined, next: IBufferLine | undefined): void {
+    const continued = next?.isWrapped === true;
+    this.pending += line?.translateToString(!continued) ?? "";
+    if (continued && this.pending.length < this.maxLine) return;
+    this.emit(this.pending, "scroll");
+    this.pending = "";
+  }
+
+  /**
+   * Rows first..last (screen rows, inclusive) of a buffer (the active one unless named) as
+   * logical lines (auto-wrapped rows joined), without the blank lines at the bottom unless
+   * `keepBlank`. From the active screen's top row, the text of a line that began above it (left
+   * with `leaveTop`) comes first.
+   */
+  private dumpRows(
+    first: number,
+    last: number,
+    why: LineEnd,
+    keepBlank = false,
+    buffer?: IBuffer,
+  ): void {
+    const b = buffer ?? this.buffers.active;
+    const lines: string[] = [];
+    let text = "";
+    if (first === 0 && buffer === undefined) {
+      if (this.row(0, b)?.isWrapped === true) text = this.pending;
+      else this.flushPending();
+      this.pending = "";
+    }
+    for (let y = first; y <= last; y++) {
+      const continued = y < last && this.row(y + 1, b)?.isWrapped === true;
+      text += this.row(y, b)?.translateToString(!continued) ?? "";
+      if (continued && text.length < this.maxLine) continue;
+      lines.push(text);
+      text = "";
+    }
+    if (!keepBlank) while (lines.length > 0 && lines[lines.length - 1]!.trim() === "") lines.pop();
+    for (const l of lines) this.emit(l, why, b.type);
+  }
+
+  /** Every line scroll (a line feed at the bottom, an index) drops the region's top row first. */
+  private hookScroll(service: Internals): void {
+    const scroll = service.scroll.bind(service);
+    service.scroll = (eraseAttr, isWrapped) => {
+      const top = service.buffer.scrollTop;
+      if (top === 0) this.leaveTop(this.row(0), this.row(1));
+      else this.dumpRows(top, top, "scroll", true);
+      scroll(eraseAttr, isWrapped);
+    };
+  }
+
+  /**
+   * The sequences that drop rows without a line scroll, seen before xterm runs them (a handler
+   * that returns false lets the built-in one run): ECMA-48 SU, SD, IL, DL, ED; RI (ESC M); RIS
+   * (ESC c); leaving the alternate screen (DECRST 47, 1047, 1049).
+   */
+  private hookSequences(): void {
+    const p = this.term.parser;
+    const n = (params: (number | number[])[]) => Math.max(1, Number(params[0] ?? 1) || 1);
+    const region = () => this.service.buffer;
+    const cursor = () => this.buffers.active.cursorY;
+    const inRegion = () => cursor() >= region().scrollTop && cursor() <= region().scrollBottom;
+    const rows = (a: number, b: number) => {
+      if (a <= b) this.dumpRows(a, b, "scroll", true);
+    };
+    p.registerCsiHandler({ final: "S" }, (params) => {
+      const { scrollTop, scrollBottom } = region();
+      rows(scrollTop, Math.min(scrollBottom, scrollTop + n(params) - 1));
+      return false;
+    });
+    p.registerCsiHandler({ final: "T" }, (params) => {
+      const { scrollTop, scrollBottom } = region();
+      if (params.length <= 1) rows(Math.max(scrollTop, scrollBottom - n(params) + 1), scrollBottom);
+      return false;
+    });
+    p.registerCsiHandler({ final: "L" }, (params) => {
+      const { scrollBottom } = region();
+      if (inRegion()) rows(Math.max(cursor(), scrollBottom - n(params) + 1), scrollBottom);
+      return false;
+    });
+    p.registerCsiHandler({ final: "M" }, (params) => {
+      if (inRegion()) rows(cursor(), Math.min(region().scrollBottom, cursor() + n(params) - 1));
+      return false;
+    });
+    p.registerEscHandler({ final: "M" }, () => {
+      if (cursor() === region().scrollTop) rows(region().scrollBottom, region().scrollBottom);
+      return false;
+    });
+    const erase = (params: (number | number[])[]) => this.eraseDisplay(Number(params[0] ?? 0));
+    p.registerCsiHandler({ final: "J" }, erase);
+    p.registerCsiHandler({ prefix: "?", final: "J" }, erase);
+    p.registerEscHandler({ final: "c" }, () => {
+      this.dumpRows(0, this.term.rows - 1, "reset");
+      return false;
+    });
+    // Switching screens: a wrapped line cut at the top belongs to the screen being left.
+    p.registerCsiHandler({ prefix: "?", final: "h" }, (params) => {
+      if (params.some((m) => m === 47 || m === 1047 || m === 1049)) this.flushPending();
+      return false;
+    });
+    p.registerCsiHandler({ prefix: "?", final: "l" }, (params) => {
+      const alt = params.some((m) => m === 47 || m === 1047 || m === 1049);
+      if (alt && this.which() === "alternate") this.dumpRows(0, this.term.rows - 1, "alternate");
+      return false;
+    });
+  }
+
+  /** ED (ECMA-48 8.3.39): the rows it blanks whole are final. */
+  private eraseDisplay(mode: number): boolean {
+    const b = this.buffers.active;
+    const last = this.term.rows - 1;
+    if (mode === 2) this.dumpRows(0, last, "clear");
+    else if (mode === 0) this.dumpRows(b.cursorX === 0 ? b.cursorY : b.cursorY + 1, last, "clear");
+    else if (mode === 1)
+      this.dumpRows(0, b.cursorX >= this.term.cols - 1 ? b.cursorY : b.cursorY - 1, "clear");
+    return false;
+  }
+
+  /**
+   * A resize may push rows off the top (fewer rows, or narrower rows that rewrap): xterm moves
+   * them to the scrollback, lent for the moment, from where they are taken before it is removed.
+   */
+  private resize(cols: number, rows: number): void {
+    if (cols === this.term.cols && rows === this.term.rows) return;
+    this.term.options.scrollback = RESIZE_SCROLLBACK;
+    this.term.resize(cols, rows);
+    const b = this.buffers.active;
+    for (let y = 0; y < b.baseY; y++) {
+      const next = b.getLine(y + 1);
+      this.pending += b.getLine(y)?.translateToString(next?.isWrapped !== true) ?? "";
+      if (next?.isWrapped === true && this.pending.length < this.maxLine) continue;
+      this.emit(this.pending, "resize");
+      this.pending = "";
+    }
+    this.term.options.scrollback = 0;
+  }
+
+  private lineFed(): void {
+    const b = this.buffers.active;
+    let y = b.baseY + b.cursorY - 1;
+    if (y < b.baseY) return;
+    let text = b.getLine(y)?.translateToString(true) ?? "";
+    while (y > b.baseY && b.getLine(y)?.isWrapped === true) {
+      y--;
+      text = (b.getLine(y)?.translateToString(false) ?? "") + text;
+    }
+    this.items.push({ kind: "newline", text, ...this.now(), screen: b.type });
+  }
+}
+
+/** Every line the screen showed, in the order they became final; then the final screen. */
+export async function* screenItems(
+  metadata: SessionMetadata,
+  events: AsyncIterable<SessionEvent> | Iterable<SessionEvent>,
+  options: ScreenOptions = {},
+): AsyncGenerator<ScreenItem> {
+  const screen = new Screen(metadata, options);
+  let index = 0;
+  for await (const event of events) yield* await screen.push(event, index++);
+  yield* await screen.end();
+}
