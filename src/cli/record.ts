@@ -8,6 +8,7 @@ import { LiveRecorder, liveMetadata } from "../record/recorder.js";
 import { guard, newCommand, parseArgs, plural, say, type Io } from "./io.js";
 import { withoutPassinVariables } from "./files.js";
 import { resolveSealing, sealingOptions, type SealingFlags } from "./sealing.js";
+import { writeError } from "./seal.js";
 
 interface RecordFlags extends SealingFlags {
   output: string;
@@ -156,10 +157,17 @@ Exit status: the command's (128 + N if signal N ended it); 2 if trailseal itself
         clock: io.now,
         sink: async (chunk) => {
           let offset = 0;
-          while (offset < chunk.byteLength)
-            offset += (await handle.write(chunk, offset)).bytesWritten;
+          try {
+            while (offset < chunk.byteLength)
+              offset += (await handle.write(chunk, offset)).bytesWritten;
+          } catch (e) {
+            throw writeError(flags.output, e);
+          }
         },
-        sync: () => handle.sync(),
+        sync: () =>
+          handle.sync().catch((e: unknown) => {
+            throw writeError(flags.output, e);
+          }),
         onWarning: warn,
         command,
         cols,

@@ -19,6 +19,29 @@ interface SealFlags extends SealingFlags {
 
 const FORMATS = ["asciicast", "script", "raw"] as const;
 
+/** What a failed write of a system call means, in words (the errno code for the rest). */
+const WRITE_FAILURES: Readonly<Record<string, string>> = {
+  ENOSPC: "no space left on device",
+  EDQUOT: "disk quota exceeded",
+  EFBIG: "the file is too large for its file system",
+  EIO: "input/output error",
+  EROFS: "read-only file system",
+};
+
+/**
+ * A trail that could not be written, named: a full disk mid-seal must say which file failed
+ * and why, not surface as an "unexpected failure" of a bare system call.
+ */
+export function writeError(name: string, e: unknown): unknown {
+  if (e instanceof TrailsealError) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === undefined) return e;
+  return new TrailsealError("IO", `cannot write ${name}: ${WRITE_FAILURES[code] ?? code}`, {
+    cause: e,
+    file: name,
+  });
+}
+
 /** Opens a recording file (or stdin) in the given or detected format. */
 async function openRecordingFile(
   path: string,
@@ -84,11 +107,15 @@ recording or key, an existing output without --force).`,
     const recording = await openRecordingFile(input, flags.from, flags.timing, io);
     const format = recording.format;
     const out = await OutputFile.create(flags.output, io, { force: flags.force === true });
+    const named = <T>(p: Promise<T>): Promise<T> =>
+      p.catch((e: unknown) => {
+        throw writeError(flags.output, e);
+      });
     let writer;
     try {
       writer = await sealEvents(recording.metadata, recording.events, {
         plan: sealing.plan,
-        sink: out.write,
+        sink: (chunk) => named(out.write(chunk)),
         random: (n) => new Uint8Array(randomBytes(n)),
         clock: io.now,
         signer: sealing.signer,
@@ -96,7 +123,7 @@ recording or key, an existing output without --force).`,
         awaitStamps: true,
         onWarning: (m) => say(io, "warning", m),
       });
-      await out.commit();
+      await named(out.commit());
     } catch (e) {
       await out.abort();
       throw e;
