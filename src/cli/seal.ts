@@ -32,13 +32,14 @@ const WRITE_FAILURES: Readonly<Record<string, string>> = {
  * A trail that could not be written, named: a full disk mid-seal must say which file failed
  * and why, not surface as an "unexpected failure" of a bare system call.
  */
-export function writeError(name: string, e: unknown): unknown {
-  if (e instanceof TrailsealError) return e;
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code === undefined) return e;
-  return new TrailsealError("IO", `cannot write ${name}: ${WRITE_FAILURES[code] ?? code}`, {
-    cause: e,
-    file: name,
+export function namedWrite<T>(name: string, write: Promise<T>): Promise<T> {
+  return write.catch((e: unknown) => {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (e instanceof TrailsealError || code === undefined) throw e;
+    throw new TrailsealError("IO", `cannot write ${name}: ${WRITE_FAILURES[code] ?? code}`, {
+      cause: e,
+      file: name,
+    });
   });
 }
 
@@ -107,15 +108,11 @@ recording or key, an existing output without --force).`,
     const recording = await openRecordingFile(input, flags.from, flags.timing, io);
     const format = recording.format;
     const out = await OutputFile.create(flags.output, io, { force: flags.force === true });
-    const named = <T>(p: Promise<T>): Promise<T> =>
-      p.catch((e: unknown) => {
-        throw writeError(flags.output, e);
-      });
     let writer;
     try {
       writer = await sealEvents(recording.metadata, recording.events, {
         plan: sealing.plan,
-        sink: (chunk) => named(out.write(chunk)),
+        sink: (chunk) => namedWrite(flags.output, out.write(chunk)),
         random: (n) => new Uint8Array(randomBytes(n)),
         clock: io.now,
         signer: sealing.signer,
@@ -123,7 +120,7 @@ recording or key, an existing output without --force).`,
         awaitStamps: true,
         onWarning: (m) => say(io, "warning", m),
       });
-      await named(out.commit());
+      await namedWrite(flags.output, out.commit());
     } catch (e) {
       await out.abort();
       throw e;

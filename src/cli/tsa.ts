@@ -116,24 +116,7 @@ Exit status: 0 stopped by a signal, 2 usage or I/O error (cannot listen, bad cer
   if (parsed !== null) return parsed;
   const flags = cmd.opts<ServeFlags>();
   return guard(io, async () => {
-    const port = Number(flags.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new TrailsealError("USAGE", `--port must be 0..65535, not ${flags.port}`);
-    }
-    const accuracy = Number(flags.accuracy);
-    if (!Number.isInteger(accuracy) || accuracy < 0) {
-      throw new TrailsealError(
-        "USAGE",
-        `--accuracy must be a whole number of milliseconds, not ${flags.accuracy}`,
-      );
-    }
-    const requestTimeout = Number(flags.requestTimeout);
-    if (!(requestTimeout > 0 && requestTimeout <= 3600)) {
-      throw new TrailsealError(
-        "USAGE",
-        `--request-timeout must be a number of seconds from 0 to 3600, not ${flags.requestTimeout}`,
-      );
-    }
+    const { port, accuracy, requestTimeout } = numbers(flags);
     const tsa = await loadTsa(flags, io);
     const server = await startTsaServer({
       tsa,
@@ -152,6 +135,29 @@ Exit status: 0 stopped by a signal, 2 usage or I/O error (cannot listen, bad cer
     say(io, "notice", `TSA stopped (${signal})`);
     return EXIT_OK;
   });
+}
+
+/** The numeric options, checked. */
+function numbers(flags: ServeFlags): { port: number; accuracy: number; requestTimeout: number } {
+  const port = Number(flags.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new TrailsealError("USAGE", `--port must be 0..65535, not ${flags.port}`);
+  }
+  const accuracy = Number(flags.accuracy);
+  if (!Number.isInteger(accuracy) || accuracy < 0) {
+    throw new TrailsealError(
+      "USAGE",
+      `--accuracy must be a whole number of milliseconds, not ${flags.accuracy}`,
+    );
+  }
+  const requestTimeout = Number(flags.requestTimeout);
+  if (!(requestTimeout > 0 && requestTimeout <= 3600)) {
+    throw new TrailsealError(
+      "USAGE",
+      `--request-timeout must be a number of seconds from 0 to 3600, not ${flags.requestTimeout}`,
+    );
+  }
+  return { port, accuracy, requestTimeout };
 }
 
 async function loadTsa(flags: ServeFlags, io: Io): Promise<TsaIdentity> {
