@@ -8,6 +8,7 @@ import { LiveRecorder, liveMetadata } from "../record/recorder.js";
 import { guard, newCommand, parseArgs, plural, say, type Io } from "./io.js";
 import { withoutPassinVariables } from "./files.js";
 import { resolveSealing, sealingOptions, type SealingFlags } from "./sealing.js";
+import { namedWrite } from "./seal.js";
 
 interface RecordFlags extends SealingFlags {
   output: string;
@@ -59,6 +60,22 @@ async function openTrailFile(
     }
     throw new TrailsealError("IO", `cannot write ${path}`, { cause: e });
   }
+}
+
+/** Appends to the trail file and syncs it; a failed write (a full disk) names the file. */
+function fileSink(handle: FileHandle, name: string) {
+  return {
+    sink: (chunk: Uint8Array) =>
+      namedWrite(
+        name,
+        (async () => {
+          let offset = 0;
+          while (offset < chunk.byteLength)
+            offset += (await handle.write(chunk, offset)).bytesWritten;
+        })(),
+      ),
+    sync: () => namedWrite(name, handle.sync()),
+  };
 }
 
 /**
@@ -154,12 +171,7 @@ Exit status: the command's (128 + N if signal N ended it); 2 if trailseal itself
         stamper: sealing.stamper,
         random: (n) => new Uint8Array(randomBytes(n)),
         clock: io.now,
-        sink: async (chunk) => {
-          let offset = 0;
-          while (offset < chunk.byteLength)
-            offset += (await handle.write(chunk, offset)).bytesWritten;
-        },
-        sync: () => handle.sync(),
+        ...fileSink(handle, flags.output),
         onWarning: warn,
         command,
         cols,

@@ -19,6 +19,30 @@ interface SealFlags extends SealingFlags {
 
 const FORMATS = ["asciicast", "script", "raw"] as const;
 
+/** What a failed write of a system call means, in words (the errno code for the rest). */
+const WRITE_FAILURES: Readonly<Record<string, string>> = {
+  ENOSPC: "no space left on device",
+  EDQUOT: "disk quota exceeded",
+  EFBIG: "the file is too large for its file system",
+  EIO: "input/output error",
+  EROFS: "read-only file system",
+};
+
+/**
+ * A trail that could not be written, named: a full disk mid-seal must say which file failed
+ * and why, not surface as an "unexpected failure" of a bare system call.
+ */
+export function namedWrite<T>(name: string, write: Promise<T>): Promise<T> {
+  return write.catch((e: unknown) => {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (e instanceof TrailsealError || code === undefined) throw e;
+    throw new TrailsealError("IO", `cannot write ${name}: ${WRITE_FAILURES[code] ?? code}`, {
+      cause: e,
+      file: name,
+    });
+  });
+}
+
 /** Opens a recording file (or stdin) in the given or detected format. */
 async function openRecordingFile(
   path: string,
@@ -88,7 +112,7 @@ recording or key, an existing output without --force).`,
     try {
       writer = await sealEvents(recording.metadata, recording.events, {
         plan: sealing.plan,
-        sink: out.write,
+        sink: (chunk) => namedWrite(flags.output, out.write(chunk)),
         random: (n) => new Uint8Array(randomBytes(n)),
         clock: io.now,
         signer: sealing.signer,
@@ -96,7 +120,7 @@ recording or key, an existing output without --force).`,
         awaitStamps: true,
         onWarning: (m) => say(io, "warning", m),
       });
-      await out.commit();
+      await namedWrite(flags.output, out.commit());
     } catch (e) {
       await out.abort();
       throw e;

@@ -19,6 +19,7 @@ interface ServeFlags {
   policy: string;
   passin?: string;
   accuracy: string;
+  requestTimeout: string;
 }
 
 const USAGE = `Usage: trailseal tsa serve [options]
@@ -87,6 +88,11 @@ export async function serve(
       LOCAL_POLICY_OID,
     )
     .option("--accuracy <ms>", "accuracy stated in tokens, in milliseconds", "1000")
+    .option(
+      "--request-timeout <seconds>",
+      "time a client has to send its whole request before it is cut off",
+      "10",
+    )
     .option("--passin <source>", "passphrase of an encrypted key: env:VAR, file:PATH or pass:TEXT");
   cmd.addHelpText(
     "after",
@@ -94,8 +100,8 @@ export async function serve(
 Rejections (HTTP 200, PKIStatus rejection) carry the failInfo: badAlg (SHA-1, MD5 or unknown
 hash), badDataFormat (not a TimeStampReq, wrong imprint length), badRequest (version),
 unacceptedPolicy (reqPolicy other than --policy), unacceptedExtension. Other requests get HTTP
-405 (not POST), 415 (wrong content type) or 413 (body over 16 KiB); clients that take over 10 s
-to send a request are cut off. One line per request goes to stderr. SIGINT or SIGTERM stops the
+405 (not POST), 415 (wrong content type) or 413 (body over 16 KiB); clients that take longer
+than --request-timeout to send a request are cut off. One line per request goes to stderr. SIGINT or SIGTERM stops the
 server cleanly.
 
 Examples:
@@ -110,17 +116,7 @@ Exit status: 0 stopped by a signal, 2 usage or I/O error (cannot listen, bad cer
   if (parsed !== null) return parsed;
   const flags = cmd.opts<ServeFlags>();
   return guard(io, async () => {
-    const port = Number(flags.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new TrailsealError("USAGE", `--port must be 0..65535, not ${flags.port}`);
-    }
-    const accuracy = Number(flags.accuracy);
-    if (!Number.isInteger(accuracy) || accuracy < 0) {
-      throw new TrailsealError(
-        "USAGE",
-        `--accuracy must be a whole number of milliseconds, not ${flags.accuracy}`,
-      );
-    }
+    const { port, accuracy, requestTimeout } = numbers(flags);
     const tsa = await loadTsa(flags, io);
     const server = await startTsaServer({
       tsa,
@@ -130,6 +126,7 @@ Exit status: 0 stopped by a signal, 2 usage or I/O error (cannot listen, bad cer
       clock: io.now,
       serial: serialSource((n) => new Uint8Array(randomBytes(n))),
       accuracyMillis: accuracy,
+      requestTimeoutMs: Math.round(requestTimeout * 1000),
       log: (line) => io.stderr.write(`${line}\n`),
     });
     say(io, "notice", `TSA listening on ${server.url} (policy ${flags.policy}); stop with Ctrl-C`);
@@ -138,6 +135,29 @@ Exit status: 0 stopped by a signal, 2 usage or I/O error (cannot listen, bad cer
     say(io, "notice", `TSA stopped (${signal})`);
     return EXIT_OK;
   });
+}
+
+/** The numeric options, checked. */
+function numbers(flags: ServeFlags): { port: number; accuracy: number; requestTimeout: number } {
+  const port = Number(flags.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new TrailsealError("USAGE", `--port must be 0..65535, not ${flags.port}`);
+  }
+  const accuracy = Number(flags.accuracy);
+  if (!Number.isInteger(accuracy) || accuracy < 0) {
+    throw new TrailsealError(
+      "USAGE",
+      `--accuracy must be a whole number of milliseconds, not ${flags.accuracy}`,
+    );
+  }
+  const requestTimeout = Number(flags.requestTimeout);
+  if (!(requestTimeout > 0 && requestTimeout <= 3600)) {
+    throw new TrailsealError(
+      "USAGE",
+      `--request-timeout must be a number of seconds from 0 to 3600, not ${flags.requestTimeout}`,
+    );
+  }
+  return { port, accuracy, requestTimeout };
 }
 
 async function loadTsa(flags: ServeFlags, io: Io): Promise<TsaIdentity> {

@@ -93,7 +93,10 @@ export function remoteStamper(
     async stamp(imprint: Uint8Array, nonce: bigint): Promise<Uint8Array> {
       const query = makeRequest(imprint, { nonce, policyOid, certReq: true });
       let last: unknown;
+      // Why each URL failed: a fallback that is down too must not hide what the first one did.
+      const failures: unknown[] = [];
       for (const url of urls) {
+        if (last !== undefined) failures.push(last);
         const until = pausedUntil.get(url) ?? 0;
         if (now() < until) {
           last = new TrailsealError(
@@ -125,9 +128,17 @@ export function remoteStamper(
           pausedUntil.set(url, now() + pauseMs);
         }
       }
-      throw last;
+      throw failures.length === 0 ? last : allFailed([...failures, last]);
     },
   };
+}
+
+/** One error for several URLs that all failed: the last one's code, every URL's reason. */
+function allFailed(errors: readonly unknown[]): TrailsealError {
+  const last = errors.at(-1);
+  const code = last instanceof TrailsealError ? last.code : "TSA_UNAVAILABLE";
+  const reasons = errors.map((e) => (e instanceof Error ? e.message : String(e)));
+  return new TrailsealError(code, reasons.join("; then "), { cause: last });
 }
 
 async function acceptResponse(

@@ -43,6 +43,9 @@ export interface TsaServer {
   close(): Promise<void>;
 }
 
+/** How long the rest of an oversized request is read and dropped before its socket is cut. */
+const DRAIN_MS = 1000;
+
 /** Imprint algorithms we stamp; SHA-1 and anything unknown get badAlg. */
 const ACCEPTED_HASHES: ReadonlySet<string> = new Set([OID.sha256, OID.sha384, OID.sha512]);
 
@@ -198,7 +201,13 @@ function tooLarge(
   // The socket is taken now: by the time the answer is flushed it is detached from `req`.
   const socket = req.socket;
   res.writeHead(413, { "content-type": "text/plain; charset=utf-8", connection: "close" });
-  res.end(`request body exceeds ${maxBody} bytes\n`, () => socket.destroy());
+  res.end(`request body exceeds ${maxBody} bytes\n`, () => {
+    // Closing with the rest of the body unread would send a TCP reset, and the client would
+    // lose the 413 with it: end our side, drop what still comes, and cut off after a moment.
+    socket.end();
+    socket.on("data", () => undefined).resume();
+    setTimeout(() => socket.destroy(), DRAIN_MS).unref();
+  });
   done(413, `request body exceeds ${maxBody} bytes`);
 }
 
