@@ -75,11 +75,16 @@ async function webGcm(
   data: Uint8Array,
   decrypt = false,
 ) {
-  const k = await crypto.subtle.importKey("raw", key, "AES-GCM", false, ["encrypt", "decrypt"]);
-  const params = { name: "AES-GCM", iv: nonce, additionalData: aad, tagLength: 128 };
+  // WebCrypto wants ArrayBuffer-backed views: copy.
+  const own = (b: Uint8Array) => Uint8Array.from(b);
+  const k = await crypto.subtle.importKey("raw", own(key), "AES-GCM", false, [
+    "encrypt",
+    "decrypt",
+  ]);
+  const params = { name: "AES-GCM", iv: own(nonce), additionalData: own(aad), tagLength: 128 };
   const out = decrypt
-    ? await crypto.subtle.decrypt(params, k, data)
-    : await crypto.subtle.encrypt(params, k, data);
+    ? await crypto.subtle.decrypt(params, k, own(data))
+    : await crypto.subtle.encrypt(params, k, own(data));
   return new Uint8Array(out);
 }
 
