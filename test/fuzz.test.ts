@@ -30,6 +30,15 @@ describe("fuzz targets (short run)", () => {
 });
 
 describe("fuzz regressions (testdata/fuzz/)", () => {
+  it("every kept input has its .txt saying why, and belongs to a target", () => {
+    const root = join(TESTDATA, "fuzz");
+    const dirs = existsSync(root) ? readdirSync(root) : [];
+    for (const d of dirs) {
+      expect(TARGETS.map((t) => t.name)).toContain(d);
+      for (const f of readdirSync(join(root, d)).filter((f) => f.endsWith(".bin")))
+        expect(existsSync(join(root, d, f.replace(/\.bin$/, ".txt"))), `${d}/${f}`).toBe(true);
+    }
+  });
   for (const target of TARGETS) {
     const dir = join(TESTDATA, "fuzz", target.name);
     if (!existsSync(dir)) continue;
@@ -97,5 +106,40 @@ describe("the oracle", () => {
     expect(greedy.failure?.kind).toBe("memory");
     expect(greedy.failure?.detail).toMatch(/^grew memory by \d+\.\d MiB on 16 bytes$/);
     kept.length = 0;
+  });
+});
+
+describe("length fields that lie", () => {
+  const trailTarget = TARGETS.find((t) => t.name === "trail")!;
+  const base = () => {
+    const file = readdirSync(join(TESTDATA, "trails")).find((f) => f === "valid-clear.vector")!;
+    const bytes = readFileSync(join(TESTDATA, "trails", file));
+    return new Uint8Array(bytes.subarray(bytes.indexOf("\n\n") + 2));
+  };
+  const withU32 = (b: Uint8Array, at: number, v: number) => {
+    const out = b.slice();
+    new DataView(out.buffer).setUint32(at, v);
+    return out;
+  };
+
+  it.each([
+    ["a header claiming 4 GiB", 10, 0xffffffff, "HEADER_INVALID"],
+    ["a header claiming 16 MiB (the limit) in a small file", 10, 16 * 1024 * 1024, "TRUNCATED"],
+  ])("%s is refused without holding the claim", async (_what, at, value, code) => {
+    const input = withU32(base(), at, value);
+    const r = await check(trailTarget, input);
+    expect(r).toEqual({ failure: null, refused: true });
+    await expect(trailTarget.run(input)).rejects.toMatchObject({ code });
+  });
+
+  it("a record claiming 4 GiB, or 1 MiB in a short file, is refused or read as cut short", async () => {
+    const b = base();
+    const sealedEnd = 14 + new DataView(b.buffer).getUint32(10);
+    const first = sealedEnd + 4; // the annex is empty
+    const huge = withU32(b, first + 20, 0xffffffff);
+    await expect(trailTarget.run(huge)).rejects.toMatchObject({ code: "RECORD_INVALID" });
+    expect((await check(trailTarget, huge)).failure).toBeNull();
+    const big = withU32(b.subarray(0, first + 40), first + 20, 1024 * 1024);
+    expect(await check(trailTarget, big)).toEqual({ failure: null, refused: false });
   });
 });
