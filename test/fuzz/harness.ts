@@ -34,44 +34,64 @@ export interface Result {
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
-/** Runs one input through the target's oracle; null when it held. */
+/** An input still unsettled after this long hangs (wall clock: a promise that never settles). */
+export const HANG_MS = 10_000;
+
+/** Runs the target once: the outcome, and the CPU time it took (immune to a loaded machine). */
+async function once(target: Target, input: Uint8Array) {
+  const cpu = process.cpuUsage();
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<"hang">((resolve) => {
+    timer = setTimeout(() => resolve("hang"), HANG_MS);
+  });
+  let outcome: "ok" | "hang" | { error: unknown };
+  try {
+    outcome = await Promise.race([target.run(input).then(() => "ok" as const), hang]);
+  } catch (e) {
+    outcome = { error: e };
+  } finally {
+    clearTimeout(timer);
+  }
+  const used = process.cpuUsage(cpu);
+  return { outcome, ms: (used.user + used.system) / 1000 };
+}
+
+/** Runs one input through the target's oracle; `failure` is null when it held. */
 export async function check(
   target: Target,
   input: Uint8Array,
 ): Promise<{ failure: Omit<Failure, "input"> | null; refused: boolean }> {
   const before = process.memoryUsage();
-  const t0 = performance.now();
-  let failure: Omit<Failure, "input"> | null = null;
-  let refused = false;
-  try {
-    await target.run(input);
-  } catch (e) {
-    if (e instanceof TrailsealError) refused = true;
-    else {
-      const err = e instanceof Error ? e : new Error(String(e));
-      failure = {
-        target: target.name,
-        kind: "exception",
-        detail: err.stack ?? `${err.name}: ${err.message}`,
-      };
-    }
-  }
-  const ms = performance.now() - t0;
+  const first = await once(target, input);
+  const outcome = first.outcome;
+  let ms = first.ms;
   const after = process.memoryUsage();
   const grown = after.arrayBuffers - before.arrayBuffers + (after.heapUsed - before.heapUsed);
-  if (failure === null && ms > SLOW_MS)
-    failure = {
-      target: target.name,
-      kind: "slow",
-      detail: `took ${ms.toFixed(0)} ms on ${input.byteLength} bytes`,
-    };
-  if (failure === null && grown > memoryLimit(input))
-    failure = {
-      target: target.name,
-      kind: "memory",
-      detail: `grew memory by ${(grown / 2 ** 20).toFixed(1)} MiB on ${input.byteLength} bytes`,
-    };
-  return { failure, refused };
+  const fail = (kind: Failure["kind"], detail: string) => ({
+    failure: { target: target.name, kind, detail },
+    refused: false,
+  });
+  if (outcome === "hang")
+    return fail("slow", `did not settle within ${HANG_MS} ms on ${input.byteLength} bytes`);
+  if (outcome !== "ok") {
+    const e = outcome.error;
+    if (!(e instanceof TrailsealError)) {
+      const err = e instanceof Error ? e : new Error(String(e));
+      return fail("exception", err.stack ?? `${err.name}: ${err.message}`);
+    }
+  }
+  // Garbage collection and the other processes of a shared machine land on some input now and
+  // then: an input is slow only if it is slow every time.
+  for (let retry = 0; retry < 2 && ms > SLOW_MS; retry++)
+    ms = Math.min(ms, (await once(target, input)).ms);
+  if (ms > SLOW_MS)
+    return fail("slow", `took ${ms.toFixed(0)} ms of CPU on ${input.byteLength} bytes`);
+  if (grown > memoryLimit(input))
+    return fail(
+      "memory",
+      `grew memory by ${(grown / 2 ** 20).toFixed(1)} MiB on ${input.byteLength} bytes`,
+    );
+  return { failure: null, refused: outcome !== "ok" };
 }
 
 /** What identifies a failure: its kind and message, without the varying numbers. */

@@ -43,7 +43,11 @@ function mgf1(seed: Uint8Array, length: number): Buffer {
   for (let i = 0, c = 0; i < length; i += 32, c++) {
     const counter = Buffer.alloc(4);
     counter.writeUInt32BE(c);
-    createHash("sha256").update(seed).update(counter).digest().copy(out, i, 0, Math.min(32, length - i));
+    createHash("sha256")
+      .update(seed)
+      .update(counter)
+      .digest()
+      .copy(out, i, 0, Math.min(32, length - i));
   }
   return out;
 }
@@ -77,10 +81,17 @@ const patched = nodeCrypto as unknown as {
 };
 patched.randomBytes = (n: number) => fixedBytes(n);
 patched.publicEncrypt = ((key: Parameters<Encrypt>[0], buffer: NodeJS.ArrayBufferView) => {
-  const options = key as { key: import("node:crypto").KeyLike; padding?: number; oaepHash?: string };
+  const options = key as {
+    key: import("node:crypto").KeyLike;
+    padding?: number;
+    oaepHash?: string;
+  };
   if (typeof options === "object" && options.padding === constants.RSA_PKCS1_OAEP_PADDING) {
     if (options.oaepHash !== "sha256") throw new Error("the testkit fixes OAEP SHA-256 only");
-    return oaepEncrypt(options.key, new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength));
+    return oaepEncrypt(
+      options.key,
+      new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength),
+    );
   }
   return publicEncrypt(key, buffer);
 }) as Encrypt;

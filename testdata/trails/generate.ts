@@ -202,7 +202,10 @@ function renumber(p: Parts): Parts {
   return {
     head: p.head,
     records: p.records.map((r, seq) =>
-      concat(encodeRecordPrefix({ ...decodeRecordPrefix(r.subarray(0, 24), 0), seq }), r.subarray(24)),
+      concat(
+        encodeRecordPrefix({ ...decodeRecordPrefix(r.subarray(0, 24), 0), seq }),
+        r.subarray(24),
+      ),
     ),
   };
 }
@@ -259,6 +262,22 @@ const ANCHORS = { ca: [ROOT_CA], tsaCa: [ROOT_CA] };
 /** The reference trail: one recipient on both channels, signed, stamped by the local TSA. */
 const base = () =>
   seal("base", { downstream: A, upstream: A, signer: "signer-rsa", stamps: "local" });
+/** Different certificates for upstream: downstream to a, upstream to c. */
+const separate = () =>
+  seal("valid-upstream-separate", {
+    downstream: A,
+    upstream: [entry(RSA_C)],
+    signer: "signer-rsa",
+    stamps: "local",
+  });
+/** Four-eyes on both channels: inner a, outer b. */
+const fourEyes = () =>
+  seal("valid-four-eyes", {
+    downstream: [entry(RSA_A, RSA_B)],
+    upstream: [entry(RSA_A, RSA_B)],
+    signer: "signer-rsa",
+    stamps: "local",
+  });
 const V = (s: string) => `integrity=${s}`;
 const OPENED = "downstream=opened upstream=opened";
 const SIGNED_STAMPED = "signature=valid timestamp=valid";
@@ -306,18 +325,13 @@ const VECTORS: Vector[] = [
   },
   {
     name: "valid-four-eyes",
-    comment: "four-eyes: the file key enveloped to a, that envelope enveloped to b; both keys given",
+    comment:
+      "four-eyes: the file key enveloped to a, that envelope enveloped to b; both keys given",
     expect: "valid",
     verdict: `${V("complete")} ${SIGNED_STAMPED} ${OPENED}`,
     keys: [`${RSA_A}.key`, `${RSA_B}.key`],
     ...ANCHORS,
-    trail: () =>
-      seal("valid-four-eyes", {
-        downstream: [entry(RSA_A, RSA_B)],
-        upstream: [entry(RSA_A, RSA_B)],
-        signer: "signer-rsa",
-        stamps: "local",
-      }),
+    trail: () => fourEyes(),
   },
   {
     name: "four-eyes-one-key",
@@ -326,13 +340,7 @@ const VECTORS: Vector[] = [
     verdict: `${V("complete")} ${SIGNED_STAMPED} downstream=locked upstream=locked`,
     keys: KEY_A,
     ...ANCHORS,
-    trail: () =>
-      seal("valid-four-eyes", {
-        downstream: [entry(RSA_A, RSA_B)],
-        upstream: [entry(RSA_A, RSA_B)],
-        signer: "signer-rsa",
-        stamps: "local",
-      }),
+    trail: () => fourEyes(),
   },
   {
     name: "valid-upstream-separate",
@@ -341,13 +349,7 @@ const VECTORS: Vector[] = [
     verdict: `${V("complete")} ${SIGNED_STAMPED} ${OPENED}`,
     keys: [`${RSA_A}.key`, `${RSA_C}.key`],
     ...ANCHORS,
-    trail: () =>
-      seal("valid-upstream-separate", {
-        downstream: A,
-        upstream: [entry(RSA_C)],
-        signer: "signer-rsa",
-        stamps: "local",
-      }),
+    trail: () => separate(),
   },
   {
     name: "valid-upstream-only",
@@ -390,7 +392,12 @@ const VECTORS: Vector[] = [
     keys: KEY_A,
     ...ANCHORS,
     trail: () =>
-      seal("valid-remote-tsa", { downstream: A, upstream: A, signer: "signer-rsa", stamps: "remote" }),
+      seal("valid-remote-tsa", {
+        downstream: A,
+        upstream: A,
+        signer: "signer-rsa",
+        stamps: "remote",
+      }),
   },
   // -- truncation
   {
@@ -415,7 +422,8 @@ const VECTORS: Vector[] = [
     name: "truncated-inside-record",
     comment: "cut in the middle of the body of the first frame after checkpoint 1",
     expect: "TRUNCATED",
-    verdict: "integrity=truncated signature=valid timestamp=valid downstream=opened upstream=opened",
+    verdict:
+      "integrity=truncated signature=valid timestamp=valid downstream=opened upstream=opened",
     keys: KEY_A,
     ...ANCHORS,
     trail: async () => {
@@ -429,7 +437,8 @@ const VECTORS: Vector[] = [
     name: "truncated-at-record-boundary",
     comment: "cut exactly after the first frame that follows checkpoint 1",
     expect: "TRUNCATED",
-    verdict: "integrity=truncated signature=valid timestamp=valid downstream=opened upstream=opened",
+    verdict:
+      "integrity=truncated signature=valid timestamp=valid downstream=opened upstream=opened",
     keys: KEY_A,
     ...ANCHORS,
     trail: async () => {
@@ -442,7 +451,8 @@ const VECTORS: Vector[] = [
     name: "truncated-before-final-checkpoint",
     comment: "both channels ended, but the file stops before the final checkpoint",
     expect: "TRUNCATED",
-    verdict: "integrity=truncated signature=valid timestamp=valid downstream=opened upstream=opened",
+    verdict:
+      "integrity=truncated signature=valid timestamp=valid downstream=opened upstream=opened",
     keys: KEY_A,
     ...ANCHORS,
     trail: async () => {
@@ -456,7 +466,8 @@ const VECTORS: Vector[] = [
     name: "flip-header",
     comment: "one bit flipped in the policy name of the sealed header (the JSON still parses)",
     expect: "FRAME_CORRUPT",
-    verdict: "integrity=tampered@0 signature=not-signed timestamp=not-timestamped downstream=opened upstream=opened",
+    verdict:
+      "integrity=tampered@0 signature=not-signed timestamp=not-timestamped downstream=opened upstream=opened",
     keys: KEY_A,
     ...ANCHORS,
     trail: async () => {
@@ -468,7 +479,8 @@ const VECTORS: Vector[] = [
     name: "flip-header-no-keys",
     comment: "the same flipped header bit, verified without keys: the chain start differs",
     expect: "CHAIN_BROKEN",
-    verdict: "integrity=tampered@6 signature=not-signed timestamp=not-timestamped downstream=locked upstream=locked",
+    verdict:
+      "integrity=tampered@6 signature=not-signed timestamp=not-timestamped downstream=locked upstream=locked",
     ...ANCHORS,
     trail: async () => {
       const t = await base();
@@ -477,9 +489,11 @@ const VECTORS: Vector[] = [
   },
   {
     name: "flip-stanza",
-    comment: "one bit flipped (letter case) in the base64 of the downstream stanza's encrypted content",
+    comment:
+      "one bit flipped (letter case) in the base64 of the downstream stanza's encrypted content",
     expect: "STANZA_DECRYPT_FAILED",
-    verdict: "integrity=tampered@-1 signature=not-signed timestamp=not-timestamped downstream=unknown upstream=unknown",
+    verdict:
+      "integrity=tampered@-1 signature=not-signed timestamp=not-timestamped downstream=unknown upstream=unknown",
     keys: KEY_A,
     ...ANCHORS,
     trail: async () => {
@@ -494,7 +508,8 @@ const VECTORS: Vector[] = [
     name: "flip-frame",
     comment: "one bit flipped in the ciphertext of the third frame",
     expect: "FRAME_CORRUPT",
-    verdict: "integrity=tampered@2 signature=not-signed timestamp=not-timestamped downstream=opened upstream=opened",
+    verdict:
+      "integrity=tampered@2 signature=not-signed timestamp=not-timestamped downstream=opened upstream=opened",
     keys: KEY_A,
     ...ANCHORS,
     trail: async () => {
@@ -506,7 +521,8 @@ const VECTORS: Vector[] = [
     name: "flip-frame-no-keys",
     comment: "the same flipped frame bit without keys: the next checkpoint's chain head differs",
     expect: "CHAIN_BROKEN",
-    verdict: "integrity=tampered@6 signature=not-signed timestamp=not-timestamped downstream=locked upstream=locked",
+    verdict:
+      "integrity=tampered@6 signature=not-signed timestamp=not-timestamped downstream=locked upstream=locked",
     ...ANCHORS,
     trail: async () => {
       const t = await base();
@@ -517,7 +533,8 @@ const VECTORS: Vector[] = [
     name: "flip-checkpoint",
     comment: "one bit flipped in the text of checkpoint 1 ('trailseal checkpoint')",
     expect: "CHECKPOINT_INVALID",
-    verdict: "integrity=tampered@6 signature=not-signed timestamp=not-timestamped downstream=opened upstream=opened",
+    verdict:
+      "integrity=tampered@6 signature=not-signed timestamp=not-timestamped downstream=opened upstream=opened",
     keys: KEY_A,
     ...ANCHORS,
     trail: async () => {
@@ -527,9 +544,11 @@ const VECTORS: Vector[] = [
   },
   {
     name: "flip-signature",
-    comment: "one bit flipped in the last byte (the signature value) of the final checkpoint's signature",
+    comment:
+      "one bit flipped in the last byte (the signature value) of the final checkpoint's signature",
     expect: "SIGNATURE_INVALID",
-    verdict: "integrity=complete signature=invalid timestamp=invalid downstream=opened upstream=opened",
+    verdict:
+      "integrity=complete signature=invalid timestamp=invalid downstream=opened upstream=opened",
     keys: KEY_A,
     ...ANCHORS,
     trail: async () => {
@@ -541,9 +560,11 @@ const VECTORS: Vector[] = [
   },
   {
     name: "flip-token",
-    comment: "one bit flipped in the last byte (the TSA's signature) of the final checkpoint's token",
+    comment:
+      "one bit flipped in the last byte (the TSA's signature) of the final checkpoint's token",
     expect: "TIMESTAMP_INVALID",
-    verdict: "integrity=complete signature=valid timestamp=invalid downstream=opened upstream=opened",
+    verdict:
+      "integrity=complete signature=valid timestamp=invalid downstream=opened upstream=opened",
     keys: KEY_A,
     ...ANCHORS,
     trail: async () => {
@@ -553,14 +574,15 @@ const VECTORS: Vector[] = [
       const body = p.records[i]!.subarray(24);
       const stamp = decodeStampBody(body, i);
       // the token ends 2 bytes (the empty note's length) before the body does
-      return flip(t, offsetOf(p, i) + 24 + body.byteLength - 2 - 1 - (stamp.note.length));
+      return flip(t, offsetOf(p, i) + 24 + body.byteLength - 2 - 1 - stamp.note.length);
     },
   },
   {
     name: "version-future",
     comment: "a trail of format version 2 (bytes 8-9 = 00 02)",
     expect: "TRAIL_INVALID",
-    verdict: "integrity=tampered@-1 signature=not-signed timestamp=not-timestamped downstream=unknown upstream=unknown",
+    verdict:
+      "integrity=tampered@-1 signature=not-signed timestamp=not-timestamped downstream=unknown upstream=unknown",
     keys: KEY_A,
     ...ANCHORS,
     trail: async () => flip(await base(), 9, 0x03),
@@ -569,7 +591,8 @@ const VECTORS: Vector[] = [
     name: "magic-bad",
     comment: "the magic's CRLF turned into LF-LF, as text-mode copying would",
     expect: "TRAIL_INVALID",
-    verdict: "integrity=tampered@-1 signature=not-signed timestamp=not-timestamped downstream=unknown upstream=unknown",
+    verdict:
+      "integrity=tampered@-1 signature=not-signed timestamp=not-timestamped downstream=unknown upstream=unknown",
     keys: KEY_A,
     ...ANCHORS,
     trail: async () => flip(await base(), 6, 0x07),
@@ -579,7 +602,8 @@ const VECTORS: Vector[] = [
     name: "record-dropped",
     comment: "the third record removed, the rest left as they are",
     expect: "SEQUENCE_INVALID",
-    verdict: "integrity=tampered@2 signature=not-signed timestamp=not-timestamped downstream=opened upstream=opened",
+    verdict:
+      "integrity=tampered@2 signature=not-signed timestamp=not-timestamped downstream=opened upstream=opened",
     keys: KEY_A,
     ...ANCHORS,
     trail: async () => {
@@ -591,7 +615,8 @@ const VECTORS: Vector[] = [
     name: "record-dropped-renumbered",
     comment: "the third record removed and the later ones renumbered to close the gap",
     expect: "FRAME_CORRUPT",
-    verdict: "integrity=tampered@2 signature=not-signed timestamp=not-timestamped downstream=opened upstream=opened",
+    verdict:
+      "integrity=tampered@2 signature=not-signed timestamp=not-timestamped downstream=opened upstream=opened",
     keys: KEY_A,
     ...ANCHORS,
     trail: async () => {
@@ -603,19 +628,24 @@ const VECTORS: Vector[] = [
     name: "record-duplicated",
     comment: "the third record written twice",
     expect: "SEQUENCE_INVALID",
-    verdict: "integrity=tampered@3 signature=not-signed timestamp=not-timestamped downstream=opened upstream=opened",
+    verdict:
+      "integrity=tampered@3 signature=not-signed timestamp=not-timestamped downstream=opened upstream=opened",
     keys: KEY_A,
     ...ANCHORS,
     trail: async () => {
       const p = split(await base());
-      return join2({ head: p.head, records: p.records.flatMap((r, i) => (i === 2 ? [r, r] : [r])) });
+      return join2({
+        head: p.head,
+        records: p.records.flatMap((r, i) => (i === 2 ? [r, r] : [r])),
+      });
     },
   },
   {
     name: "records-reordered",
     comment: "the first and third records (both downstream frames) swapped and renumbered",
     expect: "FRAME_CORRUPT",
-    verdict: "integrity=tampered@0 signature=not-signed timestamp=not-timestamped downstream=opened upstream=opened",
+    verdict:
+      "integrity=tampered@0 signature=not-signed timestamp=not-timestamped downstream=opened upstream=opened",
     keys: KEY_A,
     ...ANCHORS,
     trail: async () => {
@@ -629,22 +659,33 @@ const VECTORS: Vector[] = [
     name: "record-foreign",
     comment: "the third record replaced by the third record of another trail under the same policy",
     expect: "FRAME_CORRUPT",
-    verdict: "integrity=tampered@2 signature=not-signed timestamp=not-timestamped downstream=opened upstream=opened",
+    verdict:
+      "integrity=tampered@2 signature=not-signed timestamp=not-timestamped downstream=opened upstream=opened",
     keys: KEY_A,
     ...ANCHORS,
     trail: async () => {
       const other = split(
-        await seal("foreign", { downstream: A, upstream: A, signer: "signer-rsa", stamps: "local" }),
+        await seal("foreign", {
+          downstream: A,
+          upstream: A,
+          signer: "signer-rsa",
+          stamps: "local",
+        }),
       );
       const p = split(await base());
-      return join2({ head: p.head, records: p.records.map((r, i) => (i === 2 ? other.records[2]! : r)) });
+      return join2({
+        head: p.head,
+        records: p.records.map((r, i) => (i === 2 ? other.records[2]! : r)),
+      });
     },
   },
   {
     name: "record-after-final",
-    comment: "a copy of the last data frame (at the final checkpoint's time) appended after the final stamp",
+    comment:
+      "a copy of the last data frame (at the final checkpoint's time) appended after the final stamp",
     expect: "RECORD_INVALID",
-    verdict: "integrity=tampered@15 signature=valid timestamp=valid downstream=opened upstream=opened",
+    verdict:
+      "integrity=tampered@15 signature=valid timestamp=valid downstream=opened upstream=opened",
     keys: KEY_A,
     ...ANCHORS,
     trail: async () => {
@@ -657,7 +698,8 @@ const VECTORS: Vector[] = [
     name: "upstream-removed",
     comment: "every upstream frame removed and the rest renumbered; verified without keys",
     expect: "CHAIN_BROKEN",
-    verdict: "integrity=tampered@5 signature=not-signed timestamp=not-timestamped downstream=locked upstream=locked",
+    verdict:
+      "integrity=tampered@5 signature=not-signed timestamp=not-timestamped downstream=locked upstream=locked",
     ...ANCHORS,
     trail: async () => {
       const p = split(await base());
@@ -668,13 +710,16 @@ const VECTORS: Vector[] = [
     name: "checkpoint-removed",
     comment: "checkpoint 1 and its stamp removed, the rest renumbered",
     expect: "CHECKPOINT_MISSING",
-    verdict: "integrity=tampered@6 signature=not-signed timestamp=not-timestamped downstream=opened upstream=opened",
+    verdict:
+      "integrity=tampered@6 signature=not-signed timestamp=not-timestamped downstream=opened upstream=opened",
     keys: KEY_A,
     ...ANCHORS,
     trail: async () => {
       const p = split(await base());
       const c = indexOf(p, CHECKPOINT);
-      return join2(renumber({ head: p.head, records: p.records.filter((_, i) => i !== c && i !== c + 1) }));
+      return join2(
+        renumber({ head: p.head, records: p.records.filter((_, i) => i !== c && i !== c + 1) }),
+      );
     },
   },
   // -- checkpoints, stanzas, commitments
@@ -682,14 +727,17 @@ const VECTORS: Vector[] = [
     name: "checkpoint-head-mismatch",
     comment: "checkpoint 1 states another chain head, and is validly signed over that statement",
     expect: "CHAIN_BROKEN",
-    verdict: "integrity=tampered@6 signature=not-signed timestamp=not-timestamped downstream=opened upstream=opened",
+    verdict:
+      "integrity=tampered@6 signature=not-signed timestamp=not-timestamped downstream=opened upstream=opened",
     keys: KEY_A,
     ...ANCHORS,
     trail: async () => {
       const p = split(await base());
       const i = indexOf(p, CHECKPOINT);
       const { content } = decodeCheckpointBody(p.records[i]!.subarray(24), i);
-      const text = Buffer.from(content).toString("utf8").replace(/^head: .*$/m, `head: ${"ab".repeat(32)}`);
+      const text = Buffer.from(content)
+        .toString("utf8")
+        .replace(/^head: .*$/m, `head: ${"ab".repeat(32)}`);
       const forged = enc(text);
       const signature = await signerOf("signer-rsa").sign(forged, CLOCK());
       const records = [...p.records];
@@ -701,7 +749,8 @@ const VECTORS: Vector[] = [
     name: "checkpoint-unsigned",
     comment: "checkpoint 1's signature removed in a trail whose header says it is signed",
     expect: "CHECKPOINT_INVALID",
-    verdict: "integrity=tampered@6 signature=not-signed timestamp=not-timestamped downstream=opened upstream=opened",
+    verdict:
+      "integrity=tampered@6 signature=not-signed timestamp=not-timestamped downstream=opened upstream=opened",
     keys: KEY_A,
     ...ANCHORS,
     trail: async () => {
@@ -709,7 +758,10 @@ const VECTORS: Vector[] = [
       const i = indexOf(p, CHECKPOINT);
       const { content } = decodeCheckpointBody(p.records[i]!.subarray(24), i);
       const records = [...p.records];
-      records[i] = withBody(p.records[i]!, encodeCheckpointBody({ content, signature: new Uint8Array(0) }));
+      records[i] = withBody(
+        p.records[i]!,
+        encodeCheckpointBody({ content, signature: new Uint8Array(0) }),
+      );
       return join2({ head: p.head, records });
     },
   },
@@ -717,82 +769,82 @@ const VECTORS: Vector[] = [
     name: "commitment-wrong",
     comment: "the header's downstream key commitment replaced by the upstream one",
     expect: "KEY_COMMITMENT_MISMATCH",
-    verdict: "integrity=tampered@-1 signature=not-signed timestamp=not-timestamped downstream=unknown upstream=unknown",
+    verdict:
+      "integrity=tampered@-1 signature=not-signed timestamp=not-timestamped downstream=unknown upstream=unknown",
     keys: [`${RSA_A}.key`, `${RSA_C}.key`],
     ...ANCHORS,
     trail: async () =>
-      editHeader(
-        await seal("valid-upstream-separate", {
-          downstream: A,
-          upstream: [entry(RSA_C)],
-          signer: "signer-rsa",
-          stamps: "local",
-        }),
-        (h) => {
-          const d = h.channels.downstream;
-          const u = h.channels.upstream;
-          if (d.stanzas === undefined || u.stanzas === undefined || u.commitment === undefined)
-            throw new Error("expected encrypted channels");
-          return { ...h, channels: { downstream: { ...d, commitment: u.commitment }, upstream: u } };
-        },
-      ),
+      editHeader(await separate(), (h) => {
+        const d = h.channels.downstream;
+        const u = h.channels.upstream;
+        if (d.stanzas === undefined || u.stanzas === undefined || u.commitment === undefined)
+          throw new Error("expected encrypted channels");
+        return { ...h, channels: { downstream: { ...d, commitment: u.commitment }, upstream: u } };
+      }),
   },
   {
     name: "stanzas-swapped",
-    comment: "the downstream and upstream stanzas swapped in the header (commitments left in place)",
+    comment:
+      "the downstream and upstream stanzas swapped in the header (commitments left in place)",
     expect: "KEY_COMMITMENT_MISMATCH",
-    verdict: "integrity=tampered@-1 signature=not-signed timestamp=not-timestamped downstream=unknown upstream=unknown",
+    verdict:
+      "integrity=tampered@-1 signature=not-signed timestamp=not-timestamped downstream=unknown upstream=unknown",
     keys: [`${RSA_A}.key`, `${RSA_C}.key`],
     ...ANCHORS,
     trail: async () =>
-      editHeader(
-        await seal("valid-upstream-separate", {
-          downstream: A,
-          upstream: [entry(RSA_C)],
-          signer: "signer-rsa",
-          stamps: "local",
-        }),
-        (h) => {
-          const d = h.channels.downstream;
-          const u = h.channels.upstream;
-          if (d.stanzas === undefined || u.stanzas === undefined || u.commitment === undefined)
-            throw new Error("expected encrypted channels");
-          return {
-            ...h,
-            channels: {
-              downstream: { ...d, stanzas: u.stanzas },
-              upstream: { ...u, stanzas: d.stanzas },
-            },
-          };
-        },
-      ),
+      editHeader(await separate(), (h) => {
+        const d = h.channels.downstream;
+        const u = h.channels.upstream;
+        if (d.stanzas === undefined || u.stanzas === undefined || u.commitment === undefined)
+          throw new Error("expected encrypted channels");
+        return {
+          ...h,
+          channels: {
+            downstream: { ...d, stanzas: u.stanzas },
+            upstream: { ...u, stanzas: d.stanzas },
+          },
+        };
+      }),
   },
   // -- signers and tokens
   {
     name: "signer-outside-anchors",
     comment: "checkpoints signed by a certificate of another root than the given anchor",
     expect: "CHAIN_UNTRUSTED",
-    verdict: "integrity=complete signature=untrusted timestamp=valid downstream=opened upstream=opened",
+    verdict:
+      "integrity=complete signature=untrusted timestamp=valid downstream=opened upstream=opened",
     keys: KEY_A,
     ...ANCHORS,
     trail: () =>
-      seal("signer-outside-anchors", { downstream: A, upstream: A, signer: "foreign-signer", stamps: "local" }),
+      seal("signer-outside-anchors", {
+        downstream: A,
+        upstream: A,
+        signer: "foreign-signer",
+        stamps: "local",
+      }),
   },
   {
     name: "signer-expired",
     comment: "checkpoints signed in 2026 by a certificate valid only in 2020",
     expect: "CHAIN_UNTRUSTED",
-    verdict: "integrity=complete signature=untrusted timestamp=valid downstream=opened upstream=opened",
+    verdict:
+      "integrity=complete signature=untrusted timestamp=valid downstream=opened upstream=opened",
     keys: KEY_A,
     ...ANCHORS,
     trail: () =>
-      seal("signer-expired", { downstream: A, upstream: A, signer: "signer-expired", stamps: "local" }),
+      seal("signer-expired", {
+        downstream: A,
+        upstream: A,
+        signer: "signer-expired",
+        stamps: "local",
+      }),
   },
   {
     name: "tsa-outside-anchors",
     comment: "tokens from a TSA that does not chain to the given TSA anchor",
     expect: "CHAIN_UNTRUSTED",
-    verdict: "integrity=complete signature=valid timestamp=untrusted downstream=opened upstream=opened",
+    verdict:
+      "integrity=complete signature=valid timestamp=untrusted downstream=opened upstream=opened",
     keys: KEY_A,
     ca: [ROOT_CA],
     tsaCa: [FOREIGN_CA],
@@ -800,9 +852,11 @@ const VECTORS: Vector[] = [
   },
   {
     name: "token-other-data",
-    comment: "the final checkpoint's token replaced by a genuine token of the same TSA over other data",
+    comment:
+      "the final checkpoint's token replaced by a genuine token of the same TSA over other data",
     expect: "TIMESTAMP_INVALID",
-    verdict: "integrity=complete signature=valid timestamp=invalid downstream=opened upstream=opened",
+    verdict:
+      "integrity=complete signature=valid timestamp=invalid downstream=opened upstream=opened",
     keys: KEY_A,
     ...ANCHORS,
     trail: async () => {
@@ -823,7 +877,8 @@ const VECTORS: Vector[] = [
     name: "checkpoint-unstamped",
     comment: "the TSA did not answer for checkpoint 1: its stamp record says failed",
     expect: "TIMESTAMP_INVALID",
-    verdict: "integrity=complete signature=valid timestamp=partial downstream=opened upstream=opened",
+    verdict:
+      "integrity=complete signature=valid timestamp=partial downstream=opened upstream=opened",
     keys: KEY_A,
     ...ANCHORS,
     trail: () =>
@@ -837,7 +892,9 @@ const VECTORS: Vector[] = [
 ];
 
 /** Every vector: its file name and bytes. */
-export async function generate(): Promise<{ name: string; bytes: Uint8Array; warning: string | null }[]> {
+export async function generate(): Promise<
+  { name: string; bytes: Uint8Array; warning: string | null }[]
+> {
   const out: { name: string; bytes: Uint8Array; warning: string | null }[] = [];
   for (const v of VECTORS) {
     const trail = await v.trail();

@@ -2,9 +2,8 @@
  * The testkit's vector file format (docs/TESTKIT.md), shared by the generator and the test:
  * `key: value` header lines, a blank line, then the trail bytes exactly as a file holds them.
  */
-import { X509Certificate, createHash, createPrivateKey, createPublicKey } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
+import { TESTDATA, certDer, stanzaKey as fixtureKey } from "../../test/helpers/fixtures.js";
 
 /** The repository root: vector headers name files relative to it (testdata/...). */
 export const ROOT = join(import.meta.dirname, "..", "..");
@@ -79,17 +78,14 @@ export function decodeVector(file: Uint8Array): { header: VectorHeader; trail: U
   };
 }
 
+/** A path of a vector header (relative to the repository root) as the fixtures name it. */
+const fixture = (path: string) => relative(TESTDATA, join(ROOT, path));
+
 /** A certificate file named in a header, as DER. */
-export function certificateDer(path: string): Uint8Array {
-  return new Uint8Array(new X509Certificate(readFileSync(join(ROOT, path))).raw);
-}
+export const certificateDer = (path: string): Uint8Array => certDer(fixture(path));
 
 /** A private key file named in a header, with the SPKI fingerprint stanzas are matched by. */
-export function stanzaKey(path: string) {
-  const key = createPrivateKey(readFileSync(join(ROOT, path)));
-  const spki = createPublicKey(key).export({ type: "spki", format: "der" });
-  return { key, spkiFingerprint: createHash("sha256").update(spki).digest("hex") };
-}
+export const stanzaKey = (path: string) => fixtureKey(fixture(path));
 
 /** What a verdict says, in the facts the vectors pin (kept to stable fields of the verdict). */
 export interface VerdictFacts {
@@ -107,10 +103,10 @@ export function summarize(v: VerdictFacts): { expect: string; verdict: string } 
   const i = v.integrity;
   const expect = v.valid
     ? "valid"
-    : (i.state !== "complete" ? i.code : null) ??
+    : ((i.state !== "complete" ? i.code : null) ??
       (v.signature.state !== "valid" ? v.signature.code : null) ??
       (v.timestamp.state !== "valid" ? v.timestamp.code : null) ??
-      `failed:${v.failed.join(",")}`;
+      `failed:${v.failed.join(",")}`);
   const verdict = [
     `integrity=${i.state}${i.firstBadRecord === null ? "" : `@${i.firstBadRecord}`}`,
     `signature=${v.signature.state}`,
