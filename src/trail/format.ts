@@ -241,7 +241,7 @@ export interface StampBody {
   readonly nonce: bigint;
   /** TimeStampToken DER (granted only). */
   readonly token: Uint8Array;
-  /** For a failure, why; for a remote token, the TSA URL that answered. */
+  /** For a failure, why (at most 1000 characters); empty when granted (docs/FORMAT.md, "Stamps"). */
   readonly note: string;
 }
 
