@@ -68,6 +68,13 @@ const COMMANDS: readonly CommandEntry[] = [
     load: () => import("./verify.js"),
   },
   {
+    name: "summary",
+    summary:
+      "combine the --jsonl outputs of many verify runs (shards) into one summary and exit status",
+    example: "trailseal summary shard-*.jsonl",
+    load: () => import("./summary.js"),
+  },
+  {
     name: "export",
     summary: "write a trail's signatures, tokens and stanzas out for checking with openssl alone",
     example: "trailseal export session.trail evidence/",
@@ -84,6 +91,12 @@ const COMMANDS: readonly CommandEntry[] = [
     summary: "RFC 3161-timestamp any file (local TSA or URL), or verify a .tsr in full",
     example: "trailseal stamp report.pdf --tsa local -o report.pdf.tsr",
     load: () => import("./stamp.js"),
+  },
+  {
+    name: "keys",
+    summary: "list the keys and certificates on PKCS#11 tokens (smart cards, HSMs)",
+    example: "trailseal keys list --pkcs11-module /usr/lib/softhsm/libsofthsm2.so",
+    load: () => import("./keys.js"),
   },
   {
     name: "tsa",
