@@ -186,18 +186,16 @@ async function checkKilled({ trail, before, checkpointsBefore }: Killed): Promis
     integrity: {
       state: "truncated",
       checkpoints: cps.length,
-      final: null,
       lastCheckpoint:
         last === null
           ? null
           : {
               index: last.statement.index,
-              time: last.statement.time / 1e6,
+              timeUs: last.statement.time,
               records: last.statement.records,
             },
-      unsignedRecords: end.uncoveredFrames,
-      code: "TRUNCATED",
-      message: end.reason,
+      uncoveredFrames: end.uncoveredFrames,
+      reason: end.reason,
     },
     signature: { signed: cps.length },
   });

@@ -223,11 +223,10 @@ describe(`disk full (${MODE === "tmpfs" ? "a real 256 KiB tmpfs" : "simulated EN
         checkpoints: found.length,
         lastCheckpoint: {
           index: last.statement.index,
-          time: last.statement.time / 1e6,
+          timeUs: last.statement.time,
           records: last.statement.records,
         },
-        code: "TRUNCATED",
-        message: end.reason,
+        reason: end.reason,
       },
     });
   }, 60_000);
