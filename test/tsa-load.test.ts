@@ -228,9 +228,14 @@ describe("tsa serve under load and abuse", () => {
       // when a write meets the socket the server already closed; either way the server cut it
       // off, and says so in its log.
       expect(chunked).toMatch(/^(HTTP\/1\.1 413 |<ECONNRESET>$|<EPIPE>$)/);
-      expect(
-        served.lines.filter((l) => / POST 413 request body exceeds 16384 bytes /.test(l)),
-      ).toHaveLength(2);
+      // The log line reaches us through the server's stderr, which may be read after the socket
+      // closed: wait for it, then require exactly the two.
+      const refused = () =>
+        served.lines.filter((l) => / POST 413 request body exceeds 16384 bytes /.test(l));
+      await waitUntil("both 413s in the server's log", () =>
+        refused().length >= 2 ? true : undefined,
+      );
+      expect(refused()).toHaveLength(2);
 
       // Malformed DER and wrong content types.
       for (const garbage of [
