@@ -11,7 +11,12 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { TrailsealError } from "../../src/errors.js";
 import { readCertificates } from "../../src/pem.js";
-import { checkPolicy, sealingPlan } from "../../src/policy.js";
+import {
+  parsePolicy,
+  readAuditPolicy,
+  sealingPlan,
+  type ParsedAuditPolicy,
+} from "../../src/policy.js";
 import { openLayer, parseStanzaDer } from "../../src/recipients.js";
 import { readAsciicast } from "../../src/formats/asciicast.js";
 import { readScript } from "../../src/formats/script.js";
@@ -372,18 +377,35 @@ const policy: Target = {
     } catch {
       return; // not JSON: the CLI reports that before the policy code sees it
     }
-    const problems = checkPolicy(value);
+    // checkPolicy is parsePolicy's problem list, so one parsePolicy call fuzzes both.
+    const { policy: parsed, problems } = parsePolicy(value);
     for (const p of problems) {
       if (typeof p.code !== "string" || typeof p.message !== "string" || typeof p.path !== "string")
         throw new Error(`malformed problem ${JSON.stringify(p)}`);
     }
-    // sealingPlan checks the policy again; only a policy without errors gets past that.
-    if (problems.some((p) => p.severity === "error")) return;
+    if ((parsed === null) !== problems.some((p) => p.severity === "error"))
+      throw new Error(
+        `parsePolicy gave ${parsed === null ? "no policy" : "a policy"} with problems ${JSON.stringify(problems)}`,
+      );
+    // readAuditPolicy reads the same document again: it must give an audit policy exactly when
+    // parsePolicy found one, and refuse everything else with POLICY_INVALID.
+    let audit: ParsedAuditPolicy;
     try {
-      sealingPlan(value);
+      audit = readAuditPolicy(value);
     } catch (e) {
       if (!(e instanceof TrailsealError)) throw e;
+      if (e.code !== "POLICY_INVALID" || parsed?.kind === "audit")
+        throw new Error(
+          `readAuditPolicy threw ${e.code} on a document parsePolicy read as ${parsed?.kind ?? "refused"}`,
+          { cause: e },
+        );
+      return;
     }
+    if (parsed?.kind !== "audit")
+      throw new Error(
+        `readAuditPolicy read a ${parsed?.kind ?? "refused"} document as an audit policy`,
+      );
+    sealingPlan(audit);
     await Promise.resolve();
   },
 };

@@ -3,6 +3,12 @@
  * `key: value` header lines, a blank line, then the trail bytes exactly as a file holds them.
  */
 import { join, relative } from "node:path";
+import type {
+  IntegrityVerdict,
+  SignatureVerdict,
+  TimestampVerdict,
+  Verdict,
+} from "../../src/verify/verdict.js";
 import { TESTDATA, certDer, stanzaKey as fixtureKey } from "../../test/helpers/fixtures.js";
 
 /** The repository root: vector headers name files relative to it (testdata/...). */
@@ -87,28 +93,42 @@ export const certificateDer = (path: string): Uint8Array => certDer(fixture(path
 /** A private key file named in a header, with the SPKI fingerprint stanzas are matched by. */
 export const stanzaKey = (path: string) => fixtureKey(fixture(path));
 
-/** What a verdict says, in the facts the vectors pin (kept to stable fields of the verdict). */
-export interface VerdictFacts {
-  valid: boolean;
-  integrity: { state: string; code: string | null; firstBadRecord: number | null };
-  signature: { state: string; code: string | null };
-  timestamp: { state: string; code: string | null };
-  downstream: { state: string } | null;
-  upstream: { state: string } | null;
-  failed: readonly string[];
+/** The parts of a verdict the vectors pin (its discriminated states, src/verify/verdict.ts). */
+export type VerdictFacts = Pick<
+  Verdict,
+  "valid" | "failed" | "integrity" | "signature" | "timestamp" | "downstream" | "upstream"
+>;
+
+/**
+ * The code an integrity verdict fails with: a truncated trail carries a reason, not an error, and
+ * its code is `TRUNCATED` (docs/TESTKIT.md, "expect"); a tampered one carries its error.
+ */
+function integrityCode(i: IntegrityVerdict): string | null {
+  switch (i.state) {
+    case "complete":
+      return null;
+    case "truncated":
+      return "TRUNCATED";
+    case "tampered":
+      return i.error.code;
+  }
 }
+
+/** The code of a signature or timestamp verdict that is not valid: its error, when it has one. */
+const failureCode = (s: SignatureVerdict | TimestampVerdict): string | null =>
+  s.state === "valid" ? null : (s.error?.code ?? null);
 
 /** The `expect:` and `verdict:` values a verdict gives (docs/TESTKIT.md). */
 export function summarize(v: VerdictFacts): { expect: string; verdict: string } {
   const i = v.integrity;
   const expect = v.valid
     ? "valid"
-    : ((i.state !== "complete" ? i.code : null) ??
-      (v.signature.state !== "valid" ? v.signature.code : null) ??
-      (v.timestamp.state !== "valid" ? v.timestamp.code : null) ??
+    : (integrityCode(i) ??
+      failureCode(v.signature) ??
+      failureCode(v.timestamp) ??
       `failed:${v.failed.join(",")}`);
   const verdict = [
-    `integrity=${i.state}${i.firstBadRecord === null ? "" : `@${i.firstBadRecord}`}`,
+    `integrity=${i.state}${i.state === "tampered" ? `@${i.firstBadRecord}` : ""}`,
     `signature=${v.signature.state}`,
     `timestamp=${v.timestamp.state}`,
     `downstream=${v.downstream?.state ?? "unknown"}`,
