@@ -245,6 +245,28 @@ describe("scanTrail on the real recording, sealed", () => {
     ]);
   });
 
+  it("a trail tampered in the middle is scanned up to the fault, with a note; only hits under checkpoint 1 are proven", async () => {
+    const bytes = readFileSync(p("s.trail"));
+    bytes[Math.floor(bytes.byteLength / 2)]! ^= 0x01;
+    writeFileSync(p("flip.trail"), bytes);
+    const s = await scan("flip.trail", { rules: adHocRules({ command: ["^echo "] }) });
+    expect(s.hits.map((h) => [h.text, h.record, h.checkpoint?.index ?? null, h.verified])).toEqual([
+      ["echo ", 7, 1, true],
+      ["echo ", 25, 1, true],
+      ["echo ", 37, 1, true],
+      ["echo ", 50, null, false],
+      ["echo ", 63, null, false],
+    ]);
+    expect([s.integrity, s.verifiedRecords, s.notes]).toEqual([
+      "tampered",
+      48,
+      [
+        "the scan stopped at a fault in the trail: record 95: downstream frame 52 fails authentication",
+        "records 48 to 101 are not covered by a verified checkpoint: hits there are unverified",
+      ],
+    ]);
+  });
+
   it("--permitted: card rules hit only once the trail has shown more cards than that", async () => {
     const cards = adHocRules({ creditcard: true });
     const s = await scan("s.trail", { rules: cards, permitted: 3 });
