@@ -3,7 +3,6 @@
  * each trail by `scanTrail`. Compiled patterns do not cross threads: the rules go to each
  * worker as their sources and are compiled there once.
  */
-import type { ContentActions, ContentSelection } from "../policy/content.js";
 import type { StanzaKey } from "../recipients.js";
 import { compilePattern } from "../scan/pattern.js";
 import { scanTrail, type ScanRule, type TrailScan } from "../scan/scan.js";
@@ -13,13 +12,9 @@ import { runPool, type TaskOutcome } from "./pool.js";
 import { trailBytes } from "./verify-many.js";
 
 /** A rule as data: its patterns as the policy wrote them. */
-export interface RuleSource {
-  readonly index: number;
-  readonly policy: string;
-  readonly selection: ContentSelection;
+export interface RuleSource extends Omit<ScanRule, "match" | "ignore"> {
   readonly match: readonly string[];
   readonly ignore: readonly string[];
-  readonly actions: ContentActions | null;
 }
 
 /** What every trail is scanned with; sent once to each worker. */
