@@ -28,6 +28,7 @@ const ENTRY_POINTS = [
   { in: join(root, "src", "cli", "bin.ts"), out: "trailseal" },
   // The worker thread of many-trail verification (src/archive/verify-many.ts loads it by URL).
   { in: join(root, "src", "archive", "verify-worker.ts"), out: "verify-worker" },
+  { in: join(root, "src", "archive", "scan-worker.ts"), out: "scan-worker" },
 ];
 
 // Chunk names carry content hashes: a stale chunk of an earlier build would stay forever.

@@ -129,8 +129,8 @@ describe("the bundled CLI (dist/bin, package.json bin)", () => {
     const files = readdirSync(BUNDLE);
     const js = files.filter((f) => f.endsWith(".js"));
     expect(js).toContain("trailseal.js");
-    // Entries: the bin and the archive worker thread (loaded by URL, so it keeps its name).
-    const entries = ["trailseal.js", "verify-worker.js"];
+    // Entries: the bin and the archive worker threads (loaded by URL, so they keep their names).
+    const entries = ["scan-worker.js", "trailseal.js", "verify-worker.js"];
     expect(js.filter((f) => entries.includes(f)).sort()).toEqual(entries);
     // Chunks: a command or a lazily loaded library (a dynamic import()) or shared code, named
     // with a content hash.

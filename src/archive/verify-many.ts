@@ -40,7 +40,7 @@ export interface Verified {
 const WORKER_HEAP_MB = 512;
 
 /** Reads one trail, counting its bytes; an unreadable file is an `IO` error naming it. */
-async function* trailBytes(
+export async function* trailBytes(
   path: string,
   cwd: string,
   count: { bytes: number },

@@ -68,6 +68,12 @@ const COMMANDS: readonly CommandEntry[] = [
     load: () => import("./verify.js"),
   },
   {
+    name: "scan",
+    summary: "search sealed trails as SPS content policies do (commands, screen, cards)",
+    example: "trailseal scan --policy content.json s.trail --key auditor.key --ca ca.crt",
+    load: () => import("./scan.js"),
+  },
+  {
     name: "summary",
     summary:
       "combine the --jsonl outputs of many verify runs (shards) into one summary and exit status",

@@ -1,0 +1,209 @@
+/**
+ * `trailseal scan` (src/cli/scan.ts), in-process: the real recording of testdata/recordings/scan
+ * sealed with a separate upstream key and signed, scanned with a content-policy file and ad-hoc
+ * rules; human output, --json, --jsonl over many trails on worker threads, exit statuses.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TESTDATA } from "./helpers/fixtures.js";
+import { runCli } from "./helpers/io.js";
+
+const dir = mkdtempSync(join(tmpdir(), "trailseal-scan-cli-"));
+const p = (n: string) => join(dir, n);
+const certs = (n: string) => join(TESTDATA, "certs", n);
+const pki = (n: string) => join(TESTDATA, "pki", n);
+const rec = (n: string) => join(TESTDATA, "recordings", "scan", n);
+const KEYS = ["--key", certs("rsa2048-a.key"), "--key", certs("rsa2048-c.key")];
+const CA = ["--ca", pki("root-ca.pem")];
+
+const POLICY = {
+  key: "0f4c6d8e-content",
+  body: {
+    name: "db-audit",
+    rules: [
+      {
+        actions: { log: true, notify: true, store_in_connection_database: false, terminate: true },
+        event: { selection: "command", match: ["^read ", "rm\\s+-rf"], ignore: [] },
+        gateway_groups: [],
+        remote_groups: [],
+      },
+    ],
+  },
+};
+
+beforeAll(async () => {
+  const create = await runCli([
+    ...["policy", "create", "--name", "scan", "--encrypt", certs("rsa2048-a.crt")],
+    ...["--upstream", certs("rsa2048-c.crt"), "--sign-identity", "signer", "--interval", "10"],
+    ...["-o", p("p.json")],
+  ]);
+  expect(create.code).toBe(0);
+  const seal = await runCli([
+    ...["seal", "--policy", p("p.json"), "--sign-cert", pki("signer-rsa-chain.pem")],
+    ...["--sign-key", pki("signer-rsa.key"), rec("shell.log"), "--timing", rec("shell.tm")],
+    ...["-o", p("s.trail")],
+  ]);
+  expect(seal.code).toBe(0);
+  writeFileSync(p("content.json"), JSON.stringify(POLICY));
+  mkdirSync(p("archive"));
+  copyFileSync(p("s.trail"), p("archive/a.trail"));
+  const whole = readFileSync(p("s.trail"));
+  writeFileSync(p("archive/b.trail"), whole.subarray(0, whole.byteLength - 10));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const scan = (args: readonly string[]) => runCli(["scan", ...args], { cwd: dir });
+
+describe("trailseal scan", () => {
+  it("a content policy (REST object): the hit, its proof and its actions, in words; exit 1", async () => {
+    const r = await scan(["--policy", "content.json", "s.trail", ...KEYS, ...CA]);
+    expect([r.code, r.stderr]).toEqual([1, ""]);
+    expect(r.stdout).toBe(
+      [
+        "s.trail: rule 0 of db-audit (command, from the keystrokes) at 14.812s, record 72 (upstream), checkpoint 2: verified",
+        "  matched: read ",
+        `  in:      read -rsp 'Password: ' pw; echo; echo "got \${#pw} characters"`,
+        "  actions: log, notify, terminate (trailseal does not act on them: the session is over)",
+        "s.trail: 1 hit; 147 records, 147 under a verified checkpoint (complete); 4 card numbers on the screen; commands from the keystrokes",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("ad hoc, without the upstream key: --command from the screen (noted), --creditcard masked past --permitted, --match", async () => {
+    const r = await scan([
+      ...["s.trail", "--command", "s3cret", "--creditcard", "--permitted", "3"],
+      ...["--match", "db01 maintenance", "--key", certs("rsa2048-a.key"), "--json", ...CA],
+    ]);
+    expect(r.code).toBe(1);
+    const [s] = JSON.parse(r.stdout) as [{ hits: unknown[]; commands: string; notes: string[] }];
+    // The password was typed with echo off: without the keystrokes nobody sees it.
+    // The title itself is no screen text (window_title is its selection): --match finds the
+    // echoed printf that set it. Ad-hoc rules: --match first, then --command, then --creditcard.
+    expect(s.hits).toEqual([
+      {
+        trail: "s.trail",
+        rule: { index: 0, policy: "ad-hoc" },
+        selection: "screen_content",
+        text: "db01 maintenance",
+        context: "admin@db01:~$ printf '\\033]2;db01 maintenance\\007'",
+        time: 22592144,
+        channel: "downstream",
+        record: 115,
+        checkpoint: { index: 3, timeUs: 28225213 },
+        verified: true,
+        actions: [],
+      },
+      {
+        trail: "s.trail",
+        rule: { index: 2, policy: "ad-hoc" },
+        selection: "creditcard",
+        text: "555555******4444",
+        context: `${"0".repeat(75)} 555555******4444`,
+        time: 28225213,
+        channel: "downstream",
+        record: 143,
+        checkpoint: { index: 3, timeUs: 28225213 },
+        verified: true,
+        actions: [],
+      },
+    ]);
+    expect(s.commands).toBe("screen");
+    expect(r.stdout).not.toContain("5555555555554444");
+  });
+
+  it("no rule matched: exit 0; the report says what was scanned", async () => {
+    const r = await scan(["s.trail", "--command", "shutdown", ...KEYS]);
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    expect(r.stdout).toBe(
+      "s.trail: 0 hits; 147 records, 0 under a verified checkpoint (complete); 4 card numbers on the screen; commands from the keystrokes\n" +
+        "  note: records 0 to 146 are not covered by a verified checkpoint: hits there are unverified\n",
+    );
+  });
+
+  it("a directory on two worker threads, --jsonl: each trail as it finishes, the truncated one's hit unverified, then a summary", async () => {
+    const r = await scan([
+      "archive",
+      "--command",
+      "^exit$",
+      "--jobs",
+      "2",
+      "--jsonl",
+      ...KEYS,
+      ...CA,
+    ]);
+    expect(r.code).toBe(1);
+    const lines = r.stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const scans = lines
+      .filter((l) => l.type === "scan")
+      .map((l) => {
+        const [h] = l.hits as { record: number; verified: boolean; checkpoint: unknown }[];
+        return [l.key, l.integrity, h!.record, h!.checkpoint, h!.verified];
+      })
+      .sort();
+    expect(scans).toEqual([
+      ["a.trail", "complete", 141, { index: 3, timeUs: 28225213 }, true],
+      ["b.trail", "truncated", 141, null, false],
+    ]);
+    expect(lines.at(-1)).toMatchObject({
+      type: "summary",
+      trails: 2,
+      trailsWithHits: 2,
+      hits: 2,
+      unverifiedHits: 1,
+      unreadable: 0,
+    });
+    expect(r.stderr).toBe(
+      "trailseal: summary: 2 trails: 2 hits (1 not verified) in 2, 0 unreadable\n",
+    );
+  });
+
+  it("usage and I/O errors exit 2, with the pattern, the policy or the trail named", async () => {
+    const norule = await scan(["s.trail", ...KEYS]);
+    expect([norule.code, norule.stderr]).toEqual([
+      2,
+      "trailseal: error: no rule given\ntrailseal: hint: give --policy content.json, or --match REGEX, --command REGEX or --creditcard\n",
+    ]);
+    const look = await scan(["s.trail", "--match", "a(?=b)", ...KEYS]);
+    expect([look.code, look.stderr]).toEqual([
+      2,
+      'trailseal: error: pattern "a(?=b)": a lookahead assertion at offset 1 is not supported (no linear-time engine can run it)\n',
+    ]);
+    writeFileSync(p("audit.json"), readFileSync(p("p.json")));
+    const audit = await scan(["s.trail", "--policy", "audit.json", ...KEYS]);
+    expect([audit.code, audit.stderr]).toEqual([
+      2,
+      "trailseal: error: audit.json: scan is an audit policy; a content policy is needed here\ntrailseal: hint: run 'trailseal policy check audit.json' to see every problem\n",
+    ]);
+    const nokey = await scan(["s.trail", "--creditcard"]);
+    expect(nokey.code).toBe(2);
+    expect(nokey.stderr).toMatch(
+      /^trailseal: error: s\.trail: no key given opens the downstream channel \(the screen\); any one of these would: entry 0: sha256:[0-9a-f]{64} \(O=trailseal tests, CN=trailseal test recipient rsa2048-a\)\n$/,
+    );
+    const stdin = await scan(["-", "--creditcard", ...KEYS]);
+    expect([stdin.code, stdin.stderr]).toEqual([
+      2,
+      "trailseal: error: scan reads each trail twice (verified, then decrypted)\ntrailseal: hint: save the trail to a file and name it\n",
+    ]);
+    const bad = await scan(["s.trail", "--creditcard", "--permitted", "-1", ...KEYS]);
+    expect([bad.code, bad.stderr]).toEqual([
+      2,
+      "trailseal: error: --permitted takes a whole number from 0, not '-1'\n",
+    ]);
+  });
+
+  it("--help shows examples and the limits", async () => {
+    const r = await scan(["--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("trailseal scan --policy content.json session.trail");
+    expect(r.stdout).toContain("trailseal does not terminate anything");
+    expect(r.stdout).toContain(
+      "Graphical protocols (RDP, ICA, VNC) are not recorded by trailseal.",
+    );
+  });
+});
