@@ -2,7 +2,6 @@ import { mkdir, readdir, stat, unlink, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { TrailsealError, isTrailsealError } from "../errors.js";
 import { fromBase64, utf8 } from "../bytes.js";
-import type { Channel } from "../events.js";
 import { commitmentLabel } from "../frames.js";
 import { claimedSigningTime, signatureValue } from "../sign.js";
 import { tokenGenTime } from "../timestamp/verify.js";
