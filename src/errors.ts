@@ -84,7 +84,9 @@ export type Missing =
   /** Consent to replace an existing authority (its old tokens and signatures stop chaining). */
   | "force-authority"
   /** A new local authority (the one there is unusable). */
-  | "new-authority";
+  | "new-authority"
+  /** The environment variable a secret was to be read from (`details.variable` names it). */
+  | "environment-variable";
 
 /** Structured facts about a failure, for callers that act on them rather than parse the message. */
 export interface ErrorDetails {
@@ -96,6 +98,8 @@ export interface ErrorDetails {
   readonly missing?: Missing;
   /** The offset at fault in a text the caller gave (a pattern), in UTF-16 code units from 0. */
   readonly offset?: number;
+  /** The environment variable at fault (its name, never its value). */
+  readonly variable?: string;
 }
 
 export interface ErrorOptions extends ErrorDetails {
@@ -120,6 +124,7 @@ export class TrailsealError extends Error {
     if (options?.record !== undefined) details.record = options.record;
     if (options?.missing !== undefined) details.missing = options.missing;
     if (options?.offset !== undefined) details.offset = options.offset;
+    if (options?.variable !== undefined) details.variable = options.variable;
     this.details = Object.freeze(details);
   }
 }

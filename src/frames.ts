@@ -39,13 +39,14 @@ export function frameNonce(counter: number, last: boolean): Uint8Array {
   return nonce;
 }
 
-/** HMAC-SHA-256(fileKey, "trailseal/1 key commitment " ‖ channel). */
+/** The text a channel's key commitment is an HMAC of: "trailseal/1 key commitment " ‖ channel. */
+export function commitmentLabel(channel: Channel): string {
+  return COMMITMENT_LABEL + channel;
+}
+
+/** HMAC-SHA-256(fileKey, commitmentLabel(channel)). */
 export function keyCommitment(fileKey: Uint8Array, channel: Channel): Uint8Array {
-  return new Uint8Array(
-    createHmac("sha256", fileKey)
-      .update(COMMITMENT_LABEL + channel)
-      .digest(),
-  );
+  return new Uint8Array(createHmac("sha256", fileKey).update(commitmentLabel(channel)).digest());
 }
 
 /** Checks an unwrapped key against the header's commitment; throws KEY_COMMITMENT_MISMATCH. */

@@ -19,8 +19,8 @@ export function resolvePassin(
     throw new TrailsealError(
       "PASSIN_INVALID",
       scheme === "env"
-        ? "--passin env: needs the name of an environment variable (env:VAR)"
-        : "--passin file: needs the path of a file (file:PATH)",
+        ? "secret source env: needs the name of an environment variable (env:VAR)"
+        : "secret source file: needs the path of a file (file:PATH)",
     );
   }
   switch (scheme) {
@@ -28,7 +28,9 @@ export function resolvePassin(
       const value = env[rest];
       if (value === undefined) {
         throw new TrailsealError("PASSIN_INVALID", `environment variable ${rest} is not set`, {
-          hint: `export ${rest}=… before running, or use --passin file:PATH`,
+          hint: `export ${rest}=… before running, or read the secret from a file (file:PATH)`,
+          missing: "environment-variable",
+          variable: rest,
         });
       }
       return value;

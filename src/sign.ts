@@ -30,7 +30,7 @@ import {
   encodeSignedData,
   encodeSigningCertificateV2,
   verifySigner,
-  type Attribute,
+  type CmsAttribute,
 } from "./pkix/signed.js";
 
 export { ChainValidator } from "./pkix/chain.js";
@@ -210,7 +210,7 @@ export async function signDetached(
     throw new TrailsealError("NO_CERTIFICATE", "the signing identity has no certificate");
   const leaf = certificate(leafDer);
   const profile = signatureProfile(identity.key, identity.scheme);
-  const attrs: Attribute[] = [
+  const attrs: CmsAttribute[] = [
     { oid: OID.contentType, values: [encodeOid(OID.data)] },
     { oid: OID.signingTime, values: [encodeTime(signingTime)] },
     { oid: OID.messageDigest, values: [encodeOctetString(digest(profile.hash, content))] },
@@ -379,6 +379,13 @@ export async function verifyDetached(
   };
 }
 
+/** Signs checkpoint contents (CMS SignedData, detached): what a trail writer is given. */
+export interface CheckpointSigner {
+  sign(content: Uint8Array, signingTime: Date): Promise<Uint8Array>;
+  /** The signature value inside a SignedData (what a CAdES-T timestamp stamps). */
+  signatureValue(signedData: Uint8Array): Uint8Array;
+}
+
 /**
  * A trail writer's checkpoint signer over a signing identity (detached SignedData; the signature
  * value is what a CAdES-T timestamp stamps).
@@ -386,10 +393,7 @@ export async function verifyDetached(
  * @example
  *   const writer = await TrailWriter.create({ ...options, signer: checkpointSigner(identity) });
  */
-export function checkpointSigner(identity: SigningIdentity): {
-  sign(content: Uint8Array, signingTime: Date): Promise<Uint8Array>;
-  signatureValue(signedData: Uint8Array): Uint8Array;
-} {
+export function checkpointSigner(identity: SigningIdentity): CheckpointSigner {
   return {
     sign: (content, at) => signDetached(content, identity, at),
     signatureValue,

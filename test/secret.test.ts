@@ -46,18 +46,19 @@ describe("resolvePassin", () => {
       name: "TrailsealError",
       code: "PASSIN_INVALID",
       message: "environment variable P12_PASS is not set",
-      hint: "export P12_PASS=… before running, or use --passin file:PATH",
+      hint: "export P12_PASS=… before running, or read the secret from a file (file:PATH)",
+      details: { missing: "environment-variable", variable: "P12_PASS" },
     });
   });
 
   it("an empty variable or file name is refused as such", () => {
     expect(failure("env:")).toMatchObject({
       code: "PASSIN_INVALID",
-      message: "--passin env: needs the name of an environment variable (env:VAR)",
+      message: "secret source env: needs the name of an environment variable (env:VAR)",
     });
     expect(failure("file:")).toMatchObject({
       code: "PASSIN_INVALID",
-      message: "--passin file: needs the path of a file (file:PATH)",
+      message: "secret source file: needs the path of a file (file:PATH)",
     });
   });
 

@@ -22,7 +22,7 @@ import {
   encodeSignedAttributes,
   encodeSignedData,
   encodeSigningCertificateV2,
-  type Attribute,
+  type CmsAttribute,
 } from "../src/pkix/signed.js";
 
 const PKI = join(import.meta.dirname, "..", "testdata", "pki");
@@ -178,13 +178,13 @@ describe("verifyDetached refuses", () => {
       contentType?: string;
       essCert?: Uint8Array;
       dropEss?: boolean;
-      extra?: Attribute;
+      extra?: CmsAttribute;
     } = {},
   ): Promise<Uint8Array> {
     const id = await identity("signer-rsa");
     const leaf = certificate(id.chain[0]!);
     const hash = change.digest ?? "sha256";
-    const attrs: Attribute[] = [
+    const attrs: CmsAttribute[] = [
       { oid: OID.contentType, values: [encodeOid(change.contentType ?? OID.data)] },
       { oid: OID.signingTime, values: [encodeTime(T)] },
       {

@@ -306,8 +306,10 @@ export function namingTrail(name: string, e: unknown): unknown {
     e.message.endsWith(`: ${name}`)
   )
     return e;
+  // The details stay: `missing` picks the hint the CLI prints.
   return new TrailsealError(e.code, `${name}: ${e.message}`, {
     cause: e,
+    ...e.details,
     ...(e.hint === undefined ? {} : { hint: e.hint }),
   });
 }

@@ -2,7 +2,7 @@ import { mkdir, readdir, stat, unlink, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { TrailsealError, isTrailsealError } from "../errors.js";
 import { fromBase64, utf8 } from "../bytes.js";
-import type { Channel } from "../events.js";
+import { commitmentLabel } from "../frames.js";
 import { claimedSigningTime, signatureValue } from "../sign.js";
 import { tokenGenTime } from "../timestamp/verify.js";
 import { TrailReader } from "../trail/reader.js";
@@ -26,9 +26,6 @@ const pad = (n: number) => String(n).padStart(3, "0");
  * instant the signature or token speaks for, as `trailseal verify` does (openssl `-attime`).
  */
 const attime = (d: Date | null) => (d === null ? "" : ` -attime ${Math.floor(d.getTime() / 1000)}`);
-
-/** The exact label the key commitment is an HMAC of (src/frames.ts). */
-const commitmentLabel = (c: Channel) => `trailseal/1 key commitment ${c}`;
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
   const cmd = newCommand("trailseal export", io)

@@ -68,7 +68,7 @@ export function say(
  * The CLI's words for what a library error says is missing: the library names the thing
  * (`details.missing`), only the CLI names the flag that gives it.
  */
-const MISSING_HINTS: Readonly<Record<Missing, string>> = {
+const MISSING_HINTS: Readonly<Record<Missing, string | ((e: TrailsealError) => string)>> = {
   "trust-anchor": "pass the CA that issued it as a trust anchor with --ca FILE",
   "tsa-trust-anchor": "pass the CA that issued the TSA's certificate with --tsa-ca FILE",
   "untrusted-certificate":
@@ -90,11 +90,15 @@ const MISSING_HINTS: Readonly<Record<Missing, string>> = {
   "force-authority":
     "use --force to replace it (tokens and signatures made with the old one will no longer chain to the new CA)",
   "new-authority": "run 'trailseal init --force' to make a new authority",
+  "environment-variable": (e) =>
+    `export ${e.details.variable ?? "the variable"}=… before running, or use --passin file:PATH`,
 };
 
 /** The hint printed under an error: the CLI's words for what is missing, else the library's. */
 export function hintFor(e: TrailsealError): string | undefined {
-  return e.details.missing !== undefined ? MISSING_HINTS[e.details.missing] : e.hint;
+  if (e.details.missing === undefined) return e.hint;
+  const hint = MISSING_HINTS[e.details.missing];
+  return typeof hint === "string" ? hint : hint(e);
 }
 
 /** Prints an error (and its hint) in the one voice and returns the exit code it maps to. */

@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { TrailsealError } from "../errors.js";
-import type { SessionEvent } from "../events.js";
+import type { Channel, SessionEvent, SessionMetadata } from "../events.js";
 import { writeAsciicastV2, writeAsciicastV3 } from "../replay/asciicast.js";
 import { writeJsonl } from "../replay/jsonl.js";
 import { TERMINAL_RESET, play } from "../replay/player.js";
@@ -13,6 +13,7 @@ import { describeAlternatives, type ChannelAccess } from "../trail/open.js";
 import { TrailReader, type TrailEnd } from "../trail/reader.js";
 import { verifyTrail, type SignatureVerdict } from "../verify.js";
 import { openTrail, type OpenedTrail } from "../trail/session.js";
+import type { Command } from "commander";
 import { collect, EXIT_FAILED, EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
 import {
   OutputFile,
@@ -116,7 +117,63 @@ async function verifiedPrefix(
 }
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
-  const cmd = newCommand("trailseal replay", io)
+  const cmd = replayCommand(io);
+  const early = parseArgs(cmd, argv);
+  if (early !== null) return early;
+  const flags = cmd.opts<ReplayFlags>();
+  const [trailPath] = cmd.args as [string];
+  return guard(io, async () => {
+    const { speed, idle } = await checkFlags(flags, trailPath, io);
+    const keys = await loadKeys(flags.key ?? [], passphrase(flags.passin, io), io);
+    const name = inputName(trailPath);
+    // Pass 1 (files only): find the verified prefix, so nothing unverified is shown by default.
+    const prefix =
+      trailPath === "-"
+        ? { upTo: undefined, truncated: false }
+        : await firstPass(flags, trailPath, name, io);
+    const { upTo } = prefix;
+    let { truncated } = prefix;
+
+    // No progress line while the terminal shows the session (playing, or output to it).
+    const toTerminal = flags.play === true || (flags.output === "-" && io.stdoutIsTTY);
+    const progress = toTerminal ? null : await Progress.forFile(io, `replaying ${name}`, trailPath);
+    const opened = await openTrail(
+      counted(await inputStream(trailPath, io), progress),
+      name,
+      keys,
+    ).catch((e: unknown) => {
+      throw namingTrail(name, e);
+    });
+    const { access } = opened.unlocked;
+    for (const w of opened.unlocked.warnings) say(io, "warning", w);
+    refuseUnopened(access, keys, name, io);
+
+    const metadata = opened.reader.header.session;
+    const events: AsyncIterable<SessionEvent> = namedItems(
+      name,
+      opened.events(upTo === undefined ? {} : { upTo }),
+    );
+    if (flags.play === true) {
+      // Stopped by Ctrl-C: the shell's convention for SIGINT, as when it comes during checking.
+      if (await playEvents(events, metadata, speed, idle, io)) return 130;
+    } else {
+      await writeReplay(flags, metadata, events, io);
+    }
+    // Pass 2 reads the trail again: from stdin it is the only pass, and a file may have been cut
+    // (or replaced) since pass 1. A stopped --play leaves the records unread: no end to report.
+    const end = upTo === undefined ? endOf(opened) : null;
+    if (!truncated && end?.state === "truncated") {
+      say(io, "warning", `${name} is truncated: ${end.reason}`);
+      truncated = true;
+    }
+    // A truncated trail fails the completeness check (as in verify), though its prefix is written.
+    return truncated ? EXIT_FAILED : EXIT_OK;
+  });
+}
+
+/** The replay command and its flags. */
+function replayCommand(io: Io): Command {
+  return newCommand("trailseal replay", io)
     .description("decrypt a trail for replay, with one or more private keys")
     .argument("<trail>", "the trail file (- for stdin: then truncation is only found at the end)")
     .option(
@@ -166,195 +223,194 @@ Exit status: 0 replayed, 1 no key opens the screen (downstream), or the trail is
 is truncated (its verified prefix is still written), 2 usage or I/O, 130 --play stopped with
 Ctrl-C.`,
     );
-  const early = parseArgs(cmd, argv);
-  if (early !== null) return early;
-  const flags = cmd.opts<ReplayFlags>();
-  const [trailPath] = cmd.args as [string];
-  return guard(io, async () => {
-    if (!(FORMATS as readonly string[]).includes(flags.format)) {
-      throw new TrailsealError(
-        "USAGE",
-        `--format must be one of ${FORMATS.join(", ")}, not ${flags.format}`,
-      );
-    }
-    if (flags.format === "script" && (flags.output === "-" || flags.timingOutput === undefined)) {
-      throw new TrailsealError(
-        "USAGE",
-        "--format script writes two files: give -o TYPESCRIPT and --timing-output TIMING",
-      );
-    }
-    const speed = Number(flags.speed);
-    if (!(speed > 0))
-      throw new TrailsealError("USAGE", `--speed must be a positive number, not ${flags.speed}`);
-    const idle = flags.idleLimit === undefined ? undefined : Number(flags.idleLimit);
-    if (idle !== undefined && !(idle > 0))
-      throw new TrailsealError("USAGE", `--idle-limit must be a positive number of seconds`);
-    for (const target of [flags.output, flags.timingOutput]) {
-      if (
-        target !== undefined &&
-        target !== "-" &&
-        trailPath !== "-" &&
-        (await sameFile(io, target, trailPath))
-      ) {
-        throw new TrailsealError("USAGE", `the output ${target} is the trail being replayed`, {
-          hint: "write the replay to another file",
-        });
-      }
-    }
-    const keys = await loadKeys(flags.key ?? [], passphrase(flags.passin, io), io);
-    const name = inputName(trailPath);
+}
 
-    // Pass 1 (files only): find the verified prefix, so nothing unverified is shown by default.
-    let upTo: number | undefined;
-    let truncated = false;
-    if (trailPath !== "-") {
-      const anchors = flags.ca === undefined ? null : await loadCertificates(flags.ca, io);
-      const prefix = await verifiedPrefix(trailPath, io, anchors).catch((e: unknown) => {
-        throw namingTrail(name, e);
-      });
-      if (anchors === null && prefix.signed) {
-        say(
-          io,
-          "notice",
-          `the checkpoint signatures of ${name} were not checked (only its chain); pass --ca FILE to check them, or run 'trailseal verify'`,
-        );
-      }
-      if (prefix.notice !== null) {
-        truncated = true;
-        say(io, "warning", prefix.notice);
-        if (flags.unverifiedTail === true)
-          say(io, "warning", "--unverified-tail: replaying the uncovered records too");
-        else {
-          upTo = prefix.upTo;
-          say(
-            io,
-            "hint",
-            "only the verified prefix is replayed; pass --unverified-tail for the rest",
-          );
-        }
-      }
-    }
-
-    // No progress line while the terminal shows the session (playing, or output to it).
-    const toTerminal = flags.play === true || (flags.output === "-" && io.stdoutIsTTY);
-    const progress = toTerminal ? null : await Progress.forFile(io, `replaying ${name}`, trailPath);
-    const opened = await openTrail(
-      counted(await inputStream(trailPath, io), progress),
-      name,
-      keys,
-    ).catch((e: unknown) => {
-      throw namingTrail(name, e);
-    });
-    const { access } = opened.unlocked;
-    for (const w of opened.unlocked.warnings) say(io, "warning", w);
-    if (access.downstream.encrypted && access.downstream.openedBy === null) {
-      const lines = [
-        `no key given opens the downstream channel (the screen) of ${name}; any one of these would:`,
-      ];
-      for (const alt of describeAlternatives(access.downstream)) lines.push(`  ${alt}`);
-      if (access.upstream.encrypted && access.upstream.openedBy === null) {
-        lines.push("and for the upstream channel (keystrokes), any one of:");
-        for (const alt of describeAlternatives(access.upstream)) lines.push(`  ${alt}`);
-      }
-      const partial = halfOpened(access.downstream, keys);
-      lines.push(...partial);
-      if (keys.length > 0) {
-        lines.push(
-          `the keys given: ${keys.map((k) => `sha256:${k.spkiFingerprint} (${k.source})`).join(", ")}`,
-        );
-      }
-      throw new TrailsealError("NO_MATCHING_KEY", lines.map(printable).join("\n"), {
-        hint:
-          keys.length === 0
-            ? "pass --key FILE (repeat it for four-eyes)"
-            : partial.length > 0
-              ? "a four-eyes entry needs both keys: repeat --key"
-              : "none of the keys given is one of these: use the private key of a certificate listed",
-      });
-    }
-    if (access.upstream.encrypted && access.upstream.openedBy === null) {
-      say(
-        io,
-        "notice",
-        "the keystrokes (upstream) are hidden: no key given opens them; any one of these would:",
-      );
-      for (const alt of describeAlternatives(access.upstream)) {
-        io.stderr.write(`  ${printable(alt)}\n`);
-      }
-      for (const line of halfOpened(access.upstream, keys)) io.stderr.write(`${printable(line)}\n`);
-    }
-
-    const metadata = opened.reader.header.session;
-    const events: AsyncIterable<SessionEvent> = namedItems(
-      name,
-      opened.events(upTo === undefined ? {} : { upTo }),
+/** Refuses flags that do not fit together, and an output that is the trail itself. */
+async function checkFlags(
+  flags: ReplayFlags,
+  trailPath: string,
+  io: Io,
+): Promise<{ speed: number; idle: number | undefined }> {
+  if (!(FORMATS as readonly string[]).includes(flags.format)) {
+    throw new TrailsealError(
+      "USAGE",
+      `--format must be one of ${FORMATS.join(", ")}, not ${flags.format}`,
     );
-    if (flags.play === true) {
-      const idleLimit = idleLimitFor(idle, metadata.extra);
-      const controller = new AbortController();
-      const stop = () => controller.abort();
-      process.once("SIGINT", stop);
-      try {
-        await play(events, {
-          out: io.stdout,
-          speed,
-          ...(idleLimit === undefined ? {} : { idleLimit }),
-          signal: controller.signal,
-        });
-      } finally {
-        process.removeListener("SIGINT", stop);
-        // Restore the terminal, whatever modes the recording left it in.
-        if (io.stdoutIsTTY) io.stdout.write(TERMINAL_RESET);
-      }
-      // Stopped by Ctrl-C: the shell's convention for SIGINT, as when it comes during checking.
-      if (controller.signal.aborted) return 130;
-    } else {
-      // Decrypted screens and keystrokes: readable by the owner only (0600), as a private key is.
-      const privately = { force: flags.force === true, mode: 0o600 };
-      const out = await OutputFile.create(flags.output, io, privately);
-      let timing: OutputFile | null = null;
-      try {
-        // A timing file that cannot be made must not leave the typescript's temporary file behind.
-        if (flags.format === "script")
-          timing = await OutputFile.create(flags.timingOutput!, io, privately);
-        switch (flags.format) {
-          case "asciicast":
-            await writeAsciicastV2(metadata, events, out.write);
-            break;
-          case "asciicast-v3":
-            await writeAsciicastV3(metadata, events, out.write);
-            break;
-          case "raw":
-            await writeRaw(metadata, events, out.write);
-            break;
-          case "jsonl":
-            await writeJsonl(metadata, events, out.write);
-            break;
-          case "script":
-            await writeScript(metadata, events, out.write, timing!.write);
-            break;
-          case "text":
-            await writeText(metadata, events, out.write);
-            break;
-        }
-        await out.commit();
-        await timing?.commit();
-      } catch (e) {
-        await out.abort();
-        await timing?.abort();
-        throw e;
-      }
+  }
+  if (flags.format === "script" && (flags.output === "-" || flags.timingOutput === undefined)) {
+    throw new TrailsealError(
+      "USAGE",
+      "--format script writes two files: give -o TYPESCRIPT and --timing-output TIMING",
+    );
+  }
+  const speed = Number(flags.speed);
+  if (!(speed > 0))
+    throw new TrailsealError("USAGE", `--speed must be a positive number, not ${flags.speed}`);
+  const idle = flags.idleLimit === undefined ? undefined : Number(flags.idleLimit);
+  if (idle !== undefined && !(idle > 0))
+    throw new TrailsealError("USAGE", `--idle-limit must be a positive number of seconds`);
+  for (const target of [flags.output, flags.timingOutput]) {
+    if (
+      target !== undefined &&
+      target !== "-" &&
+      trailPath !== "-" &&
+      (await sameFile(io, target, trailPath))
+    ) {
+      throw new TrailsealError("USAGE", `the output ${target} is the trail being replayed`, {
+        hint: "write the replay to another file",
+      });
     }
-    // Pass 2 reads the trail again: from stdin it is the only pass, and a file may have been cut
-    // (or replaced) since pass 1. A stopped --play leaves the records unread: no end to report.
-    const end = upTo === undefined ? endOf(opened) : null;
-    if (!truncated && end?.state === "truncated") {
-      say(io, "warning", `${name} is truncated: ${end.reason}`);
-      truncated = true;
-    }
-    // A truncated trail fails the completeness check (as in verify), though its prefix is written.
-    return truncated ? EXIT_FAILED : EXIT_OK;
+  }
+  return { speed, idle };
+}
+
+/** Pass 1: the verified prefix of a trail file (upTo: where replay stops), with its notices. */
+async function firstPass(
+  flags: ReplayFlags,
+  trailPath: string,
+  name: string,
+  io: Io,
+): Promise<{ upTo: number | undefined; truncated: boolean }> {
+  let upTo: number | undefined;
+  let truncated = false;
+  const anchors = flags.ca === undefined ? null : await loadCertificates(flags.ca, io);
+  const prefix = await verifiedPrefix(trailPath, io, anchors).catch((e: unknown) => {
+    throw namingTrail(name, e);
   });
+  if (anchors === null && prefix.signed) {
+    say(
+      io,
+      "notice",
+      `the checkpoint signatures of ${name} were not checked (only its chain); pass --ca FILE to check them, or run 'trailseal verify'`,
+    );
+  }
+  if (prefix.notice !== null) {
+    truncated = true;
+    say(io, "warning", prefix.notice);
+    if (flags.unverifiedTail === true)
+      say(io, "warning", "--unverified-tail: replaying the uncovered records too");
+    else {
+      upTo = prefix.upTo;
+      say(io, "hint", "only the verified prefix is replayed; pass --unverified-tail for the rest");
+    }
+  }
+  return { upTo, truncated };
+}
+
+/** Throws NO_MATCHING_KEY when no key opens the screen; notes hidden keystrokes. */
+function refuseUnopened(
+  access: Readonly<Record<Channel, ChannelAccess>>,
+  keys: readonly PrivateKey[],
+  name: string,
+  io: Io,
+): void {
+  if (access.downstream.encrypted && access.downstream.openedBy === null) {
+    const lines = [
+      `no key given opens the downstream channel (the screen) of ${name}; any one of these would:`,
+    ];
+    for (const alt of describeAlternatives(access.downstream)) lines.push(`  ${alt}`);
+    if (access.upstream.encrypted && access.upstream.openedBy === null) {
+      lines.push("and for the upstream channel (keystrokes), any one of:");
+      for (const alt of describeAlternatives(access.upstream)) lines.push(`  ${alt}`);
+    }
+    const partial = halfOpened(access.downstream, keys);
+    lines.push(...partial);
+    if (keys.length > 0) {
+      lines.push(
+        `the keys given: ${keys.map((k) => `sha256:${k.spkiFingerprint} (${k.source})`).join(", ")}`,
+      );
+    }
+    throw new TrailsealError("NO_MATCHING_KEY", lines.map(printable).join("\n"), {
+      hint:
+        keys.length === 0
+          ? "pass --key FILE (repeat it for four-eyes)"
+          : partial.length > 0
+            ? "a four-eyes entry needs both keys: repeat --key"
+            : "none of the keys given is one of these: use the private key of a certificate listed",
+    });
+  }
+  if (access.upstream.encrypted && access.upstream.openedBy === null) {
+    say(
+      io,
+      "notice",
+      "the keystrokes (upstream) are hidden: no key given opens them; any one of these would:",
+    );
+    for (const alt of describeAlternatives(access.upstream)) {
+      io.stderr.write(`  ${printable(alt)}\n`);
+    }
+    for (const line of halfOpened(access.upstream, keys)) io.stderr.write(`${printable(line)}\n`);
+  }
+}
+
+/** Plays the events in this terminal; true when stopped by Ctrl-C. */
+async function playEvents(
+  events: AsyncIterable<SessionEvent>,
+  metadata: SessionMetadata,
+  speed: number,
+  idle: number | undefined,
+  io: Io,
+): Promise<boolean> {
+  const idleLimit = idleLimitFor(idle, metadata.extra);
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once("SIGINT", stop);
+  try {
+    await play(events, {
+      out: io.stdout,
+      speed,
+      ...(idleLimit === undefined ? {} : { idleLimit }),
+      signal: controller.signal,
+    });
+  } finally {
+    process.removeListener("SIGINT", stop);
+    // Restore the terminal, whatever modes the recording left it in.
+    if (io.stdoutIsTTY) io.stdout.write(TERMINAL_RESET);
+  }
+  return controller.signal.aborted;
+}
+
+/** Writes the events in the chosen format to the output file(s), 0600, all or nothing. */
+async function writeReplay(
+  flags: ReplayFlags,
+  metadata: SessionMetadata,
+  events: AsyncIterable<SessionEvent>,
+  io: Io,
+): Promise<void> {
+  // Decrypted screens and keystrokes: readable by the owner only (0600), as a private key is.
+  const privately = { force: flags.force === true, mode: 0o600 };
+  const out = await OutputFile.create(flags.output, io, privately);
+  let timing: OutputFile | null = null;
+  try {
+    // A timing file that cannot be made must not leave the typescript's temporary file behind.
+    if (flags.format === "script")
+      timing = await OutputFile.create(flags.timingOutput!, io, privately);
+    switch (flags.format) {
+      case "asciicast":
+        await writeAsciicastV2(metadata, events, out.write);
+        break;
+      case "asciicast-v3":
+        await writeAsciicastV3(metadata, events, out.write);
+        break;
+      case "raw":
+        await writeRaw(metadata, events, out.write);
+        break;
+      case "jsonl":
+        await writeJsonl(metadata, events, out.write);
+        break;
+      case "script":
+        await writeScript(metadata, events, out.write, timing!.write);
+        break;
+      case "text":
+        await writeText(metadata, events, out.write);
+        break;
+    }
+    await out.commit();
+    await timing?.commit();
+  } catch (e) {
+    await out.abort();
+    await timing?.abort();
+    throw e;
+  }
 }
 
 /** The idle limit for --play: the flag, else the recording's own (asciicast idle_time_limit). */

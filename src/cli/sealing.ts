@@ -9,10 +9,14 @@ import type { SealingPlan } from "../policy.js";
 import { AUTHORITY_FILES, defaultHome, loadAuthority } from "../authority.js";
 import { describeCertificate, readCertificates } from "../pem.js";
 import { readPrivateKeys } from "../keys.js";
-import { checkpointSigner, loadSigningIdentity, type SigningIdentity } from "../sign.js";
+import {
+  checkpointSigner,
+  loadSigningIdentity,
+  type CheckpointSigner,
+  type SigningIdentity,
+} from "../sign.js";
 import { LOCAL_POLICY_OID, localStamper, serialSource, type Stamper } from "../timestamp/token.js";
 import { remoteStamper, shownUrl } from "../timestamp/client.js";
-import type { CheckpointSigner } from "../trail/writer.js";
 import { collect, say, type Io } from "./io.js";
 import { loadCertificates, loadPlan, passphrase } from "./common.js";
 import { readInput } from "./files.js";

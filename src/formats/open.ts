@@ -47,7 +47,8 @@ export async function openRecording(
           "USAGE",
           `${options.source ?? "input"} is a util-linux script log; its timing file is needed`,
           {
-            hint: "pass the file written by --log-timing (or script -t) with --timing FILE",
+            hint: "give the timing file script wrote (options.timing)",
+            missing: "timing-file",
           },
         );
       }

@@ -1,7 +1,7 @@
 /**
  * What trailseal does with a key on a token, behind interfaces that mirror the software paths:
  * a DecryptionKey unwraps a stanza's content key (RSA-OAEP SHA-256 on the token, or ECDH on the
- * token with the X9.63 KDF and AES key unwrap left to software), a Signer makes the signature
+ * token with the X9.63 KDF and AES key unwrap left to software), a TokenSigner makes the signature
  * value of a CMS SignerInfo. The private key never leaves the token; only the content key (or the
  * ECDH shared secret it is derived from) comes into memory.
  */
@@ -36,7 +36,7 @@ export interface SignatureAlgorithm {
 }
 
 /** A private key that signs (sign.ts's SigningIdentity key, with the key on a token). */
-export interface Signer {
+export interface TokenSigner {
   /** The certificate with the key's CKA_ID on the token (DER), if there is one. */
   readonly certificate: Uint8Array | null;
   readonly spkiFingerprint: string | null;
@@ -354,7 +354,7 @@ function signRsa(key: TokenKey, data: Uint8Array, alg: SignatureAlgorithm): Uint
 }
 
 /** The token key as a signer of CMS signature values. */
-export function tokenSigner(key: TokenKey): Signer {
+export function tokenSigner(key: TokenKey): TokenSigner {
   const { keyType, curve } = key.info;
   return {
     certificate: key.info.certificate,

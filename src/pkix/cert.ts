@@ -110,9 +110,10 @@ export function certificate(der: Uint8Array): Certificate {
   try {
     facts = parse(copy, fingerprint);
   } catch (e) {
+    // A fault of the DER reader is worded as the fault alone: this message names the certificate.
     const why =
-      e instanceof TrailsealError
-        ? e.message.replace(/^certificate is malformed: /, "")
+      e instanceof TrailsealError && e.cause instanceof DerError
+        ? e.cause.message
         : (e as Error).message;
     throw new TrailsealError(
       "NOT_A_CERTIFICATE",

@@ -226,8 +226,11 @@ export class DerReader {
     readonly mode: DerMode = "der",
   ) {}
 
+  /** Throws; the fault alone (without `what`) is the cause's message, for callers that re-word it. */
   fail(why: string): never {
-    throw new TrailsealError(this.code, `${this.what} is malformed: ${why}`);
+    throw new TrailsealError(this.code, `${this.what} is malformed: ${why}`, {
+      cause: new DerError(why),
+    });
   }
 
   #guard<T>(read: () => T): T {

@@ -32,7 +32,7 @@ import { allowsSigning, certificate, type Certificate } from "./cert.js";
 export type { AlgorithmIdentifier };
 
 /** One Attribute (RFC 5652 §5.3): its type and the DER of each AttributeValue. */
-export interface Attribute {
+export interface CmsAttribute {
   oid: string;
   values: Uint8Array[];
 }
@@ -45,7 +45,7 @@ export interface SignerInfoParts {
   version: number;
   sid: SignerIdentifier;
   digestAlgorithm: AlgorithmIdentifier;
-  signedAttrs: Attribute[] | null;
+  signedAttrs: CmsAttribute[] | null;
   /**
    * The signed attributes exactly as received, re-tagged as SET OF (0x31): the bytes the
    * signature covers (RFC 5652 §5.4). Null when there are none.
@@ -53,7 +53,7 @@ export interface SignerInfoParts {
   signedAttrsDer: Uint8Array | null;
   signatureAlgorithm: AlgorithmIdentifier;
   signature: Uint8Array;
-  unsignedAttrs: Attribute[];
+  unsignedAttrs: CmsAttribute[];
 }
 
 export interface SignedDataParts {
@@ -112,7 +112,7 @@ export function decodeSignedData(der: Uint8Array, options: DecodeOptions = {}): 
   return { version, digestAlgorithms, eContentType, eContent, certificates, signerInfos };
 }
 
-function attributes(r: DerReader, t: Tlv): Attribute[] {
+function attributes(r: DerReader, t: Tlv): CmsAttribute[] {
   return r.children(t).map((a) => {
     const parts = r.children(r.expect(a, TAG.SEQUENCE, "Attribute"));
     const oid = r.oid(parts[0], "attribute type");
@@ -146,7 +146,7 @@ function signerInfo(r: DerReader, t: Tlv): SignerInfoParts {
   const version = r.int(s[i++], "SignerInfo version");
   const sid = signerIdentifier(r, s[i++]);
   const digestAlgorithm = r.algorithm(s[i++], "SignerInfo digestAlgorithm");
-  let signedAttrs: Attribute[] | null = null;
+  let signedAttrs: CmsAttribute[] | null = null;
   let signedAttrsDer: Uint8Array | null = null;
   if (s[i]?.tag === TAG.CTX0) {
     const t0 = s[i++]!;
@@ -159,7 +159,7 @@ function signerInfo(r: DerReader, t: Tlv): SignerInfoParts {
   }
   const signatureAlgorithm = r.algorithm(s[i++], "SignerInfo signatureAlgorithm");
   const signature = r.value(r.expect(s[i++], TAG.OCTET_STRING, "SignerInfo signature"));
-  let unsignedAttrs: Attribute[] = [];
+  let unsignedAttrs: CmsAttribute[] = [];
   if (s[i]?.tag === TAG.CTX1) unsignedAttrs = attributes(r, s[i++]!);
   if (i !== s.length) r.fail("unexpected element at the end of SignerInfo");
   return {
@@ -178,11 +178,11 @@ function signerInfo(r: DerReader, t: Tlv): SignerInfoParts {
 // Encoding
 
 /** The DER SET OF Attribute that a signer signs (RFC 5652 §5.4), sorted per X.690 §11.6. */
-export function encodeSignedAttributes(attrs: readonly Attribute[]): Uint8Array {
+export function encodeSignedAttributes(attrs: readonly CmsAttribute[]): Uint8Array {
   return setOf(attrs.map(encodeAttribute));
 }
 
-function encodeAttribute(a: Attribute): Uint8Array {
+function encodeAttribute(a: CmsAttribute): Uint8Array {
   return seq(encodeOid(a.oid), setOf(a.values));
 }
 
@@ -322,7 +322,7 @@ export function decodeSigningCertificate(
 
 /** The one value of a signed attribute, null when absent; `invalid` when it has several. */
 export function singleAttribute(
-  attrs: readonly Attribute[],
+  attrs: readonly CmsAttribute[],
   oid: string,
   name: string,
   invalid: (check: string) => Error,
@@ -359,7 +359,7 @@ export interface VerifiedSigner {
   /** Every certificate offered (in the SignedData, then the caller's) other than the signer's. */
   others: Uint8Array[];
   hash: HashName;
-  signedAttrs: Attribute[];
+  signedAttrs: CmsAttribute[];
   /** The signingTime attribute, or null when absent. */
   signingTime: Date | null;
 }
@@ -490,7 +490,7 @@ function checkSignerKey(
 }
 
 /** ESS signingCertificate(V2) binds the signer certificate (RFC 5035 §3; RFC 5816 §2.2.1). */
-function checkEss(attrs: readonly Attribute[], signer: Certificate, rules: SignerRules): void {
+function checkEss(attrs: readonly CmsAttribute[], signer: Certificate, rules: SignerRules): void {
   const { invalid } = rules;
   const v2 = singleAttribute(attrs, OID.signingCertificateV2, "signingCertificateV2", invalid);
   const v1 =

@@ -23,6 +23,8 @@ import {
   type SealingPlan,
 } from "../policy.js";
 import { makeStanza, type RecipientEntry } from "../recipients.js";
+import type { CheckpointSigner } from "../sign.js";
+import type { Stamper } from "../timestamp/token.js";
 import {
   CHANNEL_CODE,
   FLAG_CONTINUED,
@@ -46,19 +48,6 @@ import {
   type TrailHeader,
 } from "./format.js";
 
-/** Signs checkpoint contents (CMS SignedData, detached). */
-export interface CheckpointSigner {
-  sign(content: Uint8Array, signingTime: Date): Promise<Uint8Array>;
-  /** The signature value inside a SignedData (what a CAdES-T timestamp stamps). */
-  signatureValue(signedData: Uint8Array): Uint8Array;
-}
-
-/** Obtains RFC 3161 tokens (src/timestamp: local TSA or remote client). */
-export interface TimestampSource {
-  readonly kind: "local" | "remote";
-  stamp(imprint: Uint8Array, nonce: bigint): Promise<Uint8Array>;
-}
-
 export interface TrailWriterOptions {
   /**
    * The audit policy that configures the trail: the policy object itself (a body or REST
@@ -74,7 +63,7 @@ export interface TrailWriterOptions {
   /** Wall clock, for signing times and the header's creation time. */
   readonly clock: () => Date;
   readonly signer?: CheckpointSigner | null;
-  readonly stamper?: TimestampSource | null;
+  readonly stamper?: Stamper | null;
   /**
    * Wait for each stamp before going on (sealing a finished recording). When false (live
    * recording), a slow or unreachable TSA never holds up recording: stamps are written when they

@@ -24,7 +24,7 @@ import { LOCAL_POLICY_OID, localStamper } from "../../src/timestamp/token.js";
 import { startTsaServer } from "../../src/timestamp/server.js";
 import { remoteStamper } from "../../src/timestamp/client.js";
 import { sealEvents } from "../../src/trail/session.js";
-import type { TimestampSource } from "../../src/trail/writer.js";
+import type { Stamper } from "../../src/timestamp/token.js";
 import {
   decodeCheckpointBody,
   decodeRecordPrefix,
@@ -127,7 +127,7 @@ async function seal(label: string, o: SealOptions): Promise<Uint8Array> {
           serial: nextSerial,
         })
       : null;
-  let stamper: TimestampSource | null = null;
+  let stamper: Stamper | null = null;
   if (server !== null) stamper = remoteStamper([server.url], { policyOid: REMOTE_POLICY_OID });
   else if (o.stamps !== undefined) {
     const local = localStamper(TSA, {
