@@ -778,7 +778,7 @@ describe("PKCS#12 past a parser limit (issue 15 item 2's message)", () => {
       const len = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >> 8, n & 0xff];
       return new Uint8Array([tag, ...len, ...body]);
     };
-    let nested = new Uint8Array([0x05, 0x00]);
+    let nested: Uint8Array = new Uint8Array([0x05, 0x00]);
     for (let i = 0; i < 150; i++) nested = der(0x30, nested);
     const pfx = der(0x30, new Uint8Array([0x02, 0x01, 0x03, ...nested]));
     await expectCode(
