@@ -323,7 +323,7 @@ describe("readCertificates: errors", () => {
     );
   });
 
-  it("DER_INVALID for DER that is nothing trailseal knows, and for trailing bytes", async () => {
+  it("DER_INVALID for DER that is nothing trailseal knows; trailing bytes only warn (issue 15 item 5)", async () => {
     const unknown = new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x07]);
     await expectCode(
       readCertificates(unknown, { source: "x.der" }),
@@ -332,11 +332,13 @@ describe("readCertificates: errors", () => {
     );
     const der = file("variants/der.der");
     const trailing = new Uint8Array([...der, 0x00, 0x00]);
-    await expectCode(
-      readCertificates(trailing, { source: "t.der" }),
-      "DER_INVALID",
-      "t.der: invalid DER: 2 bytes of trailing data after the DER element",
-    );
+    const warnings: string[] = [];
+    const found = await readCertificates(trailing, {
+      source: "t.der",
+      onWarning: (w) => warnings.push(w),
+    });
+    expect(found).toEqual([der]);
+    expect(warnings).toEqual(["t.der: 2 bytes after the DER element ignored (not part of it)"]);
   });
 });
 

@@ -78,30 +78,7 @@ CSR instead of a certificate, corrupt base64 or DER, wrong PKCS#12 password).
     const passphrase = opts.passin === undefined ? undefined : readPassin(opts.passin, io);
     const now = io.now();
 
-    // Read everything first; with several inputs a bad one is reported (file named) and the
-    // others still print, as cat does, and the exit status says that one failed.
-    const found: { source: string; index: number; der: Uint8Array; info: CertificateInfo }[] = [];
-    let failed = false;
-    for (const file of files) {
-      const source = inputName(file);
-      try {
-        const bytes = await readInput(file, io);
-        const certificates = await readCertificates(bytes, {
-          source,
-          forApi: true,
-          onWarning: (message) => say(io, "warning", message),
-          ...(passphrase === undefined ? {} : { passphrase }),
-        });
-        // Numbered within its own file, so "certificate 2" is the second of that file.
-        certificates.forEach((der, i) =>
-          found.push({ source, index: i + 1, der, info: describeCertificate(der) }),
-        );
-      } catch (e) {
-        if (files.length === 1 || !(e instanceof TrailsealError)) throw e;
-        reportError(io, e);
-        failed = true;
-      }
-    }
+    const { found, failed } = await readAll(files, passphrase, io);
 
     for (const { source, index, info } of found) {
       for (const w of warnings(info, now)) {
@@ -123,6 +100,41 @@ CSR instead of a certificate, corrupt base64 or DER, wrong PKCS#12 password).
     }
     return failed ? EXIT_USAGE : EXIT_OK;
   });
+}
+
+type Found = { source: string; index: number; der: Uint8Array; info: CertificateInfo };
+
+/** The certificates of every input, in order, and whether one input was not read. */
+async function readAll(
+  files: readonly string[],
+  passphrase: string | undefined,
+  io: Io,
+): Promise<{ found: Found[]; failed: boolean }> {
+  // Read everything first; with several inputs a bad one is reported (file named) and the
+  // others still print, as cat does, and the exit status says that one failed.
+  const found: Found[] = [];
+  let failed = false;
+  for (const file of files) {
+    const source = inputName(file);
+    try {
+      const bytes = await readInput(file, io);
+      const certificates = await readCertificates(bytes, {
+        source,
+        forApi: true,
+        onWarning: (message) => say(io, "warning", message),
+        ...(passphrase === undefined ? {} : { passphrase }),
+      });
+      // Numbered within its own file, so "certificate 2" is the second of that file.
+      certificates.forEach((der, i) =>
+        found.push({ source, index: i + 1, der, info: describeCertificate(der) }),
+      );
+    } catch (e) {
+      if (files.length === 1 || !(e instanceof TrailsealError)) throw e;
+      reportError(io, e);
+      failed = true;
+    }
+  }
+  return { found, failed };
 }
 
 /** What SPS users should know about a certificate they are about to use for encryption. */

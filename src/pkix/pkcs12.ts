@@ -124,6 +124,7 @@ function macPassword(
   const expected = octets(macData.mac.digest as asn1js.OctetString);
   const salt = octets(macData.macSalt);
   const iterations = macData.iterations ?? 1;
+  if (!(iterations >= 1)) throw invalid("the MAC's iteration count is below 1");
   const content = authSafeContent(pfx);
   for (const candidate of candidates) {
     const key = pkcs12Key(hash, length, bmpPassword(candidate), salt, iterations);
