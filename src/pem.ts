@@ -57,6 +57,11 @@ export interface ReadOptions {
    * the explanation says only that a certificate is wanted.
    */
   forApi?: boolean;
+  /**
+   * Told of what was read but is not quite right (bytes after a DER file's one element), as a
+   * message naming the source. Without it such warnings are not reported.
+   */
+  onWarning?: (message: string) => void;
 }
 
 const BEGIN = "-----BEGIN CERTIFICATE-----\n";
@@ -395,6 +400,7 @@ export type Thing =
   | "certificate-request"
   | "public-key"
   | "crl"
+  | "java-keystore"
   | "other";
 
 const THING_NAMES: Readonly<Record<Thing, string>> = {
@@ -406,6 +412,7 @@ const THING_NAMES: Readonly<Record<Thing, string>> = {
   "certificate-request": "a certificate signing request (CSR)",
   "public-key": "a bare public key",
   crl: "a certificate revocation list (CRL)",
+  "java-keystore": "a Java KeyStore",
   other: "no certificate",
 };
 
@@ -601,7 +608,13 @@ export function bareBase64(text: string): Uint8Array | undefined {
 /** Checks that DER is one well-formed certificate that OpenSSL parses (throws DerError). */
 function validateCertificate(der: Uint8Array): void {
   certificateSpki(der);
-  checkWithOpenssl(der);
+  try {
+    checkWithOpenssl(der);
+  } catch {
+    // Node's X509Certificate tries PEM last, so its message ("PEM routines::no start line")
+    // says nothing about this DER.
+    throw new DerError("the certificate is well-formed DER, but OpenSSL cannot parse it");
+  }
 }
 
 async function certificatesFromDer(
@@ -616,7 +629,7 @@ async function certificatesFromDer(
     new TrailsealError("DER_INVALID", `${where}${what}: invalid DER: ${(e as Error).message}`, {
       cause: e,
     });
-  let bytes = der;
+  let bytes = block === undefined ? wholeElement(der, options) : der;
   // OpenSSL's TRUSTED CERTIFICATE is the certificate followed by its trust settings.
   if (block?.label === "TRUSTED CERTIFICATE") {
     try {
@@ -682,6 +695,38 @@ async function certificatesFromDer(
     default:
       throw notACertificate(source, thingOfDer(kind), options.forApi === true);
   }
+}
+
+/**
+ * A binary input's one element. Java keystores are named (they are not ASN.1); bytes after the
+ * element (a CRLF some tools append) are dropped with a warning, as openssl ignores them.
+ */
+function wholeElement(der: Uint8Array, options: ReadOptions): Uint8Array {
+  const { source } = options;
+  const magic = Buffer.from(der.subarray(0, 4)).toString("hex");
+  if (magic === "feedfeed" || magic === "cececece") {
+    const keystore = source === "<stdin>" ? "KEYSTORE" : source;
+    throw new TrailsealError(
+      "NOT_A_CERTIFICATE",
+      `${source} holds a Java KeyStore (${magic === "feedfeed" ? "JKS" : "JCEKS"}), which trailseal does not read: convert it to PKCS#12 first`,
+      {
+        hint: `keytool -importkeystore -srckeystore ${keystore} -destkeystore ${keystore}.p12 -deststoretype pkcs12`,
+      },
+    );
+  }
+  let end: number;
+  try {
+    // BER mode: a PKCS#7 or PKCS#12 file may use indefinite lengths (classify decides later).
+    end = readTlv(der, 0, der.length, "ber").end;
+  } catch {
+    return der; // classify names what is wrong
+  }
+  if (end === der.length) return der;
+  const n = der.length - end;
+  options.onWarning?.(
+    `${source}: ${n} ${n === 1 ? "byte" : "bytes"} after the DER element ignored (not part of it)`,
+  );
+  return der.subarray(0, end);
 }
 
 function noCertificate(source: string, why?: string): TrailsealError {

@@ -311,10 +311,28 @@ describe("trailseal pem: errors exit 2", () => {
     });
   }
 
-  it("prints nothing when a later file fails", async () => {
-    const r = await pem(["rsa2048-a.crt", "bad/no-certificate.txt"]);
+  it("with several inputs, reports each bad one (file named), prints the others, exits 2 (issue 15 item 8)", async () => {
+    const r = await pem([
+      "rsa2048-a.crt",
+      "bad/no-certificate.txt",
+      "missing.crt",
+      "rsa2048-b.crt",
+    ]);
+    expect(r.stderr).toBe(
+      "trailseal: error: no certificate found in bad/no-certificate.txt\n" +
+        "trailseal: error: no such file: missing.crt\n",
+    );
+    expect(r.stdout).toBe(A + B);
     expect(r.code).toBe(2);
-    expect(r.stdout).toBe("");
+  });
+
+  it("a single bad input keeps today's output: the error alone", async () => {
+    const r = await pem(["bad/no-certificate.txt"]);
+    expect([r.code, r.stdout, r.stderr]).toEqual([
+      2,
+      "",
+      "trailseal: error: no certificate found in bad/no-certificate.txt\n",
+    ]);
   });
 });
 
@@ -330,4 +348,78 @@ describe("trailseal pem --help", () => {
     const r = await runCli(["--help"]);
     expect(r.stdout).toContain("trailseal pem --api auditor.p12 --passin env:P12_PASS");
   });
+});
+
+describe("trailseal pem: odd binary inputs (issue 15 items 5, 7)", () => {
+  const tmp = mkdtempSync(join(tmpdir(), "trailseal-pem-odd-"));
+  const der = execFileSync("openssl", [
+    "x509",
+    "-in",
+    join(DIR, "rsa2048-a.crt"),
+    "-outform",
+    "DER",
+  ]);
+  const at = (name: string, bytes: Uint8Array): string => {
+    writeFileSync(join(tmp, name), bytes);
+    return join(tmp, name);
+  };
+
+  it("DER followed by CRLF is read, with a warning naming the file and the byte count", async () => {
+    const file = at("crlf.der", Buffer.concat([der, Buffer.from("\r\n")]));
+    const r = await pem([file]);
+    expect([r.code, r.stdout, r.stderr]).toEqual([
+      0,
+      A,
+      `trailseal: warning: ${file}: 2 bytes after the DER element ignored (not part of it)\n`,
+    ]);
+  });
+
+  it("a DER CRL is named a CRL (openssl's own, made with openssl ca -gencrl)", async () => {
+    writeFileSync(join(tmp, "index.txt"), "");
+    const config =
+      `[ca]\ndefault_ca = d\n[d]\ndatabase = ${join(tmp, "index.txt")}\n` +
+      "default_md = sha256\ndefault_crl_days = 30\n";
+    writeFileSync(join(tmp, "ca.cnf"), config);
+    const crlPem = execFileSync(
+      "openssl",
+      [
+        "ca",
+        "-gencrl",
+        "-config",
+        join(tmp, "ca.cnf"),
+        "-keyfile",
+        join(DIR, "ca.key"),
+        "-cert",
+        join(DIR, "ca.crt"),
+      ],
+      { stdio: ["ignore", "pipe", "ignore"] },
+    );
+    const crlDer = execFileSync("openssl", ["crl", "-outform", "DER"], { input: crlPem });
+    const file = at("list.crl", crlDer);
+    const r = await pem([file]);
+    expect([r.code, r.stdout, r.stderr]).toEqual([
+      2,
+      "",
+      `trailseal: error: ${file} holds a certificate revocation list (CRL), not a certificate: the API wants an X.509 certificate\n` +
+        "trailseal: hint: give the certificate file (.crt/.pem/.p7b/.p12)\n",
+    ]);
+  });
+
+  for (const [kind, magic] of [
+    ["JKS", "feedfeed00000002"],
+    ["JCEKS", "cececece00000002"],
+  ] as const) {
+    it(`a ${kind} keystore is named a Java KeyStore, with how to convert it`, async () => {
+      const file = at(`keystore.${kind.toLowerCase()}`, Buffer.from(`${magic}00000001`, "hex"));
+      const r = await pem([file]);
+      expect([r.code, r.stdout, r.stderr]).toEqual([
+        2,
+        "",
+        `trailseal: error: ${file} holds a Java KeyStore (${kind}), which trailseal does not read: convert it to PKCS#12 first\n` +
+          `trailseal: hint: keytool -importkeystore -srckeystore ${file} -destkeystore ${file}.p12 -deststoretype pkcs12\n`,
+      ]);
+    });
+  }
+
+  it("cleans up", () => rmSync(tmp, { recursive: true, force: true }));
 });

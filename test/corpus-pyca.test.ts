@@ -24,26 +24,7 @@ const run = promisify(execFile);
  * Files where trailseal and openssl disagree today, with the reason. `pending` entries are
  * defects of trailseal, named by the item of the real-world-inputs issue that fixes them.
  */
-const DIFFERENCES: Readonly<Record<string, string>> = {
-  // pending, issue 15 item 1: the MAC is over a zero-length password; openssl tries both.
-  ...Object.fromEntries(
-    [
-      "pkcs12/name-1-no-pwd.p12",
-      "pkcs12/name-2-3-no-pwd.p12",
-      "pkcs12/name-2-no-pwd.p12",
-      "pkcs12/name-3-no-pwd.p12",
-      "pkcs12/name-all-no-pwd.p12",
-      "pkcs12/name-unicode-no-pwd.p12",
-      "pkcs12/no-cert-name-2-no-pwd.p12",
-      "pkcs12/no-cert-name-3-no-pwd.p12",
-      "pkcs12/no-cert-name-all-no-pwd.p12",
-      "pkcs12/no-cert-name-unicode-no-pwd.p12",
-      "pkcs12/no-cert-no-name-no-pwd.p12",
-      "pkcs12/no-name-no-pwd.p12",
-      "pkcs12/no-password.p12",
-    ].map((f) => [f, "pending (issue 15 item 1): PKCS#12 with a zero-length password"]),
-  ),
-};
+const DIFFERENCES: Readonly<Record<string, string>> = {};
 
 /** pyca's passwords (its docs: mostly `cryptography`; NIST PKITS `password`; none for -no-pwd). */
 function password(path: string): string | undefined {

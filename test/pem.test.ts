@@ -1,5 +1,5 @@
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -323,7 +323,7 @@ describe("readCertificates: errors", () => {
     );
   });
 
-  it("DER_INVALID for DER that is nothing trailseal knows, and for trailing bytes", async () => {
+  it("DER_INVALID for DER that is nothing trailseal knows; trailing bytes only warn (issue 15 item 5)", async () => {
     const unknown = new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x07]);
     await expectCode(
       readCertificates(unknown, { source: "x.der" }),
@@ -332,11 +332,13 @@ describe("readCertificates: errors", () => {
     );
     const der = file("variants/der.der");
     const trailing = new Uint8Array([...der, 0x00, 0x00]);
-    await expectCode(
-      readCertificates(trailing, { source: "t.der" }),
-      "DER_INVALID",
-      "t.der: invalid DER: 2 bytes of trailing data after the DER element",
-    );
+    const warnings: string[] = [];
+    const found = await readCertificates(trailing, {
+      source: "t.der",
+      onWarning: (w) => warnings.push(w),
+    });
+    expect(found).toEqual([der]);
+    expect(warnings).toEqual(["t.der: 2 bytes after the DER element ignored (not part of it)"]);
   });
 });
 
@@ -691,4 +693,100 @@ describe("a PKCS#12 bundle of many certificates (issue 15 item 2)", () => {
     const found = await readCertificates(p12, { source: "bundle.p12", passphrase: "bundle" });
     expect(found.map((c) => toPem(c))).toEqual(certs.map((c) => toPem(c)));
   }, 60_000);
+});
+
+describe("PKCS#12 with a zero-length password (issue 15 item 1)", () => {
+  const PYCA = "/usr/lib/python3/dist-packages/cryptography_vectors/pkcs12";
+  const certPem = readFileSync(join(DIR, "rsa2048-a.crt"), "utf8");
+  const pkcs12 = (args: string[]): Uint8Array =>
+    new Uint8Array(
+      execFileSync(
+        "openssl",
+        ["pkcs12", "-export", "-in", "rsa2048-a.crt", "-inkey", "rsa2048-a.key", ...args],
+        { cwd: DIR },
+      ),
+    );
+  const expected = [certPem];
+
+  it("reads a file openssl made with -passout pass:, given no password or pass:", async () => {
+    const p12 = pkcs12(["-passout", "pass:"]);
+    for (const options of [{}, { passphrase: "" }]) {
+      const found = await readCertificates(p12, { source: "empty.p12", ...options });
+      expect(found.map((c) => toPem(c))).toEqual(expected);
+    }
+  });
+
+  it("reads a file with no MAC at all (openssl -nomac, no encryption) without a password", async () => {
+    const p12 = pkcs12(["-passout", "pass:", "-nomac", "-keypbe", "NONE", "-certpbe", "NONE"]);
+    const found = await readCertificates(p12, { source: "nomac.p12" });
+    expect(found.map((c) => toPem(c))).toEqual(expected);
+  });
+
+  it("still refuses a wrong password on a file whose MAC is over the empty password", async () => {
+    await expectCode(
+      readCertificates(pkcs12(["-passout", "pass:"]), { source: "empty.p12", passphrase: "x" }),
+      "PKCS12_PASSWORD",
+      "wrong password for PKCS#12 file empty.p12",
+    );
+  });
+
+  it.skipIf(!existsSync(`${PYCA}/no-password.p12`))(
+    "reads pyca's files whose MAC is over zero bytes (no-password.p12 also with legacy RC2)",
+    async () => {
+      const read = async (name: string) =>
+        (await readCertificates(new Uint8Array(readFileSync(join(PYCA, name))), { source: name }))
+          .length;
+      expect(await read("no-password.p12")).toBe(1);
+      expect(await read("name-all-no-pwd.p12")).toBe(3);
+      expect(await read("no-cert-no-name-no-pwd.p12")).toBe(2);
+    },
+  );
+
+  const python = spawnSync("python3", [
+    "-c",
+    "import cryptography.hazmat.primitives.serialization.pkcs12",
+  ]);
+  it.skipIf(python.status !== 0)(
+    "reads what pyca/cryptography writes with NoEncryption()",
+    async () => {
+      const script = [
+        "import sys",
+        "from cryptography import x509",
+        "from cryptography.hazmat.primitives import serialization as s",
+        "from cryptography.hazmat.primitives.serialization import pkcs12",
+        "key = s.load_pem_private_key(open(sys.argv[1], 'rb').read(), None)",
+        "cert = x509.load_pem_x509_certificate(open(sys.argv[2], 'rb').read())",
+        "sys.stdout.buffer.write(pkcs12.serialize_key_and_certificates(b'a', key, cert, None, s.NoEncryption()))",
+      ].join("\n");
+      const p12 = new Uint8Array(
+        execFileSync("python3", [
+          "-c",
+          script,
+          join(DIR, "rsa2048-a.key"),
+          join(DIR, "rsa2048-a.crt"),
+        ]),
+      );
+      const found = await readCertificates(p12, { source: "noencryption.p12" });
+      expect(found.map((c) => toPem(c))).toEqual(expected);
+    },
+  );
+});
+
+describe("PKCS#12 past a parser limit (issue 15 item 2's message)", () => {
+  it("says the limit was hit, not that the file is invalid", async () => {
+    // PFX { version 3, a SEQUENCE nested 150 deep }: beyond asn1js's nesting depth of 100.
+    const der = (tag: number, body: Uint8Array): Uint8Array => {
+      const n = body.length;
+      const len = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >> 8, n & 0xff];
+      return new Uint8Array([tag, ...len, ...body]);
+    };
+    let nested: Uint8Array = new Uint8Array([0x05, 0x00]);
+    for (let i = 0; i < 150; i++) nested = der(0x30, nested);
+    const pfx = der(0x30, new Uint8Array([0x02, 0x01, 0x03, ...nested]));
+    await expectCode(
+      readCertificates(pfx, { source: "deep.p12" }),
+      "PKCS12_INVALID",
+      "deep.p12: PKCS#12 file not read: it exceeds a limit of trailseal's ASN.1 parser (maximum nesting depth exceeded), not necessarily a fault of the file",
+    );
+  });
 });

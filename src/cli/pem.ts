@@ -7,7 +7,16 @@ import {
   type CertificateInfo,
 } from "../pem.js";
 import { inputName, readInput, readPassin } from "./files.js";
-import { EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
+import {
+  EXIT_OK,
+  EXIT_USAGE,
+  guard,
+  newCommand,
+  parseArgs,
+  reportError,
+  say,
+  type Io,
+} from "./io.js";
 
 interface PemOptions {
   api?: boolean;
@@ -42,8 +51,14 @@ Examples:
   trailseal pem --api auditor.p12 --passin env:P12_PASS
   openssl x509 -in auditor.crt -text | trailseal pem --json
 
-Exit status: 0 printed, 2 usage or I/O error (no certificate, a key or CSR instead of a
-certificate, corrupt base64 or DER, wrong PKCS#12 password).
+Refused, with the reason: private keys, CSRs, bare public keys, CRLs, Java KeyStores (JKS,
+JCEKS: convert them with keytool -importkeystore -deststoretype pkcs12), corrupt base64 or DER.
+DER followed by stray bytes (a CRLF) is read, with a warning.
+
+With several inputs, a bad one is reported (file named) and the others still print.
+
+Exit status: 0 printed, 2 usage or I/O error, or any input not read (no certificate, a key or
+CSR instead of a certificate, corrupt base64 or DER, wrong PKCS#12 password).
 `,
   );
   const parsed = parseArgs(cmd, argv);
@@ -63,21 +78,7 @@ certificate, corrupt base64 or DER, wrong PKCS#12 password).
     const passphrase = opts.passin === undefined ? undefined : readPassin(opts.passin, io);
     const now = io.now();
 
-    // Read everything first, so an error in a later file prints nothing half-done.
-    const found: { source: string; index: number; der: Uint8Array; info: CertificateInfo }[] = [];
-    for (const file of files) {
-      const source = inputName(file);
-      const bytes = await readInput(file, io);
-      const certificates = await readCertificates(bytes, {
-        source,
-        forApi: true,
-        ...(passphrase === undefined ? {} : { passphrase }),
-      });
-      // Numbered within its own file, so "certificate 2" is the second of that file.
-      certificates.forEach((der, i) =>
-        found.push({ source, index: i + 1, der, info: describeCertificate(der) }),
-      );
-    }
+    const { found, failed } = await readAll(files, passphrase, io);
 
     for (const { source, index, info } of found) {
       for (const w of warnings(info, now)) {
@@ -97,8 +98,43 @@ certificate, corrupt base64 or DER, wrong PKCS#12 password).
     } else {
       for (const { der } of found) io.stdout.write(toPem(der));
     }
-    return EXIT_OK;
+    return failed ? EXIT_USAGE : EXIT_OK;
   });
+}
+
+type Found = { source: string; index: number; der: Uint8Array; info: CertificateInfo };
+
+/** The certificates of every input, in order, and whether one input was not read. */
+async function readAll(
+  files: readonly string[],
+  passphrase: string | undefined,
+  io: Io,
+): Promise<{ found: Found[]; failed: boolean }> {
+  // Read everything first; with several inputs a bad one is reported (file named) and the
+  // others still print, as cat does, and the exit status says that one failed.
+  const found: Found[] = [];
+  let failed = false;
+  for (const file of files) {
+    const source = inputName(file);
+    try {
+      const bytes = await readInput(file, io);
+      const certificates = await readCertificates(bytes, {
+        source,
+        forApi: true,
+        onWarning: (message) => say(io, "warning", message),
+        ...(passphrase === undefined ? {} : { passphrase }),
+      });
+      // Numbered within its own file, so "certificate 2" is the second of that file.
+      certificates.forEach((der, i) =>
+        found.push({ source, index: i + 1, der, info: describeCertificate(der) }),
+      );
+    } catch (e) {
+      if (files.length === 1 || !(e instanceof TrailsealError)) throw e;
+      reportError(io, e);
+      failed = true;
+    }
+  }
+  return { found, failed };
 }
 
 /** What SPS users should know about a certificate they are about to use for encryption. */

@@ -488,6 +488,7 @@ export type DerKind =
   | "ec-private-key"
   | "certificate-request"
   | "public-key"
+  | "crl"
   | "unknown";
 
 /**
@@ -501,6 +502,8 @@ export type DerKind =
  * - RSAPrivateKey (RFC 8017 A.1.2): SEQUENCE of 9+ INTEGERs
  * - ECPrivateKey (RFC 5915 §3): SEQUENCE { INTEGER 1, OCTET STRING, [0]?, [1]? }
  * - SubjectPublicKeyInfo (RFC 5280 §4.1.2.7): SEQUENCE { AlgorithmIdentifier, BIT STRING }
+ * - CertificateList (RFC 5280 §5.1): the certificate's outline, but the TBSCertList has
+ *   [version INTEGER,] signature, issuer, then thisUpdate, a Time where a certificate has none
  * Throws DerError when the bytes are not one well-formed DER element.
  */
 export function classify(der: Uint8Array): DerKind {
@@ -530,6 +533,8 @@ function classifyAs(der: Uint8Array, mode: DerMode): DerKind {
     if (inner.length === 4 && inner[0]?.tag === INTEGER && inner[3]?.tag === 0xa0) {
       return "certificate-request";
     }
+    const thisUpdate = inner[inner[0]?.tag === INTEGER ? 3 : 2]?.tag;
+    if (thisUpdate === TAG.UTC_TIME || thisUpdate === TAG.GENERALIZED_TIME) return "crl";
     if (inner.length >= 6) return "certificate";
     return "unknown";
   }
