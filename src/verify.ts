@@ -42,6 +42,11 @@ export interface VerifyOptions {
   readonly anchors?: readonly Uint8Array[];
   /** Trust anchors for TSAs (DER). */
   readonly tsaAnchors?: readonly Uint8Array[];
+  /**
+   * Certificates (DER) that may supply a signer's or a TSA's certificate, or complete a chain,
+   * when the trail leaves them out; never trusted by themselves (openssl's `-untrusted`).
+   */
+  readonly untrusted?: readonly Uint8Array[];
   /** Private keys: with them every frame of the channels they open is decrypted too. */
   readonly keys?: readonly StanzaKey[];
   /** What must hold; by default `complete`, plus what the header enables, plus `decrypt` with keys. */
@@ -100,12 +105,14 @@ export async function verifyTrail(
     channels: new ChannelFold(header, opened.ok ? opened.decoder : null),
     stamps: new StampFold({
       anchors: options.tsaAnchors ?? [],
+      untrusted: options.untrusted ?? [],
       validator,
       expected: header.policy.timestamping !== null,
       policyOid: header.policy.policyOid,
     }),
     signatures: new SignatureFold({
       anchors: options.anchors ?? [],
+      untrusted: options.untrusted ?? [],
       validator,
       expected: header.policy.signing,
       timestamped: header.policy.timestamping !== null,

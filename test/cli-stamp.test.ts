@@ -371,7 +371,7 @@ describe("trailseal stamp", () => {
       ],
       [
         ["stamp", "--verify", "report.tsr", "--tsa-ca", join(home, "ca.crt")],
-        "--verify needs --data FILE (the data that was stamped)",
+        "--verify needs --data FILE (the data that was stamped) or --digest HEX (its digest)",
       ],
       [
         ["stamp", "nope.txt", "--tsa", "local", "--home", home, "-o", "x.tsr"],

@@ -19,6 +19,8 @@ export interface VerifySetup {
   readonly cwd: string;
   readonly anchors: readonly Uint8Array[];
   readonly tsaAnchors: readonly Uint8Array[];
+  /** Certificates that may complete a signer's or TSA's chain (never trusted). */
+  readonly untrusted?: readonly Uint8Array[];
   readonly keys: readonly StanzaKey[];
   readonly require?: readonly Requirement[];
 }
@@ -79,6 +81,7 @@ export async function verifyOne(
   const verdict = await verifyTrail(source, input.path, {
     anchors: setup.anchors,
     tsaAnchors: setup.tsaAnchors,
+    ...(setup.untrusted === undefined ? {} : { untrusted: setup.untrusted }),
     keys: setup.keys,
     validator,
     ...(setup.require === undefined ? {} : { require: setup.require }),

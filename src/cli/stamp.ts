@@ -3,7 +3,7 @@ import { createReadStream } from "node:fs";
 import { stat, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { defaultHome, loadAuthority } from "../authority.js";
-import { toHex } from "../bytes.js";
+import { fromHex, toHex } from "../bytes.js";
 import { TrailsealError } from "../errors.js";
 import { parseResponse, remoteStamper } from "../timestamp/client.js";
 import { checkPolicyOid, nonceFromRandom } from "../timestamp/request.js";
@@ -15,7 +15,7 @@ import {
   type Stamper,
 } from "../timestamp/token.js";
 import { checkToken, tokenImprintHash, verifyToken, type TokenFacts } from "../timestamp/verify.js";
-import { loadCertificates } from "./common.js";
+import { loadCertificates, printable } from "./common.js";
 import { inputName, readInput } from "./files.js";
 import { tlsTrust } from "./sealing.js";
 import {
@@ -39,7 +39,9 @@ interface StampFlags {
   timeout: string;
   verify?: string;
   data?: string;
+  digest?: string;
   tsaCa?: string[];
+  untrusted?: string[];
   tsaTlsCa?: string[];
   json?: boolean;
   force?: boolean;
@@ -69,8 +71,17 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     .option("--verify <tsr>", "verify this .tsr (TimeStampResp or bare token) instead of stamping")
     .option("--data <file>", "with --verify: the data that was stamped")
     .option(
+      "--digest <hex>",
+      "with --verify, instead of --data: the data's digest (the token's imprint algorithm)",
+    )
+    .option(
       "--tsa-ca <file>",
       "with --verify (or remote stamping): trust anchor of the TSA (repeatable)",
+      collect,
+    )
+    .option(
+      "--untrusted <file>",
+      "with --verify: certificates that may supply the TSA's certificate or complete its chain, never trusted by themselves (repeatable)",
       collect,
     )
     .option(
@@ -85,13 +96,16 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
 Verification checks everything (RFC 3161, RFC 5816): status granted, imprint, one signer,
 contentType and messageDigest, the signature, the ESS signingCertificate(V2) binding, the
 timeStamping EKU (present, critical, alone), and the chain to a --tsa-ca anchor at genTime. With
-no --tsa-ca the local authority's ca.crt is the anchor.
+no --tsa-ca the local authority's ca.crt is the anchor. A token may leave out the TSA's
+certificate (a request without certReq) or an intermediate: give them with --untrusted, as to
+openssl's -untrusted; they help build the chain and are never trusted by themselves.
 
 Examples:
   trailseal stamp report.pdf --tsa local -o report.pdf.tsr
   trailseal stamp report.pdf --tsa https://tsa.example/tsr --tsa http://backup.example/ --tsa-ca tsa-root.pem -o report.tsr
   trailseal stamp report.pdf --tsa https://tsa.internal/ --tsa-tls-ca corp-tls-root.pem --tsa-ca tsa-root.pem -o report.tsr
   trailseal stamp --verify report.pdf.tsr --data report.pdf --tsa-ca ~/.trailseal/ca.crt
+  trailseal stamp --verify token.tsr --digest 5f3a…e1 --tsa-ca tsa-root.pem --untrusted tsa.pem
   openssl ts -verify -in report.pdf.tsr -data report.pdf -CAfile ~/.trailseal/ca.crt
 
 Exit status: 0 stamped or valid, 1 the token is invalid or untrusted, 2 usage or I/O error
@@ -129,8 +143,13 @@ async function stamp(file: string | undefined, flags: StampFlags, io: Io): Promi
     throw new TrailsealError("USAGE", "give -o FILE.tsr (or -o - for stdout)");
   const tsa = flags.tsa ?? [];
   if (tsa.length === 0) throw new TrailsealError("USAGE", "give --tsa local or --tsa URL");
-  if (flags.data !== undefined || flags.json === true) {
-    throw new TrailsealError("USAGE", "--data and --json go with --verify");
+  if (
+    flags.data !== undefined ||
+    flags.digest !== undefined ||
+    flags.untrusted !== undefined ||
+    flags.json === true
+  ) {
+    throw new TrailsealError("USAGE", "--data, --digest, --untrusted and --json go with --verify");
   }
   const policyOid = flags.policyOid === undefined ? null : checkPolicyOid(flags.policyOid);
   // A .tsr is evidence: an earlier token there is not replaced unless asked (checked before the
@@ -226,6 +245,82 @@ function factsJson(facts: TokenFacts): Record<string, unknown> {
   };
 }
 
+/** What the token must stamp: the data (hashed with the token's algorithm) or a given digest. */
+type Stamped = { data: string } | { digest: Uint8Array };
+
+function stampedOf(flags: StampFlags): Stamped {
+  if (flags.data !== undefined && flags.digest !== undefined)
+    throw new TrailsealError("USAGE", "give --data FILE or --digest HEX, not both");
+  if (flags.data !== undefined) return { data: flags.data };
+  if (flags.digest === undefined) {
+    throw new TrailsealError(
+      "USAGE",
+      "--verify needs --data FILE (the data that was stamped) or --digest HEX (its digest)",
+    );
+  }
+  // As openssl's -digest: hex digits only; a digest of the wrong length fails as a mismatch.
+  if (!/^(?:[0-9a-fA-F]{2})+$/.test(flags.digest))
+    throw new TrailsealError(
+      "USAGE",
+      `--digest must be an even number of hex digits, not ${flags.digest}`,
+    );
+  return { digest: fromHex(flags.digest.toLowerCase()) };
+}
+
+/** The TSA anchors: --tsa-ca, else the local authority's CA (said on stderr). */
+async function tsaAnchors(flags: StampFlags, io: Io): Promise<Uint8Array[]> {
+  const anchors = await loadCertificates(flags.tsaCa ?? [], io);
+  if (anchors.length > 0) return anchors;
+  const home = defaultHome(io.env, io.cwd, flags.home);
+  let ca: Uint8Array;
+  try {
+    ca = (await loadAuthority(home, { now: io.now() })).ca;
+  } catch (e) {
+    throw new TrailsealError("USAGE", "give --tsa-ca FILE: the trust anchor of the TSA", {
+      cause: e,
+      hint: `there is no local authority in ${home} to fall back on`,
+    });
+  }
+  say(io, "notice", `no --tsa-ca given: trusting the local authority's CA (${home}/ca.crt)`);
+  return [ca];
+}
+
+/** The token of a .tsr: a granted TimeStampResp's, or the bytes themselves (a bare token). */
+function tokenOf(bytes: Uint8Array): Uint8Array {
+  let response: ReturnType<typeof parseResponse>;
+  try {
+    response = parseResponse(bytes);
+  } catch {
+    return bytes; // not a TimeStampResp: take it as a bare token
+  }
+  if (response.token === undefined) {
+    // The TSA's own words say why (openssl shows them too); the caller prefixes the file name.
+    const text =
+      response.statusText === undefined ? "" : `; status text '${printable(response.statusText)}'`;
+    throw new TrailsealError(
+      "TIMESTAMP_INVALID",
+      `the response's status is ${response.status} and it carries no token (${response.failInfo === undefined ? "no failInfo" : `failInfo ${response.failInfo.join(",")}`}${text})`,
+    );
+  }
+  return response.token;
+}
+
+function factsText(facts: TokenFacts, stamped: Stamped, imprint: Uint8Array): string {
+  const what =
+    "data" in stamped
+      ? stamped.data
+      : `the data of ${facts.imprintAlgorithm} digest ${toHex(imprint)}`;
+  return [
+    `TIMESTAMP valid: ${what} existed at ${facts.genTime.toISOString()}`,
+    `  TSA       ${facts.tsaName}`,
+    `  policy    ${facts.policy}`,
+    `  serial    ${facts.serial}`,
+    `  imprint   ${facts.imprintAlgorithm} ${toHex(imprint)}`,
+    `  signer    ${facts.signer.subject} (sha256:${facts.signer.fingerprint})`,
+    "",
+  ].join("\n");
+}
+
 async function verify(
   tsrPath: string,
   extra: string | undefined,
@@ -234,66 +329,33 @@ async function verify(
 ): Promise<number> {
   if (extra !== undefined)
     throw new TrailsealError("USAGE", `unexpected argument ${extra}; the data goes with --data`);
-  if (flags.data === undefined)
-    throw new TrailsealError("USAGE", "--verify needs --data FILE (the data that was stamped)");
+  const stamped = stampedOf(flags);
   if (flags.output !== undefined || flags.tsa !== undefined || flags.tsaTlsCa !== undefined) {
     throw new TrailsealError(
       "USAGE",
       "-o, --tsa and --tsa-tls-ca go with stamping, not with --verify",
     );
   }
-  let anchors = await loadCertificates(flags.tsaCa ?? [], io);
-  if (anchors.length === 0) {
-    const home = defaultHome(io.env, io.cwd, flags.home);
-    try {
-      anchors = [(await loadAuthority(home, { now: io.now() })).ca];
-    } catch (e) {
-      throw new TrailsealError("USAGE", "give --tsa-ca FILE: the trust anchor of the TSA", {
-        cause: e,
-        hint: `there is no local authority in ${home} to fall back on`,
-      });
-    }
-    say(io, "notice", `no --tsa-ca given: trusting the local authority's CA (${home}/ca.crt)`);
-  }
+  const anchors = await tsaAnchors(flags, io);
+  const untrusted = await loadCertificates(flags.untrusted ?? [], io);
   const bytes = await readInput(tsrPath, io);
   try {
-    let token = bytes;
-    let response: ReturnType<typeof parseResponse> | null = null;
-    try {
-      response = parseResponse(bytes);
-    } catch {
-      response = null; // not a TimeStampResp: take it as a bare token
-    }
-    if (response !== null) {
-      if (response.token === undefined) {
-        throw new TrailsealError(
-          "TIMESTAMP_INVALID",
-          `${tsrPath} is a ${response.status} response without a token (${response.failInfo?.join(",") ?? "no failInfo"})`,
-        );
-      }
-      token = response.token;
-    }
-    const imprint = await hashFile(flags.data, tokenImprintHash(token), io);
+    const token = tokenOf(bytes);
+    const imprint =
+      "data" in stamped
+        ? await hashFile(stamped.data, tokenImprintHash(token), io)
+        : stamped.digest;
     const facts = await verifyToken(token, {
       imprint,
       anchors,
+      ...(untrusted.length === 0 ? {} : { certificates: untrusted }),
       ...(flags.policyOid === undefined ? {} : { policyOid: checkPolicyOid(flags.policyOid) }),
     });
-    if (flags.json === true) {
-      io.stdout.write(`${JSON.stringify(factsJson(facts), null, 2)}\n`);
-    } else {
-      io.stdout.write(
-        [
-          `TIMESTAMP valid: ${flags.data} existed at ${facts.genTime.toISOString()}`,
-          `  TSA       ${facts.tsaName}`,
-          `  policy    ${facts.policy}`,
-          `  serial    ${facts.serial}`,
-          `  imprint   ${facts.imprintAlgorithm} ${toHex(imprint)}`,
-          `  signer    ${facts.signer.subject} (sha256:${facts.signer.fingerprint})`,
-          "",
-        ].join("\n"),
-      );
-    }
+    io.stdout.write(
+      flags.json === true
+        ? `${JSON.stringify(factsJson(facts), null, 2)}\n`
+        : factsText(facts, stamped, imprint),
+    );
     return EXIT_OK;
   } catch (caught) {
     // Name the .tsr in the verdict: "token imprint … does not match" alone does not say which.

@@ -34,6 +34,7 @@ import { inputName } from "./files.js";
 interface VerifyFlags extends ArchiveFlags {
   ca?: string[];
   tsaCa?: string[];
+  untrusted?: string[];
   key?: string[];
   passin?: string;
   require?: string[];
@@ -229,6 +230,11 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       .option("--ca <file>", "trust anchor for checkpoint signers (repeatable)", collect)
       .option("--tsa-ca <file>", "trust anchor for timestamp authorities (repeatable)", collect)
       .option(
+        "--untrusted <file>",
+        "certificates that may supply a signer's or TSA's certificate or complete its chain, never trusted by themselves (repeatable)",
+        collect,
+      )
+      .option(
         "-k, --key <file>",
         "also decrypt every frame with this private key (repeatable)",
         collect,
@@ -275,6 +281,7 @@ tampered, 2 usage or I/O error (a trail that cannot be read is reported on stder
       cwd: io.cwd,
       anchors: await loadCertificates(flags.ca ?? [], io),
       tsaAnchors: await loadCertificates(flags.tsaCa ?? [], io),
+      untrusted: await loadCertificates(flags.untrusted ?? [], io),
       keys: await loadKeys(flags.key ?? [], passphrase(flags.passin, io), io),
       ...(require === undefined ? {} : { require }),
     };

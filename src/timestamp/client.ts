@@ -138,7 +138,8 @@ function allFailed(errors: readonly unknown[]): TrailsealError {
   const last = errors.at(-1);
   const code = last instanceof TrailsealError ? last.code : "TSA_UNAVAILABLE";
   const reasons = errors.map((e) => (e instanceof Error ? e.message : String(e)));
-  return new TrailsealError(code, reasons.join("; then "), { cause: last });
+  const details = last instanceof TrailsealError ? last.details : {};
+  return new TrailsealError(code, reasons.join("; then "), { cause: last, ...details });
 }
 
 async function acceptResponse(
@@ -180,7 +181,11 @@ async function acceptResponse(
     await checkToken(response.token, { imprint, nonce, policyOid, anchors });
   } catch (e) {
     if (e instanceof TrailsealError) {
-      throw new TrailsealError(e.code, `token from TSA ${url}: ${e.message}`, { cause: e });
+      // What the check found missing (a TSA trust anchor) stays, so the caller can say how to give it.
+      throw new TrailsealError(e.code, `token from TSA ${url}: ${e.message}`, {
+        cause: e,
+        ...e.details,
+      });
     }
     throw e;
   }

@@ -17,6 +17,8 @@ const SIGNING_TIME_SKEW_MS = 120_000;
 export interface SignatureFoldOptions {
   /** Trust anchors for checkpoint signers (DER). */
   readonly anchors: readonly Uint8Array[];
+  /** Certificates that may supply the signer's certificate or its intermediates (never trusted). */
+  readonly untrusted?: readonly Uint8Array[];
   readonly validator: ChainValidator;
   /** The header says signing was enabled. */
   readonly expected: boolean;
@@ -110,9 +112,13 @@ export class SignatureFold {
       });
       return;
     }
-    const { anchors, validator } = this.options;
+    const { anchors, validator, untrusted = [] } = this.options;
     try {
-      const facts = await verifyDetached(record.signature, record.content, { anchors, validator });
+      const facts = await verifyDetached(record.signature, record.content, {
+        anchors,
+        validator,
+        ...(untrusted.length === 0 ? {} : { certificates: untrusted }),
+      });
       const entry: Entry = {
         index,
         seq: record.seq,

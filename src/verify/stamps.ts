@@ -15,6 +15,8 @@ import type { CheckpointTimestamp, TimestampVerdict, Unstamped } from "./verdict
 export interface StampFoldOptions {
   /** Trust anchors for TSAs (DER). */
   readonly anchors: readonly Uint8Array[];
+  /** Certificates that may supply the TSA's certificate or its intermediates (never trusted). */
+  readonly untrusted?: readonly Uint8Array[];
   readonly validator: ChainValidator;
   /** The header says timestamping was enabled: every checkpoint must carry a token. */
   readonly expected: boolean;
@@ -138,13 +140,14 @@ export class StampFold {
       const stamped =
         target.signature.byteLength > 0 ? signatureValue(target.signature) : target.content;
       const imprint = new Uint8Array(createHash("sha256").update(stamped).digest());
-      const { anchors, validator, policyOid } = this.options;
+      const { anchors, validator, policyOid, untrusted = [] } = this.options;
       const facts = await verifyToken(stamp.token, {
         imprint,
         nonce: stamp.nonce,
         policyOid,
         anchors,
         validator,
+        ...(untrusted.length === 0 ? {} : { certificates: untrusted }),
       });
       this.noteToken(facts, stamp.source);
       const { tsaName } = facts;

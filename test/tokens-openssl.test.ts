@@ -1,0 +1,476 @@
+/**
+ * Tokens in the shapes real TSAs send, made by openssl's own TSA (`openssl ts -reply` with a
+ * config of its own per shape): trailseal (`stamp --verify`) and `openssl ts -verify` must agree
+ * on each, the valid ones and the refusals (other data, a wrong CA, a missing certificate).
+ *
+ * Not here: an RSA-PSS signer. `openssl ts -reply` 3.0 cannot sign a token with an RSA-PSS key
+ * (PKCS7_SIGNER_INFO_set: "signing not supported for this key type"); it answers with a
+ * rejection, which the last test holds both tools to.
+ */
+import { createHash, X509Certificate } from "node:crypto";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTsaServer, type TsaServer } from "../src/timestamp/server.js";
+import { runCli } from "./helpers/io.js";
+import { pkiPath, tsaFixture, untrustedCopy } from "./helpers/tsa.js";
+
+const dir = mkdtempSync(join(tmpdir(), "trailseal-tokens-"));
+let server: TsaServer;
+
+function openssl(args: readonly string[]): string {
+  const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`openssl ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** `openssl ts -verify` on a bare token: its verdict line ("OK" or "FAILED"). */
+function opensslVerify(
+  token: string,
+  against: { data: string } | { digest: string },
+  ca: string,
+  untrusted: readonly string[] = [],
+): string {
+  const args = ["ts", "-verify", "-in", token, "-token_in", "-CAfile", ca];
+  if ("data" in against) args.push("-data", against.data);
+  else args.push("-digest", against.digest);
+  if (untrusted.length > 0) {
+    // openssl takes one -untrusted file: the certificates concatenated.
+    const file = `untrusted-${untrusted.length}-${token}.pem`;
+    writeFileSync(join(dir, file), untrusted.map((u) => readFileSync(u, "utf8")).join(""));
+    args.push("-untrusted", untrustedCopy(dir, join(dir, file)));
+  }
+  const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
+  const verdict = /^Verification: (OK|FAILED)$/m.exec(r.stdout)?.[1] ?? `?${r.stderr}`;
+  expect(r.status, r.stderr).toBe(verdict === "OK" ? 0 : 1);
+  return verdict;
+}
+
+/** trailseal's `stamp --verify` on the same token. */
+async function trailsealVerify(
+  token: string,
+  against: { data: string } | { digest: string },
+  ca: string,
+  untrusted: readonly string[] = [],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const args = ["stamp", "--verify", token, "--tsa-ca", ca, "--json"];
+  if ("data" in against) args.push("--data", against.data);
+  else args.push("--digest", against.digest);
+  for (const u of untrusted) args.push("--untrusted", u);
+  return runCli(args, { cwd: dir });
+}
+
+const fingerprint = (pem: string): string =>
+  createHash("sha256")
+    .update(new X509Certificate(readFileSync(pem)).raw)
+    .digest("hex");
+const hexOf = (file: string, hash = "sha256"): string =>
+  createHash(hash)
+    .update(readFileSync(join(dir, file)))
+    .digest("hex");
+
+const ROOT = pkiPath("root-ca.pem");
+const FOREIGN = pkiPath("foreign-root-ca.pem");
+const INTERMEDIATE = pkiPath("intermediate-ca.pem");
+const TSA = pkiPath("tsa.pem");
+const TSA_EC = pkiPath("tsa-ec.pem");
+/** A TSA under the intermediate CA, made in beforeAll. */
+const TSA_INT = join(dir, "tsa-int.pem");
+
+const SUBJECT = {
+  tsa: "C=XX, O=trailseal test, CN=trailseal test TSA",
+  ec: "C=XX, O=trailseal test, CN=trailseal test TSA (ECDSA)",
+  int: "C=XX, O=trailseal test, CN=trailseal test TSA under the intermediate",
+};
+
+/**
+ * A token from `openssl ts -reply`: `config` adds lines to the TSA section, `query` to
+ * `openssl ts -query` (default: SHA-256, with -cert).
+ */
+function token(name: string, cert: string, key: string, config: string[], query: string[]): string {
+  writeFileSync(join(dir, `${name}.serial`), "01\n");
+  writeFileSync(
+    join(dir, `${name}.cnf`),
+    [
+      "[ tsa ]",
+      "default_tsa = t",
+      "[ t ]",
+      `serial = ${join(dir, `${name}.serial`)}`,
+      `signer_cert = ${cert}`,
+      `signer_key = ${key}`,
+      "signer_digest = sha256",
+      "default_policy = 1.2.3.4.1",
+      "digests = sha256, sha384, sha512",
+      ...config,
+      "",
+    ].join("\n"),
+  );
+  openssl(["ts", "-query", "-data", "data.txt", ...query, "-out", `${name}.tsq`]);
+  openssl([
+    "ts",
+    "-reply",
+    "-config",
+    `${name}.cnf`,
+    "-queryfile",
+    `${name}.tsq`,
+    "-token_out",
+    "-out",
+    `${name}.tok`,
+  ]);
+  return `${name}.tok`;
+}
+
+beforeAll(async () => {
+  writeFileSync(join(dir, "data.txt"), "the stamped data\n");
+  writeFileSync(join(dir, "other.txt"), "other data\n");
+  writeFileSync(
+    join(dir, "tsa-ext.cnf"),
+    "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\nextendedKeyUsage=critical,timeStamping\n",
+  );
+  openssl([
+    "genpkey",
+    "-algorithm",
+    "EC",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-out",
+    "tsa-int.key",
+  ]);
+  openssl([
+    "req",
+    "-new",
+    "-key",
+    "tsa-int.key",
+    "-subj",
+    "/C=XX/O=trailseal test/CN=trailseal test TSA under the intermediate",
+    "-out",
+    "tsa-int.csr",
+  ]);
+  openssl([
+    "x509",
+    "-req",
+    "-in",
+    "tsa-int.csr",
+    "-CA",
+    INTERMEDIATE,
+    "-CAkey",
+    pkiPath("intermediate-ca.key"),
+    "-set_serial",
+    "4242",
+    "-days",
+    "3650",
+    "-sha256",
+    "-extfile",
+    "tsa-ext.cnf",
+    "-out",
+    TSA_INT,
+  ]);
+  let serial = 1000n;
+  server = await startTsaServer({
+    tsa: tsaFixture("tsa"),
+    policyOid: "1.2.3.4.1",
+    port: 0,
+    clock: () => new Date(),
+    serial: () => ++serial,
+  });
+}, 30_000);
+
+afterAll(async () => {
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Shape {
+  name: string;
+  cert: string;
+  key: string;
+  subject: string;
+  config: string[];
+  query: string[];
+  /** What the token leaves out and must come with --untrusted / -untrusted. */
+  untrusted: string[];
+  /** The imprint algorithm asked for. */
+  hash: "sha256" | "sha384" | "sha512";
+  facts: Record<string, unknown>;
+}
+
+const RSA = { cert: TSA, key: pkiPath("tsa.key"), subject: SUBJECT.tsa };
+
+const SHAPES: Shape[] = [
+  {
+    name: "ess-v1-sha1",
+    ...RSA,
+    config: ["ess_cert_id_alg = sha1"],
+    query: ["-sha256", "-cert"],
+    untrusted: [],
+    hash: "sha256",
+    facts: { imprintAlgorithm: "SHA-256", policy: "1.2.3.4.1" },
+  },
+  {
+    name: "ess-v2-sha256",
+    ...RSA,
+    config: ["ess_cert_id_alg = sha256"],
+    query: ["-sha384", "-cert"],
+    untrusted: [],
+    hash: "sha384",
+    facts: { imprintAlgorithm: "SHA-384" },
+  },
+  {
+    name: "ess-v2-sha512",
+    ...RSA,
+    config: ["ess_cert_id_alg = sha512"],
+    query: ["-sha512", "-cert"],
+    untrusted: [],
+    hash: "sha512",
+    facts: { imprintAlgorithm: "SHA-512" },
+  },
+  {
+    name: "ecdsa",
+    cert: TSA_EC,
+    key: pkiPath("tsa-ec.key"),
+    subject: SUBJECT.ec,
+    config: ["ess_cert_id_alg = sha256"],
+    query: ["-sha256", "-cert"],
+    untrusted: [],
+    hash: "sha256",
+    facts: { signer: { subject: SUBJECT.ec, fingerprint: fingerprint(TSA_EC) } },
+  },
+  {
+    name: "ordering-accuracy-name-no-nonce",
+    ...RSA,
+    config: [
+      "ordering = yes",
+      "accuracy = secs:1, millisecs:500, microsecs:100",
+      "tsa_name = yes",
+      "ess_cert_id_alg = sha256",
+    ],
+    query: ["-sha256", "-cert", "-no_nonce"],
+    untrusted: [],
+    hash: "sha256",
+    facts: {
+      nonce: null,
+      tsaName: SUBJECT.tsa,
+      accuracy: { seconds: 1, millis: 500, micros: 100 },
+    },
+  },
+  {
+    name: "no-certificates",
+    ...RSA,
+    config: [],
+    query: ["-sha256"],
+    untrusted: [TSA],
+    hash: "sha256",
+    facts: { signer: { subject: SUBJECT.tsa, fingerprint: fingerprint(TSA) } },
+  },
+];
+
+describe("tokens from openssl ts -reply: trailseal and openssl ts -verify agree", () => {
+  it.each(SHAPES)(
+    "$name: valid against the data and its digest, refused for other data and a wrong CA",
+    async (shape) => {
+      const tok = token(shape.name, shape.cert, shape.key, shape.config, shape.query);
+      const digest = hexOf("data.txt", shape.hash);
+      for (const against of [{ data: "data.txt" }, { digest }]) {
+        expect(opensslVerify(tok, against, ROOT, shape.untrusted)).toBe("OK");
+        const r = await trailsealVerify(tok, against, ROOT, shape.untrusted);
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+        expect(JSON.parse(r.stdout)).toMatchObject({ valid: true, ...shape.facts });
+      }
+      const genTime = (
+        JSON.parse((await trailsealVerify(tok, { digest }, ROOT, shape.untrusted)).stdout) as {
+          genTime: string;
+        }
+      ).genTime;
+
+      // Other data: the imprint does not match.
+      expect(opensslVerify(tok, { data: "other.txt" }, ROOT, shape.untrusted)).toBe("FAILED");
+      const other = await trailsealVerify(tok, { data: "other.txt" }, ROOT, shape.untrusted);
+      expect(other.code).toBe(1);
+      expect(other.stderr).toBe(
+        `trailseal: error: ${tok}: token imprint ${digest} does not match the data (${hexOf("other.txt", shape.hash)})\n`,
+      );
+
+      // A CA that did not issue the TSA's certificate.
+      expect(opensslVerify(tok, { data: "data.txt" }, FOREIGN, shape.untrusted)).toBe("FAILED");
+      const foreign = await trailsealVerify(tok, { data: "data.txt" }, FOREIGN, shape.untrusted);
+      expect(foreign.code).toBe(1);
+      expect(foreign.stderr).toBe(
+        `trailseal: error: ${tok}: certificate "${shape.subject}" (sha256:${fingerprint(shape.cert)}) is not trusted at ${genTime.replace(/\.000Z$/, "Z")}: ` +
+          `no path to a trust anchor: the issuer "C=XX, O=trailseal test, CN=trailseal test root CA" of "${shape.subject}" is neither a trust anchor nor among the 0 included certificate(s)\n` +
+          "trailseal: hint: pass the CA that issued the TSA's certificate with --tsa-ca FILE\n",
+      );
+    },
+    30_000,
+  );
+
+  it("a token without certificates (no -cert): refused by both without --untrusted, with the hint naming it", async () => {
+    const tok = token("bare", TSA, pkiPath("tsa.key"), [], ["-sha256"]);
+    expect(opensslVerify(tok, { data: "data.txt" }, ROOT)).toBe("FAILED");
+    const r = await trailsealVerify(tok, { data: "data.txt" }, ROOT);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toEqual({
+      valid: false,
+      code: "TIMESTAMP_INVALID",
+      message: `${tok}: the signer's certificate is not included in the signature, nor given`,
+    });
+    expect(r.stderr).toBe(
+      `trailseal: error: ${tok}: the signer's certificate is not included in the signature, nor given\n` +
+        "trailseal: hint: pass the signer's certificate (or the missing intermediate) with --untrusted FILE\n",
+    );
+    // A leaf given as a trust anchor does not supply the signer: it is not an --untrusted.
+    const asAnchor = await trailsealVerify(tok, { data: "data.txt" }, TSA);
+    expect(asAnchor.code).toBe(1);
+    expect(JSON.parse(asAnchor.stdout)).toMatchObject({ code: "TIMESTAMP_INVALID" });
+  });
+
+  it("a chain whose intermediate the token lacks verifies with --untrusted, not passed as an anchor", async () => {
+    const tok = token("int-leaf-only", TSA_INT, join(dir, "tsa-int.key"), [], ["-sha256", "-cert"]);
+    const full = token(
+      "int-full-chain",
+      TSA_INT,
+      join(dir, "tsa-int.key"),
+      [`certs = ${INTERMEDIATE}`, "ess_cert_id_chain = yes"],
+      ["-sha256", "-cert"],
+    );
+    // The full chain in the token: the root alone is enough for both.
+    expect(opensslVerify(full, { data: "data.txt" }, ROOT)).toBe("OK");
+    const f = await trailsealVerify(full, { data: "data.txt" }, ROOT);
+    expect(f.code, f.stderr).toBe(0);
+    expect((JSON.parse(f.stdout) as { chain: string[] }).chain).toEqual([
+      fingerprint(TSA_INT),
+      fingerprint(INTERMEDIATE),
+      fingerprint(ROOT),
+    ]);
+
+    // The leaf only: untrusted without the intermediate, for both.
+    expect(opensslVerify(tok, { data: "data.txt" }, ROOT)).toBe("FAILED");
+    const missing = await trailsealVerify(tok, { data: "data.txt" }, ROOT);
+    expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.stdout)).toMatchObject({ valid: false, code: "CHAIN_UNTRUSTED" });
+    expect(missing.stderr).toMatch(
+      /no path to a trust anchor: the issuer "C=XX, O=trailseal test, CN=trailseal test intermediate CA" of "C=XX, O=trailseal test, CN=trailseal test TSA under the intermediate" is neither a trust anchor nor among the 0 included certificate\(s\)\n/,
+    );
+
+    // With the intermediate as --untrusted (and the root the only anchor): valid for both.
+    expect(opensslVerify(tok, { data: "data.txt" }, ROOT, [INTERMEDIATE])).toBe("OK");
+    const ok = await trailsealVerify(tok, { data: "data.txt" }, ROOT, [INTERMEDIATE]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((JSON.parse(ok.stdout) as { chain: string[] }).chain).toEqual([
+      fingerprint(TSA_INT),
+      fingerprint(INTERMEDIATE),
+      fingerprint(ROOT),
+    ]);
+
+    // Untrusted certificates are never trusted by themselves: the root as --untrusted under a
+    // foreign anchor is still refused, by both.
+    expect(opensslVerify(tok, { data: "data.txt" }, FOREIGN, [INTERMEDIATE, ROOT])).toBe("FAILED");
+    const notTrusted = await trailsealVerify(tok, { data: "data.txt" }, FOREIGN, [
+      INTERMEDIATE,
+      ROOT,
+    ]);
+    expect(notTrusted.code).toBe(1);
+    expect(JSON.parse(notTrusted.stdout)).toMatchObject({ valid: false, code: "CHAIN_UNTRUSTED" });
+    expect(notTrusted.stderr).toContain(
+      'no path to a trust anchor: "C=XX, O=trailseal test, CN=trailseal test root CA" is a root that is not a trust anchor\n',
+    );
+  });
+
+  it("a token from trailseal's own tsa serve without certReq verifies with --untrusted, as with openssl", async () => {
+    openssl(["ts", "-query", "-data", "data.txt", "-sha256", "-out", "serve.tsq"]);
+    const res = await fetch(server.url, {
+      method: "POST",
+      headers: { "content-type": "application/timestamp-query" },
+      body: readFileSync(join(dir, "serve.tsq")),
+    });
+    expect(res.status).toBe(200);
+    writeFileSync(join(dir, "serve.tsr"), new Uint8Array(await res.arrayBuffer()));
+    openssl(["ts", "-reply", "-in", "serve.tsr", "-token_out", "-out", "serve.tok"]);
+    expect(opensslVerify("serve.tok", { data: "data.txt" }, ROOT)).toBe("FAILED");
+    const bare = await trailsealVerify("serve.tok", { data: "data.txt" }, ROOT);
+    expect(bare.code).toBe(1);
+    expect(bare.stderr).toBe(
+      "trailseal: error: serve.tok: the signer's certificate is not included in the signature, nor given\n" +
+        "trailseal: hint: pass the signer's certificate (or the missing intermediate) with --untrusted FILE\n",
+    );
+    expect(opensslVerify("serve.tok", { data: "data.txt" }, ROOT, [TSA])).toBe("OK");
+    // The TimeStampResp itself, too (stamp --verify takes either).
+    const ok = await runCli(
+      [
+        "stamp",
+        "--verify",
+        "serve.tsr",
+        "--data",
+        "data.txt",
+        "--tsa-ca",
+        ROOT,
+        "--untrusted",
+        TSA,
+      ],
+      { cwd: dir },
+    );
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(
+      new RegExp(
+        String.raw`^TIMESTAMP valid: data\.txt existed at \S+Z\n {2}TSA {7}${SUBJECT.tsa}\n {2}policy {4}1\.2\.3\.4\.1\n {2}serial {4}3e[9a-f]\n {2}imprint {3}SHA-256 ${hexOf("data.txt")}\n {2}signer {4}${SUBJECT.tsa} \(sha256:${fingerprint(TSA)}\)\n$`,
+      ),
+    );
+  });
+
+  it("an RSA-PSS signer: openssl ts -reply 3.0 answers with a rejection, which both report", async () => {
+    openssl([
+      "genpkey",
+      "-algorithm",
+      "RSA-PSS",
+      "-pkeyopt",
+      "rsa_keygen_bits:2048",
+      "-out",
+      "pss.key",
+    ]);
+    openssl(["req", "-new", "-key", "pss.key", "-subj", "/CN=pss tsa", "-out", "pss.csr"]);
+    openssl([
+      "x509",
+      "-req",
+      "-in",
+      "pss.csr",
+      "-CA",
+      ROOT,
+      "-CAkey",
+      pkiPath("root-ca.key"),
+      "-set_serial",
+      "77",
+      "-days",
+      "30",
+      "-extfile",
+      "tsa-ext.cnf",
+      "-out",
+      "pss.pem",
+    ]);
+    writeFileSync(join(dir, "pss.serial"), "01\n");
+    writeFileSync(
+      join(dir, "pss.cnf"),
+      `[ tsa ]\ndefault_tsa = t\n[ t ]\nserial = ${join(dir, "pss.serial")}\nsigner_cert = ${join(dir, "pss.pem")}\nsigner_key = ${join(dir, "pss.key")}\nsigner_digest = sha256\ndefault_policy = 1.2.3.4.1\ndigests = sha256\n`,
+    );
+    openssl(["ts", "-query", "-data", "data.txt", "-sha256", "-cert", "-out", "pss.tsq"]);
+    openssl(["ts", "-reply", "-config", "pss.cnf", "-queryfile", "pss.tsq", "-out", "pss.tsr"]);
+    const r = spawnSync(
+      "openssl",
+      ["ts", "-verify", "-in", "pss.tsr", "-data", "data.txt", "-CAfile", ROOT],
+      { cwd: dir, encoding: "utf8" },
+    );
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(
+      "status code: rejection, status text: Error during signature generation.",
+    );
+    const v = await runCli(
+      ["stamp", "--verify", "pss.tsr", "--data", "data.txt", "--tsa-ca", ROOT],
+      { cwd: dir },
+    );
+    expect(v.code).toBe(1);
+    expect(v.stderr).toBe(
+      "trailseal: error: pss.tsr: the response's status is rejection and it carries no token (no failInfo; status text 'Error during signature generation.')\n",
+    );
+  });
+});
