@@ -26,6 +26,11 @@ import {
   type DerKind,
 } from "./pkix/der.js";
 import type { Pkcs12Contents } from "./pkix/pkcs12.js";
+import type { DecryptionKey } from "./pkcs11/ops.js";
+import type { TokenOptions } from "./pkcs11/token.js";
+import { isPkcs11Uri } from "./pkcs11/uri.js";
+
+export { isPkcs11Uri };
 
 export interface PrivateKey {
   readonly key: KeyObject;
@@ -36,6 +41,47 @@ export interface PrivateKey {
   readonly source: string;
   /** Certificates that came with the key (PKCS#12 or the same PEM file): its own first. */
   readonly certificates: readonly Uint8Array[];
+}
+
+/** A key on a token that opens stanzas, with the name messages give it (its URI, no query). */
+export interface TokenDecryptionKey extends DecryptionKey {
+  readonly source: string;
+}
+
+/** A key that opens stanzas: read from a file, or on a token. */
+export type OpenedKey = PrivateKey | TokenDecryptionKey;
+
+/**
+ * Opens the decryption key a PKCS#11 URI names (RFC 7512), loading the binding only now. The
+ * module and PIN come from the URI or `options`; warnings (a pin-value in the URI) are for the
+ * caller to print. Close the key when done: it holds a session on the token.
+ *
+ * @example
+ * const { key } = await openTokenDecryptionKey("pkcs11:token=alice;object=audit", { env: process.env, pin });
+ * try { await openStanza(stanza, [key]); } finally { key.close(); }
+ */
+export async function openTokenDecryptionKey(
+  uri: string,
+  options: TokenOptions,
+): Promise<{ key: TokenDecryptionKey; warnings: string[] }> {
+  const { openTokenKey } = await import("./pkcs11/token.js");
+  const { tokenDecryptionKey } = await import("./pkcs11/ops.js");
+  const { key, warnings } = await openTokenKey(uri, options);
+  let dk: DecryptionKey;
+  try {
+    dk = tokenDecryptionKey(key);
+  } catch (e) {
+    key.close();
+    throw e;
+  }
+  // The query is where a pin-value would be: never in a message.
+  const q = uri.indexOf("?");
+  return { key: Object.assign(dk, { source: q < 0 ? uri : uri.slice(0, q) }), warnings };
+}
+
+/** Whether an opened key is on a token (and holds a session to close). */
+export function isTokenKey(key: OpenedKey): key is TokenDecryptionKey {
+  return "decryptOaep" in key;
 }
 
 export interface KeyReadOptions {

@@ -15,6 +15,7 @@ import { randomBytes, type KeyObject } from "node:crypto";
 import { TrailsealError } from "./errors.js";
 import { certificatePublicKey, describeCertificate, type CertificateInfo } from "./pem.js";
 import type { RecipientEntry } from "./policy.js";
+import type { DecryptionKey } from "./pkcs11/ops.js";
 import {
   EnvelopeOpenError,
   OID,
@@ -46,11 +47,24 @@ export interface Stanza {
   layers: StanzaLayer[];
 }
 
-/** The part of a private key that opening a stanza needs (keys.ts PrivateKey fits it). */
-export interface StanzaKey {
-  key: KeyObject;
-  spkiFingerprint: string;
+/**
+ * The part of a private key that opening a stanza needs: a KeyObject (keys.ts PrivateKey fits
+ * it), or a key on a token (src/pkcs11/ops.ts DecryptionKey) that decrypts or derives there.
+ */
+export type StanzaKey = { key: KeyObject; spkiFingerprint: string } | DecryptionKey;
+
+/** The key's type and size, read the one way for both kinds of key. */
+function keyFacts(key: StanzaKey): { type: "rsa" | "ec" | "other"; bits: number | undefined } {
+  if ("decryptOaep" in key) return { type: key.keyType === "RSA" ? "rsa" : "ec", bits: key.bits };
+  const t = key.key.asymmetricKeyType;
+  return {
+    type: t === "rsa" || t === "ec" ? t : "other",
+    bits: key.key.asymmetricKeyDetails?.modulusLength,
+  };
 }
+
+/** What `openEnvelope` takes: the token key itself, or the KeyObject. */
+const envelopeKey = (key: StanzaKey) => ("decryptOaep" in key ? key : key.key);
 
 /** A file key is an AES-256 key. */
 const FILE_KEY_BYTES = 32;
@@ -144,16 +158,27 @@ export async function makeStanza(
  * fails on every recipient: a wrong key and a corrupted encrypted key look the same).
  */
 export async function openLayer(der: Uint8Array, key: StanzaKey): Promise<Uint8Array> {
-  return openOne(der, key, false).content;
+  return (await openOne(der, key, false)).content;
 }
 
-function openOne(
+/**
+ * `openLayer`, also saying what the envelope held: "data" (a file key, the innermost layer) or
+ * "envelopedData" (the inner envelope of a four-eyes stanza, for the inner holder).
+ */
+export async function openLayerTyped(
+  der: Uint8Array,
+  key: StanzaKey,
+): Promise<{ content: Uint8Array; contentType: EnvelopeContentType | "other" }> {
+  return openOne(der, key, false);
+}
+
+async function openOne(
   der: Uint8Array,
   key: StanzaKey,
   matched: boolean,
-): { content: Uint8Array; contentType: EnvelopeContentType | "other" } {
+): Promise<{ content: Uint8Array; contentType: EnvelopeContentType | "other" }> {
   try {
-    return openEnvelope(der, key.key);
+    return await openEnvelope(der, envelopeKey(key));
   } catch (e) {
     if (!(e instanceof EnvelopeOpenError)) throw e;
     if (matched) {
@@ -212,8 +237,8 @@ export async function openStanzaNoting(
 
   let data = stanza.der;
   const weaker: string[] = [];
-  chosen.forEach((key, i) => {
-    const opened = openOne(data, key, true);
+  for (const [i, key] of chosen.entries()) {
+    const opened = await openOne(data, key, true);
     for (const w of weakerThanWritten(data, key)) if (!weaker.includes(w)) weaker.push(w);
     const last = i === chosen.length - 1;
     const expected = last ? "data" : "envelopedData";
@@ -225,7 +250,7 @@ export async function openStanzaNoting(
       );
     }
     data = opened.content;
-  });
+  }
   if (data.byteLength !== FILE_KEY_BYTES) {
     throw new TrailsealError(
       "STANZA_INVALID",
@@ -251,12 +276,12 @@ const WEAK_AES: Readonly<Record<string, string>> = {
 /** What in one envelope, opened with `key`, falls short of what `makeEnvelope` writes. */
 function weakerThanWritten(der: Uint8Array, key: StanzaKey): string[] {
   const out: string[] = [];
-  const bits = key.key.asymmetricKeyDetails?.modulusLength;
-  if (key.key.asymmetricKeyType === "rsa" && bits !== undefined && bits < MIN_RSA_BITS) {
+  const { type, bits } = keyFacts(key);
+  if (type === "rsa" && bits !== undefined && bits < MIN_RSA_BITS) {
     out.push(`a ${bits}-bit RSA key (sha256:${key.spkiFingerprint})`);
   }
   const { content, recipients } = envelopeAlgorithms(der);
-  const kind = key.key.asymmetricKeyType === "rsa" ? "ktri" : "kari";
+  const kind = type === "rsa" ? "ktri" : "kari";
   for (const r of recipients.filter((r) => r.kind === kind)) {
     const hash = r.kind === "ktri" ? r.oaep?.hash : r.keyEncryption;
     const weakHash = hash === undefined ? undefined : WEAK_HASH[hash];

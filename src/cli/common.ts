@@ -4,11 +4,18 @@ import { open, realpath, rename, stat, unlink, type FileHandle } from "node:fs/p
 import { basename, dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { TrailsealError } from "../errors.js";
-import { readPrivateKeys, type PrivateKey } from "../keys.js";
+import type { Command } from "commander";
+import {
+  isPkcs11Uri,
+  isTokenKey,
+  openTokenDecryptionKey,
+  readPrivateKeys,
+  type OpenedKey,
+} from "../keys.js";
 import { readCertificates } from "../pem.js";
 import { readAuditPolicy, sealingPlan, type SealingPlan } from "../policy.js";
 import { readInput, readPassin } from "./files.js";
-import { plural, type Io } from "./io.js";
+import { plural, say, type Io } from "./io.js";
 
 /** A streamed input: a file path or `-` for stdin. Missing files fail before any work starts. */
 export async function inputStream(path: string, io: Io): Promise<AsyncIterable<Uint8Array>> {
@@ -33,23 +40,81 @@ export function passphrase(
   return spec === undefined ? undefined : readPassin(spec, io, option);
 }
 
-/** Loads every private key from every `--key` file (PEM forms or PKCS#12); `pass` from `passphrase`. */
+/** Where a `--key pkcs11:` URI's module and PIN come from when the URI does not say. */
+export interface TokenFlags {
+  pkcs11Module?: string;
+  pin?: string;
+}
+
+/** The options of a command whose `--key` takes PKCS#11 URIs (TokenFlags). */
+export function tokenOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--pkcs11-module <file>",
+      "for --key pkcs11:…: the PKCS#11 module (.so), unless the URI has module-path= (else $TRAILSEAL_PKCS11_MODULE)",
+    )
+    .option(
+      "--pin <source>",
+      "for --key pkcs11:…: the token's user PIN, env:VAR or file:PATH, unless the URI has pin-source=",
+    );
+}
+
+/** The keys a command was given; token keys hold a session until `close`. */
+export interface LoadedKeys {
+  readonly keys: readonly OpenedKey[];
+  /** Closes the token keys, and says what a token made trailseal do differently. Idempotent. */
+  close(): void;
+}
+
+/**
+ * Loads every private key from every `--key`: a file (PEM forms or PKCS#12; `pass` from
+ * `passphrase`), or a key on a token named by a PKCS#11 URI (the binding is loaded only then).
+ * Call `close` in a `finally`.
+ */
 export async function loadKeys(
-  paths: readonly string[],
+  specs: readonly string[],
   pass: string | undefined,
   io: Io,
-): Promise<PrivateKey[]> {
-  const keys: PrivateKey[] = [];
-  for (const path of paths) {
-    const bytes = await readInput(path, io);
-    keys.push(
-      ...(await readPrivateKeys(
-        bytes,
-        pass === undefined ? { source: path } : { source: path, passphrase: pass },
-      )),
-    );
+  token: TokenFlags = {},
+): Promise<LoadedKeys> {
+  const keys: OpenedKey[] = [];
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    for (const k of keys.filter(isTokenKey)) {
+      for (const note of k.notes) say(io, "notice", note);
+      k.close();
+    }
+  };
+  try {
+    let pin: string | undefined;
+    for (const spec of specs) {
+      if (isPkcs11Uri(spec)) {
+        pin ??= token.pin === undefined ? undefined : readPassin(token.pin, io, "--pin");
+        const { key, warnings } = await openTokenDecryptionKey(spec, {
+          env: io.env,
+          cwd: io.cwd,
+          ...(token.pkcs11Module === undefined ? {} : { module: token.pkcs11Module }),
+          ...(pin === undefined ? {} : { pin }),
+        });
+        keys.push(key);
+        for (const w of warnings) say(io, "warning", w);
+        continue;
+      }
+      const bytes = await readInput(spec, io);
+      keys.push(
+        ...(await readPrivateKeys(
+          bytes,
+          pass === undefined ? { source: spec } : { source: spec, passphrase: pass },
+        )),
+      );
+    }
+  } catch (e) {
+    close();
+    throw e;
   }
-  return keys;
+  return { keys, close };
 }
 
 /** Every certificate (DER) from every file given, in order: `--ca`, `--tsa-ca` and the like. */

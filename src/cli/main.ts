@@ -62,6 +62,12 @@ const COMMANDS: readonly CommandEntry[] = [
     load: () => import("./share.js"),
   },
   {
+    name: "unwrap",
+    summary: "open a four-eyes stanza's outer layer alone and write the inner envelope (CMS)",
+    example: "trailseal unwrap evidence/stanza-downstream-0.der --key bob.key -o inner.cms",
+    load: () => import("./unwrap.js"),
+  },
+  {
     name: "verify",
     summary: "verify trails without any key: integrity, completeness, signatures, timestamps",
     example: "trailseal verify session.trail --ca ca.crt --tsa-ca ca.crt",

@@ -8,7 +8,7 @@ import { TERMINAL_RESET, play } from "../replay/player.js";
 import { writeRaw } from "../replay/raw.js";
 import { writeScript } from "../replay/script.js";
 import { writeText } from "../replay/text.js";
-import type { PrivateKey } from "../keys.js";
+import type { OpenedKey } from "../keys.js";
 import { describeAlternatives, type ChannelAccess } from "../trail/open.js";
 import { TrailReader, type TrailEnd } from "../trail/reader.js";
 import { verifyTrail, type SignatureVerdict } from "../verify.js";
@@ -20,6 +20,9 @@ import {
   inputStream,
   loadCertificates,
   loadKeys,
+  tokenOptions,
+  type LoadedKeys,
+  type TokenFlags,
   passphrase,
   namedItems,
   namingTrail,
@@ -27,10 +30,11 @@ import {
   truncationNotice,
 } from "./common.js";
 import { Progress, counted } from "./progress.js";
-import { inputName } from "./files.js";
+import { inputName, readInput } from "./files.js";
 
-interface ReplayFlags {
+interface ReplayFlags extends TokenFlags {
   key?: string[];
+  inner?: string[];
   passin?: string;
   format: string;
   output: string;
@@ -122,9 +126,11 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   if (early !== null) return early;
   const flags = cmd.opts<ReplayFlags>();
   const [trailPath] = cmd.args as [string];
+  let loaded: LoadedKeys | undefined;
   return guard(io, async () => {
     const { speed, idle } = await checkFlags(flags, trailPath, io);
-    const keys = await loadKeys(flags.key ?? [], passphrase(flags.passin, io), io);
+    loaded = await loadKeys(flags.key ?? [], passphrase(flags.passin, io), io, flags);
+    const { keys } = loaded;
     const name = inputName(trailPath);
     // Pass 1 (files only): find the verified prefix, so nothing unverified is shown by default.
     const prefix =
@@ -137,10 +143,14 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     // No progress line while the terminal shows the session (playing, or output to it).
     const toTerminal = flags.play === true || (flags.output === "-" && io.stdoutIsTTY);
     const progress = toTerminal ? null : await Progress.forFile(io, `replaying ${name}`, trailPath);
+    const handed = [];
+    for (const file of flags.inner ?? [])
+      handed.push({ der: await readInput(file, io), name: file });
     const opened = await openTrail(
       counted(await inputStream(trailPath, io), progress),
       name,
       keys,
+      handed,
     ).catch((e: unknown) => {
       throw namingTrail(name, e);
     });
@@ -168,20 +178,27 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     }
     // A truncated trail fails the completeness check (as in verify), though its prefix is written.
     return truncated ? EXIT_FAILED : EXIT_OK;
-  });
+  }).finally(() => loaded?.close());
 }
 
 /** The replay command and its flags. */
 function replayCommand(io: Io): Command {
-  return newCommand("trailseal replay", io)
-    .description("decrypt a trail for replay, with one or more private keys")
-    .argument("<trail>", "the trail file (- for stdin: then truncation is only found at the end)")
-    .option(
-      "-k, --key <file>",
-      "private key: PEM (PKCS#1, PKCS#8, encrypted PKCS#8, SEC1) or PKCS#12 (repeatable)",
-      collect,
-    )
-    .option("--passin <spec>", "passphrase for encrypted keys: env:VAR, file:PATH or pass:TEXT")
+  return tokenOptions(
+    newCommand("trailseal replay", io)
+      .description("decrypt a trail for replay, with one or more private keys")
+      .argument("<trail>", "the trail file (- for stdin: then truncation is only found at the end)")
+      .option(
+        "-k, --key <file|uri>",
+        "private key: PEM (PKCS#1, PKCS#8, encrypted PKCS#8, SEC1), PKCS#12, or a PKCS#11 URI (repeatable)",
+        collect,
+      )
+      .option("--passin <spec>", "passphrase for encrypted keys: env:VAR, file:PATH or pass:TEXT")
+      .option(
+        "--inner <file>",
+        "an inner envelope of a four-eyes stanza, opened from its outer layer by the outer key's holder ('trailseal unwrap'); --key opens it (repeatable)",
+        collect,
+      ),
+  )
     .option(
       "--ca <file>",
       "check every checkpoint signature against this trust anchor first (repeatable)",
@@ -300,7 +317,7 @@ async function firstPass(
 /** Throws NO_MATCHING_KEY when no key opens the screen; notes hidden keystrokes. */
 function refuseUnopened(
   access: Readonly<Record<Channel, ChannelAccess>>,
-  keys: readonly PrivateKey[],
+  keys: readonly OpenedKey[],
   name: string,
   io: Io,
 ): void {
@@ -427,7 +444,7 @@ function idleLimitFor(
  * For each four-eyes alternative that the given keys half open, the line that names the key still
  * missing: what a holder of one of the two keys needs to know.
  */
-function halfOpened(access: ChannelAccess, keys: readonly PrivateKey[]): string[] {
+function halfOpened(access: ChannelAccess, keys: readonly OpenedKey[]): string[] {
   const have = new Set(keys.map((k) => k.spkiFingerprint));
   const lines: string[] = [];
   for (const a of access.alternatives) {

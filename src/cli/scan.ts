@@ -3,6 +3,7 @@
  * fact: the hits, each pinned to its record and to the checkpoint that covers it. The many-trail
  * options are verify's (cli/archive.ts), the work src/scan/scan.ts's on src/archive/'s pool.
  */
+import { isTokenKey } from "../keys.js";
 import { TrailsealError } from "../errors.js";
 import type { TrailInput } from "../archive/inputs.js";
 import { inOrder } from "../archive/pool.js";
@@ -198,12 +199,19 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       throw new TrailsealError("USAGE", "scan reads each trail twice (verified, then decrypted)", {
         hint: "save the trail to a file and name it",
       });
+    const loaded = await loadKeys(flags.key ?? [], passphrase(flags.passin, io), io);
+    if (loaded.keys.some(isTokenKey)) {
+      loaded.close();
+      throw new TrailsealError("USAGE", "scan does not take keys on PKCS#11 tokens yet", {
+        hint: "replay the trail with the token key, or scan with a key file",
+      });
+    }
     const setup: ScanSetup = {
       cwd: io.cwd,
       rules: ruleSources(rules),
       anchors: await loadCertificates(flags.ca ?? [], io),
       tsaAnchors: await loadCertificates(flags.tsaCa ?? [], io),
-      keys: await loadKeys(flags.key ?? [], passphrase(flags.passin, io), io),
+      keys: loaded.keys as ScanSetup["keys"],
       permitted: permittedOf(flags.permitted),
     };
     const { first, all } = await peekInputs(ofShard(plan.inputs, plan.shard), 2);

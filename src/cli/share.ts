@@ -14,11 +14,14 @@ import {
   loadKeys,
   namingTrail,
   passphrase,
+  tokenOptions,
   truncationNotice,
+  type LoadedKeys,
+  type TokenFlags,
 } from "./common.js";
 import { inputName, readInput } from "./files.js";
 
-interface ShareFlags {
+interface ShareFlags extends TokenFlags {
   key?: string[];
   passin?: string;
   to: string[];
@@ -28,12 +31,18 @@ interface ShareFlags {
 }
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
-  const cmd = newCommand("trailseal share", io)
-    .description(
-      "give a third party access: add stanzas for the same file keys, copying every frame unchanged",
-    )
-    .argument("<trail>", "the trail file (- for stdin)")
-    .option("-k, --key <file>", "a private key that opens the trail now (repeatable)", collect)
+  const cmd = tokenOptions(
+    newCommand("trailseal share", io)
+      .description(
+        "give a third party access: add stanzas for the same file keys, copying every frame unchanged",
+      )
+      .argument("<trail>", "the trail file (- for stdin)")
+      .option(
+        "-k, --key <file|uri>",
+        "a private key (file or PKCS#11 URI) that opens the trail now (repeatable)",
+        collect,
+      ),
+  )
     .option(
       "--passin <spec>",
       "passphrase for encrypted keys and PKCS#12: env:VAR, file:PATH or pass:TEXT",
@@ -68,6 +77,7 @@ Exit status: 0 written, 1 the keys open no channel, or the input is not a trail 
   if (early !== null) return early;
   const flags = cmd.opts<ShareFlags>();
   const [trailPath] = cmd.args as [string];
+  let loaded: LoadedKeys | undefined;
   return guard(io, async () => {
     if (!["all", "downstream", "upstream"].includes(flags.channel)) {
       throw new TrailsealError(
@@ -76,7 +86,8 @@ Exit status: 0 written, 1 the keys open no channel, or the input is not a trail 
       );
     }
     const pass = passphrase(flags.passin, io);
-    const keys = await loadKeys(flags.key ?? [], pass, io);
+    loaded = await loadKeys(flags.key ?? [], pass, io, flags);
+    const { keys } = loaded;
     const recipients: { certificate: Uint8Array; fourEyes: Uint8Array | null }[] = [];
     for (const spec of flags.to) {
       const parts = spec.split(",");
@@ -203,5 +214,5 @@ Exit status: 0 written, 1 the keys open no channel, or the input is not a trail 
     if (flags.output !== "-")
       io.stdout.write(`added ${plural(count, "stanza")}; wrote ${flags.output}\n`);
     return EXIT_OK;
-  });
+  }).finally(() => loaded?.close());
 }

@@ -13,7 +13,17 @@ import {
   type Verdict,
 } from "../verify.js";
 import { collect, guard, newCommand, parseArgs, plural, say, type Io } from "./io.js";
-import { inputStream, loadCertificates, loadKeys, passphrase, printable } from "./common.js";
+import {
+  inputStream,
+  loadCertificates,
+  loadKeys,
+  passphrase,
+  printable,
+  tokenOptions,
+  type LoadedKeys,
+  type TokenFlags,
+} from "./common.js";
+import { isTokenKey } from "../keys.js";
 import { Progress, counted } from "./progress.js";
 import {
   ArchiveProgress,
@@ -31,7 +41,7 @@ import { SummaryFold, summaryStatus } from "../archive/summary.js";
 import { verifyMany, type VerifyManyOptions } from "../archive/verify-many.js";
 import { inputName } from "./files.js";
 
-interface VerifyFlags extends ArchiveFlags {
+interface VerifyFlags extends ArchiveFlags, TokenFlags {
   ca?: string[];
   tsaCa?: string[];
   untrusted?: string[];
@@ -235,8 +245,8 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
         collect,
       )
       .option(
-        "-k, --key <file>",
-        "also decrypt every frame with this private key (repeatable)",
+        "-k, --key <file|uri>",
+        "also decrypt every frame with this private key, a file or a PKCS#11 URI (repeatable)",
         collect,
       )
       .option("--passin <spec>", "passphrase for encrypted keys: env:VAR, file:PATH or pass:TEXT")
@@ -271,23 +281,28 @@ Exit status: 0 every trail valid under the required checks, 1 any invalid, trunc
 tampered, 2 usage or I/O error (a trail that cannot be read is reported on stderr, left out of
 --json, and the others are still verified).`,
   );
+  tokenOptions(cmd);
   const early = parseArgs(cmd, argv);
   if (early !== null) return early;
   const flags = cmd.opts<VerifyFlags>();
+  let loaded: LoadedKeys | undefined;
   return guard(io, async () => {
     const require = flags.require === undefined ? undefined : requirements(flags.require);
     const plan = await archivePlan(cmd.args, flags, io);
+    loaded = await loadKeys(flags.key ?? [], passphrase(flags.passin, io), io, flags);
     const setup = {
       cwd: io.cwd,
       anchors: await loadCertificates(flags.ca ?? [], io),
       tsaAnchors: await loadCertificates(flags.tsaCa ?? [], io),
       untrusted: await loadCertificates(flags.untrusted ?? [], io),
-      keys: await loadKeys(flags.key ?? [], passphrase(flags.passin, io), io),
+      keys: loaded.keys,
       ...(require === undefined ? {} : { require }),
     };
     if (plan.stdin) return verifyStdin(io, setup, flags);
-    return verifyArchive(io, plan, setup, flags);
-  });
+    // A token key is a session in this thread: worker threads cannot share it.
+    const inThread = loaded.keys.some(isTokenKey);
+    return verifyArchive(io, inThread ? { ...plan, jobs: 0 } : plan, setup, flags);
+  }).finally(() => loaded?.close());
 }
 
 type Setup = Omit<VerifyManyOptions, "jobs" | "onBytes">;

@@ -28,6 +28,7 @@ import { pkijs } from "./engine.js";
 import { TrailsealError } from "../errors.js";
 import { concat, toArrayBuffer, toBytes } from "../bytes.js";
 import { HASH_NAMES, OID } from "./oid.js";
+import type { DecryptionKey } from "../pkcs11/ops.js";
 
 export { OID };
 
@@ -575,30 +576,43 @@ export class EnvelopeOpenError extends Error {
 }
 
 /**
+ * A key that opens envelopes: a private KeyObject, or a key on a token (src/pkcs11/ops.ts) whose
+ * OAEP decryption or ECDH derivation runs on the token (only the content key, or the ECDH shared
+ * secret it is derived from, comes into memory).
+ */
+export type EnvelopeKey = KeyObject | DecryptionKey;
+
+/** The key's type as recipients are chosen by it: "rsa" takes ktri, "ec" takes kari. */
+function envelopeKeyType(key: EnvelopeKey): string | undefined {
+  if ("decryptOaep" in key) return key.keyType === "RSA" ? "rsa" : "ec";
+  return key.asymmetricKeyType;
+}
+
+/**
  * Opens an envelope with one private key: tries every recipient the key can serve and returns
  * the decrypted content. Throws STANZA_INVALID for a malformed structure, EnvelopeOpenError
  * when no recipient opens with this key.
  */
-export function openEnvelope(
+export async function openEnvelope(
   bytes: Uint8Array,
-  privateKey: KeyObject,
-): {
+  privateKey: EnvelopeKey,
+): Promise<{
   content: Uint8Array;
   contentType: EnvelopeContentType | "other";
-} {
+}> {
   try {
-    return openParsed(parseEnvelope(bytes), privateKey);
+    return await openParsed(parseEnvelope(bytes), privateKey);
   } catch (e) {
     if (e instanceof TrailsealError || e instanceof EnvelopeOpenError) throw e;
     throw invalid("stanza could not be read", e);
   }
 }
 
-function openParsed(
+async function openParsed(
   parsed: ParsedEnvelope,
-  privateKey: KeyObject,
-): { content: Uint8Array; contentType: EnvelopeContentType | "other" } {
-  const keyType = privateKey.asymmetricKeyType;
+  privateKey: EnvelopeKey,
+): Promise<{ content: Uint8Array; contentType: EnvelopeContentType | "other" }> {
+  const keyType = envelopeKeyType(privateKey);
   let tried = 0;
   let lastError = "";
   let unsupported: TrailsealError | undefined;
@@ -607,11 +621,12 @@ function openParsed(
     if (r.kind === "kari" && keyType !== "ec") continue;
     let cekCandidates: (Uint8Array | string)[];
     try {
-      cekCandidates = r.kind === "ktri" ? [decryptKtri(r, privateKey)] : decryptKari(r, privateKey);
+      cekCandidates =
+        r.kind === "ktri" ? [await decryptKtri(r, privateKey)] : await decryptKari(r, privateKey);
     } catch (e) {
       // A recipient we cannot process (e.g. PKCS#1 v1.5 from openssl's defaults) may sit next
       // to one we can: keep looking, and report it only if nothing else was for this key type.
-      if (!(e instanceof TrailsealError)) throw e;
+      if (!(e instanceof TrailsealError) || !RECIPIENT_SKIPPABLE.has(e.code)) throw e;
       unsupported ??= e;
       continue;
     }
@@ -639,10 +654,17 @@ function openParsed(
   throw new EnvelopeOpenError("failed", lastError);
 }
 
-function decryptKtri(
+/**
+ * What a recipient that cannot be processed throws (its parameters, or the token key's kind):
+ * another recipient may still open. A token's own failures (wrong PIN, removed, a mechanism it
+ * lacks) end the opening: they say nothing about the stanza.
+ */
+const RECIPIENT_SKIPPABLE = new Set(["STANZA_INVALID", "KEY_UNSUPPORTED"]);
+
+async function decryptKtri(
   r: Extract<ParsedRecipient, { kind: "ktri" }>,
-  key: KeyObject,
-): Uint8Array | string {
+  key: EnvelopeKey,
+): Promise<Uint8Array | string> {
   if (r.algorithm === OID.rsaEncryption) {
     // Node refuses PKCS#1 v1.5 decryption (Marvin attack), and trailseal never writes it.
     throw invalid("stanza uses rsaes-pkcs1-v1_5 key transport; only rsaes-oaep is supported");
@@ -655,6 +677,7 @@ function decryptKtri(
     // Node sets one digest for OAEP and MGF1; OpenSSL's MGF1 then follows it.
     throw invalid(`oaep with hash ${p.hashOid} and mgf1 hash ${p.mgf1HashOid} is not supported`);
   }
+  if ("decryptOaep" in key) return decryptKtriOnToken(r, p, key);
   try {
     return toBytes(
       privateDecrypt(
@@ -672,10 +695,57 @@ function decryptKtri(
   }
 }
 
-function decryptKari(
+/** A token key decrypts OAEP with SHA-256, MGF1-SHA-256 and an empty label: what trailseal writes. */
+async function decryptKtriOnToken(
+  r: Extract<ParsedRecipient, { kind: "ktri" }>,
+  p: OaepParams,
+  key: DecryptionKey,
+): Promise<Uint8Array | string> {
+  if (p.hashOid !== OID.sha256 || p.label.byteLength > 0) {
+    throw invalid(
+      `oaep with hash ${p.hashOid}${p.label.byteLength > 0 ? " and a label" : ""} is not supported with a token key (sha-256, empty label only)`,
+    );
+  }
+  try {
+    return await key.decryptOaep(r.encryptedKey);
+  } catch (e) {
+    if (e instanceof TrailsealError && e.code === "STANZA_DECRYPT_FAILED") {
+      return "rsa-oaep decryption of the content key failed";
+    }
+    throw e;
+  }
+}
+
+/** The ECDH shared secret Z (RFC 5753 §3.1.1) with the originator's point, or null for a bad point. */
+async function ecdhSecret(
+  key: EnvelopeKey,
+  point: Uint8Array,
+): Promise<Uint8Array | "curve" | null> {
+  if ("deriveEcdh" in key) {
+    try {
+      return await key.deriveEcdh(point);
+    } catch (e) {
+      // A point of another length: another curve's recipient, or a corrupted originator key.
+      if (e instanceof TrailsealError && e.code === "STANZA_INVALID") return null;
+      throw e;
+    }
+  }
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (curve === undefined || CURVE_OID[curve] === undefined) return "curve";
+  try {
+    const jwk = key.export({ format: "jwk" });
+    const ecdh = createECDH(curve);
+    ecdh.setPrivateKey(Buffer.from(jwk.d ?? "", "base64url"));
+    return toBytes(ecdh.computeSecret(point));
+  } catch {
+    return null;
+  }
+}
+
+async function decryptKari(
   r: Extract<ParsedRecipient, { kind: "kari" }>,
-  key: KeyObject,
-): (Uint8Array | string)[] {
+  key: EnvelopeKey,
+): Promise<(Uint8Array | string)[]> {
   const kdfHash = KDF_HASH_BY_OID[r.algorithm];
   if (kdfHash === undefined)
     throw invalid(`key agreement algorithm ${r.algorithm} is not supported`);
@@ -686,20 +756,11 @@ function decryptKari(
   if (r.wrapAlgorithm === null || kekBytes === undefined) {
     throw invalid(`key wrap algorithm ${r.wrapOid ?? "(missing)"} is not supported`);
   }
-  const curve = key.asymmetricKeyDetails?.namedCurve;
-  if (curve === undefined || CURVE_OID[curve] === undefined)
-    return ["ec curve of the key is not supported"];
-  let kek: Uint8Array;
-  try {
-    const jwk = key.export({ format: "jwk" });
-    const ecdh = createECDH(curve);
-    ecdh.setPrivateKey(Buffer.from(jwk.d ?? "", "base64url"));
-    const z = toBytes(ecdh.computeSecret(r.originatorPoint));
-    kek = x963Kdf(kdfHash, z, eccCmsSharedInfo(r.wrapAlgorithm, r.ukm, kekBytes), kekBytes);
-  } catch {
-    // A point not on the key's curve: another curve's recipient, or a corrupted originator key.
-    return ["ecdh with the originator key failed"];
-  }
+  const z = await ecdhSecret(key, r.originatorPoint);
+  if (z === "curve") return ["ec curve of the key is not supported"];
+  // A point not on the key's curve: another curve's recipient, or a corrupted originator key.
+  if (z === null) return ["ecdh with the originator key failed"];
+  const kek = x963Kdf(kdfHash, z, eccCmsSharedInfo(r.wrapAlgorithm, r.ukm, kekBytes), kekBytes);
   return r.encryptedKeys.map((encryptedKey) => {
     try {
       return aesKeyUnwrap(kek, encryptedKey);

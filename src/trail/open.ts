@@ -5,8 +5,14 @@
 import { TrailsealError, isTrailsealError } from "../errors.js";
 import { fromBase64, fromHex } from "../bytes.js";
 import type { Channel, SessionEvent } from "../events.js";
-import { FrameOpener, checkKeyCommitment } from "../frames.js";
-import { openStanzaNoting, type StanzaKey, type StanzaLayer } from "../recipients.js";
+import { timingSafeEqual } from "node:crypto";
+import { FrameOpener, checkKeyCommitment, keyCommitment } from "../frames.js";
+import {
+  openLayerTyped,
+  openStanzaNoting,
+  type StanzaKey,
+  type StanzaLayer,
+} from "../recipients.js";
 import { decodeFramePayload, type HeaderStanza } from "./format.js";
 import type { FrameRecord, ParsedHeader, TrailRecord } from "./reader.js";
 import { frameAad } from "./writer.js";
@@ -61,6 +67,7 @@ function stanzasOf(
 export async function unlockChannels(
   parsed: ParsedHeader,
   keys: readonly StanzaKey[],
+  handed: readonly HandedEnvelope[] = [],
 ): Promise<Unlocked> {
   const out: Partial<Record<Channel, Uint8Array>> = {};
   const access = {} as Record<Channel, ChannelAccess>;
@@ -116,10 +123,85 @@ export async function unlockChannels(
     }
     access[channel] = { channel, encrypted: ch.encrypted, openedBy, alternatives };
   }
+  for (const h of handed) await unlockHanded(parsed, keys, h, out, access);
   if (skipped > MAX_WARNINGS) {
     warnings.push(`${parsed.name}: ${skipped - MAX_WARNINGS} more added stanzas were skipped`);
   }
   return { keys: out, access, warnings };
+}
+
+/**
+ * An inner envelope of a four-eyes stanza that its outer holder opened alone and handed over
+ * (split knowledge: the two private keys never meet on one machine). `name` is for messages.
+ */
+export interface HandedEnvelope {
+  readonly der: Uint8Array;
+  readonly name: string;
+}
+
+/**
+ * Opens a handed inner envelope with the one given key it is for, and unlocks the channel whose
+ * key commitment the file key inside matches: the commitment, not the envelope, proves which
+ * channel of this trail it is. Throws NO_MATCHING_KEY (no key opens it), STANZA_INVALID (it
+ * holds another envelope, not a file key), KEY_COMMITMENT_MISMATCH (the file key is not one of
+ * this trail's).
+ */
+async function unlockHanded(
+  parsed: ParsedHeader,
+  keys: readonly StanzaKey[],
+  h: HandedEnvelope,
+  out: Partial<Record<Channel, Uint8Array>>,
+  access: Record<Channel, ChannelAccess>,
+): Promise<void> {
+  let opened: { fileKey: Uint8Array; by: string } | null = null;
+  for (const key of keys) {
+    let layer: Awaited<ReturnType<typeof openLayerTyped>>;
+    try {
+      layer = await openLayerTyped(h.der, key);
+    } catch (e) {
+      if (isTrailsealError(e, "NO_MATCHING_KEY")) continue;
+      throw new TrailsealError(
+        isTrailsealError(e) ? e.code : "STANZA_INVALID",
+        `${h.name}: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+    if (layer.contentType !== "data" || layer.content.byteLength !== 32) {
+      throw new TrailsealError(
+        "STANZA_INVALID",
+        `${h.name} holds ${layer.contentType === "data" ? `${layer.content.byteLength} bytes` : "another envelope"}, not a file key: it is not the inner envelope of a stanza`,
+      );
+    }
+    opened = { fileKey: layer.content, by: key.spkiFingerprint };
+    break;
+  }
+  if (opened === null) {
+    throw new TrailsealError(
+      "NO_MATCHING_KEY",
+      `${h.name} opens with none of the keys given (${keys.map((k) => `sha256:${k.spkiFingerprint}`).join(", ") || "none"})`,
+      { hint: "give the private key of the inner layer's certificate" },
+    );
+  }
+  for (const channel of ["downstream", "upstream"] as const) {
+    const ch = parsed.header.channels[channel];
+    if (!ch.encrypted || ch.commitment === undefined) continue;
+    const expected = fromHex(ch.commitment);
+    const actual = keyCommitment(opened.fileKey, channel);
+    if (actual.byteLength !== expected.byteLength || !timingSafeEqual(actual, expected)) continue;
+    const by = opened.by;
+    const alternative = access[channel].alternatives.find(
+      (a) => a.layers.length > 1 && a.layers.at(-1)?.spkiFingerprint === by,
+    );
+    if (alternative === undefined) break;
+    out[channel] ??= opened.fileKey;
+    access[channel] = { ...access[channel], openedBy: access[channel].openedBy ?? alternative };
+    return;
+  }
+  throw new TrailsealError(
+    "KEY_COMMITMENT_MISMATCH",
+    `${h.name} holds a file key that is not the key of any four-eyes entry of ${parsed.name} whose inner key is sha256:${opened.by}`,
+    { hint: "the envelope belongs to another trail, or was altered" },
+  );
 }
 
 /** Skipped annex stanzas named one by one; more are counted. */

@@ -5,7 +5,7 @@
 import type { Writable } from "node:stream";
 import type { SessionEvent, SessionMetadata } from "../events.js";
 import type { StanzaKey } from "../recipients.js";
-import { EventDecoder, unlockChannels, type Unlocked } from "./open.js";
+import { EventDecoder, unlockChannels, type HandedEnvelope, type Unlocked } from "./open.js";
 import { TrailReader, type TrailEnd, type TrailRecord } from "./reader.js";
 import { TrailWriter, type TrailWriterOptions } from "./writer.js";
 
@@ -48,9 +48,11 @@ export async function openTrail(
   source: AsyncIterable<Uint8Array>,
   name: string,
   keys: readonly StanzaKey[],
+  /** Inner envelopes of four-eyes stanzas, opened from their outer layer by its holder. */
+  handed: readonly HandedEnvelope[] = [],
 ): Promise<OpenedTrail> {
   const reader = await TrailReader.open(source, name);
-  const unlocked = await unlockChannels(reader.parsed, keys);
+  const unlocked = await unlockChannels(reader.parsed, keys, handed);
   const decoder = new EventDecoder(reader.parsed, unlocked.keys);
   async function* records(options?: { upTo?: number }) {
     for await (const record of reader.records()) {

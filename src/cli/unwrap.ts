@@ -1,0 +1,109 @@
+/**
+ * `trailseal unwrap`: the outer holder's half of split knowledge. A four-eyes stanza is an
+ * envelope inside an envelope (DESIGN.md); `export` writes each stanza out as a CMS file, and
+ * this opens its outer layer with the outer key alone — a file or a key on a token — and writes
+ * the inner envelope, a standard CMS file for the inner holder (`replay --inner`, or
+ * `openssl cms -decrypt` with a key file). It never writes a file key out.
+ */
+import { TrailsealError, isTrailsealError } from "../errors.js";
+import { openLayerTyped } from "../recipients.js";
+import { collect, EXIT_OK, guard, newCommand, parseArgs, type Io } from "./io.js";
+import {
+  OutputFile,
+  loadKeys,
+  passphrase,
+  tokenOptions,
+  type LoadedKeys,
+  type TokenFlags,
+} from "./common.js";
+import { readInput } from "./files.js";
+
+interface UnwrapFlags extends TokenFlags {
+  key?: string[];
+  passin?: string;
+  output: string;
+  force?: boolean;
+}
+
+export async function run(argv: readonly string[], io: Io): Promise<number> {
+  const cmd = tokenOptions(
+    newCommand("trailseal unwrap", io)
+      .description(
+        "open the outer layer of a four-eyes stanza with the outer key alone and write the inner envelope for the inner key's holder",
+      )
+      .argument("<stanza>", "a stanza as 'trailseal export' writes it: CMS EnvelopedData, DER")
+      .option(
+        "-k, --key <file|uri>",
+        "the outer layer's private key: a file or a PKCS#11 URI (repeatable)",
+        collect,
+      )
+      .option("--passin <spec>", "passphrase for encrypted keys: env:VAR, file:PATH or pass:TEXT")
+      .requiredOption("-o, --output <file>", "the inner envelope (CMS, DER; - for stdout)")
+      .option("--force", "overwrite the output file"),
+  ).addHelpText(
+    "after",
+    `
+Examples (bob holds the outer key, alice the inner one; the keys never meet):
+  bob$   trailseal export session.trail evidence/
+  bob$   trailseal unwrap evidence/stanza-downstream-0.der -o inner.cms \\
+           --key 'pkcs11:token=bob;object=audit;type=private' --pin env:BOB_PIN
+  alice$ trailseal replay session.trail --inner inner.cms \\
+           --key 'pkcs11:token=alice;object=audit;type=private' --pin env:ALICE_PIN -o s.cast
+  alice$ openssl cms -decrypt -inform DER -in inner.cms -inkey alice.key -out file.key
+
+The inner envelope is written readable by its owner only (0600): with it, the inner key alone
+opens the channel. The innermost layer (it holds the file key) is refused: open the trail with
+'replay --inner' instead of writing the file key out.
+Exit status: 0 written, 1 no key given opens the envelope, 2 usage or I/O error.`,
+  );
+  const early = parseArgs(cmd, argv);
+  if (early !== null) return early;
+  const flags = cmd.opts<UnwrapFlags>();
+  const [stanzaPath] = cmd.args as [string];
+  let loaded: LoadedKeys | undefined;
+  return guard(io, async () => {
+    const der = await readInput(stanzaPath, io);
+    loaded = await loadKeys(flags.key ?? [], passphrase(flags.passin, io), io, flags);
+    if (loaded.keys.length === 0) {
+      throw new TrailsealError("USAGE", "unwrap needs the outer layer's key: pass --key");
+    }
+    const failures: string[] = [];
+    for (const key of loaded.keys) {
+      let opened: Awaited<ReturnType<typeof openLayerTyped>>;
+      try {
+        opened = await openLayerTyped(der, key);
+      } catch (e) {
+        if (!isTrailsealError(e, "NO_MATCHING_KEY")) throw e;
+        failures.push(e.message);
+        continue;
+      }
+      if (opened.contentType !== "envelopedData") {
+        throw new TrailsealError(
+          "USAGE",
+          `${stanzaPath} is the innermost layer: it holds a file key, which unwrap does not write out`,
+          { hint: `open the trail with it: trailseal replay TRAIL --inner ${stanzaPath} --key …` },
+        );
+      }
+      const out = await OutputFile.create(flags.output, io, {
+        force: flags.force === true,
+        mode: 0o600,
+      });
+      try {
+        await out.write(opened.content);
+        await out.commit();
+      } catch (e) {
+        await out.abort();
+        throw e;
+      }
+      if (flags.output !== "-") {
+        io.stdout.write(
+          `opened the layer for sha256:${key.spkiFingerprint}; wrote the inner envelope to ${flags.output}\n`,
+        );
+      }
+      return EXIT_OK;
+    }
+    throw new TrailsealError("NO_MATCHING_KEY", failures.join("\n"), {
+      hint: "give the private key of the certificate the outer layer was made for",
+    });
+  }).finally(() => loaded?.close());
+}
