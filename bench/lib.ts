@@ -4,7 +4,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, existsSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, createWriteStream, existsSync, openSync, readFileSync, rmSync } from "node:fs";
 import { once } from "node:events";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
@@ -31,27 +31,33 @@ export function haveGnuTime(): boolean {
 }
 
 /**
- * Runs `cmd args` to completion (stdin from `stdinFile` or nothing, stdout to `stdoutFile` or
- * discarded) under GNU time, which reports the child's peak RSS from wait4(2) rusage: exact and
+ * Runs `cmd args` to completion (no stdin, stdout to `stdoutFile` or discarded) under GNU time, which reports the child's peak RSS from wait4(2) rusage: exact and
  * independent of sampling. Wall time is taken here, around the spawn.
  */
 export async function measure(
   cmd: string,
   args: readonly string[],
-  options: { cwd?: string; rssFile: string; env?: NodeJS.ProcessEnv } = { rssFile: "" },
+  options: { cwd?: string; rssFile: string; env?: NodeJS.ProcessEnv; stdoutFile?: string } = {
+    rssFile: "",
+  },
 ): Promise<Measured> {
   const timed = haveGnuTime() && options.rssFile !== "";
   const file = timed ? GNU_TIME : cmd;
   const argv = timed ? ["-f", "%M %U %S", "-o", options.rssFile, cmd, ...args] : [...args];
+  const stdout = options.stdoutFile === undefined ? "ignore" : openSync(options.stdoutFile, "w");
   const started = process.hrtime.bigint();
   const child = spawn(file, argv, {
     cwd: options.cwd ?? REPO,
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", stdout, "pipe"],
     env: options.env ?? process.env,
   });
+  // The child has its own copy of the descriptor now.
+  if (typeof stdout === "number") closeSync(stdout);
   let stderr = "";
-  child.stderr.setEncoding("utf8");
-  child.stderr.on("data", (s: string) => {
+  // A pipe, as asked above (the typings cannot tell with a descriptor in the tuple).
+  const errors = child.stderr!;
+  errors.setEncoding("utf8");
+  errors.on("data", (s: string) => {
     if (stderr.length < 4000) stderr += s;
   });
   const [code] = (await once(child, "close")) as [number | null];

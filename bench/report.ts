@@ -2,6 +2,7 @@
 import type { BenchResult } from "./run.js";
 import type { StartupRow } from "./startup.js";
 import type { ThroughputResult, ToolFigures } from "./throughput.js";
+import type { ArchiveResult, ArchiveSet } from "./archive.js";
 import { markdownTable, mib, table } from "./lib.js";
 
 type Phase = "seal" | "open";
@@ -154,6 +155,84 @@ function verifyFacts(r: BenchResult): string {
   );
 }
 
+function archiveSetLabel(set: ArchiveSet): string {
+  const each =
+    set.trailBytes >= 1e6
+      ? `${(set.trailBytes / 1e6).toFixed(0)} MB`
+      : `${(set.trailBytes / 1024).toFixed(1)} KiB`;
+  return `${set.trails.toLocaleString("en-US")} x ${each}`;
+}
+
+function archiveRows(a: ArchiveResult): string[][] {
+  return a.sets.flatMap((set) => {
+    const floor = set.rows.find((x) => x.id === "openssl")!;
+    return set.rows.map((x) => [
+      archiveSetLabel(set),
+      x.label,
+      x.seconds.toFixed(2),
+      x.trailsPerSecond.toFixed(0),
+      x.mbps.toFixed(0),
+      x.cpuSeconds === null ? "n/a" : x.cpuSeconds.toFixed(2),
+      mib(x.maxRssKiB),
+      x.id === "openssl" ? "" : ratio(floor.seconds / x.seconds),
+    ]);
+  });
+}
+const ARCHIVE_HEAD = [
+  "trails",
+  "command (whole process)",
+  "s (median)",
+  "trails/s",
+  "MB/s",
+  "CPU s",
+  "peak RSS MiB",
+  "openssl time ÷ this",
+];
+
+/** Peak RSS of the 4,000 small trails within 10% of the 2,000: it does not grow with the count. */
+const RSS_GROWTH_BOUND = 1.1;
+const met = (ok: boolean): string => (ok ? "met" : "NOT MET");
+
+function archiveSummary(a: ArchiveResult): string[] {
+  const set = (id: ArchiveSet["id"]): ArchiveSet => a.sets.find((s) => s.id === id)!;
+  const row = (id: ArchiveSet["id"], tool: string): ArchiveSet["rows"][number] =>
+    set(id).rows.find((x) => x.id === tool)!;
+  const large = set("large");
+  const lines = [
+    `archive, ${archiveSetLabel(large)}: verify --jobs 1 ${row("large", "jobs1").mbps.toFixed(0)} MB/s, ` +
+      `--jobs 2 ${row("large", "jobs2").mbps.toFixed(0)} MB/s = ${ratio(a.largeScaling)} ` +
+      `(target 1.8x: ${met(a.largeScaling >= 1.8)}); openssl dgst -sha256 ${row("large", "openssl").mbps.toFixed(0)} MB/s`,
+    `archive, ${archiveSetLabel(set("small"))}: verify --jobs 2 ${a.smallTrailsPerSecond.toFixed(0)} trails/s ` +
+      `(target 300/s: ${met(a.smallTrailsPerSecond >= 300)}), --jobs 1 ${row("small", "jobs1").trailsPerSecond.toFixed(0)} trails/s`,
+  ];
+  const rss = (["jobs1", "jobs2"] as const).map((j) => {
+    const g = a.rssGrowth[j];
+    const from = mib(row("small", j).maxRssKiB);
+    const to = mib(row("small-double", j).maxRssKiB);
+    const verdict = g === null ? "n/a" : g <= RSS_GROWTH_BOUND ? "bounded" : "GROWS";
+    return `--jobs ${j.slice(-1)} ${from} -> ${to} MiB (${verdict})`;
+  });
+  // Work per CPU second is what a loaded machine distorts least: the figure to plan cores with.
+  const perCore = (id: ArchiveSet["id"]): { trails: string; mbps: string } | null => {
+    const cpu = row(id, "jobs1").cpuSeconds;
+    if (cpu === null) return null;
+    return {
+      trails: (set(id).trails / cpu).toFixed(0),
+      mbps: (set(id).totalBytes / 1e6 / cpu).toFixed(0),
+    };
+  };
+  const small = perCore("small");
+  const big = perCore("large");
+  if (small !== null && big !== null)
+    lines.push(
+      `archive, per core (--jobs 1, trails over CPU seconds): ${small.trails} small trails/s, ` +
+        `${big.mbps} MB/s of large trails`,
+    );
+  const counts = `${set("small").trails} -> ${set("small-double").trails}`;
+  lines.push(`archive peak RSS, ${counts} small trails: ${rss.join(", ")}`);
+  return lines;
+}
+
 /** The ratios in words, one line each. */
 export function summary(r: BenchResult): string[] {
   const lines: string[] = [];
@@ -187,6 +266,7 @@ export function summary(r: BenchResult): string[] {
         `(verifyTrail in-process ${(v.library.seconds * 1000).toFixed(0)} ms)`,
     );
   }
+  if (r.archive !== null) lines.push(...archiveSummary(r.archive));
   for (const k of r.tsa?.keys ?? []) {
     lines.push(
       `tsa serve, ${k.key}: ${k.trailseal.tokensPerSecond.toFixed(0)} tokens/s, ${k.ratio.toFixed(1)}x openssl ts -reply per request`,
@@ -216,6 +296,11 @@ export function renderText(r: BenchResult): string {
   }
   if (r.verify !== null)
     out.push(`\nVERIFY\n${verifyFacts(r)}\n${table(VERIFY_HEAD, verifyRows(r))}`);
+  if (r.archive !== null) {
+    out.push(
+      `\nARCHIVE (trailseal verify DIR --ca … --tsa-ca … --jsonl; median of ${r.archive.repeats})\n${table(ARCHIVE_HEAD, archiveRows(r.archive))}`,
+    );
+  }
   if (r.tsa !== null) {
     out.push(
       `\nTSA (${r.tsa.concurrency} concurrent loopback clients, ${r.tsa.secondsPerSide} s per side)\n${table(TSA_HEAD, tsaRows(r))}`,
@@ -320,6 +405,31 @@ export function renderDoc(r: BenchResult): string {
       "",
     );
   }
+  if (r.archive !== null) {
+    const a = r.archive;
+    parts.push(
+      "## Archive: many trails in one `verify`, one and two worker threads",
+      "",
+      "Each set is a directory of copies of one trail, sealed in the run with the local authority",
+      "(`trailseal init`; signed, local timestamps every 10 s, one RSA-2048 recipient): the small",
+      `trail is a 40-second asciicast (${a.small.records} records, ${a.small.checkpoints} checkpoints), the large one`,
+      `${(a.large.inputBytes / 1e6).toFixed(0)} MB of random bytes sealed raw (${a.large.records} records, ${a.large.checkpoints} checkpoints).`,
+      "Every run is `trailseal verify DIR --ca ca.crt --tsa-ca ca.crt --jobs N --jsonl` as a whole",
+      "process (node start, directory walk, worker start-up included), and its JSONL summary must",
+      "count every trail valid. The floor is `openssl dgst -sha256 DIR/*.trail`, one process reading",
+      "and hashing the same files; an untimed read first warms the page cache for all of them.",
+      `Median of ${a.repeats}; CPU is user + system (GNU time), peak RSS the largest of the runs.`,
+      "",
+      markdownTable(ARCHIVE_HEAD, archiveRows(a)),
+      "",
+      ...archiveSummary(a).map((line) => `- ${line}`),
+      "",
+      "Targets (issue 10): `--jobs 2` at least 1.8x `--jobs 1` on the large trails; at least 300",
+      "small trails/s; a peak RSS that does not grow with the count (the 4,000-trail set within",
+      "10% of the 2,000-trail one).",
+      "",
+    );
+  }
   if (r.tsa !== null) {
     const mode = r.tsa.keys[0]?.server;
     parts.push(
@@ -348,7 +458,8 @@ export function renderDoc(r: BenchResult): string {
     "",
     "    npm run bench                      # 256 MiB, ~3-4 minutes on 2 cores",
     "    npm run bench -- --large           # 256 MiB, then 1 GiB (one repeat): ~5 minutes",
-    "    npm run bench -- --only verify,tsa # sections: startup, throughput, verify, tsa",
+    "    npm run bench -- --only verify,tsa # sections: startup, throughput, verify, archive, tsa",
+    "    npm run bench -- --only archive    # 2,000 + 4,000 small and 20 x 50 MB trails",
     "    npm run bench -- --only startup    # start-up rows alone, ~1 minute",
     "    npm run bench -- --write-doc       # also rewrite this file",
     "",

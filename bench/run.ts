@@ -8,7 +8,9 @@
  *   --large            also 1 GiB of input, after 256 MiB
  *   --size LIST        input sizes in MiB, comma-separated (overrides --large)
  *   --repeats N        repeats of each seal/open (default 3 under 1 GiB, else 1)
- *   --only LIST        comma-separated sections: startup, throughput, verify, tsa (default all)
+ *   --only LIST        comma-separated sections: startup, throughput, verify, archive, tsa
+ *                      (default all)
+ *   --archive-repeats N  repeats of each archive run (default 2)
  *   --startup-runs N   rounds of the start-up commands (default 15)
  *   --tsa-seconds S    seconds of load per TSA side (default 5)
  *   --write-doc        also rewrite docs/BENCHMARKS.md with the figures
@@ -21,6 +23,7 @@ import { CLI, haveGnuTime, loadAverage, machineFacts, REPO, type MachineFacts } 
 import { benchStartup, type StartupResult } from "./startup.js";
 import { benchThroughput, type ThroughputResult } from "./throughput.js";
 import { benchVerify, type VerifyResult } from "./verify.js";
+import { benchArchive, type ArchiveResult } from "./archive.js";
 import { benchTsa, type TsaResult } from "./tsa.js";
 import { renderDoc, renderText } from "./report.js";
 
@@ -31,11 +34,12 @@ export interface BenchResult {
   /** One per input size. */
   throughput: ThroughputResult[];
   verify: VerifyResult | null;
+  archive: ArchiveResult | null;
   tsa: TsaResult | null;
   totalSeconds: number;
 }
 
-const SECTIONS = ["startup", "throughput", "verify", "tsa"] as const;
+const SECTIONS = ["startup", "throughput", "verify", "archive", "tsa"] as const;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -46,13 +50,14 @@ async function main(): Promise<number> {
       only: { type: "string" },
       "tsa-seconds": { type: "string", default: "5" },
       "startup-runs": { type: "string", default: "15" },
+      "archive-repeats": { type: "string", default: "2" },
       "write-doc": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
     process.stdout.write(
-      "usage: npm run bench -- [--large] [--size MIB,...] [--repeats N] [--only startup,throughput,verify,tsa] [--startup-runs N] [--tsa-seconds S] [--write-doc]\n",
+      "usage: npm run bench -- [--large] [--size MIB,...] [--repeats N] [--only startup,throughput,verify,archive,tsa] [--startup-runs N] [--archive-repeats N] [--tsa-seconds S] [--write-doc]\n",
     );
     return 0;
   }
@@ -67,6 +72,7 @@ async function main(): Promise<number> {
   const repeatsOk = (n: number): boolean => Number.isInteger(n) && n >= 1 && n <= 20;
   const tsaSeconds = Number(values["tsa-seconds"]);
   const startupRuns = Number(values["startup-runs"]);
+  const archiveRepeats = Number(values["archive-repeats"]);
   const only = new Set(values.only?.split(",").map((s) => s.trim()) ?? SECTIONS);
   for (const s of only) {
     if (!(SECTIONS as readonly string[]).includes(s))
@@ -83,6 +89,7 @@ async function main(): Promise<number> {
       Number.isInteger(startupRuns) && startupRuns >= 1 && startupRuns <= 100,
       "--startup-runs must be 1..100",
     ],
+    [repeatsOk(archiveRepeats), "--archive-repeats must be 1..20"],
   ];
   for (const [ok, message] of checks) if (!ok) throw new Error(message);
   if (!existsSync(CLI))
@@ -104,6 +111,7 @@ async function main(): Promise<number> {
     startup: null,
     throughput: [],
     verify: null,
+    archive: null,
     tsa: null,
     totalSeconds: 0,
   };
@@ -127,6 +135,12 @@ async function main(): Promise<number> {
     if (only.has("verify")) {
       log("verify: one-hour trail, 120 signed checkpoints");
       result.verify = await benchVerify(dir, 5, log);
+    }
+    if (only.has("archive")) {
+      log(`archive: ${archiveRepeats} repeat(s) of 2,000 small, 4,000 small and 20 large trails`);
+      const sub = join(dir, "archive");
+      mkdirSync(sub);
+      result.archive = await benchArchive(sub, archiveRepeats, log);
     }
     if (only.has("tsa")) {
       log(`tsa: ${tsaSeconds} s per side, 8 concurrent clients`);

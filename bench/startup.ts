@@ -44,10 +44,13 @@ interface Case {
   goalMs: number | null;
 }
 
-/** A 40-second asciicast v2 session, one output line a second: four checkpoints at 10 s. */
-function smallCast(): string {
+/**
+ * An asciicast v2 session of `seconds` seconds, one output line a second: with `--interval 10`,
+ * 40 seconds make four checkpoints (start-up), 8 seconds one (the archive's small trails).
+ */
+export function smallCast(seconds = 40): string {
   const lines = [JSON.stringify({ version: 2, width: 80, height: 24, timestamp: 1_767_225_600 })];
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < seconds; i++) {
     lines.push(JSON.stringify([i + 0.5, "o", `line ${i}: load average 0.42 0.37 0.31\r\n`]));
   }
   return `${lines.join("\n")}\n`;
