@@ -186,8 +186,7 @@ export function describeCertificate(der: Uint8Array): CertificateInfo {
   return {
     subject: cert.subject,
     issuer: cert.issuer,
-    // RFC 5280 §4.1.2.2 serials are positive: the sign octet is not part of the number shown.
-    serial: cert.serial.replace(/^(00)+(?=.)/, ""),
+    serial: serialText(cert.serialNumber),
     notBefore: isoOrInvalid(cert.notBefore),
     notAfter: isoOrInvalid(cert.notAfter),
     ...(cert.invalidTime === null ? {} : { invalidTime: cert.invalidTime }),
@@ -197,6 +196,16 @@ export function describeCertificate(der: Uint8Array): CertificateInfo {
     spkiFingerprint: cert.spkiFingerprint,
     api: toApiString(der),
   };
+}
+
+/**
+ * A serial as openssl shows it (lower case): the number in hex, whole octets, no sign octet.
+ * RFC 5280 §4.1.2.2 wants serials positive, but real CAs issued negative ones (two's complement
+ * DER): openssl prints those with a minus sign (`-04316693ed`), not as an unsigned `fbce996c13`.
+ */
+function serialText(serial: bigint): string {
+  const hex = (serial < 0n ? -serial : serial).toString(16);
+  return `${serial < 0n ? "-" : ""}${hex.length % 2 === 0 ? hex : `0${hex}`}`;
 }
 
 /** Key type, size and curve of a public or private key, as shown in CertificateInfo. */

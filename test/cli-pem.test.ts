@@ -421,5 +421,20 @@ describe("trailseal pem: odd binary inputs (issue 15 items 5, 7)", () => {
     });
   }
 
+  it("a certificate that is well-formed DER but that OpenSSL cannot parse is named so, not with openssl's 'no start line'", async () => {
+    // The issuer's first RDN made a SEQUENCE instead of a SET: still DER, no longer a Name.
+    const bad = Buffer.from(der);
+    const rdn = bad.indexOf(Buffer.from("31183016060355040a", "hex"));
+    expect(rdn).toBe(52); // the issuer, right after the signature algorithm
+    bad[rdn] = 0x30;
+    const file = at("bad-name.der", bad);
+    const r = await pem([file]);
+    expect([r.code, r.stdout, r.stderr]).toEqual([
+      2,
+      "",
+      `trailseal: error: ${file}: invalid DER: the certificate is well-formed DER, but OpenSSL cannot parse it\n`,
+    ]);
+  });
+
   it("cleans up", () => rmSync(tmp, { recursive: true, force: true }));
 });

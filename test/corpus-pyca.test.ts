@@ -177,6 +177,21 @@ describe.skipIf(!existsSync(VECTORS))(
       ]);
     });
 
+    it("a negative serial is shown with its sign, as openssl prints it (-04316693ED)", async () => {
+      const [info] = await read("x509/custom/negative_serial.pem");
+      const shown = (
+        await run("openssl", [
+          "x509",
+          "-noout",
+          "-serial",
+          "-in",
+          join(VECTORS, "x509/custom/negative_serial.pem"),
+        ])
+      ).stdout;
+      expect(shown).toBe("serial=-04316693ED\n");
+      expect(info!.serial).toBe("-04316693ed");
+    });
+
     it("an empty subject (RFC 5280 §4.1.2.6) is an empty name, and the certificate is read", async () => {
       const [info] = await read("x509/custom/ian_uri.pem");
       expect([info!.subject, info!.issuer]).toEqual([

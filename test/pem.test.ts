@@ -1,8 +1,9 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import {
   certificateFingerprint,
   certificatePublicKey,
@@ -788,5 +789,81 @@ describe("PKCS#12 past a parser limit (issue 15 item 2's message)", () => {
       "PKCS12_INVALID",
       "deep.p12: PKCS#12 file not read: it exceeds a limit of trailseal's ASN.1 parser (maximum nesting depth exceeded), not necessarily a fault of the file",
     );
+  });
+});
+
+describe("certificates with odd fields, made with openssl's config (issue 15 items 4, 6)", () => {
+  const tmp = mkdtempSync(join(tmpdir(), "trailseal-pem-fields-"));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  /** A self-signed certificate by `openssl req -x509` with one extension line and a serial. */
+  const make = (name: string, serial: string, extension: string): string => {
+    writeFileSync(
+      join(tmp, `${name}.cnf`),
+      `[req]\ndistinguished_name = dn\nx509_extensions = x\n[dn]\n[x]\n${extension}\n`,
+    );
+    const out = join(tmp, `${name}.pem`);
+    execFileSync("openssl", [
+      ...["req", "-new", "-x509", "-key", join(DIR, "rsa2048-a.key"), "-subj", `/CN=${name}`],
+      ...["-days", "3650", "-set_serial", serial, "-config", join(tmp, `${name}.cnf`)],
+      ...["-out", out],
+    ]);
+    return out;
+  };
+  const opensslDer = (path: string): string =>
+    execFileSync("openssl", ["x509", "-in", path, "-outform", "DER"]).toString("hex");
+
+  // GeneralName forms trailseal has no use for (RFC 5280 §4.2.1.6), and extensions whose value
+  // is not what its OID says: each certificate must stay readable, byte for byte as openssl's.
+  const EXTENSIONS: readonly [name: string, extension: string, openssl: string][] = [
+    // ediPartyName [5] { partyName [1] UTF8String "trailseal" }
+    [
+      "san-edipartyname",
+      "subjectAltName = DER:300fa50da10b0c09747261696c7365616c",
+      "EdiPartyName:<unsupported>",
+    ],
+    // x400Address [3] ORAddress { built-in-standard-attributes { country-name "US" } }
+    ["san-x400address", "subjectAltName = DER:300aa3083006610413025553", "X400Name:<unsupported>"],
+    // SAN whose dNSName claims 9 bytes and holds 3.
+    ["malformed-san", "2.5.29.17 = DER:30058209616263", ""],
+    // IAN that is an OCTET STRING, not GeneralNames.
+    ["malformed-ian", "2.5.29.18 = DER:0403010203", ""],
+  ];
+
+  it.each(EXTENSIONS)(
+    "%s: read byte for byte as openssl reads it, and described",
+    async (name, ext, shown) => {
+      const path = make(name, "7", ext);
+      const text = execFileSync("openssl", ["x509", "-in", path, "-noout", "-text"], {
+        encoding: "utf8",
+      });
+      if (shown !== "") expect(text).toContain(shown);
+      const found = await readCertificates(new Uint8Array(readFileSync(path)), { source: path });
+      expect(found.map((d) => Buffer.from(d).toString("hex"))).toEqual([opensslDer(path)]);
+      expect(describeCertificate(found[0]!)).toMatchObject({
+        subject: `CN=${name}`,
+        serial: "07",
+        keyType: "RSA",
+        keySize: 2048,
+      });
+    },
+  );
+
+  it("a negative serial is shown as openssl shows it (-04316693ed), not as unsigned hex", async () => {
+    for (const [serial, shown] of [
+      ["-0x04316693ED", "-04316693ed"],
+      ["-1", "-01"],
+      ["-128", "-80"],
+      ["-129", "-81"],
+      ["128", "80"],
+      ["0", "00"],
+    ] as const) {
+      const path = make(`serial${serial}`, serial, "basicConstraints = CA:FALSE");
+      const fromOpenssl = execFileSync("openssl", ["x509", "-in", path, "-noout", "-serial"], {
+        encoding: "utf8",
+      });
+      expect(fromOpenssl.trim().toLowerCase()).toBe(`serial=${shown}`);
+      const [der] = await readCertificates(new Uint8Array(readFileSync(path)), { source: path });
+      expect(describeCertificate(der!).serial).toBe(shown);
+    }
   });
 });
