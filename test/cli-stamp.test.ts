@@ -1,11 +1,14 @@
 import { execFileSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTsaServer, type TsaServer } from "../src/timestamp/server.js";
 import { runCli } from "./helpers/io.js";
-import { pkiPath, sha256, tsaFixture } from "./helpers/tsa.js";
+import { pkiPath, sha256, tsaFixture, untrustedCopy } from "./helpers/tsa.js";
 import { startHttpsFront } from "./helpers/https-front.js";
 
 const dir = mkdtempSync(join(tmpdir(), "trailseal-clistamp-"));
@@ -358,6 +361,10 @@ describe("trailseal stamp", () => {
       ],
       [["stamp", "report.txt", "-o", "x.tsr"], "give --tsa local or --tsa URL"],
       [
+        ["stamp", "report.txt", "--tsa", "local", "--digest", "00", "-o", "x.tsr"],
+        "--data, --digest and --json go with --verify",
+      ],
+      [
         ["stamp", "report.txt", "--tsa", "local", "--tsa-tls-ca", "ca.pem", "-o", "x.tsr"],
         "--tsa-tls-ca applies to a remote https:// TSA, not --tsa local",
       ],
@@ -383,5 +390,142 @@ describe("trailseal stamp", () => {
       expect(r.code, argv.join(" ")).toBe(2);
       expect(r.stderr).toBe(`trailseal: error: ${message}\n`);
     }
+  });
+});
+
+/**
+ * A front for the TSA that drops the request's certReq (RFC 3161 §2.4.1: the TSA then leaves
+ * its certificate out), as a TSA does that never sends it.
+ */
+async function startNoCertReqFront(
+  upstream: string,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const front = createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on("data", (c: Buffer) => parts.push(c));
+    req.on("end", () => {
+      const query = Buffer.concat(parts);
+      // TimeStampReq SEQUENCE (short length) ending in certReq BOOLEAN TRUE (01 01 ff).
+      expect([query[0], query[1], query.subarray(-3).toString("hex")]).toEqual([
+        0x30,
+        query.length - 2,
+        "0101ff",
+      ]);
+      const stripped = Buffer.concat([
+        Buffer.from([0x30, query.length - 5]),
+        query.subarray(2, -3),
+      ]);
+      void fetch(upstream, {
+        method: "POST",
+        headers: { "content-type": "application/timestamp-query" },
+        body: stripped,
+      }).then(async (r) => {
+        res.writeHead(r.status, { "content-type": r.headers.get("content-type") ?? "" });
+        res.end(Buffer.from(await r.arrayBuffer()));
+      });
+    });
+  });
+  await new Promise<void>((r) => front.listen(0, "127.0.0.1", () => r()));
+  return {
+    url: `http://127.0.0.1:${(front.address() as AddressInfo).port}/`,
+    close: () => new Promise<void>((r) => front.close(() => r())),
+  };
+}
+
+describe("stamp's refusals hint at options stamp has (issue 15 item 11)", () => {
+  const TSA_SUBJECT = "C=XX, O=trailseal test, CN=trailseal test TSA";
+  const tsaFingerprint = () =>
+    Buffer.from(
+      sha256(new Uint8Array(new X509Certificate(readFileSync(pkiPath("tsa.pem"))).raw)),
+    ).toString("hex");
+
+  it("a remote TSA whose chain does not reach --tsa-ca: the hint names --tsa-ca, and nothing is written", async () => {
+    const r = await runCli(
+      [
+        "stamp",
+        "report.txt",
+        "--tsa",
+        server.url,
+        "--tsa-ca",
+        pkiPath("foreign-root-ca.pem"),
+        "-o",
+        "foreign.tsr",
+      ],
+      { cwd: dir },
+    );
+    const at = /is not trusted at (\S+): /.exec(r.stderr)?.[1];
+    expect([r.code, r.stdout, r.stderr]).toEqual([
+      1,
+      "",
+      `trailseal: error: token from TSA ${server.url}: certificate "${TSA_SUBJECT}" (sha256:${tsaFingerprint()}) is not trusted at ${at}: ` +
+        `no path to a trust anchor: the issuer "C=XX, O=trailseal test, CN=trailseal test root CA" of "${TSA_SUBJECT}" is neither a trust anchor nor among the 0 included certificate(s)\n` +
+        "trailseal: hint: pass the CA that issued the TSA's certificate with --tsa-ca FILE\n",
+    ]);
+    expect(existsSync(join(dir, "foreign.tsr"))).toBe(false);
+  });
+
+  it("a remote TSA that leaves its certificate out: the hint names --untrusted, which stamping takes", async () => {
+    const front = await startNoCertReqFront(server.url);
+    try {
+      const args = ["stamp", "report.txt", "--tsa", front.url, "--tsa-ca", pkiPath("root-ca.pem")];
+      const bare = await runCli([...args, "-o", "bare.tsr"], { cwd: dir });
+      expect([bare.code, bare.stdout, bare.stderr]).toEqual([
+        1,
+        "",
+        `trailseal: error: token from TSA ${front.url}: the signer's certificate is not included in the signature, nor given\n` +
+          "trailseal: hint: pass the signer's certificate (or the missing intermediate) with --untrusted FILE\n",
+      ]);
+      expect(existsSync(join(dir, "bare.tsr"))).toBe(false);
+
+      const ok = await runCli([...args, "--untrusted", pkiPath("tsa.pem"), "-o", "bare.tsr"], {
+        cwd: dir,
+      });
+      expect([ok.code, ok.stderr]).toEqual([0, ""]);
+      expect(ok.stdout).toMatch(
+        new RegExp(
+          String.raw`^stamped report\.txt \(sha256 [0-9a-f]{64}\) at \S+Z by ${TSA_SUBJECT} \(remote, serial [0-9a-f]+, policy 1\.2\.3\.4\.1\); wrote bare\.tsr\n$`,
+        ),
+      );
+      // The token has no certificate: openssl too needs the TSA's as -untrusted.
+      const verify = [
+        "ts",
+        "-verify",
+        "-in",
+        "bare.tsr",
+        "-data",
+        "report.txt",
+        "-CAfile",
+        pkiPath("root-ca.pem"),
+      ];
+      expect(() => openssl(verify)).toThrow();
+      expect(
+        openssl([...verify, "-untrusted", untrustedCopy(dir, pkiPath("tsa.pem"))]).trim(),
+      ).toBe("Verification: OK");
+    } finally {
+      await front.close();
+    }
+  });
+
+  it("--untrusted with --tsa local is refused: the local TSA's tokens carry its chain", async () => {
+    const r = await runCli(
+      [
+        "stamp",
+        "report.txt",
+        "--tsa",
+        "local",
+        "--home",
+        home,
+        "--untrusted",
+        pkiPath("tsa.pem"),
+        "-o",
+        "x.tsr",
+      ],
+      { cwd: dir },
+    );
+    expect([r.code, r.stdout, r.stderr]).toEqual([
+      2,
+      "",
+      "trailseal: error: --untrusted applies to --verify and a remote TSA; the local TSA's tokens carry its chain\n",
+    ]);
   });
 });

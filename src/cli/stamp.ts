@@ -81,7 +81,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     )
     .option(
       "--untrusted <file>",
-      "with --verify: certificates that may supply the TSA's certificate or complete its chain, never trusted by themselves (repeatable)",
+      "with --verify or a remote TSA: certificates that may supply the TSA's certificate or complete its chain, never trusted by themselves (repeatable)",
       collect,
     )
     .option(
@@ -143,13 +143,8 @@ async function stamp(file: string | undefined, flags: StampFlags, io: Io): Promi
     throw new TrailsealError("USAGE", "give -o FILE.tsr (or -o - for stdout)");
   const tsa = flags.tsa ?? [];
   if (tsa.length === 0) throw new TrailsealError("USAGE", "give --tsa local or --tsa URL");
-  if (
-    flags.data !== undefined ||
-    flags.digest !== undefined ||
-    flags.untrusted !== undefined ||
-    flags.json === true
-  ) {
-    throw new TrailsealError("USAGE", "--data, --digest, --untrusted and --json go with --verify");
+  if (flags.data !== undefined || flags.digest !== undefined || flags.json === true) {
+    throw new TrailsealError("USAGE", "--data, --digest and --json go with --verify");
   }
   const policyOid = flags.policyOid === undefined ? null : checkPolicyOid(flags.policyOid);
   // A .tsr is evidence: an earlier token there is not replaced unless asked (checked before the
@@ -164,9 +159,15 @@ async function stamp(file: string | undefined, flags: StampFlags, io: Io): Promi
   }
   let stamper: Stamper;
   let anchors: Uint8Array[] | null;
+  const untrusted = await loadCertificates(flags.untrusted ?? [], io);
   if (tsa.includes("local")) {
     if (tsa.length > 1)
       throw new TrailsealError("USAGE", "--tsa local cannot be combined with URLs");
+    if (flags.untrusted !== undefined)
+      throw new TrailsealError(
+        "USAGE",
+        "--untrusted applies to --verify and a remote TSA; the local TSA's tokens carry its chain",
+      );
     if (flags.tsaTlsCa !== undefined)
       throw new TrailsealError(
         "USAGE",
@@ -203,13 +204,20 @@ async function stamp(file: string | undefined, flags: StampFlags, io: Io): Promi
       policyOid,
       timeoutMs: timeout * 1000,
       ...(anchors === null ? {} : { anchors }),
+      ...(untrusted.length === 0 ? {} : { certificates: untrusted }),
       ...(tlsCa.length === 0 ? {} : { tlsCa }),
     });
   }
   const imprint = await hashFile(file, "sha256", io);
   const nonce = nonceFromRandom(new Uint8Array(randomBytes(8)));
   const token = await stamper.stamp(imprint, nonce);
-  const facts = await checkToken(token, { imprint, nonce, policyOid, anchors });
+  const facts = await checkToken(token, {
+    imprint,
+    nonce,
+    policyOid,
+    anchors,
+    certificates: untrusted,
+  });
   const tsr = grantedResponse(token);
   if (flags.output === "-") {
     io.stdout.write(tsr);

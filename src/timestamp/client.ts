@@ -25,6 +25,11 @@ export interface RemoteStamperOptions {
   maxResponseBytes?: number;
   /** Trust anchors (DER) the TSA chain must reach; omitted = chain not checked here. */
   anchors?: readonly Uint8Array[];
+  /**
+   * Certificates (DER) that may supply the TSA's certificate (a TSA that leaves it out despite
+   * certReq) or complete its chain; never trusted by themselves.
+   */
+  certificates?: readonly Uint8Array[];
   /** CA certificates (DER) to trust for HTTPS instead of the system store (a private TSA). */
   tlsCa?: readonly Uint8Array[];
   /** How long a URL whose exchange timed out is not asked again (default 30 000 ms). */
@@ -117,6 +122,7 @@ export function remoteStamper(
               nonce,
               policyOid,
               options.anchors ?? null,
+              options.certificates ?? [],
             );
           } catch (e) {
             last = e;
@@ -149,6 +155,7 @@ async function acceptResponse(
   nonce: bigint,
   policyOid: string | null,
   anchors: readonly Uint8Array[] | null,
+  certificates: readonly Uint8Array[],
 ): Promise<Uint8Array> {
   let response: ParsedResponse;
   try {
@@ -178,7 +185,7 @@ async function acceptResponse(
     );
   }
   try {
-    await checkToken(response.token, { imprint, nonce, policyOid, anchors });
+    await checkToken(response.token, { imprint, nonce, policyOid, anchors, certificates });
   } catch (e) {
     if (e instanceof TrailsealError) {
       // What the check found missing (a TSA trust anchor) stays, so the caller can say how to give it.
