@@ -3,13 +3,16 @@
  * config of its own per shape): trailseal (`stamp --verify`) and `openssl ts -verify` must agree
  * on each, the valid ones and the refusals (other data, a wrong CA, a missing certificate).
  *
- * Not here: an RSA-PSS signer. `openssl ts -reply` 3.0 cannot sign a token with an RSA-PSS key
+ * RSA-PSS signers: `openssl ts -reply` 3.0 cannot sign a token with an RSA-PSS key
  * (PKCS7_SIGNER_INFO_set: "signing not supported for this key type"); it answers with a
- * rejection, which the last test holds both tools to.
+ * rejection, which the last test holds both tools to. So the PSS tokens here are the TSTInfo of
+ * `ts -reply` re-signed by `openssl cms -sign -cades`, and where openssl's own tools disagree
+ * (ts -verify checks PKCS#7 signatures as PKCS#1 v1.5 only; cms -verify follows the
+ * SignerInfo's algorithm, RFC 4056) trailseal sides with RFC 4056 and cms -verify.
  */
 import { createHash, X509Certificate } from "node:crypto";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -182,6 +185,39 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** An RSA-PSS key (id-RSASSA-PSS) with a TSA certificate under the root: pss.key, pss.pem. */
+function pssTsa(): void {
+  if (existsSync(join(dir, "pss.pem"))) return;
+  openssl([
+    "genpkey",
+    "-algorithm",
+    "RSA-PSS",
+    "-pkeyopt",
+    "rsa_keygen_bits:2048",
+    "-out",
+    "pss.key",
+  ]);
+  openssl(["req", "-new", "-key", "pss.key", "-subj", "/CN=pss tsa", "-out", "pss.csr"]);
+  openssl([
+    "x509",
+    "-req",
+    "-in",
+    "pss.csr",
+    "-CA",
+    ROOT,
+    "-CAkey",
+    pkiPath("root-ca.key"),
+    "-set_serial",
+    "77",
+    "-days",
+    "30",
+    "-extfile",
+    "tsa-ext.cnf",
+    "-out",
+    "pss.pem",
+  ]);
+}
+
 interface Shape {
   name: string;
   cert: string;
@@ -321,9 +357,10 @@ describe("tokens from openssl ts -reply: trailseal and openssl ts -verify agree"
         "trailseal: hint: pass the signer's certificate (or the missing intermediate) with --untrusted FILE\n",
     );
     // A leaf given as a trust anchor does not supply the signer: it is not an --untrusted.
+    expect(opensslVerify(tok, { data: "data.txt" }, TSA)).toBe("FAILED");
     const asAnchor = await trailsealVerify(tok, { data: "data.txt" }, TSA);
-    expect(asAnchor.code).toBe(1);
-    expect(JSON.parse(asAnchor.stdout)).toMatchObject({ code: "TIMESTAMP_INVALID" });
+    expect([asAnchor.code, asAnchor.stderr]).toEqual([1, r.stderr]);
+    expect(JSON.parse(asAnchor.stdout)).toEqual(JSON.parse(r.stdout));
   });
 
   it("a chain whose intermediate the token lacks verifies with --untrusted, not passed as an anchor", async () => {
@@ -350,8 +387,11 @@ describe("tokens from openssl ts -reply: trailseal and openssl ts -verify agree"
     const missing = await trailsealVerify(tok, { data: "data.txt" }, ROOT);
     expect(missing.code).toBe(1);
     expect(JSON.parse(missing.stdout)).toMatchObject({ valid: false, code: "CHAIN_UNTRUSTED" });
-    expect(missing.stderr).toMatch(
-      /no path to a trust anchor: the issuer "C=XX, O=trailseal test, CN=trailseal test intermediate CA" of "C=XX, O=trailseal test, CN=trailseal test TSA under the intermediate" is neither a trust anchor nor among the 0 included certificate\(s\)\n/,
+    const leafAt = (stderr: string) =>
+      `${tok}: certificate "${SUBJECT.int}" (sha256:${fingerprint(TSA_INT)}) is not trusted at ${/ is not trusted at (\S+): /.exec(stderr)?.[1]}`;
+    expect(missing.stderr).toBe(
+      `trailseal: error: ${leafAt(missing.stderr)}: no path to a trust anchor: the issuer "C=XX, O=trailseal test, CN=trailseal test intermediate CA" of "${SUBJECT.int}" is neither a trust anchor nor among the 0 included certificate(s)\n` +
+        "trailseal: hint: pass the CA that issued the TSA's certificate with --tsa-ca FILE\n",
     );
 
     // With the intermediate as --untrusted (and the root the only anchor): valid for both.
@@ -373,8 +413,9 @@ describe("tokens from openssl ts -reply: trailseal and openssl ts -verify agree"
     ]);
     expect(notTrusted.code).toBe(1);
     expect(JSON.parse(notTrusted.stdout)).toMatchObject({ valid: false, code: "CHAIN_UNTRUSTED" });
-    expect(notTrusted.stderr).toContain(
-      'no path to a trust anchor: "C=XX, O=trailseal test, CN=trailseal test root CA" is a root that is not a trust anchor\n',
+    expect(notTrusted.stderr).toBe(
+      `trailseal: error: ${leafAt(notTrusted.stderr)}: no path to a trust anchor: "C=XX, O=trailseal test, CN=trailseal test root CA" is a root that is not a trust anchor\n` +
+        "trailseal: hint: pass the CA that issued the TSA's certificate with --tsa-ca FILE\n",
     );
   });
 
@@ -419,35 +460,149 @@ describe("tokens from openssl ts -reply: trailseal and openssl ts -verify agree"
     );
   });
 
-  it("an RSA-PSS signer: openssl ts -reply 3.0 answers with a rejection, which both report", async () => {
+  it("RSASSA-PSS under an RSA key (openssl cms -sign -cades over ts -reply's TSTInfo): trailseal and openssl cms -verify accept, ts -verify cannot", async () => {
+    // openssl ts -reply 3.0 signs PKCS#1 v1.5 only; the same TSTInfo re-signed by openssl's CMS
+    // with PSS padding is what a TSA on another stack sends (RFC 4056: id-RSASSA-PSS, SHA-256).
+    const base = token(
+      "pss-base",
+      TSA,
+      pkiPath("tsa.key"),
+      ["tsa_name = yes"],
+      ["-sha256", "-cert"],
+    );
     openssl([
-      "genpkey",
-      "-algorithm",
-      "RSA-PSS",
-      "-pkeyopt",
-      "rsa_keygen_bits:2048",
-      "-out",
-      "pss.key",
-    ]);
-    openssl(["req", "-new", "-key", "pss.key", "-subj", "/CN=pss tsa", "-out", "pss.csr"]);
-    openssl([
-      "x509",
-      "-req",
+      "cms",
+      "-verify",
+      "-noverify",
+      "-inform",
+      "DER",
       "-in",
-      "pss.csr",
-      "-CA",
-      ROOT,
-      "-CAkey",
-      pkiPath("root-ca.key"),
-      "-set_serial",
-      "77",
-      "-days",
-      "30",
-      "-extfile",
-      "tsa-ext.cnf",
+      base,
+      "-binary",
       "-out",
-      "pss.pem",
+      "pss-base.tst",
     ]);
+    openssl([
+      ...["cms", "-sign", "-binary", "-nodetach", "-cades", "-nosmimecap"],
+      ...["-econtent_type", "1.2.840.113549.1.9.16.1.4", "-in", "pss-base.tst"],
+      ...["-signer", TSA, "-inkey", pkiPath("tsa.key"), "-md", "sha256"],
+      ...["-keyopt", "rsa_padding_mode:pss", "-keyopt", "rsa_pss_saltlen:32"],
+      ...["-outform", "DER", "-out", "pss-rsa.tok"],
+    ]);
+    expect(openssl(["cms", "-cmsout", "-print", "-inform", "DER", "-in", "pss-rsa.tok"])).toMatch(
+      /signatureAlgorithm: \n\s+algorithm: rsassaPss \(1\.2\.840\.113549\.1\.1\.10\)/,
+    );
+    const cmsVerify = spawnSync(
+      "openssl",
+      [
+        "cms",
+        "-verify",
+        "-inform",
+        "DER",
+        "-in",
+        "pss-rsa.tok",
+        "-CAfile",
+        ROOT,
+        "-purpose",
+        "any",
+        "-binary",
+        "-out",
+        "/dev/null",
+      ],
+      { cwd: dir, encoding: "utf8" },
+    );
+    expect([cmsVerify.status, cmsVerify.stderr]).toEqual([0, "CMS Verification successful\n"]);
+    const digest = hexOf("data.txt");
+    for (const against of [{ data: "data.txt" }, { digest }]) {
+      // openssl ts -verify checks a PKCS#7 signature as PKCS#1 v1.5 only: "invalid padding".
+      expect(opensslVerify("pss-rsa.tok", against, ROOT)).toBe("FAILED");
+      const r = await trailsealVerify("pss-rsa.tok", against, ROOT);
+      expect([r.code, r.stderr]).toEqual([0, ""]);
+      expect(JSON.parse(r.stdout)).toMatchObject({
+        valid: true,
+        tsaName: SUBJECT.tsa,
+        signer: { subject: SUBJECT.tsa, fingerprint: fingerprint(TSA) },
+      });
+    }
+    const other = await trailsealVerify("pss-rsa.tok", { data: "other.txt" }, ROOT);
+    expect([other.code, other.stderr]).toEqual([
+      1,
+      `trailseal: error: pss-rsa.tok: token imprint ${digest} does not match the data (${hexOf("other.txt")})\n`,
+    ]);
+    const foreign = await trailsealVerify("pss-rsa.tok", { data: "data.txt" }, FOREIGN);
+    expect(foreign.code).toBe(1);
+    expect(JSON.parse(foreign.stdout)).toMatchObject({ valid: false, code: "CHAIN_UNTRUSTED" });
+    expect(foreign.stderr).toBe(
+      `trailseal: error: pss-rsa.tok: certificate "${SUBJECT.tsa}" (sha256:${fingerprint(TSA)}) is not trusted at ${/ is not trusted at (\S+): /.exec(foreign.stderr)?.[1]}: ` +
+        `no path to a trust anchor: the issuer "C=XX, O=trailseal test, CN=trailseal test root CA" of "${SUBJECT.tsa}" is neither a trust anchor nor among the 0 included certificate(s)\n` +
+        "trailseal: hint: pass the CA that issued the TSA's certificate with --tsa-ca FILE\n",
+    );
+    // A PSS signature one byte off is a forgery to trailseal, whatever the padding.
+    const forged = readFileSync(join(dir, "pss-rsa.tok"));
+    forged[forged.length - 1]! ^= 1;
+    writeFileSync(join(dir, "pss-forged.tok"), forged);
+    expect(opensslVerify("pss-forged.tok", { data: "data.txt" }, ROOT)).toBe("FAILED");
+    const f = await trailsealVerify("pss-forged.tok", { data: "data.txt" }, ROOT);
+    expect(JSON.parse(f.stdout)).toMatchObject({ valid: false, code: "TIMESTAMP_INVALID" });
+    expect([f.code, f.stderr]).toEqual([
+      1,
+      `trailseal: error: pss-forged.tok: the signature over the signed attributes does not verify with the key of ${SUBJECT.tsa}\n`,
+    ]);
+  });
+
+  it("an RSA-PSS key signing through openssl cms: the SignerInfo says rsaEncryption, which trailseal and cms -verify refuse, ts -verify takes", async () => {
+    pssTsa();
+    const base = token("psskey-base", TSA, pkiPath("tsa.key"), [], ["-sha256", "-cert"]);
+    openssl([
+      "cms",
+      "-verify",
+      "-noverify",
+      "-inform",
+      "DER",
+      "-in",
+      base,
+      "-binary",
+      "-out",
+      "psskey.tst",
+    ]);
+    openssl([
+      ...["cms", "-sign", "-binary", "-nodetach", "-cades", "-nosmimecap"],
+      ...["-econtent_type", "1.2.840.113549.1.9.16.1.4", "-in", "psskey.tst"],
+      ...["-signer", "pss.pem", "-inkey", "pss.key", "-md", "sha256"],
+      ...["-outform", "DER", "-out", "psskey.tok"],
+    ]);
+    // RFC 4056 §2: a PSS signature is labelled id-RSASSA-PSS; openssl 3.0 labels it rsaEncryption.
+    expect(opensslVerify("psskey.tok", { data: "data.txt" }, ROOT)).toBe("OK");
+    const cmsVerify = spawnSync(
+      "openssl",
+      [
+        "cms",
+        "-verify",
+        "-inform",
+        "DER",
+        "-in",
+        "psskey.tok",
+        "-CAfile",
+        ROOT,
+        "-purpose",
+        "any",
+        "-binary",
+        "-out",
+        "/dev/null",
+      ],
+      { cwd: dir, encoding: "utf8" },
+    );
+    expect(cmsVerify.status).toBe(4);
+    expect(cmsVerify.stderr).toContain("rsa_cms_verify:illegal or unsupported padding mode");
+    const r = await trailsealVerify("psskey.tok", { data: "data.txt" }, ROOT);
+    expect([r.code, r.stderr]).toEqual([
+      1,
+      "trailseal: error: psskey.tok: signature algorithm 1.2.840.113549.1.1.1 does not fit the signer's rsa-pss key\n",
+    ]);
+  });
+
+  it("an RSA-PSS signer: openssl ts -reply 3.0 answers with a rejection, which both report", async () => {
+    pssTsa();
     writeFileSync(join(dir, "pss.serial"), "01\n");
     writeFileSync(
       join(dir, "pss.cnf"),
