@@ -57,10 +57,11 @@ function who(r: readonly Recipient[]): string {
 /** Session time (µs in the verdict) as the human verdict writes it: seconds. */
 const secs = (us: number) => us / 1e6;
 
-/** The CLI's words for trust anchors that were not given at all (the flag that gives them). */
+/** The CLI's words for what was not given: trust anchors, a left-out certificate (the flag). */
 const NOT_GIVEN: Partial<Record<Missing, string>> = {
   "trust-anchor": " (no --ca trust anchor was given)",
   "tsa-trust-anchor": " (no --tsa-ca trust anchor was given)",
+  "untrusted-certificate": " (give it with --untrusted FILE)",
 };
 
 /** A failure's message, and what was not given for it to pass. */

@@ -43,7 +43,10 @@ export function failureOf(
 ): Failure {
   if (!isTrailsealError(e)) throw e;
   const state = e.code === "CHAIN_UNTRUSTED" ? "untrusted" : "invalid";
-  return failure(state, e.code, `${where}: ${e.message}`, at, noAnchors);
+  const f = failure(state, e.code, `${where}: ${e.message}`, at, noAnchors);
+  // A certificate the signature left out can be given (as an untrusted one): say so.
+  if (e.details.missing !== "untrusted-certificate") return f;
+  return { state, error: { ...f.error, missing: e.details.missing } };
 }
 
 /** The failure that leads after `next`: the worse of the two; of equals, the earlier. */
