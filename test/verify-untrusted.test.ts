@@ -5,7 +5,7 @@
  * Given with --untrusted, the certificates complete the chains; they are never anchors.
  */
 import { createPrivateKey } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -278,4 +278,27 @@ describe("verify --untrusted: certificates a trail's signatures and tokens leave
       record: 2,
     });
   });
+});
+
+describe("verify --untrusted on many trails", () => {
+  it("reaches the worker threads: a directory on --jobs 2 verifies both trails", async () => {
+    const many = join(dir, "many");
+    mkdirSync(many);
+    copyFileSync(leafOnly, join(many, "a.trail"));
+    copyFileSync(bare, join(many, "b.trail"));
+    const r = await runCli(
+      [
+        ...["verify", many, "--jobs", "2", "--ca", pkiPath("root-ca.pem")],
+        ...["--tsa-ca", pkiPath("root-ca.pem"), ...untrusted("signer-rsa-chain.pem", "tsa.pem")],
+      ],
+      { cwd: dir },
+    );
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(
+      /^trailseal: summary: 2 trails: 2 valid, 0 invalid, 0 truncated, 0 tampered, 0 unreadable; .*\n$/,
+    );
+    const valid = (trail: string) =>
+      LINES.head(trail, "") + LINES.signatureValid + LINES.timestampValid + LINES.integrity;
+    expect(r.stdout).toBe(valid(join(many, "a.trail")) + valid(join(many, "b.trail")));
+  }, 30_000);
 });
