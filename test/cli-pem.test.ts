@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { children, readWhole, seq, slice, tlv } from "../src/pkix/der.js";
 import { runCli } from "./helpers/io.js";
 
 const DIR = join(import.meta.dirname, "..", "testdata", "certs");
@@ -433,6 +434,34 @@ describe("trailseal pem: odd binary inputs (issue 15 items 5, 7)", () => {
       2,
       "",
       `trailseal: error: ${file}: invalid DER: the certificate is well-formed DER, but OpenSSL cannot parse it\n`,
+    ]);
+  });
+
+  it("an invalid UTCTime (15 characters) is said to be invalid, as openssl's 'Bad time value', never 'expired' (item 6)", async () => {
+    // notAfter replaced by the 15-character UTCTime of pyca's badasn1time.pem; lengths redone.
+    const [tbs, sigAlg, sig] = children(der, readWhole(der)).map((t) => slice(der, t));
+    const fields = children(tbs!, readWhole(tbs!)).map((t) => slice(tbs!, t));
+    const validity = children(fields[4]!, readWhole(fields[4]!)).map((t) => slice(fields[4]!, t));
+    fields[4] = seq(validity[0]!, tlv(0x17, new TextEncoder().encode("19020701025736Z")));
+    const file = at("bad-time.der", seq(seq(...fields), sigAlg!, sig!));
+    const enddate = execFileSync(
+      "openssl",
+      ["x509", "-inform", "DER", "-in", file, "-noout", "-enddate"],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(enddate).toBe("notAfter=Bad time value\n");
+    const r = await pem(["--json", file]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(
+      `trailseal: warning: ${file}: certificate 1 (O=trailseal tests, CN=trailseal test recipient rsa2048-a): its validity period is not valid (notAfter: certificate is malformed: not a UTC time: "19020701025736Z"); openssl says "Bad time value"\n`,
+    );
+    const [info] = JSON.parse(r.stdout) as Record<string, unknown>[];
+    expect([info!.notAfter, info!.invalidTime, info!.expired]).toEqual([
+      "invalid",
+      'notAfter: certificate is malformed: not a UTC time: "19020701025736Z"',
+      false,
     ]);
   });
 

@@ -384,6 +384,21 @@ describe("trailseal stamp", () => {
         ["stamp", "nope.txt", "--tsa", "local", "--home", home, "-o", "x.tsr"],
         "no such file: nope.txt",
       ],
+      [
+        ["stamp", "--verify", "report.tsr", "--digest", "abc", "--tsa-ca", join(home, "ca.crt")],
+        "--digest must be an even number of hex digits, not abc",
+      ],
+      [
+        ["stamp", "--verify", "report.tsr", "--digest", "0g", "--tsa-ca", join(home, "ca.crt")],
+        "--digest must be an even number of hex digits, not 0g",
+      ],
+      [
+        [
+          ...["stamp", "--verify", "report.tsr", "--data", "report.txt", "--digest", "00"],
+          ...["--tsa-ca", join(home, "ca.crt")],
+        ],
+        "give --data FILE or --digest HEX, not both",
+      ],
     ];
     for (const [argv, message] of cases) {
       const r = await runCli(argv, { cwd: dir });

@@ -315,11 +315,35 @@ describe("tokens from openssl ts -reply: trailseal and openssl ts -verify agree"
         expect(r.code).toBe(0);
         expect(JSON.parse(r.stdout)).toMatchObject({ valid: true, ...shape.facts });
       }
-      const genTime = (
-        JSON.parse((await trailsealVerify(tok, { digest }, ROOT, shape.untrusted)).stdout) as {
-          genTime: string;
-        }
-      ).genTime;
+      const facts = JSON.parse(
+        (await trailsealVerify(tok, { digest }, ROOT, shape.untrusted)).stdout,
+      ) as {
+        genTime: string;
+        tsaName: string;
+        serial: string;
+        imprintAlgorithm: string;
+      };
+      const genTime = facts.genTime;
+      // The human verdict for a digest says what was checked: the digest, not a file.
+      const human = await runCli(
+        [
+          "stamp",
+          "--verify",
+          tok,
+          "--digest",
+          digest,
+          "--tsa-ca",
+          ROOT,
+          ...shape.untrusted.flatMap((u) => ["--untrusted", u]),
+        ],
+        { cwd: dir },
+      );
+      expect([human.code, human.stderr]).toEqual([0, ""]);
+      expect(human.stdout).toBe(
+        `TIMESTAMP valid: the data of ${facts.imprintAlgorithm} digest ${digest} existed at ${genTime}\n` +
+          `  TSA       ${facts.tsaName}\n  policy    1.2.3.4.1\n  serial    ${facts.serial}\n` +
+          `  imprint   ${facts.imprintAlgorithm} ${digest}\n  signer    ${shape.subject} (sha256:${fingerprint(shape.cert)})\n`,
+      );
 
       // Other data: the imprint does not match.
       expect(opensslVerify(tok, { data: "other.txt" }, ROOT, shape.untrusted)).toBe("FAILED");
@@ -328,6 +352,14 @@ describe("tokens from openssl ts -reply: trailseal and openssl ts -verify agree"
       expect(other.stderr).toBe(
         `trailseal: error: ${tok}: token imprint ${digest} does not match the data (${hexOf("other.txt", shape.hash)})\n`,
       );
+
+      // A digest of the wrong length: a mismatch for both, not a usage error.
+      expect(opensslVerify(tok, { digest: "00" }, ROOT, shape.untrusted)).toBe("FAILED");
+      const short = await trailsealVerify(tok, { digest: "00" }, ROOT, shape.untrusted);
+      expect([short.code, short.stderr]).toEqual([
+        1,
+        `trailseal: error: ${tok}: token imprint ${digest} does not match the data (00)\n`,
+      ]);
 
       // A CA that did not issue the TSA's certificate.
       expect(opensslVerify(tok, { data: "data.txt" }, FOREIGN, shape.untrusted)).toBe("FAILED");
