@@ -351,7 +351,7 @@ describe("trailseal pem --help", () => {
   });
 });
 
-describe("trailseal pem: odd binary inputs (issue 15 items 5, 7)", () => {
+describe("trailseal pem: odd binary inputs (issue 15 items 1, 5, 6, 7)", () => {
   const tmp = mkdtempSync(join(tmpdir(), "trailseal-pem-odd-"));
   const der = execFileSync("openssl", [
     "x509",
@@ -462,6 +462,35 @@ describe("trailseal pem: odd binary inputs (issue 15 items 5, 7)", () => {
       "invalid",
       'notAfter: certificate is malformed: not a UTC time: "19020701025736Z"',
       false,
+    ]);
+  });
+
+  it("a PKCS#12 file with a zero-length password reads with no --passin and with --passin pass: (item 1)", async () => {
+    const p12 = execFileSync("openssl", [
+      ...[
+        "pkcs12",
+        "-export",
+        "-in",
+        join(DIR, "rsa2048-a.crt"),
+        "-inkey",
+        join(DIR, "rsa2048-a.key"),
+      ],
+      ...["-passout", "pass:"],
+    ]);
+    const file = at("empty-password.p12", p12);
+    const onCommandLine =
+      "trailseal: warning: --passin pass:… puts the passphrase on the command line, where other users can read it in the process list; prefer env:VAR or file:PATH\n";
+    const none = await pem([file]);
+    expect([none.code, none.stdout, none.stderr]).toEqual([0, A, ""]);
+    const empty = await pem(["--passin", "pass:", file]);
+    expect([empty.code, empty.stdout, empty.stderr]).toEqual([0, A, onCommandLine]);
+    const wrong = await pem(["--passin", "pass:x", file]);
+    expect([wrong.code, wrong.stdout, wrong.stderr]).toEqual([
+      2,
+      "",
+      onCommandLine +
+        `trailseal: error: wrong password for PKCS#12 file ${file}\n` +
+        "trailseal: hint: check the password given with --passin\n",
     ]);
   });
 
