@@ -159,7 +159,7 @@ async function stamp(file: string | undefined, flags: StampFlags, io: Io): Promi
   }
   let stamper: Stamper;
   let anchors: Uint8Array[] | null;
-  const untrusted = await loadCertificates(flags.untrusted ?? [], io);
+  const certificates = await loadCertificates(flags.untrusted ?? [], io);
   if (tsa.includes("local")) {
     if (tsa.length > 1)
       throw new TrailsealError("USAGE", "--tsa local cannot be combined with URLs");
@@ -204,20 +204,14 @@ async function stamp(file: string | undefined, flags: StampFlags, io: Io): Promi
       policyOid,
       timeoutMs: timeout * 1000,
       ...(anchors === null ? {} : { anchors }),
-      ...(untrusted.length === 0 ? {} : { certificates: untrusted }),
+      certificates,
       ...(tlsCa.length === 0 ? {} : { tlsCa }),
     });
   }
   const imprint = await hashFile(file, "sha256", io);
   const nonce = nonceFromRandom(new Uint8Array(randomBytes(8)));
   const token = await stamper.stamp(imprint, nonce);
-  const facts = await checkToken(token, {
-    imprint,
-    nonce,
-    policyOid,
-    anchors,
-    certificates: untrusted,
-  });
+  const facts = await checkToken(token, { imprint, nonce, policyOid, anchors, certificates });
   const tsr = grantedResponse(token);
   if (flags.output === "-") {
     io.stdout.write(tsr);
