@@ -98,12 +98,14 @@ contentType and messageDigest, the signature, the ESS signingCertificate(V2) bin
 timeStamping EKU (present, critical, alone), and the chain to a --tsa-ca anchor at genTime. With
 no --tsa-ca the local authority's ca.crt is the anchor. A token may leave out the TSA's
 certificate (a request without certReq) or an intermediate: give them with --untrusted, as to
-openssl's -untrusted; they help build the chain and are never trusted by themselves.
+openssl's -untrusted (with --verify, or a remote TSA that leaves them out); they help build the
+chain and are never trusted by themselves.
 
 Examples:
   trailseal stamp report.pdf --tsa local -o report.pdf.tsr
   trailseal stamp report.pdf --tsa https://tsa.example/tsr --tsa http://backup.example/ --tsa-ca tsa-root.pem -o report.tsr
   trailseal stamp report.pdf --tsa https://tsa.internal/ --tsa-tls-ca corp-tls-root.pem --tsa-ca tsa-root.pem -o report.tsr
+  trailseal stamp report.pdf --tsa https://tsa.example/tsr --tsa-ca tsa-root.pem --untrusted tsa.pem -o report.tsr
   trailseal stamp --verify report.pdf.tsr --data report.pdf --tsa-ca ~/.trailseal/ca.crt
   trailseal stamp --verify token.tsr --digest 5f3a…e1 --tsa-ca tsa-root.pem --untrusted tsa.pem
   openssl ts -verify -in report.pdf.tsr -data report.pdf -CAfile ~/.trailseal/ca.crt
