@@ -24,7 +24,8 @@ export interface Problem {
   readonly message: string;
   /**
    * Set when the check could not pass for want of something the caller gives, e.g.
-   * `trust-anchor`: no trust anchors at all were given. The CLI turns it into its flag's words.
+   * `trust-anchor`: no trust anchors at all were given; `untrusted-certificate`: the signer's
+   * certificate is neither in the signature nor given. The CLI turns it into its flag's words.
    */
   readonly missing?: Missing;
 }
