@@ -152,75 +152,18 @@ async function stamp(file: string | undefined, flags: StampFlags, io: Io): Promi
     throw new TrailsealError("USAGE", "--data, --digest, --untrusted and --json go with --verify");
   }
   const policyOid = flags.policyOid === undefined ? null : checkPolicyOid(flags.policyOid);
+  const output = new ResponseFile(flags.output, flags.force === true, io);
   // A .tsr is evidence: an earlier token there is not replaced unless asked (checked before the
   // TSA is asked, and again when writing).
-  const exists = () =>
-    new TrailsealError("IO", `${flags.output} already exists`, {
-      hint: "choose another name or pass --force",
-    });
-  const output = resolve(io.cwd, flags.output);
-  if (flags.output !== "-" && flags.force !== true && (await stat(output).catch(() => null))) {
-    throw exists();
-  }
-  let stamper: Stamper;
-  let anchors: Uint8Array[] | null;
-  if (tsa.includes("local")) {
-    if (tsa.length > 1)
-      throw new TrailsealError("USAGE", "--tsa local cannot be combined with URLs");
-    if (flags.tsaTlsCa !== undefined)
-      throw new TrailsealError(
-        "USAGE",
-        "--tsa-tls-ca applies to a remote https:// TSA, not --tsa local",
-      );
-    if (policyOid !== null) {
-      // As in SPS: the local TSA has its own policy; a policy OID belongs to a remote TSA.
-      throw new TrailsealError(
-        "USAGE",
-        "--policy-oid applies to a remote TSA; the local TSA stamps under its own policy",
-      );
-    }
-    const authority = await loadAuthority(defaultHome(io.env, io.cwd, flags.home), {
-      now: io.now(),
-    });
-    anchors = [authority.ca];
-    stamper = localStamper(authority.tsa, {
-      clock: io.now,
-      serial: serialSource((n) => new Uint8Array(randomBytes(n))),
-      policyOid: LOCAL_POLICY_OID,
-      accuracyMillis: 1000,
-    });
-  } else {
-    const timeout = Number(flags.timeout);
-    if (!(timeout > 0))
-      throw new TrailsealError(
-        "USAGE",
-        `--timeout must be a positive number of seconds, not ${flags.timeout}`,
-      );
-    const given = await loadCertificates(flags.tsaCa ?? [], io);
-    anchors = given.length === 0 ? null : given;
-    const tlsCa = await tlsTrust(flags.tsaTlsCa ?? [], tsa, io);
-    stamper = remoteStamper(tsa, {
-      policyOid,
-      timeoutMs: timeout * 1000,
-      ...(anchors === null ? {} : { anchors }),
-      ...(tlsCa.length === 0 ? {} : { tlsCa }),
-    });
-  }
+  await output.refuseExisting();
+  const { stamper, anchors } = tsa.includes("local")
+    ? await localTsa(tsa, flags, policyOid, io)
+    : await remoteTsa(tsa, flags, policyOid, io);
   const imprint = await hashFile(file, "sha256", io);
   const nonce = nonceFromRandom(new Uint8Array(randomBytes(8)));
   const token = await stamper.stamp(imprint, nonce);
   const facts = await checkToken(token, { imprint, nonce, policyOid, anchors });
-  const tsr = grantedResponse(token);
-  if (flags.output === "-") {
-    io.stdout.write(tsr);
-  } else {
-    try {
-      await writeFile(output, tsr, { flag: flags.force === true ? "w" : "wx", mode: 0o644 });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "EEXIST") throw exists();
-      throw new TrailsealError("IO", `cannot write ${flags.output}`, { cause: e });
-    }
-  }
+  await output.write(grantedResponse(token));
   const where = flags.output === "-" ? "<stdout>" : flags.output;
   const summary = `stamped ${inputName(file)} (sha256 ${toHex(imprint)}) at ${facts.genTime.toISOString()} by ${facts.tsaName} (${stamper.kind}, serial ${facts.serial}, policy ${facts.policy}); wrote ${where}`;
   if (flags.output === "-") say(io, "notice", summary);
@@ -228,6 +171,107 @@ async function stamp(file: string | undefined, flags: StampFlags, io: Io): Promi
   if (anchors === null)
     say(io, "warning", "no --tsa-ca given: the TSA's chain was not checked against a trust anchor");
   return EXIT_OK;
+}
+
+/** Where a TimeStampResp goes: `-` (stdout) or a file, replaced only when `force` says so. */
+class ResponseFile {
+  private readonly path: string;
+
+  constructor(
+    private readonly name: string,
+    private readonly force: boolean,
+    private readonly io: Io,
+  ) {
+    this.path = resolve(io.cwd, name);
+  }
+
+  private exists(): TrailsealError {
+    return new TrailsealError("IO", `${this.name} already exists`, {
+      hint: "choose another name or pass --force",
+    });
+  }
+
+  async refuseExisting(): Promise<void> {
+    if (this.name !== "-" && !this.force && (await stat(this.path).catch(() => null))) {
+      throw this.exists();
+    }
+  }
+
+  async write(tsr: Uint8Array): Promise<void> {
+    if (this.name === "-") {
+      this.io.stdout.write(tsr);
+      return;
+    }
+    try {
+      await writeFile(this.path, tsr, { flag: this.force ? "w" : "wx", mode: 0o644 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") throw this.exists();
+      throw new TrailsealError("IO", `cannot write ${this.name}`, { cause: e });
+    }
+  }
+}
+
+/** What stamps, and the anchors its tokens are checked against (null: none given). */
+interface Tsa {
+  stamper: Stamper;
+  anchors: Uint8Array[] | null;
+}
+
+/** `--tsa local`: the local authority's TSA, under its own policy, checked against its CA. */
+async function localTsa(
+  tsa: readonly string[],
+  flags: StampFlags,
+  policyOid: string | null,
+  io: Io,
+): Promise<Tsa> {
+  if (tsa.length > 1) throw new TrailsealError("USAGE", "--tsa local cannot be combined with URLs");
+  if (flags.tsaTlsCa !== undefined)
+    throw new TrailsealError(
+      "USAGE",
+      "--tsa-tls-ca applies to a remote https:// TSA, not --tsa local",
+    );
+  if (policyOid !== null) {
+    // As in SPS: the local TSA has its own policy; a policy OID belongs to a remote TSA.
+    throw new TrailsealError(
+      "USAGE",
+      "--policy-oid applies to a remote TSA; the local TSA stamps under its own policy",
+    );
+  }
+  const authority = await loadAuthority(defaultHome(io.env, io.cwd, flags.home), {
+    now: io.now(),
+  });
+  const stamper = localStamper(authority.tsa, {
+    clock: io.now,
+    serial: serialSource((n) => new Uint8Array(randomBytes(n))),
+    policyOid: LOCAL_POLICY_OID,
+    accuracyMillis: 1000,
+  });
+  return { stamper, anchors: [authority.ca] };
+}
+
+/** `--tsa URL…`: the remote TSAs in order, within `--timeout`, checked against `--tsa-ca`. */
+async function remoteTsa(
+  tsa: readonly string[],
+  flags: StampFlags,
+  policyOid: string | null,
+  io: Io,
+): Promise<Tsa> {
+  const timeout = Number(flags.timeout);
+  if (!(timeout > 0))
+    throw new TrailsealError(
+      "USAGE",
+      `--timeout must be a positive number of seconds, not ${flags.timeout}`,
+    );
+  const given = await loadCertificates(flags.tsaCa ?? [], io);
+  const anchors = given.length === 0 ? null : given;
+  const tlsCa = await tlsTrust(flags.tsaTlsCa ?? [], tsa, io);
+  const stamper = remoteStamper(tsa, {
+    policyOid,
+    timeoutMs: timeout * 1000,
+    ...(anchors === null ? {} : { anchors }),
+    ...(tlsCa.length === 0 ? {} : { tlsCa }),
+  });
+  return { stamper, anchors };
 }
 
 function factsJson(facts: TokenFacts): Record<string, unknown> {
