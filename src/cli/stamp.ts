@@ -401,21 +401,20 @@ async function verify(
         : factsText(facts, stamped, imprint),
     );
     return EXIT_OK;
-  } catch (caught) {
+  } catch (e) {
+    // Only a verdict (the token is invalid or untrusted) is named and given as JSON.
+    if (!(e instanceof TrailsealError) || exitCodeFor(e) !== EXIT_FAILED) return reportError(io, e);
     // Name the .tsr in the verdict: "token imprint … does not match" alone does not say which.
-    const e =
-      caught instanceof TrailsealError && exitCodeFor(caught) === EXIT_FAILED
-        ? new TrailsealError(caught.code, `${tsrPath}: ${caught.message}`, {
-            cause: caught,
-            ...(caught.hint === undefined ? {} : { hint: caught.hint }),
-            ...caught.details,
-          })
-        : caught;
-    if (flags.json === true && e instanceof TrailsealError && exitCodeFor(e) === EXIT_FAILED) {
+    const named = new TrailsealError(e.code, `${tsrPath}: ${e.message}`, {
+      cause: e,
+      ...(e.hint === undefined ? {} : { hint: e.hint }),
+      ...e.details,
+    });
+    if (flags.json === true) {
       io.stdout.write(
-        `${JSON.stringify({ valid: false, code: e.code, message: e.message }, null, 2)}\n`,
+        `${JSON.stringify({ valid: false, code: named.code, message: named.message }, null, 2)}\n`,
       );
     }
-    return reportError(io, e);
+    return reportError(io, named);
   }
 }
