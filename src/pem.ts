@@ -191,7 +191,7 @@ export function describeCertificate(der: Uint8Array): CertificateInfo {
     notAfter: isoOrInvalid(cert.notAfter),
     ...(cert.invalidTime === null ? {} : { invalidTime: cert.invalidTime }),
     ...key,
-    extendedKeyUsages: cert.extendedKeyUsages.map((oid) => EKU_NAMES[oid] ?? oid),
+    extendedKeyUsages: cert.extendedKeyUsages.map((oid) => EKU_NAMES.get(oid) ?? oid),
     fingerprint: cert.fingerprint,
     spkiFingerprint: cert.spkiFingerprint,
     api: toApiString(der),
@@ -247,15 +247,10 @@ const CURVES: Readonly<Record<string, { name: string; bits: number }>> = {
   secp256k1: { name: "secp256k1", bits: 256 },
 };
 
-/** RFC 5280 §4.2.1.12 key purposes by name. */
-const EKU_NAMES: Readonly<Record<string, string>> = {
-  [EKU.serverAuth]: "serverAuth",
-  [EKU.clientAuth]: "clientAuth",
-  [EKU.codeSigning]: "codeSigning",
-  [EKU.emailProtection]: "emailProtection",
-  [EKU.timeStamping]: "timeStamping",
-  [EKU.ocspSigning]: "OCSPSigning",
-};
+/** The names of RFC 5280 §4.2.1.12 key purposes, by OID (anyExtendedKeyUsage is shown as its OID). */
+const EKU_NAMES: ReadonlyMap<string, string> = new Map(
+  Object.entries(EKU).flatMap(([name, oid]) => (oid === EKU.any ? [] : [[oid, name] as const])),
+);
 
 export type ApiCertificateCheck =
   | { ok: true; der: Uint8Array }

@@ -632,7 +632,7 @@ describe("loadSigningIdentity", () => {
 });
 
 describe("ChainValidator with signatures", () => {
-  it("validates the signer chain once for 120 checkpoints, and verifies them well under a second", async () => {
+  it("validates the signer chain once for 120 checkpoints (the time is measured in the bench, not here)", async () => {
     const id = await identity("signer-ec");
     const signatures: { p7s: Uint8Array; content: Uint8Array }[] = [];
     for (let i = 0; i < 120; i++) {
@@ -643,16 +643,10 @@ describe("ChainValidator with signatures", () => {
       });
     }
     const validator = new ChainValidator();
-    const started = performance.now();
     for (const s of signatures) {
       const facts = await verifyDetached(s.p7s, s.content, { anchors, validator });
       expect(facts.chain).toHaveLength(3);
     }
-    const ms = performance.now() - started;
-    console.log(
-      `verified 120 ECDSA P-256 checkpoint signatures in ${ms.toFixed(1)} ms (1 chain validation)`,
-    );
     expect(validator.validations).toBe(1);
-    expect(ms).toBeLessThan(1000);
   });
 });

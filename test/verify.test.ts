@@ -1006,7 +1006,7 @@ describe("verify: what the human verdict tells an auditor", () => {
 });
 
 describe("verify speed", () => {
-  it("a one-hour trail with 120 signed checkpoints: one chain validation, well under a second", async () => {
+  it("a one-hour trail with 120 signed checkpoints: one chain validation", async () => {
     const events = Array.from({ length: 3600 }, (_, t) => ({
       type: "output" as const,
       time: t * 1_000_000 + 1,
@@ -1032,21 +1032,14 @@ describe("verify speed", () => {
     });
     const bytes = new Uint8Array(Buffer.concat(parts));
     const validator = new ChainValidator();
-    const started = performance.now();
     const v = await verifyTrail(chunks(bytes, 64 * 1024), "hour.trail", {
       anchors: [ROOT],
       validator,
     });
-    const ms = performance.now() - started;
-    console.log(
-      `verified a one-hour trail (${v.integrity.records} records, ${bytes.byteLength} bytes, 120 ECDSA-signed checkpoints) in ${ms.toFixed(0)} ms`,
-    );
     expect(v.valid).toBe(true);
     expect(v.checkpoints).toHaveLength(120); // 119 at 30 s .. 3570 s, and the final one at 3599 s
     expect(v.signature).toMatchObject({ state: "valid", signed: 120 });
+    // One chain validation for 120 checkpoints; the time is measured in the bench (`--only verify`).
     expect(validator.validations).toBe(1);
-    // 370-760 ms measured on the 2-core dev machine under a load average of 12; the bound leaves
-    // room for a loaded CI machine (a chain validation per checkpoint shows in `validations`).
-    expect(ms).toBeLessThan(2000);
   }, 30_000);
 });

@@ -12,6 +12,7 @@ import { selfSignedEncryptionCertificate } from "../authority.js";
 import { writePrivateKeyFile } from "../keys.js";
 import { toPem } from "../pem.js";
 import { commandLine } from "../record/pty.js";
+import type { Command } from "commander";
 import { EXIT_FAILED, EXIT_OK, guard, newCommand, parseArgs, type Io } from "./io.js";
 import { run as runMain } from "./main.js";
 
@@ -27,7 +28,30 @@ function sampleRecording(): string {
 }
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
-  const cmd = newCommand("trailseal demo", io)
+  const cmd = demoCommand(io);
+  const early = parseArgs(cmd, argv);
+  if (early !== null) return early;
+  const force = cmd.opts<DemoFlags>().force === true;
+  const [dirArg] = cmd.args as [string | undefined];
+  return guard(io, async () => {
+    const dir = resolve(io.cwd, dirArg ?? "trailseal-demo");
+    await prepareDirectory(dir, dirArg ?? "trailseal-demo", force);
+    const started = Date.now();
+    await story(io, dir, force);
+    io.stdout.write(
+      `\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Next:\n` +
+        `  cd ${dir}\n` +
+        "  asciinema play replay.cast          # the session, with keystrokes\n" +
+        "  npx trailseal replay session.trail --key alice.key --key bob.key --play\n" +
+        "  cat evidence/VERIFY.txt             # the openssl commands\n",
+    );
+    return EXIT_OK;
+  });
+}
+
+/** The demo command and its flags. */
+function demoCommand(io: Io): Command {
+  return newCommand("trailseal demo", io)
     .description(
       "run the whole story in a new directory: authority, auditors, policy, seal, verify, replay",
     )
@@ -49,153 +73,142 @@ with both keys, and shows that one key alone is refused and that keystrokes stay
 without the officer's key.
 Exit status: 0 done, 2 the directory is not empty (without --force) or a step failed.`,
     );
-  const early = parseArgs(cmd, argv);
-  if (early !== null) return early;
-  const flags = cmd.opts<DemoFlags>();
-  const [dirArg] = cmd.args as [string | undefined];
-  return guard(io, async () => {
-    const dir = resolve(io.cwd, dirArg ?? "trailseal-demo");
-    const name = dirArg ?? "trailseal-demo";
-    // Private keys go here: not writable by others, whatever the umask (0755 less the umask).
-    await mkdir(dir, { recursive: true, mode: 0o755 }).catch((e: NodeJS.ErrnoException) => {
-      throw new TrailsealError(
-        "IO",
-        e.code === "EEXIST"
-          ? `${name} is not a directory`
-          : e.code === "ENOTDIR"
-            ? `cannot create the directory ${name}: part of its path is a file`
-            : `cannot create the directory ${name} (${e.code ?? e.message})`,
-        { cause: e },
-      );
-    });
-    const mode = (await stat(dir)).mode & 0o777;
-    if ((mode & 0o002) !== 0) {
-      throw new TrailsealError(
-        "IO",
-        `${name} is writable by other users (mode ${mode.toString(8)}); they could replace the demo's keys and certificates`,
-        { hint: `chmod o-w ${name}, or give a new directory` },
-      );
-    }
-    if (flags.force !== true && (await readdir(dir)).length > 0) {
-      throw new TrailsealError("IO", `${name} is not empty`, {
-        hint: "give a new directory (trailseal demo DIR) or pass --force",
-      });
-    }
-    const started = Date.now();
-    const out = (s: string) => io.stdout.write(s);
-    const sample = sampleRecording();
+}
 
-    /** Runs a trailseal command in `dir`, echoing it and indenting what it prints. */
-    const step = async (
-      title: string,
-      args: string[],
-      expect = EXIT_OK,
-      env: Record<string, string> = {},
-    ) => {
-      out(`\n# ${title}\n$ trailseal ${commandLine(args)}\n`);
-      const stdout = new PassThrough();
-      const stderr = new PassThrough();
-      const chunks: Buffer[] = [];
-      stdout.on("data", (c: Buffer) => chunks.push(c));
-      stderr.on("data", (c: Buffer) => chunks.push(c));
-      const code = await runMain(args, {
-        ...io,
-        stdout,
-        stderr,
-        cwd: dir,
-        env: { ...io.env, ...env },
-        stdoutIsTTY: false,
-        stderrIsTTY: false,
-      });
-      stdout.end();
-      stderr.end();
-      await new Promise((r) => setImmediate(r));
-      const text = Buffer.concat(chunks).toString("utf8").trimEnd();
-      if (text !== "")
-        out(
-          `${text
-            .split("\n")
-            .map((l) => `  ${l}`)
-            .join("\n")}\n`,
-        );
-      if (code !== expect) {
-        throw new TrailsealError(
-          "USAGE",
-          `demo step "${title}" exited ${code}, expected ${expect}`,
-        );
-      }
-      if (code !== EXIT_OK) out(`  (exit status ${code}, as expected)\n`);
-    };
-
-    // Each step: its title, then the command line as a user would type it (words split on spaces).
-    // With --force, the steps that write pass it on, so an earlier demo's files are replaced.
-    const force = flags.force === true ? " --force" : "";
-    const words = (line: string) => line.split(" ");
-    out(`trailseal demo in ${dir}\n`);
-    await step(
-      "1. A local authority: CA, TSA certificate (EKU timeStamping, critical) and signing identity",
-      words(`init --home authority${force}`),
+/** Creates the demo's directory; refuses one others may write, or (without `force`) not empty. */
+async function prepareDirectory(dir: string, name: string, force: boolean): Promise<void> {
+  // Private keys go here: not writable by others, whatever the umask (0755 less the umask).
+  await mkdir(dir, { recursive: true, mode: 0o755 }).catch((e: NodeJS.ErrnoException) => {
+    throw new TrailsealError(
+      "IO",
+      e.code === "EEXIST"
+        ? `${name} is not a directory`
+        : e.code === "ENOTDIR"
+          ? `cannot create the directory ${name}: part of its path is a file`
+          : `cannot create the directory ${name} (${e.code ?? e.message})`,
+      { cause: e },
     );
-
-    out(
-      "\n# 2. Auditors alice and bob (four-eyes), and an upstream officer: RSA-2048 encryption certificates\n",
-    );
-    for (const who of ["alice", "bob", "officer"]) {
-      out(
-        `$ openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/O=trailseal demo/CN=${who}" -keyout ${who}.key -out ${who}.crt\n`,
-      );
-      await makeAuditor(dir, who, io.now(), flags.force === true);
-    }
-    out("  (made in-process; the command above makes the same kind of certificate)\n");
-
-    await step(
-      "3. The audit policy, as the SPS REST API takes it (four-eyes downstream, separate upstream, signed, local timestamps every 10 s)",
-      words(
-        "policy create --name demo-audit --encrypt alice.crt,bob.crt --upstream officer.crt " +
-          "--sign-identity demo-signer --timestamp local --interval 10 -o policy.json",
-      ),
-    );
-    await step("   …and checked before it is posted", words("policy check policy.json"));
-    await step("4. Seal a recorded administration session (asciicast v2 with keystrokes)", [
-      ...words("seal --policy policy.json --home authority"),
-      sample,
-      ...words(`-o session.trail${force}`),
-    ]);
-    await step("5. What anyone can see without a key", words("inspect session.trail"));
-    await step(
-      "6. Verify without any decryption key: integrity, completeness, signatures, timestamps",
-      words("verify session.trail --ca authority/ca.crt --tsa-ca authority/ca.crt"),
-    );
-    await step(
-      "7. Replay with both four-eyes keys and the officer's: screen and keystrokes",
-      words(
-        `replay session.trail --ca authority/ca.crt --key alice.key --key bob.key --key officer.key -o replay.cast${force}`,
-      ),
-    );
-    await step(
-      "8. One four-eyes key alone is refused",
-      words(`replay session.trail --ca authority/ca.crt --key alice.key -o refused.cast${force}`),
-      EXIT_FAILED,
-    );
-    await step(
-      "9. Without the officer's key the screen replays, but the keystrokes stay hidden",
-      words(
-        `replay session.trail --ca authority/ca.crt --key alice.key --key bob.key -o screen-only.cast${force}`,
-      ),
-    );
-    await step(
-      "10. Everything a third party needs to check the trail with openssl alone",
-      words(`export session.trail evidence${force}`),
-    );
-    out(
-      `\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Next:\n` +
-        `  cd ${dir}\n` +
-        "  asciinema play replay.cast          # the session, with keystrokes\n" +
-        "  npx trailseal replay session.trail --key alice.key --key bob.key --play\n" +
-        "  cat evidence/VERIFY.txt             # the openssl commands\n",
-    );
-    return EXIT_OK;
   });
+  const mode = (await stat(dir)).mode & 0o777;
+  if ((mode & 0o002) !== 0) {
+    throw new TrailsealError(
+      "IO",
+      `${name} is writable by other users (mode ${mode.toString(8)}); they could replace the demo's keys and certificates`,
+      { hint: `chmod o-w ${name}, or give a new directory` },
+    );
+  }
+  if (!force && (await readdir(dir)).length > 0) {
+    throw new TrailsealError("IO", `${name} is not empty`, {
+      hint: "give a new directory (trailseal demo DIR) or pass --force",
+    });
+  }
+}
+
+/** The demo's steps, in `dir`: each titled, its command echoed, what it prints indented. */
+async function story(io: Io, dir: string, force: boolean): Promise<void> {
+  const out = (s: string) => io.stdout.write(s);
+  const step = (title: string, args: string[], expect = EXIT_OK) =>
+    runStep(io, dir, title, args, expect);
+  // Each step: its title, then the command line as a user would type it (words split on spaces).
+  // With --force, the steps that write pass it on, so an earlier demo's files are replaced.
+  const f = force ? " --force" : "";
+  const words = (line: string) => line.split(" ");
+  out(`trailseal demo in ${dir}\n`);
+  await step(
+    "1. A local authority: CA, TSA certificate (EKU timeStamping, critical) and signing identity",
+    words(`init --home authority${f}`),
+  );
+
+  out(
+    "\n# 2. Auditors alice and bob (four-eyes), and an upstream officer: RSA-2048 encryption certificates\n",
+  );
+  for (const who of ["alice", "bob", "officer"]) {
+    out(
+      `$ openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/O=trailseal demo/CN=${who}" -keyout ${who}.key -out ${who}.crt\n`,
+    );
+    await makeAuditor(dir, who, io.now(), force);
+  }
+  out("  (made in-process; the command above makes the same kind of certificate)\n");
+
+  await step(
+    "3. The audit policy, as the SPS REST API takes it (four-eyes downstream, separate upstream, signed, local timestamps every 10 s)",
+    words(
+      "policy create --name demo-audit --encrypt alice.crt,bob.crt --upstream officer.crt " +
+        "--sign-identity demo-signer --timestamp local --interval 10 -o policy.json",
+    ),
+  );
+  await step("   …and checked before it is posted", words("policy check policy.json"));
+  await step("4. Seal a recorded administration session (asciicast v2 with keystrokes)", [
+    ...words("seal --policy policy.json --home authority"),
+    sampleRecording(),
+    ...words(`-o session.trail${f}`),
+  ]);
+  await step("5. What anyone can see without a key", words("inspect session.trail"));
+  await step(
+    "6. Verify without any decryption key: integrity, completeness, signatures, timestamps",
+    words("verify session.trail --ca authority/ca.crt --tsa-ca authority/ca.crt"),
+  );
+  await step(
+    "7. Replay with both four-eyes keys and the officer's: screen and keystrokes",
+    words(
+      `replay session.trail --ca authority/ca.crt --key alice.key --key bob.key --key officer.key -o replay.cast${f}`,
+    ),
+  );
+  await step(
+    "8. One four-eyes key alone is refused",
+    words(`replay session.trail --ca authority/ca.crt --key alice.key -o refused.cast${f}`),
+    EXIT_FAILED,
+  );
+  await step(
+    "9. Without the officer's key the screen replays, but the keystrokes stay hidden",
+    words(
+      `replay session.trail --ca authority/ca.crt --key alice.key --key bob.key -o screen-only.cast${f}`,
+    ),
+  );
+  await step(
+    "10. Everything a third party needs to check the trail with openssl alone",
+    words(`export session.trail evidence${f}`),
+  );
+}
+
+/** Runs a trailseal command in `dir`, echoing it and indenting what it prints. */
+async function runStep(
+  io: Io,
+  dir: string,
+  title: string,
+  args: string[],
+  expect: number,
+): Promise<void> {
+  const out = (s: string) => io.stdout.write(s);
+  out(`\n# ${title}\n$ trailseal ${commandLine(args)}\n`);
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const chunks: Buffer[] = [];
+  stdout.on("data", (c: Buffer) => chunks.push(c));
+  stderr.on("data", (c: Buffer) => chunks.push(c));
+  const code = await runMain(args, {
+    ...io,
+    stdout,
+    stderr,
+    cwd: dir,
+    stdoutIsTTY: false,
+    stderrIsTTY: false,
+  });
+  stdout.end();
+  stderr.end();
+  await new Promise((r) => setImmediate(r));
+  const text = Buffer.concat(chunks).toString("utf8").trimEnd();
+  if (text !== "")
+    out(
+      `${text
+        .split("\n")
+        .map((l) => `  ${l}`)
+        .join("\n")}\n`,
+    );
+  if (code !== expect) {
+    throw new TrailsealError("USAGE", `demo step "${title}" exited ${code}, expected ${expect}`);
+  }
+  if (code !== EXIT_OK) out(`  (exit status ${code}, as expected)\n`);
 }
 
 async function makeAuditor(dir: string, who: string, now: Date, force: boolean): Promise<void> {

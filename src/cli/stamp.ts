@@ -149,82 +149,18 @@ async function stamp(file: string | undefined, flags: StampFlags, io: Io): Promi
     throw new TrailsealError("USAGE", "--data, --digest and --json go with --verify");
   }
   const policyOid = flags.policyOid === undefined ? null : checkPolicyOid(flags.policyOid);
+  const output = new ResponseFile(flags.output, flags.force === true, io);
   // A .tsr is evidence: an earlier token there is not replaced unless asked (checked before the
   // TSA is asked, and again when writing).
-  const exists = () =>
-    new TrailsealError("IO", `${flags.output} already exists`, {
-      hint: "choose another name or pass --force",
-    });
-  const output = resolve(io.cwd, flags.output);
-  if (flags.output !== "-" && flags.force !== true && (await stat(output).catch(() => null))) {
-    throw exists();
-  }
-  let stamper: Stamper;
-  let anchors: Uint8Array[] | null;
-  const certificates = await loadCertificates(flags.untrusted ?? [], io);
-  if (tsa.includes("local")) {
-    if (tsa.length > 1)
-      throw new TrailsealError("USAGE", "--tsa local cannot be combined with URLs");
-    if (flags.untrusted !== undefined)
-      throw new TrailsealError(
-        "USAGE",
-        "--untrusted applies to --verify and a remote TSA; the local TSA's tokens carry its chain",
-      );
-    if (flags.tsaTlsCa !== undefined)
-      throw new TrailsealError(
-        "USAGE",
-        "--tsa-tls-ca applies to a remote https:// TSA, not --tsa local",
-      );
-    if (policyOid !== null) {
-      // As in SPS: the local TSA has its own policy; a policy OID belongs to a remote TSA.
-      throw new TrailsealError(
-        "USAGE",
-        "--policy-oid applies to a remote TSA; the local TSA stamps under its own policy",
-      );
-    }
-    const authority = await loadAuthority(defaultHome(io.env, io.cwd, flags.home), {
-      now: io.now(),
-    });
-    anchors = [authority.ca];
-    stamper = localStamper(authority.tsa, {
-      clock: io.now,
-      serial: serialSource((n) => new Uint8Array(randomBytes(n))),
-      policyOid: LOCAL_POLICY_OID,
-      accuracyMillis: 1000,
-    });
-  } else {
-    const timeout = Number(flags.timeout);
-    if (!(timeout > 0))
-      throw new TrailsealError(
-        "USAGE",
-        `--timeout must be a positive number of seconds, not ${flags.timeout}`,
-      );
-    const given = await loadCertificates(flags.tsaCa ?? [], io);
-    anchors = given.length === 0 ? null : given;
-    const tlsCa = await tlsTrust(flags.tsaTlsCa ?? [], tsa, io);
-    stamper = remoteStamper(tsa, {
-      policyOid,
-      timeoutMs: timeout * 1000,
-      ...(anchors === null ? {} : { anchors }),
-      certificates,
-      ...(tlsCa.length === 0 ? {} : { tlsCa }),
-    });
-  }
+  await output.refuseExisting();
+  const { stamper, anchors, certificates } = tsa.includes("local")
+    ? await localTsa(tsa, flags, policyOid, io)
+    : await remoteTsa(tsa, flags, policyOid, io);
   const imprint = await hashFile(file, "sha256", io);
   const nonce = nonceFromRandom(new Uint8Array(randomBytes(8)));
   const token = await stamper.stamp(imprint, nonce);
   const facts = await checkToken(token, { imprint, nonce, policyOid, anchors, certificates });
-  const tsr = grantedResponse(token);
-  if (flags.output === "-") {
-    io.stdout.write(tsr);
-  } else {
-    try {
-      await writeFile(output, tsr, { flag: flags.force === true ? "w" : "wx", mode: 0o644 });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "EEXIST") throw exists();
-      throw new TrailsealError("IO", `cannot write ${flags.output}`, { cause: e });
-    }
-  }
+  await output.write(grantedResponse(token));
   const where = flags.output === "-" ? "<stdout>" : flags.output;
   const summary = `stamped ${inputName(file)} (sha256 ${toHex(imprint)}) at ${facts.genTime.toISOString()} by ${facts.tsaName} (${stamper.kind}, serial ${facts.serial}, policy ${facts.policy}); wrote ${where}`;
   if (flags.output === "-") say(io, "notice", summary);
@@ -232,6 +168,118 @@ async function stamp(file: string | undefined, flags: StampFlags, io: Io): Promi
   if (anchors === null)
     say(io, "warning", "no --tsa-ca given: the TSA's chain was not checked against a trust anchor");
   return EXIT_OK;
+}
+
+/** Where a TimeStampResp goes: `-` (stdout) or a file, replaced only when `force` says so. */
+class ResponseFile {
+  private readonly path: string;
+
+  constructor(
+    private readonly name: string,
+    private readonly force: boolean,
+    private readonly io: Io,
+  ) {
+    this.path = resolve(io.cwd, name);
+  }
+
+  private exists(): TrailsealError {
+    return new TrailsealError("IO", `${this.name} already exists`, {
+      hint: "choose another name or pass --force",
+    });
+  }
+
+  async refuseExisting(): Promise<void> {
+    if (this.name !== "-" && !this.force && (await stat(this.path).catch(() => null))) {
+      throw this.exists();
+    }
+  }
+
+  async write(tsr: Uint8Array): Promise<void> {
+    if (this.name === "-") {
+      this.io.stdout.write(tsr);
+      return;
+    }
+    try {
+      await writeFile(this.path, tsr, { flag: this.force ? "w" : "wx", mode: 0o644 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") throw this.exists();
+      throw new TrailsealError("IO", `cannot write ${this.name}`, { cause: e });
+    }
+  }
+}
+
+/**
+ * What stamps, the anchors its tokens are checked against (null: none given), and the
+ * --untrusted certificates that may supply a TSA certificate or intermediate a token lacks.
+ */
+interface Tsa {
+  stamper: Stamper;
+  anchors: Uint8Array[] | null;
+  certificates: Uint8Array[];
+}
+
+/** `--tsa local`: the local authority's TSA, under its own policy, checked against its CA. */
+async function localTsa(
+  tsa: readonly string[],
+  flags: StampFlags,
+  policyOid: string | null,
+  io: Io,
+): Promise<Tsa> {
+  if (tsa.length > 1) throw new TrailsealError("USAGE", "--tsa local cannot be combined with URLs");
+  if (flags.untrusted !== undefined)
+    throw new TrailsealError(
+      "USAGE",
+      "--untrusted applies to --verify and a remote TSA; the local TSA's tokens carry its chain",
+    );
+  if (flags.tsaTlsCa !== undefined)
+    throw new TrailsealError(
+      "USAGE",
+      "--tsa-tls-ca applies to a remote https:// TSA, not --tsa local",
+    );
+  if (policyOid !== null) {
+    // As in SPS: the local TSA has its own policy; a policy OID belongs to a remote TSA.
+    throw new TrailsealError(
+      "USAGE",
+      "--policy-oid applies to a remote TSA; the local TSA stamps under its own policy",
+    );
+  }
+  const authority = await loadAuthority(defaultHome(io.env, io.cwd, flags.home), {
+    now: io.now(),
+  });
+  const stamper = localStamper(authority.tsa, {
+    clock: io.now,
+    serial: serialSource((n) => new Uint8Array(randomBytes(n))),
+    policyOid: LOCAL_POLICY_OID,
+    accuracyMillis: 1000,
+  });
+  return { stamper, anchors: [authority.ca], certificates: [] };
+}
+
+/** `--tsa URL…`: the remote TSAs in order, within `--timeout`, checked against `--tsa-ca`. */
+async function remoteTsa(
+  tsa: readonly string[],
+  flags: StampFlags,
+  policyOid: string | null,
+  io: Io,
+): Promise<Tsa> {
+  const timeout = Number(flags.timeout);
+  if (!(timeout > 0))
+    throw new TrailsealError(
+      "USAGE",
+      `--timeout must be a positive number of seconds, not ${flags.timeout}`,
+    );
+  const given = await loadCertificates(flags.tsaCa ?? [], io);
+  const anchors = given.length === 0 ? null : given;
+  const certificates = await loadCertificates(flags.untrusted ?? [], io);
+  const tlsCa = await tlsTrust(flags.tsaTlsCa ?? [], tsa, io);
+  const stamper = remoteStamper(tsa, {
+    policyOid,
+    timeoutMs: timeout * 1000,
+    ...(anchors === null ? {} : { anchors }),
+    certificates,
+    ...(tlsCa.length === 0 ? {} : { tlsCa }),
+  });
+  return { stamper, anchors, certificates };
 }
 
 function factsJson(facts: TokenFacts): Record<string, unknown> {
@@ -361,21 +409,20 @@ async function verify(
         : factsText(facts, stamped, imprint),
     );
     return EXIT_OK;
-  } catch (caught) {
+  } catch (e) {
+    // Only a verdict (the token is invalid or untrusted) is named and given as JSON.
+    if (!(e instanceof TrailsealError) || exitCodeFor(e) !== EXIT_FAILED) return reportError(io, e);
     // Name the .tsr in the verdict: "token imprint … does not match" alone does not say which.
-    const e =
-      caught instanceof TrailsealError && exitCodeFor(caught) === EXIT_FAILED
-        ? new TrailsealError(caught.code, `${tsrPath}: ${caught.message}`, {
-            cause: caught,
-            ...(caught.hint === undefined ? {} : { hint: caught.hint }),
-            ...caught.details,
-          })
-        : caught;
-    if (flags.json === true && e instanceof TrailsealError && exitCodeFor(e) === EXIT_FAILED) {
+    const named = new TrailsealError(e.code, `${tsrPath}: ${e.message}`, {
+      cause: e,
+      ...(e.hint === undefined ? {} : { hint: e.hint }),
+      ...e.details,
+    });
+    if (flags.json === true) {
       io.stdout.write(
-        `${JSON.stringify({ valid: false, code: e.code, message: e.message }, null, 2)}\n`,
+        `${JSON.stringify({ valid: false, code: named.code, message: named.message }, null, 2)}\n`,
       );
     }
-    return reportError(io, e);
+    return reportError(io, named);
   }
 }

@@ -6,27 +6,54 @@
  * `openssl cms -decrypt` with a key file). It never writes a file key out.
  */
 import { TrailsealError, isTrailsealError } from "../errors.js";
+import type { OpenedKey } from "../keys.js";
 import { openLayerTyped } from "../recipients.js";
-import { collect, EXIT_OK, guard, newCommand, parseArgs, type Io } from "./io.js";
-import {
-  OutputFile,
-  loadKeys,
-  passphrase,
-  tokenOptions,
-  type LoadedKeys,
-  type TokenFlags,
-} from "./common.js";
+import type { Command } from "commander";
+import { collect, EXIT_OK, newCommand, parseArgs, type Io } from "./io.js";
+import { OutputFile, guardWithKeys, passphrase, tokenOptions, type KeyFlags } from "./common.js";
 import { readInput } from "./files.js";
 
-interface UnwrapFlags extends TokenFlags {
-  key?: string[];
-  passin?: string;
+interface UnwrapFlags extends KeyFlags {
   output: string;
   force?: boolean;
 }
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
-  const cmd = tokenOptions(
+  const cmd = unwrapCommand(io);
+  const early = parseArgs(cmd, argv);
+  if (early !== null) return early;
+  const flags = cmd.opts<UnwrapFlags>();
+  const [stanzaPath] = cmd.args as [string];
+  return guardWithKeys(io, flags, async (load) => {
+    const der = await readInput(stanzaPath, io);
+    const { keys } = await load(passphrase(flags.passin, io));
+    if (keys.length === 0) {
+      throw new TrailsealError("USAGE", "unwrap needs the outer layer's key: pass --key");
+    }
+    const { inner, key } = await openOuter(der, keys, stanzaPath);
+    const out = await OutputFile.create(flags.output, io, {
+      force: flags.force === true,
+      mode: 0o600,
+    });
+    try {
+      await out.write(inner);
+      await out.commit();
+    } catch (e) {
+      await out.abort();
+      throw e;
+    }
+    if (flags.output !== "-") {
+      io.stdout.write(
+        `opened the layer for sha256:${key.spkiFingerprint}; wrote the inner envelope to ${flags.output}\n`,
+      );
+    }
+    return EXIT_OK;
+  });
+}
+
+/** The unwrap command and its flags. */
+function unwrapCommand(io: Io): Command {
+  return tokenOptions(
     newCommand("trailseal unwrap", io)
       .description(
         "open the outer layer of a four-eyes stanza with the outer key alone and write the inner envelope for the inner key's holder",
@@ -56,54 +83,37 @@ opens the channel. The innermost layer (it holds the file key) is refused: open 
 'replay --inner' instead of writing the file key out.
 Exit status: 0 written, 1 no key given opens the envelope, 2 usage or I/O error.`,
   );
-  const early = parseArgs(cmd, argv);
-  if (early !== null) return early;
-  const flags = cmd.opts<UnwrapFlags>();
-  const [stanzaPath] = cmd.args as [string];
-  let loaded: LoadedKeys | undefined;
-  return guard(io, async () => {
-    const der = await readInput(stanzaPath, io);
-    loaded = await loadKeys(flags.key ?? [], passphrase(flags.passin, io), io, flags);
-    if (loaded.keys.length === 0) {
-      throw new TrailsealError("USAGE", "unwrap needs the outer layer's key: pass --key");
+}
+
+/**
+ * Opens the stanza's outer layer with the first key that can, and returns the inner envelope.
+ * Refuses the innermost layer (it holds a file key), and says why each key failed.
+ */
+async function openOuter(
+  der: Uint8Array,
+  keys: readonly OpenedKey[],
+  stanzaPath: string,
+): Promise<{ inner: Uint8Array; key: OpenedKey }> {
+  const failures: string[] = [];
+  for (const key of keys) {
+    let opened: Awaited<ReturnType<typeof openLayerTyped>>;
+    try {
+      opened = await openLayerTyped(der, key);
+    } catch (e) {
+      if (!isTrailsealError(e, "NO_MATCHING_KEY")) throw e;
+      failures.push(e.message);
+      continue;
     }
-    const failures: string[] = [];
-    for (const key of loaded.keys) {
-      let opened: Awaited<ReturnType<typeof openLayerTyped>>;
-      try {
-        opened = await openLayerTyped(der, key);
-      } catch (e) {
-        if (!isTrailsealError(e, "NO_MATCHING_KEY")) throw e;
-        failures.push(e.message);
-        continue;
-      }
-      if (opened.contentType !== "envelopedData") {
-        throw new TrailsealError(
-          "USAGE",
-          `${stanzaPath} is the innermost layer: it holds a file key, which unwrap does not write out`,
-          { hint: `open the trail with it: trailseal replay TRAIL --inner ${stanzaPath} --key …` },
-        );
-      }
-      const out = await OutputFile.create(flags.output, io, {
-        force: flags.force === true,
-        mode: 0o600,
-      });
-      try {
-        await out.write(opened.content);
-        await out.commit();
-      } catch (e) {
-        await out.abort();
-        throw e;
-      }
-      if (flags.output !== "-") {
-        io.stdout.write(
-          `opened the layer for sha256:${key.spkiFingerprint}; wrote the inner envelope to ${flags.output}\n`,
-        );
-      }
-      return EXIT_OK;
+    if (opened.contentType !== "envelopedData") {
+      throw new TrailsealError(
+        "USAGE",
+        `${stanzaPath} is the innermost layer: it holds a file key, which unwrap does not write out`,
+        { hint: `open the trail with it: trailseal replay TRAIL --inner ${stanzaPath} --key …` },
+      );
     }
-    throw new TrailsealError("NO_MATCHING_KEY", failures.join("\n"), {
-      hint: "give the private key of the certificate the outer layer was made for",
-    });
-  }).finally(() => loaded?.close());
+    return { inner: opened.content, key };
+  }
+  throw new TrailsealError("NO_MATCHING_KEY", failures.join("\n"), {
+    hint: "give the private key of the certificate the outer layer was made for",
+  });
 }

@@ -54,16 +54,16 @@ const SIGNATURE_ALGORITHMS: ReadonlyMap<string, { keyType: "rsa" | "ec"; hash: H
   ]);
 
 /** Signature algorithm OIDs over SHA-1 or weaker, refused by name. */
-export const WEAK_SIGNATURE_ALGORITHMS: Readonly<Record<string, string>> = {
-  [OID.md2WithRSAEncryption]: "MD2",
-  [OID.md5WithRSAEncryption]: "MD5",
-  [OID.sha1WithRSAEncryption]: "SHA-1",
-  [OID.sha1WithRSAOiw]: "SHA-1",
-  [OID.ecdsaWithSha1]: "SHA-1",
-  [OID.dsaWithSha1]: "SHA-1",
-  [OID.sha224WithRSAEncryption]: "SHA-224",
-  [OID.ecdsaWithSha224]: "SHA-224",
-};
+const WEAK_SIGNATURE_ALGORITHMS: ReadonlyMap<string, string> = new Map([
+  [OID.md2WithRSAEncryption, "MD2"],
+  [OID.md5WithRSAEncryption, "MD5"],
+  [OID.sha1WithRSAEncryption, "SHA-1"],
+  [OID.sha1WithRSAOiw, "SHA-1"],
+  [OID.ecdsaWithSha1, "SHA-1"],
+  [OID.dsaWithSha1, "SHA-1"],
+  [OID.sha224WithRSAEncryption, "SHA-224"],
+  [OID.ecdsaWithSha224, "SHA-224"],
+]);
 
 /** RSASSA-PSS-params (RFC 4055 §3.1) for one hash, MGF1 with the same hash, and a salt length. */
 export function encodePssParameters(hashOid: string, saltLength: number): Uint8Array {
@@ -117,7 +117,7 @@ function hashOf(r: DerReader, a: AlgorithmIdentifier): string {
 
 /** The hash a certificate's own signature is over when it is one we refuse, else null. */
 export function weakSignatureHash(algorithm: AlgorithmIdentifier): string | null {
-  const weak = WEAK_SIGNATURE_ALGORITHMS[algorithm.oid];
+  const weak = WEAK_SIGNATURE_ALGORITHMS.get(algorithm.oid);
   if (weak !== undefined) return weak;
   if (algorithm.oid !== OID.rsassaPss) return null;
   try {
@@ -156,7 +156,7 @@ export function verifySignatureValue(
   invalid: (check: string) => Error,
 ): boolean {
   const keyType = key.asymmetricKeyType;
-  const weak = WEAK_SIGNATURE_ALGORITHMS[algorithm.oid];
+  const weak = WEAK_SIGNATURE_ALGORITHMS.get(algorithm.oid);
   if (weak !== undefined) throw invalid(`${weak} signature algorithm refused`);
   if (algorithm.oid === OID.rsassaPss) {
     if (keyType !== "rsa" && keyType !== "rsa-pss")

@@ -27,14 +27,16 @@ import * as asn1js from "asn1js";
 import { pkijs } from "./engine.js";
 import { TrailsealError } from "../errors.js";
 import { concat, toArrayBuffer, toBytes } from "../bytes.js";
-import { HASH_NAMES, OID } from "./oid.js";
+import { HASHES, OID } from "./oid.js";
 import type { DecryptionKey } from "../pkcs11/ops.js";
 
 export { OID };
 
 /** OAEP and KDF hashes we open with: every known hash but MD5. */
 const HASH_BY_OID: Readonly<Record<string, string>> = Object.fromEntries(
-  Object.entries(HASH_NAMES).filter(([oid]) => oid !== OID.md5),
+  Object.entries(HASHES)
+    .filter(([oid]) => oid !== OID.md5)
+    .map(([oid, { name }]) => [oid, name]),
 );
 
 /** RFC 5753 §7.1.4 / SEC 1 §C.4: the key-agreement schemes and the KDF digest each implies. */

@@ -65,7 +65,7 @@ export const OID = {
   extKeyUsage: "2.5.29.37",
 } as const;
 
-/** Extended key usage purposes (RFC 5280 §4.2.1.12). */
+/** Extended key usage purposes (RFC 5280 §4.2.1.12), by their id-kp- names. */
 export const EKU = {
   any: "2.5.29.37.0",
   serverAuth: "1.3.6.1.5.5.7.3.1",
@@ -73,25 +73,16 @@ export const EKU = {
   codeSigning: "1.3.6.1.5.5.7.3.3",
   emailProtection: "1.3.6.1.5.5.7.3.4",
   timeStamping: "1.3.6.1.5.5.7.3.8",
-  ocspSigning: "1.3.6.1.5.5.7.3.9",
+  OCSPSigning: "1.3.6.1.5.5.7.3.9",
 } as const;
 
-/** The node:crypto names of the hashes trailseal knows, by OID. */
-export const HASH_NAMES: Readonly<Record<string, string>> = {
-  [OID.md5]: "md5",
-  [OID.sha1]: "sha1",
-  [OID.sha224]: "sha224",
-  [OID.sha256]: "sha256",
-  [OID.sha384]: "sha384",
-  [OID.sha512]: "sha512",
-};
-
-/** Digest lengths in bytes, by OID. */
-export const HASH_LENGTHS: Readonly<Record<string, number>> = {
-  [OID.md5]: 16,
-  [OID.sha1]: 20,
-  [OID.sha224]: 28,
-  [OID.sha256]: 32,
-  [OID.sha384]: 48,
-  [OID.sha512]: 64,
-};
+/** The hashes trailseal knows, by OID: the node:crypto name and the digest length in bytes. */
+export const HASHES: Readonly<Record<string, { readonly name: string; readonly length: number }>> =
+  {
+    [OID.md5]: { name: "md5", length: 16 },
+    [OID.sha1]: { name: "sha1", length: 20 },
+    [OID.sha224]: { name: "sha224", length: 28 },
+    [OID.sha256]: { name: "sha256", length: 32 },
+    [OID.sha384]: { name: "sha384", length: 48 },
+    [OID.sha512]: { name: "sha512", length: 64 },
+  };

@@ -12,7 +12,7 @@ import type Forge from "node-forge";
 import { TrailsealError } from "../errors.js";
 import { toArrayBuffer, utf8 } from "../bytes.js";
 import { parseAsn1, pkijs } from "./engine.js";
-import { HASH_LENGTHS, HASH_NAMES, OID } from "./oid.js";
+import { HASHES, OID } from "./oid.js";
 
 export interface Pkcs12Contents {
   /** Unencrypted PKCS#8 PrivateKeyInfo DER of each key bag, file order. */
@@ -116,11 +116,11 @@ function macPassword(
 ): Password {
   const macData = pfx.macData!;
   const hashOid = macData.mac.digestAlgorithm.algorithmId;
-  const hash = HASH_NAMES[hashOid];
-  const length = HASH_LENGTHS[hashOid];
-  if (hash === undefined || length === undefined || hashOid === OID.md5) {
+  const known = HASHES[hashOid];
+  if (known === undefined || hashOid === OID.md5) {
     throw invalid(`the MAC's hash ${hashOid} is not supported`);
   }
+  const { name: hash, length } = known;
   const expected = octets(macData.mac.digest as asn1js.OctetString);
   const salt = octets(macData.macSalt);
   const iterations = macData.iterations ?? 1;

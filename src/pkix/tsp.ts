@@ -22,13 +22,13 @@ import {
   tlv,
   type DerMode,
 } from "./der.js";
-import { OID, HASH_LENGTHS, HASH_NAMES } from "./oid.js";
+import { OID, HASHES } from "./oid.js";
 import { HASH_OID, signatureProfile } from "./algorithms.js";
 import { certificate } from "./cert.js";
 import { encodeSignedAttributes, encodeSignedData, encodeSigningCertificateV2 } from "./signed.js";
 import { nameToString } from "./name.js";
 
-export { OID, HASH_LENGTHS, HASH_NAMES };
+export { OID, HASHES };
 
 const NONE = new Uint8Array(0);
 
@@ -313,7 +313,7 @@ function unsigned(content: Uint8Array): number {
 // Signing a token: the one SignedData encoder with the TSTInfo as id-ct-TSTInfo content
 
 /** What signs: the TSA's chain (leaf first, DER) and its private key. */
-export interface TokenSigner {
+export interface TstSigner {
   chain: readonly Uint8Array[];
   key: KeyObject;
 }
@@ -330,7 +330,7 @@ export interface SignOptions {
  */
 export function signTstInfo(
   tstInfo: Uint8Array,
-  signer: TokenSigner,
+  signer: TstSigner,
   options: SignOptions = {},
 ): Uint8Array {
   const leaf = signer.chain[0];

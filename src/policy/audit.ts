@@ -107,19 +107,14 @@ export interface ParsedAuditPolicy {
 
 const F = FIELDS.audit;
 
+/** What an audit-policy body holds besides its name. */
+export type AuditFields = Omit<ParsedAuditPolicy, "kind" | "key" | "name">;
+
 /**
- * Reads an audit-policy body at `path`. Returns the typed policy, or null when any error was
- * reported for it (every problem, error or not, is in `p`).
+ * Reads the fields of an audit-policy body at `path` (parse.ts reads its name and unknown
+ * fields); every problem goes to `p`, and what it returns is typed only if none is an error.
  */
-export function parseAuditBody(
-  p: Problems,
-  body: JsonObject,
-  path: string,
-  key: string | null,
-): ParsedAuditPolicy | null {
-  const before = p.errorCount;
-  p.unknownFields(body, path, F.body, "audit");
-  const name = p.name(body["name"], join(path, "name"));
+export function parseAuditFields(p: Problems, body: JsonObject, path: string): AuditFields {
   const interval = parseInterval(p, body["signing_and_timestamping_interval"], path);
   const enc = p.block(body, "encryption", path);
   const encryption: ChannelRecipients =
@@ -131,8 +126,7 @@ export function parseAuditBody(
   const shape = body["timestamping_enabled"] === undefined ? "8.0" : "6.10";
   const timestamping =
     shape === "8.0" ? parseTimestamping(p, body, path) : parseOldShape(p, body, path);
-  if (p.errorCount > before || name === null) return null;
-  return { kind: "audit", key, shape, name, encryption, signing, timestamping, interval };
+  return { shape, encryption, signing, timestamping, interval };
 }
 
 function parseInterval(p: Problems, v: unknown, bodyPath: string): number {

@@ -76,18 +76,14 @@ const F = FIELDS.content;
 const RULE_SHAPE = "{actions, event, gateway_groups, remote_groups}";
 
 /**
- * Reads a content-policy body at `path`. Returns the typed policy, or null when any error was
- * reported for it (every problem, error or not, is in `p`).
+ * Reads the rules of a content-policy body at `path` (parse.ts reads its name and unknown
+ * fields); every problem goes to `p`, and the rules are typed only if none is an error.
  */
-export function parseContentBody(
+export function parseContentRules(
   p: Problems,
   body: JsonObject,
   path: string,
-  key: string | null,
-): ParsedContentPolicy | null {
-  const before = p.errorCount;
-  p.unknownFields(body, path, F.body, "content");
-  const name = p.name(body["name"], join(path, "name"));
+): ParsedContentRule[] {
   const at = join(path, "rules");
   const list = body["rules"];
   const rules: ParsedContentRule[] = [];
@@ -101,8 +97,7 @@ export function parseContentBody(
       if (parsed !== null) rules.push(parsed);
     });
   }
-  if (p.errorCount > before || name === null) return null;
-  return { kind: "content", key, name, rules };
+  return rules;
 }
 
 function parseRule(

@@ -5,8 +5,8 @@
  * that checks it and builds its typed form.
  */
 import { TrailsealError } from "../errors.js";
-import { parseAuditBody, type ParsedAuditPolicy } from "./audit.js";
-import { parseContentBody, type ParsedContentPolicy } from "./content.js";
+import { parseAuditFields, type ParsedAuditPolicy } from "./audit.js";
+import { parseContentRules, type ParsedContentPolicy } from "./content.js";
 import {
   AUDIT_ONLY_FIELDS,
   FIELDS,
@@ -62,6 +62,10 @@ function kindOf(input: JsonObject): "body" | "object" | "list" {
   return "body";
 }
 
+/**
+ * Reads a policy body at `path`, of the kind its shape says. Returns the typed policy, or null
+ * when any error was reported for it (every problem, error or not, is in `p`).
+ */
 function parseBody(
   p: Problems,
   body: unknown,
@@ -76,9 +80,17 @@ function parseBody(
     );
     return null;
   }
-  return policyKindOf(body) === "content"
-    ? parseContentBody(p, body, path, key)
-    : parseAuditBody(p, body, path, key);
+  const kind = policyKindOf(body);
+  const before = p.errorCount;
+  p.unknownFields(body, path, FIELDS[kind].body, kind);
+  const name = p.name(body["name"], join(path, "name"));
+  // The kind's reader reports every problem it finds; one error and there is no typed policy.
+  if (kind === "content") {
+    const rules = parseContentRules(p, body, path);
+    return p.errorCount > before || name === null ? null : { kind, key, name, rules };
+  }
+  const fields = parseAuditFields(p, body, path);
+  return p.errorCount > before || name === null ? null : { kind, key, name, ...fields };
 }
 
 function parseObject(p: Problems, obj: JsonObject, path: string): ParsedItem | null {

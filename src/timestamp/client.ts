@@ -257,6 +257,12 @@ function post(
       req.destroy();
       reject(e);
     };
+    const done = (body: Uint8Array): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(body);
+    };
     const timer = setTimeout(() => {
       const e = new TrailsealError(
         "TSA_UNAVAILABLE",
@@ -276,51 +282,7 @@ function post(
           connection: "close",
         },
       },
-      (res: IncomingMessage) => {
-        if (res.statusCode !== 200) {
-          res.resume();
-          return fail(
-            new TrailsealError(
-              "TSA_UNAVAILABLE",
-              `TSA ${shown} answered HTTP ${res.statusCode ?? "?"}`,
-            ),
-          );
-        }
-        const type = (res.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
-        if (type !== "application/timestamp-reply") {
-          res.resume();
-          return fail(
-            new TrailsealError(
-              "TSA_UNAVAILABLE",
-              `TSA ${shown} answered with content type ${type || "none"}, not application/timestamp-reply`,
-            ),
-          );
-        }
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on("data", (chunk: Buffer) => {
-          size += chunk.byteLength;
-          if (size > maxBytes) {
-            fail(
-              new TrailsealError(
-                "TIMESTAMP_INVALID",
-                `TSA ${shown} sent a response over ${maxBytes} bytes`,
-              ),
-            );
-            return;
-          }
-          chunks.push(chunk);
-        });
-        res.on("end", () => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          resolve(new Uint8Array(Buffer.concat(chunks)));
-        });
-        res.on("error", (e) =>
-          fail(new TrailsealError("TSA_UNAVAILABLE", `TSA ${shown}: ${e.message}`, { cause: e })),
-        );
-      },
+      (res) => readReply(res, shown, maxBytes, fail, done),
     );
     req.on("error", (e) =>
       fail(
@@ -331,4 +293,52 @@ function post(
     );
     req.end(query);
   });
+}
+
+/**
+ * Reads the TSA's answer into `done`: HTTP 200 (a redirect is not followed), of content type
+ * application/timestamp-reply, at most `maxBytes`; anything else goes to `fail`.
+ */
+function readReply(
+  res: IncomingMessage,
+  shown: string,
+  maxBytes: number,
+  fail: (e: TrailsealError) => void,
+  done: (body: Uint8Array) => void,
+): void {
+  if (res.statusCode !== 200) {
+    res.resume();
+    return fail(
+      new TrailsealError("TSA_UNAVAILABLE", `TSA ${shown} answered HTTP ${res.statusCode ?? "?"}`),
+    );
+  }
+  const type = (res.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  if (type !== "application/timestamp-reply") {
+    res.resume();
+    return fail(
+      new TrailsealError(
+        "TSA_UNAVAILABLE",
+        `TSA ${shown} answered with content type ${type || "none"}, not application/timestamp-reply`,
+      ),
+    );
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  res.on("data", (chunk: Buffer) => {
+    size += chunk.byteLength;
+    if (size > maxBytes) {
+      fail(
+        new TrailsealError(
+          "TIMESTAMP_INVALID",
+          `TSA ${shown} sent a response over ${maxBytes} bytes`,
+        ),
+      );
+      return;
+    }
+    chunks.push(chunk);
+  });
+  res.on("end", () => done(new Uint8Array(Buffer.concat(chunks))));
+  res.on("error", (e) =>
+    fail(new TrailsealError("TSA_UNAVAILABLE", `TSA ${shown}: ${e.message}`, { cause: e })),
+  );
 }

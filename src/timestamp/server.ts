@@ -9,7 +9,7 @@ import { TrailsealError } from "../errors.js";
 import {
   decodeTimeStampReq,
   encodeTimeStampResp,
-  HASH_LENGTHS,
+  HASHES,
   OID,
   type FailInfo,
 } from "../pkix/tsp.js";
@@ -231,7 +231,7 @@ function grant(body: Uint8Array, options: TsaServerOptions): { token: Uint8Array
     // The algorithm identifier is copied into the token, where a verifier would refuse it.
     throw new Rejection("badAlg", "the hash algorithm carries parameters (RFC 5754: none)");
   }
-  if (request.digest.byteLength !== HASH_LENGTHS[request.hashOid]) {
+  if (request.digest.byteLength !== HASHES[request.hashOid]?.length) {
     throw new Rejection(
       "badDataFormat",
       `imprint of ${request.digest.byteLength} bytes does not fit its hash algorithm`,

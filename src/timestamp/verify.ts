@@ -7,7 +7,7 @@ import { equal, toHex } from "../bytes.js";
 import { TrailsealError } from "../errors.js";
 import { validateChain, type ChainValidator } from "../pkix/chain.js";
 import { decodeSignedData, verifySigner, type SignedDataParts } from "../pkix/signed.js";
-import { decodeTstInfo, HASH_NAMES, OID, type TstInfo } from "../pkix/tsp.js";
+import { decodeTstInfo, HASHES, OID, type TstInfo } from "../pkix/tsp.js";
 import { EKU } from "../pkix/oid.js";
 import { nameToString } from "../pkix/name.js";
 import { shownTime, validAt, type Certificate } from "../pkix/cert.js";
@@ -145,7 +145,7 @@ function checkTstInfo(
   // The algorithm first, so a SHA-1 token is named as such rather than as a mismatch.
   const imprintAlgorithm = IMPRINT_ALGORITHMS[tst.hashOid];
   if (imprintAlgorithm === undefined) {
-    const name = HASH_NAMES[tst.hashOid];
+    const name = HASHES[tst.hashOid]?.name;
     throw invalid(
       name === undefined
         ? `token imprint uses an unknown hash algorithm ${tst.hashOid}`
@@ -228,7 +228,7 @@ export function tokenGenTime(token: Uint8Array): Date | null {
 export function tokenImprintHash(token: Uint8Array): string {
   try {
     const oid = readToken(token).tst.hashOid;
-    return IMPRINT_ALGORITHMS[oid] === undefined ? "sha256" : (HASH_NAMES[oid] ?? "sha256");
+    return IMPRINT_ALGORITHMS[oid] === undefined ? "sha256" : (HASHES[oid]?.name ?? "sha256");
   } catch {
     return "sha256";
   }

@@ -368,37 +368,34 @@ export type FramePayload =
   | { readonly type: "end" };
 
 export function encodeFramePayload(p: FramePayload): Uint8Array {
+  const body = payloadBody(p);
+  const out = new Uint8Array(1 + body.byteLength);
+  out[0] = FrameType[p.type];
+  out.set(body, 1);
+  return out;
+}
+
+/** What follows the type byte: the bytes, the label (UTF-8), big-endian numbers, or nothing. */
+function payloadBody(p: FramePayload): Uint8Array {
   switch (p.type) {
-    case "data": {
-      const out = new Uint8Array(1 + p.data.byteLength);
-      out[0] = FrameType.data;
-      out.set(p.data, 1);
-      return out;
-    }
+    case "data":
+      return p.data;
+    case "marker":
+      return utf8.encode(p.label);
     case "resize": {
-      const out = new Uint8Array(5);
-      const view = new DataView(out.buffer);
-      view.setUint8(0, FrameType.resize);
-      view.setUint16(1, p.cols);
-      view.setUint16(3, p.rows);
-      return out;
-    }
-    case "marker": {
-      const label = utf8.encode(p.label);
-      const out = new Uint8Array(1 + label.byteLength);
-      out[0] = FrameType.marker;
-      out.set(label, 1);
-      return out;
+      const body = new Uint8Array(4);
+      const view = new DataView(body.buffer);
+      view.setUint16(0, p.cols);
+      view.setUint16(2, p.rows);
+      return body;
     }
     case "exit": {
-      const out = new Uint8Array(5);
-      const view = new DataView(out.buffer);
-      view.setUint8(0, FrameType.exit);
-      view.setInt32(1, p.status);
-      return out;
+      const body = new Uint8Array(4);
+      new DataView(body.buffer).setInt32(0, p.status);
+      return body;
     }
     case "end":
-      return new Uint8Array([FrameType.end]);
+      return new Uint8Array(0);
   }
 }
 
