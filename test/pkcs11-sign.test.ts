@@ -5,7 +5,7 @@
  * answering openssl's queries, also after its session is lost; a wrong PIN named by token and
  * key; and that file keys never load the PKCS#11 binding (a module resolve hook in a child).
  */
-import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
@@ -67,6 +67,12 @@ describe.skipIf(missing !== null)("signing and timestamping with SoftHSM2 token 
         label,
       });
     }
+    // A key with its public key but no certificate on the token.
+    hsm.importKey("signing", PIN, {
+      keyPem: readFileSync(pki("tsa.key"), "utf8"),
+      id: "04",
+      label: "nocert",
+    });
     writeFileSync(p("s.cast"), CAST);
     const policy = await cli(
       ["policy", "create", "--name", "signed", "--sign-identity", "signer"].concat([
@@ -115,12 +121,15 @@ describe.skipIf(missing !== null)("signing and timestamping with SoftHSM2 token 
     return v.stdout.split("\n").filter((l) => /^\s*(SIGNATURE|TIMESTAMP)/.test(l));
   }
 
-  function opensslCms(name: string, certfile?: string): { status: number | null; stderr: string } {
+  /** `openssl cms -verify` of checkpoint 1 with `anchors` (default the root) as -CAfile. */
+  function opensslCms(
+    name: string,
+    anchors = pki("root-ca.pem"),
+  ): { status: number | null; stderr: string } {
     const ev = p(`${name}-ev`);
     const r = openssl(
       ["cms", "-verify", "-binary", "-inform", "DER", "-in", `${ev}/checkpoint-001.p7s`].concat(
-        ["-content", `${ev}/checkpoint-001.txt`, "-CAfile", pki("root-ca.pem")],
-        certfile === undefined ? [] : ["-certfile", certfile],
+        ["-content", `${ev}/checkpoint-001.txt`, "-CAfile", anchors],
         ["-purpose", "any", "-out", "/dev/null"],
       ),
     );
@@ -182,7 +191,7 @@ describe.skipIf(missing !== null)("signing and timestamping with SoftHSM2 token 
     expect(opensslTs("pss")).toBe("Verification: OK");
   });
 
-  it("ECDSA P-256 on the token with the token's own certificate: verify with the intermediate as --untrusted; openssl with -certfile", async () => {
+  it("ECDSA P-256 on the token with the token's own certificate: verify with the intermediate as --untrusted; openssl with the intermediate beside the root", async () => {
     await sealOnToken("ec", ["--sign-key", key("ec")]);
     // The token holds the leaf alone: the intermediate comes from elsewhere, never trusted.
     expect(await verdict("ec", ["--untrusted", pki("intermediate-ca.pem")])).toEqual([
@@ -199,7 +208,13 @@ describe.skipIf(missing !== null)("signing and timestamping with SoftHSM2 token 
       p("ec-ev/checkpoint-001.p7s"),
     ]).stdout;
     expect(print).toContain("algorithm: ecdsa-with-SHA256 (1.2.840.10045.4.3.2)");
-    expect(opensslCms("ec", pki("intermediate-ca.pem"))).toEqual({
+    // openssl cms -verify (3.0) takes no untrusted certificates: the intermediate goes beside the root.
+    const anchors = p("root-and-intermediate.pem");
+    writeFileSync(
+      anchors,
+      readFileSync(pki("root-ca.pem"), "utf8") + readFileSync(pki("intermediate-ca.pem"), "utf8"),
+    );
+    expect(opensslCms("ec", anchors)).toEqual({
       status: 0,
       stderr: "CMS Verification successful\n",
     });
@@ -252,5 +267,218 @@ describe.skipIf(missing !== null)("signing and timestamping with SoftHSM2 token 
       2,
       "trailseal: error: --tsa-passin is for a --tsa-key file, not a token key\ntrailseal: hint: give the token's PIN with --pin or pin-source= in the URI\n",
     ]);
+  });
+
+  /** Runs `tsa serve` in-process; `stop()` ends it as a signal would. */
+  function startServe(args: string[]) {
+    const stdout = new PassThrough().resume();
+    const stderr = new PassThrough();
+    let err = "";
+    stderr.on("data", (c: Buffer) => (err += c.toString()));
+    const io: Io = {
+      stdin: Readable.from([]),
+      stdout,
+      stderr,
+      env: { TRAILSEAL_PKCS11_MODULE: SOFTHSM_MODULE, SIGN_PIN: PIN },
+      cwd: hsm.dir,
+      stderrIsTTY: false,
+      stdoutIsTTY: false,
+      now: () => new Date(),
+    };
+    let stop: (s: string) => void = () => undefined;
+    const stopped = new Promise<string>((r) => (stop = r));
+    const code = serve(args, io, () => stopped);
+    const url = new Promise<string>((resolve, reject) => {
+      const t = setInterval(() => {
+        const m = /TSA listening on (\S+)/.exec(err);
+        if (m !== null) {
+          clearInterval(t);
+          resolve(m[1]!);
+        }
+      }, 10);
+      void code.then(() => {
+        clearInterval(t);
+        reject(new Error(`serve ended early: ${err}`));
+      });
+    });
+    return { url, code, stop, stderr: () => err };
+  }
+
+  function post(url: string, body: Uint8Array): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => {
+      const headers = { "content-type": "application/timestamp-query" };
+      const req = request(url, { method: "POST", headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve(new Uint8Array(Buffer.concat(chunks))));
+      });
+      req.on("error", reject);
+      req.end(body);
+    });
+  }
+
+  /** An openssl ts query to the server, and openssl's verdict on the reply. */
+  async function ask(url: string, n: number): Promise<string> {
+    writeFileSync(p(`data-${n}.txt`), `payload ${n}`);
+    const q = openssl(
+      ["ts", "-query", "-data", `data-${n}.txt`, "-sha256", "-cert"].concat(["-out", `q-${n}.tsq`]),
+    );
+    expect(q.status, q.stderr).toBe(0);
+    writeFileSync(p(`r-${n}.tsr`), await post(url, readFileSync(p(`q-${n}.tsq`))));
+    const v = openssl([
+      "ts",
+      "-verify",
+      "-queryfile",
+      `q-${n}.tsq`,
+      "-in",
+      `r-${n}.tsr`,
+      "-CAfile",
+      pki("root-ca.pem"),
+    ]);
+    expect(v.status, v.stderr).toBe(0);
+    return v.stdout.trim();
+  }
+
+  it("tsa serve --key pkcs11: answers openssl ts -query (openssl ts -verify: OK), and logs in again when its session is lost mid-serve", async () => {
+    const run = startServe(["--key", key("tsa"), "--pin", "env:SIGN_PIN", "--port", "0"]);
+    const url = await run.url;
+    expect(await ask(url, 1)).toBe("Verification: OK");
+    // A second handle on the same module closes every session of the token, which logs it out:
+    // what a token reset or a card pulled and put back does to a long-running server.
+    const { key: other } = await openTokenKey(key("tsa"), {
+      module: SOFTHSM_MODULE,
+      pin: PIN,
+      env: {},
+    });
+    (
+      other.loadedModule.lib as unknown as { C_CloseAllSessions(s: Buffer): void }
+    ).C_CloseAllSessions(other.slot);
+    other.close();
+    expect(await ask(url, 2)).toBe("Verification: OK");
+    expect(await ask(url, 3)).toBe("Verification: OK");
+    run.stop("SIGTERM");
+    expect(await run.code).toBe(0);
+    expect(run.stderr().match(/ POST 200 granted serial=[0-9a-f]+ \d+ms\n/g)).toHaveLength(3);
+    expect(run.stderr()).toContain("trailseal: notice: TSA stopped (SIGTERM)\n");
+  });
+
+  it("tsa serve --key pkcs11: with --passin is a usage error, and a token key without a certificate asks for --cert", async () => {
+    const r = await cli([
+      "tsa",
+      "serve",
+      "--key",
+      key("tsa"),
+      "--passin",
+      "env:SIGN_PIN",
+      "--port",
+      "0",
+    ]);
+    expect([r.code, r.stderr]).toEqual([
+      2,
+      "trailseal: error: --passin is for a --key file, not a token key\ntrailseal: hint: give the token's PIN with --pin or pin-source= in the URI\n",
+    ]);
+    const bare = await cli([
+      "tsa",
+      "serve",
+      "--key",
+      key("nocert"),
+      "--pin",
+      "env:SIGN_PIN",
+      "--port",
+      "0",
+    ]);
+    expect([bare.code, bare.stderr]).toEqual([
+      2,
+      `trailseal: error: ${key("nocert")} has no certificate with its id on the token; give the TSA certificate as a file\ntrailseal: hint: pass the TSA certificate with --cert FILE\n`,
+    ]);
+    const sign = await cli(
+      [
+        "seal",
+        "--policy",
+        p("policy.json"),
+        "--pin",
+        "env:SIGN_PIN",
+        "--sign-key",
+        key("nocert"),
+      ].concat([p("s.cast"), "-o", p("nocert.trail")]),
+    );
+    expect([sign.code, sign.stderr]).toEqual([
+      2,
+      `trailseal: error: ${key("nocert")} has no certificate with its id on the token; give its certificate as a file\n`,
+    ]);
+  });
+
+  /** Runs the CLI from source in a child, logging every module URL it resolves. */
+  function traced(argv: string[]): Promise<{ code: number; stderr: string; modules: string[] }> {
+    const hooks = p("trace-hooks.mjs");
+    writeFileSync(
+      hooks,
+      `import { appendFileSync } from "node:fs";
+export async function resolve(specifier, context, next) {
+  const r = await next(specifier, context);
+  appendFileSync(process.env.TRACE_FILE, r.url + "\\n");
+  return r;
+}
+`,
+    );
+    const hook = p("trace.mjs");
+    writeFileSync(
+      hook,
+      `import { register } from "node:module";\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`,
+    );
+    const trace = p(`trace-${argv[0]}.txt`);
+    writeFileSync(trace, "");
+    const bin = join(import.meta.dirname, "..", "src", "cli", "bin.ts");
+    return new Promise((done) => {
+      execFile(
+        process.execPath,
+        ["--import", "tsx", "--import", pathToFileURL(hook).href, bin, ...argv],
+        {
+          // The repository: where tsx is found.
+          cwd: join(import.meta.dirname, ".."),
+          env: { PATH: process.env.PATH ?? "", SOFTHSM2_CONF: hsm.conf, TRACE_FILE: trace },
+        },
+        (error, _stdout, stderr) =>
+          done({
+            code: error === null ? 0 : Number(error.code),
+            stderr,
+            modules: readFileSync(trace, "utf8").split("\n"),
+          }),
+      );
+    });
+  }
+  const binding = (modules: string[]) =>
+    modules.filter((m) => m.includes("/node_modules/pkcs11js/"));
+
+  it("file keys never load the PKCS#11 binding (seal with --sign-key/--tsa-key files, verify); a pkcs11: key does", async () => {
+    const seal = await traced(
+      ["seal", "--policy", p("policy.json"), "--sign-cert", pki("signer-rsa-chain.pem")].concat([
+        "--sign-key",
+        pki("signer-rsa.key"),
+        "--tsa-cert",
+        pki("tsa.pem"),
+        "--tsa-key",
+        pki("tsa.key"),
+        p("s.cast"),
+        "-o",
+        p("files.trail"),
+      ]),
+    );
+    expect([seal.code, seal.stderr]).toEqual([0, ""]);
+    expect(seal.modules.some((m) => m.endsWith("/src/cli/sealing.ts"))).toBe(true);
+    expect(binding(seal.modules)).toEqual([]);
+    const verify = await traced([
+      "verify",
+      p("files.trail"),
+      "--ca",
+      pki("root-ca.pem"),
+      "--tsa-ca",
+      pki("root-ca.pem"),
+    ]);
+    expect([verify.code, verify.stderr]).toEqual([0, ""]);
+    expect(binding(verify.modules)).toEqual([]);
+    const token = await traced(["keys", "list", "--pkcs11-module", SOFTHSM_MODULE]);
+    expect([token.code, token.stderr]).toEqual([0, ""]);
+    expect(binding(token.modules).length).toBeGreaterThan(0);
   });
 });
