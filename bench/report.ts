@@ -272,7 +272,19 @@ export function summary(r: BenchResult): string[] {
       `tsa serve, ${k.key}: ${k.trailseal.tokensPerSecond.toFixed(0)} tokens/s, ${k.ratio.toFixed(1)}x openssl ts -reply per request`,
     );
   }
+  lines.push(...pkcs11Lines(r));
   return lines;
+}
+
+/** What a key on a SoftHSM2 token costs beside the same key as a file (bench/pkcs11.ts). */
+function pkcs11Lines(r: BenchResult): string[] {
+  const k = r.pkcs11;
+  if (k === null || k === undefined) return [];
+  const ms = (s: number) => `${(s * 1000).toFixed(0)} ms`;
+  return [
+    `tsa serve, ${k.tsa.key} key on a SoftHSM2 token: ${k.tsa.token.tokensPerSecond.toFixed(0)} tokens/s beside ${k.tsa.file.tokensPerSecond.toFixed(0)} with the key as a file (${k.tsa.ratio.toFixed(2)}x)`,
+    `replay start-up, key on a SoftHSM2 token: ${ms(k.replay.tokenSeconds)} beside ${ms(k.replay.fileSeconds)} with the key as a file (${k.replay.ratio.toFixed(2)}x; median of ${k.replay.runs})`,
+  ];
 }
 
 export function renderText(r: BenchResult): string {
@@ -306,6 +318,7 @@ export function renderText(r: BenchResult): string {
       `\nTSA (${r.tsa.concurrency} concurrent loopback clients, ${r.tsa.secondsPerSide} s per side)\n${table(TSA_HEAD, tsaRows(r))}`,
     );
   }
+    out.push(`\nPKCS#11\n${pkcs11Lines(r).join("\n")}`);
   out.push(`\nSUMMARY\n${summary(r).join("\n")}`);
   out.push(
     `\n${r.machine.cpu}, ${r.machine.cores} cores, node ${r.machine.node}, ${r.machine.openssl}; total ${r.totalSeconds} s`,
