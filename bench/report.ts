@@ -318,7 +318,6 @@ export function renderText(r: BenchResult): string {
       `\nTSA (${r.tsa.concurrency} concurrent loopback clients, ${r.tsa.secondsPerSide} s per side)\n${table(TSA_HEAD, tsaRows(r))}`,
     );
   }
-    out.push(`\nPKCS#11\n${pkcs11Lines(r).join("\n")}`);
   out.push(`\nSUMMARY\n${summary(r).join("\n")}`);
   out.push(
     `\n${r.machine.cpu}, ${r.machine.cores} cores, node ${r.machine.node}, ${r.machine.openssl}; total ${r.totalSeconds} s`,

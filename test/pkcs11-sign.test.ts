@@ -7,15 +7,12 @@
  */
 import { execFile, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
 import { join } from "node:path";
-import { PassThrough, Readable } from "node:stream";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Io } from "../src/cli/io.js";
-import { serve } from "../src/cli/tsa.js";
 import { openTokenKey } from "../src/pkcs11/token.js";
 import { runCli } from "./helpers/io.js";
+import { post, startServe } from "./helpers/tsa-serve.js";
 import { TESTDATA } from "./helpers/fixtures.js";
 import { makeHsm, softhsmMissing, SOFTHSM_MODULE, type Hsm } from "./helpers/softhsm.js";
 
@@ -269,54 +266,6 @@ describe.skipIf(missing !== null)("signing and timestamping with SoftHSM2 token 
     ]);
   });
 
-  /** Runs `tsa serve` in-process; `stop()` ends it as a signal would. */
-  function startServe(args: string[]) {
-    const stdout = new PassThrough().resume();
-    const stderr = new PassThrough();
-    let err = "";
-    stderr.on("data", (c: Buffer) => (err += c.toString()));
-    const io: Io = {
-      stdin: Readable.from([]),
-      stdout,
-      stderr,
-      env: { TRAILSEAL_PKCS11_MODULE: SOFTHSM_MODULE, SIGN_PIN: PIN },
-      cwd: hsm.dir,
-      stderrIsTTY: false,
-      stdoutIsTTY: false,
-      now: () => new Date(),
-    };
-    let stop: (s: string) => void = () => undefined;
-    const stopped = new Promise<string>((r) => (stop = r));
-    const code = serve(args, io, () => stopped);
-    const url = new Promise<string>((resolve, reject) => {
-      const t = setInterval(() => {
-        const m = /TSA listening on (\S+)/.exec(err);
-        if (m !== null) {
-          clearInterval(t);
-          resolve(m[1]!);
-        }
-      }, 10);
-      void code.then(() => {
-        clearInterval(t);
-        reject(new Error(`serve ended early: ${err}`));
-      });
-    });
-    return { url, code, stop, stderr: () => err };
-  }
-
-  function post(url: string, body: Uint8Array): Promise<Uint8Array> {
-    return new Promise((resolve, reject) => {
-      const headers = { "content-type": "application/timestamp-query" };
-      const req = request(url, { method: "POST", headers }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve(new Uint8Array(Buffer.concat(chunks))));
-      });
-      req.on("error", reject);
-      req.end(body);
-    });
-  }
-
   /** An openssl ts query to the server, and openssl's verdict on the reply. */
   async function ask(url: string, n: number): Promise<string> {
     writeFileSync(p(`data-${n}.txt`), `payload ${n}`);
@@ -340,7 +289,10 @@ describe.skipIf(missing !== null)("signing and timestamping with SoftHSM2 token 
   }
 
   it("tsa serve --key pkcs11: answers openssl ts -query (openssl ts -verify: OK), and logs in again when its session is lost mid-serve", async () => {
-    const run = startServe(["--key", key("tsa"), "--pin", "env:SIGN_PIN", "--port", "0"]);
+    const run = startServe(["--key", key("tsa"), "--pin", "env:SIGN_PIN", "--port", "0"], {
+      cwd: hsm.dir,
+      env: { TRAILSEAL_PKCS11_MODULE: SOFTHSM_MODULE, SIGN_PIN: PIN },
+    });
     const url = await run.url;
     expect(await ask(url, 1)).toBe("Verification: OK");
     // A second handle on the same module closes every session of the token, which logs it out:
