@@ -218,6 +218,40 @@ describe.skipIf(missing !== null)("signing and timestamping with SoftHSM2 token 
     expect(opensslTs("ec")).toBe("Verification: OK");
   });
 
+  it("record with the sign and TSA keys on the token: verify valid, and the PIN's variable is not in the recorded command's environment", async () => {
+    const r = await runCli(
+      ["record", "--policy", p("policy.json"), "--pin", "env:SIGN_PIN", "-q"].concat([
+        "--sign-key",
+        key("rsa"),
+        "--sign-cert",
+        pki("signer-rsa-chain.pem"),
+        "--tsa-key",
+        key("tsa"),
+        "-o",
+        p("rec.trail"),
+        "--",
+        "sh",
+        "-c",
+        'printf "pin=[%s]" "$SIGN_PIN"',
+      ]),
+      {
+        cwd: hsm.dir,
+        env: {
+          TRAILSEAL_PKCS11_MODULE: SOFTHSM_MODULE,
+          SIGN_PIN: PIN,
+          PATH: process.env["PATH"],
+          TERM: "xterm-256color",
+        },
+        now: NOW,
+      },
+    );
+    expect([r.code, r.stdout, r.stderr]).toEqual([0, "pin=[]", ""]);
+    expect(await verdict("rec")).toEqual([
+      `  SIGNATURE   valid: ${SIGNERS.rsa}, 1 checkpoint signed`,
+      STAMPED,
+    ]);
+  });
+
   it("a wrong PIN for --sign-key: exit 2, PKCS11_PIN_INCORRECT naming the key's URI and the token; nothing written", async () => {
     const r = await cli(
       [

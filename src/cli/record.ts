@@ -107,6 +107,8 @@ Examples:
   trailseal record --policy audit.json -o s.trail -- ssh admin@db1
   trailseal record --policy audit.json --sign-cert signer.crt --sign-key signer.key \\
       -o s.trail -- bash -l
+  trailseal record --policy audit.json --sign-key 'pkcs11:token=signing;object=checkpoints' \\
+      --pkcs11-module /usr/lib/softhsm/libsofthsm2.so --pin env:SIGN_PIN -o s.trail -- bash -l
   trailseal verify s.trail --ca ca.crt --tsa-ca ca.crt && trailseal replay s.trail --key alice.key --play
 
 The command runs in a pseudo-terminal made by util-linux 'script'; your terminal is passed
