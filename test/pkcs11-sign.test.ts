@@ -390,7 +390,7 @@ describe.skipIf(missing !== null)("signing and timestamping with SoftHSM2 token 
     );
     expect([sign.code, sign.stderr]).toEqual([
       2,
-      `trailseal: error: ${key("nocert")} has no certificate with its id on the token; give its certificate as a file\n`,
+      `trailseal: error: ${key("nocert")} has no certificate with its id on the token; give its certificate as a file\ntrailseal: hint: pass the signing certificate (and its chain) with --sign-cert FILE\n`,
     ]);
   });
 

@@ -227,7 +227,14 @@ async function signingIdentity(
         opened.add(await openTokenSigner(keyPath, io, flags)),
         certPath === undefined ? null : await readInput(certPath, io),
         { certSource, keySource: keyPath, ...scheme, now: io.now() },
-      )
+      ).catch((e: unknown) => {
+        // A token key without a certificate there: say which option gives one.
+        if (certPath !== undefined || !isTrailsealError(e, "KEY_INVALID")) throw e;
+        throw new TrailsealError(e.code, e.message, {
+          cause: e,
+          hint: "pass the signing certificate (and its chain) with --sign-cert FILE",
+        });
+      })
     : await loadSigningIdentity(await readInput(certPath!, io), await readInput(keyPath, io), {
         certSource,
         keySource: keyPath,
