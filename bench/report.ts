@@ -470,7 +470,7 @@ export function renderDoc(r: BenchResult): string {
     "",
     "    npm run bench                      # 256 MiB, ~3-4 minutes on 2 cores",
     "    npm run bench -- --large           # 256 MiB, then 1 GiB (one repeat): ~5 minutes",
-    "    npm run bench -- --only verify,tsa # sections: startup, throughput, verify, archive, tsa",
+    "    npm run bench -- --only verify,tsa # sections: startup, throughput, verify, archive, tsa, pkcs11",
     "    npm run bench -- --only archive    # 2,000 + 4,000 small and 20 x 50 MB trails",
     "    npm run bench -- --only startup    # start-up rows alone, ~1 minute",
     "    npm run bench -- --write-doc       # also rewrite this file",
