@@ -272,7 +272,19 @@ export function summary(r: BenchResult): string[] {
       `tsa serve, ${k.key}: ${k.trailseal.tokensPerSecond.toFixed(0)} tokens/s, ${k.ratio.toFixed(1)}x openssl ts -reply per request`,
     );
   }
+  lines.push(...pkcs11Lines(r));
   return lines;
+}
+
+/** What a key on a SoftHSM2 token costs beside the same key as a file (bench/pkcs11.ts). */
+function pkcs11Lines(r: BenchResult): string[] {
+  const k = r.pkcs11;
+  if (k === null || k === undefined) return [];
+  const ms = (s: number) => `${(s * 1000).toFixed(0)} ms`;
+  return [
+    `tsa serve, ${k.tsa.key} key on a SoftHSM2 token: ${k.tsa.token.tokensPerSecond.toFixed(0)} tokens/s beside ${k.tsa.file.tokensPerSecond.toFixed(0)} with the key as a file (${k.tsa.ratio.toFixed(2)}x)`,
+    `replay start-up, key on a SoftHSM2 token: ${ms(k.replay.tokenSeconds)} beside ${ms(k.replay.fileSeconds)} with the key as a file (${k.replay.ratio.toFixed(2)}x; median of ${k.replay.runs})`,
+  ];
 }
 
 export function renderText(r: BenchResult): string {
@@ -458,7 +470,7 @@ export function renderDoc(r: BenchResult): string {
     "",
     "    npm run bench                      # 256 MiB, ~3-4 minutes on 2 cores",
     "    npm run bench -- --large           # 256 MiB, then 1 GiB (one repeat): ~5 minutes",
-    "    npm run bench -- --only verify,tsa # sections: startup, throughput, verify, archive, tsa",
+    "    npm run bench -- --only verify,tsa # sections: startup, throughput, verify, archive, tsa, pkcs11",
     "    npm run bench -- --only archive    # 2,000 + 4,000 small and 20 x 50 MB trails",
     "    npm run bench -- --only startup    # start-up rows alone, ~1 minute",
     "    npm run bench -- --write-doc       # also rewrite this file",

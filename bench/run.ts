@@ -8,11 +8,11 @@
  *   --large            also 1 GiB of input, after 256 MiB
  *   --size LIST        input sizes in MiB, comma-separated (overrides --large)
  *   --repeats N        repeats of each seal/open (default 3 under 1 GiB, else 1)
- *   --only LIST        comma-separated sections: startup, throughput, verify, archive, tsa
- *                      (default all)
+ *   --only LIST        comma-separated sections: startup, throughput, verify, archive, tsa,
+ *                      pkcs11 (default all)
  *   --archive-repeats N  repeats of each archive run (default 2)
  *   --startup-runs N   rounds of the start-up commands (default 15)
- *   --tsa-seconds S    seconds of load per TSA side (default 5)
+ *   --tsa-seconds S    seconds of load per TSA side (default 5; also the pkcs11 section's)
  *   --write-doc        also rewrite docs/BENCHMARKS.md with the figures
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -25,6 +25,7 @@ import { benchThroughput, type ThroughputResult } from "./throughput.js";
 import { benchVerify, type VerifyResult } from "./verify.js";
 import { benchArchive, type ArchiveResult } from "./archive.js";
 import { benchTsa, type TsaResult } from "./tsa.js";
+import { benchPkcs11, type Pkcs11Result } from "./pkcs11.js";
 import { renderDoc, renderText } from "./report.js";
 
 export interface BenchResult {
@@ -36,10 +37,12 @@ export interface BenchResult {
   verify: VerifyResult | null;
   archive: ArchiveResult | null;
   tsa: TsaResult | null;
+  /** Null when the section did not run, or where SoftHSM2 or the pkcs11js addon is missing. */
+  pkcs11?: Pkcs11Result | null;
   totalSeconds: number;
 }
 
-const SECTIONS = ["startup", "throughput", "verify", "archive", "tsa"] as const;
+const SECTIONS = ["startup", "throughput", "verify", "archive", "tsa", "pkcs11"] as const;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -57,7 +60,7 @@ async function main(): Promise<number> {
   });
   if (values.help) {
     process.stdout.write(
-      "usage: npm run bench -- [--large] [--size MIB,...] [--repeats N] [--only startup,throughput,verify,archive,tsa] [--startup-runs N] [--archive-repeats N] [--tsa-seconds S] [--write-doc]\n",
+      "usage: npm run bench -- [--large] [--size MIB,...] [--repeats N] [--only startup,throughput,verify,archive,tsa,pkcs11] [--startup-runs N] [--archive-repeats N] [--tsa-seconds S] [--write-doc]\n",
     );
     return 0;
   }
@@ -113,6 +116,7 @@ async function main(): Promise<number> {
     verify: null,
     archive: null,
     tsa: null,
+    pkcs11: null,
     totalSeconds: 0,
   };
   try {
@@ -145,6 +149,10 @@ async function main(): Promise<number> {
     if (only.has("tsa")) {
       log(`tsa: ${tsaSeconds} s per side, 8 concurrent clients`);
       result.tsa = await benchTsa(dir, tsaSeconds, log);
+    }
+    if (only.has("pkcs11")) {
+      log(`pkcs11: tsa serve ${tsaSeconds} s per side (file key, SoftHSM2 key), replay start-up`);
+      result.pkcs11 = await benchPkcs11(dir, tsaSeconds, startupRuns, log);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

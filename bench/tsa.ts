@@ -57,17 +57,23 @@ function cliHasTsa(): boolean {
   );
 }
 
-/** Starts the server in a child process; resolves with its URL. */
+/** The node arguments that serve `cert` and `key` (files): `tsa serve`, or the library's server. */
+function serverArgs(cert: string, key: string, mode: "cli" | "library"): string[] {
+  return mode === "cli"
+    ? [CLI, "tsa", "serve", "--cert", cert, "--key", key, "--host", "127.0.0.1", "--port", "0"]
+    : ["--import", "tsx", join(REPO, "bench", "tsa-server.ts"), cert, key];
+}
+
+/** Starts the server (node with `args`) in a child process; resolves with its URL. */
 async function startServer(
-  cert: string,
-  key: string,
-  mode: "cli" | "library",
+  args: readonly string[],
+  env?: NodeJS.ProcessEnv,
 ): Promise<{ url: string; child: ChildProcess }> {
-  const args =
-    mode === "cli"
-      ? [CLI, "tsa", "serve", "--cert", cert, "--key", key, "--host", "127.0.0.1", "--port", "0"]
-      : ["--import", "tsx", join(REPO, "bench", "tsa-server.ts"), cert, key];
-  const child = spawn(process.execPath, args, { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, args, {
+    cwd: REPO,
+    stdio: ["ignore", "pipe", "pipe"],
+    ...(env === undefined ? {} : { env }),
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let seen = "";
     const timer = setTimeout(
@@ -219,16 +225,16 @@ function opensslTsVerify(
     throw new CommandFailed(`${label}: openssl ts -verify refused a token:\n${r.stderr}`);
 }
 
-export async function benchTsa(
-  dir: string,
-  secondsPerSide: number,
-  log: (s: string) => void,
-): Promise<TsaResult> {
-  const mode = cliHasTsa() ? "cli" : "library";
-  if (mode === "library")
-    log(
-      "note: `trailseal tsa serve` is not in the built CLI; serving with startTsaServer in a child",
-    );
+/** The queries a load runs (one per client, made by `openssl ts -query`) and the TSA certificate. */
+export interface TsaLoad {
+  dir: string;
+  queries: readonly string[];
+  /** The TSA certificate, for `openssl ts -verify` of a sample token. */
+  cert: string;
+}
+
+/** One query per client, written by `openssl ts -query -sha256 -cert` into `dir`. */
+export function makeQueries(dir: string): string[] {
   const queries: string[] = [];
   for (let w = 0; w < CONCURRENCY; w++) {
     const q = join(dir, `query-${w}.tsq`);
@@ -245,30 +251,63 @@ export async function benchTsa(
     ]);
     queries.push(q);
   }
-  const bodies = queries.map((q) => new Uint8Array(readFileSync(q)));
+  return queries;
+}
+
+/**
+ * Tokens per second of a TSA server (node with `args`, in a child) under CONCURRENCY keep-alive
+ * clients for `seconds`, after a warm-up; every reply must be granted, and one token goes through
+ * `openssl ts -verify`.
+ */
+export async function serverTokensPerSecond(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv | undefined,
+  l: TsaLoad,
+  seconds: number,
+): Promise<TsaSide> {
+  const bodies = l.queries.map((q) => new Uint8Array(readFileSync(q)));
+  const { url, child } = await startServer(args, env);
+  try {
+    const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+    let sample: Uint8Array | null = null;
+    const ask = async (w: number): Promise<void> => {
+      const reply = await post(agent, url, bodies[w]!);
+      if (pkiStatus(reply) !== 0) {
+        const parsed = parseResponse(reply);
+        throw new CommandFailed(`tsa refused: ${parsed.statusText ?? parsed.status}`);
+      }
+      if (w === 0) sample = reply;
+    };
+    for (let i = 0; i < 2 * CONCURRENCY; i++) await ask(i % CONCURRENCY); // warm up
+    const side = await load(seconds, (w) => ask(w));
+    agent.destroy();
+    opensslTsVerify(l.dir, l.queries[0]!, sample!, l.cert, "trailseal tsa");
+    return side;
+  } finally {
+    child.kill("SIGTERM");
+    await once(child, "exit");
+  }
+}
+
+export async function benchTsa(
+  dir: string,
+  secondsPerSide: number,
+  log: (s: string) => void,
+): Promise<TsaResult> {
+  const mode = cliHasTsa() ? "cli" : "library";
+  if (mode === "library")
+    log(
+      "note: `trailseal tsa serve` is not in the built CLI; serving with startTsaServer in a child",
+    );
+  const queries = makeQueries(dir);
   const keys: TsaKeyResult[] = [];
   for (const f of FIXTURES) {
-    const { url, child } = await startServer(f.cert, f.pkey, mode);
-    let ours: TsaSide;
-    try {
-      const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-      let sample: Uint8Array | null = null;
-      const ask = async (w: number): Promise<void> => {
-        const reply = await post(agent, url, bodies[w]!);
-        if (pkiStatus(reply) !== 0) {
-          const parsed = parseResponse(reply);
-          throw new CommandFailed(`tsa refused: ${parsed.statusText ?? parsed.status}`);
-        }
-        if (w === 0) sample = reply;
-      };
-      for (let i = 0; i < 2 * CONCURRENCY; i++) await ask(i % CONCURRENCY); // warm up
-      ours = await load(secondsPerSide, (w) => ask(w));
-      agent.destroy();
-      opensslTsVerify(dir, queries[0]!, sample!, f.cert, "trailseal tsa");
-    } finally {
-      child.kill("SIGTERM");
-      await once(child, "exit");
-    }
+    const ours = await serverTokensPerSecond(
+      serverArgs(f.cert, f.pkey, mode),
+      undefined,
+      { dir, queries, cert: f.cert },
+      secondsPerSide,
+    );
     const configs = queries.map((_, w) => opensslConfig(dir, w, f.cert, f.pkey));
     const theirs = await load(secondsPerSide, async (w) => {
       // Each worker has its own config and serial file: `ts -reply` rewrites the serial file.

@@ -33,12 +33,15 @@ export {
 } from "./record/recorder.js";
 export {
   loadSigningIdentity,
+  tokenSigningIdentity,
   checkpointSigner,
   signDetached,
   signatureValue,
   addUnsignedAttribute,
   SIGNATURE_TIMESTAMP_TOKEN_OID,
   type SigningIdentity,
+  type SigningKey,
+  type ExternalSigner,
   type CheckpointSigner,
 } from "./sign.js";
 

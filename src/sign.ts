@@ -19,9 +19,13 @@ import {
   EC_HASH,
   HASH_OID,
   signatureProfile,
+  signingKeyFacts,
   spkiOf,
+  type ExternalSigner,
   type HashName,
   type SignFunction,
+  type SigningKey,
+  type SigningKeyFacts,
 } from "./pkix/algorithms.js";
 import {
   addUnsignedAttribute as addUnsignedAttributeDer,
@@ -34,19 +38,17 @@ import {
 } from "./pkix/signed.js";
 
 export { ChainValidator } from "./pkix/chain.js";
-export type { SignFunction };
+export type { ExternalSigner, SignFunction, SigningKey };
 
-/** A signer: certificate chain (leaf first, then intermediates; DER) and the leaf's private key. */
+/**
+ * A signer: certificate chain (leaf first, then intermediates; DER) and the leaf's private key,
+ * in memory or on a token (an ExternalSigner such as src/pkcs11/ops.ts's TokenSigner).
+ */
 export interface SigningIdentity {
   chain: readonly Uint8Array[];
-  key: KeyObject;
+  key: SigningKey;
   /** RSA only: PKCS#1 v1.5 (default) or RSASSA-PSS (SHA-256, MGF1-SHA-256, salt 32). */
   scheme?: "pkcs1" | "pss";
-  /**
-   * The signing step, when the key does not sign in this process (e.g. a PKCS#11 token): it is
-   * given the DER of the signed attributes and returns the signature value for `key`'s algorithm.
-   */
-  sign?: SignFunction;
 }
 
 /** The OID of id-aa-signatureTimeStampToken (CAdES-T), for addUnsignedAttribute. */
@@ -93,33 +95,48 @@ export async function loadSigningIdentity(
   // A file may hold several keys (PKCS#12): take the one a certificate was issued for.
   const certSpkis = certs.map((c) => spkiOf(certificate(c).publicKey));
   const key = (keys.find((k) => certSpkis.some((s) => equal(s, spkiOf(k.key)))) ?? keys[0]!).key;
-  const kind = key.asymmetricKeyType;
-  if (kind !== "rsa" && kind !== "ec") {
+  return Promise.resolve(identityOf(certs, key, options));
+}
+
+/**
+ * A signing identity with its key on a token: `signer` (src/pkcs11/ops.ts tokenSigner) and the
+ * certificates (leaf first, then intermediates) from a file, or, given none, the certificate the
+ * token holds with the key's id. The same checks and warnings as loadSigningIdentity; KEY_INVALID
+ * when the token holds no certificate and none is given, or when the key is not the leaf's.
+ *
+ * @example
+ *   const { key } = await openTokenKey(uri, { pin, env: process.env });
+ *   const { identity } = await tokenSigningIdentity(tokenSigner(key), null, {
+ *     certSource: "the token", keySource: uri });
+ */
+export async function tokenSigningIdentity(
+  signer: ExternalSigner & { readonly certificate: Uint8Array | null },
+  certBytes: Uint8Array | null,
+  options: { certSource: string; keySource: string; now?: Date; scheme?: "pkcs1" | "pss" },
+): Promise<{ identity: SigningIdentity; warnings: string[] }> {
+  let certs: Uint8Array[];
+  if (certBytes !== null) certs = await readCertificates(certBytes, { source: options.certSource });
+  else if (signer.certificate !== null) certs = [signer.certificate];
+  else {
     throw new TrailsealError(
-      "KEY_UNSUPPORTED",
-      `the key in ${options.keySource} is ${kind ?? "unknown"}; signing needs RSA or ECDSA`,
+      "KEY_INVALID",
+      `${options.keySource} has no certificate with its id on the token; give its certificate as a file`,
     );
   }
-  if (kind === "ec" && EC_HASH[key.asymmetricKeyDetails?.namedCurve ?? ""] === undefined) {
-    throw new TrailsealError(
-      "KEY_UNSUPPORTED",
-      `the key in ${options.keySource} is on curve ${key.asymmetricKeyDetails?.namedCurve ?? "unknown"}; signing needs P-256, P-384 or P-521`,
-    );
-  }
-  if (kind === "rsa" && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) {
-    throw new TrailsealError(
-      "KEY_TOO_SMALL",
-      `the RSA key in ${options.keySource} has ${key.asymmetricKeyDetails?.modulusLength ?? 0} bits; signing needs 2048 or more`,
-    );
-  }
-  if (options.scheme === "pss" && kind !== "rsa") {
-    throw new TrailsealError(
-      "KEY_UNSUPPORTED",
-      `RSASSA-PSS needs an RSA key; ${options.keySource} holds an EC key`,
-    );
-  }
-  const spki = spkiOf(key);
-  const leafIndex = certSpkis.findIndex((s) => equal(s, spki));
+  return identityOf(certs, signer, options);
+}
+
+/** Checks a signing key against its certificates and makes the identity (leaf first). */
+function identityOf(
+  certs: readonly Uint8Array[],
+  key: SigningKey,
+  options: { certSource: string; keySource: string; now?: Date; scheme?: "pkcs1" | "pss" },
+): { identity: SigningIdentity; warnings: string[] } {
+  const facts = signingKeyFacts(key);
+  checkSigningKey(facts, options.keySource, options.scheme);
+  const leafIndex = certs.findIndex(
+    (c) => spkiFingerprintOf(certificate(c).publicKey) === facts.spkiFingerprint,
+  );
   if (leafIndex < 0) {
     const leaf = certificate(certs[0]!);
     throw new TrailsealError(
@@ -139,7 +156,44 @@ export async function loadSigningIdentity(
     key,
     ...(options.scheme === undefined ? {} : { scheme: options.scheme }),
   };
-  return Promise.resolve({ identity, warnings });
+  return { identity, warnings };
+}
+
+function spkiFingerprintOf(key: KeyObject): string {
+  return createHash("sha256").update(spkiOf(key)).digest("hex");
+}
+
+/** Refuses a key signatures cannot be made with: not RSA or ECDSA, an odd curve, RSA < 2048. */
+function checkSigningKey(
+  facts: SigningKeyFacts,
+  keySource: string,
+  scheme: "pkcs1" | "pss" | undefined,
+): void {
+  const kind = facts.type;
+  if (kind !== "rsa" && kind !== "ec") {
+    throw new TrailsealError(
+      "KEY_UNSUPPORTED",
+      `the key in ${keySource} is ${kind}; signing needs RSA or ECDSA`,
+    );
+  }
+  if (kind === "ec" && EC_HASH[facts.curve ?? ""] === undefined) {
+    throw new TrailsealError(
+      "KEY_UNSUPPORTED",
+      `the key in ${keySource} is on curve ${facts.curve ?? "unknown"}; signing needs P-256, P-384 or P-521`,
+    );
+  }
+  if (kind === "rsa" && facts.bits < 2048) {
+    throw new TrailsealError(
+      "KEY_TOO_SMALL",
+      `the RSA key in ${keySource} has ${facts.bits} bits; signing needs 2048 or more`,
+    );
+  }
+  if (scheme === "pss" && kind !== "rsa") {
+    throw new TrailsealError(
+      "KEY_UNSUPPORTED",
+      `RSASSA-PSS needs an RSA key; ${keySource} holds an EC key`,
+    );
+  }
 }
 
 /** What will make a signing identity's signatures fail or fall short of SPS, as warnings. */
@@ -217,7 +271,7 @@ export async function signDetached(
     { oid: OID.signingCertificateV2, values: [encodeSigningCertificateV2(leaf)] },
   ];
   const signedAttributes = encodeSignedAttributes(attrs);
-  const signature = await (identity.sign ?? profile.sign)(signedAttributes);
+  const signature = await profile.sign(signedAttributes);
   return encodeSignedData({
     certificates: identity.chain,
     digestAlgorithm: HASH_OID[profile.hash],

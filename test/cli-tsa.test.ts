@@ -1,14 +1,11 @@
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough, Readable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
-import type { Io } from "../src/cli/io.js";
-import { serve } from "../src/cli/tsa.js";
 import { parseResponse } from "../src/timestamp/client.js";
 import { runCli } from "./helpers/io.js";
+import { post, startServe } from "./helpers/tsa-serve.js";
 import { pkiPath, untrustedCopy } from "./helpers/tsa.js";
 
 const dir = mkdtempSync(join(tmpdir(), "trailseal-clitsa-"));
@@ -21,74 +18,16 @@ function openssl(args: string[]): string {
 /** openssl runs in `dir`; see untrustedCopy for why -untrusted gets a copy there. */
 const untrusted = (path: string): string => untrustedCopy(dir, path);
 
-function post(url: string, body: Uint8Array): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      { method: "POST", headers: { "content-type": "application/timestamp-query" } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve(new Uint8Array(Buffer.concat(chunks))));
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
-/** Runs `tsa serve` in-process with live streams; `stop()` ends it as a signal would. */
-function startServe(args: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let err = "";
-  stderr.on("data", (c: Buffer) => (err += c.toString()));
-  stdout.resume();
-  const io: Io = {
-    stdin: Readable.from([]),
-    stdout,
-    stderr,
-    env: {},
-    cwd: dir,
-    stderrIsTTY: false,
-    stdoutIsTTY: false,
-    now: () => new Date(),
-  };
-  let stop: (s: string) => void = () => undefined;
-  const stopped = new Promise<string>((r) => (stop = r));
-  const code = serve(args, io, () => stopped);
-  const url = new Promise<string>((resolve, reject) => {
-    const t = setInterval(() => {
-      const m = /TSA listening on (\S+)/.exec(err);
-      if (m !== null) {
-        clearInterval(t);
-        resolve(m[1]!);
-      }
-    }, 10);
-    void code.then(() => {
-      clearInterval(t);
-      reject(new Error(`serve ended early: ${err}`));
-    });
-  });
-  return { url, code, stop, stderr: () => err };
-}
-
 describe("trailseal tsa serve", () => {
   for (const [name, cert, key] of [
     ["RSA", pkiPath("tsa.pem"), pkiPath("tsa.key")],
     ["ECDSA", pkiPath("tsa-ec.pem"), pkiPath("tsa-ec.key")],
   ] as const) {
     it(`${name}: serves openssl ts -query; openssl ts -verify says OK; logs and stops cleanly`, async () => {
-      const run = startServe([
-        "--cert",
-        cert,
-        "--key",
-        key,
-        "--port",
-        "0",
-        "--policy",
-        "1.2.3.4.7",
-      ]);
+      const run = startServe(
+        ["--cert", cert, "--key", key, "--port", "0", "--policy", "1.2.3.4.7"],
+        { cwd: dir },
+      );
       const url = await run.url;
       writeFileSync(join(dir, "data.txt"), "payload");
       openssl(["ts", "-query", "-data", "data.txt", "-sha256", "-cert", "-out", "q.tsq"]);

@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, sign as nodeSign } from "node:crypto";
+import { createHash, createPrivateKey, sign as nodeSign, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -208,7 +208,7 @@ describe("verifyDetached refuses", () => {
       signedAttributes,
       signatureAlgorithm: OID.rsaEncryption,
       signatureParameters: new Uint8Array([5, 0]),
-      signature: new Uint8Array(nodeSign(hash, signedAttributes, id.key)),
+      signature: new Uint8Array(nodeSign(hash, signedAttributes, id.key as KeyObject)),
     });
   }
 

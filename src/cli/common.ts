@@ -13,9 +13,10 @@ import {
   type OpenedKey,
 } from "../keys.js";
 import { readCertificates } from "../pem.js";
+import type { TokenSigner } from "../pkcs11/ops.js";
 import { readAuditPolicy, sealingPlan, type SealingPlan } from "../policy.js";
 import { readInput, readPassin } from "./files.js";
-import { guard, plural, say, type Io } from "./io.js";
+import { EXIT_OK, EXIT_USAGE, guard, plural, say, type Io } from "./io.js";
 
 /** A streamed input: a file path or `-` for stdin. Missing files fail before any work starts. */
 export async function inputStream(path: string, io: Io): Promise<AsyncIterable<Uint8Array>> {
@@ -29,6 +30,30 @@ export async function inputStream(path: string, io: Io): Promise<AsyncIterable<U
     throw new TrailsealError("IO", `no such file: ${path}`, { cause: e });
   }
   return createReadStream(full, { highWaterMark: 256 * 1024 });
+}
+
+/**
+ * A command with one subcommand (`keys list`, `tsa serve`): the subcommand's arguments, or the
+ * exit status of `--help` or of a missing or unknown subcommand (with `example` as the hint).
+ */
+export function oneSubcommand(
+  argv: readonly string[],
+  io: Io,
+  name: string,
+  usage: string,
+  example: string,
+): readonly string[] | number {
+  const [sub, ...rest] = argv;
+  if (sub === "--help" || sub === "-h" || sub === "help") {
+    io.stdout.write(usage);
+    return EXIT_OK;
+  }
+  if (sub !== name) {
+    say(io, "error", sub === undefined ? "missing subcommand" : `unknown subcommand '${sub}'`);
+    say(io, "hint", example);
+    return EXIT_USAGE;
+  }
+  return rest;
 }
 
 /** The passphrase of `--passin` (or `option`), if given; `pass:` is warned about. */
@@ -46,17 +71,64 @@ export interface TokenFlags {
   pin?: string;
 }
 
-/** The options of a command whose `--key` takes PKCS#11 URIs (TokenFlags). */
-export function tokenOptions(cmd: Command): Command {
+/** The options of a command whose key options (`keys`, e.g. "--key") take PKCS#11 URIs. */
+export function tokenOptions(cmd: Command, keys = "--key"): Command {
   return cmd
     .option(
       "--pkcs11-module <file>",
-      "for --key pkcs11:…: the PKCS#11 module (.so), unless the URI has module-path= (else $TRAILSEAL_PKCS11_MODULE)",
+      `for ${keys} pkcs11:…: the PKCS#11 module (.so), unless the URI has module-path= (else $TRAILSEAL_PKCS11_MODULE)`,
     )
     .option(
       "--pin <source>",
-      "for --key pkcs11:…: the token's user PIN, env:VAR or file:PATH, unless the URI has pin-source=",
+      `for ${keys} pkcs11:…: the token's user PIN, env:VAR or file:PATH, unless the URI has pin-source=`,
     );
+}
+
+/** The PIN of `--pin`, read once when a token key needs it. */
+function tokenPin(token: TokenFlags, io: Io): string | undefined {
+  return token.pin === undefined ? undefined : readPassin(token.pin, io, "--pin");
+}
+
+/** The URI as messages show it: without its query, where a pin-value would be. */
+function shownUri(uri: string): string {
+  const q = uri.indexOf("?");
+  return q < 0 ? uri : uri.slice(0, q);
+}
+
+/**
+ * Opens the signing key a PKCS#11 URI names (`--sign-key`, `--tsa-key`, `tsa serve --key`), the
+ * binding loaded only now. `relogin` keeps the PIN to log in again when the session is lost (a
+ * server). Errors name the URI (a wrong PIN names only the token otherwise). Close it when done.
+ */
+export async function openTokenSigner(
+  uri: string,
+  io: Io,
+  token: TokenFlags,
+  relogin = false,
+): Promise<TokenSigner> {
+  const { openTokenKey } = await import("../pkcs11/token.js");
+  const { tokenSigner } = await import("../pkcs11/ops.js");
+  const shown = shownUri(uri);
+  const pin = tokenPin(token, io);
+  let opened;
+  try {
+    opened = await openTokenKey(uri, {
+      env: io.env,
+      cwd: io.cwd,
+      relogin,
+      ...(token.pkcs11Module === undefined ? {} : { module: token.pkcs11Module }),
+      ...(pin === undefined ? {} : { pin }),
+    });
+  } catch (e) {
+    if (!(e instanceof TrailsealError) || e.message.includes(shown)) throw e;
+    throw new TrailsealError(e.code, `${shown}: ${e.message}`, {
+      cause: e,
+      ...e.details,
+      ...(e.hint === undefined ? {} : { hint: e.hint }),
+    });
+  }
+  for (const w of opened.warnings) say(io, "warning", w);
+  return tokenSigner(opened.key);
 }
 
 /** The keys a command was given; token keys hold a session until `close`. */
@@ -91,7 +163,7 @@ export async function loadKeys(
     let pin: string | undefined;
     for (const spec of specs) {
       if (isPkcs11Uri(spec)) {
-        pin ??= token.pin === undefined ? undefined : readPassin(token.pin, io, "--pin");
+        pin ??= tokenPin(token, io);
         const { key, warnings } = await openTokenDecryptionKey(spec, {
           env: io.env,
           cwd: io.cwd,

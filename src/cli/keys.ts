@@ -1,7 +1,7 @@
 import type { ListedObject, ListedToken, Listing } from "../pkcs11/list.js";
 import { readPassin } from "./files.js";
-import { EXIT_OK, EXIT_USAGE, guard, newCommand, parseArgs, say, type Io } from "./io.js";
-import { printable } from "./common.js";
+import { EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
+import { oneSubcommand, printable } from "./common.js";
 
 interface ListFlags {
   pkcs11Module?: string;
@@ -18,17 +18,9 @@ Run 'trailseal keys list --help' for its options.
 
 /** `trailseal keys list`: the tokens of a PKCS#11 module and what they hold. */
 export async function run(argv: readonly string[], io: Io): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === "--help" || sub === "-h" || sub === "help") {
-    io.stdout.write(USAGE);
-    return EXIT_OK;
-  }
-  if (sub !== "list") {
-    say(io, "error", sub === undefined ? "missing subcommand" : `unknown subcommand '${sub}'`);
-    say(io, "hint", "trailseal keys list --pkcs11-module /usr/lib/softhsm/libsofthsm2.so");
-    return EXIT_USAGE;
-  }
-  return list(rest, io);
+  const hint = "trailseal keys list --pkcs11-module /usr/lib/softhsm/libsofthsm2.so";
+  const rest = oneSubcommand(argv, io, "list", USAGE, hint);
+  return typeof rest === "number" ? rest : list(rest, io);
 }
 
 function keyWords(o: ListedObject): string {

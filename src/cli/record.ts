@@ -7,7 +7,7 @@ import { TrailsealError } from "../errors.js";
 import { LiveRecorder, liveMetadata } from "../record/recorder.js";
 import { guard, newCommand, parseArgs, plural, say, type Io } from "./io.js";
 import { withoutPassinVariables } from "./files.js";
-import { resolveSealing, sealingOptions, type SealingFlags } from "./sealing.js";
+import { resolveSealing, sealingOptions, type Sealing, type SealingFlags } from "./sealing.js";
 import { namedWrite } from "./seal.js";
 
 interface RecordFlags extends SealingFlags {
@@ -107,6 +107,8 @@ Examples:
   trailseal record --policy audit.json -o s.trail -- ssh admin@db1
   trailseal record --policy audit.json --sign-cert signer.crt --sign-key signer.key \\
       -o s.trail -- bash -l
+  trailseal record --policy audit.json --sign-key 'pkcs11:token=signing;object=checkpoints' \\
+      --pkcs11-module /usr/lib/softhsm/libsofthsm2.so --pin env:SIGN_PIN -o s.trail -- bash -l
   trailseal verify s.trail --ca ca.crt --tsa-ca ca.crt && trailseal replay s.trail --key alice.key --play
 
 The command runs in a pseudo-terminal made by util-linux 'script'; your terminal is passed
@@ -127,94 +129,144 @@ Exit status: the command's (128 + N if signal N ended it); 2 if trailseal itself
     const cols0 = size(flags.cols, "cols")!;
     const rows0 = size(flags.rows, "rows")!;
     const sealing = await resolveSealing(flags, io);
-
-    const ttyIn = io.stdin as Partial<ReadStream>;
-    const ttyOut = io.stdout as Partial<WriteStream>;
-    const inTTY = ttyIn.isTTY === true && typeof ttyIn.setRawMode === "function";
-    const outTTY = io.stdoutIsTTY && ttyOut.isTTY === true;
-    const cols = outTTY && (ttyOut.columns ?? 0) > 0 ? ttyOut.columns! : cols0;
-    const rows = outTTY && (ttyOut.rows ?? 0) > 0 ? ttyOut.rows! : rows0;
-
-    const { handle, full } = await openTrailFile(flags.output, io, flags.force === true);
-    const plan = sealing.plan;
-    if (flags.quiet !== true) {
-      say(
-        io,
-        "notice",
-        `recording to ${flags.output} (policy ${plan.name}, checkpoint every ${plan.interval} s); the session ends when the command exits`,
-      );
-    }
-    const restore = (): void => {
-      if (inTTY) ttyIn.setRawMode!(false);
-    };
-    // Raw mode before the command starts, so that early keystrokes already go to it unchanged.
-    if (inTTY) rawTerminal(ttyIn);
-    // If the process dies of an error we did not catch, the user's terminal still comes back.
-    process.once("exit", restore);
-    // Signals are caught from before the command starts: none may end the recorder unclosed.
-    let recorder: LiveRecorder | null = null;
-    let signalled = false;
-    const onSignal = (): void => {
-      signalled = true;
-      void recorder?.hangup();
-    };
-    for (const s of SIGNALS) process.on(s, onSignal);
-    // The terminal is raw (no output post-processing) during the session: lines need "\r\n".
-    const warn = (m: string): void => {
-      if (inTTY) io.stderr.write(`\r\ntrailseal: warning: ${m}\r\n`);
-      else say(io, "warning", m);
-    };
     try {
-      recorder = await LiveRecorder.start({
-        plan: sealing.plan,
-        signer: sealing.signer,
-        stamper: sealing.stamper,
-        random: (n) => new Uint8Array(randomBytes(n)),
-        clock: io.now,
-        ...fileSink(handle, flags.output),
-        onWarning: warn,
-        command,
-        cols,
-        rows,
-        env: withoutPassinVariables(io.env, [flags.passin, flags.tsaPassin]),
-        cwd: io.cwd,
-        input: io.stdin,
-        output: io.stdout,
-        metadata: liveMetadata(io.env),
-      });
-    } catch (e) {
-      restore();
-      process.off("exit", restore);
-      for (const s of SIGNALS) process.off(s, onSignal);
-      await handle.close().catch(() => undefined);
-      await unlink(full).catch(() => undefined);
-      throw e;
-    }
-
-    const onResize = (): void => {
-      if ((ttyOut.columns ?? 0) > 0 && (ttyOut.rows ?? 0) > 0)
-        recorder?.resize(ttyOut.columns!, ttyOut.rows!);
-    };
-    if (outTTY) io.stdout.on("resize", onResize);
-    if (signalled) void recorder.hangup();
-    let result;
-    try {
-      result = await recorder.finished;
+      return await record(flags, command, sealing, terminal(io, cols0, rows0), io);
     } finally {
-      restore();
-      process.off("exit", restore);
-      for (const s of SIGNALS) process.off(s, onSignal);
-      if (outTTY) io.stdout.off("resize", onResize);
-      await handle.sync().catch(() => undefined);
-      await handle.close().catch(() => undefined);
+      sealing.close();
     }
-    if (flags.quiet !== true) {
-      say(
-        io,
-        "notice",
-        `session ended (exit status ${result.status}); ${flags.output}: ${result.records} records, ${plural(result.checkpoints, "checkpoint")}${result.unstamped === 0 ? "" : ` (${result.unstamped} unstamped)`}, ${(result.duration / 1e6).toFixed(1)} s`,
-      );
-    }
-    return result.status;
+  });
+}
+
+interface Terminal {
+  ttyIn: Partial<ReadStream>;
+  ttyOut: Partial<WriteStream>;
+  inTTY: boolean;
+  outTTY: boolean;
+  cols: number;
+  rows: number;
+}
+
+/** The user's terminal, and the session's size (the terminal's, else --cols/--rows). */
+function terminal(io: Io, cols0: number, rows0: number): Terminal {
+  const ttyIn = io.stdin as Partial<ReadStream>;
+  const ttyOut = io.stdout as Partial<WriteStream>;
+  const inTTY = ttyIn.isTTY === true && typeof ttyIn.setRawMode === "function";
+  const outTTY = io.stdoutIsTTY && ttyOut.isTTY === true;
+  const cols = outTTY && (ttyOut.columns ?? 0) > 0 ? ttyOut.columns! : cols0;
+  const rows = outTTY && (ttyOut.rows ?? 0) > 0 ? ttyOut.rows! : rows0;
+  return { ttyIn, ttyOut, inTTY, outTTY, cols, rows };
+}
+
+/**
+ * The variables the recorded command must not inherit: those the passphrases and PINs were read
+ * from (`env:VAR` in --passin, --tsa-passin, --pin, or a key URI's pin-source).
+ */
+function secretVariables(flags: RecordFlags): (string | undefined)[] {
+  const fromUri = (uri: string | undefined) => {
+    const m = uri === undefined ? null : /[?&]pin-source=(env(?::|%3a)[^&]+)/i.exec(uri);
+    return m === null ? undefined : decodeURIComponent(m[1]!);
+  };
+  return [flags.passin, flags.tsaPassin, flags.pin, fromUri(flags.signKey), fromUri(flags.tsaKey)];
+}
+
+/** Records the session: the trail file, the terminal in raw mode, signals, the live recorder. */
+async function record(
+  flags: RecordFlags,
+  command: string[],
+  sealing: Sealing,
+  t: Terminal,
+  io: Io,
+): Promise<number> {
+  const { handle, full } = await openTrailFile(flags.output, io, flags.force === true);
+  const plan = sealing.plan;
+  if (flags.quiet !== true) {
+    say(
+      io,
+      "notice",
+      `recording to ${flags.output} (policy ${plan.name}, checkpoint every ${plan.interval} s); the session ends when the command exits`,
+    );
+  }
+  const restore = (): void => {
+    if (t.inTTY) t.ttyIn.setRawMode!(false);
+  };
+  // Raw mode before the command starts, so that early keystrokes already go to it unchanged.
+  if (t.inTTY) rawTerminal(t.ttyIn);
+  // If the process dies of an error we did not catch, the user's terminal still comes back.
+  process.once("exit", restore);
+  // Signals are caught from before the command starts: none may end the recorder unclosed.
+  let recorder: LiveRecorder | null = null;
+  let signalled = false;
+  const onSignal = (): void => {
+    signalled = true;
+    void recorder?.hangup();
+  };
+  for (const s of SIGNALS) process.on(s, onSignal);
+  const release = (): void => {
+    restore();
+    process.off("exit", restore);
+    for (const s of SIGNALS) process.off(s, onSignal);
+  };
+  try {
+    recorder = await startRecorder(flags, command, sealing, t, handle, io);
+  } catch (e) {
+    release();
+    await handle.close().catch(() => undefined);
+    await unlink(full).catch(() => undefined);
+    throw e;
+  }
+  const onResize = (): void => {
+    if ((t.ttyOut.columns ?? 0) > 0 && (t.ttyOut.rows ?? 0) > 0)
+      recorder?.resize(t.ttyOut.columns!, t.ttyOut.rows!);
+  };
+  if (t.outTTY) io.stdout.on("resize", onResize);
+  if (signalled) void recorder.hangup();
+  let result;
+  try {
+    result = await recorder.finished;
+  } finally {
+    release();
+    if (t.outTTY) io.stdout.off("resize", onResize);
+    await handle.sync().catch(() => undefined);
+    await handle.close().catch(() => undefined);
+  }
+  if (flags.quiet !== true) {
+    say(
+      io,
+      "notice",
+      `session ended (exit status ${result.status}); ${flags.output}: ${result.records} records, ${plural(result.checkpoints, "checkpoint")}${result.unstamped === 0 ? "" : ` (${result.unstamped} unstamped)`}, ${(result.duration / 1e6).toFixed(1)} s`,
+    );
+  }
+  return result.status;
+}
+
+function startRecorder(
+  flags: RecordFlags,
+  command: string[],
+  sealing: Sealing,
+  t: Terminal,
+  handle: FileHandle,
+  io: Io,
+): Promise<LiveRecorder> {
+  // The terminal is raw (no output post-processing) during the session: lines need "\r\n".
+  const warn = (m: string): void => {
+    if (t.inTTY) io.stderr.write(`\r\ntrailseal: warning: ${m}\r\n`);
+    else say(io, "warning", m);
+  };
+  return LiveRecorder.start({
+    plan: sealing.plan,
+    signer: sealing.signer,
+    stamper: sealing.stamper,
+    random: (n) => new Uint8Array(randomBytes(n)),
+    clock: io.now,
+    ...fileSink(handle, flags.output),
+    onWarning: warn,
+    command,
+    cols: t.cols,
+    rows: t.rows,
+    env: withoutPassinVariables(io.env, secretVariables(flags)),
+    cwd: io.cwd,
+    input: io.stdin,
+    output: io.stdout,
+    metadata: liveMetadata(io.env),
   });
 }

@@ -8,7 +8,7 @@ import { EXIT_OK, guard, newCommand, parseArgs, plural, say, type Io } from "./i
 import { OutputFile, inputStream } from "./common.js";
 import { Progress, counted } from "./progress.js";
 import { inputName } from "./files.js";
-import { resolveSealing, sealingOptions, type SealingFlags } from "./sealing.js";
+import { resolveSealing, sealingOptions, type Sealing, type SealingFlags } from "./sealing.js";
 
 interface SealFlags extends SealingFlags {
   output: string;
@@ -90,6 +90,9 @@ Examples:
   trailseal seal --policy audit.json --sign-cert signer.crt --sign-key signer.key \\
       --passin env:SIGN_PASS session.cast -o session.trail
   trailseal seal --policy audit.json --from script --timing session.tm session.log -o s.trail
+  trailseal seal --policy audit.json --pkcs11-module /usr/lib/softhsm/libsofthsm2.so \\
+      --sign-key 'pkcs11:token=signing;object=checkpoints' --tsa-key 'pkcs11:token=signing;object=tsa' \\
+      --pin env:SIGN_PIN session.cast -o session.trail    # keys on a token, certificates from it
   trailseal seal --policy remote-tsa.json --tsa-ca tsa-root.pem --tsa-tls-ca corp-tls-root.pem \\
       session.cast -o session.trail
   cat dump.bin | trailseal seal --policy audit.json --from raw - -o dump.trail
@@ -105,46 +108,61 @@ recording or key, an existing output without --force).`,
   const [input] = cmd.args as [string];
   return guard(io, async () => {
     const sealing = await resolveSealing(flags, io);
-    const recording = await openRecordingFile(input, flags.from, flags.timing, io);
-    const format = recording.format;
-    const out = await OutputFile.create(flags.output, io, { force: flags.force === true });
-    let writer;
     try {
-      writer = await sealEvents(recording.metadata, recording.events, {
-        plan: sealing.plan,
-        sink: (chunk) => namedWrite(flags.output, out.write(chunk)),
-        random: (n) => new Uint8Array(randomBytes(n)),
-        clock: io.now,
-        signer: sealing.signer,
-        stamper: sealing.stamper,
-        awaitStamps: true,
-        onWarning: (m) => say(io, "warning", m),
-      });
-      await namedWrite(flags.output, out.commit());
-    } catch (e) {
-      await out.abort();
-      throw e;
+      return await seal(flags, input, sealing, io);
+    } finally {
+      sealing.close();
     }
-    if (flags.output !== "-") {
-      const h = writer.header;
-      const describe = (c: "downstream" | "upstream") =>
-        h.channels[c].encrypted
-          ? `encrypted (${plural(h.channels[c].stanzas!.length, "alternative")})`
-          : "clear";
-      // Said here too, not only in the warnings: a summary must not claim stamps that are missing.
-      const unstamped = writer.unstampedCount;
-      const stamping =
-        h.policy.timestamping === null
-          ? "not timestamped"
-          : unstamped === 0
-            ? `timestamped (${h.policy.timestamping})`
-            : `timestamped (${h.policy.timestamping}), but ${unstamped} of ${writer.checkpointCount} checkpoints unstamped`;
-      io.stdout.write(
-        `sealed ${inputName(input)} (${format}) into ${flags.output}: ${writer.records} records, ${plural(writer.checkpointCount, "checkpoint")}; ` +
-          `downstream ${describe("downstream")}, upstream ${describe("upstream")}; ` +
-          `${h.policy.signing ? "signed" : "not signed"}, ${stamping}\n`,
-      );
-    }
-    return EXIT_OK;
   });
+}
+
+async function seal(flags: SealFlags, input: string, sealing: Sealing, io: Io): Promise<number> {
+  const recording = await openRecordingFile(input, flags.from, flags.timing, io);
+  const out = await OutputFile.create(flags.output, io, { force: flags.force === true });
+  let writer;
+  try {
+    writer = await sealEvents(recording.metadata, recording.events, {
+      plan: sealing.plan,
+      sink: (chunk) => namedWrite(flags.output, out.write(chunk)),
+      random: (n) => new Uint8Array(randomBytes(n)),
+      clock: io.now,
+      signer: sealing.signer,
+      stamper: sealing.stamper,
+      awaitStamps: true,
+      onWarning: (m) => say(io, "warning", m),
+    });
+    await namedWrite(flags.output, out.commit());
+  } catch (e) {
+    await out.abort();
+    throw e;
+  }
+  if (flags.output !== "-") io.stdout.write(summary(writer, input, recording.format, flags.output));
+  return EXIT_OK;
+}
+
+/** The line `seal` ends with: what was written, and how it is protected. */
+function summary(
+  writer: Awaited<ReturnType<typeof sealEvents>>,
+  input: string,
+  format: RecordingFormat,
+  output: string,
+): string {
+  const h = writer.header;
+  const describe = (c: "downstream" | "upstream") =>
+    h.channels[c].encrypted
+      ? `encrypted (${plural(h.channels[c].stanzas!.length, "alternative")})`
+      : "clear";
+  // Said here too, not only in the warnings: a summary must not claim stamps that are missing.
+  const unstamped = writer.unstampedCount;
+  const stamping =
+    h.policy.timestamping === null
+      ? "not timestamped"
+      : unstamped === 0
+        ? `timestamped (${h.policy.timestamping})`
+        : `timestamped (${h.policy.timestamping}), but ${unstamped} of ${writer.checkpointCount} checkpoints unstamped`;
+  return (
+    `sealed ${inputName(input)} (${format}) into ${output}: ${writer.records} records, ${plural(writer.checkpointCount, "checkpoint")}; ` +
+    `downstream ${describe("downstream")}, upstream ${describe("upstream")}; ` +
+    `${h.policy.signing ? "signed" : "not signed"}, ${stamping}\n`
+  );
 }

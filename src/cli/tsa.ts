@@ -1,15 +1,22 @@
 import { randomBytes } from "node:crypto";
 import { defaultHome, loadAuthority } from "../authority.js";
 import { TrailsealError } from "../errors.js";
-import { readPrivateKeys } from "../keys.js";
-import { readCertificates } from "../pem.js";
+import { isPkcs11Uri, readPrivateKeys } from "../keys.js";
 import { checkPolicyOid } from "../timestamp/request.js";
 import { startTsaServer } from "../timestamp/server.js";
 import { LOCAL_POLICY_OID, serialSource, type TsaIdentity } from "../timestamp/token.js";
 import { readInput, readPassin } from "./files.js";
-import { EXIT_OK, EXIT_USAGE, guard, newCommand, parseArgs, say, type Io } from "./io.js";
+import { EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
+import {
+  loadCertificates,
+  oneSubcommand,
+  openTokenSigner,
+  tokenOptions,
+  type TokenFlags,
+} from "./common.js";
+import { tokenTsaIdentity } from "./sealing.js";
 
-interface ServeFlags {
+interface ServeFlags extends TokenFlags {
   cert?: string;
   key?: string;
   chain?: string;
@@ -29,17 +36,9 @@ Run an RFC 3161 time-stamp server. Run 'trailseal tsa serve --help' for its opti
 
 /** `trailseal tsa serve`: an RFC 3161 server over HTTP, until SIGINT or SIGTERM. */
 export async function run(argv: readonly string[], io: Io): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === "--help" || sub === "-h" || sub === "help") {
-    io.stdout.write(USAGE);
-    return EXIT_OK;
-  }
-  if (sub !== "serve") {
-    say(io, "error", sub === undefined ? "missing subcommand" : `unknown subcommand '${sub}'`);
-    say(io, "hint", "trailseal tsa serve --cert tsa.crt --key tsa.key");
-    return EXIT_USAGE;
-  }
-  return serve(rest, io, untilSignal);
+  const hint = "trailseal tsa serve --cert tsa.crt --key tsa.key";
+  const rest = oneSubcommand(argv, io, "serve", USAGE, hint);
+  return typeof rest === "number" ? rest : serve(rest, io, untilSignal);
 }
 
 /** Resolves with the name of the first SIGINT or SIGTERM. */
@@ -72,9 +71,9 @@ export async function serve(
     )
     .option(
       "--cert <file>",
-      "TSA certificate (EKU timeStamping, critical), optionally followed by its chain",
+      "TSA certificate (EKU timeStamping, critical), optionally followed by its chain (for a token key: default the token's certificate with the key's id)",
     )
-    .option("--key <file>", "TSA private key (RSA or EC)")
+    .option("--key <file|uri>", "TSA private key (RSA or EC): a file, or a PKCS#11 URI")
     .option("--chain <file>", "intermediate certificates to include in tokens")
     .option(
       "--home <dir>",
@@ -94,6 +93,7 @@ export async function serve(
       "10",
     )
     .option("--passin <source>", "passphrase of an encrypted key: env:VAR, file:PATH or pass:TEXT");
+  tokenOptions(cmd, "--key");
   cmd.addHelpText(
     "after",
     `
@@ -104,8 +104,14 @@ unacceptedPolicy (reqPolicy other than --policy), unacceptedExtension. Other req
 than --request-timeout to send a request are cut off. One line per request goes to stderr. SIGINT or SIGTERM stops the
 server cleanly.
 
+A key on a PKCS#11 token (smart card, HSM) signs on the token with one session, logged in again
+when the session is lost (the token reset, or pulled and put back); the certificate comes from
+the token (the same id) unless --cert gives it.
+
 Examples:
   trailseal tsa serve --cert tsa.crt --key tsa.key --port 3161
+  trailseal tsa serve --key 'pkcs11:token=tsa;object=tsa;type=private' --pin file:/etc/tsa.pin \\
+      --pkcs11-module /usr/lib/softhsm/libsofthsm2.so
   trailseal tsa serve --home ~/.trailseal --host 0.0.0.0 --policy 1.3.6.1.4.1.55555.1
   openssl ts -query -data file -sha256 -cert | curl -s -H 'Content-Type: application/timestamp-query' --data-binary @- http://127.0.0.1:3161/ > file.tsr
 
@@ -117,24 +123,38 @@ Exit status: 0 stopped by a signal, 2 usage or I/O error (cannot listen, bad cer
   const flags = cmd.opts<ServeFlags>();
   return guard(io, async () => {
     const { port, accuracy, requestTimeout } = numbers(flags);
-    const tsa = await loadTsa(flags, io);
-    const server = await startTsaServer({
-      tsa,
-      policyOid: checkPolicyOid(flags.policy),
-      host: flags.host,
-      port,
-      clock: io.now,
-      serial: serialSource((n) => new Uint8Array(randomBytes(n))),
-      accuracyMillis: accuracy,
-      requestTimeoutMs: Math.round(requestTimeout * 1000),
-      log: (line) => io.stderr.write(`${line}\n`),
-    });
-    say(io, "notice", `TSA listening on ${server.url} (policy ${flags.policy}); stop with Ctrl-C`);
-    const signal = await until();
-    await server.close();
-    say(io, "notice", `TSA stopped (${signal})`);
-    return EXIT_OK;
+    const { tsa, close } = await loadTsa(flags, io);
+    try {
+      return await listen(flags, { tsa, port, accuracy, requestTimeout }, io, until);
+    } finally {
+      close();
+    }
   });
+}
+
+async function listen(
+  flags: ServeFlags,
+  o: { tsa: TsaIdentity; port: number; accuracy: number; requestTimeout: number },
+  io: Io,
+  until: () => Promise<string>,
+): Promise<number> {
+  const { tsa, port, accuracy, requestTimeout } = o;
+  const server = await startTsaServer({
+    tsa,
+    policyOid: checkPolicyOid(flags.policy),
+    host: flags.host,
+    port,
+    clock: io.now,
+    serial: serialSource((n) => new Uint8Array(randomBytes(n))),
+    accuracyMillis: accuracy,
+    requestTimeoutMs: Math.round(requestTimeout * 1000),
+    log: (line) => io.stderr.write(`${line}\n`),
+  });
+  say(io, "notice", `TSA listening on ${server.url} (policy ${flags.policy}); stop with Ctrl-C`);
+  const signal = await until();
+  await server.close();
+  say(io, "notice", `TSA stopped (${signal})`);
+  return EXIT_OK;
 }
 
 /** The numeric options, checked. */
@@ -160,19 +180,42 @@ function numbers(flags: ServeFlags): { port: number; accuracy: number; requestTi
   return { port, accuracy, requestTimeout };
 }
 
-async function loadTsa(flags: ServeFlags, io: Io): Promise<TsaIdentity> {
+/** The TSA identity of the flags (files, a token key, or the authority's), and what closes it. */
+async function loadTsa(flags: ServeFlags, io: Io): Promise<{ tsa: TsaIdentity; close(): void }> {
+  const none = () => undefined;
+  if (flags.key !== undefined && isPkcs11Uri(flags.key)) {
+    if (flags.passin !== undefined)
+      throw new TrailsealError("USAGE", "--passin is for a --key file, not a token key", {
+        hint: "give the token's PIN with --pin or pin-source= in the URI",
+      });
+    // relogin: a server outlives sessions; the PIN is kept to log in again.
+    const signer = await openTokenSigner(flags.key, io, flags, true);
+    try {
+      const files = {
+        cert: flags.cert,
+        certFlag: "--cert",
+        ...(flags.chain === undefined ? {} : { chain: flags.chain }),
+      };
+      return {
+        tsa: await tokenTsaIdentity(signer, flags.key, io, files),
+        close: () => signer.close(),
+      };
+    } catch (e) {
+      signer.close();
+      throw e;
+    }
+  }
   if (flags.cert === undefined && flags.key === undefined) {
-    return (await loadAuthority(defaultHome(io.env, io.cwd, flags.home), { now: io.now() })).tsa;
+    const home = defaultHome(io.env, io.cwd, flags.home);
+    return { tsa: (await loadAuthority(home, { now: io.now() })).tsa, close: none };
   }
   if (flags.cert === undefined || flags.key === undefined) {
     throw new TrailsealError("USAGE", "--cert and --key go together");
   }
-  const chain = await readCertificates(await readInput(flags.cert, io), { source: flags.cert });
-  if (flags.chain !== undefined) {
-    chain.push(
-      ...(await readCertificates(await readInput(flags.chain, io), { source: flags.chain })),
-    );
-  }
+  const chain = await loadCertificates(
+    [flags.cert, ...(flags.chain === undefined ? [] : [flags.chain])],
+    io,
+  );
   const passphrase = flags.passin === undefined ? undefined : readPassin(flags.passin, io);
   const keys = await readPrivateKeys(await readInput(flags.key, io), {
     source: flags.key,
@@ -180,5 +223,5 @@ async function loadTsa(flags: ServeFlags, io: Io): Promise<TsaIdentity> {
   });
   const key = keys[0];
   if (key === undefined) throw new TrailsealError("KEY_INVALID", `no private key in ${flags.key}`);
-  return { chain, key: key.key };
+  return { tsa: { chain, key: key.key }, close: none };
 }

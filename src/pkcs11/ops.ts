@@ -7,6 +7,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { TrailsealError } from "../errors.js";
+import type { ExternalSigner } from "../pkix/algorithms.js";
 import { CK, ckrOf, mechanismName, type Mechanism } from "./binding.js";
 import { keyName, mechanismMissing, type TokenKey, type TokenKeyType } from "./token.js";
 
@@ -35,47 +36,54 @@ export interface SignatureAlgorithm {
   hash: SignatureHash;
 }
 
-/** A private key that signs (sign.ts's SigningIdentity key, with the key on a token). */
-export interface TokenSigner {
+/**
+ * A private key that signs (sign.ts's SigningIdentity key, pkix's ExternalSigner, with the key on
+ * a token). `sign` gives ECDSA as a DER Ecdsa-Sig-Value (RFC 5480 §2.2), as CMS wants it.
+ */
+export interface TokenSigner extends ExternalSigner {
   /** The certificate with the key's CKA_ID on the token (DER), if there is one. */
   readonly certificate: Uint8Array | null;
-  readonly spkiFingerprint: string | null;
-  readonly keyType: TokenKeyType;
-  /** RSA modulus bits or EC field bits (a TSA key must have 2048 RSA bits or more). */
-  readonly bits: number;
-  /** The curve of an EC key (ECDSA's hash follows it), else null. */
-  readonly curve: "P-256" | "P-384" | "P-521" | null;
-  /** The signature value over `data` (ECDSA as a DER Ecdsa-Sig-Value, RFC 5480 §2.2, for CMS). */
   sign(data: Uint8Array, algorithm: SignatureAlgorithm): Promise<Uint8Array>;
   close(): void;
 }
 
-const HASH_BYTES: Record<SignatureHash, number> = { sha256: 32, sha384: 48, sha512: 64 };
-const HASH_MECH: Record<SignatureHash, number> = {
-  sha256: CK.CKM_SHA256,
-  sha384: CK.CKM_SHA384,
-  sha512: CK.CKM_SHA512,
-};
-const MGF1: Record<SignatureHash, number> = {
-  sha256: CK.CKG_MGF1_SHA256,
-  sha384: CK.CKG_MGF1_SHA384,
-  sha512: CK.CKG_MGF1_SHA512,
-};
-const RSA_PKCS_WITH: Record<SignatureHash, number> = {
-  sha256: CK.CKM_SHA256_RSA_PKCS,
-  sha384: CK.CKM_SHA384_RSA_PKCS,
-  sha512: CK.CKM_SHA512_RSA_PKCS,
-};
-const RSA_PSS_WITH: Record<SignatureHash, number> = {
-  sha256: CK.CKM_SHA256_RSA_PKCS_PSS,
-  sha384: CK.CKM_SHA384_RSA_PKCS_PSS,
-  sha512: CK.CKM_SHA512_RSA_PKCS_PSS,
-};
-/** DigestInfo prefixes (RFC 8017 §9.2, note 1), for tokens that sign only with CKM_RSA_PKCS. */
-const DIGEST_INFO: Record<SignatureHash, string> = {
-  sha256: "3031300d060960864801650304020105000420",
-  sha384: "3041300d060960864801650304020205000430",
-  sha512: "3051300d060960864801650304020305000440",
+/** Per hash: its length, and the PKCS#11 mechanisms and DigestInfo prefix that go with it. */
+interface HashMechanisms {
+  bytes: number;
+  digest: number;
+  mgf1: number;
+  /** CKM_SHAxxx_RSA_PKCS and CKM_SHAxxx_RSA_PKCS_PSS: the token hashes. */
+  rsaPkcs: number;
+  rsaPss: number;
+  /** DigestInfo prefix (RFC 8017 §9.2, note 1), for tokens that sign only with CKM_RSA_PKCS. */
+  digestInfo: string;
+}
+
+const HASHES: Record<SignatureHash, HashMechanisms> = {
+  sha256: {
+    bytes: 32,
+    digest: CK.CKM_SHA256,
+    mgf1: CK.CKG_MGF1_SHA256,
+    rsaPkcs: CK.CKM_SHA256_RSA_PKCS,
+    rsaPss: CK.CKM_SHA256_RSA_PKCS_PSS,
+    digestInfo: "3031300d060960864801650304020105000420",
+  },
+  sha384: {
+    bytes: 48,
+    digest: CK.CKM_SHA384,
+    mgf1: CK.CKG_MGF1_SHA384,
+    rsaPkcs: CK.CKM_SHA384_RSA_PKCS,
+    rsaPss: CK.CKM_SHA384_RSA_PKCS_PSS,
+    digestInfo: "3041300d060960864801650304020205000430",
+  },
+  sha512: {
+    bytes: 64,
+    digest: CK.CKM_SHA512,
+    mgf1: CK.CKG_MGF1_SHA512,
+    rsaPkcs: CK.CKM_SHA512_RSA_PKCS,
+    rsaPss: CK.CKM_SHA512_RSA_PKCS_PSS,
+    digestInfo: "3051300d060960864801650304020305000440",
+  },
 };
 
 /** Token errors a refused OAEP parameter set comes back as (SoftHSM 2.6 takes SHA-1 only). */
@@ -332,22 +340,21 @@ function signOnToken(
 
 function signRsa(key: TokenKey, data: Uint8Array, alg: SignatureAlgorithm): Uint8Array {
   const k = modulusBytes(key);
+  const h = HASHES[alg.hash];
   if (alg.scheme === "pkcs1") {
-    if (key.offers(RSA_PKCS_WITH[alg.hash])) {
-      return signOnToken(key, { mechanism: RSA_PKCS_WITH[alg.hash] }, data, k);
-    }
+    if (key.offers(h.rsaPkcs)) return signOnToken(key, { mechanism: h.rsaPkcs }, data, k);
     key.require(CK.CKM_RSA_PKCS, `rsa pkcs#1 v1.5 signing with ${alg.hash}`);
-    const info = Buffer.concat([Buffer.from(DIGEST_INFO[alg.hash], "hex"), hash(alg.hash, data)]);
+    const info = Buffer.concat([Buffer.from(h.digestInfo, "hex"), hash(alg.hash, data)]);
     return signOnToken(key, { mechanism: CK.CKM_RSA_PKCS }, info, k);
   }
   const parameter = {
     type: key.binding.CK_PARAMS_RSA_PSS,
-    hashAlg: HASH_MECH[alg.hash],
-    mgf: MGF1[alg.hash],
-    saltLen: HASH_BYTES[alg.hash],
+    hashAlg: h.digest,
+    mgf: h.mgf1,
+    saltLen: h.bytes,
   };
-  if (key.offers(RSA_PSS_WITH[alg.hash])) {
-    return signOnToken(key, { mechanism: RSA_PSS_WITH[alg.hash], parameter }, data, k);
+  if (key.offers(h.rsaPss)) {
+    return signOnToken(key, { mechanism: h.rsaPss, parameter }, data, k);
   }
   key.require(CK.CKM_RSA_PKCS_PSS, `rsassa-pss signing with ${alg.hash}`);
   return signOnToken(key, { mechanism: CK.CKM_RSA_PKCS_PSS, parameter }, hash(alg.hash, data), k);

@@ -6,7 +6,7 @@
  *   ECDSA with SHA-256/384/512 (RFC 5758 §3.2; RFC 5753 §7.1).
  * SHA-1 (and MD5) signatures are refused: a chosen-prefix collision forges them.
  */
-import { constants, createPublicKey, sign, verify, type KeyObject } from "node:crypto";
+import { constants, createHash, createPublicKey, sign, verify, type KeyObject } from "node:crypto";
 import { TrailsealError } from "../errors.js";
 import {
   DerReader,
@@ -208,64 +208,135 @@ const PSS_SALT = 32;
  */
 export type SignFunction = (toBeSigned: Uint8Array) => Promise<Uint8Array>;
 
+/**
+ * A private key that signs outside this process: a key on a PKCS#11 token (src/pkcs11/ops.ts
+ * TokenSigner has this shape). It is told the scheme and hash and signs the data given.
+ */
+export interface ExternalSigner {
+  readonly keyType: "RSA" | "EC";
+  readonly curve: "P-256" | "P-384" | "P-521" | null;
+  /** RSA modulus bits or EC field bits. */
+  readonly bits: number;
+  /** Lowercase hex SHA-256 of the public key's SubjectPublicKeyInfo, when the signer knows it. */
+  readonly spkiFingerprint: string | null;
+  sign(
+    data: Uint8Array,
+    algorithm: { scheme: "pkcs1" | "pss" | "ecdsa"; hash: HashName },
+  ): Promise<Uint8Array>;
+}
+
+/** A signing key: in memory, or outside the process. */
+export type SigningKey = KeyObject | ExternalSigner;
+
+export function isExternalSigner(key: SigningKey): key is ExternalSigner {
+  return "sign" in key && typeof key.sign === "function";
+}
+
 /** How a key signs: the digest, the AlgorithmIdentifier written, and the signing step. */
 export interface SignatureProfile {
   hash: HashName;
   algorithm: string;
   parameters?: Uint8Array;
   sign: SignFunction;
-  /** The same step, synchronous, for a key in memory (the in-process TSA answers at once). */
-  signSync: (toBeSigned: Uint8Array) => Uint8Array;
+  /**
+   * The same step, synchronous, for a key in memory (the in-process TSA answers at once);
+   * absent for an external signer.
+   */
+  signSync?: (toBeSigned: Uint8Array) => Uint8Array;
+}
+
+/** What the checks on a signing key read: its type, size, curve (node's name), SPKI fingerprint. */
+export interface SigningKeyFacts {
+  /** "rsa", "ec", or what else the key is (refused by the callers). */
+  type: string;
+  /** RSA modulus bits (0 for other keys). */
+  bits: number;
+  curve: string | null;
+  spkiFingerprint: string | null;
+}
+
+export function signingKeyFacts(key: SigningKey): SigningKeyFacts {
+  if (isExternalSigner(key)) {
+    return {
+      type: key.keyType.toLowerCase(),
+      bits: key.keyType === "RSA" ? key.bits : 0,
+      curve: key.curve === null ? null : (NIST_CURVES[key.curve] ?? null),
+      spkiFingerprint: key.spkiFingerprint,
+    };
+  }
+  return {
+    type: key.asymmetricKeyType ?? "unknown",
+    bits: key.asymmetricKeyDetails?.modulusLength ?? 0,
+    curve: key.asymmetricKeyDetails?.namedCurve ?? null,
+    spkiFingerprint: createHash("sha256").update(spkiOf(key)).digest("hex"),
+  };
+}
+
+/** Node's names of the curves a token reports by their NIST names. */
+const NIST_CURVES: Readonly<Record<string, string>> = {
+  "P-256": "prime256v1",
+  "P-384": "secp384r1",
+  "P-521": "secp521r1",
+};
+
+/** The algorithm a key of this type signs with: the hash, the OID, its parameters. */
+function algorithmFor(
+  keyType: string,
+  curve: string,
+  scheme: "pkcs1" | "pss",
+): {
+  hash: HashName;
+  algorithm: string;
+  parameters?: Uint8Array;
+  scheme: "pkcs1" | "pss" | "ecdsa";
+} {
+  if (keyType === "rsa") {
+    if (scheme === "pss") {
+      const parameters = encodePssParameters(OID.sha256, PSS_SALT);
+      return { hash: "sha256", algorithm: OID.rsassaPss, parameters, scheme };
+    }
+    return { hash: "sha256", algorithm: OID.sha256WithRSAEncryption, parameters: DER_NULL, scheme };
+  }
+  if (keyType === "ec") {
+    if (scheme === "pss")
+      throw new TrailsealError("KEY_UNSUPPORTED", "RSASSA-PSS needs an RSA key");
+    const hash = EC_HASH[curve];
+    if (hash === undefined)
+      throw new TrailsealError("KEY_UNSUPPORTED", `cannot sign with an EC key on curve ${curve}`);
+    return { hash, algorithm: ECDSA_OID[hash], scheme: "ecdsa" };
+  }
+  throw new TrailsealError("KEY_UNSUPPORTED", `cannot sign with a ${keyType} key`);
 }
 
 /**
  * The profile for a private key: RSA PKCS#1 v1.5 SHA-256 (or RSASSA-PSS SHA-256, MGF1-SHA-256,
- * salt 32 with `scheme: "pss"`), ECDSA with the hash that fits the curve.
+ * salt 32 with `scheme: "pss"`), ECDSA with the hash that fits the curve. An external signer
+ * gets the same algorithms, signed through its own `sign`.
  */
 export function signatureProfile(
-  key: KeyObject,
+  key: SigningKey,
   scheme: "pkcs1" | "pss" = "pkcs1",
 ): SignatureProfile {
+  if (isExternalSigner(key)) {
+    const curve = key.curve === null ? "unknown" : (NIST_CURVES[key.curve] ?? key.curve);
+    const { scheme: s, ...a } = algorithmFor(key.keyType.toLowerCase(), curve, scheme);
+    return { ...a, sign: (data) => key.sign(data, { scheme: s, hash: a.hash }) };
+  }
   if (key.type !== "private")
     throw new TrailsealError("KEY_INVALID", "the signing identity needs a private key");
-  const make = (
-    hash: HashName,
-    algorithm: string,
-    options: Omit<Parameters<typeof sign>[2] & object, "key">,
-    parameters?: Uint8Array,
-  ): SignatureProfile => {
-    const signSync = (data: Uint8Array): Uint8Array =>
-      new Uint8Array(sign(hash, data, { key, ...options } as Parameters<typeof sign>[2]));
-    return {
-      hash,
-      algorithm,
-      ...(parameters === undefined ? {} : { parameters }),
-      signSync,
-      sign: (data) => Promise.resolve(signSync(data)),
-    };
-  };
-  if (key.asymmetricKeyType === "rsa") {
-    if (scheme === "pss") {
-      const params = encodePssParameters(OID.sha256, PSS_SALT);
-      const pss = { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: PSS_SALT };
-      return make("sha256", OID.rsassaPss, pss, params);
-    }
-    const pkcs1 = { padding: constants.RSA_PKCS1_PADDING };
-    return make("sha256", OID.sha256WithRSAEncryption, pkcs1, DER_NULL);
-  }
-  if (key.asymmetricKeyType === "ec") {
-    if (scheme === "pss")
-      throw new TrailsealError("KEY_UNSUPPORTED", "RSASSA-PSS needs an RSA key");
-    const curve = key.asymmetricKeyDetails?.namedCurve ?? "";
-    const hash = EC_HASH[curve];
-    if (hash === undefined)
-      throw new TrailsealError("KEY_UNSUPPORTED", `cannot sign with an EC key on curve ${curve}`);
-    return make(hash, ECDSA_OID[hash], { dsaEncoding: "der" });
-  }
-  throw new TrailsealError(
-    "KEY_UNSUPPORTED",
-    `cannot sign with a ${key.asymmetricKeyType ?? "unknown"} key`,
+  const { scheme: s, ...a } = algorithmFor(
+    key.asymmetricKeyType ?? "unknown",
+    key.asymmetricKeyDetails?.namedCurve ?? "",
+    scheme,
   );
+  const options =
+    s === "ecdsa"
+      ? { key, dsaEncoding: "der" as const }
+      : s === "pss"
+        ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: PSS_SALT }
+        : { key, padding: constants.RSA_PKCS1_PADDING };
+  const signSync = (data: Uint8Array): Uint8Array => new Uint8Array(sign(a.hash, data, options));
+  return { ...a, signSync, sign: (data) => Promise.resolve(signSync(data)) };
 }
 
 /** The SubjectPublicKeyInfo DER of a key (of its public half for a private key). */

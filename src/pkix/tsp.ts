@@ -23,7 +23,7 @@ import {
   type DerMode,
 } from "./der.js";
 import { OID, HASHES } from "./oid.js";
-import { HASH_OID, signatureProfile } from "./algorithms.js";
+import { HASH_OID, signatureProfile, type SigningKey } from "./algorithms.js";
 import { certificate } from "./cert.js";
 import { encodeSignedAttributes, encodeSignedData, encodeSigningCertificateV2 } from "./signed.js";
 import { nameToString } from "./name.js";
@@ -312,10 +312,10 @@ function unsigned(content: Uint8Array): number {
 // ---------------------------------------------------------------------------------------------
 // Signing a token: the one SignedData encoder with the TSTInfo as id-ct-TSTInfo content
 
-/** What signs: the TSA's chain (leaf first, DER) and its private key. */
+/** What signs: the TSA's chain (leaf first, DER) and its private key (in memory, or a token's). */
 export interface TstSigner {
   chain: readonly Uint8Array[];
-  key: KeyObject;
+  key: SigningKey;
 }
 
 export interface SignOptions {
@@ -326,13 +326,24 @@ export interface SignOptions {
 /**
  * Signs a TSTInfo as a TimeStampToken: ContentInfo(SignedData) with the TSTInfo as
  * id-ct-TSTInfo content, signed attributes contentType, messageDigest and signingCertificateV2
- * (RFC 5816, SHA-256 certHash with issuerSerial), and the chain attached.
+ * (RFC 5816, SHA-256 certHash with issuerSerial), and the chain attached. A key in memory signs
+ * at once; an external signer (a token) answers with a promise.
  */
+export function signTstInfo(
+  tstInfo: Uint8Array,
+  signer: TstSigner & { key: KeyObject },
+  options?: SignOptions,
+): Uint8Array;
+export function signTstInfo(
+  tstInfo: Uint8Array,
+  signer: TstSigner,
+  options?: SignOptions,
+): Uint8Array | Promise<Uint8Array>;
 export function signTstInfo(
   tstInfo: Uint8Array,
   signer: TstSigner,
   options: SignOptions = {},
-): Uint8Array {
+): Uint8Array | Promise<Uint8Array> {
   const leaf = signer.chain[0];
   if (leaf === undefined) throw new TrailsealError("USAGE", "the TSA chain is empty");
   const cert = certificate(leaf);
@@ -346,16 +357,20 @@ export function signTstInfo(
     },
     { oid: OID.signingCertificateV2, values: [encodeSigningCertificateV2(cert)] },
   ]);
-  return encodeSignedData({
-    certificates: options.includeCertificates === false ? [] : signer.chain,
-    digestAlgorithm: HASH_OID[profile.hash],
-    issuer: cert.issuerDer,
-    serial: cert.serialBytes,
-    signedAttributes,
-    signatureAlgorithm: profile.algorithm,
-    ...(profile.parameters === undefined ? {} : { signatureParameters: profile.parameters }),
-    signature: profile.signSync(signedAttributes),
-    eContentType: OID.tstInfo,
-    eContent: tstInfo,
-  });
+  const encode = (signature: Uint8Array): Uint8Array =>
+    encodeSignedData({
+      certificates: options.includeCertificates === false ? [] : signer.chain,
+      digestAlgorithm: HASH_OID[profile.hash],
+      issuer: cert.issuerDer,
+      serial: cert.serialBytes,
+      signedAttributes,
+      signatureAlgorithm: profile.algorithm,
+      ...(profile.parameters === undefined ? {} : { signatureParameters: profile.parameters }),
+      signature,
+      eContentType: OID.tstInfo,
+      eContent: tstInfo,
+    });
+  return profile.signSync === undefined
+    ? profile.sign(signedAttributes).then(encode)
+    : encode(profile.signSync(signedAttributes));
 }

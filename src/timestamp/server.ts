@@ -168,7 +168,7 @@ async function handle(
   let reply: Uint8Array;
   let what: string;
   try {
-    const token = grant(body, options);
+    const token = await grant(body, options);
     reply = encodeTimeStampResp({ status: 0, token: token.token });
     what = `granted serial=${token.serial.toString(16)}`;
   } catch (e) {
@@ -211,8 +211,15 @@ function tooLarge(
   done(413, `request body exceeds ${maxBody} bytes`);
 }
 
-/** Checks one TimeStampReq and issues its token, or throws a Rejection (RFC 3161 §2.4.2). */
-function grant(body: Uint8Array, options: TsaServerOptions): { token: Uint8Array; serial: bigint } {
+/**
+ * Checks one TimeStampReq and issues its token, or throws a Rejection (RFC 3161 §2.4.2). A key
+ * on a token signs within the call (the binding is synchronous), so its one session does one
+ * operation at a time.
+ */
+async function grant(
+  body: Uint8Array,
+  options: TsaServerOptions,
+): Promise<{ token: Uint8Array; serial: bigint }> {
   let request: ReturnType<typeof decodeTimeStampReq>;
   try {
     request = decodeTimeStampReq(body);
@@ -246,7 +253,7 @@ function grant(body: Uint8Array, options: TsaServerOptions): { token: Uint8Array
   if (request.hasExtensions)
     throw new Rejection("unacceptedExtension", "request extensions are not supported");
   const serial = options.serial();
-  const token = issueToken(options.tsa, {
+  const token = await issueToken(options.tsa, {
     hashAlgorithmDer: request.hashAlgorithmDer,
     digest: request.digest,
     nonce: request.nonce,

@@ -13,12 +13,13 @@ import {
   signTstInfo,
 } from "../pkix/tsp.js";
 import { certificate, shownTime, validAt } from "../pkix/cert.js";
+import { signingKeyFacts, type SigningKey } from "../pkix/algorithms.js";
 import { EKU } from "../pkix/oid.js";
 
-/** A TSA: its chain (leaf first, DER) and its private key (RSA or ECDSA). */
+/** A TSA: its chain (leaf first, DER) and its private key (RSA or ECDSA; in memory or a token's). */
 export interface TsaIdentity {
   chain: Uint8Array[];
-  key: KeyObject;
+  key: SigningKey;
 }
 
 /** Makes time-stamp tokens for SHA-256 imprints. */
@@ -58,14 +59,13 @@ export function checkTsaIdentity(tsa: TsaIdentity, now?: Date): void {
   const leaf = tsa.chain[0];
   if (leaf === undefined) throw new TrailsealError("USAGE", "the TSA certificate chain is empty");
   const cert = certificate(leaf);
-  const type = tsa.key.asymmetricKeyType;
+  const { type, bits, spkiFingerprint } = signingKeyFacts(tsa.key);
   if (type !== "rsa" && type !== "ec") {
     throw new TrailsealError(
       "KEY_UNSUPPORTED",
-      `a TSA key must be RSA or ECDSA, not ${type ?? "unknown"} (openssl ts cannot verify RSA-PSS)`,
+      `a TSA key must be RSA or ECDSA, not ${type} (openssl ts cannot verify RSA-PSS)`,
     );
   }
-  const bits = tsa.key.asymmetricKeyDetails?.modulusLength ?? 0;
   if (type === "rsa" && bits < 2048) {
     // verifyToken refuses such tokens: a key this small can be factored and any time forged.
     throw new TrailsealError(
@@ -73,7 +73,7 @@ export function checkTsaIdentity(tsa: TsaIdentity, now?: Date): void {
       `the TSA key of ${cert.subject} has ${bits} bits; RSA keys need 2048 or more`,
     );
   }
-  if (publicKeyFingerprint(cert.publicKey) !== publicKeyFingerprint(tsa.key)) {
+  if (publicKeyFingerprint(cert.publicKey) !== spkiFingerprint) {
     throw new TrailsealError(
       "KEY_INVALID",
       `the TSA key does not match the certificate ${cert.subject}`,
@@ -107,8 +107,16 @@ export function checkTsaIdentity(tsa: TsaIdentity, now?: Date): void {
   }
 }
 
-/** Issues one token (TSTInfo signed as SignedData). */
-export function issueToken(tsa: TsaIdentity, fields: IssueFields): Uint8Array {
+/**
+ * Issues one token (TSTInfo signed as SignedData): at once with a key in memory, as a promise
+ * with a key on a token.
+ */
+export function issueToken(tsa: TsaIdentity & { key: KeyObject }, fields: IssueFields): Uint8Array;
+export function issueToken(tsa: TsaIdentity, fields: IssueFields): Uint8Array | Promise<Uint8Array>;
+export function issueToken(
+  tsa: TsaIdentity,
+  fields: IssueFields,
+): Uint8Array | Promise<Uint8Array> {
   const leaf = tsa.chain[0];
   if (leaf === undefined) throw new TrailsealError("USAGE", "the TSA certificate chain is empty");
   const tstInfo = encodeTstInfo({
