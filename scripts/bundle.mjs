@@ -18,10 +18,16 @@
 // that finds the package from import.meta.url (package.json for --version, the demo's
 // testdata/recordings) sees the same "../.." in either. A new Worker file must be added to
 // ENTRY_POINTS here, or the bundle will not contain it.
-import { chmodSync, rmSync } from "node:fs";
+import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { build } from "esbuild";
 
+// `node scripts/bundle.mjs --metafile PATH` also writes esbuild's metafile: which inputs each
+// chunk holds and which chunks it imports, to see what a command pulls in (test/bundle.test.ts
+// reads the same facts from the chunks' source maps).
+const flag = process.argv.indexOf("--metafile");
+const metafile = flag === -1 ? undefined : process.argv[flag + 1];
+if (flag !== -1 && metafile === undefined) throw new Error("--metafile needs a path");
 const root = join(import.meta.dirname, "..");
 const outdir = join(root, "dist", "bin");
 const ENTRY_POINTS = [
@@ -33,7 +39,7 @@ const ENTRY_POINTS = [
 
 // Chunk names carry content hashes: a stale chunk of an earlier build would stay forever.
 rmSync(outdir, { recursive: true, force: true });
-await build({
+const result = await build({
   entryPoints: ENTRY_POINTS,
   outdir,
   bundle: true,
@@ -50,6 +56,8 @@ await build({
     js: 'import { createRequire as __trailsealCreateRequire } from "node:module";\nconst require = __trailsealCreateRequire(import.meta.url);',
   },
   logLevel: "warning",
+  metafile: metafile !== undefined,
 });
+if (metafile !== undefined) writeFileSync(metafile, JSON.stringify(result.metafile));
 chmodSync(join(outdir, "trailseal.js"), 0o755);
 process.stdout.write("trailseal: bundled the CLI into dist/bin/trailseal.js\n");
