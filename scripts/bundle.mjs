@@ -13,6 +13,9 @@
 // (1.4 MB: measured +40-50 ms of CPU on `--version` against +10-20 ms split, on the loaded
 // 2-core machine). Every dependency is bundled: @peculiar/x509 left external costs ~250 ms of
 // ESM loading each time it is imported; bundled, a dynamic import() of it becomes its own chunk.
+// A chunk holds what its command imports statically, so a static import of a heavy module
+// anywhere on a command's path loads it for that command: test/bundle.test.ts asserts which
+// packages the start-up commands load, and `node scripts/why-loaded.mjs` finds the culprit.
 //
 // The chunks sit next to the entry, two levels under the package root like src/cli/*.ts: code
 // that finds the package from import.meta.url (package.json for --version, the demo's
@@ -22,14 +25,9 @@ import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { build } from "esbuild";
 
-// `node scripts/bundle.mjs --metafile PATH` also writes esbuild's metafile: which inputs each
-// chunk holds and which chunks it imports, to see what a command pulls in (test/bundle.test.ts
-// reads the same facts from the chunks' source maps).
-const flag = process.argv.indexOf("--metafile");
-const metafile = flag === -1 ? undefined : process.argv[flag + 1];
-if (flag !== -1 && metafile === undefined) throw new Error("--metafile needs a path");
 const root = join(import.meta.dirname, "..");
 const outdir = join(root, "dist", "bin");
+const METAFILE = join(root, "dist", "bundle-meta.json");
 const ENTRY_POINTS = [
   { in: join(root, "src", "cli", "bin.ts"), out: "trailseal" },
   // The worker thread of many-trail verification (src/archive/verify-many.ts loads it by URL).
@@ -56,8 +54,11 @@ const result = await build({
     js: 'import { createRequire as __trailsealCreateRequire } from "node:module";\nconst require = __trailsealCreateRequire(import.meta.url);',
   },
   logLevel: "warning",
-  metafile: metafile !== undefined,
+  metafile: true,
 });
-if (metafile !== undefined) writeFileSync(metafile, JSON.stringify(result.metafile));
+// esbuild's metafile, beside the bundle: which source files and packages each chunk holds and
+// which chunks it imports. test/bundle.test.ts reads it to name the packages a command loads;
+// `node scripts/why-loaded.mjs` (below) reads it to say why.
+writeFileSync(METAFILE, JSON.stringify(result.metafile));
 chmodSync(join(outdir, "trailseal.js"), 0o755);
 process.stdout.write("trailseal: bundled the CLI into dist/bin/trailseal.js\n");

@@ -24,7 +24,9 @@ import type { EnvelopeContentType } from "./pkix/envelope.js";
  * size), loaded on the first stanza made, opened or parsed. A trail is read, verified and
  * inspected without it: a reader keeps the stanzas' fingerprints from the header (issue 9).
  */
-const envelope = (): Promise<typeof import("./pkix/envelope.js")> => import("./pkix/envelope.js");
+let envelopeCode: Promise<typeof import("./pkix/envelope.js")> | undefined;
+const envelope = (): Promise<typeof import("./pkix/envelope.js")> =>
+  (envelopeCode ??= import("./pkix/envelope.js"));
 
 /** The content-encryption keys and IVs, unless the caller passes its own source (as TrailWriter). */
 const secureRandom = (n: number): Uint8Array => new Uint8Array(randomBytes(n));

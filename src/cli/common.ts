@@ -13,7 +13,7 @@ import {
   type OpenedKey,
 } from "../keys.js";
 import { readCertificates } from "../pem.js";
-import { readAuditPolicy, sealingPlan, type SealingPlan } from "../policy.js";
+import type { SealingPlan } from "../policy.js";
 import { readInput, readPassin } from "./files.js";
 import { plural, say, type Io } from "./io.js";
 
@@ -134,6 +134,9 @@ export async function loadPlan(path: string, io: Io): Promise<SealingPlan> {
   } catch (e) {
     throw new TrailsealError("POLICY_INVALID", `${path} is not valid JSON`, { cause: e });
   }
+  // Loaded here, not at the top: the policy readers (with re2js for content policies) are not
+  // for the commands that use this module without a policy, such as verify and inspect (issue 9).
+  const { readAuditPolicy, sealingPlan } = await import("../policy.js");
   try {
     return sealingPlan(readAuditPolicy(json));
   } catch (e) {
