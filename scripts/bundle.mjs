@@ -13,17 +13,21 @@
 // (1.4 MB: measured +40-50 ms of CPU on `--version` against +10-20 ms split, on the loaded
 // 2-core machine). Every dependency is bundled: @peculiar/x509 left external costs ~250 ms of
 // ESM loading each time it is imported; bundled, a dynamic import() of it becomes its own chunk.
+// A chunk holds what its command imports statically, so a static import of a heavy module
+// anywhere on a command's path loads it for that command: test/bundle.test.ts asserts which
+// packages the start-up commands load, and `node scripts/why-loaded.mjs` finds the culprit.
 //
 // The chunks sit next to the entry, two levels under the package root like src/cli/*.ts: code
 // that finds the package from import.meta.url (package.json for --version, the demo's
 // testdata/recordings) sees the same "../.." in either. A new Worker file must be added to
 // ENTRY_POINTS here, or the bundle will not contain it.
-import { chmodSync, rmSync } from "node:fs";
+import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { build } from "esbuild";
 
 const root = join(import.meta.dirname, "..");
 const outdir = join(root, "dist", "bin");
+const METAFILE = join(root, "dist", "bundle-meta.json");
 const ENTRY_POINTS = [
   { in: join(root, "src", "cli", "bin.ts"), out: "trailseal" },
   // The worker thread of many-trail verification (src/archive/verify-many.ts loads it by URL).
@@ -33,7 +37,7 @@ const ENTRY_POINTS = [
 
 // Chunk names carry content hashes: a stale chunk of an earlier build would stay forever.
 rmSync(outdir, { recursive: true, force: true });
-await build({
+const result = await build({
   entryPoints: ENTRY_POINTS,
   outdir,
   bundle: true,
@@ -50,6 +54,11 @@ await build({
     js: 'import { createRequire as __trailsealCreateRequire } from "node:module";\nconst require = __trailsealCreateRequire(import.meta.url);',
   },
   logLevel: "warning",
+  metafile: true,
 });
+// esbuild's metafile, beside the bundle: which source files and packages each chunk holds and
+// which chunks it imports. test/bundle.test.ts reads it to name the packages a command loads;
+// `node scripts/why-loaded.mjs` (below) reads it to say why.
+writeFileSync(METAFILE, JSON.stringify(result.metafile));
 chmodSync(join(outdir, "trailseal.js"), 0o755);
 process.stdout.write("trailseal: bundled the CLI into dist/bin/trailseal.js\n");

@@ -16,15 +16,17 @@ import { TrailsealError } from "./errors.js";
 import { certificatePublicKey, describeCertificate, type CertificateInfo } from "./pem.js";
 import type { RecipientEntry } from "./policy.js";
 import type { DecryptionKey } from "./pkcs11/ops.js";
-import {
-  EnvelopeOpenError,
-  OID,
-  describeEnvelope,
-  envelopeAlgorithms,
-  makeEnvelope,
-  openEnvelope,
-  type EnvelopeContentType,
-} from "./pkix/envelope.js";
+import { OID } from "./pkix/oid.js";
+import type { EnvelopeContentType } from "./pkix/envelope.js";
+
+/**
+ * The CMS envelope code (src/pkix/envelope.ts, with pkijs and asn1js: most of the CLI's code by
+ * size), loaded on the first stanza made, opened or parsed. A trail is read, verified and
+ * inspected without it: a reader keeps the stanzas' fingerprints from the header (issue 9).
+ */
+let envelopeCode: Promise<typeof import("./pkix/envelope.js")> | undefined;
+const envelope = (): Promise<typeof import("./pkix/envelope.js")> =>
+  (envelopeCode ??= import("./pkix/envelope.js"));
 
 /** The content-encryption keys and IVs, unless the caller passes its own source (as TrailWriter). */
 const secureRandom = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
@@ -141,6 +143,7 @@ export async function makeStanza(
   }
   const inner = recipient(entry.certificate, "certificate");
   const outer = entry.fourEyes === null ? null : recipient(entry.fourEyes, "four-eyes certificate");
+  const { makeEnvelope } = await envelope();
   const innerDer = makeEnvelope(fileKey, "data", inner, random);
   if (outer === null) return { der: innerDer, layers: [inner.layer] };
   return {
@@ -177,6 +180,7 @@ async function openOne(
   key: StanzaKey,
   matched: boolean,
 ): Promise<{ content: Uint8Array; contentType: EnvelopeContentType | "other" }> {
+  const { EnvelopeOpenError, openEnvelope } = await envelope();
   try {
     return await openEnvelope(der, envelopeKey(key));
   } catch (e) {
@@ -239,7 +243,7 @@ export async function openStanzaNoting(
   const weaker: string[] = [];
   for (const [i, key] of chosen.entries()) {
     const opened = await openOne(data, key, true);
-    for (const w of weakerThanWritten(data, key)) if (!weaker.includes(w)) weaker.push(w);
+    for (const w of await weakerThanWritten(data, key)) if (!weaker.includes(w)) weaker.push(w);
     const last = i === chosen.length - 1;
     const expected = last ? "data" : "envelopedData";
     if (opened.contentType !== expected && !(opened.contentType === "data" && !last)) {
@@ -274,13 +278,13 @@ const WEAK_AES: Readonly<Record<string, string>> = {
 };
 
 /** What in one envelope, opened with `key`, falls short of what `makeEnvelope` writes. */
-function weakerThanWritten(der: Uint8Array, key: StanzaKey): string[] {
+async function weakerThanWritten(der: Uint8Array, key: StanzaKey): Promise<string[]> {
   const out: string[] = [];
   const { type, bits } = keyFacts(key);
   if (type === "rsa" && bits !== undefined && bits < MIN_RSA_BITS) {
     out.push(`a ${bits}-bit RSA key (sha256:${key.spkiFingerprint})`);
   }
-  const { content, recipients } = envelopeAlgorithms(der);
+  const { content, recipients } = (await envelope()).envelopeAlgorithms(der);
   const kind = type === "rsa" ? "ktri" : "kari";
   for (const r of recipients.filter((r) => r.kind === kind)) {
     const hash = r.kind === "ktri" ? r.oaep?.hash : r.keyEncryption;
@@ -298,12 +302,13 @@ function weakerThanWritten(der: Uint8Array, key: StanzaKey): string[] {
 
 /**
  * A structural check of a stanza's outermost envelope, without any key: a ContentInfo with
- * EnvelopedData whose recipients are all key transport or key agreement. Throws STANZA_INVALID.
+ * EnvelopedData whose recipients are all key transport or key agreement. Rejects with
+ * STANZA_INVALID. Async because the envelope code loads on first use.
  */
-export function parseStanzaDer(der: Uint8Array): {
+export async function parseStanzaDer(der: Uint8Array): Promise<{
   recipientCount: number;
   kinds: ("ktri" | "kari")[];
-} {
-  const { recipientCount, kinds } = describeEnvelope(der);
+}> {
+  const { recipientCount, kinds } = (await envelope()).describeEnvelope(der);
   return { recipientCount, kinds };
 }

@@ -14,7 +14,7 @@ import {
 } from "../keys.js";
 import { readCertificates } from "../pem.js";
 import type { TokenSigner } from "../pkcs11/ops.js";
-import { readAuditPolicy, sealingPlan, type SealingPlan } from "../policy.js";
+import type { SealingPlan } from "../policy.js";
 import { readInput, readPassin } from "./files.js";
 import { EXIT_OK, EXIT_USAGE, guard, plural, say, type Io } from "./io.js";
 
@@ -227,6 +227,9 @@ export async function loadPlan(path: string, io: Io): Promise<SealingPlan> {
   } catch (e) {
     throw new TrailsealError("POLICY_INVALID", `${path} is not valid JSON`, { cause: e });
   }
+  // Loaded here, not at the top: the policy readers (with re2js for content policies) are not
+  // for the commands that use this module without a policy, such as verify and inspect (issue 9).
+  const { readAuditPolicy, sealingPlan } = await import("../policy.js");
   try {
     return sealingPlan(readAuditPolicy(json));
   } catch (e) {

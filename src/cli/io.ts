@@ -20,10 +20,10 @@ export interface Io {
   readonly now: () => Date;
 }
 
-/** Exit codes: 0 success, 1 a check failed, 2 usage or I/O error. */
-export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
+// The exit codes and the one voice on stderr live in voice.ts, which the dispatcher (main.ts)
+// imports without this module and commander: --version and --help need neither (issue 9).
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, say } from "./voice.js";
+export { EXIT_FAILED, EXIT_OK, EXIT_USAGE, say } from "./voice.js";
 
 /** "1 frame", "3 frames": a count and its noun, for human output. */
 export function plural(n: number, word: string): string {
@@ -53,15 +53,6 @@ const CHECK_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
 export function exitCodeFor(e: unknown): number {
   if (e instanceof TrailsealError && CHECK_FAILURES.has(e.code)) return EXIT_FAILED;
   return EXIT_USAGE;
-}
-
-/** The one voice on stderr. */
-export function say(
-  io: Io,
-  kind: "error" | "warning" | "hint" | "notice" | "summary",
-  message: string,
-): void {
-  io.stderr.write(`trailseal: ${kind}: ${message}\n`);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
-import { EXIT_OK, EXIT_USAGE, say, type Io } from "./io.js";
+import type { Io } from "./io.js";
+import { EXIT_OK, EXIT_USAGE, say } from "./voice.js";
 
 /** A command of the CLI: its one-line summary, an example, and its module (loaded lazily). */
 interface CommandEntry {

@@ -7,7 +7,6 @@ import { createHash, randomBytes, webcrypto, type KeyObject } from "node:crypto"
 import { toArrayBuffer, toBytes } from "../bytes.js";
 import { TrailsealError } from "../errors.js";
 import type * as X509 from "@peculiar/x509";
-import { loadX509 } from "./engine.js";
 
 /** Key usage bits by name (RFC 5280 §4.2.1.3). */
 export type KeyUsageName =
@@ -20,6 +19,27 @@ export type KeyUsageName =
   | "cRLSign";
 
 export { EKU } from "./oid.js";
+
+let x509: Promise<typeof X509> | undefined;
+
+/**
+ * @peculiar/x509, set up on first use (it needs reflect-metadata loaded before it): only issuing a
+ * certificate loads it (with reflect-metadata, ~300 KB bundled), never reading one.
+ */
+function loadX509(): Promise<typeof X509> {
+  x509 ??= (async () => {
+    await import("reflect-metadata");
+    const imported = await import("@peculiar/x509");
+    // Bundled, the CommonJS build comes as a namespace whose `default` holds the exports.
+    const module =
+      (imported as Partial<typeof X509>).cryptoProvider === undefined
+        ? (imported as unknown as { default: typeof X509 }).default
+        : imported;
+    module.cryptoProvider.set(webcrypto as unknown as Crypto);
+    return module;
+  })();
+  return x509;
+}
 
 export interface CertificateRequest {
   /** Subject as an RFC 4514 string, e.g. `CN=trailseal TSA, O=example`. */

@@ -1,9 +1,15 @@
 /**
- * The PKIX adapter's set-up. pkijs, asn1js, @peculiar/x509 and node-forge are imported only under
- * src/pkix/; nothing outside this folder sees their types. Data crosses the boundary as DER bytes
- * (Uint8Array): @peculiar/x509 carries its own copy of asn1js, so objects never pass between it
- * and pkijs. pkijs serves envelopes and PKCS#12; @peculiar/x509 (with reflect-metadata) is loaded
- * only when a certificate is issued (loadX509), node-forge only for legacy PKCS#12 ciphers.
+ * The PKIX adapter's set-up of pkijs. pkijs, asn1js, @peculiar/x509 and node-forge are imported
+ * only under src/pkix/; nothing outside this folder sees their types. Data crosses the boundary as
+ * DER bytes (Uint8Array): @peculiar/x509 carries its own copy of asn1js, so objects never pass
+ * between it and pkijs.
+ *
+ * pkijs serves envelopes (envelope.ts) and PKCS#12 (pkcs12.ts) only, and both are loaded with a
+ * dynamic import() (recipients.ts, pem.ts, keys.ts), so this module and pkijs/asn1js (~800 KB
+ * bundled) load only when a stanza is made or opened or a PKCS#12 file is read: never to verify,
+ * inspect, or read PEM (issue 9; test/bundle.test.ts asserts it). A static import of this module
+ * from anywhere else undoes that. @peculiar/x509 is loaded by certify.ts when a certificate is
+ * issued, node-forge by pkcs12.ts for legacy ciphers.
  */
 import { webcrypto } from "node:crypto";
 import * as pkijs from "pkijs";
@@ -29,23 +35,4 @@ export function parseAsn1(bytes: Uint8Array): asn1js.AsnType {
   });
   if (parsed.offset === -1) throw new Error(parsed.result.error);
   return parsed.result;
-}
-
-type X509 = typeof import("@peculiar/x509");
-let x509: Promise<X509> | undefined;
-
-/** @peculiar/x509, set up on first use (it needs reflect-metadata loaded before it). */
-export function loadX509(): Promise<X509> {
-  x509 ??= (async () => {
-    await import("reflect-metadata");
-    const imported = await import("@peculiar/x509");
-    // Bundled, the CommonJS build comes as a namespace whose `default` holds the exports.
-    const module =
-      (imported as Partial<X509>).cryptoProvider === undefined
-        ? (imported as unknown as { default: X509 }).default
-        : imported;
-    module.cryptoProvider.set(webcrypto as unknown as Crypto);
-    return module;
-  })();
-  return x509;
 }

@@ -3,8 +3,7 @@
  * kept: HTTP status, content type, size, PKIStatus, imprint, nonce, policy, signature, ESS
  * binding and the timeStamping EKU (and the chain when anchors are given).
  */
-import { request as httpRequest, type IncomingMessage } from "node:http";
-import { request as httpsRequest } from "node:https";
+import type { IncomingMessage } from "node:http";
 import { TrailsealError } from "../errors.js";
 import { toPem } from "../pem.js";
 import { decodeTimeStampResp, STATUS_NAMES } from "../pkix/tsp.js";
@@ -237,8 +236,15 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/**
+ * node:http or node:https, loaded with the first request rather than with this module (with tls
+ * and net): the policy reader imports it for shownUrl, and reading a policy sends nothing.
+ */
+const transport = (protocol: string): Promise<Pick<typeof import("node:http"), "request">> =>
+  protocol === "https:" ? import("node:https") : import("node:http");
+
 /** One POST; resolves with the body of a 200 application/timestamp-reply, else throws. */
-function post(
+async function post(
   url: string,
   query: Uint8Array,
   timeoutMs: number,
@@ -247,7 +253,7 @@ function post(
 ): Promise<Uint8Array> {
   const target = parseUrl(url);
   const shown = shownUrl(url);
-  const send = target.protocol === "https:" ? httpsRequest : httpRequest;
+  const { request: send } = await transport(target.protocol);
   return new Promise<Uint8Array>((resolve, reject) => {
     let settled = false;
     const fail = (e: TrailsealError): void => {

@@ -13,9 +13,8 @@ import {
   type StanzaKey,
   type StanzaLayer,
 } from "../recipients.js";
-import { decodeFramePayload, type HeaderStanza } from "./format.js";
+import { decodeFramePayload, frameAad, type HeaderStanza } from "./format.js";
 import type { FrameRecord, ParsedHeader, TrailRecord } from "./reader.js";
-import { frameAad } from "./writer.js";
 
 /** One way to open a channel: a stanza, sealed with the trail or added later by `share`. */
 export interface Alternative {

@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { TrailsealError } from "../errors.js";
-import { concat, toBase64, toHex } from "../bytes.js";
+import { toBase64, toHex } from "../bytes.js";
 import type { Channel, SessionEvent, SessionMetadata } from "../events.js";
 import { channelOf } from "../events.js";
 import {
@@ -40,6 +40,7 @@ import {
   encodeRecordPrefix,
   encodeStampBody,
   extendChain,
+  frameAad,
   headerDigest,
   recordDigest,
   type ChannelHeader,
@@ -47,6 +48,8 @@ import {
   type HeaderStanza,
   type TrailHeader,
 } from "./format.js";
+
+export { frameAad } from "./format.js";
 
 export interface TrailWriterOptions {
   /**
@@ -365,11 +368,6 @@ export class TrailWriter {
       await this.append(prefix, body);
     }
   }
-}
-
-/** A frame's associated data: the trail's start digest and the record's clear prefix. */
-export function frameAad(start: Uint8Array, prefix: Uint8Array): Uint8Array {
-  return concat(start, prefix);
 }
 
 function isSealingPlan(p: SealingPlan | AuditPolicy | AuditPolicyObject): p is SealingPlan {

@@ -256,7 +256,7 @@ const stanza: Target = {
   seeds: () => Promise.resolve(stanzaSeeds()),
   arbitrary: derArbitrary,
   async run(input) {
-    parseStanzaDer(input);
+    await parseStanzaDer(input);
     await openLayer(input, KEY_A);
   },
 };
