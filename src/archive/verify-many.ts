@@ -41,6 +41,18 @@ export interface Verified {
 /** Heap of each worker: far above what verifying any trail needs (memory is bounded by design). */
 const WORKER_HEAP_MB = 512;
 
+/** Largest read: large trails stream in chunks of this size. */
+const MAX_READ = 1 << 20;
+
+/**
+ * The read size for a file of `size` bytes: a small trail in one read of its own size (+1 so
+ * that the read that finds the end is the second and last), never a fixed 1 MiB buffer per
+ * file: with thousands of small trails those buffers alone kept the garbage collector busy.
+ */
+function readSize(size: number): number {
+  return Math.min(MAX_READ, Math.max(size + 1, 16 * 1024));
+}
+
 /** Reads one trail, counting its bytes; an unreadable file is an `IO` error naming it. */
 export async function* trailBytes(
   path: string,
@@ -55,7 +67,7 @@ export async function* trailBytes(
   if (info.isDirectory())
     throw new TrailsealError("IO", `${path} is a directory, not a file`, { file: path });
   try {
-    for await (const chunk of createReadStream(full, { highWaterMark: 1 << 20 })) {
+    for await (const chunk of createReadStream(full, { highWaterMark: readSize(info.size) })) {
       count.bytes += (chunk as Buffer).byteLength;
       onBytes?.((chunk as Buffer).byteLength);
       yield chunk as Buffer;
