@@ -218,6 +218,33 @@ describe("runPool", () => {
     ]);
   });
 
+  it("stops a worker still on its task after taskTimeoutMs, reports that task, and goes on with a new worker", async () => {
+    const input = [{ n: 1 }, { n: 2, act: "spin" }, { n: 3, act: "slow" }, { n: 4 }, { n: 5 }];
+    const ordered = await all(
+      inOrder(
+        runPool(tasks(input), {
+          size: 2,
+          worker: WORKER,
+          workerData: { offset: 0 },
+          // Counted from the worker's ready message: a slow start under load is not the task's.
+          taskTimeoutMs: 1500,
+          name: (t) => `input ${t.n}`,
+        }),
+      ),
+    );
+    expect(
+      (ordered as TaskOutcome<{ n: number }, number>[]).map((o) =>
+        o.ok ? o.result : `${o.error.code}: ${o.error.message}`,
+      ),
+    ).toEqual([
+      1,
+      "WORKER_FAILED: the worker on input 2 died (stopped after 1.5 s without finishing); the other inputs go on",
+      9,
+      16,
+      25,
+    ]);
+  });
+
   it("pulls inputs only as workers free up, never more than the window past the oldest unfinished task", async () => {
     let pulled = 0;
     async function* counted() {

@@ -11,7 +11,7 @@ import type { StanzaKey } from "../recipients.js";
 import { ChainValidator } from "../sign.js";
 import { verifyTrail, type Requirement, type Verdict } from "../verify.js";
 import type { TrailInput } from "./inputs.js";
-import { runPool, type TaskOutcome } from "./pool.js";
+import { runTrails, type TaskOutcome } from "./pool.js";
 
 /** What every trail is verified with; sent once to each worker. */
 export interface VerifySetup {
@@ -30,6 +30,11 @@ export interface VerifyManyOptions extends VerifySetup {
   readonly jobs: number;
   /** With `jobs` 0: called with the size of each chunk read (a progress line). */
   readonly onBytes?: (n: number) => void;
+  /**
+   * A trail not verified this long after its worker began it is WORKER_FAILED and its worker
+   * replaced (with `jobs` 0, the trail goes to one worker). Default: no limit.
+   */
+  readonly trailTimeoutMs?: number;
 }
 
 /** A verified trail: its verdict and the bytes read. */
@@ -37,9 +42,6 @@ export interface Verified {
   readonly verdict: Verdict;
   readonly bytes: number;
 }
-
-/** Heap of each worker: far above what verifying any trail needs (memory is bounded by design). */
-const WORKER_HEAP_MB = 512;
 
 /** Largest read: large trails stream in chunks of this size. */
 const MAX_READ = 1 << 20;
@@ -112,18 +114,13 @@ export function verifyMany(
   inputs: AsyncIterable<TrailInput>,
   options: VerifyManyOptions,
 ): AsyncGenerator<TaskOutcome<TrailInput, Verified>> {
-  const { jobs, onBytes, ...setup } = options;
+  const { jobs, onBytes, trailTimeoutMs, ...setup } = options;
   const validator = new ChainValidator();
-  return runPool(inputs, {
-    size: jobs,
-    // Built, the worker is verify-worker.js beside this module; from sources, the .ts.
-    worker: new URL(
-      `./verify-worker${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`,
-      import.meta.url,
-    ),
-    workerData: setup,
+  return runTrails(inputs, {
+    worker: "verify-worker",
+    jobs,
+    setup,
     inline: (input) => verifyOne(input, setup, validator, onBytes),
-    resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
-    name: (input) => input.path,
+    ...(trailTimeoutMs === undefined ? {} : { trailTimeoutMs }),
   });
 }

@@ -301,6 +301,12 @@ tampered, 2 usage or I/O error (a trail that cannot be read is reported on stder
     if (plan.stdin) return verifyStdin(io, setup, flags);
     // A token key is a session in this thread: worker threads cannot share it.
     const inThread = loaded.keys.some(isTokenKey);
+    if (inThread && plan.trailTimeoutMs !== undefined)
+      throw new TrailsealError(
+        "USAGE",
+        "--trail-timeout stops a worker thread; keys on a PKCS#11 token are used in the command's own",
+        { hint: "verify without --trail-timeout, or with key files" },
+      );
     return verifyArchive(io, inThread ? { ...plan, jobs: 0 } : plan, setup, flags);
   }).finally(() => loaded?.close());
 }
@@ -352,6 +358,7 @@ async function verifyArchive(
   const outcomes = verifyMany(listing(all, progress), {
     ...setup,
     jobs: many ? plan.jobs : 0,
+    ...(plan.trailTimeoutMs === undefined ? {} : { trailTimeoutMs: plan.trailTimeoutMs }),
     ...(single === null ? {} : { onBytes: (n: number) => single.add(n) }),
   });
   const fold = new SummaryFold();
