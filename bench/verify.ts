@@ -21,6 +21,7 @@ import {
 import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
 import { ChainValidator } from "../src/sign.js";
+import { localPolicy, sealLocal } from "./archive.js";
 import { verifyTrail, type Verdict } from "../src/verify.js";
 import {
   CLI,
@@ -82,37 +83,7 @@ function oneHourCast(seconds: number): string {
 function sealStamped(dir: string, cast: string, trail: string): string {
   const home = join(dir, "authority-verify");
   setup(process.execPath, [CLI, "init", "--home", home]);
-  const policy = join(dir, "policy-stamped.json");
-  setup(process.execPath, [
-    CLI,
-    "policy",
-    "create",
-    "--name",
-    "bench-stamped",
-    "--encrypt",
-    join(REPO, "testdata", "certs", "rsa2048-a.crt"),
-    "--sign-identity",
-    "signer",
-    "--timestamp",
-    "local",
-    "--interval",
-    "30",
-    "-o",
-    policy,
-  ]);
-  setup(process.execPath, [
-    CLI,
-    "seal",
-    "--policy",
-    policy,
-    "--home",
-    home,
-    "--from",
-    "asciicast",
-    cast,
-    "-o",
-    trail,
-  ]);
+  sealLocal(home, localPolicy(dir, "bench-stamped", 30), cast, "asciicast", trail);
   return join(home, "ca.crt");
 }
 
