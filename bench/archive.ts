@@ -69,7 +69,7 @@ const LARGE_BYTES = 50e6;
 const SMALL_SECONDS = 8;
 
 /** Seals a trail with the local authority's signer and TSA; returns seal's record counts. */
-function seal(
+export function sealLocal(
   home: string,
   policy: string,
   input: string,
@@ -114,14 +114,15 @@ interface Prepared {
   sets: { id: ArchiveSet["id"]; dir: string; files: string[] }[];
 }
 
-function policyFor(dir: string): string {
-  const policy = join(dir, "policy.json");
+/** A policy in `dir`: encrypted, signed and stamped by the local authority every `interval` s. */
+export function localPolicy(dir: string, name: string, interval: number): string {
+  const policy = join(dir, `policy-${name}.json`);
   setup(process.execPath, [
     CLI,
     "policy",
     "create",
     "--name",
-    "bench-archive",
+    name,
     "--encrypt",
     join(REPO, "testdata", "certs", "rsa2048-a.crt"),
     "--sign-identity",
@@ -129,7 +130,7 @@ function policyFor(dir: string): string {
     "--timestamp",
     "local",
     "--interval",
-    "10",
+    String(interval),
     "-o",
     policy,
   ]);
@@ -139,16 +140,16 @@ function policyFor(dir: string): string {
 async function prepare(dir: string, log: (s: string) => void): Promise<Prepared> {
   const home = join(dir, "authority");
   setup(process.execPath, [CLI, "init", "--home", home]);
-  const policy = policyFor(dir);
+  const policy = localPolicy(dir, "bench-archive", 10);
   const cast = join(dir, "small.cast");
   // A few KB: one checkpoint, signed and stamped; what the set measures is the cost per trail.
   writeFileSync(cast, smallCast(SMALL_SECONDS));
   const smallTrail = join(dir, "small.trail");
-  const small = seal(home, policy, cast, "asciicast", smallTrail);
+  const small = sealLocal(home, policy, cast, "asciicast", smallTrail);
   const raw = join(dir, "large.raw");
   await writeRandomFile(raw, LARGE_BYTES);
   const largeTrail = join(dir, "large.trail");
-  const large = { inputBytes: LARGE_BYTES, ...seal(home, policy, raw, "raw", largeTrail) };
+  const large = { inputBytes: LARGE_BYTES, ...sealLocal(home, policy, raw, "raw", largeTrail) };
   log(
     `archive: copying the small trail ${SMALL} and ${2 * SMALL} times, the large one ${LARGE} times`,
   );

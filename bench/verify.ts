@@ -1,6 +1,8 @@
 /**
  * Verification of a one-hour trail with 120 signed checkpoints (interval 30 s), beside
- * `openssl cms -verify` run once per checkpoint signature, in the same run.
+ * `openssl cms -verify` run once per checkpoint signature, in the same run; and the same hour
+ * sealed with signed and timestamped checkpoints (the local authority's signer and TSA), whose
+ * whole-process verify has the issue-9 target of `node -e 0` + 150 ms.
  *
  * The headline figure is `trailseal verify TRAIL --ca root-ca.pem` of the built CLI, timed as a
  * whole process, with `trailseal --version` beside it for the node start and module load. The
@@ -19,6 +21,7 @@ import {
 import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
 import { ChainValidator } from "../src/sign.js";
+import { localPolicy, sealLocal } from "./archive.js";
 import { verifyTrail, type Verdict } from "../src/verify.js";
 import {
   CLI,
@@ -43,11 +46,26 @@ export interface VerifyResult {
   trailseal: { seconds: number; runs: number[]; maxRssKiB: number | null };
   /** `trailseal --version`: the node start and module load inside the CLI figure. */
   startup: { seconds: number };
+  /** The hour with 120 signed and stamped checkpoints: `trailseal verify`, whole process. */
+  stamped: {
+    checkpoints: number;
+    seconds: number;
+    runs: number[];
+    cpuSeconds: number | null;
+    maxRssKiB: number | null;
+  };
+  /** `node -e 0`, the reference of the stamped row. */
+  nodeStart: { seconds: number; cpuSeconds: number | null };
   /** `verifyTrail` in this process. */
   library: { seconds: number; runs: number[]; chainValidations: number };
   openssl: { seconds: number; perSignatureMs: number; runs: number[] };
   /** openssl seconds / trailseal verify seconds: above 1 means trailseal is faster. */
   ratio: number;
+}
+
+function cpuMedian(ms: readonly Measured[]): number | null {
+  const cpus = ms.map((m) => m.cpuSeconds).filter((x): x is number => x !== null);
+  return cpus.length === 0 ? null : median(cpus);
 }
 
 /** An asciicast v2 recording: one line of output a second for `seconds` seconds. */
@@ -59,6 +77,14 @@ function oneHourCast(seconds: number): string {
     );
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** Seals `cast` with signed and locally stamped checkpoints every 30 s; returns the CA file. */
+function sealStamped(dir: string, cast: string, trail: string): string {
+  const home = join(dir, "authority-verify");
+  setup(process.execPath, [CLI, "init", "--home", home]);
+  sealLocal(home, localPolicy(dir, "bench-stamped", 30), cast, "asciicast", trail);
+  return join(home, "ca.crt");
 }
 
 export async function benchVerify(
@@ -116,6 +142,10 @@ export async function benchVerify(
     return { verdict, validations: validator.validations };
   };
   const { verdict } = await library();
+  log("sealing the same hour with signed and timestamped checkpoints (local authority)");
+  const stampedTrail = join(dir, "hour-stamped.trail");
+  const localCa = sealStamped(dir, cast, stampedTrail);
+  const stampedArgs = [CLI, "verify", stampedTrail, "--ca", localCa, "--tsa-ca", localCa];
   setup(process.execPath, [CLI, "export", trail, exportDir, "--force"]);
   const pairs = readdirSync(exportDir)
     .filter((f) => /^checkpoint-\d+\.p7s$/.test(f))
@@ -131,6 +161,8 @@ export async function benchVerify(
   }
 
   const cli: Measured[] = [];
+  const stamped: Measured[] = [];
+  const nodeStart: Measured[] = [];
   const startup: number[] = [];
   const lib: number[] = [];
   const theirs: number[] = [];
@@ -144,6 +176,9 @@ export async function benchVerify(
       }),
     );
     startup.push((await measure(process.execPath, [CLI, "--version"], { rssFile: "" })).seconds);
+    // Exit status 0 = valid: complete, signature and timestamp (the default requirements).
+    stamped.push(await measure(process.execPath, stampedArgs, { rssFile }));
+    nodeStart.push(await measure(process.execPath, ["-e", "0"], { rssFile }));
     const t0 = process.hrtime.bigint();
     validations = (await library()).validations;
     lib.push(Number(process.hrtime.bigint() - t0) / 1e9);
@@ -175,7 +210,8 @@ export async function benchVerify(
     const ms = (x: number | undefined): string => ((x ?? NaN) * 1000).toFixed(0);
     log(
       `  [${r + 1}/${repeats}] verify: trailseal verify ${ms(cli.at(-1)?.seconds)} ms, ` +
-        `verifyTrail ${ms(lib.at(-1))} ms, openssl x${pairs.length} ${ms(theirs.at(-1))} ms`,
+        `verifyTrail ${ms(lib.at(-1))} ms, openssl x${pairs.length} ${ms(theirs.at(-1))} ms; ` +
+        `stamped hour ${ms(stamped.at(-1)?.seconds)} ms, node -e 0 ${ms(nodeStart.at(-1)?.seconds)} ms`,
     );
   }
   const round = (xs: number[]): number[] => xs.map((x) => Math.round(x * 10000) / 10000);
@@ -193,6 +229,17 @@ export async function benchVerify(
       maxRssKiB: maxOrNull(cli.map((m) => m.maxRssKiB)),
     },
     startup: { seconds: median(startup) },
+    stamped: {
+      checkpoints: verdict.integrity.checkpoints,
+      seconds: median(stamped.map((m) => m.seconds)),
+      runs: round(stamped.map((m) => m.seconds)),
+      cpuSeconds: cpuMedian(stamped),
+      maxRssKiB: maxOrNull(stamped.map((m) => m.maxRssKiB)),
+    },
+    nodeStart: {
+      seconds: median(nodeStart.map((m) => m.seconds)),
+      cpuSeconds: cpuMedian(nodeStart),
+    },
     library: { seconds: median(lib), runs: round(lib), chainValidations: validations },
     openssl: {
       seconds: theirsS,

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { listedPaths, trailInputs, type TrailInput } from "../src/archive/inputs.js";
-import { inOrder, runPool, type TaskOutcome } from "../src/archive/pool.js";
+import { inOrder, runPool, type PoolOptions, type TaskOutcome } from "../src/archive/pool.js";
 import { inShard, parseShard, shardOf } from "../src/archive/shard.js";
 
 async function all<T>(items: AsyncIterable<T>): Promise<T[]> {
@@ -177,6 +177,23 @@ describe("runPool", () => {
     );
   });
 
+  /** Each input's result in input order on 2 workers, or its failure as "CODE: message". */
+  async function resultsOf(
+    input: { n: number; act?: string }[],
+    options: Partial<PoolOptions<{ n: number }, number>>,
+  ): Promise<(number | string)[]> {
+    const pool = runPool(tasks(input), {
+      size: 2,
+      worker: WORKER,
+      workerData: { offset: 0 },
+      name: (t) => `input ${t.n}`,
+      ...options,
+    });
+    return ((await all(inOrder(pool))) as TaskOutcome<{ n: number }, number>[]).map((o) =>
+      o.ok ? o.result : `${o.error.code}: ${o.error.message}`,
+    );
+  }
+
   it("reports a task that fails, and replaces a worker that dies in the middle of a task; the others go on", async () => {
     const input = [
       { n: 1 },
@@ -189,20 +206,7 @@ describe("runPool", () => {
       { n: 8, act: "exit" },
       { n: 9 },
     ];
-    const ordered = await all(
-      inOrder(
-        runPool(tasks(input), {
-          size: 2,
-          worker: WORKER,
-          workerData: { offset: 0 },
-          resourceLimits: { maxOldGenerationSizeMb: 64 },
-          name: (t) => `input ${t.n}`,
-        }),
-      ),
-    );
-    const summary = (ordered as TaskOutcome<{ n: number }, number>[]).map((o) =>
-      o.ok ? o.result : `${o.error.code}: ${o.error.message}`,
-    );
+    const summary = await resultsOf(input, { resourceLimits: { maxOldGenerationSizeMb: 64 } });
     expect(summary).toEqual([
       1,
       "WORKER_FAILED: the worker on input 2 died (exit code 7); the other inputs go on",
@@ -215,6 +219,18 @@ describe("runPool", () => {
       49,
       "WORKER_FAILED: the worker on input 8 died (exit code 7); the other inputs go on",
       81,
+    ]);
+  });
+
+  it("stops a worker still on its task after taskTimeoutMs, reports that task, and goes on with a new worker", async () => {
+    const input = [{ n: 1 }, { n: 2, act: "spin" }, { n: 3, act: "slow" }, { n: 4 }, { n: 5 }];
+    // Counted from the worker's ready message: a slow start under load is not the task's.
+    expect(await resultsOf(input, { taskTimeoutMs: 1500 })).toEqual([
+      1,
+      "WORKER_FAILED: the worker on input 2 died (stopped after 1.5 s without finishing); the other inputs go on",
+      9,
+      16,
+      25,
     ]);
   });
 

@@ -2,9 +2,11 @@
  * Archive scale, end to end through the installed bin (dist/bin/trailseal.js, with its worker
  * threads): a mixed archive with the exact outcome of each trail; --jsonl, --json and the human
  * report; --files-from with -0; N shard processes whose union is the one-process result, each
- * trail exactly once; `trailseal summary` over their outputs.
+ * trail exactly once; `trailseal summary` over their outputs; a worker stopped in the middle of
+ * a trail (--trail-timeout).
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { open } from "node:fs/promises";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -133,7 +135,7 @@ describe("verify over an archive", () => {
       unreadable: 0,
     });
     expect(r.stderr).toMatch(
-      /^trailseal: summary: 27 trails: 24 valid, 1 invalid \(failed: signature 1, timestamp 1\), 1 truncated, 1 tampered, 0 unreadable; [\d.]+ [kM]B in [\d.]+ s, [\d.]+ trails\/s\n$/,
+      /^trailseal: summary: 27 trails: 24 valid, 1 invalid \(failed: signature 1, timestamp 1\), 1 truncated, 1 tampered, 0 unreadable; [\d.]+ [KM]iB in [\d.]+ s, [\d.]+ trails\/s\n$/,
     );
   });
 
@@ -229,10 +231,62 @@ describe("verify over an archive", () => {
       ],
       [["verify"], "no trail given"],
       [["verify", "-", "archive"], "a trail on stdin ('-') is verified alone"],
+      [
+        ["verify", "--trail-timeout", "0.5", "archive"],
+        "--trail-timeout takes a whole number from 1 to 86400, not '0.5'",
+      ],
+      [
+        ["verify", "--trail-timeout", "5", "-"],
+        "--trail-timeout stops a worker thread; a trail on stdin ('-') is read in the command's own",
+      ],
     ];
     for (const [args, message] of cases) {
       const r = bin(args);
       expect([r.code, r.stderr.split("\n")[0]]).toEqual([2, `trailseal: error: ${message}`]);
     }
   });
+
+  it("stops a worker stuck in the middle of a trail (--trail-timeout): that trail is WORKER_FAILED, every other gets its exact verdict, exit 2", async () => {
+    // A share that stops answering in the middle of a file, played by a FIFO: the worker opens
+    // it, reads the first 100 bytes of a trail, and waits for the rest, which never comes in
+    // time. Its time limit stops that worker; a new one takes its place.
+    const stuck = p("stuck");
+    mkdirSync(stuck);
+    copyFileSync(p("good.trail"), join(stuck, "a.trail"));
+    copyFileSync(p("foreign.trail"), join(stuck, "c.trail"));
+    copyFileSync(p("good.trail"), join(stuck, "d.trail"));
+    execFileSync("mkfifo", [join(stuck, "b.trail")]);
+    const args = ["verify", "a.trail", "b.trail", "c.trail", "d.trail", ...ANCHORS()];
+    const child = spawn(process.execPath, [BIN, ...args, "--jobs", "2", "--trail-timeout", "1"], {
+      cwd: stuck,
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    const writer = await open(join(stuck, "b.trail"), "w"); // returns once the worker opened it
+    await writer.write(readFileSync(p("good.trail")).subarray(0, 100));
+    // Well past the limit. A read blocked in the kernel cannot be interrupted: the stopped
+    // worker's thread ends when it returns, here when the writer closes (end of file).
+    await new Promise((r) => setTimeout(r, 3000));
+    await writer.close();
+    expect(await exited).toBe(2);
+    const failed =
+      "the worker on b.trail died (stopped after 1 s without finishing); the other inputs go on";
+    // Input order: the stuck trail in its place, the others as without it.
+    expect(stdout.split("\n").filter((l) => /^\S/.test(l))).toEqual([
+      "a.trail: VALID",
+      "c.trail: INVALID (failed: signature, timestamp)",
+      "d.trail: VALID",
+    ]);
+    expect(stderr.split("\n")).toEqual([
+      `trailseal: error: ${failed}`,
+      expect.stringMatching(
+        /^trailseal: summary: 4 trails: 2 valid, 1 invalid \(failed: signature 1, timestamp 1\), 0 truncated, 0 tampered, 1 unreadable; [\d.]+ KiB in [\d.]+ s, [\d.]+ trails\/s$/,
+      ),
+      "",
+    ]);
+  }, 30_000);
 });

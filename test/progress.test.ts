@@ -1,6 +1,7 @@
 import { PassThrough, Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import type { Io } from "../src/cli/io.js";
+import { ArchiveProgress } from "../src/cli/archive.js";
 import { Progress, counted } from "../src/cli/progress.js";
 
 function ttyIo(tty: boolean): { io: Io; err: () => string } {
@@ -46,5 +47,38 @@ describe("progress", () => {
     expect(err().split("\r\x1b[K")).toHaveLength(2);
     p.finish();
     expect(err().endsWith("\r\x1b[K")).toBe(true);
+  });
+
+  it("many trails: count, bytes, rate, and once the listing is done, the total and time left", () => {
+    const { io, err } = ttyIo(true);
+    let now = 10_000;
+    const p = ArchiveProgress.for(io, "verifying", () => now)!;
+    now += 500;
+    p.add(9368); // drawn at once: no quiet time for many trails
+    now += 100;
+    p.add(9368); // within 200 ms of the last draw: not drawn
+    now += 1400;
+    p.listed(10);
+    p.add(1024 * 1024); // 3 of 10 in 2 s: 7 more take 4.7 s
+    now += 200;
+    p.finish();
+    expect(err().split("\r\x1b[K")).toEqual([
+      "",
+      "trailseal: verifying: 1 trails, 9.1 KiB, 2.0 trails/s",
+      "trailseal: verifying: 3 of 10 trails, 1.0 MiB, 1.5 trails/s, 5s left",
+      "",
+    ]);
+    // Minutes past 60 s; no time left once every listed trail is done.
+    expect(p.line(now + 200_000)).toBe(
+      "trailseal: verifying: 3 of 10 trails, 1.0 MiB, 0.0 trails/s, 7m52s left",
+    );
+    for (let i = 0; i < 7; i++) p.add(10);
+    expect(p.line(now + 1000)).toBe("trailseal: verifying: 10 of 10 trails, 1.0 MiB, 3.1 trails/s");
+  });
+
+  it("many trails: nothing at all when stderr is not a terminal", async () => {
+    const { io, err } = ttyIo(false);
+    expect(ArchiveProgress.for(io, "verifying")).toBeNull();
+    expect(err()).toBe("");
   });
 });

@@ -969,7 +969,7 @@ describe("verify: what the human verdict tells an auditor", () => {
     const [error, summary, end] = r.stderr.split("\n");
     expect(error).toBe(`trailseal: error: no such file: ${p("missing.trail")}`);
     expect(summary).toMatch(
-      /^trailseal: summary: 3 trails: 2 valid, 0 invalid, 0 truncated, 0 tampered, 1 unreadable; \d+(\.\d)? kB in \d+\.\d s, [\d.]+ trails\/s$/,
+      /^trailseal: summary: 3 trails: 2 valid, 0 invalid, 0 truncated, 0 tampered, 1 unreadable; \d+(\.\d)? KiB in \d+\.\d s, [\d.]+ trails\/s$/,
     );
     expect(end).toBe("");
     const j = JSON.parse(r.stdout) as Verdict[];

@@ -14,6 +14,7 @@
  */
 import { parentPort, Worker, type ResourceLimits } from "node:worker_threads";
 import { TrailsealError, type ErrorCode } from "../errors.js";
+import type { TrailInput } from "./inputs.js";
 
 /** A task's failure, as plain data (it crosses threads). */
 export interface TaskError {
@@ -36,6 +37,12 @@ export interface PoolOptions<T, R> {
   /** Tasks started past the oldest unfinished one, at most (default 64 per worker). */
   readonly window?: number;
   readonly resourceLimits?: ResourceLimits;
+  /**
+   * A task still running this long after its worker began it is stopped: the worker is
+   * terminated and replaced, the task reported as failed (a file that never yields its bytes,
+   * such as a FIFO or a hung network share, holds no worker forever). Default: no limit.
+   */
+  readonly taskTimeoutMs?: number;
   /** Names a task's input in messages (default: String). */
   readonly name?: (input: T) => string;
 }
@@ -59,6 +66,8 @@ export function taskError(e: unknown): TaskError {
 export function serveTasks<T, R>(handler: (input: T) => Promise<R>): void {
   const port = parentPort;
   if (port === null) throw new Error("serveTasks runs in a worker thread");
+  // Loaded and listening: a task's time limit counts from here, not from the thread's start.
+  port.postMessage({ ready: true });
   port.on("message", (m: TaskMessage<T>) => {
     handler(m.input).then(
       (result) => port.postMessage({ ok: true, result }),
@@ -79,10 +88,17 @@ function workerScript(url: URL): [URL | string, { eval?: boolean }] {
   return [load, { eval: true }];
 }
 
+type Reply<R> = { ready: true } | { ok: true; result: R } | { ok: false; error: TaskError };
+
 /** One worker thread and the task it is on. */
 class Slot<T, R> {
   private worker!: Worker;
   task: TaskMessage<T> | null = null;
+  /** The worker has loaded its module (it sent `ready`). */
+  private ready = false;
+  private timer: NodeJS.Timeout | undefined;
+  /** Why the pool stopped this worker (its task's time limit), or null. */
+  private stopped: string | null = null;
 
   constructor(
     private readonly options: PoolOptions<T, R>,
@@ -101,7 +117,15 @@ class Slot<T, R> {
         : { resourceLimits: this.options.resourceLimits }),
     });
     let failure: string | null = null;
-    worker.on("message", (reply: { ok: true; result: R } | { ok: false; error: TaskError }) => {
+    this.ready = false;
+    this.stopped = null;
+    worker.on("message", (reply: Reply<R>) => {
+      if ("ready" in reply) {
+        this.ready = true;
+        this.startClock();
+        return;
+      }
+      clearTimeout(this.timer);
       const task = this.task!;
       this.task = null;
       this.report(this, { index: task.index, input: task.input, ...reply });
@@ -111,7 +135,9 @@ class Slot<T, R> {
     });
     worker.on("exit", (code) => {
       if (this.worker !== worker) return;
+      clearTimeout(this.timer);
       const task = this.task;
+      const why = this.stopped ?? failure ?? `exit code ${code}`;
       this.task = null;
       this.start();
       if (task === null) return;
@@ -122,7 +148,7 @@ class Slot<T, R> {
         ok: false,
         error: {
           code: "WORKER_FAILED",
-          message: `the worker on ${name} died (${failure ?? `exit code ${code}`}); the other inputs go on`,
+          message: `the worker on ${name} died (${why}); the other inputs go on`,
         },
       });
     });
@@ -132,9 +158,22 @@ class Slot<T, R> {
   send(task: TaskMessage<T>): void {
     this.task = task;
     this.worker.postMessage(task);
+    this.startClock();
+  }
+
+  /** Starts the task's time limit once the worker is ready and on a task. */
+  private startClock(): void {
+    const ms = this.options.taskTimeoutMs;
+    if (ms === undefined || !this.ready || this.task === null) return;
+    const worker = this.worker;
+    this.timer = setTimeout(() => {
+      this.stopped = `stopped after ${ms / 1000} s without finishing`;
+      void worker.terminate();
+    }, ms);
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.timer);
     const worker = this.worker;
     this.worker = undefined as unknown as Worker;
     await worker.terminate();
@@ -235,4 +274,39 @@ export async function* inOrder<T, R>(
       yield ready;
     }
   }
+}
+
+/** Heap limit of each worker, MiB: far above what one trail needs (memory is bounded by design). */
+const WORKER_HEAP_MB = 512;
+
+/** How an archive command (verify, scan) runs its trails on `jobs` workers. */
+export interface TrailPool<S, R> {
+  /** The worker module beside this one: `verify-worker` or `scan-worker`. */
+  readonly worker: "verify-worker" | "scan-worker";
+  readonly jobs: number;
+  /** Sent once to each worker. */
+  readonly setup: S;
+  /** The same work in this thread, for `jobs` 0 (without a time limit). */
+  readonly inline: (input: TrailInput) => Promise<R>;
+  /** A trail still being read or verified this long after its worker began it is WORKER_FAILED. */
+  readonly trailTimeoutMs?: number;
+}
+
+/** runPool over trails: each worker with its heap limit, a trail named by its path. */
+export function runTrails<S, R>(
+  inputs: AsyncIterable<TrailInput>,
+  pool: TrailPool<S, R>,
+): AsyncGenerator<TaskOutcome<TrailInput, R>> {
+  // Built, the worker is the .js beside this module (bundled or not); from sources, the .ts.
+  const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
+  return runPool(inputs, {
+    // A time limit needs a thread to stop: one trail with a limit goes to one worker.
+    size: pool.jobs === 0 && pool.trailTimeoutMs !== undefined ? 1 : pool.jobs,
+    worker: new URL(`./${pool.worker}${ext}`, import.meta.url),
+    workerData: pool.setup,
+    inline: pool.inline,
+    resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
+    ...(pool.trailTimeoutMs === undefined ? {} : { taskTimeoutMs: pool.trailTimeoutMs }),
+    name: (input) => input.path,
+  });
 }

@@ -8,7 +8,7 @@ import { compilePattern } from "../scan/pattern.js";
 import { scanTrail, type ScanRule, type TrailScan } from "../scan/scan.js";
 import { ChainValidator } from "../sign.js";
 import type { TrailInput } from "./inputs.js";
-import { runPool, type TaskOutcome } from "./pool.js";
+import { runTrails, type TaskOutcome } from "./pool.js";
 import { trailBytes } from "./verify-many.js";
 
 /** A rule as data: its patterns as the policy wrote them. */
@@ -31,6 +31,11 @@ export interface ScanSetup {
 export interface ScanManyOptions extends ScanSetup {
   /** Worker threads; 0 scans in this thread, one trail at a time. */
   readonly jobs: number;
+  /**
+   * A trail not scanned this long after its worker began it is WORKER_FAILED and its worker
+   * replaced (with `jobs` 0, the trail goes to one worker). Default: no limit.
+   */
+  readonly trailTimeoutMs?: number;
 }
 
 /** A scanned trail and the bytes read (both passes). */
@@ -38,9 +43,6 @@ export interface Scanned {
   readonly scan: TrailScan;
   readonly bytes: number;
 }
-
-/** Heap of each worker: the screen and the verdict of one trail need far less. */
-const WORKER_HEAP_MB = 512;
 
 /** The sources of rules, to send them to workers. */
 export function ruleSources(rules: readonly ScanRule[]): RuleSource[] {
@@ -90,19 +92,14 @@ export function scanMany(
   inputs: AsyncIterable<TrailInput>,
   options: ScanManyOptions,
 ): AsyncGenerator<TaskOutcome<TrailInput, Scanned>> {
-  const { jobs, ...setup } = options;
+  const { jobs, trailTimeoutMs, ...setup } = options;
   const validator = new ChainValidator();
   const rules = compileRules(setup.rules);
-  return runPool(inputs, {
-    size: jobs,
-    // Built, the worker is scan-worker.js beside this module; from sources, the .ts.
-    worker: new URL(
-      `./scan-worker${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`,
-      import.meta.url,
-    ),
-    workerData: setup,
+  return runTrails(inputs, {
+    worker: "scan-worker",
+    jobs,
+    setup,
     inline: (input) => scanOne(input, setup, rules, validator),
-    resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
-    name: (input) => input.path,
+    ...(trailTimeoutMs === undefined ? {} : { trailTimeoutMs }),
   });
 }

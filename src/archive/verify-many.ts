@@ -11,7 +11,7 @@ import type { StanzaKey } from "../recipients.js";
 import { ChainValidator } from "../sign.js";
 import { verifyTrail, type Requirement, type Verdict } from "../verify.js";
 import type { TrailInput } from "./inputs.js";
-import { runPool, type TaskOutcome } from "./pool.js";
+import { runTrails, type TaskOutcome } from "./pool.js";
 
 /** What every trail is verified with; sent once to each worker. */
 export interface VerifySetup {
@@ -30,6 +30,11 @@ export interface VerifyManyOptions extends VerifySetup {
   readonly jobs: number;
   /** With `jobs` 0: called with the size of each chunk read (a progress line). */
   readonly onBytes?: (n: number) => void;
+  /**
+   * A trail not verified this long after its worker began it is WORKER_FAILED and its worker
+   * replaced (with `jobs` 0, the trail goes to one worker). Default: no limit.
+   */
+  readonly trailTimeoutMs?: number;
 }
 
 /** A verified trail: its verdict and the bytes read. */
@@ -38,8 +43,17 @@ export interface Verified {
   readonly bytes: number;
 }
 
-/** Heap of each worker: far above what verifying any trail needs (memory is bounded by design). */
-const WORKER_HEAP_MB = 512;
+/** Largest read: large trails stream in chunks of this size. */
+const MAX_READ = 1 << 20;
+
+/**
+ * The read size for a file of `size` bytes: a small trail in one read of its own size (+1 so
+ * that the read that finds the end is the second and last), never a fixed 1 MiB buffer per
+ * file: with thousands of small trails those buffers alone kept the garbage collector busy.
+ */
+function readSize(size: number): number {
+  return Math.min(MAX_READ, Math.max(size + 1, 16 * 1024));
+}
 
 /** Reads one trail, counting its bytes; an unreadable file is an `IO` error naming it. */
 export async function* trailBytes(
@@ -55,7 +69,7 @@ export async function* trailBytes(
   if (info.isDirectory())
     throw new TrailsealError("IO", `${path} is a directory, not a file`, { file: path });
   try {
-    for await (const chunk of createReadStream(full, { highWaterMark: 1 << 20 })) {
+    for await (const chunk of createReadStream(full, { highWaterMark: readSize(info.size) })) {
       count.bytes += (chunk as Buffer).byteLength;
       onBytes?.((chunk as Buffer).byteLength);
       yield chunk as Buffer;
@@ -100,18 +114,13 @@ export function verifyMany(
   inputs: AsyncIterable<TrailInput>,
   options: VerifyManyOptions,
 ): AsyncGenerator<TaskOutcome<TrailInput, Verified>> {
-  const { jobs, onBytes, ...setup } = options;
+  const { jobs, onBytes, trailTimeoutMs, ...setup } = options;
   const validator = new ChainValidator();
-  return runPool(inputs, {
-    size: jobs,
-    // Built, the worker is verify-worker.js beside this module; from sources, the .ts.
-    worker: new URL(
-      `./verify-worker${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`,
-      import.meta.url,
-    ),
-    workerData: setup,
+  return runTrails(inputs, {
+    worker: "verify-worker",
+    jobs,
+    setup,
     inline: (input) => verifyOne(input, setup, validator, onBytes),
-    resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
-    name: (input) => input.path,
+    ...(trailTimeoutMs === undefined ? {} : { trailTimeoutMs }),
   });
 }

@@ -12,11 +12,13 @@ import { trailInputs, type PathList, type TrailInput } from "../archive/inputs.j
 import { parseShard, type Shard } from "../archive/shard.js";
 import type { Summary } from "../archive/summary.js";
 import { collect, plural, type Io } from "./io.js";
+import { byteSize, duration, StatusLine } from "./progress.js";
 
 export interface ArchiveFlags {
   filesFrom?: string[];
   null?: boolean;
   jobs?: string;
+  trailTimeout?: string;
   shard?: string;
   jsonl?: boolean;
   json?: boolean;
@@ -24,6 +26,8 @@ export interface ArchiveFlags {
 
 /** Most worker threads: far more than any machine trailseal runs on has cores. */
 const MAX_JOBS = 256;
+/** Longest --trail-timeout, seconds: a day. */
+const MAX_TRAIL_TIMEOUT = 86400;
 
 /** Adds the many-trail options to a command. */
 export function archiveOptions(cmd: Command): Command {
@@ -36,6 +40,10 @@ export function archiveOptions(cmd: Command): Command {
     .option("-0, --null", "--files-from lists are NUL-separated, as find -print0 writes them")
     .option("-j, --jobs <n>", "worker threads (default: the number of cores)")
     .option(
+      "--trail-timeout <seconds>",
+      "stop a worker still on one trail after this long and report that trail (default: no limit)",
+    )
+    .option(
       "--shard <K/N>",
       "take only shard K (from 0) of N, by a hash of each trail's path relative to its directory or list",
     )
@@ -45,6 +53,8 @@ export function archiveOptions(cmd: Command): Command {
 export interface ArchivePlan {
   readonly inputs: AsyncIterable<TrailInput>;
   readonly jobs: number;
+  /** --trail-timeout in milliseconds; undefined: no limit. */
+  readonly trailTimeoutMs: number | undefined;
   readonly shard: Shard | undefined;
   /** True when stdin is the one trail (then it is read in this thread). */
   readonly stdin: boolean;
@@ -52,13 +62,13 @@ export interface ArchivePlan {
   readonly many: boolean;
 }
 
-function jobsOf(flag: string | undefined): number {
-  if (flag === undefined) return availableParallelism();
-  const n = Number(flag);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_JOBS)
+/** A whole number from 1 to `max` given to `flag`. */
+function wholeNumber(flag: string, value: string, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > max)
     throw new TrailsealError(
       "USAGE",
-      `--jobs takes a whole number from 1 to ${MAX_JOBS}, not '${flag}'`,
+      `${flag} takes a whole number from 1 to ${max}, not '${value}'`,
     );
   return n;
 }
@@ -86,6 +96,14 @@ export async function archivePlan(
   const stdinUses = args.filter((a) => a === "-").length + lists.filter((l) => l === "-").length;
   if (stdinUses > 1) throw new TrailsealError("USAGE", "stdin ('-') can be read only once");
   const stdin = args.includes("-");
+  if (stdin && flags.trailTimeout !== undefined)
+    throw new TrailsealError(
+      "USAGE",
+      "--trail-timeout stops a worker thread; a trail on stdin ('-') is read in the command's own",
+      {
+        hint: "save it to a file to verify it with a time limit",
+      },
+    );
   if (stdin && (args.length > 1 || lists.length > 0))
     throw new TrailsealError("USAGE", "a trail on stdin ('-') is verified alone", {
       hint: "save it to a file to verify it with others",
@@ -102,7 +120,14 @@ export async function archivePlan(
   });
   return {
     inputs: stdin ? single({ path: "-", key: "-" }) : inputs,
-    jobs: jobsOf(flags.jobs),
+    jobs:
+      flags.jobs === undefined
+        ? availableParallelism()
+        : wholeNumber("--jobs", flags.jobs, MAX_JOBS),
+    trailTimeoutMs:
+      flags.trailTimeout === undefined
+        ? undefined
+        : 1000 * wholeNumber("--trail-timeout", flags.trailTimeout, MAX_TRAIL_TIMEOUT),
     shard,
     stdin,
     many: lists.length > 0 || args.length > 1,
@@ -149,18 +174,6 @@ export async function peekInputs(
   return { first, all: all() };
 }
 
-function size(bytes: number): string {
-  if (bytes < 1e3) return `${bytes} B`;
-  const units = ["kB", "MB", "GB", "TB"];
-  let v = bytes / 1e3;
-  let u = 0;
-  while (v >= 1e3 && u < units.length - 1) {
-    v /= 1e3;
-    u++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
-}
-
 /** The summary as one line of words (stderr). */
 export function summaryLine(s: Summary): string {
   const failed = Object.entries(s.failedChecks)
@@ -171,29 +184,30 @@ export function summaryLine(s: Summary): string {
     `${s.invalid} invalid${failed.length > 0 ? ` (failed: ${failed.join(", ")})` : ""}`,
     `${s.truncated} truncated`,
     `${s.tampered} tampered`,
-    `${s.unreadable} unreadable; ${size(s.bytes)} in ${(s.elapsedMs / 1000).toFixed(1)} s, ${s.trailsPerSecond} trails/s`,
+    `${s.unreadable} unreadable; ${byteSize(s.bytes)} in ${(s.elapsedMs / 1000).toFixed(1)} s, ${s.trailsPerSecond} trails/s`,
   ].join(", ");
 }
 
 /**
- * The progress line of many trails, on a terminal only: trails and bytes done, and once the
- * listing is complete, how many remain and the time left.
+ * The progress line of many trails, on a terminal only: trails and bytes done, the rate, and
+ * once the listing is complete, how many there are and the time left.
  */
-export class ArchiveProgress {
+export class ArchiveProgress extends StatusLine {
   private trails = 0;
   private bytes = 0;
   private total: number | null = null;
-  private lastDraw = 0;
-  private drawn = false;
-  private readonly started = Date.now();
 
-  constructor(
-    private readonly io: Io,
+  private constructor(
+    io: Io,
     private readonly label: string,
-  ) {}
+    clock: () => number,
+  ) {
+    super(io, 0, clock);
+  }
 
-  static for(io: Io, label: string): ArchiveProgress | null {
-    return io.stderrIsTTY ? new ArchiveProgress(io, label) : null;
+  /** The line for `label` (e.g. "verifying"); null when stderr is not a terminal. */
+  static for(io: Io, label: string, clock: () => number = Date.now): ArchiveProgress | null {
+    return io.stderrIsTTY ? new ArchiveProgress(io, label, clock) : null;
   }
 
   /** All inputs are known now: the time left can be told. */
@@ -201,27 +215,20 @@ export class ArchiveProgress {
     this.total = total;
   }
 
+  /** One more trail done, of `bytes`. */
   add(bytes: number): void {
     this.trails++;
     this.bytes += bytes;
-    const now = Date.now();
-    if (now - this.lastDraw < 200) return;
-    this.lastDraw = now;
-    this.drawn = true;
-    this.io.stderr.write(`\r\x1b[K${this.line(now)}`);
+    this.redraw();
   }
 
   line(now: number): string {
     const seconds = Math.max((now - this.started) / 1000, 1e-3);
     const of = this.total === null ? "" : ` of ${this.total}`;
-    const parts = [`trailseal: ${this.label}: ${this.trails}${of} trails, ${size(this.bytes)}`];
+    const parts = [`trailseal: ${this.label}: ${this.trails}${of} trails, ${byteSize(this.bytes)}`];
     parts.push(`${(this.trails / seconds).toFixed(1)} trails/s`);
     if (this.total !== null && this.trails > 0 && this.trails < this.total)
-      parts.push(`${Math.round(((this.total - this.trails) * seconds) / this.trails)}s left`);
+      parts.push(`${duration(((this.total - this.trails) * seconds) / this.trails)} left`);
     return parts.join(", ");
-  }
-
-  finish(): void {
-    if (this.drawn) this.io.stderr.write("\r\x1b[K");
   }
 }

@@ -216,9 +216,19 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     };
     const { first, all } = await peekInputs(ofShard(plan.inputs, plan.shard), 2);
     const many = first.length > 1;
-    return scanArchive(io, all, { ...setup, jobs: many ? plan.jobs : 0 }, flags, {
-      summary: plan.many || many || flags.jsonl === true || plan.shard !== undefined,
-    });
+    return scanArchive(
+      io,
+      all,
+      {
+        ...setup,
+        jobs: many ? plan.jobs : 0,
+        ...(plan.trailTimeoutMs === undefined ? {} : { trailTimeoutMs: plan.trailTimeoutMs }),
+      },
+      flags,
+      {
+        summary: plan.many || many || flags.jsonl === true || plan.shard !== undefined,
+      },
+    );
   });
 }
 

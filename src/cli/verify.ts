@@ -23,7 +23,7 @@ import {
   type LoadedKeys,
   type TokenFlags,
 } from "./common.js";
-import { isTokenKey } from "../keys.js";
+import { isTokenKey, type OpenedKey } from "../keys.js";
 import { Progress, counted } from "./progress.js";
 import {
   ArchiveProgress,
@@ -267,6 +267,7 @@ Examples:
   trailseal verify /mnt/archive --ca corp-root.pem --tsa-ca tsa-root.pem --jsonl > archive.jsonl
   find /mnt/archive -name '*.trail' -print0 | trailseal verify --files-from - -0 --ca corp-root.pem
   trailseal verify /mnt/archive --shard "$JOB_COMPLETION_INDEX/16" --jsonl --ca corp-root.pem
+  trailseal verify /mnt/nfs-archive --trail-timeout 300 --jsonl --ca corp-root.pem > nightly.jsonl
 
 By default 'complete' must hold; 'signature' when the trail's header says signing was enabled
 or --ca is given; 'timestamp' when the header says timestamping was enabled or --tsa-ca is
@@ -278,6 +279,8 @@ The human output and --json keep the input order; --jsonl prints each verdict as
 then a summary object; with more than one trail a summary goes to stderr. --shard K/N takes
 only the trails whose path (relative to its directory or list) hashes to K: N such runs verify
 an archive exactly once; 'trailseal summary' merges their --jsonl outputs (docs/SCALE.md).
+--trail-timeout S stops a worker still on one trail after S seconds (a stalled share) and
+reports that trail; the others go on.
 Exit status: 0 every trail valid under the required checks, 1 any invalid, truncated or
 tampered, 2 usage or I/O error (a trail that cannot be read is reported on stderr, left out of
 --json, and the others are still verified).`,
@@ -300,10 +303,20 @@ tampered, 2 usage or I/O error (a trail that cannot be read is reported on stder
       ...(require === undefined ? {} : { require }),
     };
     if (plan.stdin) return verifyStdin(io, setup, flags);
-    // A token key is a session in this thread: worker threads cannot share it.
-    const inThread = loaded.keys.some(isTokenKey);
-    return verifyArchive(io, inThread ? { ...plan, jobs: 0 } : plan, setup, flags);
+    return verifyArchive(io, threadsFor(plan, loaded.keys), setup, flags);
   }).finally(() => loaded?.close());
+}
+
+/** A token key is a session in this thread: worker threads cannot share it, nor be stopped. */
+function threadsFor(plan: ArchivePlan, keys: readonly OpenedKey[]): ArchivePlan {
+  if (!keys.some(isTokenKey)) return plan;
+  if (plan.trailTimeoutMs !== undefined)
+    throw new TrailsealError(
+      "USAGE",
+      "--trail-timeout stops a worker thread; keys on a PKCS#11 token are used in the command's own",
+      { hint: "verify without --trail-timeout, or with key files" },
+    );
+  return { ...plan, jobs: 0 };
 }
 
 type Setup = Omit<VerifyManyOptions, "jobs" | "onBytes">;
@@ -353,6 +366,7 @@ async function verifyArchive(
   const outcomes = verifyMany(listing(all, progress), {
     ...setup,
     jobs: many ? plan.jobs : 0,
+    ...(plan.trailTimeoutMs === undefined ? {} : { trailTimeoutMs: plan.trailTimeoutMs }),
     ...(single === null ? {} : { onBytes: (n: number) => single.add(n) }),
   });
   const fold = new SummaryFold();
