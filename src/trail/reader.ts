@@ -8,7 +8,6 @@ import { TrailsealError } from "../errors.js";
 import { MAX_FRAME_PLAINTEXT, TAG_BYTES } from "../frames.js";
 import { concat, equal, toHex } from "../bytes.js";
 import type { Channel } from "../events.js";
-import { webcrypto } from "node:crypto";
 import { ByteSource } from "./source.js";
 import {
   FLAG_CONTINUED,
@@ -160,32 +159,17 @@ const CHANNEL_BY_CODE: readonly Channel[] = ["downstream", "upstream"];
 /** Checkpoints that may await their stamp at once (see the stamp rules in docs/FORMAT.md). */
 export const MAX_AWAITING_STAMPS = 1024;
 
-/**
- * Records framed ahead of the one being checked, so their digests are computed on libuv's
- * threads (both cores) while this thread checks and hands out the records before them. Bounded
- * by count and by bytes, so memory stays a few MiB whatever the trail.
- */
-const READ_AHEAD_RECORDS = 8;
-const READ_AHEAD_BYTES = 4 * 1024 * 1024;
-/** Bodies under this are hashed at once: a thread-pool round trip costs more than their hash. */
-const ASYNC_DIGEST_BYTES = 16 * 1024;
-
-/** A record as read, before its checks: its bytes, and its digest on the way. */
+/** A record as read, before the checks that need what came before it. */
 interface Framed {
   readonly kind: "record";
   readonly offset: number;
   readonly prefix: Uint8Array;
   readonly p: RecordPrefix;
   readonly body: Uint8Array;
-  readonly digest: Promise<Uint8Array> | Uint8Array;
 }
 
-/** What framing found next: a record, the clean end, a cut, or a fault to throw in its turn. */
-type Next =
-  | Framed
-  | { readonly kind: "eof" }
-  | { readonly kind: "cut"; readonly reason: string }
-  | { readonly kind: "fault"; readonly error: unknown };
+/** What the source holds next: a record, the clean end, or a record cut short. */
+type Next = Framed | { readonly kind: "eof" } | { readonly kind: "cut"; readonly reason: string };
 
 /** Everything the checks carry from one record to the next. */
 interface ReadState {
@@ -246,16 +230,14 @@ export class TrailReader {
       channelEnded: { downstream: false, upstream: false },
       awaitingStamp: new Map(),
     };
-    const ahead = new ReadAhead(this.src);
     try {
       for (;;) {
-        const next = await ahead.next();
-        if (next.kind === "fault") throw next.error;
+        const next = await frame(this.src, state.seq);
         if (next.kind !== "record") {
           this.endState = endOf(state, next.kind === "cut" ? next.reason : null);
           return;
         }
-        yield checkRecord(this.parsed.header, state, next, await next.digest);
+        yield checkRecord(this.parsed.header, state, next);
       }
     } finally {
       if (this.endState === null) await this.src.close();
@@ -263,86 +245,34 @@ export class TrailReader {
   }
 }
 
-/**
- * Frames records from the source ahead of the checks (READ_AHEAD_*), starting each one's digest
- * as it is read. Faults found while framing wait their turn: the records before a fault are
- * handed out first, as if read one at a time.
- */
-class ReadAhead {
-  private readonly queue: Next[] = [];
-  private queuedBytes = 0;
-  private seq = 0;
-  private stopped = false;
-
-  constructor(private readonly src: ByteSource) {}
-
-  async next(): Promise<Next> {
-    while (
-      !this.stopped &&
-      (this.queue.length === 0 ||
-        (this.queue.length < READ_AHEAD_RECORDS && this.queuedBytes < READ_AHEAD_BYTES))
-    ) {
-      const n = await this.frame().catch((error: unknown): Next => ({ kind: "fault", error }));
-      if (n.kind === "record") this.queuedBytes += n.body.byteLength;
-      else this.stopped = true;
-      this.queue.push(n);
-    }
-    const n = this.queue.shift()!;
-    if (n.kind === "record") this.queuedBytes -= n.body.byteLength;
-    return n;
+/** Reads the next record's prefix and body, with the checks that need only its number. */
+async function frame(src: ByteSource, seq: number): Promise<Next> {
+  const offset = src.offset;
+  const prefix = await src.read(RECORD_PREFIX_BYTES);
+  if (prefix.byteLength === 0) return { kind: "eof" };
+  if (prefix.byteLength < RECORD_PREFIX_BYTES)
+    return { kind: "cut", reason: cutShort(seq, offset + prefix.byteLength) };
+  const p = decodeRecordPrefix(prefix, offset);
+  if (p.seq !== seq) {
+    throw new TrailsealError(
+      "SEQUENCE_INVALID",
+      `record at byte ${offset} has sequence number ${p.seq} where ${seq} was expected`,
+      { hint: p.seq > seq ? "a record was removed" : "a record was duplicated or reordered" },
+    );
   }
-
-  /** Reads the next record's prefix and body: the checks that need no state but its number. */
-  private async frame(): Promise<Next> {
-    const seq = this.seq;
-    const offset = this.src.offset;
-    const prefix = await this.src.read(RECORD_PREFIX_BYTES);
-    if (prefix.byteLength === 0) return { kind: "eof" };
-    if (prefix.byteLength < RECORD_PREFIX_BYTES)
-      return { kind: "cut", reason: cutShort(seq, offset + prefix.byteLength) };
-    const p = decodeRecordPrefix(prefix, offset);
-    if (p.seq !== seq) {
-      throw new TrailsealError(
-        "SEQUENCE_INVALID",
-        `record at byte ${offset} has sequence number ${p.seq} where ${seq} was expected`,
-        { hint: p.seq > seq ? "a record was removed" : "a record was duplicated or reordered" },
-      );
-    }
-    if (p.length > MAX_RECORD_BODY) {
-      throw new TrailsealError(
-        "RECORD_INVALID",
-        `record ${seq}: body length ${p.length} exceeds the limit`,
-      );
-    }
-    const body = await this.src.read(p.length);
-    if (body.byteLength < p.length)
-      return { kind: "cut", reason: cutShort(seq, offset + RECORD_PREFIX_BYTES + body.byteLength) };
-    this.seq++;
-    return { kind: "record", offset, prefix, p, body, digest: digestOf(prefix, body) };
-  }
+  if (p.length > MAX_RECORD_BODY)
+    throw new TrailsealError(
+      "RECORD_INVALID",
+      `record ${seq}: body length ${p.length} exceeds the limit`,
+    );
+  const body = await src.read(p.length);
+  if (body.byteLength < p.length)
+    return { kind: "cut", reason: cutShort(seq, offset + RECORD_PREFIX_BYTES + body.byteLength) };
+  return { kind: "record", offset, prefix, p, body };
 }
 
 function cutShort(seq: number, at: number): string {
   return `record ${seq} is cut short at byte ${at}`;
-}
-
-/**
- * `recordDigest` (trail/format.ts), the same SHA-256 over prefix and body, computed off this
- * thread for large records: WebCrypto's digest runs on libuv's thread pool. Prefix and body are
- * one view when they lie side by side in the source's chunk (the usual case), so nothing is copied
- * here.
- */
-function digestOf(prefix: Uint8Array, body: Uint8Array): Promise<Uint8Array> | Uint8Array {
-  if (body.byteLength < ASYNC_DIGEST_BYTES) return recordDigest(prefix, body);
-  const adjacent =
-    prefix.buffer === body.buffer && prefix.byteOffset + prefix.byteLength === body.byteOffset;
-  const whole = adjacent
-    ? new Uint8Array(prefix.buffer, prefix.byteOffset, prefix.byteLength + body.byteLength)
-    : concat(prefix, body);
-  const digest = webcrypto.subtle.digest("SHA-256", whole).then((d) => new Uint8Array(d));
-  // A record read ahead may never be awaited (the caller stopped early); its failure is then moot.
-  digest.catch(() => undefined);
-  return digest;
 }
 
 /** How the trail ended: complete with its final checkpoint, or truncated (and why). */
@@ -354,12 +284,7 @@ function endOf(state: ReadState, cut: string | null): TrailEnd {
 }
 
 /** The checks of one record in its place, then the chain extended over it: the record. */
-function checkRecord(
-  header: TrailHeader,
-  state: ReadState,
-  framed: Framed,
-  digest: Uint8Array,
-): TrailRecord {
+function checkRecord(header: TrailHeader, state: ReadState, framed: Framed): TrailRecord {
   const { p, offset, prefix, body } = framed;
   const seq = state.seq;
   if (p.time < state.lastTime) {
@@ -369,7 +294,7 @@ function checkRecord(
     );
   }
   const before = state.head;
-  state.head = extendChain(before, digest);
+  state.head = extendChain(before, recordDigest(prefix, body));
   const base: RecordBase = { seq, time: p.time, offset, prefix, body, head: state.head };
   const final = state.final;
   if (final !== null && (p.kind !== RecordKind.stamp || p.time !== final.time)) {
