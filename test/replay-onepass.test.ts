@@ -20,7 +20,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./helpers/io.js";
 import { TESTDATA } from "./helpers/fixtures.js";
 import { FrameSpool } from "../src/trail/spool.js";
-import { EventDecoder, unlockChannels } from "../src/trail/open.js";
+import { EventDecoder, unlockChannels, type FrameBytes } from "../src/trail/open.js";
 import { TrailReader, type FrameRecord } from "../src/trail/reader.js";
 import { openTrail } from "../src/trail/session.js";
 import { VerifiedReplay } from "../src/verify/replay.js";
@@ -202,9 +202,9 @@ describe("held frames beyond the memory bound", () => {
     const [sub] = readdirSync(parent);
     expect(sub).toMatch(/^trailseal-replay-/);
     expect(statSync(join(parent, sub!, "held.frames")).mode & 0o777).toBe(0o600);
-    const back = [];
+    const back: FrameBytes[] = [];
     for await (const f of spool.drain()) back.push(f);
-    const fields = (f: FrameRecord | (typeof back)[number]) => ({
+    const fields = (f: FrameBytes) => ({
       channel: f.channel,
       seq: f.seq,
       time: f.time,
