@@ -355,6 +355,8 @@ Examples:
 Formats: asciicast (v2, plays in 'asciinema play'), asciicast-v3, raw (the downstream bytes
 exactly as recorded), jsonl (one event per line), script (typescript + timing for scriptreplay).
 Keystrokes (upstream) appear only when a key opens the upstream channel.
+A trail file is read once, verified as it is decrypted: an output file is published only if the
+trail verifies; stdout and --play show a part only once a verified checkpoint covers it.
 Exit status: 0 replayed, 1 no key opens the screen (downstream), or the trail is tampered, or it
 is truncated (its verified prefix is still written), 2 usage or I/O, 130 --play stopped with
 Ctrl-C.`,
