@@ -15,7 +15,7 @@ import { ByteSource } from "./source.js";
 import type { FrameBytes } from "./open.js";
 
 /** Frames held in memory before the spool spills to its temporary file. */
-export const SPOOL_MEMORY_BYTES = 8 * 1024 * 1024;
+export const SPOOL_MEMORY_BYTES = 4 * 1024 * 1024;
 
 const CHANNELS = ["downstream", "upstream"] as const;
 
@@ -89,7 +89,7 @@ export class FrameSpool {
 
 /** The spilled frames back, each prefix and body as it was written. */
 async function* readSpilled(path: string, frames: number): AsyncGenerator<FrameBytes> {
-  const src = new ByteSource(createReadStream(path, { highWaterMark: 1024 * 1024 }));
+  const src = new ByteSource(createReadStream(path, { highWaterMark: 256 * 1024 }));
   try {
     for (let i = 0; i < frames; i++) {
       const offset = src.offset;
