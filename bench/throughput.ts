@@ -19,6 +19,7 @@ import {
   writeRandomFile,
   type Measured,
 } from "./lib.js";
+import { benchOpening, type OpeningResult } from "./opening.js";
 
 const RECIPIENT_CERT = join(REPO, "testdata", "certs", "rsa2048-a.crt");
 const RECIPIENT_KEY = join(REPO, "testdata", "certs", "rsa2048-a.key");
@@ -46,6 +47,8 @@ export interface ThroughputResult {
    * `replay --help`): the floor under trailseal's figures.
    */
   floorKiB: { seal: number | null; replay: number | null };
+  /** Replay and verify of the same input sealed under the full policy, beside age -d and dgst. */
+  opening: OpeningResult;
 }
 
 interface Tool {
@@ -181,6 +184,7 @@ export async function benchThroughput(
   const rssFile = join(dir, "rss.txt");
   const runs = new Map<string, { seal: Measured[]; open: Measured[]; expansion: number }>();
   for (const t of tools) runs.set(t.id, { seal: [], open: [], expansion: 0 });
+  let opening: OpeningResult;
   try {
     for (let r = 0; r < repeats; r++) {
       for (const t of tools) {
@@ -202,6 +206,8 @@ export async function benchThroughput(
         );
       }
     }
+    const ageIdentity = tools.some((t) => t.id === "age") ? join(dir, "age.key") : null;
+    opening = await benchOpening(dir, input, inputBytes, repeats, ageIdentity, log);
   } finally {
     rmSync(sealed, { force: true });
     rmSync(opened, { force: true });
@@ -223,6 +229,7 @@ export async function benchThroughput(
     repeats,
     skipped,
     floorKiB: { seal: await floor("seal"), replay: await floor("replay") },
+    opening,
     tools: tools.map((t) => {
       const e = runs.get(t.id)!;
       return {

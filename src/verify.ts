@@ -18,7 +18,7 @@ import type { StanzaKey } from "./recipients.js";
 import { ChainValidator } from "./sign.js";
 import { EventDecoder, unlockChannels, type ChannelAccess } from "./trail/open.js";
 import type { TrailHeader } from "./trail/format.js";
-import { TrailReader } from "./trail/reader.js";
+import { TrailReader, type TrailRecord } from "./trail/reader.js";
 import { ChannelFold } from "./verify/channels.js";
 import { IntegrityFold, unreadableHeader } from "./verify/integrity.js";
 import { SignatureFold } from "./verify/signatures.js";
@@ -98,42 +98,114 @@ export async function verifyTrail(
     if (!isTrailsealError(e) || e.code === "IO") throw e;
     return unreadable(name, e, options.require);
   }
-  const { header } = reader;
-  const validator = options.validator ?? new ChainValidator();
-  const opened = await unlock(reader, options.keys ?? []);
-  const folds: Folds = {
-    channels: new ChannelFold(header, opened.ok ? opened.decoder : null),
-    stamps: new StampFold({
-      anchors: options.tsaAnchors ?? [],
-      untrusted: options.untrusted ?? [],
-      validator,
-      expected: header.policy.timestamping !== null,
-      policyOid: header.policy.policyOid,
-    }),
-    signatures: new SignatureFold({
-      anchors: options.anchors ?? [],
-      untrusted: options.untrusted ?? [],
-      validator,
-      expected: header.policy.signing,
-      timestamped: header.policy.timestamping !== null,
-    }),
-    integrity: new IntegrityFold(),
-  };
-  const failure = opened.ok ? await foldRecords(reader, folds, options.onVerified) : opened.error;
-  const integrity =
-    failure === null
-      ? folds.integrity.verdict(reader.end)
-      : folds.integrity.tampered(opened.ok ? folds.integrity.records : -1, failure);
-  const channels = opened.ok
-    ? {
-        downstream: folds.channels.verdict(opened.access.downstream),
-        upstream: folds.channels.verdict(opened.access.upstream),
+  const verification = await Verification.start(reader, options);
+  for await (const _ of verification.records()) void _;
+  return verification.verdict();
+}
+
+/**
+ * One trail's verification driven a record at a time, for a caller that does more with each
+ * record in the same pass (replay decrypts them): `records()` hands out each record once every
+ * fold has passed it, and `verdict()` is the verdict once they are read. `verifyTrail` is this,
+ * read to the end.
+ */
+export class Verification {
+  private failure: TrailsealError | null;
+
+  private constructor(
+    private readonly reader: TrailReader,
+    private readonly opened: Access,
+    private readonly folds: Folds,
+    private readonly options: VerifyOptions,
+  ) {
+    this.failure = opened.ok ? null : opened.error;
+  }
+
+  /**
+   * Starts on an opened reader; `options.keys` open the stanzas, as in `verifyTrail`. With
+   * `decodeFrames` false, frames are counted but not decoded: for a caller that decodes them
+   * itself (replay), so no frame is decoded twice.
+   */
+  static async start(
+    reader: TrailReader,
+    options: VerifyOptions = {},
+    decodeFrames = true,
+  ): Promise<Verification> {
+    const { header } = reader;
+    const validator = options.validator ?? new ChainValidator();
+    const opened = await unlock(reader, options.keys ?? []);
+    const folds: Folds = {
+      channels: new ChannelFold(header, opened.ok && decodeFrames ? opened.decoder : null),
+      stamps: new StampFold({
+        anchors: options.tsaAnchors ?? [],
+        untrusted: options.untrusted ?? [],
+        validator,
+        expected: header.policy.timestamping !== null,
+        policyOid: header.policy.policyOid,
+      }),
+      signatures: new SignatureFold({
+        anchors: options.anchors ?? [],
+        untrusted: options.untrusted ?? [],
+        validator,
+        expected: header.policy.signing,
+        timestamped: header.policy.timestamping !== null,
+      }),
+      integrity: new IntegrityFold(),
+    };
+    return new Verification(reader, opened, folds, options);
+  }
+
+  /**
+   * The one pass: every record into every fold, in order, and out once all passed it (a
+   * checkpoint also goes to `onVerified`). Stops at the first failure, which `fault` then holds
+   * (the record at fault is the next one); I/O failures of the source throw.
+   */
+  async *records(): AsyncGenerator<TrailRecord> {
+    if (!this.opened.ok) return;
+    const { folds } = this;
+    const { onVerified } = this.options;
+    try {
+      for await (const record of this.reader.records()) {
+        folds.channels.add(record);
+        const token = await folds.stamps.add(record);
+        await folds.signatures.add(record, token);
+        folds.integrity.add(record);
+        const checkpoint = folds.integrity.lastCheckpoint;
+        const signature = folds.signatures.latest();
+        if (record.type === "checkpoint" && onVerified && checkpoint !== null && signature !== null)
+          onVerified({ checkpoint, signature });
+        yield record;
       }
-    : { downstream: null, upstream: null };
-  return conclude(name, header, requirements(header, options), folds, integrity, {
-    ...channels,
-    warnings: opened.ok ? [...opened.warnings] : [],
-  });
+    } catch (e) {
+      if (!isTrailsealError(e) || e.code === "IO") throw e;
+      this.failure = e;
+    }
+  }
+
+  /** The failure that stopped the records (a bad stanza or key commitment: before the first). */
+  get fault(): TrailsealError | null {
+    return this.failure;
+  }
+
+  /** The verdict, once `records()` has been read to its end. */
+  verdict(): Verdict {
+    const { reader, opened, folds, failure } = this;
+    const integrity =
+      failure === null
+        ? folds.integrity.verdict(reader.end)
+        : folds.integrity.tampered(opened.ok ? folds.integrity.records : -1, failure);
+    const channels = opened.ok
+      ? {
+          downstream: folds.channels.verdict(opened.access.downstream),
+          upstream: folds.channels.verdict(opened.access.upstream),
+        }
+      : { downstream: null, upstream: null };
+    const { header } = reader;
+    return conclude(reader.name, header, requirements(header, this.options), folds, integrity, {
+      ...channels,
+      warnings: opened.ok ? [...opened.warnings] : [],
+    });
+  }
 }
 
 async function unlock(reader: TrailReader, keys: readonly StanzaKey[]): Promise<Access> {
@@ -145,33 +217,6 @@ async function unlock(reader: TrailReader, keys: readonly StanzaKey[]): Promise<
     // A bad stanza or key commitment is a tampered header.
     if (!isTrailsealError(e)) throw e;
     return { ok: false, error: e };
-  }
-}
-
-/**
- * The one pass: every record into every fold, in order. Returns the failure that stopped it (the
- * record at fault is the next one, `folds.integrity.records`), or null at the trail's end.
- */
-async function foldRecords(
-  reader: TrailReader,
-  folds: Folds,
-  onVerified: VerifyOptions["onVerified"],
-): Promise<TrailsealError | null> {
-  try {
-    for await (const record of reader.records()) {
-      folds.channels.add(record);
-      const token = await folds.stamps.add(record);
-      await folds.signatures.add(record, token);
-      folds.integrity.add(record);
-      const checkpoint = folds.integrity.lastCheckpoint;
-      const signature = folds.signatures.latest();
-      if (record.type === "checkpoint" && onVerified && checkpoint !== null && signature !== null)
-        onVerified({ checkpoint, signature });
-    }
-    return null;
-  } catch (e) {
-    if (!isTrailsealError(e) || e.code === "IO") throw e;
-    return e;
   }
 }
 

@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
-import { TrailsealError } from "../errors.js";
+import { TrailsealError, isTrailsealError } from "../errors.js";
 import type { Channel, SessionEvent, SessionMetadata } from "../events.js";
 import { writeAsciicastV2, writeAsciicastV3 } from "../replay/asciicast.js";
 import { writeJsonl } from "../replay/jsonl.js";
@@ -9,9 +9,16 @@ import { writeRaw } from "../replay/raw.js";
 import { writeScript } from "../replay/script.js";
 import { writeText } from "../replay/text.js";
 import type { OpenedKey } from "../keys.js";
-import { describeAlternatives, type ChannelAccess } from "../trail/open.js";
+import {
+  EventDecoder,
+  describeAlternatives,
+  unlockChannels,
+  type ChannelAccess,
+  type HandedEnvelope,
+} from "../trail/open.js";
 import { TrailReader, type TrailEnd } from "../trail/reader.js";
-import { verifyTrail, type SignatureVerdict } from "../verify.js";
+import type { SignatureVerdict } from "../verify.js";
+import { VerifiedReplay } from "../verify/replay.js";
 import { openTrail, type OpenedTrail } from "../trail/session.js";
 import type { Command } from "commander";
 import { collect, EXIT_FAILED, EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
@@ -66,60 +73,6 @@ function signaturesRefused(s: Exclude<SignatureVerdict, { state: "valid" }>): Tr
   });
 }
 
-/**
- * The verified prefix of a trail, from a first pass over it without keys: the number of records
- * to replay (all of them when complete), and what to say when it stops early. With `anchors`,
- * every checkpoint's signature must be valid and chain to one of them (and its timestamp, when
- * there is one, is used as verify uses it); without, only the chain and structure are checked.
- */
-async function verifiedPrefix(
-  path: string,
-  io: Io,
-  anchors: readonly Uint8Array[] | null,
-): Promise<{ upTo: number | undefined; notice: string | null; signed: boolean }> {
-  const name = inputName(path);
-  const progress = await Progress.forFile(io, `checking ${name}`, path);
-  const source = counted(await inputStream(path, io), progress);
-  if (anchors !== null) {
-    const v = await verifyTrail(source, name, { anchors, require: ["signature"] });
-    const i = v.integrity;
-    if (i.state === "tampered")
-      throw new TrailsealError(i.error.code, i.error.message, {
-        hint: FULL_VERDICT,
-        record: i.firstBadRecord,
-      });
-    if (v.signature.state !== "valid") throw signaturesRefused(v.signature);
-    if (i.state === "complete") return { upTo: undefined, notice: null, signed: true };
-    const last = i.lastCheckpoint;
-    return {
-      upTo: last === null ? 0 : last.records,
-      notice: truncationNotice(
-        name,
-        i.reason,
-        last === null ? null : { index: last.index, time: last.timeUs / 1e6 },
-        i.uncoveredFrames,
-      ),
-      signed: true,
-    };
-  }
-  const reader = await TrailReader.open(source, name);
-  for await (const _ of reader.records()) void _;
-  const end = reader.end;
-  const signed = reader.header.policy.signing;
-  if (end.state === "complete") return { upTo: undefined, notice: null, signed };
-  const last = end.lastCheckpoint;
-  return {
-    upTo: last === null ? 0 : last.statement.records,
-    notice: truncationNotice(
-      name,
-      end.reason,
-      last === null ? null : { index: last.statement.index, time: last.time / 1e6 },
-      end.uncoveredFrames,
-    ),
-    signed,
-  };
-}
-
 export async function run(argv: readonly string[], io: Io): Promise<number> {
   const cmd = replayCommand(io);
   const early = parseArgs(cmd, argv);
@@ -130,55 +83,221 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   return guard(io, async () => {
     const { speed, idle } = await checkFlags(flags, trailPath, io);
     loaded = await loadKeys(flags.key ?? [], passphrase(flags.passin, io), io, flags);
-    const { keys } = loaded;
-    const name = inputName(trailPath);
-    // Pass 1 (files only): find the verified prefix, so nothing unverified is shown by default.
-    const prefix =
-      trailPath === "-"
-        ? { upTo: undefined, truncated: false }
-        : await firstPass(flags, trailPath, name, io);
-    const { upTo } = prefix;
-    let { truncated } = prefix;
-
-    // No progress line while the terminal shows the session (playing, or output to it).
-    const toTerminal = flags.play === true || (flags.output === "-" && io.stdoutIsTTY);
-    const progress = toTerminal ? null : await Progress.forFile(io, `replaying ${name}`, trailPath);
     const handed = [];
     for (const file of flags.inner ?? [])
       handed.push({ der: await readInput(file, io), name: file });
-    const opened = await openTrail(
-      counted(await inputStream(trailPath, io), progress),
-      name,
-      keys,
-      handed,
-    ).catch((e: unknown) => {
+    // No progress line while the terminal shows the session (playing, or output to it).
+    const toTerminal = flags.play === true || (flags.output === "-" && io.stdoutIsTTY);
+    const progress = toTerminal
+      ? null
+      : await Progress.forFile(io, `replaying ${inputName(trailPath)}`, trailPath);
+    const ctx: Replay = { flags, io, trailPath, keys: loaded.keys, handed, progress, speed, idle };
+    return trailPath === "-" ? replayStream(ctx) : replayFile(ctx);
+  }).finally(() => loaded?.close());
+}
+
+/** What one replay run works with. */
+interface Replay {
+  readonly flags: ReplayFlags;
+  readonly io: Io;
+  readonly trailPath: string;
+  readonly keys: readonly OpenedKey[];
+  readonly handed: readonly HandedEnvelope[];
+  readonly progress: Progress | null;
+  readonly speed: number;
+  readonly idle: number | undefined;
+}
+
+/**
+ * A trail file, in one pass: verified as it is decrypted (src/verify/replay.ts). A file output is
+ * written aside and published only if the trail verifies; a terminal, a pipe or --play is given
+ * only what a verified checkpoint covers. With --ca every checkpoint must be validly signed.
+ */
+async function replayFile(ctx: Replay): Promise<number> {
+  const { flags, io, trailPath, keys } = ctx;
+  const name = inputName(trailPath);
+  const anchors = flags.ca === undefined ? null : await loadCertificates(flags.ca, io);
+  const source = counted(await inputStream(trailPath, io), ctx.progress);
+  const reader = await TrailReader.open(source, name).catch((e: unknown) => {
+    throw namingTrail(name, headerFault(e, anchors !== null));
+  });
+  if (anchors === null && reader.header.policy.signing) {
+    say(
+      io,
+      "notice",
+      `the checkpoint signatures of ${name} were not checked (only its chain); pass --ca FILE to check them, or run 'trailseal verify'`,
+    );
+  }
+  // What keeps the screen from being shown waits for the verdict: a fault of the trail leads.
+  let blocked: unknown = null;
+  let decoder: EventDecoder | null = null;
+  try {
+    const unlocked = await unlockChannels(reader.parsed, keys, ctx.handed).catch((e: unknown) => {
       throw namingTrail(name, e);
     });
-    const { access } = opened.unlocked;
-    for (const w of opened.unlocked.warnings) say(io, "warning", w);
-    refuseUnopened(access, keys, name, io);
-
-    const metadata = opened.reader.header.session;
-    const events: AsyncIterable<SessionEvent> = namedItems(
-      name,
-      opened.events(upTo === undefined ? {} : { upTo }),
-    );
+    for (const w of unlocked.warnings) say(io, "warning", w);
+    refuseUnopened(unlocked.access, keys, name, io);
+    decoder = new EventDecoder(reader.parsed, unlocked.keys);
+  } catch (e) {
+    blocked = e;
+  }
+  const holdBack = flags.play === true || (await streamsOut(flags.output, io));
+  const replay = await VerifiedReplay.start(
+    reader,
+    { anchors: anchors ?? [], require: ["signature"] },
+    decoder,
+    { holdBack, release: (p) => anchors === null || p.signature === "valid" },
+  );
+  let truncated: { upTo: number } | null = null;
+  const tail = flags.unverifiedTail === true;
+  async function* events(): AsyncGenerator<SessionEvent> {
+    yield* namedItems(name, replay.events());
+    truncated = concluded(replay, name, anchors !== null, blocked, io, tail);
+    // Held back only as far as a checkpoint covered; the rest is the unverified tail.
+    if (holdBack && tail) yield* namedItems(name, replay.rest());
+    const fault = replay.decodeFault;
+    if (fault !== null && (holdBack || truncated === null || tail)) throw namingTrail(name, fault);
+  }
+  try {
+    const metadata = reader.header.session;
+    // Shown as written: not even a format's header line before the first verified event.
+    const given = holdBack ? await primed(events()) : events();
     if (flags.play === true) {
-      // Stopped by Ctrl-C: the shell's convention for SIGINT, as when it comes during checking.
-      if (await playEvents(events, metadata, speed, idle, io)) return 130;
+      if (await playEvents(given, metadata, ctx.speed, ctx.idle, io)) return 130;
     } else {
-      await writeReplay(flags, metadata, events, io);
+      // A file written aside holds the uncovered tail: it is not published, the prefix is.
+      const whole = () => holdBack || truncated === null || tail;
+      if (!(await writeReplay(flags, metadata, given, io, whole)))
+        await replayPrefix(ctx, (truncated as { upTo: number } | null)!.upTo);
     }
-    // Pass 2 reads the trail again: from stdin it is the only pass, and a file may have been cut
-    // (or replaced) since pass 1. A stopped --play leaves the records unread: no end to report.
-    const end = upTo === undefined ? endOf(opened) : null;
-    if (!truncated && end?.state === "truncated") {
-      say(io, "warning", `${name} is truncated: ${end.reason}`);
-      truncated = true;
-    }
-    // A truncated trail fails the completeness check (as in verify), though its prefix is written.
-    return truncated ? EXIT_FAILED : EXIT_OK;
-  }).finally(() => loaded?.close());
+  } finally {
+    await replay.close();
+  }
+  // A truncated trail fails the completeness check (as in verify), though its prefix is written.
+  return truncated === null ? EXIT_OK : EXIT_FAILED;
+}
+
+/**
+ * The verdict of the pass, once the records are read: a tampered trail, a signature that does
+ * not verify (with --ca), a screen no key opens, each throws in that order; a truncated trail is
+ * said (and its verified prefix is what replay gives), and returned.
+ */
+function concluded(
+  replay: VerifiedReplay,
+  name: string,
+  anchored: boolean,
+  blocked: unknown,
+  io: Io,
+  tail: boolean,
+): { upTo: number } | null {
+  const v = replay.verification.verdict();
+  const i = v.integrity;
+  if (i.state === "tampered") {
+    // Without --ca, the reader's own error (as a chain check alone gives it).
+    const fault = anchored
+      ? new TrailsealError(i.error.code, i.error.message, {
+          hint: FULL_VERDICT,
+          record: i.firstBadRecord,
+        })
+      : replay.verification.fault;
+    throw namingTrail(name, fault);
+  }
+  if (anchored && v.signature.state !== "valid")
+    throw namingTrail(name, signaturesRefused(v.signature));
+  if (blocked !== null) throw blocked;
+  if (i.state === "complete") return null;
+  const last = i.lastCheckpoint;
+  say(
+    io,
+    "warning",
+    truncationNotice(
+      name,
+      i.reason,
+      last === null ? null : { index: last.index, time: last.timeUs / 1e6 },
+      i.uncoveredFrames,
+    ),
+  );
+  if (tail) say(io, "warning", "--unverified-tail: replaying the uncovered records too");
+  else say(io, "hint", "only the verified prefix is replayed; pass --unverified-tail for the rest");
+  return { upTo: last === null ? 0 : last.records };
+}
+
+/**
+ * A header that cannot be read. With --ca it is refused as verify's verdict would have it: a
+ * header cut short leaves nothing signed, any other fault is the header tampered.
+ */
+function headerFault(e: unknown, anchored: boolean): unknown {
+  if (!anchored || !isTrailsealError(e) || e.code === "IO") return e;
+  if (e.code === "TRUNCATED")
+    return signaturesRefused({ state: "not-signed", signed: 0, signers: [], error: null });
+  return new TrailsealError(e.code, e.message, { hint: FULL_VERDICT, record: -1 });
+}
+
+/**
+ * The verified prefix of a truncated trail written to a file: a second read, decrypting the
+ * records before `upTo` (the first pass wrote the uncovered tail too, and was not published).
+ */
+async function replayPrefix(ctx: Replay, upTo: number): Promise<void> {
+  const { flags, io, trailPath } = ctx;
+  const name = inputName(trailPath);
+  const opened = await openTrail(
+    await inputStream(trailPath, io),
+    name,
+    ctx.keys,
+    ctx.handed,
+  ).catch((e: unknown) => {
+    throw namingTrail(name, e);
+  });
+  const metadata = opened.reader.header.session;
+  await writeReplay(flags, metadata, namedItems(name, opened.events({ upTo })), io);
+}
+
+/**
+ * Stdin, in one pass without holding back: what is read is shown, and truncation is found (and
+ * said) at the end.
+ */
+async function replayStream(ctx: Replay): Promise<number> {
+  const { flags, io, trailPath, keys } = ctx;
+  const name = inputName(trailPath);
+  const opened = await openTrail(
+    counted(await inputStream(trailPath, io), ctx.progress),
+    name,
+    keys,
+    ctx.handed,
+  ).catch((e: unknown) => {
+    throw namingTrail(name, e);
+  });
+  for (const w of opened.unlocked.warnings) say(io, "warning", w);
+  refuseUnopened(opened.unlocked.access, keys, name, io);
+  const metadata = opened.reader.header.session;
+  const events = namedItems(name, opened.events());
+  if (flags.play === true) {
+    // Stopped by Ctrl-C: the shell's convention for SIGINT. The records are left unread then.
+    if (await playEvents(events, metadata, ctx.speed, ctx.idle, io)) return 130;
+  } else {
+    await writeReplay(flags, metadata, events, io);
+  }
+  const end = endOf(opened);
+  if (end?.state !== "truncated") return EXIT_OK;
+  say(io, "warning", `${name} is truncated: ${end.reason}`);
+  return EXIT_FAILED;
+}
+
+/** The events, once the first is there (or they ended): what they are is known before output. */
+async function primed<T>(items: AsyncGenerator<T>): Promise<AsyncGenerator<T>> {
+  const first = await items.next();
+  return (async function* () {
+    if (first.done === true) return;
+    yield first.value;
+    yield* items;
+  })();
+}
+
+/** Whether the output is shown as it is written (stdout, a device or a pipe), not a file set aside. */
+async function streamsOut(output: string, io: Io): Promise<boolean> {
+  if (output === "-") return true;
+  const info = await stat(resolve(io.cwd, output)).catch(() => null);
+  return info !== null && !info.isFile() && !info.isDirectory();
 }
 
 /** The replay command and its flags. */
@@ -236,6 +355,8 @@ Examples:
 Formats: asciicast (v2, plays in 'asciinema play'), asciicast-v3, raw (the downstream bytes
 exactly as recorded), jsonl (one event per line), script (typescript + timing for scriptreplay).
 Keystrokes (upstream) appear only when a key opens the upstream channel.
+A trail file is read once, verified as it is decrypted: an output file is published only if the
+trail verifies; stdout and --play show a part only once a verified checkpoint covers it.
 Exit status: 0 replayed, 1 no key opens the screen (downstream), or the trail is tampered, or it
 is truncated (its verified prefix is still written), 2 usage or I/O, 130 --play stopped with
 Ctrl-C.`,
@@ -279,39 +400,6 @@ async function checkFlags(
     }
   }
   return { speed, idle };
-}
-
-/** Pass 1: the verified prefix of a trail file (upTo: where replay stops), with its notices. */
-async function firstPass(
-  flags: ReplayFlags,
-  trailPath: string,
-  name: string,
-  io: Io,
-): Promise<{ upTo: number | undefined; truncated: boolean }> {
-  let upTo: number | undefined;
-  let truncated = false;
-  const anchors = flags.ca === undefined ? null : await loadCertificates(flags.ca, io);
-  const prefix = await verifiedPrefix(trailPath, io, anchors).catch((e: unknown) => {
-    throw namingTrail(name, e);
-  });
-  if (anchors === null && prefix.signed) {
-    say(
-      io,
-      "notice",
-      `the checkpoint signatures of ${name} were not checked (only its chain); pass --ca FILE to check them, or run 'trailseal verify'`,
-    );
-  }
-  if (prefix.notice !== null) {
-    truncated = true;
-    say(io, "warning", prefix.notice);
-    if (flags.unverifiedTail === true)
-      say(io, "warning", "--unverified-tail: replaying the uncovered records too");
-    else {
-      upTo = prefix.upTo;
-      say(io, "hint", "only the verified prefix is replayed; pass --unverified-tail for the rest");
-    }
-  }
-  return { upTo, truncated };
 }
 
 /** Throws NO_MATCHING_KEY when no key opens the screen; notes hidden keystrokes. */
@@ -386,13 +474,17 @@ async function playEvents(
   return controller.signal.aborted;
 }
 
-/** Writes the events in the chosen format to the output file(s), 0600, all or nothing. */
+/**
+ * Writes the events in the chosen format to the output file(s), 0600, all or nothing: published
+ * only when `publish()` says so once the events are written (false: removed, and false returned).
+ */
 async function writeReplay(
   flags: ReplayFlags,
   metadata: SessionMetadata,
   events: AsyncIterable<SessionEvent>,
   io: Io,
-): Promise<void> {
+  publish: () => boolean = () => true,
+): Promise<boolean> {
   // Decrypted screens and keystrokes: readable by the owner only (0600), as a private key is.
   const privately = { force: flags.force === true, mode: 0o600 };
   const out = await OutputFile.create(flags.output, io, privately);
@@ -421,8 +513,14 @@ async function writeReplay(
         await writeText(metadata, events, out.write);
         break;
     }
+    if (!publish()) {
+      await out.abort();
+      await timing?.abort();
+      return false;
+    }
     await out.commit();
     await timing?.commit();
+    return true;
   } catch (e) {
     await out.abort();
     await timing?.abort();

@@ -215,6 +215,12 @@ export function describeAlternatives(access: ChannelAccess): string[] {
   });
 }
 
+/** What decoding a frame needs of it: its clear fields and its bytes as stored. */
+export type FrameBytes = Pick<
+  FrameRecord,
+  "channel" | "seq" | "time" | "last" | "continued" | "prefix" | "body"
+>;
+
 /** Largest event a decoder joins from continued frames; longer runs are passed on in pieces. */
 export const MAX_JOINED_EVENT = 16 * 1024 * 1024;
 
@@ -251,7 +257,11 @@ export class EventDecoder {
 
   /** The events a record yields (none for checkpoints, stamps and hidden frames). */
   decode(record: TrailRecord): SessionEvent[] {
-    if (record.type !== "frame") return [];
+    return record.type === "frame" ? this.decodeFrame(record) : [];
+  }
+
+  /** The events a frame yields, from its bytes as stored (a frame record, or one held back). */
+  decodeFrame(record: FrameBytes): SessionEvent[] {
     const { channel } = record;
     if (!this.readable(channel)) {
       this.hidden[channel]++;
@@ -319,7 +329,7 @@ export class EventDecoder {
     }
   }
 
-  private plaintext(record: FrameRecord): Uint8Array {
+  private plaintext(record: FrameBytes): Uint8Array {
     const opener = this.openers[record.channel];
     if (opener === undefined) return record.body;
     return opener.open(

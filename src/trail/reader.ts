@@ -30,6 +30,7 @@ import {
   parseHeaderJson,
   recordDigest,
   type CheckpointStatement,
+  type RecordPrefix,
   type StampBody,
   type TrailAnnex,
   type TrailHeader,
@@ -121,16 +122,7 @@ export async function readHeader(src: ByteSource, name: string): Promise<ParsedH
       `${name}: unsupported trail format version ${version}`,
     );
   }
-  const sealedLength = view.getUint32(10);
-  if (sealedLength > MAX_HEADER_BYTES) {
-    throw new TrailsealError(
-      "HEADER_INVALID",
-      `${name}: header length ${sealedLength} exceeds the limit`,
-    );
-  }
-  const json = await src.read(sealedLength);
-  if (json.byteLength < sealedLength)
-    throw new TrailsealError("TRUNCATED", `${name}: header is cut short`);
+  const json = await readPart(src, view.getUint32(10), `${name}: header`);
   const header = parseHeaderJson(json, name);
   const annexLengthBytes = await src.read(4);
   if (annexLengthBytes.byteLength < 4)
@@ -138,15 +130,7 @@ export async function readHeader(src: ByteSource, name: string): Promise<ParsedH
   const annexLength = new DataView(annexLengthBytes.buffer, annexLengthBytes.byteOffset).getUint32(
     0,
   );
-  if (annexLength > MAX_HEADER_BYTES) {
-    throw new TrailsealError(
-      "HEADER_INVALID",
-      `${name}: annex length ${annexLength} exceeds the limit`,
-    );
-  }
-  const annexJson = await src.read(annexLength);
-  if (annexJson.byteLength < annexLength)
-    throw new TrailsealError("TRUNCATED", `${name}: annex is cut short`);
+  const annexJson = await readPart(src, annexLength, `${name}: annex`);
   const annex = parseAnnexJson(annexJson, name);
   const sealed = concat(fixed, json);
   const annexBytes = concat(annexLengthBytes, annexJson);
@@ -161,10 +145,48 @@ export async function readHeader(src: ByteSource, name: string): Promise<ParsedH
   };
 }
 
+/** The header's or the annex's JSON: `length` bytes, within the limit, all there. */
+async function readPart(src: ByteSource, length: number, what: string): Promise<Uint8Array> {
+  if (length > MAX_HEADER_BYTES)
+    throw new TrailsealError("HEADER_INVALID", `${what} length ${length} exceeds the limit`);
+  const bytes = await src.read(length);
+  if (bytes.byteLength < length) throw new TrailsealError("TRUNCATED", `${what} is cut short`);
+  return bytes;
+}
+
 const CHANNEL_BY_CODE: readonly Channel[] = ["downstream", "upstream"];
 
 /** Checkpoints that may await their stamp at once (see the stamp rules in docs/FORMAT.md). */
 export const MAX_AWAITING_STAMPS = 1024;
+
+/** A record as read, before the checks that need what came before it. */
+interface Framed {
+  readonly kind: "record";
+  readonly offset: number;
+  readonly prefix: Uint8Array;
+  readonly p: RecordPrefix;
+  readonly body: Uint8Array;
+}
+
+/** What the source holds next: a record, the clean end, or a record cut short. */
+type Next = Framed | { readonly kind: "eof" } | { readonly kind: "cut"; readonly reason: string };
+
+/** Everything the checks carry from one record to the next. */
+interface ReadState {
+  head: Uint8Array;
+  seq: number;
+  lastTime: number;
+  checkpoints: number;
+  lastCheckpoint: CheckpointRecord | null;
+  uncoveredFrames: number;
+  final: CheckpointRecord | null;
+  readonly channelEnded: Record<Channel, boolean>;
+  /**
+   * Checkpoints awaiting their stamp (timestamped trails only; dropped once stamped, so memory
+   * stays bounded by the stamps in flight, not by the length of the trail).
+   */
+  readonly awaitingStamp: Map<number, CheckpointRecord>;
+}
 
 /**
  * Reads a trail: `header` is parsed on `open`, then `records()` yields every record after its
@@ -197,258 +219,278 @@ export class TrailReader {
   }
 
   async *records(): AsyncGenerator<TrailRecord> {
-    const { header, start } = this.parsed;
-    const interval = header.policy.interval * 1_000_000;
-    let head = start;
-    let seq = 0;
-    let lastTime = 0;
-    let checkpoints = 0;
-    let lastCheckpoint: CheckpointRecord | null = null;
-    let uncoveredFrames = 0;
-    let final: CheckpointRecord | null = null;
-    const channelEnded: Record<Channel, boolean> = { downstream: false, upstream: false };
-    // Checkpoints awaiting their stamp (timestamped trails only; dropped once stamped, so memory
-    // stays bounded by the stamps in flight, not by the length of the trail).
-    const awaitingStamp = new Map<number, CheckpointRecord>();
+    const state: ReadState = {
+      head: this.parsed.start,
+      seq: 0,
+      lastTime: 0,
+      checkpoints: 0,
+      lastCheckpoint: null,
+      uncoveredFrames: 0,
+      final: null,
+      channelEnded: { downstream: false, upstream: false },
+      awaitingStamp: new Map(),
+    };
     try {
       for (;;) {
-        const offset = this.src.offset;
-        const prefix = await this.src.read(RECORD_PREFIX_BYTES);
-        if (prefix.byteLength === 0) break;
-        if (prefix.byteLength < RECORD_PREFIX_BYTES) {
-          this.endState = {
-            state: "truncated",
-            records: seq,
-            lastCheckpoint,
-            uncoveredFrames,
-            reason: `record ${seq} is cut short at byte ${offset + prefix.byteLength}`,
-          };
+        const next = await frame(this.src, state.seq);
+        if (next.kind !== "record") {
+          this.endState = endOf(state, next.kind === "cut" ? next.reason : null);
           return;
         }
-        const p = decodeRecordPrefix(prefix, offset);
-        if (p.seq !== seq) {
-          throw new TrailsealError(
-            "SEQUENCE_INVALID",
-            `record at byte ${offset} has sequence number ${p.seq} where ${seq} was expected`,
-            { hint: p.seq > seq ? "a record was removed" : "a record was duplicated or reordered" },
-          );
-        }
-        if (p.length > MAX_RECORD_BODY) {
-          throw new TrailsealError(
-            "RECORD_INVALID",
-            `record ${seq}: body length ${p.length} exceeds the limit`,
-          );
-        }
-        const body = await this.src.read(p.length);
-        if (body.byteLength < p.length) {
-          this.endState = {
-            state: "truncated",
-            records: seq,
-            lastCheckpoint,
-            uncoveredFrames,
-            reason: `record ${seq} is cut short at byte ${offset + RECORD_PREFIX_BYTES + body.byteLength}`,
-          };
-          return;
-        }
-        if (p.time < lastTime) {
-          throw new TrailsealError(
-            "SEQUENCE_INVALID",
-            `record ${seq}: time ${p.time / 1e6}s goes back before ${lastTime / 1e6}s`,
-          );
-        }
-        const before = head;
-        head = extendChain(head, recordDigest(prefix, body));
-        const base = { seq, time: p.time, offset, prefix, body, head };
-        if (final !== null && (p.kind !== RecordKind.stamp || p.time !== final.time)) {
-          // No checkpoint covers what follows the final one, so only stamps (which authenticate
-          // themselves) may, and their clear time is pinned to the final checkpoint's.
-          throw new TrailsealError(
-            "RECORD_INVALID",
-            `record ${seq} follows the final checkpoint (record ${final.seq}); only stamps at its time may`,
-          );
-        }
-        switch (p.kind) {
-          case RecordKind.frame: {
-            const channel = CHANNEL_BY_CODE[p.channel];
-            if (channel === undefined || (p.flags & ~(FLAG_LAST | FLAG_CONTINUED)) !== 0) {
-              throw new TrailsealError(
-                "RECORD_INVALID",
-                `record ${seq}: bad frame channel or flags`,
-              );
-            }
-            if (channelEnded[channel]) {
-              throw new TrailsealError(
-                "RECORD_INVALID",
-                `record ${seq}: ${channel} frame after that channel's last frame`,
-              );
-            }
-            const last = (p.flags & FLAG_LAST) !== 0;
-            if (last && (p.flags & FLAG_CONTINUED) !== 0) {
-              throw new TrailsealError(
-                "RECORD_INVALID",
-                `record ${seq}: a last frame cannot be continued`,
-              );
-            }
-            const limit =
-              MAX_FRAME_PLAINTEXT + (header.channels[channel].encrypted ? TAG_BYTES : 0);
-            if (p.length > limit) {
-              throw new TrailsealError(
-                "RECORD_INVALID",
-                `record ${seq}: ${channel} frame of ${p.length} bytes exceeds the ${limit}-byte limit`,
-              );
-            }
-            if (last) channelEnded[channel] = true;
-            // A frame past a checkpoint boundary means the checkpoint that was due is missing.
-            const due = (checkpoints + 1) * interval;
-            if (p.time >= due) {
-              throw new TrailsealError(
-                "CHECKPOINT_MISSING",
-                `record ${seq} at ${p.time / 1e6}s: no checkpoint ${checkpoints + 1} at ${due / 1e6}s before it`,
-              );
-            }
-            lastTime = p.time;
-            seq++;
-            uncoveredFrames++;
-            yield {
-              ...base,
-              type: "frame",
-              channel,
-              last,
-              continued: (p.flags & FLAG_CONTINUED) !== 0,
-            };
-            break;
-          }
-          case RecordKind.checkpoint: {
-            if (p.channel !== NO_CHANNEL || (p.flags & ~FLAG_FINAL) !== 0) {
-              throw new TrailsealError(
-                "RECORD_INVALID",
-                `record ${seq}: bad checkpoint channel or flags`,
-              );
-            }
-            const isFinal = (p.flags & FLAG_FINAL) !== 0;
-            const { content, signature } = decodeCheckpointBody(body, seq);
-            const index = checkpoints + 1;
-            if (isFinal && p.time >= index * interval) {
-              throw new TrailsealError(
-                "CHECKPOINT_MISSING",
-                `record ${seq} (final checkpoint) at ${p.time / 1e6}s: no checkpoint ${index} at ${(index * interval) / 1e6}s before it`,
-              );
-            }
-            if (!isFinal && p.time !== index * interval) {
-              throw new TrailsealError(
-                "CHECKPOINT_INVALID",
-                `record ${seq}: checkpoint ${index} is at ${p.time / 1e6}s, not at ${(index * interval) / 1e6}s`,
-              );
-            }
-            if (isFinal && !(channelEnded.downstream && channelEnded.upstream)) {
-              throw new TrailsealError(
-                "RECORD_INVALID",
-                `record ${seq}: final checkpoint before the last frame of ${channelEnded.downstream ? "upstream" : "downstream"}`,
-              );
-            }
-            const statement: CheckpointStatement = {
-              trail: header.trail,
-              index,
-              time: p.time,
-              records: seq,
-              head: toHex(before),
-              previous: lastCheckpoint === null ? null : lastCheckpoint.seq,
-              final: isFinal,
-            };
-            if (!equal(content, checkpointContent(statement))) {
-              const stated = /^head: ([0-9a-f]{64})$/m.exec(Buffer.from(content).toString("utf8"));
-              if (stated !== null && stated[1] !== statement.head) {
-                throw new TrailsealError(
-                  "CHAIN_BROKEN",
-                  `record ${seq}: checkpoint ${index} covers chain head ${stated[1]!}, but records 0-${seq - 1} hash to ${statement.head}`,
-                  { hint: "a record before this checkpoint was altered, inserted or removed" },
-                );
-              }
-              throw new TrailsealError(
-                "CHECKPOINT_INVALID",
-                `record ${seq}: checkpoint ${index} does not state what it covers (trail, index, time, records or previous differ)`,
-              );
-            }
-            if (header.policy.signing && signature.byteLength === 0) {
-              throw new TrailsealError(
-                "CHECKPOINT_INVALID",
-                `record ${seq}: checkpoint ${index} is not signed`,
-              );
-            }
-            const record: CheckpointRecord = {
-              ...base,
-              type: "checkpoint",
-              statement,
-              content,
-              signature,
-            };
-            checkpoints = index;
-            lastCheckpoint = record;
-            uncoveredFrames = 0;
-            if (header.policy.timestamping !== null) {
-              // Stamps follow their checkpoints closely (a TSA times out in seconds, checkpoints
-              // come every 10 s or more): a pile of unstamped ones is a crafted trail, and a
-              // reader must not hold it in memory.
-              if (awaitingStamp.size >= MAX_AWAITING_STAMPS) {
-                throw new TrailsealError(
-                  "RECORD_INVALID",
-                  `record ${seq}: more than ${MAX_AWAITING_STAMPS} checkpoints await a stamp`,
-                );
-              }
-              awaitingStamp.set(seq, record);
-            }
-            if (isFinal) final = record;
-            lastTime = p.time;
-            seq++;
-            yield record;
-            break;
-          }
-          case RecordKind.stamp: {
-            if (p.channel !== NO_CHANNEL || p.flags !== 0) {
-              throw new TrailsealError(
-                "RECORD_INVALID",
-                `record ${seq}: bad stamp channel or flags`,
-              );
-            }
-            const stamp = decodeStampBody(body, seq);
-            if (header.policy.timestamping === null) {
-              throw new TrailsealError(
-                "RECORD_INVALID",
-                `record ${seq}: stamp in a trail without timestamping`,
-              );
-            }
-            const target = awaitingStamp.get(stamp.checkpoint);
-            if (target === undefined) {
-              throw new TrailsealError(
-                "RECORD_INVALID",
-                `record ${seq}: stamp for record ${stamp.checkpoint}, which is not a checkpoint before it awaiting a stamp (a second stamp, or no checkpoint)`,
-              );
-            }
-            awaitingStamp.delete(stamp.checkpoint);
-            lastTime = p.time;
-            seq++;
-            yield { ...base, type: "stamp", stamp, target };
-            break;
-          }
-          default:
-            throw new TrailsealError(
-              "RECORD_INVALID",
-              `record ${seq}: unknown record kind ${p.kind}`,
-            );
-        }
+        yield checkRecord(this.parsed.header, state, next);
       }
-      this.endState =
-        final !== null
-          ? { state: "complete", records: seq, final }
-          : {
-              state: "truncated",
-              records: seq,
-              lastCheckpoint,
-              uncoveredFrames,
-              reason: "the trail has no final checkpoint",
-            };
     } finally {
       if (this.endState === null) await this.src.close();
     }
   }
+}
+
+/** Reads the next record's prefix and body, with the checks that need only its number. */
+async function frame(src: ByteSource, seq: number): Promise<Next> {
+  const offset = src.offset;
+  const prefix = await src.read(RECORD_PREFIX_BYTES);
+  if (prefix.byteLength === 0) return { kind: "eof" };
+  if (prefix.byteLength < RECORD_PREFIX_BYTES)
+    return { kind: "cut", reason: cutShort(seq, offset + prefix.byteLength) };
+  const p = decodeRecordPrefix(prefix, offset);
+  if (p.seq !== seq) {
+    throw new TrailsealError(
+      "SEQUENCE_INVALID",
+      `record at byte ${offset} has sequence number ${p.seq} where ${seq} was expected`,
+      { hint: p.seq > seq ? "a record was removed" : "a record was duplicated or reordered" },
+    );
+  }
+  if (p.length > MAX_RECORD_BODY)
+    throw new TrailsealError(
+      "RECORD_INVALID",
+      `record ${seq}: body length ${p.length} exceeds the limit`,
+    );
+  const body = await src.read(p.length);
+  if (body.byteLength < p.length)
+    return { kind: "cut", reason: cutShort(seq, offset + RECORD_PREFIX_BYTES + body.byteLength) };
+  return { kind: "record", offset, prefix, p, body };
+}
+
+function cutShort(seq: number, at: number): string {
+  return `record ${seq} is cut short at byte ${at}`;
+}
+
+/** How the trail ended: complete with its final checkpoint, or truncated (and why). */
+function endOf(state: ReadState, cut: string | null): TrailEnd {
+  const { seq: records, final, lastCheckpoint, uncoveredFrames } = state;
+  if (cut === null && final !== null) return { state: "complete", records, final };
+  const reason = cut ?? "the trail has no final checkpoint";
+  return { state: "truncated", records, lastCheckpoint, uncoveredFrames, reason };
+}
+
+/** The checks of one record in its place, then the chain extended over it: the record. */
+function checkRecord(header: TrailHeader, state: ReadState, framed: Framed): TrailRecord {
+  const { p, offset, prefix, body } = framed;
+  const seq = state.seq;
+  if (p.time < state.lastTime) {
+    throw new TrailsealError(
+      "SEQUENCE_INVALID",
+      `record ${seq}: time ${p.time / 1e6}s goes back before ${state.lastTime / 1e6}s`,
+    );
+  }
+  const before = state.head;
+  state.head = extendChain(before, recordDigest(prefix, body));
+  const base: RecordBase = { seq, time: p.time, offset, prefix, body, head: state.head };
+  const final = state.final;
+  if (final !== null && (p.kind !== RecordKind.stamp || p.time !== final.time)) {
+    // No checkpoint covers what follows the final one, so only stamps (which authenticate
+    // themselves) may, and their clear time is pinned to the final checkpoint's.
+    throw new TrailsealError(
+      "RECORD_INVALID",
+      `record ${seq} follows the final checkpoint (record ${final.seq}); only stamps at its time may`,
+    );
+  }
+  let record: TrailRecord;
+  switch (p.kind) {
+    case RecordKind.frame:
+      record = checkFrame(header, state, p, base);
+      break;
+    case RecordKind.checkpoint:
+      record = checkCheckpoint(header, state, p, base, before);
+      break;
+    case RecordKind.stamp:
+      record = checkStamp(header, state, p, base);
+      break;
+    default:
+      throw new TrailsealError("RECORD_INVALID", `record ${seq}: unknown record kind ${p.kind}`);
+  }
+  state.lastTime = p.time;
+  state.seq++;
+  return record;
+}
+
+/** A frame: a known channel still open, its flags, its size, and no checkpoint overdue. */
+function checkFrame(
+  header: TrailHeader,
+  state: ReadState,
+  p: RecordPrefix,
+  base: RecordBase,
+): FrameRecord {
+  const { seq } = base;
+  const channel = CHANNEL_BY_CODE[p.channel];
+  if (channel === undefined || (p.flags & ~(FLAG_LAST | FLAG_CONTINUED)) !== 0)
+    throw new TrailsealError("RECORD_INVALID", `record ${seq}: bad frame channel or flags`);
+  if (state.channelEnded[channel]) {
+    throw new TrailsealError(
+      "RECORD_INVALID",
+      `record ${seq}: ${channel} frame after that channel's last frame`,
+    );
+  }
+  const last = (p.flags & FLAG_LAST) !== 0;
+  const continued = (p.flags & FLAG_CONTINUED) !== 0;
+  if (last && continued)
+    throw new TrailsealError("RECORD_INVALID", `record ${seq}: a last frame cannot be continued`);
+  const limit = MAX_FRAME_PLAINTEXT + (header.channels[channel].encrypted ? TAG_BYTES : 0);
+  if (p.length > limit) {
+    throw new TrailsealError(
+      "RECORD_INVALID",
+      `record ${seq}: ${channel} frame of ${p.length} bytes exceeds the ${limit}-byte limit`,
+    );
+  }
+  if (last) state.channelEnded[channel] = true;
+  // A frame past a checkpoint boundary means the checkpoint that was due is missing.
+  const due = (state.checkpoints + 1) * header.policy.interval * 1_000_000;
+  if (p.time >= due) {
+    throw new TrailsealError(
+      "CHECKPOINT_MISSING",
+      `record ${seq} at ${p.time / 1e6}s: no checkpoint ${state.checkpoints + 1} at ${due / 1e6}s before it`,
+    );
+  }
+  state.uncoveredFrames++;
+  return { ...base, type: "frame", channel, last, continued };
+}
+
+/** A checkpoint: in its place in time, stating exactly what it covers (chain head `before`). */
+function checkCheckpoint(
+  header: TrailHeader,
+  state: ReadState,
+  p: RecordPrefix,
+  base: RecordBase,
+  before: Uint8Array,
+): CheckpointRecord {
+  const { seq } = base;
+  if (p.channel !== NO_CHANNEL || (p.flags & ~FLAG_FINAL) !== 0)
+    throw new TrailsealError("RECORD_INVALID", `record ${seq}: bad checkpoint channel or flags`);
+  const isFinal = (p.flags & FLAG_FINAL) !== 0;
+  const { content, signature } = decodeCheckpointBody(base.body, seq);
+  const index = state.checkpoints + 1;
+  checkCheckpointPlace(header, state, p.time, isFinal, seq);
+  const statement: CheckpointStatement = {
+    trail: header.trail,
+    index,
+    time: p.time,
+    records: seq,
+    head: toHex(before),
+    previous: state.lastCheckpoint === null ? null : state.lastCheckpoint.seq,
+    final: isFinal,
+  };
+  if (!equal(content, checkpointContent(statement))) throw misstated(content, statement, seq);
+  if (header.policy.signing && signature.byteLength === 0) {
+    throw new TrailsealError(
+      "CHECKPOINT_INVALID",
+      `record ${seq}: checkpoint ${index} is not signed`,
+    );
+  }
+  const record: CheckpointRecord = { ...base, type: "checkpoint", statement, content, signature };
+  state.checkpoints = index;
+  state.lastCheckpoint = record;
+  state.uncoveredFrames = 0;
+  if (header.policy.timestamping !== null) {
+    // Stamps follow their checkpoints closely (a TSA times out in seconds, checkpoints come
+    // every 10 s or more): a pile of unstamped ones is a crafted trail, and a reader must not
+    // hold it in memory.
+    if (state.awaitingStamp.size >= MAX_AWAITING_STAMPS) {
+      throw new TrailsealError(
+        "RECORD_INVALID",
+        `record ${seq}: more than ${MAX_AWAITING_STAMPS} checkpoints await a stamp`,
+      );
+    }
+    state.awaitingStamp.set(seq, record);
+  }
+  if (isFinal) state.final = record;
+  return record;
+}
+
+/** A checkpoint at its interval's end (or, the final one, before it), after every last frame. */
+function checkCheckpointPlace(
+  header: TrailHeader,
+  state: ReadState,
+  time: number,
+  isFinal: boolean,
+  seq: number,
+): void {
+  const index = state.checkpoints + 1;
+  const due = index * header.policy.interval * 1_000_000;
+  if (isFinal && time >= due) {
+    throw new TrailsealError(
+      "CHECKPOINT_MISSING",
+      `record ${seq} (final checkpoint) at ${time / 1e6}s: no checkpoint ${index} at ${due / 1e6}s before it`,
+    );
+  }
+  if (!isFinal && time !== due) {
+    throw new TrailsealError(
+      "CHECKPOINT_INVALID",
+      `record ${seq}: checkpoint ${index} is at ${time / 1e6}s, not at ${due / 1e6}s`,
+    );
+  }
+  const { downstream, upstream } = state.channelEnded;
+  if (isFinal && !(downstream && upstream)) {
+    throw new TrailsealError(
+      "RECORD_INVALID",
+      `record ${seq}: final checkpoint before the last frame of ${downstream ? "upstream" : "downstream"}`,
+    );
+  }
+}
+
+/** Why a checkpoint's content differs from what it must state: the chain head, or the rest. */
+function misstated(
+  content: Uint8Array,
+  statement: CheckpointStatement,
+  seq: number,
+): TrailsealError {
+  const stated = /^head: ([0-9a-f]{64})$/m.exec(Buffer.from(content).toString("utf8"));
+  if (stated !== null && stated[1] !== statement.head) {
+    return new TrailsealError(
+      "CHAIN_BROKEN",
+      `record ${seq}: checkpoint ${statement.index} covers chain head ${stated[1]!}, but records 0-${seq - 1} hash to ${statement.head}`,
+      { hint: "a record before this checkpoint was altered, inserted or removed" },
+    );
+  }
+  return new TrailsealError(
+    "CHECKPOINT_INVALID",
+    `record ${seq}: checkpoint ${statement.index} does not state what it covers (trail, index, time, records or previous differ)`,
+  );
+}
+
+/** A stamp: in a timestamped trail, for a checkpoint before it that awaits one. */
+function checkStamp(
+  header: TrailHeader,
+  state: ReadState,
+  p: RecordPrefix,
+  base: RecordBase,
+): StampRecord {
+  const { seq } = base;
+  if (p.channel !== NO_CHANNEL || p.flags !== 0)
+    throw new TrailsealError("RECORD_INVALID", `record ${seq}: bad stamp channel or flags`);
+  const stamp = decodeStampBody(base.body, seq);
+  if (header.policy.timestamping === null) {
+    throw new TrailsealError(
+      "RECORD_INVALID",
+      `record ${seq}: stamp in a trail without timestamping`,
+    );
+  }
+  const target = state.awaitingStamp.get(stamp.checkpoint);
+  if (target === undefined) {
+    throw new TrailsealError(
+      "RECORD_INVALID",
+      `record ${seq}: stamp for record ${stamp.checkpoint}, which is not a checkpoint before it awaiting a stamp (a second stamp, or no checkpoint)`,
+    );
+  }
+  state.awaitingStamp.delete(stamp.checkpoint);
+  return { ...base, type: "stamp", stamp, target };
 }

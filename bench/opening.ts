@@ -1,0 +1,200 @@
+/**
+ * Opening a trail sealed under the full policy of issue 9 (four-eyes downstream, a separate
+ * upstream key, signed, local timestamps): `replay --format raw` with both four-eyes keys beside
+ * `age -d` of the same input, and `verify` (no key) beside `openssl dgst -sha256` of the same
+ * trail file, tools taking turns within each repeat. Part of the throughput section: it runs on
+ * its input file.
+ */
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import {
+  CLI,
+  CommandFailed,
+  maxOrNull,
+  mbPerSecond,
+  measure,
+  median,
+  REPO,
+  sameFile,
+  setup,
+  type Measured,
+} from "./lib.js";
+
+const cert = (n: string) => join(REPO, "testdata", "certs", `${n}.crt`);
+const key = (n: string) => join(REPO, "testdata", "certs", `${n}.key`);
+
+export interface OpenFigure {
+  label: string;
+  seconds: number;
+  /** Input MB (replay, age) or trail MB (verify, dgst) per second. */
+  mbps: number;
+  maxRssKiB: number | null;
+  runs: number[];
+}
+
+export interface OpeningResult {
+  trailBytes: number;
+  replay: OpenFigure;
+  /** null when age is not installed. */
+  age: OpenFigure | null;
+  verify: OpenFigure;
+  dgst: OpenFigure;
+}
+
+interface Step {
+  label: string;
+  bytes: number;
+  run: (rssFile: string) => Promise<Measured>;
+}
+
+/**
+ * Seals `input` under the full policy (not timed), then times the four openings. `ageIdentity`
+ * is the identity file the throughput section made (null without age).
+ */
+export async function benchOpening(
+  dir: string,
+  input: string,
+  inputBytes: number,
+  repeats: number,
+  ageIdentity: string | null,
+  log: (s: string) => void,
+): Promise<OpeningResult> {
+  const home = join(dir, "full-home");
+  const trail = join(dir, "full.trail");
+  const aged = join(dir, "full.age");
+  const out = join(dir, "full.out");
+  const rssFile = join(dir, "rss-opening.txt");
+  const node = (args: string[]) => setup(process.execPath, [CLI, ...args]);
+  node(["init", "--home", home]);
+  const policy = join(dir, "policy-full.json");
+  node([
+    "policy",
+    "create",
+    "--name",
+    "full",
+    "--encrypt",
+    `${cert("rsa2048-a")},${cert("rsa2048-b")}`,
+    "--upstream",
+    cert("rsa2048-c"),
+    "--sign-identity",
+    "signer",
+    "--timestamp",
+    "local",
+    "-o",
+    policy,
+  ]);
+  log("sealing the full-policy trail for replay and verify");
+  node([
+    "seal",
+    "--policy",
+    policy,
+    "--home",
+    home,
+    "--sign-cert",
+    join(home, "signer.crt"),
+    "--sign-key",
+    join(home, "signer.key"),
+    "--from",
+    "raw",
+    input,
+    "-o",
+    trail,
+  ]);
+  const trailBytes = Number(setup("stat", ["-c", "%s", trail]).trim());
+  if (ageIdentity !== null) {
+    const recipient = setup("age-keygen", ["-y", ageIdentity]).trim();
+    setup("age", ["-r", recipient, "-o", aged, input]);
+  }
+  const checked = async (m: Promise<Measured>, what: string): Promise<Measured> => {
+    const r = await m;
+    if (!sameFile(input, out)) throw new CommandFailed(`${what}: output differs from the input`);
+    rmSync(out, { force: true });
+    return r;
+  };
+  const ca = join(home, "ca.crt");
+  const steps: Step[] = [
+    {
+      label: "trailseal replay --format raw, both four-eyes keys",
+      bytes: inputBytes,
+      run: (f) =>
+        checked(
+          measure(
+            process.execPath,
+            [
+              CLI,
+              "replay",
+              trail,
+              "--key",
+              key("rsa2048-a"),
+              "--key",
+              key("rsa2048-b"),
+              "--format",
+              "raw",
+              "-o",
+              out,
+            ],
+            { rssFile: f },
+          ),
+          "replay",
+        ),
+    },
+    {
+      label: "trailseal verify --ca --tsa-ca (no key)",
+      bytes: trailBytes,
+      run: (f) =>
+        measure(process.execPath, [CLI, "verify", trail, "--ca", ca, "--tsa-ca", ca], {
+          rssFile: f,
+        }),
+    },
+    {
+      label: "openssl dgst -sha256 (the same trail)",
+      bytes: trailBytes,
+      run: (f) => measure("openssl", ["dgst", "-sha256", trail], { rssFile: f }),
+    },
+  ];
+  if (ageIdentity !== null) {
+    steps.splice(1, 0, {
+      label: "age -d (the same input)",
+      bytes: inputBytes,
+      run: (f) =>
+        checked(
+          measure("age", ["-d", "-i", ageIdentity, "-o", out, aged], { rssFile: f }),
+          "age -d",
+        ),
+    });
+  }
+  const runs = steps.map(() => [] as Measured[]);
+  try {
+    for (let r = 0; r < repeats; r++) {
+      for (const [i, s] of steps.entries()) runs[i]!.push(await s.run(rssFile));
+      log(
+        `  [${r + 1}/${repeats}] full policy: ${steps.map((s, i) => `${s.label.split(" ").slice(0, 2).join(" ")} ${runs[i]!.at(-1)!.seconds.toFixed(2)} s`).join(", ")}`,
+      );
+    }
+  } finally {
+    for (const f of [trail, aged, out]) rmSync(f, { force: true });
+    rmSync(home, { recursive: true, force: true });
+  }
+  const figure = (i: number): OpenFigure => {
+    const ms = runs[i]!;
+    const seconds = median(ms.map((m) => m.seconds));
+    return {
+      label: steps[i]!.label,
+      seconds,
+      mbps: mbPerSecond(steps[i]!.bytes, seconds),
+      maxRssKiB: maxOrNull(ms.map((m) => m.maxRssKiB)),
+      runs: ms.map((m) => Math.round(m.seconds * 1000) / 1000),
+    };
+  };
+  const find = (prefix: string): OpenFigure | null => {
+    const i = steps.findIndex((s) => s.label.startsWith(prefix));
+    return i < 0 ? null : figure(i);
+  };
+  return {
+    trailBytes,
+    replay: find("trailseal replay")!,
+    age: find("age -d"),
+    verify: find("trailseal verify")!,
+    dgst: find("openssl dgst")!,
+  };
+}
