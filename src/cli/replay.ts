@@ -21,14 +21,13 @@ import type { SignatureVerdict } from "../verify.js";
 import { VerifiedReplay } from "../verify/replay.js";
 import { openTrail, type OpenedTrail } from "../trail/session.js";
 import type { Command } from "commander";
-import { collect, EXIT_FAILED, EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
+import { collect, EXIT_FAILED, EXIT_OK, newCommand, parseArgs, say, type Io } from "./io.js";
 import {
   OutputFile,
   inputStream,
   loadCertificates,
-  loadKeys,
+  guardWithKeys,
   tokenOptions,
-  type LoadedKeys,
   type TokenFlags,
   passphrase,
   namedItems,
@@ -79,10 +78,9 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   if (early !== null) return early;
   const flags = cmd.opts<ReplayFlags>();
   const [trailPath] = cmd.args as [string];
-  let loaded: LoadedKeys | undefined;
-  return guard(io, async () => {
+  return guardWithKeys(io, flags, async (load) => {
     const { speed, idle } = await checkFlags(flags, trailPath, io);
-    loaded = await loadKeys(flags.key ?? [], passphrase(flags.passin, io), io, flags);
+    const loaded = await load(passphrase(flags.passin, io));
     const handed = [];
     for (const file of flags.inner ?? [])
       handed.push({ der: await readInput(file, io), name: file });
@@ -93,7 +91,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       : await Progress.forFile(io, `replaying ${inputName(trailPath)}`, trailPath);
     const ctx: Replay = { flags, io, trailPath, keys: loaded.keys, handed, progress, speed, idle };
     return trailPath === "-" ? replayStream(ctx) : replayFile(ctx);
-  }).finally(() => loaded?.close());
+  });
 }
 
 /** What one replay run works with. */
