@@ -118,7 +118,7 @@ function hit(
 ): ScanHit {
   return {
     trail: "s.trail",
-    rule: { index: rule, policy: "db-audit" },
+    rule: { index: rule, policy: "db-audit", key: null },
     selection,
     text,
     context,
@@ -271,7 +271,7 @@ describe("scanTrail on the real recording, sealed", () => {
     const cards = adHocRules({ creditcard: true });
     const s = await scan("s.trail", { rules: cards, permitted: 3 });
     expect(s.hits.map((h) => [h.rule, h.text, h.context, h.actions])).toEqual([
-      [{ index: 0, policy: "ad-hoc" }, "555555******4444", CARD_LINE, []],
+      [{ index: 0, policy: "ad-hoc", key: null }, "555555******4444", CARD_LINE, []],
     ]);
     const none = await scan("s.trail", { rules: cards, permitted: 4 });
     expect([none.hits, none.cards]).toEqual([[], 4]);

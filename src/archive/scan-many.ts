@@ -29,7 +29,11 @@ export interface ScanSetup {
 }
 
 export interface ScanManyOptions extends ScanSetup {
-  /** Worker threads; 0 scans in this thread, one trail at a time. */
+  /**
+   * Worker threads; 0 scans in this thread, one trail at a time. With a key on a PKCS#11 token
+   * every trail is scanned in this thread: the token's session belongs to it and cannot be
+   * cloned to a worker (nor is the key's secret anywhere to send).
+   */
   readonly jobs: number;
 }
 
@@ -38,6 +42,9 @@ export interface Scanned {
   readonly scan: TrailScan;
   readonly bytes: number;
 }
+
+/** A key held by a token (its operations run in the token's session, in this thread). */
+const onToken = (key: StanzaKey) => "decryptOaep" in key;
 
 /** Heap of each worker: the screen and the verdict of one trail need far less. */
 const WORKER_HEAP_MB = 512;
@@ -94,7 +101,7 @@ export function scanMany(
   const validator = new ChainValidator();
   const rules = compileRules(setup.rules);
   return runPool(inputs, {
-    size: jobs,
+    size: setup.keys.some(onToken) ? 0 : jobs,
     // Built, the worker is scan-worker.js beside this module; from sources, the .ts.
     worker: new URL(
       `./scan-worker${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`,

@@ -33,6 +33,8 @@ export interface ScanRule {
   readonly index: number;
   /** The policy's name (ad-hoc rules: `ad-hoc`). */
   readonly policy: string;
+  /** The policy's REST key; null for a bare body and for ad-hoc rules. */
+  readonly key: string | null;
   readonly selection: ContentSelection;
   readonly match: readonly Pattern[];
   readonly ignore: readonly Pattern[];
@@ -57,7 +59,7 @@ export interface ScanOptions {
 
 export interface ScanHit {
   readonly trail: string;
-  readonly rule: { readonly index: number; readonly policy: string };
+  readonly rule: { readonly index: number; readonly policy: string; readonly key: string | null };
   readonly selection: ContentSelection;
   /** What matched; a card number masked (first 6, last 4). */
   readonly text: string;
@@ -101,6 +103,7 @@ export function adHocRules(given: {
 }): ScanRule[] {
   const rule = (selection: ContentSelection, source: string | null): Omit<ScanRule, "index"> => ({
     policy: "ad-hoc",
+    key: null,
     selection,
     match: source === null ? [] : [compilePattern(source)],
     ignore: [],
@@ -119,6 +122,7 @@ export function policyRules(policy: ParsedContentPolicy): ScanRule[] {
   return policy.rules.map((r) => ({
     index: r.index,
     policy: policy.name,
+    key: policy.key,
     selection: r.selection,
     match: r.match,
     ignore: r.ignore,
@@ -207,21 +211,43 @@ class HitFold {
     if (item.kind === "title") this.text("window_title", item.title, item.time, item.ref);
     if (item.kind !== "line") return;
     this.text("screen_content", item.text, item.time, item.ref);
-    for (const card of findCards(item.text)) {
+    const cards = findCards(item.text);
+    if (cards.length === 0) return;
+    // SPS's rule for card rules: an ignore expression that finds in the line excuses it.
+    const hits = (r: ScanRule) =>
+      !r.ignore.some((p) => p.find(item.text) !== null) &&
+      (r.match.length === 0 || matchExpressions(r.match, r.ignore, item.text) !== null);
+    const rules = this.winners("creditcard", (r) => (hits(r) ? r : null));
+    for (const card of cards) {
       this.cards++;
       if (this.cards <= this.permitted) continue;
-      // SPS's rule for card rules: an ignore expression that finds in the line excuses it.
-      const rule = this.rules.find(
-        (r) =>
-          r.selection === "creditcard" &&
-          !r.ignore.some((p) => p.find(item.text) !== null) &&
-          (r.match.length === 0 || matchExpressions(r.match, r.ignore, item.text) !== null),
-      );
-      if (rule !== undefined) this.add(rule, card.masked, item.text, item.time, item.ref);
+      for (const [rule] of rules) this.add(rule, card.masked, item.text, item.time, item.ref);
     }
   }
 
-  /** The first rule of the selection that matches the text wins (one hit per text). */
+  /**
+   * The rules of a selection that hit, one per policy, with what `find` found: each policy
+   * applies on its own, and in a policy the first rule that finds wins. Policies are told apart
+   * by key and name.
+   */
+  private winners<T>(
+    selection: ContentSelection,
+    find: (rule: ScanRule) => T | null,
+  ): [ScanRule, T][] {
+    const won = new Set<string>();
+    const out: [ScanRule, T][] = [];
+    for (const rule of this.rules) {
+      const policy = `${rule.key}\0${rule.policy}`;
+      if (rule.selection !== selection || won.has(policy)) continue;
+      const found = find(rule);
+      if (found === null) continue;
+      won.add(policy);
+      out.push([rule, found]);
+    }
+    return out;
+  }
+
+  /** Each policy's first rule of the selection that matches the text gives a hit. */
   private text(
     selection: ContentSelection,
     text: string,
@@ -230,13 +256,10 @@ class HitFold {
     channel: "downstream" | "upstream" = "downstream",
     source?: CommandSource,
   ): void {
-    for (const rule of this.rules) {
-      if (rule.selection !== selection) continue;
-      const hit = matchExpressions(rule.match, rule.ignore, text);
-      if (hit === null) continue;
-      const found = maskCards(text.slice(hit.index, hit.index + hit.length));
-      this.add(rule, found, text, time, ref, channel, source);
-      return;
+    const hits = this.winners(selection, (r) => matchExpressions(r.match, r.ignore, text));
+    for (const [rule, hit] of hits) {
+      const shown = maskCards(text.slice(hit.index, hit.index + hit.length));
+      this.add(rule, shown, text, time, ref, channel, source);
     }
   }
 
@@ -258,7 +281,7 @@ class HitFold {
     };
     this.hits.push({
       trail: this.trail,
-      rule: { index: rule.index, policy: rule.policy },
+      rule: { index: rule.index, policy: rule.policy, key: rule.key },
       selection: rule.selection,
       text,
       context: maskCards(context),
