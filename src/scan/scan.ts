@@ -22,10 +22,10 @@ import { ChainValidator } from "../sign.js";
 import { describeAlternatives } from "../trail/open.js";
 import { openTrail } from "../trail/session.js";
 import { verifyTrail, type CheckpointVerdict, type IntegrityVerdict } from "../verify.js";
-import { findCards } from "./cards.js";
+import { findCards, type CardMatch } from "./cards.js";
 import { CommandReader, type Command, type CommandSource } from "./commands.js";
-import { compilePattern, matchExpressions, type Pattern } from "./pattern.js";
-import { Screen, type ScreenItem } from "./screen.js";
+import { compilePattern, findIn, matchExpressions, type Pattern } from "./pattern.js";
+import { Screen, type LinePiece, type ScreenItem } from "./screen.js";
 
 /** One rule to apply: a content-policy rule, or one given on the command line. */
 export interface ScanRule {
@@ -141,6 +141,16 @@ function maskCards(text: string): string {
   return out + text.slice(at);
 }
 
+/**
+ * A card number that one piece of a long line does not count: one the piece before counted (it
+ * ends in the part this piece repeats), or one at the end of a piece the next piece repeats (its
+ * digits may go on there). Card numbers are far shorter than what pieces repeat.
+ */
+function repeated(card: CardMatch, text: string, piece: LinePiece | undefined): boolean {
+  if (piece === undefined) return false;
+  return card.end < piece.overlap || (piece.carried > 0 && card.end === text.length);
+}
+
 /** Where each record stands: the checkpoints in order, with what verified. */
 class Coverage {
   constructor(private readonly checkpoints: readonly CheckpointVerdict[]) {}
@@ -194,6 +204,8 @@ function verified(c: CheckpointVerdict): boolean {
 class HitFold {
   readonly hits: ScanHit[] = [];
   cards = 0;
+  /** The policies that hit the line whose pieces are coming (see `LinePiece`). */
+  private readonly lineHits = new Set<string>();
 
   constructor(
     private readonly trail: string,
@@ -203,21 +215,23 @@ class HitFold {
   ) {}
 
   command(c: Command): void {
-    const channel = c.source === "keystrokes" ? "upstream" : "downstream";
-    this.text("command", c.text, c.time, c.ref, channel, c.source);
+    this.text("command", c.text, c.time, c.ref, { source: c.source });
   }
 
   item(item: ScreenItem): void {
     if (item.kind === "title") this.text("window_title", item.title, item.time, item.ref);
     if (item.kind !== "line") return;
-    this.text("screen_content", item.text, item.time, item.ref);
-    const cards = findCards(item.text);
+    const { piece } = item;
+    // A line given in pieces is one text: each policy hits it once at most.
+    if (piece === undefined || piece.index === 0) this.lineHits.clear();
+    this.text("screen_content", item.text, item.time, item.ref, { piece, won: this.lineHits });
+    const cards = findCards(item.text).filter((c) => !repeated(c, item.text, piece));
     if (cards.length === 0) return;
     // SPS's rule for card rules: an ignore expression that finds in the line excuses it.
     const hits = (r: ScanRule) =>
-      !r.ignore.some((p) => p.find(item.text) !== null) &&
-      (r.match.length === 0 || matchExpressions(r.match, r.ignore, item.text) !== null);
-    const rules = this.winners("creditcard", (r) => (hits(r) ? r : null));
+      !r.ignore.some((p) => findIn(p, item.text, piece) !== null) &&
+      (r.match.length === 0 || matchExpressions(r.match, r.ignore, item.text, piece) !== null);
+    const rules = this.winners("creditcard", (r) => (hits(r) ? r : null), new Set());
     for (const card of cards) {
       this.cards++;
       if (this.cards <= this.permitted) continue;
@@ -233,8 +247,8 @@ class HitFold {
   private winners<T>(
     selection: ContentSelection,
     find: (rule: ScanRule) => T | null,
+    won: Set<string>,
   ): [ScanRule, T][] {
-    const won = new Set<string>();
     const out: [ScanRule, T][] = [];
     for (const rule of this.rules) {
       const policy = `${rule.key}\0${rule.policy}`;
@@ -247,16 +261,21 @@ class HitFold {
     return out;
   }
 
-  /** Each policy's first rule of the selection that matches the text gives a hit. */
+  /**
+   * Each policy's first rule of the selection that matches the text gives a hit, unless the
+   * policy is in `won` (it hit an earlier piece of the same line).
+   */
   private text(
     selection: ContentSelection,
     text: string,
     time: number,
     ref: number,
-    channel: "downstream" | "upstream" = "downstream",
-    source?: CommandSource,
+    on: { piece?: LinePiece | undefined; won?: Set<string>; source?: CommandSource } = {},
   ): void {
-    const hits = this.winners(selection, (r) => matchExpressions(r.match, r.ignore, text));
+    const { piece, source } = on;
+    const find = (r: ScanRule) => matchExpressions(r.match, r.ignore, text, piece);
+    const hits = this.winners(selection, find, on.won ?? new Set());
+    const channel = source === "keystrokes" ? "upstream" : "downstream";
     for (const [rule, hit] of hits) {
       const shown = maskCards(text.slice(hit.index, hit.index + hit.length));
       this.add(rule, shown, text, time, ref, channel, source);
