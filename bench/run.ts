@@ -8,11 +8,12 @@
  *   --large            also 1 GiB of input, after 256 MiB
  *   --size LIST        input sizes in MiB, comma-separated (overrides --large)
  *   --repeats N        repeats of each seal/open (default 3 under 1 GiB, else 1)
- *   --only LIST        comma-separated sections: startup, throughput, verify, archive, tsa
- *                      (default all)
+ *   --only LIST        comma-separated sections: startup, throughput, verify, archive, tsa,
+ *                      scan (default all)
  *   --archive-repeats N  repeats of each archive run (default 2)
  *   --startup-runs N   rounds of the start-up commands (default 15)
  *   --tsa-seconds S    seconds of load per TSA side (default 5)
+ *   --scan-mib N       MiB of session output in the scan section's trail (default 32)
  *   --write-doc        also rewrite docs/BENCHMARKS.md with the figures
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -25,6 +26,7 @@ import { benchThroughput, type ThroughputResult } from "./throughput.js";
 import { benchVerify, type VerifyResult } from "./verify.js";
 import { benchArchive, type ArchiveResult } from "./archive.js";
 import { benchTsa, type TsaResult } from "./tsa.js";
+import { benchScan, type ScanResult } from "./scan.js";
 import { renderDoc, renderText } from "./report.js";
 
 export interface BenchResult {
@@ -36,10 +38,11 @@ export interface BenchResult {
   verify: VerifyResult | null;
   archive: ArchiveResult | null;
   tsa: TsaResult | null;
+  scan: ScanResult | null;
   totalSeconds: number;
 }
 
-const SECTIONS = ["startup", "throughput", "verify", "archive", "tsa"] as const;
+const SECTIONS = ["startup", "throughput", "verify", "archive", "tsa", "scan"] as const;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -51,13 +54,14 @@ async function main(): Promise<number> {
       "tsa-seconds": { type: "string", default: "5" },
       "startup-runs": { type: "string", default: "15" },
       "archive-repeats": { type: "string", default: "2" },
+      "scan-mib": { type: "string", default: "32" },
       "write-doc": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
     process.stdout.write(
-      "usage: npm run bench -- [--large] [--size MIB,...] [--repeats N] [--only startup,throughput,verify,archive,tsa] [--startup-runs N] [--archive-repeats N] [--tsa-seconds S] [--write-doc]\n",
+      "usage: npm run bench -- [--large] [--size MIB,...] [--repeats N] [--only startup,throughput,verify,archive,tsa,scan] [--startup-runs N] [--archive-repeats N] [--tsa-seconds S] [--scan-mib N] [--write-doc]\n",
     );
     return 0;
   }
@@ -73,6 +77,7 @@ async function main(): Promise<number> {
   const tsaSeconds = Number(values["tsa-seconds"]);
   const startupRuns = Number(values["startup-runs"]);
   const archiveRepeats = Number(values["archive-repeats"]);
+  const scanMib = Number(values["scan-mib"]);
   const only = new Set(values.only?.split(",").map((s) => s.trim()) ?? SECTIONS);
   for (const s of only) {
     if (!(SECTIONS as readonly string[]).includes(s))
@@ -90,6 +95,7 @@ async function main(): Promise<number> {
       "--startup-runs must be 1..100",
     ],
     [repeatsOk(archiveRepeats), "--archive-repeats must be 1..20"],
+    [Number.isInteger(scanMib) && scanMib >= 1 && scanMib <= 1024, "--scan-mib must be 1..1024"],
   ];
   for (const [ok, message] of checks) if (!ok) throw new Error(message);
   if (!existsSync(CLI))
@@ -113,6 +119,7 @@ async function main(): Promise<number> {
     verify: null,
     archive: null,
     tsa: null,
+    scan: null,
     totalSeconds: 0,
   };
   try {
@@ -145,6 +152,12 @@ async function main(): Promise<number> {
     if (only.has("tsa")) {
       log(`tsa: ${tsaSeconds} s per side, 8 concurrent clients`);
       result.tsa = await benchTsa(dir, tsaSeconds, log);
+    }
+    if (only.has("scan")) {
+      log(`scan: a ${scanMib} MiB shell session, 3 rules beside replay --format raw | grep -c`);
+      const sub = join(dir, "scan");
+      mkdirSync(sub);
+      result.scan = await benchScan(sub, scanMib, 3, log);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -347,14 +347,20 @@ export async function scanTrail(
     );
   const commands: CommandSource = opened.decoder.readable("upstream") ? "keystrokes" : "screen";
   const fold = new HitFold(name, options.rules, coverage, options.permitted ?? 0);
+  const commandRules = options.rules.some((r) => r.selection === "command");
   const notes = [
-    ...(commands === "screen"
+    ...(commands === "screen" && commandRules
       ? [
           "the keystrokes (upstream) are hidden: commands were read from the echoed lines on the screen, so commands typed with echo off are missed",
         ]
       : []),
   ];
-  const stop = await feed(opened, opened.reader.header.session, fold, commands);
+  const stop = await feed(
+    opened,
+    opened.reader.header.session,
+    fold,
+    commandRules ? commands : null,
+  );
   if (stop !== null) notes.push(stop);
   const verifiedRecords = coverage.verifiedRecords;
   const records = verdict.integrity.records;
@@ -374,19 +380,24 @@ export async function scanTrail(
   };
 }
 
-/** Every record through one screen and one command reader; a fault in the trail stops it. */
+/**
+ * Every record through one screen and, when a rule looks at commands (`source` not null), one
+ * command reader; a fault in the trail stops it.
+ */
 async function feed(
   opened: Awaited<ReturnType<typeof openTrail>>,
   metadata: SessionMetadata,
   fold: HitFold,
-  source: CommandSource,
+  source: CommandSource | null,
 ): Promise<string | null> {
-  const screen = new Screen(metadata, { newlines: true });
-  const reader = new CommandReader({ source });
+  // The echoed line of a typed command is the only one the reader needs from the keystrokes.
+  const newlines = source === null ? false : source === "screen" ? true : "after-enter";
+  const screen = new Screen(metadata, { newlines });
+  const reader = source === null ? null : new CommandReader({ source });
   const take = (items: readonly ScreenItem[]) => {
     for (const item of items) {
       fold.item(item);
-      for (const c of reader.read(item)) fold.command(c);
+      for (const c of reader?.read(item) ?? []) fold.command(c);
     }
   };
   let stop: string | null = null;
@@ -398,6 +409,6 @@ async function feed(
     stop = `the scan stopped at a fault in the trail: ${e.message}`;
   }
   take(await screen.end());
-  for (const c of reader.end()) fold.command(c);
+  for (const c of reader?.end() ?? []) fold.command(c);
   return stop;
 }

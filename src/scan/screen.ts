@@ -69,8 +69,13 @@ export type ScreenItem =
     };
 
 export interface ScreenOptions {
-  /** Give a `newline` item at every line feed (for commands read from the screen). */
-  newlines?: boolean;
+  /**
+   * Give a `newline` item at every line feed (`true`: for commands read from the screen), or
+   * (`"after-enter"`: for typed commands, whose echo is the line the cursor leaves next) only
+   * at the first line feed on the normal screen after keystrokes with a CR or LF in them. Each
+   * costs the text of a row, as much as the line itself.
+   */
+  newlines?: boolean | "after-enter";
   /**
    * Longest line given whole (default 16,384 characters); a longer one is given in pieces of
    * this many characters that overlap (`LinePiece`), so memory stays bounded by the screen.
@@ -158,6 +163,9 @@ export class Screen {
   private items: ScreenItem[] = [];
   /** The start of a logical line whose rows are leaving the top of the screen one by one. */
   private pending = held();
+  /** With `newlines: "after-enter"`: an Enter was typed and its line feed has not come. */
+  private entered = false;
+  private readonly newlines: boolean | "after-enter";
 
   constructor(metadata: SessionMetadata, options: ScreenOptions = {}) {
     this.term = new xterm.Terminal({
@@ -175,7 +183,8 @@ export class Screen {
     this.hookScroll(this.service);
     this.hookSequences();
     this.term.onTitleChange((title) => this.items.push({ kind: "title", title, ...this.now() }));
-    if (options.newlines === true) this.term.onLineFeed(() => this.lineFed());
+    this.newlines = options.newlines ?? false;
+    if (this.newlines !== false) this.term.onLineFeed(() => this.lineFed());
   }
 
   /**
@@ -199,6 +208,7 @@ export class Screen {
       });
     } else if (event.type === "input") {
       this.term.write(new Uint8Array(0), () => {
+        if (event.data.includes(0x0d) || event.data.includes(0x0a)) this.entered = true;
         this.items.push({ kind: "input", data: event.data, ...at, screen: this.which() });
         done();
       });
@@ -442,6 +452,10 @@ export class Screen {
 
   private lineFed(): void {
     const b = this.buffers.active;
+    if (this.newlines === "after-enter") {
+      if (!this.entered || b.type !== "normal") return;
+      this.entered = false;
+    }
     let y = b.baseY + b.cursorY - 1;
     if (y < b.baseY) return;
     let text = b.getLine(y)?.translateToString(true) ?? "";
