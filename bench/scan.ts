@@ -48,7 +48,10 @@ export interface ScanResult {
 }
 
 /** A session of `commands` commands, each typed (with its echo) and followed by 20 log lines. */
-export async function writeSession(path: string, commands: number): Promise<{ out: number; in: number }> {
+export async function writeSession(
+  path: string,
+  commands: number,
+): Promise<{ out: number; in: number }> {
   const file = createWriteStream(path);
   const write = async (line: unknown): Promise<void> => {
     if (!file.write(`${JSON.stringify(line)}\n`)) await once(file, "drain");
