@@ -240,12 +240,25 @@ function scanRows(s: ScanResult): string[][] {
     x.label,
     x.mbps.toFixed(1),
     x.seconds.toFixed(2),
+    x.cpuSeconds === null ? "n/a" : x.cpuSeconds.toFixed(2),
     mib(x.maxRssKiB),
     String(x.found),
     x.id === "pipe" ? "" : ratio(x.mbps / pipe.mbps),
+    x.id === "pipe" || x.cpuSeconds === null || pipe.cpuSeconds === null
+      ? ""
+      : ratio(pipe.cpuSeconds / x.cpuSeconds),
   ]);
 }
-const SCAN_HEAD = ["run", "MB/s of trail", "s (median)", "peak RSS MiB", "found", "÷ pipe"];
+const SCAN_HEAD = [
+  "run",
+  "MB/s of trail",
+  "s (median)",
+  "CPU s",
+  "peak RSS MiB",
+  "found",
+  "÷ pipe (MB/s)",
+  "÷ pipe (CPU)",
+];
 
 function scanFacts(s: ScanResult): string {
   return (
@@ -254,6 +267,8 @@ function scanFacts(s: ScanResult): string {
   );
 }
 
+const cpuRatio = (x: number | null): string => (x === null ? "n/a" : ratio(x));
+
 function scanSummary(s: ScanResult): string {
   const row = (id: string) => s.rows.find((x) => x.id === id)!;
   const verdict = s.commandRatio >= 0.5 ? "met" : "NOT MET";
@@ -261,7 +276,8 @@ function scanSummary(s: ScanResult): string {
     `scan, ${(s.trailBytes / 1e6).toFixed(0)} MB trail: command rule ${row("command").mbps.toFixed(1)} MB/s = ` +
     `${ratio(s.commandRatio)} replay --format raw | grep -c (target 0.5x: ${verdict}); ` +
     `screen_content ${row("screen").mbps.toFixed(1)} MB/s = ${ratio(s.screenRatio)}; ` +
-    `pipe ${row("pipe").mbps.toFixed(1)} MB/s`
+    `pipe ${row("pipe").mbps.toFixed(1)} MB/s; by CPU time: command ${cpuRatio(s.commandCpuRatio)}, ` +
+    `screen_content ${cpuRatio(s.screenCpuRatio)}`
   );
 }
 

@@ -29,6 +29,8 @@ export interface ScanRow {
   runs: number[];
   mbps: number;
   maxRssKiB: number | null;
+  /** Median user + system CPU seconds (GNU time; the pipe's: node, sh and grep), or null. */
+  cpuSeconds: number | null;
   /** What it found: grep's count of lines, or the scan's hits. */
   found: number;
 }
@@ -45,6 +47,9 @@ export interface ScanResult {
   commandRatio: number;
   /** The screen rule's MB/s over the pipe's. */
   screenRatio: number;
+  /** The same, by CPU time (the pipe's CPU seconds over the rule's): steadier on a busy machine. */
+  commandCpuRatio: number | null;
+  screenCpuRatio: number | null;
 }
 
 /** A session of `commands` commands, each typed (with its echo) and followed by 20 log lines. */
@@ -138,6 +143,7 @@ export async function benchScan(
   const ids = Object.keys(runs) as ScanRow["id"][];
   const times = new Map(ids.map((id) => [id, [] as number[]]));
   const rss = new Map(ids.map((id) => [id, [] as (number | null)[]]));
+  const cpu = new Map(ids.map((id) => [id, [] as number[]]));
   const found = new Map<ScanRow["id"], number>();
   const rssFile = join(dir, "rss-scan.txt");
   const stdoutFile = join(dir, "scan-out.txt");
@@ -151,6 +157,7 @@ export async function benchScan(
       });
       times.get(id)!.push(m.seconds);
       rss.get(id)!.push(m.maxRssKiB);
+      if (m.cpuSeconds !== null) cpu.get(id)!.push(m.cpuSeconds);
       found.set(id, countOf(id, stdoutFile));
     }
     log(
@@ -179,10 +186,16 @@ export async function benchScan(
       runs: times.get(id)!.map((x) => Math.round(x * 1000) / 1000),
       mbps: mbPerSecond(trailBytes, seconds),
       maxRssKiB: maxOrNull(rss.get(id)!),
+      cpuSeconds: cpu.get(id)!.length === 0 ? null : median(cpu.get(id)!),
       found: found.get(id) ?? 0,
     };
   });
-  const mbps = (id: ScanRow["id"]) => rows.find((x) => x.id === id)!.mbps;
+  const row = (id: ScanRow["id"]) => rows.find((x) => x.id === id)!;
+  const mbps = (id: ScanRow["id"]) => row(id).mbps;
+  const cpuRatio = (id: ScanRow["id"]) => {
+    const [ours, pipe] = [row(id).cpuSeconds, row("pipe").cpuSeconds];
+    return ours === null || pipe === null ? null : pipe / ours;
+  };
   return {
     trailBytes,
     outputBytes: size.out,
@@ -192,6 +205,8 @@ export async function benchScan(
     rows,
     commandRatio: mbps("command") / mbps("pipe"),
     screenRatio: mbps("screen") / mbps("pipe"),
+    commandCpuRatio: cpuRatio("command"),
+    screenCpuRatio: cpuRatio("screen"),
   };
 }
 

@@ -9,14 +9,18 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TESTDATA } from "./helpers/fixtures.js";
 import { runCli } from "./helpers/io.js";
+import { readHit, sealRecording } from "./helpers/scan-recording.js";
 
 const dir = mkdtempSync(join(tmpdir(), "trailseal-scan-cli-"));
 const p = (n: string) => join(dir, n);
 const certs = (n: string) => join(TESTDATA, "certs", n);
 const pki = (n: string) => join(TESTDATA, "pki", n);
-const rec = (n: string) => join(TESTDATA, "recordings", "scan", n);
 const KEYS = ["--key", certs("rsa2048-a.key"), "--key", certs("rsa2048-c.key")];
 const CA = ["--ca", pki("root-ca.pem")];
+
+const NOTE = "(trailseal does not act on them: the session is over)";
+const DB_AUDIT = "rule 0 of db-audit [key 0f4c6d8e-content]";
+const TERMINATE = `log, notify, terminate ${NOTE}`;
 
 const POLICY = {
   key: "0f4c6d8e-content",
@@ -34,23 +38,12 @@ const POLICY = {
 };
 
 beforeAll(async () => {
-  const create = await runCli([
-    ...["policy", "create", "--name", "scan", "--encrypt", certs("rsa2048-a.crt")],
-    ...["--upstream", certs("rsa2048-c.crt"), "--sign-identity", "signer", "--interval", "10"],
-    ...["-o", p("p.json")],
-  ]);
-  expect(create.code).toBe(0);
-  const seal = await runCli([
-    ...["seal", "--policy", p("p.json"), "--sign-cert", pki("signer-rsa-chain.pem")],
-    ...["--sign-key", pki("signer-rsa.key"), rec("shell.log"), "--timing", rec("shell.tm")],
-    ...["-o", p("s.trail")],
-  ]);
-  expect(seal.code).toBe(0);
+  await sealRecording(dir);
   writeFileSync(p("content.json"), JSON.stringify(POLICY));
   mkdirSync(p("archive"));
   copyFileSync(p("s.trail"), p("archive/a.trail"));
-  const whole = readFileSync(p("s.trail"));
-  writeFileSync(p("archive/b.trail"), whole.subarray(0, whole.byteLength - 10));
+  // Cut inside the final checkpoint: its records are covered by nothing.
+  copyFileSync(p("cut.trail"), p("archive/b.trail"));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -62,10 +55,7 @@ describe("trailseal scan", () => {
     expect([r.code, r.stderr]).toEqual([1, ""]);
     expect(r.stdout).toBe(
       [
-        "s.trail: rule 0 of db-audit [key 0f4c6d8e-content] (command, from the keystrokes) at 14.812s, record 72 (upstream), checkpoint 2: verified",
-        "  matched: read ",
-        `  in:      read -rsp 'Password: ' pw; echo; echo "got \${#pw} characters"`,
-        "  actions: log, notify, terminate (trailseal does not act on them: the session is over)",
+        ...readHit(DB_AUDIT, "keystrokes", TERMINATE),
         "s.trail: 1 hit; 147 records, 147 under a verified checkpoint (complete); 4 card numbers on the screen; commands from the keystrokes",
         "",
       ].join("\n"),
@@ -158,14 +148,12 @@ describe("trailseal scan", () => {
     // The same command is a hit of each policy (each applies on its own): two hits, in rule order.
     expect(r.stdout).toBe(
       [
-        "s.trail: rule 0 of db-audit [key 0f4c6d8e-content] (command, from the keystrokes) at 14.812s, record 72 (upstream), checkpoint 2: verified",
-        "  matched: read ",
-        `  in:      read -rsp 'Password: ' pw; echo; echo "got \${#pw} characters"`,
-        "  actions: log, notify, terminate (trailseal does not act on them: the session is over)",
-        "s.trail: rule 0 of screen-watch [key 7d1e-screen] (command, from the keystrokes) at 14.812s, record 72 (upstream), checkpoint 2: verified",
-        "  matched: read ",
-        `  in:      read -rsp 'Password: ' pw; echo; echo "got \${#pw} characters"`,
-        "  actions: log, store_in_connection_database (trailseal does not act on them: the session is over)",
+        ...readHit(DB_AUDIT, "keystrokes", TERMINATE),
+        ...readHit(
+          "rule 0 of screen-watch [key 7d1e-screen]",
+          "keystrokes",
+          `log, store_in_connection_database ${NOTE}`,
+        ),
         "s.trail: rule 1 of screen-watch [key 7d1e-screen] (window_title) at 17.348s, record 84 (downstream), checkpoint 2: verified",
         "  matched: maintenance",
         "  in:      db01 maintenance",

@@ -10,20 +10,17 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TESTDATA } from "./helpers/fixtures.js";
 import { runCli } from "./helpers/io.js";
+import { readHit, sealRecording } from "./helpers/scan-recording.js";
 import { makeHsm, softhsmMissing, SOFTHSM_MODULE, type Hsm } from "./helpers/softhsm.js";
 
 const certs = (n: string) => join(TESTDATA, "certs", n);
 const pki = (n: string) => join(TESTDATA, "pki", n);
-const rec = (n: string) => join(TESTDATA, "recordings", "scan", n);
 const CA = ["--ca", pki("root-ca.pem")];
 const RULE = ["--command", "^read ", "--command", "s3cret"];
 
 /** The hits of the recording under RULE with both channels open (as the key files give them). */
 const HITS = [
-  "s.trail: rule 0 of ad-hoc (command, from the keystrokes) at 14.812s, record 72 (upstream), checkpoint 2: verified",
-  "  matched: read ",
-  `  in:      read -rsp 'Password: ' pw; echo; echo "got \${#pw} characters"`,
-  "  actions: none",
+  ...readHit("rule 0 of ad-hoc", "keystrokes", "none"),
   "s.trail: rule 1 of ad-hoc (command, from the keystrokes) at 15.662s, record 75 (upstream), checkpoint 2: verified",
   "  matched: s3cret",
   "  in:      s3cret-pass",
@@ -60,18 +57,7 @@ describe.skipIf(missing !== null)("trailseal scan with keys on SoftHSM2 tokens",
       });
       writeFileSync(p(`${token}.pin`), `${pin}\n`);
     }
-    const create = await runCli([
-      ...["policy", "create", "--name", "scan", "--encrypt", certs("rsa2048-a.crt")],
-      ...["--upstream", certs("rsa2048-c.crt"), "--sign-identity", "signer", "--interval", "10"],
-      ...["-o", p("p.json")],
-    ]);
-    expect(create.code).toBe(0);
-    const seal = await runCli([
-      ...["seal", "--policy", p("p.json"), "--sign-cert", pki("signer-rsa-chain.pem")],
-      ...["--sign-key", pki("signer-rsa.key"), rec("shell.log"), "--timing", rec("shell.tm")],
-      ...["-o", p("s.trail")],
-    ]);
-    expect(seal.code).toBe(0);
+    await sealRecording(hsm.dir);
     mkdirSync(p("archive"));
     copyFileSync(p("s.trail"), p("archive/a.trail"));
     copyFileSync(p("s.trail"), p("archive/b.trail"));
@@ -138,10 +124,7 @@ describe.skipIf(missing !== null)("trailseal scan with keys on SoftHSM2 tokens",
     expect(r.code).toBe(1);
     expect(r.stdout).toBe(
       [
-        "s.trail: rule 0 of ad-hoc (command, from the screen) at 14.812s, record 73 (downstream), checkpoint 2: verified",
-        "  matched: read ",
-        `  in:      read -rsp 'Password: ' pw; echo; echo "got \${#pw} characters"`,
-        "  actions: none",
+        ...readHit("rule 0 of ad-hoc", "screen", "none"),
         "s.trail: 1 hit; 147 records, 147 under a verified checkpoint (complete); 4 card numbers on the screen; commands from the screen",
         "  note: the keystrokes (upstream) are hidden: commands were read from the echoed lines on the screen, so commands typed with echo off are missed",
         "",

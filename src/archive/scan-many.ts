@@ -46,6 +46,27 @@ export interface Scanned {
 /** A key held by a token (its operations run in the token's session, in this thread). */
 const onToken = (key: StanzaKey) => "decryptOaep" in key;
 
+/** What a scan of many trails came to (the CLI's last --jsonl line). */
+export interface ScanSummary {
+  readonly type: "summary";
+  readonly trails: number;
+  readonly trailsWithHits: number;
+  readonly hits: number;
+  readonly unverifiedHits: number;
+  /** Trails that could not be read or opened. */
+  readonly unreadable: number;
+  /** Bytes read, both passes (each trail is read twice: verified, then decrypted). */
+  readonly bytes: number;
+  readonly elapsedMs: number;
+  readonly shard?: string;
+}
+
+/** The exit status of a scan, as of `verify` (`summaryStatus`): 2 a trail unreadable, 1 a hit, else 0. */
+export function scanStatus(s: ScanSummary): 0 | 1 | 2 {
+  if (s.unreadable > 0) return 2;
+  return s.hits > 0 ? 1 : 0;
+}
+
 /** Heap of each worker: the screen and the verdict of one trail need far less. */
 const WORKER_HEAP_MB = 512;
 

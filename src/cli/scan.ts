@@ -6,7 +6,13 @@
 import { TrailsealError } from "../errors.js";
 import type { TrailInput } from "../archive/inputs.js";
 import { inOrder } from "../archive/pool.js";
-import { ruleSources, scanMany, type ScanSetup } from "../archive/scan-many.js";
+import {
+  ruleSources,
+  scanMany,
+  scanStatus,
+  type ScanSetup,
+  type ScanSummary,
+} from "../archive/scan-many.js";
 import { ofShard } from "../archive/shard.js";
 import { readContentPolicies } from "../policy/parse.js";
 import {
@@ -28,23 +34,13 @@ import {
   loadKeys,
   passphrase,
   printable,
+  reportUnreadable,
   tokenOptions,
   type LoadedKeys,
   type TokenFlags,
 } from "./common.js";
 import { readInput } from "./files.js";
-import {
-  EXIT_FAILED,
-  EXIT_OK,
-  EXIT_USAGE,
-  collect,
-  guard,
-  newCommand,
-  parseArgs,
-  plural,
-  say,
-  type Io,
-} from "./io.js";
+import { collect, guard, newCommand, parseArgs, plural, say, type Io } from "./io.js";
 
 interface ScanFlags extends ArchiveFlags, TokenFlags {
   policy?: string[];
@@ -56,20 +52,6 @@ interface ScanFlags extends ArchiveFlags, TokenFlags {
   tsaCa?: string[];
   key?: string[];
   passin?: string;
-}
-
-/** What a scan of many trails came to; the last --jsonl line. */
-interface ScanSummary {
-  readonly type: "summary";
-  readonly trails: number;
-  readonly trailsWithHits: number;
-  readonly hits: number;
-  readonly unverifiedHits: number;
-  readonly unreadable: number;
-  /** Bytes read, both passes (each trail is read twice: verified, then decrypted). */
-  readonly bytes: number;
-  readonly elapsedMs: number;
-  readonly shard?: string;
 }
 
 const ACTIONS_NOTE = "trailseal does not act on them: the session is over";
@@ -257,12 +239,7 @@ async function scanArchive(
     sum.trails++;
     if (!o.ok) {
       sum.unreadable++;
-      progress?.finish();
-      say(io, "error", o.error.message);
-      if (flags.jsonl === true)
-        io.stdout.write(
-          `${JSON.stringify({ type: "error", file: o.input.path, key: o.input.key, ...o.error })}\n`,
-        );
+      reportUnreadable(io, o, flags.jsonl === true, progress);
       continue;
     }
     const { scan, bytes } = o.result;
@@ -290,6 +267,5 @@ async function scanArchive(
       "summary",
       `${plural(summary.trails, "trail")}${summary.shard === undefined ? "" : ` (shard ${summary.shard})`}: ${plural(summary.hits, "hit")} (${summary.unverifiedHits} not verified) in ${summary.trailsWithHits}, ${summary.unreadable} unreadable`,
     );
-  if (summary.unreadable > 0) return EXIT_USAGE;
-  return summary.hits > 0 ? EXIT_FAILED : EXIT_OK;
+  return scanStatus(summary);
 }

@@ -19,6 +19,7 @@ import {
   loadKeys,
   passphrase,
   printable,
+  reportUnreadable,
   tokenOptions,
   type LoadedKeys,
   type TokenFlags,
@@ -360,12 +361,7 @@ async function verifyArchive(
     progress?.add(o.ok ? o.result.bytes : 0);
     if (!o.ok) {
       fold.addError();
-      progress?.finish();
-      say(io, "error", o.error.message);
-      if (flags.jsonl === true)
-        io.stdout.write(
-          `${JSON.stringify({ type: "error", file: o.input.path, key: o.input.key, ...o.error })}\n`,
-        );
+      reportUnreadable(io, o, flags.jsonl === true, progress);
       continue;
     }
     const { verdict, bytes } = o.result;
