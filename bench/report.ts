@@ -267,6 +267,15 @@ function scanFacts(s: ScanResult): string {
   );
 }
 
+function emulatorLine(s: ScanResult): string {
+  const e = s.emulator;
+  const share =
+    e.shareOfScan === null
+      ? ""
+      : `, ${(e.shareOfScan * 100).toFixed(0)}% of the command scan's CPU`;
+  return `${e.cpuSeconds.toFixed(2)} s CPU (${e.outputMbps.toFixed(1)} MB/s of output${share})`;
+}
+
 const cpuRatio = (x: number | null): string => (x === null ? "n/a" : ratio(x));
 
 function scanSummary(s: ScanResult): string {
@@ -277,7 +286,7 @@ function scanSummary(s: ScanResult): string {
     `${ratio(s.commandRatio)} replay --format raw | grep -c (target 0.5x: ${verdict}); ` +
     `screen_content ${row("screen").mbps.toFixed(1)} MB/s = ${ratio(s.screenRatio)}; ` +
     `pipe ${row("pipe").mbps.toFixed(1)} MB/s; by CPU time: command ${cpuRatio(s.commandCpuRatio)}, ` +
-    `screen_content ${cpuRatio(s.screenCpuRatio)}`
+    `screen_content ${cpuRatio(s.screenCpuRatio)}; the emulator alone ${emulatorLine(s)}`
   );
 }
 

@@ -9,9 +9,10 @@
  * scan reads the trail twice (verified, then decrypted) and runs the terminal emulator, which the
  * pipe does not. MB/s are of trail bytes (MB = 10^6 bytes).
  */
-import { createWriteStream, readFileSync, statSync } from "node:fs";
+import { createReadStream, createWriteStream, readFileSync, statSync } from "node:fs";
 import { once } from "node:events";
 import { join } from "node:path";
+import { Screen } from "../src/scan/screen.js";
 import { CLI, CommandFailed, maxOrNull, mbPerSecond, measure, median, REPO, setup } from "./lib.js";
 
 const PKI = join(REPO, "testdata", "pki");
@@ -50,6 +51,11 @@ export interface ScanResult {
   /** The same, by CPU time (the pipe's CPU seconds over the rule's): steadier on a busy machine. */
   commandCpuRatio: number | null;
   screenCpuRatio: number | null;
+  /**
+   * The terminal emulator alone (src/scan/screen.ts over the decrypted output, in this process,
+   * every line taken): median CPU seconds, and their share of the command scan's CPU.
+   */
+  emulator: { cpuSeconds: number; outputMbps: number; shareOfScan: number | null };
 }
 
 /** A session of `commands` commands, each typed (with its echo) and followed by 20 log lines. */
@@ -164,6 +170,14 @@ export async function benchScan(
       `  [${r + 1}/${repeats}] scan: ${ids.map((id) => `${id} ${times.get(id)!.at(-1)!.toFixed(2)} s`).join(", ")}`,
     );
   }
+  const raw = join(dir, "output.raw");
+  setup("sh", [
+    "-c",
+    `'${process.execPath}' '${CLI}' replay --format raw '${trail}' --key '${key}' > '${raw}'`,
+  ]);
+  const emulator: number[] = [];
+  for (let r = 0; r < repeats; r++) emulator.push(await emulatorCpu(raw, { cols: 80, rows: 24 }));
+  log(`  emulator alone: ${emulator.map((x) => `${x.toFixed(2)} s`).join(", ")} CPU`);
   const dangerous = Math.floor(commands / 50);
   // grep counts the echoed lines; each scan rule hits once per dangerous command.
   const expected: Record<ScanRow["id"], number> = {
@@ -205,9 +219,27 @@ export async function benchScan(
     rows,
     commandRatio: mbps("command") / mbps("pipe"),
     screenRatio: mbps("screen") / mbps("pipe"),
+    emulator: {
+      cpuSeconds: median(emulator),
+      outputMbps: mbPerSecond(size.out, median(emulator)),
+      shareOfScan:
+        row("command").cpuSeconds === null ? null : median(emulator) / row("command").cpuSeconds!,
+    },
     commandCpuRatio: cpuRatio("command"),
     screenCpuRatio: cpuRatio("screen"),
   };
+}
+
+/** CPU seconds of a Screen over the session output in `raw`, fed in events of 16 KiB. */
+async function emulatorCpu(raw: string, metadata: { cols: number; rows: number }): Promise<number> {
+  const screen = new Screen(metadata);
+  const started = process.cpuUsage();
+  let ref = 0;
+  for await (const chunk of createReadStream(raw, { highWaterMark: 16 * 1024 }))
+    await screen.push({ type: "output", time: ref, data: chunk as Buffer }, ref++);
+  await screen.end();
+  const used = process.cpuUsage(started);
+  return (used.user + used.system) / 1e6;
 }
 
 /** grep's count, or the hits of scan's --jsonl summary line. */

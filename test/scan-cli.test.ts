@@ -102,6 +102,12 @@ describe("trailseal scan", () => {
     ]);
     expect(s.commands).toBe("screen");
     expect(r.stdout).not.toContain("5555555555554444");
+    // No command rule: no commands read, so no note about where they would have come from.
+    const screenOnly = await scan(
+      ["s.trail", "--match", "db01", "--key", certs("rsa2048-a.key"), "--json"].concat(CA),
+    );
+    const [only] = JSON.parse(screenOnly.stdout) as [{ notes: string[]; commands: string }];
+    expect([screenOnly.code, only.commands, only.notes]).toEqual([1, "screen", []]);
   });
 
   it("a list response (items): every policy applies, each hit names its policy's key and name", async () => {
@@ -301,5 +307,8 @@ describe("trailseal scan", () => {
     expect(r.stdout).toContain(
       "Graphical protocols (RDP, ICA, VNC) are not recorded by trailseal.",
     );
+    expect(r.stdout).toContain("--pkcs11-module <file>");
+    expect(r.stdout).toContain("With a token key every trail is scanned in\nthis thread");
+    expect(r.stdout).toContain("a body, a REST object or a list response");
   });
 });
