@@ -4,6 +4,7 @@ import type { StartupRow } from "./startup.js";
 import type { ThroughputResult, ToolFigures } from "./throughput.js";
 import type { OpenFigure } from "./opening.js";
 import type { ArchiveResult, ArchiveSet } from "./archive.js";
+import type { ScanResult } from "./scan.js";
 import { markdownTable, mib, table } from "./lib.js";
 
 type Phase = "seal" | "open";
@@ -293,6 +294,62 @@ function archiveSummary(a: ArchiveResult): string[] {
   return lines;
 }
 
+function scanRows(s: ScanResult): string[][] {
+  const pipe = s.rows.find((x) => x.id === "pipe")!;
+  return s.rows.map((x) => [
+    x.label,
+    x.mbps.toFixed(1),
+    x.seconds.toFixed(2),
+    x.cpuSeconds === null ? "n/a" : x.cpuSeconds.toFixed(2),
+    mib(x.maxRssKiB),
+    String(x.found),
+    x.id === "pipe" ? "" : ratio(x.mbps / pipe.mbps),
+    x.id === "pipe" || x.cpuSeconds === null || pipe.cpuSeconds === null
+      ? ""
+      : ratio(pipe.cpuSeconds / x.cpuSeconds),
+  ]);
+}
+const SCAN_HEAD = [
+  "run",
+  "MB/s of trail",
+  "s (median)",
+  "CPU s",
+  "peak RSS MiB",
+  "found",
+  "÷ pipe (MB/s)",
+  "÷ pipe (CPU)",
+];
+
+function scanFacts(s: ScanResult): string {
+  return (
+    `trail ${(s.trailBytes / 1e6).toFixed(1)} MB: ${s.commands} commands typed, ` +
+    `${(s.outputBytes / 1e6).toFixed(1)} MB of output on an 80x24 screen, signed every 30 s`
+  );
+}
+
+function emulatorLine(s: ScanResult): string {
+  const e = s.emulator;
+  const share =
+    e.shareOfScan === null
+      ? ""
+      : `, ${(e.shareOfScan * 100).toFixed(0)}% of the command scan's CPU`;
+  return `${e.cpuSeconds.toFixed(2)} s CPU (${e.outputMbps.toFixed(1)} MB/s of output${share})`;
+}
+
+const cpuRatio = (x: number | null): string => (x === null ? "n/a" : ratio(x));
+
+function scanSummary(s: ScanResult): string {
+  const row = (id: string) => s.rows.find((x) => x.id === id)!;
+  const verdict = s.commandRatio >= 0.5 ? "met" : "NOT MET";
+  return (
+    `scan, ${(s.trailBytes / 1e6).toFixed(0)} MB trail: command rule ${row("command").mbps.toFixed(1)} MB/s = ` +
+    `${ratio(s.commandRatio)} replay --format raw | grep -c (target 0.5x: ${verdict}); ` +
+    `screen_content ${row("screen").mbps.toFixed(1)} MB/s = ${ratio(s.screenRatio)}; ` +
+    `pipe ${row("pipe").mbps.toFixed(1)} MB/s; by CPU time: command ${cpuRatio(s.commandCpuRatio)}, ` +
+    `screen_content ${cpuRatio(s.screenCpuRatio)}; the emulator alone ${emulatorLine(s)}`
+  );
+}
+
 /** The ratios in words, one line each. */
 export function summary(r: BenchResult): string[] {
   const lines: string[] = [];
@@ -337,6 +394,7 @@ export function summary(r: BenchResult): string[] {
     );
   }
   if (r.archive !== null) lines.push(...archiveSummary(r.archive));
+  if (r.scan !== null) lines.push(scanSummary(r.scan));
   for (const k of r.tsa?.keys ?? []) {
     lines.push(
       `tsa serve, ${k.key}: ${k.trailseal.tokensPerSecond.toFixed(0)} tokens/s, ${k.ratio.toFixed(1)}x openssl ts -reply per request`,
@@ -389,6 +447,11 @@ export function renderText(r: BenchResult): string {
   if (r.tsa !== null) {
     out.push(
       `\nTSA (${r.tsa.concurrency} concurrent loopback clients, ${r.tsa.secondsPerSide} s per side)\n${table(TSA_HEAD, tsaRows(r))}`,
+    );
+  }
+  if (r.scan !== null) {
+    out.push(
+      `\nSCAN (${scanFacts(r.scan)}; median of ${r.scan.repeats})\n${table(SCAN_HEAD, scanRows(r.scan))}`,
     );
   }
   out.push(`\nSUMMARY\n${summary(r).join("\n")}`);
@@ -540,6 +603,24 @@ export function renderDoc(r: BenchResult): string {
       "",
     );
   }
+  if (r.scan !== null) {
+    parts.push(
+      "## Scan: content rules over a sealed shell session, beside `replay --format raw | grep -c`",
+      "",
+      `${scanFacts(r.scan)}. An asciicast v2 shell session made in the run (each command typed on`,
+      "the upstream, echoed, then 20 log lines; every 50th command `rm -rf /srv/cache`, every 100th",
+      "a card number printed), sealed to RSA-2048 `rsa2048-a` with `signer-rsa` checkpoints. Each",
+      "row is a whole process of the built CLI (`--key`, `--ca root-ca.pem`, `--jsonl`); its count",
+      "must be the number planted (grep's lines, the scan's hits). A scan reads the trail twice",
+      "(verified, then decrypted) and runs the terminal emulator for every rule; the pipe decrypts",
+      `once and greps bytes. Median of ${r.scan.repeats}, runs taking turns.`,
+      "",
+      markdownTable(SCAN_HEAD, scanRows(r.scan)),
+      "",
+      `Target (issue 12): a plain regex rule at 0.5x the pipe or better. ${scanSummary(r.scan)}.`,
+      "",
+    );
+  }
   parts.push(
     "## Memory bound",
     "",
@@ -555,6 +636,7 @@ export function renderDoc(r: BenchResult): string {
     "    npm run bench -- --only verify,tsa # sections: startup, throughput, verify, archive, tsa, pkcs11",
     "    npm run bench -- --only archive    # 2,000 + 4,000 small and 20 x 50 MB trails",
     "    npm run bench -- --only startup    # start-up rows alone, ~1 minute",
+    "    npm run bench -- --only scan       # scan rules beside replay | grep -c (--scan-mib N)",
     "    npm run bench -- --write-doc       # also rewrite this file",
     "",
     "Results go to `bench/results/latest.json` (and a dated copy; the folder is not committed).",

@@ -9,10 +9,11 @@
  *   --size LIST        input sizes in MiB, comma-separated (overrides --large)
  *   --repeats N        repeats of each seal/open (default 3 under 1 GiB, else 1)
  *   --only LIST        comma-separated sections: startup, throughput, verify, archive, tsa,
- *                      pkcs11 (default all)
+ *                      pkcs11, scan (default all)
  *   --archive-repeats N  repeats of each archive run (default 2)
  *   --startup-runs N   rounds of the start-up commands (default 15)
  *   --tsa-seconds S    seconds of load per TSA side (default 5; also the pkcs11 section's)
+ *   --scan-mib N       MiB of session output in the scan section's trail (default 32)
  *   --write-doc        also rewrite docs/BENCHMARKS.md with the figures
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -26,6 +27,7 @@ import { benchVerify, type VerifyResult } from "./verify.js";
 import { benchArchive, type ArchiveResult } from "./archive.js";
 import { benchTsa, type TsaResult } from "./tsa.js";
 import { benchPkcs11, type Pkcs11Result } from "./pkcs11.js";
+import { benchScan, type ScanResult } from "./scan.js";
 import { renderDoc, renderText } from "./report.js";
 
 export interface BenchResult {
@@ -39,10 +41,11 @@ export interface BenchResult {
   tsa: TsaResult | null;
   /** Null when the section did not run, or where SoftHSM2 or the pkcs11js addon is missing. */
   pkcs11?: Pkcs11Result | null;
+  scan: ScanResult | null;
   totalSeconds: number;
 }
 
-const SECTIONS = ["startup", "throughput", "verify", "archive", "tsa", "pkcs11"] as const;
+const SECTIONS = ["startup", "throughput", "verify", "archive", "tsa", "pkcs11", "scan"] as const;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -54,13 +57,14 @@ async function main(): Promise<number> {
       "tsa-seconds": { type: "string", default: "5" },
       "startup-runs": { type: "string", default: "15" },
       "archive-repeats": { type: "string", default: "2" },
+      "scan-mib": { type: "string", default: "32" },
       "write-doc": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
     process.stdout.write(
-      "usage: npm run bench -- [--large] [--size MIB,...] [--repeats N] [--only startup,throughput,verify,archive,tsa,pkcs11] [--startup-runs N] [--archive-repeats N] [--tsa-seconds S] [--write-doc]\n",
+      "usage: npm run bench -- [--large] [--size MIB,...] [--repeats N] [--only startup,throughput,verify,archive,tsa,pkcs11,scan] [--startup-runs N] [--archive-repeats N] [--tsa-seconds S] [--scan-mib N] [--write-doc]\n",
     );
     return 0;
   }
@@ -76,6 +80,7 @@ async function main(): Promise<number> {
   const tsaSeconds = Number(values["tsa-seconds"]);
   const startupRuns = Number(values["startup-runs"]);
   const archiveRepeats = Number(values["archive-repeats"]);
+  const scanMib = Number(values["scan-mib"]);
   const only = new Set(values.only?.split(",").map((s) => s.trim()) ?? SECTIONS);
   for (const s of only) {
     if (!(SECTIONS as readonly string[]).includes(s))
@@ -93,6 +98,7 @@ async function main(): Promise<number> {
       "--startup-runs must be 1..100",
     ],
     [repeatsOk(archiveRepeats), "--archive-repeats must be 1..20"],
+    [Number.isInteger(scanMib) && scanMib >= 1 && scanMib <= 1024, "--scan-mib must be 1..1024"],
   ];
   for (const [ok, message] of checks) if (!ok) throw new Error(message);
   if (!existsSync(CLI))
@@ -117,6 +123,7 @@ async function main(): Promise<number> {
     archive: null,
     tsa: null,
     pkcs11: null,
+    scan: null,
     totalSeconds: 0,
   };
   try {
@@ -153,6 +160,12 @@ async function main(): Promise<number> {
     if (only.has("pkcs11")) {
       log(`pkcs11: tsa serve ${tsaSeconds} s per side (file key, SoftHSM2 key), replay start-up`);
       result.pkcs11 = await benchPkcs11(dir, tsaSeconds, startupRuns, log);
+    }
+    if (only.has("scan")) {
+      log(`scan: a ${scanMib} MiB shell session, 3 rules beside replay --format raw | grep -c`);
+      const sub = join(dir, "scan");
+      mkdirSync(sub);
+      result.scan = await benchScan(sub, scanMib, 3, log);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

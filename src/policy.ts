@@ -8,7 +8,7 @@
  *   encryption.ts  recipient entries and their certificates
  *   content.ts     content-policy types and the body reader (patterns compiled by scan/pattern)
  *   parse.ts       documents: body, REST object, list; parsePolicy, readAuditPolicy,
- *                  readContentPolicy
+ *                  readContentPolicy, readContentPolicies
  *   build.ts       new 8.0 LTS bodies (buildPolicy)
  *   plan.ts        the sealing plan the trail writer follows
  */
@@ -55,6 +55,7 @@ export {
   checkPolicy,
   readAuditPolicy,
   readContentPolicy,
+  readContentPolicies,
   type ParseResult,
   type ParsedPolicy,
   type ParsedItem,

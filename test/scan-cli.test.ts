@@ -9,14 +9,18 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TESTDATA } from "./helpers/fixtures.js";
 import { runCli } from "./helpers/io.js";
+import { readHit, sealRecording } from "./helpers/scan-recording.js";
 
 const dir = mkdtempSync(join(tmpdir(), "trailseal-scan-cli-"));
 const p = (n: string) => join(dir, n);
 const certs = (n: string) => join(TESTDATA, "certs", n);
 const pki = (n: string) => join(TESTDATA, "pki", n);
-const rec = (n: string) => join(TESTDATA, "recordings", "scan", n);
 const KEYS = ["--key", certs("rsa2048-a.key"), "--key", certs("rsa2048-c.key")];
 const CA = ["--ca", pki("root-ca.pem")];
+
+const NOTE = "(trailseal does not act on them: the session is over)";
+const DB_AUDIT = "rule 0 of db-audit [key 0f4c6d8e-content]";
+const TERMINATE = `log, notify, terminate ${NOTE}`;
 
 const POLICY = {
   key: "0f4c6d8e-content",
@@ -34,23 +38,12 @@ const POLICY = {
 };
 
 beforeAll(async () => {
-  const create = await runCli([
-    ...["policy", "create", "--name", "scan", "--encrypt", certs("rsa2048-a.crt")],
-    ...["--upstream", certs("rsa2048-c.crt"), "--sign-identity", "signer", "--interval", "10"],
-    ...["-o", p("p.json")],
-  ]);
-  expect(create.code).toBe(0);
-  const seal = await runCli([
-    ...["seal", "--policy", p("p.json"), "--sign-cert", pki("signer-rsa-chain.pem")],
-    ...["--sign-key", pki("signer-rsa.key"), rec("shell.log"), "--timing", rec("shell.tm")],
-    ...["-o", p("s.trail")],
-  ]);
-  expect(seal.code).toBe(0);
+  await sealRecording(dir);
   writeFileSync(p("content.json"), JSON.stringify(POLICY));
   mkdirSync(p("archive"));
   copyFileSync(p("s.trail"), p("archive/a.trail"));
-  const whole = readFileSync(p("s.trail"));
-  writeFileSync(p("archive/b.trail"), whole.subarray(0, whole.byteLength - 10));
+  // Cut inside the final checkpoint: its records are covered by nothing.
+  copyFileSync(p("cut.trail"), p("archive/b.trail"));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -62,10 +55,7 @@ describe("trailseal scan", () => {
     expect([r.code, r.stderr]).toEqual([1, ""]);
     expect(r.stdout).toBe(
       [
-        "s.trail: rule 0 of db-audit (command, from the keystrokes) at 14.812s, record 72 (upstream), checkpoint 2: verified",
-        "  matched: read ",
-        `  in:      read -rsp 'Password: ' pw; echo; echo "got \${#pw} characters"`,
-        "  actions: log, notify, terminate (trailseal does not act on them: the session is over)",
+        ...readHit(DB_AUDIT, "keystrokes", TERMINATE),
         "s.trail: 1 hit; 147 records, 147 under a verified checkpoint (complete); 4 card numbers on the screen; commands from the keystrokes",
         "",
       ].join("\n"),
@@ -85,7 +75,7 @@ describe("trailseal scan", () => {
     expect(s.hits).toEqual([
       {
         trail: "s.trail",
-        rule: { index: 0, policy: "ad-hoc" },
+        rule: { index: 0, policy: "ad-hoc", key: null },
         selection: "screen_content",
         text: "db01 maintenance",
         context: "admin@db01:~$ printf '\\033]2;db01 maintenance\\007'",
@@ -98,7 +88,7 @@ describe("trailseal scan", () => {
       },
       {
         trail: "s.trail",
-        rule: { index: 2, policy: "ad-hoc" },
+        rule: { index: 2, policy: "ad-hoc", key: null },
         selection: "creditcard",
         text: "555555******4444",
         context: `${"0".repeat(75)} 555555******4444`,
@@ -112,6 +102,118 @@ describe("trailseal scan", () => {
     ]);
     expect(s.commands).toBe("screen");
     expect(r.stdout).not.toContain("5555555555554444");
+    // No command rule: no commands read, so no note about where they would have come from.
+    const screenOnly = await scan(
+      ["s.trail", "--match", "db01", "--key", certs("rsa2048-a.key"), "--json"].concat(CA),
+    );
+    const [only] = JSON.parse(screenOnly.stdout) as [{ notes: string[]; commands: string }];
+    expect([screenOnly.code, only.commands, only.notes]).toEqual([1, "screen", []]);
+  });
+
+  it("a list response (items): every policy applies, each hit names its policy's key and name", async () => {
+    const screen = {
+      key: "7d1e-screen",
+      body: {
+        name: "screen-watch",
+        rules: [
+          {
+            actions: {
+              log: true,
+              notify: false,
+              store_in_connection_database: true,
+              terminate: false,
+            },
+            event: { selection: "command", match: ["rm\\s+-rf", "^read "], ignore: [] },
+            gateway_groups: [],
+            remote_groups: [],
+          },
+          {
+            actions: {
+              log: false,
+              notify: true,
+              store_in_connection_database: false,
+              terminate: false,
+            },
+            event: { selection: "window_title", match: ["maintenance"], ignore: [] },
+            gateway_groups: [],
+            remote_groups: [],
+          },
+        ],
+      },
+      meta: { href: "/api/configuration/policies/content_policies/7d1e-screen" },
+    };
+    writeFileSync(
+      p("list.json"),
+      JSON.stringify({
+        items: [POLICY, screen],
+        meta: { href: "/api/configuration/policies/content_policies" },
+      }),
+    );
+    const r = await scan(["--policy", "list.json", "s.trail", ...KEYS, ...CA]);
+    expect([r.code, r.stderr]).toEqual([1, ""]);
+    // The same command is a hit of each policy (each applies on its own): two hits, in rule order.
+    expect(r.stdout).toBe(
+      [
+        ...readHit(DB_AUDIT, "keystrokes", TERMINATE),
+        ...readHit(
+          "rule 0 of screen-watch [key 7d1e-screen]",
+          "keystrokes",
+          `log, store_in_connection_database ${NOTE}`,
+        ),
+        "s.trail: rule 1 of screen-watch [key 7d1e-screen] (window_title) at 17.348s, record 84 (downstream), checkpoint 2: verified",
+        "  matched: maintenance",
+        "  in:      db01 maintenance",
+        "  actions: notify (trailseal does not act on them: the session is over)",
+        "s.trail: 3 hits; 147 records, 147 under a verified checkpoint (complete); 4 card numbers on the screen; commands from the keystrokes",
+        "",
+      ].join("\n"),
+    );
+    const json = await scan(["--policy", "list.json", "s.trail", ...KEYS, ...CA, "--json"]);
+    const [s] = JSON.parse(json.stdout) as [{ hits: { rule: unknown }[] }];
+    expect(s.hits.map((h) => h.rule)).toEqual([
+      { index: 0, policy: "db-audit", key: "0f4c6d8e-content" },
+      { index: 0, policy: "screen-watch", key: "7d1e-screen" },
+      { index: 1, policy: "screen-watch", key: "7d1e-screen" },
+    ]);
+  });
+
+  it("a list response with a bad item, an audit policy or none: exit 2, the item named by index and key", async () => {
+    const bad = structuredClone(POLICY);
+    bad.key = "9a9a-bad";
+    bad.body.rules[0]!.event.match = ["a(?=b)"];
+    bad.body.rules[0]!.event.selection = "screen";
+    const audit = {
+      key: "a0-audit",
+      body: JSON.parse(readFileSync(p("p.json"), "utf8")) as unknown,
+    };
+    const cases: [string, unknown, string][] = [
+      [
+        "bad.json",
+        { items: [POLICY, bad] },
+        'items[1] (key "9a9a-bad") fails the check: items[1].body.rules[0].event.selection: must be "command", "screen_content", "creditcard" or "window_title", not "screen"; items[1].body.rules[0].event.match[0]: pattern "a(?=b)": a lookahead assertion at offset 1 is not supported (no linear-time engine can run it)',
+      ],
+      [
+        "mixed.json",
+        { items: [POLICY, audit] },
+        'items[1] (key "a0-audit") is an audit policy (scan); a content policy is needed here',
+      ],
+      [
+        "ref.json",
+        { items: [{ key: "b1-ref", meta: { href: "/api/x" } }] },
+        'items[0] (key "b1-ref") is a reference without a body; GET its meta.href for the policy',
+      ],
+      ["empty.json", { items: [] }, "the list response has no items: no policy to apply"],
+    ];
+    for (const [file, doc, message] of cases) {
+      writeFileSync(p(file), JSON.stringify(doc));
+      const r = await scan(["--policy", file, "s.trail", ...KEYS]);
+      expect([file, r.code, r.stdout, r.stderr]).toEqual([
+        file,
+        2,
+        "",
+        `trailseal: error: ${file}: ${message}\ntrailseal: hint: run 'trailseal policy check ${file}' to see every problem\n`,
+      ]);
+    }
   });
 
   it("no rule matched: exit 0; the report says what was scanned", async () => {
@@ -205,5 +307,8 @@ describe("trailseal scan", () => {
     expect(r.stdout).toContain(
       "Graphical protocols (RDP, ICA, VNC) are not recorded by trailseal.",
     );
+    expect(r.stdout).toContain("--pkcs11-module <file>");
+    expect(r.stdout).toContain("With a token key every trail is scanned in\nthis thread");
+    expect(r.stdout).toContain("a body, a REST object or a list response");
   });
 });

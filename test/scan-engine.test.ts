@@ -17,13 +17,12 @@ import {
   type ScanHit,
   type ScanOptions,
 } from "../src/scan/scan.js";
-import { certDer, stanzaKey, TESTDATA } from "./helpers/fixtures.js";
+import { certDer, stanzaKey } from "./helpers/fixtures.js";
 import { runCli } from "./helpers/io.js";
+import { sealRecording } from "./helpers/scan-recording.js";
 
 const dir = mkdtempSync(join(tmpdir(), "trailseal-scan-engine-"));
 const p = (n: string) => join(dir, n);
-const rec = (n: string) => join(TESTDATA, "recordings", "scan", n);
-const pki = (n: string) => join(TESTDATA, "pki", n);
 
 /** A content policy as SPS writes it (REST body), one rule per selection and two for commands. */
 export const CONTENT_POLICY = {
@@ -62,33 +61,6 @@ export const CONTENT_POLICY = {
   ],
 };
 
-/** Seals the recording: downstream to rsa2048-a, upstream to rsa2048-c, signed, 10 s interval. */
-export async function sealRecording(into: string): Promise<void> {
-  const policy = join(into, "p.json");
-  const create = await runCli([
-    ...[
-      "policy",
-      "create",
-      "--name",
-      "scan",
-      "--encrypt",
-      join(TESTDATA, "certs", "rsa2048-a.crt"),
-    ],
-    ...["--upstream", join(TESTDATA, "certs", "rsa2048-c.crt"), "--sign-identity", "signer"],
-    ...["--interval", "10", "-o", policy],
-  ]);
-  expect(create.code).toBe(0);
-  const seal = await runCli([
-    ...["seal", "--policy", policy, "--sign-cert", pki("signer-rsa-chain.pem")],
-    ...["--sign-key", pki("signer-rsa.key"), rec("shell.log"), "--timing", rec("shell.tm")],
-    ...["-o", join(into, "s.trail")],
-  ]);
-  expect(seal.stdout).toMatch(/: 147 records, 3 checkpoints; .* signed, not timestamped\n$/);
-  const whole = readFileSync(join(into, "s.trail"));
-  // Cut inside the final checkpoint: the records after checkpoint 2 are covered by nothing.
-  writeFileSync(join(into, "cut.trail"), whole.subarray(0, whole.byteLength - 10));
-}
-
 const DOWN = stanzaKey("certs/rsa2048-a.key");
 const UP = stanzaKey("certs/rsa2048-c.key");
 const rules = policyRules(readContentPolicy(CONTENT_POLICY));
@@ -118,7 +90,7 @@ function hit(
 ): ScanHit {
   return {
     trail: "s.trail",
-    rule: { index: rule, policy: "db-audit" },
+    rule: { index: rule, policy: "db-audit", key: null },
     selection,
     text,
     context,
@@ -271,7 +243,7 @@ describe("scanTrail on the real recording, sealed", () => {
     const cards = adHocRules({ creditcard: true });
     const s = await scan("s.trail", { rules: cards, permitted: 3 });
     expect(s.hits.map((h) => [h.rule, h.text, h.context, h.actions])).toEqual([
-      [{ index: 0, policy: "ad-hoc" }, "555555******4444", CARD_LINE, []],
+      [{ index: 0, policy: "ad-hoc", key: null }, "555555******4444", CARD_LINE, []],
     ]);
     const none = await scan("s.trail", { rules: cards, permitted: 4 });
     expect([none.hits, none.cards]).toEqual([[], 4]);

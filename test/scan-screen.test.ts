@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { SessionEvent } from "../src/events.js";
-import { Screen, screenItems, type ScreenItem } from "../src/scan/screen.js";
+import { newText, Screen, screenItems, type ScreenItem } from "../src/scan/screen.js";
 import { collect, text } from "./helpers/recordings.js";
 
 const out = (time: number, s: string | Uint8Array): SessionEvent => ({
@@ -193,15 +193,24 @@ describe("Screen: rows leave as a terminal drops them", () => {
     ).toEqual(["$ echo 0123456789", "0123456789"]);
   });
 
-  it("an endless line without a line feed is given in pieces of maxLine characters", async () => {
+  it("an endless line without a line feed is given in pieces of maxLine characters that overlap by maxMatch + 1", async () => {
+    const line = Array.from({ length: 95 }, (_, i) => String.fromCharCode(33 + (i % 90))).join("");
     const items = await collect(
-      screenItems({ cols: 10, rows: 2 }, [out(1, "x".repeat(95))], { maxLine: 40 }),
+      screenItems({ cols: 10, rows: 2 }, [out(1, line)], { maxLine: 40, maxMatch: 9 }),
     );
-    expect(items.map((i) => (i.kind === "line" ? `${i.why} ${i.text.length}` : i.kind))).toEqual([
-      "scroll 40",
-      "scroll 40",
-      "end 15",
+    const lines = items.flatMap((i) => (i.kind === "line" ? [i] : []));
+    expect(lines.map((i) => [i.why, i.text, i.piece])).toEqual([
+      ["scroll", line.slice(0, 40), { index: 0, overlap: 0, carried: 10 }],
+      ["scroll", line.slice(30, 70), { index: 1, overlap: 10, carried: 10 }],
+      ["end", line.slice(60), { index: 2, overlap: 10, carried: 0 }],
     ]);
+    expect(lines.map((i) => newText(i).text).join("")).toBe(line);
+    expect(() => new Screen({}, { maxLine: 40, maxMatch: 39 })).toThrow(
+      expect.objectContaining({
+        code: "USAGE",
+        message: "a screen's maxMatch must be from 1 to maxLine - 2",
+      }),
+    );
   });
 
   it("bounded: 200,000 lines stream out while they are fed, never held", async () => {

@@ -29,7 +29,11 @@ export interface ScanSetup {
 }
 
 export interface ScanManyOptions extends ScanSetup {
-  /** Worker threads; 0 scans in this thread, one trail at a time. */
+  /**
+   * Worker threads; 0 scans in this thread, one trail at a time. With a key on a PKCS#11 token
+   * every trail is scanned in this thread: the token's session belongs to it and cannot be
+   * cloned to a worker (nor is the key's secret anywhere to send).
+   */
   readonly jobs: number;
   /**
    * A trail not scanned this long after its worker began it is WORKER_FAILED and its worker
@@ -42,6 +46,27 @@ export interface ScanManyOptions extends ScanSetup {
 export interface Scanned {
   readonly scan: TrailScan;
   readonly bytes: number;
+}
+
+/** What a scan of many trails came to (the CLI's last --jsonl line). */
+export interface ScanSummary {
+  readonly type: "summary";
+  readonly trails: number;
+  readonly trailsWithHits: number;
+  readonly hits: number;
+  readonly unverifiedHits: number;
+  /** Trails that could not be read or opened. */
+  readonly unreadable: number;
+  /** Bytes read, both passes (each trail is read twice: verified, then decrypted). */
+  readonly bytes: number;
+  readonly elapsedMs: number;
+  readonly shard?: string;
+}
+
+/** The exit status of a scan, as of `verify` (`summaryStatus`): 2 a trail unreadable, 1 a hit, else 0. */
+export function scanStatus(s: ScanSummary): 0 | 1 | 2 {
+  if (s.unreadable > 0) return 2;
+  return s.hits > 0 ? 1 : 0;
 }
 
 /** The sources of rules, to send them to workers. */

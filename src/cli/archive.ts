@@ -8,6 +8,7 @@ import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { TrailsealError } from "../errors.js";
+import { isTokenKey, type OpenedKey } from "../keys.js";
 import { trailInputs, type PathList, type TrailInput } from "../archive/inputs.js";
 import { parseShard, type Shard } from "../archive/shard.js";
 import type { Summary } from "../archive/summary.js";
@@ -231,4 +232,16 @@ export class ArchiveProgress extends StatusLine {
       parts.push(`${duration(((this.total - this.trails) * seconds) / this.trails)} left`);
     return parts.join(", ");
   }
+}
+
+/** A token key is a session in this thread: worker threads cannot share it, nor be stopped. */
+export function threadsFor(plan: ArchivePlan, keys: readonly OpenedKey[]): ArchivePlan {
+  if (!keys.some(isTokenKey)) return plan;
+  if (plan.trailTimeoutMs !== undefined)
+    throw new TrailsealError(
+      "USAGE",
+      "--trail-timeout stops a worker thread; keys on a PKCS#11 token are used in the command's own",
+      { hint: "run without --trail-timeout, or with key files" },
+    );
+  return { ...plan, jobs: 0 };
 }

@@ -15,6 +15,8 @@ import {
 import { readCertificates } from "../pem.js";
 import type { TokenSigner } from "../pkcs11/ops.js";
 import type { SealingPlan } from "../policy.js";
+import type { TrailInput } from "../archive/inputs.js";
+import type { TaskError } from "../archive/pool.js";
 import { readInput, readPassin } from "./files.js";
 import { EXIT_OK, EXIT_USAGE, guard, plural, say, type Io } from "./io.js";
 
@@ -497,4 +499,24 @@ export function truncationNotice(
       ? "the trail has no checkpoint at all"
       : `verification stops at checkpoint ${last.index} (session time ${seconds(Math.round(last.time * 1e6))})`;
   return `${name} is truncated (${reason}): ${where}; ${plural(uncovered, "frame")}${last === null ? "" : " after it"} ${uncovered === 1 ? "is" : "are"} not covered by any checkpoint`;
+}
+
+/**
+ * A trail of a many-trail run (verify, scan) that could not be read or opened: said on stderr,
+ * after the progress line is cleared, and with `--jsonl` written as an error line.
+ */
+export function reportUnreadable(
+  io: Io,
+  failed: { readonly input: TrailInput; readonly error: TaskError },
+  jsonl: boolean,
+  progress: { finish(): void } | null,
+): void {
+  progress?.finish();
+  say(io, "error", failed.error.message);
+  if (jsonl) {
+    const { input, error } = failed;
+    io.stdout.write(
+      `${JSON.stringify({ type: "error", file: input.path, key: input.key, ...error })}\n`,
+    );
+  }
 }

@@ -3,13 +3,18 @@
  * fact: the hits, each pinned to its record and to the checkpoint that covers it. The many-trail
  * options are verify's (cli/archive.ts), the work src/scan/scan.ts's on src/archive/'s pool.
  */
-import { isTokenKey } from "../keys.js";
 import { TrailsealError } from "../errors.js";
 import type { TrailInput } from "../archive/inputs.js";
 import { inOrder } from "../archive/pool.js";
-import { ruleSources, scanMany, type ScanSetup } from "../archive/scan-many.js";
+import {
+  ruleSources,
+  scanMany,
+  scanStatus,
+  type ScanSetup,
+  type ScanSummary,
+} from "../archive/scan-many.js";
 import { ofShard } from "../archive/shard.js";
-import { readContentPolicy } from "../policy/parse.js";
+import { readContentPolicies } from "../policy/parse.js";
 import {
   adHocRules,
   policyRules,
@@ -22,24 +27,23 @@ import {
   archiveOptions,
   archivePlan,
   peekInputs,
+  threadsFor,
   type ArchiveFlags,
 } from "./archive.js";
-import { loadCertificates, loadKeys, passphrase, printable } from "./common.js";
-import { readInput } from "./files.js";
 import {
-  EXIT_FAILED,
-  EXIT_OK,
-  EXIT_USAGE,
-  collect,
-  guard,
-  newCommand,
-  parseArgs,
-  plural,
-  say,
-  type Io,
-} from "./io.js";
+  loadCertificates,
+  loadKeys,
+  passphrase,
+  printable,
+  reportUnreadable,
+  tokenOptions,
+  type LoadedKeys,
+  type TokenFlags,
+} from "./common.js";
+import { readInput } from "./files.js";
+import { collect, guard, newCommand, parseArgs, plural, say, type Io } from "./io.js";
 
-interface ScanFlags extends ArchiveFlags {
+interface ScanFlags extends ArchiveFlags, TokenFlags {
   policy?: string[];
   match?: string[];
   command?: string[];
@@ -51,20 +55,6 @@ interface ScanFlags extends ArchiveFlags {
   passin?: string;
 }
 
-/** What a scan of many trails came to; the last --jsonl line. */
-interface ScanSummary {
-  readonly type: "summary";
-  readonly trails: number;
-  readonly trailsWithHits: number;
-  readonly hits: number;
-  readonly unverifiedHits: number;
-  readonly unreadable: number;
-  /** Bytes read, both passes (each trail is read twice: verified, then decrypted). */
-  readonly bytes: number;
-  readonly elapsedMs: number;
-  readonly shard?: string;
-}
-
 const ACTIONS_NOTE = "trailseal does not act on them: the session is over";
 
 /** Seconds, as the human output writes session times. */
@@ -72,6 +62,7 @@ const secs = (us: number) => `${(us / 1e6).toFixed(3)}s`;
 
 function hitLines(h: ScanHit): string[] {
   const from = h.source === undefined ? "" : `, from the ${h.source}`;
+  const key = h.rule.key === null ? "" : ` [key ${h.rule.key}]`;
   const proof = h.verified
     ? `checkpoint ${h.checkpoint!.index}: verified`
     : h.checkpoint === null
@@ -79,7 +70,7 @@ function hitLines(h: ScanHit): string[] {
       : `checkpoint ${h.checkpoint.index}: NOT VERIFIED (it does not verify under the anchors given)`;
   const actions = h.actions.length === 0 ? "none" : `${h.actions.join(", ")} (${ACTIONS_NOTE})`;
   return [
-    `${h.trail}: rule ${h.rule.index} of ${h.rule.policy} (${h.selection}${from}) at ${secs(h.time)}, record ${h.record} (${h.channel}), ${proof}`,
+    `${h.trail}: rule ${h.rule.index} of ${h.rule.policy}${key} (${h.selection}${from}) at ${secs(h.time)}, record ${h.record} (${h.channel}), ${proof}`,
     `  matched: ${h.text}`,
     ...(h.context === h.text ? [] : [`  in:      ${h.context}`]),
     `  actions: ${actions}`,
@@ -119,7 +110,7 @@ async function rulesOf(flags: ScanFlags, io: Io): Promise<ScanRule[]> {
       throw new TrailsealError("USAGE", `${path} is not valid JSON`, { cause: e, file: path });
     }
     try {
-      rules.push(...policyRules(readContentPolicy(json)));
+      for (const policy of readContentPolicies(json)) rules.push(...policyRules(policy));
     } catch (e) {
       if (!(e instanceof TrailsealError)) throw e;
       // A policy that does not read is a usage error here (exit 2), not a failed check.
@@ -144,12 +135,16 @@ Examples:
   trailseal scan --command 'rm\\s+-rf' --creditcard --key down.key --key up.key *.trail
   trailseal scan --match 'BEGIN (RSA|OPENSSH) PRIVATE KEY' /mnt/archive --key auditor.p12 \\
       --passin env:P12_PASS --ca ca.crt --jsonl > hits.jsonl
+  trailseal scan --command sudo s.trail --key "pkcs11:token=audit;object=auditor" \\
+      --pkcs11-module /usr/lib/softhsm/libsofthsm2.so --pin env:AUDIT_PIN
 
-Rules come from SPS content policies (a body or a REST object, as
-/api/configuration/policies/content_policies returns it) and from --match (screen_content),
---command (command) and --creditcard; patterns are PCRE syntax searched as substrings, run in
-linear time (what only a backtracking engine can run is refused). For each text the rules are
-tried in order and the first that matches gives the hit.
+Rules come from SPS content policies (a body, a REST object or a list response, as
+/api/configuration/policies/content_policies returns them; every policy of a list applies, and
+an item that fails 'trailseal policy check' is refused, named by its index and key) and from
+--match (screen_content), --command (command) and --creditcard (together one policy, ad-hoc);
+patterns are PCRE syntax searched as substrings, run in linear time (what only a backtracking
+engine can run is refused). Each policy applies on its own: for each text, its rules are tried in
+order and the first that matches gives the policy's hit, named by policy (name and key) and rule.
 
 screen_content is the screen as a terminal emulator showed it (each line when it left the
 screen, then the final screen); command the commands typed, rebuilt from the keystrokes with
@@ -164,6 +159,11 @@ A hit is "verified" only when a checkpoint that verified under --ca (or, on a tr
 without signing, --tsa-ca) covers its record; hits after the last good checkpoint are not
 verified. The actions a rule asks for are listed; trailseal does not terminate anything after
 the fact. Each trail needs a key that opens its downstream channel (the screen).
+
+Keys are files (PEM, PKCS#12) or PKCS#11 URIs (--key 'pkcs11:token=audit;object=auditor' with
+--pkcs11-module and --pin env:VAR), as for replay. With a token key every trail is scanned in
+this thread, one at a time, whatever --jobs says: the token's session cannot be handed to worker
+threads, and no key's secret is ever passed on through a file or the environment.
 
 Exit status: 0 no rule matched, 1 at least one hit, 2 usage or I/O error (a trail that cannot
 be read or opened is reported on stderr and the others are still scanned).`;
@@ -183,15 +183,21 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
         "--permitted <n>",
         "card numbers a trail may show before a creditcard hit (default 0)",
       )
-      .option("-k, --key <file>", "private key that opens a channel (repeatable)", collect)
+      .option(
+        "-k, --key <file|uri>",
+        "private key that opens a channel: PEM, PKCS#12 or a PKCS#11 URI (repeatable)",
+        collect,
+      )
       .option("--passin <spec>", "passphrase for encrypted keys: env:VAR, file:PATH or pass:TEXT")
       .option("--ca <file>", "trust anchor for checkpoint signers (repeatable)", collect)
       .option("--tsa-ca <file>", "trust anchor for timestamp authorities (repeatable)", collect)
       .option("--json", "print a JSON array, one scan object per trail"),
   ).addHelpText("after", HELP);
+  tokenOptions(cmd);
   const early = parseArgs(cmd, argv);
   if (early !== null) return early;
   const flags = cmd.opts<ScanFlags>();
+  let loaded: LoadedKeys | undefined;
   return guard(io, async () => {
     const rules = await rulesOf(flags, io);
     const plan = await archivePlan(cmd.args, flags, io);
@@ -199,21 +205,16 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       throw new TrailsealError("USAGE", "scan reads each trail twice (verified, then decrypted)", {
         hint: "save the trail to a file and name it",
       });
-    const loaded = await loadKeys(flags.key ?? [], passphrase(flags.passin, io), io);
-    if (loaded.keys.some(isTokenKey)) {
-      loaded.close();
-      throw new TrailsealError("USAGE", "scan does not take keys on PKCS#11 tokens yet", {
-        hint: "replay the trail with the token key, or scan with a key file",
-      });
-    }
+    loaded = await loadKeys(flags.key ?? [], passphrase(flags.passin, io), io, flags);
     const setup: ScanSetup = {
       cwd: io.cwd,
       rules: ruleSources(rules),
       anchors: await loadCertificates(flags.ca ?? [], io),
       tsaAnchors: await loadCertificates(flags.tsaCa ?? [], io),
-      keys: loaded.keys as ScanSetup["keys"],
+      keys: loaded.keys,
       permitted: permittedOf(flags.permitted),
     };
+    const { jobs, trailTimeoutMs } = threadsFor(plan, loaded.keys);
     const { first, all } = await peekInputs(ofShard(plan.inputs, plan.shard), 2);
     const many = first.length > 1;
     return scanArchive(
@@ -221,15 +222,15 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       all,
       {
         ...setup,
-        jobs: many ? plan.jobs : 0,
-        ...(plan.trailTimeoutMs === undefined ? {} : { trailTimeoutMs: plan.trailTimeoutMs }),
+        jobs: many ? jobs : 0,
+        ...(trailTimeoutMs === undefined ? {} : { trailTimeoutMs }),
       },
       flags,
       {
         summary: plan.many || many || flags.jsonl === true || plan.shard !== undefined,
       },
     );
-  });
+  }).finally(() => loaded?.close());
 }
 
 /** Every trail, on the pool; the report in input order (--jsonl: as each finishes). */
@@ -250,12 +251,7 @@ async function scanArchive(
     sum.trails++;
     if (!o.ok) {
       sum.unreadable++;
-      progress?.finish();
-      say(io, "error", o.error.message);
-      if (flags.jsonl === true)
-        io.stdout.write(
-          `${JSON.stringify({ type: "error", file: o.input.path, key: o.input.key, ...o.error })}\n`,
-        );
+      reportUnreadable(io, o, flags.jsonl === true, progress);
       continue;
     }
     const { scan, bytes } = o.result;
@@ -283,6 +279,5 @@ async function scanArchive(
       "summary",
       `${plural(summary.trails, "trail")}${summary.shard === undefined ? "" : ` (shard ${summary.shard})`}: ${plural(summary.hits, "hit")} (${summary.unverifiedHits} not verified) in ${summary.trailsWithHits}, ${summary.unreadable} unreadable`,
     );
-  if (summary.unreadable > 0) return EXIT_USAGE;
-  return summary.hits > 0 ? EXIT_FAILED : EXIT_OK;
+  return scanStatus(summary);
 }

@@ -19,11 +19,11 @@ import {
   loadKeys,
   passphrase,
   printable,
+  reportUnreadable,
   tokenOptions,
   type LoadedKeys,
   type TokenFlags,
 } from "./common.js";
-import { isTokenKey, type OpenedKey } from "../keys.js";
 import { Progress, counted } from "./progress.js";
 import {
   ArchiveProgress,
@@ -31,6 +31,7 @@ import {
   archivePlan,
   peekInputs,
   summaryLine,
+  threadsFor,
   type ArchiveFlags,
   type ArchivePlan,
 } from "./archive.js";
@@ -307,18 +308,6 @@ tampered, 2 usage or I/O error (a trail that cannot be read is reported on stder
   }).finally(() => loaded?.close());
 }
 
-/** A token key is a session in this thread: worker threads cannot share it, nor be stopped. */
-function threadsFor(plan: ArchivePlan, keys: readonly OpenedKey[]): ArchivePlan {
-  if (!keys.some(isTokenKey)) return plan;
-  if (plan.trailTimeoutMs !== undefined)
-    throw new TrailsealError(
-      "USAGE",
-      "--trail-timeout stops a worker thread; keys on a PKCS#11 token are used in the command's own",
-      { hint: "verify without --trail-timeout, or with key files" },
-    );
-  return { ...plan, jobs: 0 };
-}
-
 type Setup = Omit<VerifyManyOptions, "jobs" | "onBytes">;
 
 /** One trail read from stdin, in this thread. */
@@ -375,12 +364,7 @@ async function verifyArchive(
     progress?.add(o.ok ? o.result.bytes : 0);
     if (!o.ok) {
       fold.addError();
-      progress?.finish();
-      say(io, "error", o.error.message);
-      if (flags.jsonl === true)
-        io.stdout.write(
-          `${JSON.stringify({ type: "error", file: o.input.path, key: o.input.key, ...o.error })}\n`,
-        );
+      reportUnreadable(io, o, flags.jsonl === true, progress);
       continue;
     }
     const { verdict, bytes } = o.result;

@@ -216,3 +216,55 @@ export function readContentPolicy(input: unknown): ParsedContentPolicy {
   }
   return policy;
 }
+
+/** How a list item is named in a message: its place, and its REST key when it has one. */
+function itemName(items: readonly unknown[], i: number): string {
+  const item = items[i];
+  const key = isObject(item) && typeof item["key"] === "string" ? item["key"] : null;
+  return `items[${i}]${key === null ? "" : ` (key ${JSON.stringify(key)})`}`;
+}
+
+/** The item a problem path is in (`items[3].body…` → 3), or null for the list itself. */
+function itemOf(path: string): number | null {
+  const m = /^items\[(\d+)\]/.exec(path);
+  return m === null ? null : Number(m[1]);
+}
+
+/**
+ * Reads the content policies of a document: the one of a body or REST object, or every item of
+ * a list response (`items`, as GET /api/configuration/policies/content_policies returns it), in
+ * order, each with its patterns compiled. `POLICY_INVALID` when the list is empty or an item
+ * fails its check (each such item named by its index and key, with every error's path as
+ * `policy check` reports it), is an audit policy, or is a reference without a body.
+ *
+ * @example
+ * for (const policy of readContentPolicies(JSON.parse(listResponse))) console.log(policy.key, policy.name);
+ */
+export function readContentPolicies(input: unknown): ParsedContentPolicy[] {
+  if (!isObject(input) || kindOf(input) !== "list") return [readContentPolicy(input)];
+  const items: readonly unknown[] = Array.isArray(input["items"]) ? input["items"] : [];
+  const { policy, problems } = parsePolicy(input);
+  if (policy === null || policy.kind !== "list") {
+    const byItem = new Map<number | null, PolicyProblem[]>();
+    for (const p of problems.filter((q) => q.severity === "error"))
+      byItem.set(itemOf(p.path), [...(byItem.get(itemOf(p.path)) ?? []), p]);
+    throw invalid(
+      [...byItem]
+        .map(([i, errors]) => {
+          const what = i === null ? "the list" : itemName(items, i);
+          return `${what} fails the check: ${formatProblems(errors)}`;
+        })
+        .join("; "),
+    );
+  }
+  if (policy.items.length === 0)
+    throw invalid("the list response has no items: no policy to apply");
+  return policy.items.map((item, i) => {
+    if (item.kind === "content") return item;
+    throw invalid(
+      item.kind === "audit"
+        ? `${itemName(items, i)} is an audit policy (${item.name}); a content policy is needed here`
+        : `${itemName(items, i)} is a reference without a body; GET its meta.href for the policy`,
+    );
+  });
+}

@@ -5,7 +5,7 @@
  * colours and timing are not in it.
  */
 import type { SessionEvent, SessionMetadata } from "../events.js";
-import { screenItems } from "../scan/screen.js";
+import { newText, screenItems } from "../scan/screen.js";
 import type { Sink } from "./asciicast.js";
 
 const utf8 = new TextEncoder();
@@ -21,7 +21,9 @@ export async function writeText(
   let batch = "";
   for await (const item of screenItems(metadata, events)) {
     if (item.kind !== "line") continue;
-    batch += `${item.text}\n`;
+    // A line longer than a piece comes in pieces that overlap: written once, as one line.
+    const { text, ends } = newText(item);
+    batch += ends ? `${text}\n` : text;
     if (batch.length >= BATCH) {
       await out(utf8.encode(batch));
       batch = "";

@@ -20,6 +20,7 @@
  */
 import { RE2JS } from "re2js";
 import { TrailsealError } from "../errors.js";
+import type { LinePiece } from "./screen.js";
 
 /** Where a pattern matched: UTF-16 offset and length in the searched text. */
 export interface PatternMatch {
@@ -30,8 +31,12 @@ export interface PatternMatch {
 export interface Pattern {
   /** The pattern as the policy wrote it. */
   readonly source: string;
-  /** The first (leftmost) match anywhere in `text`, or null. Linear in `text.length`. */
-  find(text: string): PatternMatch | null;
+  /**
+   * The first (leftmost) match in `text` that starts at `from` or after (default 0), or null;
+   * the characters before `from` are context (`^` does not match at `from` > 0, `\b` sees the
+   * character before). Linear in `text.length`.
+   */
+  find(text: string, from?: number): PatternMatch | null;
 }
 
 /** The constructs refused after `(?`, longest first, with their names. */
@@ -337,9 +342,9 @@ export function compilePattern(source: string): Pattern {
   }
   return {
     source,
-    find(text: string): PatternMatch | null {
+    find(text: string, from = 0): PatternMatch | null {
       const m = compiled.matcher(text);
-      if (!m.find()) return null;
+      if (!m.find(from)) return null;
       return { index: m.start(), length: m.end() - m.start() };
     },
   };
@@ -351,9 +356,26 @@ export interface ExpressionHit extends PatternMatch {
 }
 
 /**
+ * The first match of a pattern in a text, or in one piece of a long line (scan/screen.ts): a
+ * match that piece may count. After the first piece, the piece's first character is context
+ * only (so `^` and `\b` read as in the whole line; a match there lies in the piece before).
+ * Before the last, a match that ends at the piece's end and starts in the part the next piece
+ * repeats is left to the next piece, which sees what follows it (`$`, `\b`, a longer match).
+ * So every match up to `maxMatch` characters is found in exactly one piece, and a longer one
+ * only when it lies within one (it may then be cut at the piece's end).
+ */
+export function findIn(pattern: Pattern, text: string, piece?: LinePiece): PatternMatch | null {
+  if (piece === undefined) return pattern.find(text);
+  const m = pattern.find(text, piece.index > 0 && text.length > 0 ? 1 : 0);
+  if (m === null || piece.carried === 0) return m;
+  const repeated = m.index > text.length - piece.carried;
+  return repeated && m.index + m.length === text.length ? null : m;
+}
+
+/**
  * SPS's rule for a content-policy event on one text: the `match` expressions are tried in
  * order and the first that finds wins; there is no hit when an `ignore` expression also finds
- * in the same text.
+ * in the same text (for a piece of a long line: in the same piece, see `findIn`).
  *
  * @example
  * matchExpressions([compilePattern("cmd")], [compilePattern("cmd\\.exe")], "cmd.exe") // null
@@ -362,11 +384,12 @@ export function matchExpressions(
   match: readonly Pattern[],
   ignore: readonly Pattern[],
   text: string,
+  piece?: LinePiece,
 ): ExpressionHit | null {
   for (const [i, pattern] of match.entries()) {
-    const found = pattern.find(text);
+    const found = findIn(pattern, text, piece);
     if (found === null) continue;
-    if (ignore.some((p) => p.find(text) !== null)) return null;
+    if (ignore.some((p) => findIn(p, text, piece) !== null)) return null;
     return { pattern: i, ...found };
   }
   return null;

@@ -22,10 +22,10 @@ import { ChainValidator } from "../sign.js";
 import { describeAlternatives } from "../trail/open.js";
 import { openTrail } from "../trail/session.js";
 import { verifyTrail, type CheckpointVerdict, type IntegrityVerdict } from "../verify.js";
-import { findCards } from "./cards.js";
+import { findCards, type CardMatch } from "./cards.js";
 import { CommandReader, type Command, type CommandSource } from "./commands.js";
-import { compilePattern, matchExpressions, type Pattern } from "./pattern.js";
-import { Screen, type ScreenItem } from "./screen.js";
+import { compilePattern, findIn, matchExpressions, type Pattern } from "./pattern.js";
+import { Screen, type LinePiece, type ScreenItem } from "./screen.js";
 
 /** One rule to apply: a content-policy rule, or one given on the command line. */
 export interface ScanRule {
@@ -33,6 +33,8 @@ export interface ScanRule {
   readonly index: number;
   /** The policy's name (ad-hoc rules: `ad-hoc`). */
   readonly policy: string;
+  /** The policy's REST key; null for a bare body and for ad-hoc rules. */
+  readonly key: string | null;
   readonly selection: ContentSelection;
   readonly match: readonly Pattern[];
   readonly ignore: readonly Pattern[];
@@ -57,7 +59,7 @@ export interface ScanOptions {
 
 export interface ScanHit {
   readonly trail: string;
-  readonly rule: { readonly index: number; readonly policy: string };
+  readonly rule: { readonly index: number; readonly policy: string; readonly key: string | null };
   readonly selection: ContentSelection;
   /** What matched; a card number masked (first 6, last 4). */
   readonly text: string;
@@ -101,6 +103,7 @@ export function adHocRules(given: {
 }): ScanRule[] {
   const rule = (selection: ContentSelection, source: string | null): Omit<ScanRule, "index"> => ({
     policy: "ad-hoc",
+    key: null,
     selection,
     match: source === null ? [] : [compilePattern(source)],
     ignore: [],
@@ -119,6 +122,7 @@ export function policyRules(policy: ParsedContentPolicy): ScanRule[] {
   return policy.rules.map((r) => ({
     index: r.index,
     policy: policy.name,
+    key: policy.key,
     selection: r.selection,
     match: r.match,
     ignore: r.ignore,
@@ -135,6 +139,16 @@ function maskCards(text: string): string {
     at = c.end;
   }
   return out + text.slice(at);
+}
+
+/**
+ * A card number that one piece of a long line does not count: one the piece before counted (it
+ * ends in the part this piece repeats), or one at the end of a piece the next piece repeats (its
+ * digits may go on there). Card numbers are far shorter than what pieces repeat.
+ */
+function repeated(card: CardMatch, text: string, piece: LinePiece | undefined): boolean {
+  if (piece === undefined) return false;
+  return card.end < piece.overlap || (piece.carried > 0 && card.end === text.length);
 }
 
 /** Where each record stands: the checkpoints in order, with what verified. */
@@ -190,6 +204,8 @@ function verified(c: CheckpointVerdict): boolean {
 class HitFold {
   readonly hits: ScanHit[] = [];
   cards = 0;
+  /** The policies that hit the line whose pieces are coming (see `LinePiece`). */
+  private readonly lineHits = new Set<string>();
 
   constructor(
     private readonly trail: string,
@@ -199,44 +215,70 @@ class HitFold {
   ) {}
 
   command(c: Command): void {
-    const channel = c.source === "keystrokes" ? "upstream" : "downstream";
-    this.text("command", c.text, c.time, c.ref, channel, c.source);
+    this.text("command", c.text, c.time, c.ref, { source: c.source });
   }
 
   item(item: ScreenItem): void {
     if (item.kind === "title") this.text("window_title", item.title, item.time, item.ref);
     if (item.kind !== "line") return;
-    this.text("screen_content", item.text, item.time, item.ref);
-    for (const card of findCards(item.text)) {
+    const { piece } = item;
+    // A line given in pieces is one text: each policy hits it once at most.
+    if (piece === undefined || piece.index === 0) this.lineHits.clear();
+    this.text("screen_content", item.text, item.time, item.ref, { piece, won: this.lineHits });
+    const cards = findCards(item.text).filter((c) => !repeated(c, item.text, piece));
+    if (cards.length === 0) return;
+    // SPS's rule for card rules: an ignore expression that finds in the line excuses it.
+    const hits = (r: ScanRule) =>
+      !r.ignore.some((p) => findIn(p, item.text, piece) !== null) &&
+      (r.match.length === 0 || matchExpressions(r.match, r.ignore, item.text, piece) !== null);
+    const rules = this.winners("creditcard", (r) => (hits(r) ? r : null), new Set());
+    for (const card of cards) {
       this.cards++;
       if (this.cards <= this.permitted) continue;
-      // SPS's rule for card rules: an ignore expression that finds in the line excuses it.
-      const rule = this.rules.find(
-        (r) =>
-          r.selection === "creditcard" &&
-          !r.ignore.some((p) => p.find(item.text) !== null) &&
-          (r.match.length === 0 || matchExpressions(r.match, r.ignore, item.text) !== null),
-      );
-      if (rule !== undefined) this.add(rule, card.masked, item.text, item.time, item.ref);
+      for (const [rule] of rules) this.add(rule, card.masked, item.text, item.time, item.ref);
     }
   }
 
-  /** The first rule of the selection that matches the text wins (one hit per text). */
+  /**
+   * The rules of a selection that hit, one per policy, with what `find` found: each policy
+   * applies on its own, and in a policy the first rule that finds wins. Policies are told apart
+   * by key and name.
+   */
+  private winners<T>(
+    selection: ContentSelection,
+    find: (rule: ScanRule) => T | null,
+    won: Set<string>,
+  ): [ScanRule, T][] {
+    const out: [ScanRule, T][] = [];
+    for (const rule of this.rules) {
+      const policy = `${rule.key}\0${rule.policy}`;
+      if (rule.selection !== selection || won.has(policy)) continue;
+      const found = find(rule);
+      if (found === null) continue;
+      won.add(policy);
+      out.push([rule, found]);
+    }
+    return out;
+  }
+
+  /**
+   * Each policy's first rule of the selection that matches the text gives a hit, unless the
+   * policy is in `won` (it hit an earlier piece of the same line).
+   */
   private text(
     selection: ContentSelection,
     text: string,
     time: number,
     ref: number,
-    channel: "downstream" | "upstream" = "downstream",
-    source?: CommandSource,
+    on: { piece?: LinePiece | undefined; won?: Set<string>; source?: CommandSource } = {},
   ): void {
-    for (const rule of this.rules) {
-      if (rule.selection !== selection) continue;
-      const hit = matchExpressions(rule.match, rule.ignore, text);
-      if (hit === null) continue;
-      const found = maskCards(text.slice(hit.index, hit.index + hit.length));
-      this.add(rule, found, text, time, ref, channel, source);
-      return;
+    const { piece, source } = on;
+    const find = (r: ScanRule) => matchExpressions(r.match, r.ignore, text, piece);
+    const hits = this.winners(selection, find, on.won ?? new Set());
+    const channel = source === "keystrokes" ? "upstream" : "downstream";
+    for (const [rule, hit] of hits) {
+      const shown = maskCards(text.slice(hit.index, hit.index + hit.length));
+      this.add(rule, shown, text, time, ref, channel, source);
     }
   }
 
@@ -258,7 +300,7 @@ class HitFold {
     };
     this.hits.push({
       trail: this.trail,
-      rule: { index: rule.index, policy: rule.policy },
+      rule: { index: rule.index, policy: rule.policy, key: rule.key },
       selection: rule.selection,
       text,
       context: maskCards(context),
@@ -305,14 +347,20 @@ export async function scanTrail(
     );
   const commands: CommandSource = opened.decoder.readable("upstream") ? "keystrokes" : "screen";
   const fold = new HitFold(name, options.rules, coverage, options.permitted ?? 0);
+  const commandRules = options.rules.some((r) => r.selection === "command");
   const notes = [
-    ...(commands === "screen"
+    ...(commands === "screen" && commandRules
       ? [
           "the keystrokes (upstream) are hidden: commands were read from the echoed lines on the screen, so commands typed with echo off are missed",
         ]
       : []),
   ];
-  const stop = await feed(opened, opened.reader.header.session, fold, commands);
+  const stop = await feed(
+    opened,
+    opened.reader.header.session,
+    fold,
+    commandRules ? commands : null,
+  );
   if (stop !== null) notes.push(stop);
   const verifiedRecords = coverage.verifiedRecords;
   const records = verdict.integrity.records;
@@ -332,19 +380,24 @@ export async function scanTrail(
   };
 }
 
-/** Every record through one screen and one command reader; a fault in the trail stops it. */
+/**
+ * Every record through one screen and, when a rule looks at commands (`source` not null), one
+ * command reader; a fault in the trail stops it.
+ */
 async function feed(
   opened: Awaited<ReturnType<typeof openTrail>>,
   metadata: SessionMetadata,
   fold: HitFold,
-  source: CommandSource,
+  source: CommandSource | null,
 ): Promise<string | null> {
-  const screen = new Screen(metadata, { newlines: true });
-  const reader = new CommandReader({ source });
+  // The echoed line of a typed command is the only one the reader needs from the keystrokes.
+  const newlines = source === null ? false : source === "screen" ? true : "after-enter";
+  const screen = new Screen(metadata, { newlines });
+  const reader = source === null ? null : new CommandReader({ source });
   const take = (items: readonly ScreenItem[]) => {
     for (const item of items) {
       fold.item(item);
-      for (const c of reader.read(item)) fold.command(c);
+      for (const c of reader?.read(item) ?? []) fold.command(c);
     }
   };
   let stop: string | null = null;
@@ -356,6 +409,6 @@ async function feed(
     stop = `the scan stopped at a fault in the trail: ${e.message}`;
   }
   take(await screen.end());
-  for (const c of reader.end()) fold.command(c);
+  for (const c of reader?.end() ?? []) fold.command(c);
   return stop;
 }

@@ -17,10 +17,25 @@ import type {
   IBufferNamespace,
   Terminal as XtermTerminal,
 } from "@xterm/headless";
+import { TrailsealError } from "../errors.js";
 import type { SessionEvent, SessionMetadata } from "../events.js";
 
 /** Why a line became final. */
 export type LineEnd = "scroll" | "clear" | "alternate" | "reset" | "resize" | "end";
+
+/**
+ * Where an item stands in a line longer than `maxLine`, given in pieces: each piece after the
+ * first starts with the end of the one before (`maxMatch` + 1 characters), so a match up to
+ * `maxMatch` characters long lies whole in one piece wherever it is in the line.
+ */
+export interface LinePiece {
+  /** 0 for the first piece of the line. */
+  readonly index: number;
+  /** Characters at its start repeated from the piece before (0 for the first piece). */
+  readonly overlap: number;
+  /** Characters at its end the next piece repeats (0 for the last piece). */
+  readonly carried: number;
+}
 
 export type ScreenItem =
   /** A line of text as it was last shown before it left the screen. */
@@ -31,6 +46,8 @@ export type ScreenItem =
       readonly ref: number;
       readonly screen: "normal" | "alternate";
       readonly why: LineEnd;
+      /** Only for a line given in pieces (longer than `maxLine`). */
+      readonly piece?: LinePiece;
     }
   /** A window title set by OSC 0 or OSC 2. */
   | { readonly kind: "title"; readonly title: string; readonly time: number; readonly ref: number }
@@ -52,10 +69,48 @@ export type ScreenItem =
     };
 
 export interface ScreenOptions {
-  /** Give a `newline` item at every line feed (for commands read from the screen). */
-  newlines?: boolean;
-  /** Longest line given whole; a longer unbroken line is given in pieces of this many characters. */
+  /**
+   * Give a `newline` item at every line feed (`true`: for commands read from the screen), or
+   * (`"after-enter"`: for typed commands, whose echo is the line the cursor leaves next) only
+   * at the first line feed on the normal screen after keystrokes with a CR or LF in them. Each
+   * costs the text of a row, as much as the line itself.
+   */
+  newlines?: boolean | "after-enter";
+  /**
+   * Longest line given whole (default 16,384 characters); a longer one is given in pieces of
+   * this many characters that overlap (`LinePiece`), so memory stays bounded by the screen.
+   */
   maxLine?: number;
+  /** Longest match a line's pieces are sure to hold whole (default 4,096; under `maxLine`). */
+  maxMatch?: number;
+}
+
+/** A logical line on its way out: the text not yet given, and how many pieces went before. */
+interface Held {
+  text: string;
+  pieces: number;
+}
+
+const held = (): Held => ({ text: "", pieces: 0 });
+
+/** Without the spaces at its end (a program may write them; nobody sees them). */
+function trimSpaces(text: string): string {
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 0x20) end--;
+  return text.slice(0, end);
+}
+
+/**
+ * What a line item adds to the text of the session: its text without what it repeats from the
+ * piece before, and whether the line ends with it.
+ */
+export function newText(item: { text: string; piece?: LinePiece }): {
+  text: string;
+  ends: boolean;
+} {
+  const { piece } = item;
+  if (piece === undefined) return { text: item.text, ends: true };
+  return { text: item.text.slice(piece.overlap), ends: piece.carried === 0 };
 }
 
 /** xterm's default size, used when the recording names none. */
@@ -97,6 +152,8 @@ export class Screen {
   /** xterm's `buffer` getter checks the proposed-API flag on every call: taken once. */
   private readonly buffers: IBufferNamespace;
   private readonly maxLine: number;
+  /** Characters each piece of a long line repeats from the one before. */
+  private readonly overlap: number;
   /** The (time, ref) of each event written and not yet parsed; the head is being parsed. */
   private readonly queue: { time: number; ref: number }[] = [];
   private head = 0;
@@ -105,7 +162,10 @@ export class Screen {
   private drained: Promise<void> | null = null;
   private items: ScreenItem[] = [];
   /** The start of a logical line whose rows are leaving the top of the screen one by one. */
-  private pending = "";
+  private pending = held();
+  /** With `newlines: "after-enter"`: an Enter was typed and its line feed has not come. */
+  private entered = false;
+  private readonly newlines: boolean | "after-enter";
 
   constructor(metadata: SessionMetadata, options: ScreenOptions = {}) {
     this.term = new xterm.Terminal({
@@ -115,12 +175,16 @@ export class Screen {
       allowProposedApi: true,
     });
     this.maxLine = options.maxLine ?? 16_384;
+    this.overlap = (options.maxMatch ?? 4096) + 1;
+    if (!(this.overlap > 1 && this.overlap < this.maxLine))
+      throw new TrailsealError("USAGE", "a screen's maxMatch must be from 1 to maxLine - 2");
     this.buffers = this.term.buffer;
     this.service = internals(this.term);
     this.hookScroll(this.service);
     this.hookSequences();
     this.term.onTitleChange((title) => this.items.push({ kind: "title", title, ...this.now() }));
-    if (options.newlines === true) this.term.onLineFeed(() => this.lineFed());
+    this.newlines = options.newlines ?? false;
+    if (this.newlines !== false) this.term.onLineFeed(() => this.lineFed());
   }
 
   /**
@@ -144,6 +208,7 @@ export class Screen {
       });
     } else if (event.type === "input") {
       this.term.write(new Uint8Array(0), () => {
+        if (event.data.includes(0x0d) || event.data.includes(0x0a)) this.entered = true;
         this.items.push({ kind: "input", data: event.data, ...at, screen: this.which() });
         done();
       });
@@ -201,29 +266,45 @@ export class Screen {
     return b.getLine(b.baseY + y);
   }
 
-  /**
-   * Gives a line, without the spaces at its end (a program may write them; nobody sees them).
-   * Blank lines are given from the normal screen only, where they are part of the text that
-   * scrolled; on an alternate screen they are the empty rows a full-screen program left.
-   */
-  private emit(text: string, why: LineEnd, screen = this.which()): void {
-    const trimmed = text.endsWith(" ") ? text.replace(/ +$/, "") : text;
-    if (trimmed === "" && screen === "alternate") return;
+  private give(text: string, why: LineEnd, screen: "normal" | "alternate", piece?: LinePiece) {
     const { time, ref } = this.now();
-    if (trimmed.length <= this.maxLine) {
-      this.items.push({ kind: "line", text: trimmed, time, ref, screen, why });
+    const item = { kind: "line", text, time, ref, screen, why } as const;
+    this.items.push(piece === undefined ? item : { ...item, piece });
+  }
+
+  /** Adds text to a line; while it is longer than a piece, gives its first piece. */
+  private grow(line: Held, text: string, why: LineEnd, screen = this.which()): void {
+    line.text += text;
+    while (line.text.length > this.maxLine) {
+      const overlap = line.pieces > 0 ? this.overlap : 0;
+      const piece = { index: line.pieces++, overlap, carried: this.overlap };
+      this.give(line.text.slice(0, this.maxLine), why, screen, piece);
+      line.text = line.text.slice(this.maxLine - this.overlap);
+    }
+  }
+
+  /**
+   * Ends a line: gives it (or its last piece) without the spaces at its end. Blank lines are
+   * given from the normal screen only, where they are part of the text that scrolled; on an
+   * alternate screen they are the empty rows a full-screen program left.
+   */
+  private close(line: Held, why: LineEnd, screen = this.which()): void {
+    const text = trimSpaces(line.text);
+    const pieces = line.pieces;
+    line.text = "";
+    line.pieces = 0;
+    if (pieces === 0) {
+      if (text !== "" || screen === "normal") this.give(text, why, screen);
       return;
     }
-    for (let i = 0; i < trimmed.length; i += this.maxLine) {
-      const piece = trimmed.slice(i, i + this.maxLine);
-      this.items.push({ kind: "line", text: piece, time, ref, screen, why });
-    }
+    // Trimmed, the last piece may be shorter than what it repeats: then it is all repeated.
+    const overlap = Math.min(this.overlap, text.length);
+    this.give(text, why, screen, { index: pieces, overlap, carried: 0 });
   }
 
   /** The start of a wrapped line that left the top, given alone (its screen is going away). */
   private flushPending(): void {
-    if (this.pending !== "") this.emit(this.pending, "scroll");
-    this.pending = "";
+    if (this.pending.text !== "") this.close(this.pending, "scroll");
   }
 
   /**
@@ -232,10 +313,8 @@ export class Screen {
    */
   private leaveTop(line: IBufferLine | undefined, next: IBufferLine | undefined): void {
     const continued = next?.isWrapped === true;
-    this.pending += line?.translateToString(!continued) ?? "";
-    if (continued && this.pending.length < this.maxLine) return;
-    this.emit(this.pending, "scroll");
-    this.pending = "";
+    this.grow(this.pending, line?.translateToString(!continued) ?? "", "scroll");
+    if (!continued) this.close(this.pending, "scroll");
   }
 
   /**
@@ -252,22 +331,28 @@ export class Screen {
     buffer?: IBuffer,
   ): void {
     const b = buffer ?? this.buffers.active;
-    const lines: string[] = [];
-    let text = "";
+    // Whole lines first (the screen bounds them), so the blank ones at the bottom can be dropped.
+    const lines: Held[] = [];
+    let line = held();
     if (first === 0 && buffer === undefined) {
-      if (this.row(0, b)?.isWrapped === true) text = this.pending;
+      if (this.row(0, b)?.isWrapped === true) line = this.pending;
       else this.flushPending();
-      this.pending = "";
+      this.pending = held();
     }
     for (let y = first; y <= last; y++) {
       const continued = y < last && this.row(y + 1, b)?.isWrapped === true;
-      text += this.row(y, b)?.translateToString(!continued) ?? "";
-      if (continued && text.length < this.maxLine) continue;
-      lines.push(text);
-      text = "";
+      line.text += this.row(y, b)?.translateToString(!continued) ?? "";
+      if (continued) continue;
+      lines.push(line);
+      line = held();
     }
-    if (!keepBlank) while (lines.length > 0 && lines[lines.length - 1]!.trim() === "") lines.pop();
-    for (const l of lines) this.emit(l, why, b.type);
+    const blank = (l: Held | undefined) =>
+      l !== undefined && l.pieces === 0 && l.text.trim() === "";
+    if (!keepBlank) while (blank(lines.at(-1))) lines.pop();
+    for (const l of lines) {
+      this.grow(l, "", why, b.type);
+      this.close(l, why, b.type);
+    }
   }
 
   /** Every line scroll (a line feed at the bottom, an index) drops the region's top row first. */
@@ -358,17 +443,19 @@ export class Screen {
     this.term.resize(cols, rows);
     const b = this.buffers.active;
     for (let y = 0; y < b.baseY; y++) {
-      const next = b.getLine(y + 1);
-      this.pending += b.getLine(y)?.translateToString(next?.isWrapped !== true) ?? "";
-      if (next?.isWrapped === true && this.pending.length < this.maxLine) continue;
-      this.emit(this.pending, "resize");
-      this.pending = "";
+      const continued = b.getLine(y + 1)?.isWrapped === true;
+      this.grow(this.pending, b.getLine(y)?.translateToString(!continued) ?? "", "resize");
+      if (!continued) this.close(this.pending, "resize");
     }
     this.term.options.scrollback = 0;
   }
 
   private lineFed(): void {
     const b = this.buffers.active;
+    if (this.newlines === "after-enter") {
+      if (!this.entered || b.type !== "normal") return;
+      this.entered = false;
+    }
     let y = b.baseY + b.cursorY - 1;
     if (y < b.baseY) return;
     let text = b.getLine(y)?.translateToString(true) ?? "";
