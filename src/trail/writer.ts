@@ -8,13 +8,7 @@ import { TrailsealError } from "../errors.js";
 import { concat, toBase64, toHex } from "../bytes.js";
 import type { Channel, SessionEvent, SessionMetadata } from "../events.js";
 import { channelOf } from "../events.js";
-import {
-  FILE_KEY_BYTES,
-  FrameSealer,
-  MAX_FRAME_PLAINTEXT,
-  TAG_BYTES,
-  keyCommitment,
-} from "../frames.js";
+import { FILE_KEY_BYTES, FrameSealer, TAG_BYTES, keyCommitment } from "../frames.js";
 import {
   readAuditPolicy,
   sealingPlan,
@@ -31,11 +25,12 @@ import {
   FLAG_FINAL,
   FLAG_LAST,
   FORMAT_NAME,
+  FRAME_DATA_BYTES,
   NO_CHANNEL,
   RecordKind,
   checkpointContent,
   encodeCheckpointBody,
-  encodeFramePayload,
+  encodeFramePayloadParts,
   encodeHeader,
   encodeRecordPrefix,
   encodeStampBody,
@@ -96,6 +91,7 @@ export class TrailWriter {
   private readonly sealers: Partial<Record<Channel, FrameSealer>>;
   private readonly pending: PendingStamp[] = [];
   private readonly interval: number;
+  private readonly output: SinkQueue;
 
   private constructor(
     private readonly options: TrailWriterOptions,
@@ -104,6 +100,7 @@ export class TrailWriter {
     fileKeys: Partial<Record<Channel, Uint8Array>>,
   ) {
     this.head = start;
+    this.output = new SinkQueue(options.sink);
     this.interval = header.policy.interval * 1_000_000;
     this.sealers = {};
     for (const channel of ["downstream", "upstream"] as const) {
@@ -204,7 +201,7 @@ export class TrailWriter {
 
   /** Writes bytes on a channel; data larger than a frame is split, marked as continued. */
   async write(channel: Channel, data: Uint8Array, time: number): Promise<void> {
-    const room = MAX_FRAME_PLAINTEXT - 1;
+    const room = FRAME_DATA_BYTES;
     if (data.byteLength <= room) return this.frame(channel, { type: "data", data }, time, 0);
     for (let offset = 0; offset < data.byteLength; offset += room) {
       const piece = data.subarray(offset, offset + room);
@@ -239,6 +236,7 @@ export class TrailWriter {
     await this.flushStamps(true);
     await this.checkpoint(time, true);
     await this.flushStamps(true);
+    await this.output.drain();
     this.closed = true;
   }
 
@@ -253,9 +251,10 @@ export class TrailWriter {
     flags: number,
   ): Promise<void> {
     await this.tick(time);
-    const plain = encodeFramePayload(payload);
+    const plain = encodeFramePayloadParts(payload);
     const sealer = this.sealers[channel];
-    const length = plain.byteLength + (sealer === undefined ? 0 : TAG_BYTES);
+    let length = sealer === undefined ? 0 : TAG_BYTES;
+    for (const part of plain) length += part.byteLength;
     const prefix = encodeRecordPrefix({
       kind: RecordKind.frame,
       flags,
@@ -267,15 +266,15 @@ export class TrailWriter {
     const body =
       sealer === undefined
         ? plain
-        : sealer.seal(plain, frameAad(this.start, prefix), (flags & FLAG_LAST) !== 0);
+        : sealer.sealParts(plain, frameAad(this.start, prefix), (flags & FLAG_LAST) !== 0);
     await this.append(prefix, body);
   }
 
-  private async append(prefix: Uint8Array, body: Uint8Array): Promise<void> {
-    this.head = extendChain(this.head, recordDigest(prefix, body));
+  private async append(prefix: Uint8Array, body: readonly Uint8Array[]): Promise<void> {
+    this.head = extendChain(this.head, recordDigest(prefix, ...body));
     this.seq++;
-    await this.options.sink(prefix);
-    await this.options.sink(body);
+    this.output.push(prefix, ...body);
+    await this.output.ready();
   }
 
   private async checkpoint(time: number, final: boolean): Promise<void> {
@@ -302,7 +301,7 @@ export class TrailWriter {
       time,
       length: body.byteLength,
     });
-    await this.append(prefix, body);
+    await this.append(prefix, [body]);
     this.checkpoints = index;
     this.previousCheckpoint = seq;
     this.time = time;
@@ -362,8 +361,56 @@ export class TrailWriter {
         time: this.time,
         length: body.byteLength,
       });
-      await this.append(prefix, body);
+      await this.append(prefix, [body]);
     }
+  }
+}
+
+/** Bytes the writer goes on sealing ahead of a sink that has not yet taken them, at most. */
+const QUEUE_BYTES = 1024 * 1024;
+
+/**
+ * The writer's end of its sink: chunks go to the sink in order, one call at a time, while the
+ * writer seals the next records, so a file write overlaps the sealing instead of stalling it.
+ * The writer waits when more than QUEUE_BYTES are queued (a slow sink still slows it, and memory
+ * stays bounded), and a sink's failure is thrown at the writer's next step.
+ */
+class SinkQueue {
+  private tail: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private failure: { error: unknown } | null = null;
+
+  constructor(private readonly sink: TrailWriterOptions["sink"]) {}
+
+  push(...chunks: Uint8Array[]): void {
+    this.check();
+    for (const chunk of chunks) {
+      this.queued += chunk.byteLength;
+      this.tail = this.tail
+        .then(async () => {
+          if (this.failure === null) await this.sink(chunk);
+          this.queued -= chunk.byteLength;
+        })
+        .catch((e: unknown) => {
+          this.failure ??= { error: e };
+        });
+    }
+  }
+
+  /** Resolves at once while the queue has room, else when the sink has taken everything. */
+  async ready(): Promise<void> {
+    if (this.queued > QUEUE_BYTES) await this.drain();
+    this.check();
+  }
+
+  /** Resolves when the sink has taken every chunk; throws the sink's failure. */
+  async drain(): Promise<void> {
+    await this.tail;
+    this.check();
+  }
+
+  private check(): void {
+    if (this.failure !== null) throw this.failure.error;
   }
 }
 
