@@ -29,8 +29,6 @@ const ENTRY_POINTS = [
   // The worker thread of many-trail verification (src/archive/verify-many.ts loads it by URL).
   { in: join(root, "src", "archive", "verify-worker.ts"), out: "verify-worker" },
   { in: join(root, "src", "archive", "scan-worker.ts"), out: "scan-worker" },
-  // The frame-sealing worker of seal (src/trail/parallel.ts loads it by URL).
-  { in: join(root, "src", "trail", "seal-worker.ts"), out: "seal-worker" },
 ];
 
 // Chunk names carry content hashes: a stale chunk of an earlier build would stay forever.

@@ -71,37 +71,12 @@ export function checkKeyCommitment(
   }
 }
 
-/**
- * Seals frame `counter` of a channel, whose plaintext is the concatenation of `parts`, and
- * returns the ciphertext in parts, the tag last. Nothing is copied: a 64 KiB frame costs one
- * pass of the cipher and one buffer, which keeps bulk sealing off the garbage collector.
- */
-export function sealFrame(
-  fileKey: Uint8Array,
-  counter: number,
-  last: boolean,
-  parts: readonly Uint8Array[],
-  aad: Uint8Array,
-): Uint8Array[] {
-  const cipher = createCipheriv("aes-256-gcm", fileKey, frameNonce(counter, last));
-  cipher.setAAD(aad);
-  const out: Uint8Array[] = [];
-  for (const part of parts) {
-    const sealed = cipher.update(part);
-    if (sealed.byteLength > 0) out.push(sealed);
-  }
-  const tail = cipher.final();
-  if (tail.byteLength > 0) out.push(tail);
-  out.push(cipher.getAuthTag());
-  return out;
-}
-
 /** Seals the frames of one channel, in order. */
 export class FrameSealer {
   private counter = 0;
   private finished = false;
 
-  constructor(readonly fileKey: Uint8Array) {
+  constructor(private readonly fileKey: Uint8Array) {
     if (fileKey.byteLength !== FILE_KEY_BYTES) throw new RangeError("file key must be 32 bytes");
   }
 
@@ -110,23 +85,30 @@ export class FrameSealer {
     return this.counter;
   }
 
-  /**
-   * Takes the next frame index for a frame sealed elsewhere with `sealFrame` (a worker thread):
-   * the counter still advances here, once per frame, and nothing follows the last frame.
-   */
-  reserve(last: boolean): number {
-    if (this.finished) throw new Error("frame sealer used after its last frame");
-    if (last) this.finished = true;
-    return this.counter++;
-  }
-
   seal(plaintext: Uint8Array, aad: Uint8Array, last: boolean): Uint8Array {
     return concat(...this.sealParts([plaintext], aad, last));
   }
 
-  /** `sealFrame` of the next frame. */
+  /**
+   * Seals one frame whose plaintext is the concatenation of `parts`, and returns the ciphertext
+   * in parts, the tag last. Nothing is copied: a 64 KiB frame costs one pass of the cipher and
+   * one buffer, which is what keeps bulk sealing off the garbage collector.
+   */
   sealParts(parts: readonly Uint8Array[], aad: Uint8Array, last: boolean): Uint8Array[] {
-    return sealFrame(this.fileKey, this.reserve(last), last, parts, aad);
+    if (this.finished) throw new Error("frame sealer used after its last frame");
+    const cipher = createCipheriv("aes-256-gcm", this.fileKey, frameNonce(this.counter, last));
+    cipher.setAAD(aad);
+    const out: Uint8Array[] = [];
+    for (const part of parts) {
+      const sealed = cipher.update(part);
+      if (sealed.byteLength > 0) out.push(sealed);
+    }
+    const tail = cipher.final();
+    if (tail.byteLength > 0) out.push(tail);
+    out.push(cipher.getAuthTag());
+    this.counter++;
+    if (last) this.finished = true;
+    return out;
   }
 }
 

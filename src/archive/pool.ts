@@ -72,7 +72,7 @@ export function serveTasks<T, R>(handler: (input: T) => Promise<R>): void {
  * run them with a TypeScript loader, which worker threads do not inherit) through tsx, loaded
  * first inside the worker.
  */
-export function workerScript(url: URL): [URL | string, { eval?: boolean }] {
+function workerScript(url: URL): [URL | string, { eval?: boolean }] {
   if (!url.pathname.endsWith(".ts")) return [url, {}];
   const loader = "tsx/esm/api"; // a devDependency: only sources are run this way
   const load = `import(${JSON.stringify(loader)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); })`;

@@ -10,7 +10,7 @@
 import { createHash } from "node:crypto";
 import { TrailsealError } from "../errors.js";
 import type { Channel, SessionMetadata } from "../events.js";
-import { concat, utf8 } from "../bytes.js";
+import { utf8 } from "../bytes.js";
 import { MAX_FRAME_PLAINTEXT } from "../frames.js";
 import type { StanzaLayer } from "../recipients.js";
 import { MAX_INTERVAL, MIN_INTERVAL } from "../policy/rules.js";
@@ -157,11 +157,6 @@ export function decodeRecordPrefix(bytes: Uint8Array, offset: number): RecordPre
     time: Number(time),
     length: view.getUint32(20),
   };
-}
-
-/** A frame's associated data: the trail's start digest and the record's clear prefix. */
-export function frameAad(start: Uint8Array, prefix: Uint8Array): Uint8Array {
-  return concat(start, prefix);
 }
 
 /**

@@ -5,10 +5,10 @@
  */
 import { createHash } from "node:crypto";
 import { TrailsealError } from "../errors.js";
-import { toBase64, toHex } from "../bytes.js";
+import { concat, toBase64, toHex } from "../bytes.js";
 import type { Channel, SessionEvent, SessionMetadata } from "../events.js";
 import { channelOf } from "../events.js";
-import { FILE_KEY_BYTES, FrameSealer, keyCommitment } from "../frames.js";
+import { FILE_KEY_BYTES, FrameSealer, TAG_BYTES, keyCommitment } from "../frames.js";
 import {
   readAuditPolicy,
   sealingPlan,
@@ -20,6 +20,7 @@ import { makeStanza, type RecipientEntry } from "../recipients.js";
 import type { CheckpointSigner } from "../sign.js";
 import type { Stamper } from "../timestamp/token.js";
 import {
+  CHANNEL_CODE,
   FLAG_CONTINUED,
   FLAG_FINAL,
   FLAG_LAST,
@@ -41,9 +42,6 @@ import {
   type HeaderStanza,
   type TrailHeader,
 } from "./format.js";
-import { FrameBatches, frameRecord } from "./parallel.js";
-
-export { frameAad } from "./format.js";
 
 export interface TrailWriterOptions {
   /**
@@ -67,13 +65,6 @@ export interface TrailWriterOptions {
    * arrive, and a failure is written as an unstamped mark.
    */
   readonly awaitStamps?: boolean;
-  /**
-   * Worker threads that seal and hash frames beside this one (default 0: all in this thread).
-   * They start only once a megabyte of frames is waiting, and frames reach the sink in batches
-   * (up to the next checkpoint), so this is for sealing a finished recording, not a live one.
-   * The trail's bytes are the same either way.
-   */
-  readonly workers?: number;
   readonly onWarning?: (message: string) => void;
 }
 
@@ -101,8 +92,6 @@ export class TrailWriter {
   private readonly pending: PendingStamp[] = [];
   private readonly interval: number;
   private readonly output: SinkQueue;
-  private readonly keys: Partial<Record<Channel, Uint8Array>>;
-  private readonly batches: FrameBatches | null;
 
   private constructor(
     private readonly options: TrailWriterOptions,
@@ -113,22 +102,11 @@ export class TrailWriter {
     this.head = start;
     this.output = new SinkQueue(options.sink);
     this.interval = header.policy.interval * 1_000_000;
-    this.keys = fileKeys;
     this.sealers = {};
     for (const channel of ["downstream", "upstream"] as const) {
       const key = fileKeys[channel];
       if (key !== undefined) this.sealers[channel] = new FrameSealer(key);
     }
-    const workers = options.workers ?? 0;
-    this.batches =
-      workers > 0
-        ? new FrameBatches({ keys: fileKeys, start }, workers, (records, digests) => {
-            for (let i = 0; i < digests.byteLength; i += 32) {
-              this.head = extendChain(this.head, digests.subarray(i, i + 32));
-            }
-            this.output.push(records);
-          })
-        : null;
   }
 
   /** Makes the file keys and stanzas and writes the header. */
@@ -259,7 +237,6 @@ export class TrailWriter {
     await this.checkpoint(time, true);
     await this.flushStamps(true);
     await this.output.drain();
-    await this.batches?.close();
     this.closed = true;
   }
 
@@ -275,33 +252,32 @@ export class TrailWriter {
   ): Promise<void> {
     await this.tick(time);
     const plain = encodeFramePayloadParts(payload);
-    const last = (flags & FLAG_LAST) !== 0;
-    const counter = this.sealers[channel]?.reserve(last) ?? 0;
-    const spec = { channel, seq: this.seq, time, flags, counter };
-    if (this.batches !== null) {
-      this.seq++;
-      await this.batches.add(spec, plain);
-    } else {
-      const { prefix, body } = frameRecord(this.keys[channel], this.start, spec, plain);
-      this.head = extendChain(this.head, recordDigest(prefix, ...body));
-      this.seq++;
-      this.output.push(prefix, ...body);
-    }
-    await this.output.ready();
+    const sealer = this.sealers[channel];
+    let length = sealer === undefined ? 0 : TAG_BYTES;
+    for (const part of plain) length += part.byteLength;
+    const prefix = encodeRecordPrefix({
+      kind: RecordKind.frame,
+      flags,
+      channel: CHANNEL_CODE[channel],
+      seq: this.seq,
+      time,
+      length,
+    });
+    const body =
+      sealer === undefined
+        ? plain
+        : sealer.sealParts(plain, frameAad(this.start, prefix), (flags & FLAG_LAST) !== 0);
+    await this.append(prefix, body);
   }
 
-  /** Appends a checkpoint or stamp record, after every frame before it. */
-  private async append(prefix: Uint8Array, body: Uint8Array): Promise<void> {
-    await this.batches?.settle();
-    this.head = extendChain(this.head, recordDigest(prefix, body));
+  private async append(prefix: Uint8Array, body: readonly Uint8Array[]): Promise<void> {
+    this.head = extendChain(this.head, recordDigest(prefix, ...body));
     this.seq++;
-    this.output.push(prefix, body);
+    this.output.push(prefix, ...body);
     await this.output.ready();
   }
 
   private async checkpoint(time: number, final: boolean): Promise<void> {
-    // The checkpoint names the chain head: every frame before it must be in.
-    await this.batches?.settle();
     const index = this.checkpoints + 1;
     const content = checkpointContent({
       trail: this.header.trail,
@@ -325,7 +301,7 @@ export class TrailWriter {
       time,
       length: body.byteLength,
     });
-    await this.append(prefix, body);
+    await this.append(prefix, [body]);
     this.checkpoints = index;
     this.previousCheckpoint = seq;
     this.time = time;
@@ -385,7 +361,7 @@ export class TrailWriter {
         time: this.time,
         length: body.byteLength,
       });
-      await this.append(prefix, body);
+      await this.append(prefix, [body]);
     }
   }
 }
@@ -436,6 +412,11 @@ class SinkQueue {
   private check(): void {
     if (this.failure !== null) throw this.failure.error;
   }
+}
+
+/** A frame's associated data: the trail's start digest and the record's clear prefix. */
+export function frameAad(start: Uint8Array, prefix: Uint8Array): Uint8Array {
+  return concat(start, prefix);
 }
 
 function isSealingPlan(p: SealingPlan | AuditPolicy | AuditPolicyObject): p is SealingPlan {
