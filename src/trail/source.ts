@@ -1,7 +1,12 @@
 /**
  * Exact-length reads from a stream of chunks, holding only what is asked for: the trail reader
- * pulls one record at a time, so memory stays bounded whatever the trail's size.
+ * pulls one record at a time, and the script importer one timing step at a time (as scriptreplay
+ * reads its data log), so memory stays bounded whatever the input's size. The one byte reader:
+ * reads that lie within one chunk are views of it, not copies, so the producer must not reuse a
+ * chunk's memory once it has yielded it (Node's streams never do).
  */
+import { concat } from "../bytes.js";
+
 export class ByteSource {
   private readonly iterator: AsyncIterator<Uint8Array>;
   private chunks: Uint8Array[] = [];
@@ -63,6 +68,48 @@ export class ByteSource {
     this.buffered -= take;
     this.offset += take;
     return out;
+  }
+
+  /**
+   * Skips through the next `\n` (inclusive) and returns the bytes before it, or null at the end.
+   * A line longer than `maxLine` keeps only its first pieces that fit; the rest is skipped.
+   */
+  async skipLine(maxLine: number): Promise<Uint8Array | null> {
+    const parts: Uint8Array[] = [];
+    let length = 0;
+    let sawAny = false;
+    while (!(await this.atEnd())) {
+      sawAny = true;
+      const head = this.chunks[0]!;
+      const nl = head.indexOf(0x0a);
+      const end = nl < 0 ? head.byteLength : nl;
+      const line = await this.read(end);
+      if (length + end <= maxLine) {
+        parts.push(line);
+        length += end;
+      }
+      if (nl >= 0) {
+        await this.read(1);
+        break;
+      }
+    }
+    return sawAny ? concat(...parts) : null;
+  }
+
+  /**
+   * Yields exactly `n` bytes in pieces of `maxPiece` bytes (the last one shorter), and sets
+   * `missing.count` to the bytes missing when the input ends first (0 when all were read).
+   */
+  async *take(n: number, maxPiece: number, missing: { count: number }): AsyncGenerator<Uint8Array> {
+    let left = n;
+    while (left > 0) {
+      const want = Math.min(left, maxPiece);
+      const piece = await this.read(want);
+      if (piece.byteLength > 0) yield piece;
+      left -= piece.byteLength;
+      if (piece.byteLength < want) break;
+    }
+    missing.count = left;
   }
 
   /** True when no byte is left. */

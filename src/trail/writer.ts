@@ -220,11 +220,20 @@ export class TrailWriter {
     if (!Number.isSafeInteger(time) || time < this.time) {
       throw new RangeError(`session time ${time}µs goes back before ${this.time}µs`);
     }
+    if (!this.due(time)) {
+      this.time = time;
+      return;
+    }
     while ((this.checkpoints + 1) * this.interval <= time) {
       await this.checkpoint((this.checkpoints + 1) * this.interval, false);
     }
     this.time = time;
     await this.flushStamps(false);
+  }
+
+  /** True when advancing to `time` writes something: a checkpoint falls due, or a stamp waits. */
+  private due(time: number): boolean {
+    return (this.checkpoints + 1) * this.interval <= time || this.pending.length > 0;
   }
 
   /** Ends every channel, writes the final checkpoint at `time` and waits for its stamp. */
@@ -250,7 +259,12 @@ export class TrailWriter {
     time: number,
     flags: number,
   ): Promise<void> {
-    await this.tick(time);
+    // Most frames write nothing before them: no promise to wait on for those (the hot path of
+    // a recording's tens of thousands of events).
+    if (this.due(time) || this.closed || !Number.isSafeInteger(time) || time < this.time) {
+      await this.tick(time);
+    }
+    this.time = time;
     const plain = encodeFramePayloadParts(payload);
     const sealer = this.sealers[channel];
     let length = sealer === undefined ? 0 : TAG_BYTES;
@@ -274,7 +288,8 @@ export class TrailWriter {
     this.head = extendChain(this.head, recordDigest(prefix, ...body));
     this.seq++;
     this.output.push(prefix, ...body);
-    await this.output.ready();
+    const full = this.output.ready();
+    if (full !== undefined) await full;
   }
 
   private async checkpoint(time: number, final: boolean): Promise<void> {
@@ -376,8 +391,9 @@ const QUEUE_BYTES = 1024 * 1024;
  * stays bounded), and a sink's failure is thrown at the writer's next step.
  */
 class SinkQueue {
-  private tail: Promise<void> = Promise.resolve();
+  private waiting: Uint8Array[] = [];
   private queued = 0;
+  private running: Promise<void> | null = null;
   private failure: { error: unknown } | null = null;
 
   constructor(private readonly sink: TrailWriterOptions["sink"]) {}
@@ -385,28 +401,41 @@ class SinkQueue {
   push(...chunks: Uint8Array[]): void {
     this.check();
     for (const chunk of chunks) {
+      this.waiting.push(chunk);
       this.queued += chunk.byteLength;
-      this.tail = this.tail
-        .then(async () => {
-          if (this.failure === null) await this.sink(chunk);
-          this.queued -= chunk.byteLength;
-        })
-        .catch((e: unknown) => {
-          this.failure ??= { error: e };
-        });
     }
+    this.running ??= this.run();
   }
 
-  /** Resolves at once while the queue has room, else when the sink has taken everything. */
-  async ready(): Promise<void> {
-    if (this.queued > QUEUE_BYTES) await this.drain();
+  /** Nothing while the queue has room; else a promise of the sink having taken everything. */
+  ready(): Promise<void> | undefined {
     this.check();
+    return this.queued > QUEUE_BYTES ? this.drain() : undefined;
   }
 
   /** Resolves when the sink has taken every chunk; throws the sink's failure. */
   async drain(): Promise<void> {
-    await this.tail;
+    await this.running;
     this.check();
+  }
+
+  /** Hands the waiting chunks to the sink, one call at a time, until none is left. */
+  private async run(): Promise<void> {
+    try {
+      while (this.waiting.length > 0) {
+        const chunks = this.waiting;
+        this.waiting = [];
+        for (const chunk of chunks) {
+          await this.sink(chunk);
+          this.queued -= chunk.byteLength;
+        }
+      }
+    } catch (e) {
+      this.failure = { error: e };
+      this.waiting = [];
+    } finally {
+      this.running = null;
+    }
   }
 
   private check(): void {
