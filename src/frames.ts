@@ -22,6 +22,8 @@ export const TAG_BYTES = 16;
 export const NONCE_BYTES = 12;
 /** Largest frame plaintext the writer produces; the reader refuses frames larger than this. */
 export const MAX_FRAME_PLAINTEXT = 64 * 1024;
+/** Most data bytes one frame carries: its plaintext is a type byte, then the data (FORMAT.md). */
+export const FRAME_DATA_BYTES = MAX_FRAME_PLAINTEXT - 1;
 
 const COMMITMENT_LABEL = "trailseal/1 key commitment ";
 /** Frame counters are 88 bits; we stop far earlier (2^53 frames of 64 KiB is beyond any disk). */

@@ -6,7 +6,7 @@ import { makeStanza } from "../recipients.js";
 import { encodeHeader, type AnnexStanza } from "../trail/format.js";
 import { unlockChannels } from "../trail/open.js";
 import { readHeader, TrailReader, type TrailEnd } from "../trail/reader.js";
-import { ByteSource } from "../trail/source.js";
+import { ByteSource } from "../bytes.js";
 import { collect, EXIT_OK, guard, newCommand, parseArgs, plural, say, type Io } from "./io.js";
 import {
   OutputFile,

@@ -5,7 +5,7 @@
  */
 import type { SessionEvent } from "../events.js";
 import { toBytes } from "../bytes.js";
-import { FRAME_DATA_BYTES } from "../trail/format.js";
+import { FRAME_DATA_BYTES } from "../frames.js";
 import type { Recording } from "./stream.js";
 
 export function readRaw(

@@ -22,7 +22,7 @@
  * microsecond.
  */
 import type { SessionEvent, SessionMetadata } from "../events.js";
-import { ByteSource } from "../trail/source.js";
+import { ByteSource } from "../bytes.js";
 import { MAX_LINE, formatError, peek, readLines, type Line, type Recording } from "./stream.js";
 
 export type { Recording } from "./stream.js";

@@ -1,6 +1,6 @@
 /**
  * Streaming helpers shared by the importers: a line splitter and a look-ahead over
- * `AsyncIterable<Uint8Array>` (exact-length reads are src/trail/source.ts's ByteSource). Memory
+ * `AsyncIterable<Uint8Array>` (exact-length reads are bytes.ts's ByteSource). Memory
  * stays bounded by the longest line (capped), never by the input size, and nothing depends on
  * how the input is chunked.
  */

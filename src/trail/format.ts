@@ -11,7 +11,6 @@ import { createHash } from "node:crypto";
 import { TrailsealError } from "../errors.js";
 import type { Channel, SessionMetadata } from "../events.js";
 import { utf8 } from "../bytes.js";
-import { MAX_FRAME_PLAINTEXT } from "../frames.js";
 import type { StanzaLayer } from "../recipients.js";
 import { MAX_INTERVAL, MIN_INTERVAL } from "../policy/rules.js";
 
@@ -374,9 +373,6 @@ export type FramePayload =
   | { readonly type: "end" };
 
 const DATA_FRAME_TYPE = new Uint8Array([FrameType.data]);
-
-/** Most data bytes one frame carries: its payload is the type byte, then the data. */
-export const FRAME_DATA_BYTES = MAX_FRAME_PLAINTEXT - 1;
 
 /**
  * A frame payload as parts whose concatenation is `encodeFramePayload(p)`: a data frame's bytes

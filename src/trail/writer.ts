@@ -8,7 +8,13 @@ import { TrailsealError } from "../errors.js";
 import { concat, toBase64, toHex } from "../bytes.js";
 import type { Channel, SessionEvent, SessionMetadata } from "../events.js";
 import { channelOf } from "../events.js";
-import { FILE_KEY_BYTES, FrameSealer, TAG_BYTES, keyCommitment } from "../frames.js";
+import {
+  FILE_KEY_BYTES,
+  FRAME_DATA_BYTES,
+  FrameSealer,
+  TAG_BYTES,
+  keyCommitment,
+} from "../frames.js";
 import {
   readAuditPolicy,
   sealingPlan,
@@ -25,7 +31,6 @@ import {
   FLAG_FINAL,
   FLAG_LAST,
   FORMAT_NAME,
-  FRAME_DATA_BYTES,
   NO_CHANNEL,
   RecordKind,
   checkpointContent,
