@@ -1,7 +1,7 @@
 /**
- * Raw importer: the bytes as downstream output, all at time 0, in pieces of whole frames
+ * Raw importer: the bytes as downstream output, all at time 0, one event per frame
  * (FRAME_DATA_BYTES each, the last one shorter), whatever the input's chunking: so a trail of
- * raw input has no short frames at chunk ends, and the same bytes always make the same frames.
+ * raw input has no short frames at chunk ends, and the same bytes always make the same trail.
  */
 import type { SessionEvent } from "../events.js";
 import { toBytes } from "../bytes.js";
@@ -30,7 +30,11 @@ export function readRaw(
         carry = new Uint8Array(FRAME_DATA_BYTES);
       }
       const whole = data.byteLength - (data.byteLength % FRAME_DATA_BYTES);
-      if (whole > 0) yield output(data.subarray(0, whole));
+      // One event per frame: an event of several frames would mark them continued, and the
+      // trail would then depend on how the input was chunked.
+      for (let at = 0; at < whole; at += FRAME_DATA_BYTES) {
+        yield output(data.subarray(at, at + FRAME_DATA_BYTES));
+      }
       carry.set(data.subarray(whole));
       carried = data.byteLength - whole;
     }
