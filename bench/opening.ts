@@ -7,6 +7,7 @@
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
+import type { FullPolicy } from "./throughput.js";
 import {
   CLI,
   CommandFailed,
@@ -14,14 +15,10 @@ import {
   mbPerSecond,
   measure,
   median,
-  REPO,
   sameFile,
   setup,
   type Measured,
 } from "./lib.js";
-
-const cert = (n: string) => join(REPO, "testdata", "certs", `${n}.crt`);
-const key = (n: string) => join(REPO, "testdata", "certs", `${n}.key`);
 
 export interface OpenFigure {
   label: string;
@@ -48,58 +45,24 @@ interface Step {
 }
 
 /**
- * Seals `input` under the full policy (not timed), then times the four openings. `ageIdentity`
- * is the identity file the throughput section made (null without age).
+ * Seals `input` under the throughput section's full policy (not timed), then times the four
+ * openings. `ageIdentity` is the identity file the throughput section made (null without age).
  */
 export async function benchOpening(
   dir: string,
+  full: FullPolicy,
   input: string,
   inputBytes: number,
   repeats: number,
   ageIdentity: string | null,
   log: (s: string) => void,
 ): Promise<OpeningResult> {
-  const home = join(dir, "full-home");
   const trail = join(dir, "full.trail");
   const aged = join(dir, "full.age");
   const out = join(dir, "full.out");
   const rssFile = join(dir, "rss-opening.txt");
-  const node = (args: string[]) => setup(process.execPath, [CLI, ...args]);
-  node(["init", "--home", home]);
-  const policy = join(dir, "policy-full.json");
-  node([
-    "policy",
-    "create",
-    "--name",
-    "full",
-    "--encrypt",
-    `${cert("rsa2048-a")},${cert("rsa2048-b")}`,
-    "--upstream",
-    cert("rsa2048-c"),
-    "--sign-identity",
-    "signer",
-    "--timestamp",
-    "local",
-    "-o",
-    policy,
-  ]);
   log("sealing the full-policy trail for replay and verify");
-  node([
-    "seal",
-    "--policy",
-    policy,
-    "--home",
-    home,
-    "--sign-cert",
-    join(home, "signer.crt"),
-    "--sign-key",
-    join(home, "signer.key"),
-    "--from",
-    "raw",
-    input,
-    "-o",
-    trail,
-  ]);
+  setup(process.execPath, [CLI, ...full.seal, "--from", "raw", input, "-o", trail]);
   const trailBytes = Number(setup("stat", ["-c", "%s", trail]).trim());
   if (ageIdentity !== null) {
     const recipient = setup("age-keygen", ["-y", ageIdentity]).trim();
@@ -111,7 +74,7 @@ export async function benchOpening(
     rmSync(out, { force: true });
     return r;
   };
-  const ca = join(home, "ca.crt");
+  const ca = full.ca;
   const steps: Step[] = [
     {
       label: "trailseal replay --format raw, both four-eyes keys",
@@ -120,19 +83,7 @@ export async function benchOpening(
         checked(
           measure(
             process.execPath,
-            [
-              CLI,
-              "replay",
-              trail,
-              "--key",
-              key("rsa2048-a"),
-              "--key",
-              key("rsa2048-b"),
-              "--format",
-              "raw",
-              "-o",
-              out,
-            ],
+            [CLI, "replay", trail, ...full.keys, "--format", "raw", "-o", out],
             { rssFile: f },
           ),
           "replay",
@@ -173,7 +124,6 @@ export async function benchOpening(
     }
   } finally {
     for (const f of [trail, aged, out]) rmSync(f, { force: true });
-    rmSync(home, { recursive: true, force: true });
   }
   const figure = (i: number): OpenFigure => {
     const ms = runs[i]!;

@@ -13,6 +13,7 @@
  * provably gets the same key, hence the same plaintext.
  */
 import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual } from "node:crypto";
+import { concat } from "./bytes.js";
 import { TrailsealError } from "./errors.js";
 import type { Channel } from "./events.js";
 
@@ -21,6 +22,8 @@ export const TAG_BYTES = 16;
 export const NONCE_BYTES = 12;
 /** Largest frame plaintext the writer produces; the reader refuses frames larger than this. */
 export const MAX_FRAME_PLAINTEXT = 64 * 1024;
+/** Most data bytes one frame carries: its plaintext is a type byte, then the data (FORMAT.md). */
+export const FRAME_DATA_BYTES = MAX_FRAME_PLAINTEXT - 1;
 
 const COMMITMENT_LABEL = "trailseal/1 key commitment ";
 /** Frame counters are 88 bits; we stop far earlier (2^53 frames of 64 KiB is beyond any disk). */
@@ -85,16 +88,26 @@ export class FrameSealer {
   }
 
   seal(plaintext: Uint8Array, aad: Uint8Array, last: boolean): Uint8Array {
+    return concat(...this.sealParts([plaintext], aad, last));
+  }
+
+  /**
+   * Seals one frame whose plaintext is the concatenation of `parts`, and returns the ciphertext
+   * in parts, the tag last. Nothing is copied: a 64 KiB frame costs one pass of the cipher and
+   * one buffer, which is what keeps bulk sealing off the garbage collector.
+   */
+  sealParts(parts: readonly Uint8Array[], aad: Uint8Array, last: boolean): Uint8Array[] {
     if (this.finished) throw new Error("frame sealer used after its last frame");
     const cipher = createCipheriv("aes-256-gcm", this.fileKey, frameNonce(this.counter, last));
     cipher.setAAD(aad);
-    const body = cipher.update(plaintext);
+    const out: Uint8Array[] = [];
+    for (const part of parts) {
+      const sealed = cipher.update(part);
+      if (sealed.byteLength > 0) out.push(sealed);
+    }
     const tail = cipher.final();
-    const tag = cipher.getAuthTag();
-    const out = new Uint8Array(body.byteLength + tail.byteLength + TAG_BYTES);
-    out.set(body, 0);
-    out.set(tail, body.byteLength);
-    out.set(tag, body.byteLength + tail.byteLength);
+    if (tail.byteLength > 0) out.push(tail);
+    out.push(cipher.getAuthTag());
     this.counter++;
     if (last) this.finished = true;
     return out;

@@ -29,7 +29,7 @@ import { describeCertificate, readCertificates } from "../src/pem.js";
 import { encodeHeader } from "../src/trail/format.js";
 import { unlockChannels } from "../src/trail/open.js";
 import { readHeader } from "../src/trail/reader.js";
-import { ByteSource } from "../src/trail/source.js";
+import { ByteSource } from "../src/bytes.js";
 import { runCli } from "./helpers/io.js";
 
 const CERTS = join(import.meta.dirname, "..", "testdata", "certs");

@@ -6,7 +6,7 @@ import { makeStanza } from "../recipients.js";
 import { encodeHeader, type AnnexStanza } from "../trail/format.js";
 import { unlockChannels, type Unlocked } from "../trail/open.js";
 import { readHeader, TrailReader, type ParsedHeader, type TrailEnd } from "../trail/reader.js";
-import { ByteSource } from "../trail/source.js";
+import { ByteSource } from "../bytes.js";
 import type { Command } from "commander";
 import { collect, EXIT_OK, newCommand, parseArgs, plural, say, type Io } from "./io.js";
 import {

@@ -22,7 +22,8 @@
  * microsecond.
  */
 import type { SessionEvent, SessionMetadata } from "../events.js";
-import { ByteReader, formatError, peek, readLines, type Line, type Recording } from "./stream.js";
+import { ByteSource } from "../bytes.js";
+import { MAX_LINE, formatError, peek, readLines, type Line, type Recording } from "./stream.js";
 
 export type { Recording } from "./stream.js";
 
@@ -126,24 +127,50 @@ function lineText(line: Line): string {
   return text;
 }
 
+/** A script log and its timing file, opened: where both readers start. */
+interface ScriptInput {
+  readonly source: string;
+  readonly timingSource: string;
+  readonly maxEventBytes: number;
+  readonly lines: AsyncGenerator<Line>;
+  readonly log: ByteSource;
+  readonly metadata: SessionMetadata;
+  readonly extra: Record<string, unknown>;
+}
+
+/** Opens the timing lines and the log, and reads the log's header line. */
+async function openScript(
+  log: AsyncIterable<Uint8Array>,
+  timing: AsyncIterable<Uint8Array>,
+  options: ScriptReadOptions,
+  kind: "script-advanced" | "script-classic",
+): Promise<ScriptInput> {
+  const source = options.source ?? (kind === "script-advanced" ? "script log" : "typescript");
+  const timingSource = options.timingSource ?? "script timing";
+  const lines = readLines(timing, timingSource, 1 << 20);
+  const reader = new ByteSource(log);
+  const { metadata, extra } = await readHeaderLine(reader, kind);
+  const maxEventBytes = options.maxEventBytes ?? 65536;
+  return { source, timingSource, maxEventBytes, lines, log: reader, metadata, extra };
+}
+
 /** Emits one log step as events of at most maxEventBytes each. */
 async function* step(
-  log: ByteReader,
+  input: ScriptInput,
   type: "output" | "input",
   time: number,
   size: number,
-  maxEventBytes: number,
   line: Line,
-  timingSource: string,
-  source: string,
 ): AsyncGenerator<SessionEvent> {
   const missing = { count: 0 };
-  for await (const data of log.take(size, maxEventBytes, missing)) yield { type, time, data };
+  for await (const data of input.log.take(size, input.maxEventBytes, missing)) {
+    yield { type, time, data };
+  }
   if (missing.count > 0) {
     throw formatError(
-      timingSource,
+      input.timingSource,
       line.number,
-      `${source} ends ${missing.count} bytes short of this ${type} entry (log offset ${log.offset})`,
+      `${input.source} ends ${missing.count} bytes short of this ${type} entry (log offset ${input.log.offset})`,
     );
   }
 }
@@ -156,11 +183,7 @@ const TRAILER = "Script done";
  * (a truncated or mismatched timing file): scriptreplay skips it, but an audit importer must not
  * drop recorded data quietly.
  */
-async function expectOnlyTrailer(
-  log: ByteReader,
-  source: string,
-  timingSource: string,
-): Promise<void> {
+async function expectOnlyTrailer({ log, source, timingSource }: ScriptInput): Promise<void> {
   const start = log.offset;
   const head: Uint8Array[] = [];
   let kept = 0;
@@ -191,12 +214,12 @@ async function expectOnlyTrailer(
  * bytes (scriptreplay skips it too): the start time and header fields become metadata.
  */
 async function readHeaderLine(
-  reader: ByteReader,
+  reader: ByteSource,
   source: "script-advanced" | "script-classic",
 ): Promise<{ metadata: SessionMetadata; extra: Record<string, unknown> }> {
   const metadata: SessionMetadata = { source };
   const extra: Record<string, unknown> = {};
-  const headerLine = await reader.skipLine();
+  const headerLine = await reader.skipLine(MAX_LINE);
   if (headerLine !== null) {
     const parsed = parseScriptHeaderLine(lossy.decode(headerLine));
     if (parsed.startTime !== undefined) metadata.startTime = parsed.startTime;
@@ -214,115 +237,104 @@ export async function readScriptAdvanced(
   timing: AsyncIterable<Uint8Array>,
   options: ScriptReadOptions = {},
 ): Promise<Recording> {
-  const source = options.source ?? "script log";
-  const timingSource = options.timingSource ?? "script timing";
-  const maxEventBytes = options.maxEventBytes ?? 65536;
-  const lines = readLines(timing, timingSource, 1 << 20);
-  const reader = new ByteReader(log);
-  const { metadata, extra } = await readHeaderLine(reader, "script-advanced");
+  const input = await openScript(log, timing, options, "script-advanced");
+  const { time, next } = await readHeaderEntries(input);
+  finishMetadata(input.metadata, input.extra);
+  return { metadata: input.metadata, events: advancedEvents(input, time, next) };
+}
 
-  // Leading H entries are the session header; read them before resolving.
+/** The leading H entries, the session's header; returns the time after them and the next line. */
+async function readHeaderEntries(
+  input: ScriptInput,
+): Promise<{ time: number; next: Line | undefined }> {
   let time = 0;
-  let pendingLine: Line | undefined;
   for (;;) {
-    const r = await lines.next();
-    if (r.done === true) break;
+    const r = await input.lines.next();
+    if (r.done === true) return { time, next: undefined };
     const text = lineText(r.value);
     if (text.trim() === "") continue;
-    if (!text.startsWith("H ")) {
-      pendingLine = r.value;
-      break;
-    }
+    if (!text.startsWith("H ")) return { time, next: r.value };
     const m = /^H (\S+) (\S+) ?(.*)$/.exec(text);
     if (m === null)
       throw formatError(
-        timingSource,
+        input.timingSource,
         r.value.number,
         "bad header entry; expected H <delay> <NAME> <value>",
       );
-    time += parseDelay(m[1], r.value, timingSource);
-    applyHeader(metadata, extra, m[2]!, m[3] ?? "");
+    time += parseDelay(m[1], r.value, input.timingSource);
+    applyHeader(input.metadata, input.extra, m[2]!, m[3] ?? "");
   }
-  finishMetadata(metadata, extra);
+}
 
-  async function* events(): AsyncGenerator<SessionEvent> {
-    let line = pendingLine;
-    for (;;) {
-      if (line === undefined) {
-        const r = await lines.next();
-        if (r.done === true) {
-          await expectOnlyTrailer(reader, source, timingSource);
-          return;
-        }
-        line = r.value;
+/** The events of the timing entries from `first` on, the session time starting at `start`. */
+async function* advancedEvents(
+  input: ScriptInput,
+  start: number,
+  first: Line | undefined,
+): AsyncGenerator<SessionEvent> {
+  let time = start;
+  let line = first;
+  for (;;) {
+    if (line === undefined) {
+      const r = await input.lines.next();
+      if (r.done === true) {
+        await expectOnlyTrailer(input);
+        return;
       }
-      const current = line;
-      line = undefined;
-      const text = lineText(current);
-      if (text.trim() === "") continue;
-      if (!current.terminated && !/^[OI] \S+ \d+$|^[HS] /.test(text)) {
-        throw formatError(timingSource, current.number, "truncated last line");
-      }
-      const parts = text.split(" ");
-      const type = parts[0];
-      switch (type) {
-        case "O":
-        case "I": {
-          if (parts.length !== 3)
-            throw formatError(
-              timingSource,
-              current.number,
-              `bad ${type} entry; expected ${type} <delay> <bytes>`,
-            );
-          time += parseDelay(parts[1], current, timingSource);
-          const size = parseSize(parts[2], current, timingSource);
-          yield* step(
-            reader,
-            type === "O" ? "output" : "input",
-            time,
-            size,
-            maxEventBytes,
-            current,
-            timingSource,
-            source,
-          );
-          break;
-        }
-        case "S": {
-          time += parseDelay(parts[1], current, timingSource);
-          if (parts[2] === "SIGWINCH") {
-            const rows = /(?:^| )ROWS=(\d{1,5})(?: |$)/.exec(text);
-            const cols = /(?:^| )COLS=(\d{1,5})(?: |$)/.exec(text);
-            if (rows === null || cols === null)
-              throw formatError(
-                timingSource,
-                current.number,
-                "SIGWINCH entry without ROWS= and COLS=",
-              );
-            yield { type: "resize", time, cols: Number(cols[1]), rows: Number(rows[1]) };
-          }
-          break;
-        }
-        case "H": {
-          time += parseDelay(parts[1], current, timingSource);
-          if (parts[2] === "EXIT_CODE") {
-            const status = Number(parts[3]);
-            if (parts.length !== 4 || !Number.isInteger(status))
-              throw formatError(timingSource, current.number, "bad EXIT_CODE entry");
-            yield { type: "exit", time, status };
-          }
-          break;
-        }
-        default:
-          throw formatError(
-            timingSource,
-            current.number,
-            `unknown timing entry type "${type ?? ""}"; expected O, I, S or H`,
-          );
-      }
+      line = r.value;
     }
+    const current = line;
+    line = undefined;
+    const text = lineText(current);
+    if (text.trim() === "") continue;
+    if (!current.terminated && !/^[OI] \S+ \d+$|^[HS] /.test(text)) {
+      throw formatError(input.timingSource, current.number, "truncated last line");
+    }
+    time = yield* advancedEntry(input, current, text, time);
   }
-  return { metadata, events: events() };
+}
+
+/** One timing entry (O, I, S or H) as its events; returns the session time after it. */
+async function* advancedEntry(
+  input: ScriptInput,
+  line: Line,
+  text: string,
+  before: number,
+): AsyncGenerator<SessionEvent, number> {
+  const { timingSource } = input;
+  const parts = text.split(" ");
+  const type = parts[0];
+  if (type !== "O" && type !== "I" && type !== "S" && type !== "H") {
+    throw formatError(
+      timingSource,
+      line.number,
+      `unknown timing entry type "${type ?? ""}"; expected O, I, S or H`,
+    );
+  }
+  if ((type === "O" || type === "I") && parts.length !== 3) {
+    throw formatError(
+      timingSource,
+      line.number,
+      `bad ${type} entry; expected ${type} <delay> <bytes>`,
+    );
+  }
+  const time = before + parseDelay(parts[1], line, timingSource);
+  if (type === "O" || type === "I") {
+    const size = parseSize(parts[2], line, timingSource);
+    yield* step(input, type === "O" ? "output" : "input", time, size, line);
+  } else if (type === "S" && parts[2] === "SIGWINCH") {
+    const rows = /(?:^| )ROWS=(\d{1,5})(?: |$)/.exec(text);
+    const cols = /(?:^| )COLS=(\d{1,5})(?: |$)/.exec(text);
+    if (rows === null || cols === null)
+      throw formatError(timingSource, line.number, "SIGWINCH entry without ROWS= and COLS=");
+    yield { type: "resize", time, cols: Number(cols[1]), rows: Number(rows[1]) };
+  } else if (type === "H" && parts[2] === "EXIT_CODE") {
+    const status = Number(parts[3]);
+    if (parts.length !== 4 || !Number.isInteger(status))
+      throw formatError(timingSource, line.number, "bad EXIT_CODE entry");
+    yield { type: "exit", time, status };
+  }
+  return time;
 }
 
 /**
@@ -335,13 +347,9 @@ export async function readScriptClassic(
   timing: AsyncIterable<Uint8Array>,
   options: ScriptReadOptions = {},
 ): Promise<Recording> {
-  const source = options.source ?? "typescript";
-  const timingSource = options.timingSource ?? "script timing";
-  const maxEventBytes = options.maxEventBytes ?? 65536;
-  const lines = readLines(timing, timingSource, 1 << 20);
-  const reader = new ByteReader(typescript);
-  const { metadata, extra } = await readHeaderLine(reader, "script-classic");
-  finishMetadata(metadata, extra);
+  const input = await openScript(typescript, timing, options, "script-classic");
+  finishMetadata(input.metadata, input.extra);
+  const { lines, timingSource } = input;
 
   async function* events(): AsyncGenerator<SessionEvent> {
     let time = 0;
@@ -353,11 +361,11 @@ export async function readScriptClassic(
         throw formatError(timingSource, line.number, "bad timing line; expected <delay> <bytes>");
       time += parseDelay(m[1], line, timingSource);
       const size = parseSize(m[2], line, timingSource);
-      yield* step(reader, "output", time, size, maxEventBytes, line, timingSource, source);
+      yield* step(input, "output", time, size, line);
     }
-    await expectOnlyTrailer(reader, source, timingSource);
+    await expectOnlyTrailer(input);
   }
-  return { metadata, events: events() };
+  return { metadata: input.metadata, events: events() };
 }
 
 /**

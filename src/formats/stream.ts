@@ -1,8 +1,10 @@
 /**
- * Streaming helpers shared by the importers: a line splitter and an exact-length byte reader
- * over `AsyncIterable<Uint8Array>`. Both keep memory bounded by the longest line (capped) or
- * the piece size, never by the input size, and neither depends on how the input is chunked.
+ * Streaming helpers shared by the importers: a line splitter and a look-ahead over
+ * `AsyncIterable<Uint8Array>` (exact-length reads are bytes.ts's ByteSource). Memory
+ * stays bounded by the longest line (capped), never by the input size, and nothing depends on
+ * how the input is chunked.
  */
+import { concat } from "../bytes.js";
 import { TrailsealError } from "../errors.js";
 import type { SessionEvent, SessionMetadata } from "../events.js";
 import { DETECT_BYTES } from "./detect.js";
@@ -22,7 +24,7 @@ export interface Line {
 }
 
 /** Longest line accepted (a JSON event line of asciicast, a timing line of script). */
-const MAX_LINE = 16 * 1024 * 1024;
+export const MAX_LINE = 16 * 1024 * 1024;
 
 export function formatError(
   source: string,
@@ -52,24 +54,15 @@ export async function* readLines(
     for (;;) {
       const nl = chunk.indexOf(0x0a, start);
       if (nl < 0) break;
-      const piece = chunk.subarray(start, nl);
+      // A plain Uint8Array view: a Buffer's subarray is a Buffer, slower to make per line.
+      const piece = new Uint8Array(chunk.buffer, chunk.byteOffset + start, nl - start);
       if (pendingLength + piece.byteLength > maxLine)
         throw formatError(source, number + 1, `line longer than ${maxLine} bytes`);
-      let bytes: Uint8Array;
-      if (pendingLength === 0) {
-        // Copy: the caller may keep the line after the producer reuses its chunk.
-        bytes = piece.slice();
-      } else {
-        bytes = new Uint8Array(pendingLength + piece.byteLength);
-        let offset = 0;
-        for (const p of pending) {
-          bytes.set(p, offset);
-          offset += p.byteLength;
-        }
-        bytes.set(piece, offset);
-        pending = [];
-        pendingLength = 0;
-      }
+      // A view of the chunk when the line lies in one (as ByteSource reads: producers never
+      // reuse a chunk they have yielded), so a line costs no copy and no allocation.
+      const bytes = pendingLength === 0 ? piece : concat(...pending, piece);
+      pending = [];
+      pendingLength = 0;
       number++;
       yield { number, bytes, terminated: true };
       start = nl + 1;
@@ -82,102 +75,7 @@ export async function* readLines(
       pendingLength += rest.byteLength;
     }
   }
-  if (pendingLength > 0) {
-    const bytes = new Uint8Array(pendingLength);
-    let offset = 0;
-    for (const p of pending) {
-      bytes.set(p, offset);
-      offset += p.byteLength;
-    }
-    yield { number: number + 1, bytes, terminated: false };
-  }
-}
-
-/**
- * Reads a byte stream in exact amounts, as scriptreplay does with its data logs (the timing
- * file says how many bytes each step takes).
- */
-export class ByteReader {
-  private readonly iterator: AsyncIterator<Uint8Array>;
-  private buffer: Uint8Array = new Uint8Array(0);
-  private done = false;
-  /** Bytes consumed so far (for error messages). */
-  offset = 0;
-
-  constructor(input: AsyncIterable<Uint8Array>) {
-    this.iterator = input[Symbol.asyncIterator]();
-  }
-
-  private async fill(): Promise<boolean> {
-    while (this.buffer.byteLength === 0 && !this.done) {
-      const r = await this.iterator.next();
-      if (r.done === true) this.done = true;
-      else this.buffer = r.value;
-    }
-    return this.buffer.byteLength > 0;
-  }
-
-  /** Skips through the first `\n` (inclusive); returns the skipped bytes without it, or null at EOF. */
-  async skipLine(maxLine = MAX_LINE): Promise<Uint8Array | null> {
-    const parts: Uint8Array[] = [];
-    let length = 0;
-    let sawAny = false;
-    while (await this.fill()) {
-      sawAny = true;
-      const nl = this.buffer.indexOf(0x0a);
-      const end = nl < 0 ? this.buffer.byteLength : nl;
-      if (length + end <= maxLine) {
-        parts.push(this.buffer.slice(0, end));
-        length += end;
-      }
-      const used = nl < 0 ? end : nl + 1;
-      this.buffer = this.buffer.subarray(used);
-      this.offset += used;
-      if (nl >= 0) break;
-    }
-    if (!sawAny) return null;
-    const out = new Uint8Array(length);
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.byteLength;
-    }
-    return out;
-  }
-
-  /**
-   * Yields exactly `n` bytes in pieces of at most `maxPiece` bytes; returns the number of bytes
-   * missing when the input ends first (0 when all were read).
-   */
-  async *take(n: number, maxPiece: number, missing: { count: number }): AsyncGenerator<Uint8Array> {
-    let left = n;
-    let piece: Uint8Array[] = [];
-    let pieceLength = 0;
-    const flush = (): Uint8Array => {
-      const out = piece.length === 1 ? piece[0]! : new Uint8Array(pieceLength);
-      if (piece.length !== 1) {
-        let o = 0;
-        for (const p of piece) {
-          out.set(p, o);
-          o += p.byteLength;
-        }
-      }
-      piece = [];
-      pieceLength = 0;
-      return out;
-    };
-    while (left > 0 && (await this.fill())) {
-      const want = Math.min(left, maxPiece - pieceLength, this.buffer.byteLength);
-      piece.push(this.buffer.slice(0, want));
-      pieceLength += want;
-      this.buffer = this.buffer.subarray(want);
-      this.offset += want;
-      left -= want;
-      if (pieceLength === maxPiece) yield flush();
-    }
-    if (pieceLength > 0) yield flush();
-    missing.count = left;
-  }
+  if (pendingLength > 0) yield { number: number + 1, bytes: concat(...pending), terminated: false };
 }
 
 /**
@@ -201,14 +99,7 @@ export async function peek(
     seen.push(r.value);
     length += r.value.byteLength;
   }
-  const head = new Uint8Array(Math.min(length, n));
-  let offset = 0;
-  for (const c of seen) {
-    if (offset >= head.byteLength) break;
-    const part = c.subarray(0, head.byteLength - offset);
-    head.set(part, offset);
-    offset += part.byteLength;
-  }
+  const head = concat(...seen).subarray(0, n);
   async function* replay(): AsyncGenerator<Uint8Array> {
     yield* seen;
     if (done) return;

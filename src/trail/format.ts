@@ -163,9 +163,14 @@ export function frameAad(start: Uint8Array, prefix: Uint8Array): Uint8Array {
   return concat(start, prefix);
 }
 
-/** The digest of one record: SHA-256 over its prefix and body (ciphertext, not plaintext). */
-export function recordDigest(prefix: Uint8Array, body: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(prefix).update(body).digest());
+/**
+ * The digest of one record: SHA-256 over its prefix and body (ciphertext, not plaintext); the
+ * body may come in parts, as the writer makes it.
+ */
+export function recordDigest(prefix: Uint8Array, ...body: readonly Uint8Array[]): Uint8Array {
+  const hash = createHash("sha256").update(prefix);
+  for (const part of body) hash.update(part);
+  return new Uint8Array(hash.digest());
 }
 
 /** Extends the chain: head' = SHA-256(head ‖ recordDigest). */
@@ -371,6 +376,16 @@ export type FramePayload =
   | { readonly type: "marker"; readonly label: string }
   | { readonly type: "exit"; readonly status: number }
   | { readonly type: "end" };
+
+const DATA_FRAME_TYPE = new Uint8Array([FrameType.data]);
+
+/**
+ * A frame payload as parts whose concatenation is `encodeFramePayload(p)`: a data frame's bytes
+ * are not copied behind its type byte (the writer's hot path: 64 KiB frames of bulk data).
+ */
+export function encodeFramePayloadParts(p: FramePayload): readonly Uint8Array[] {
+  return p.type === "data" ? [DATA_FRAME_TYPE, p.data] : [encodeFramePayload(p)];
+}
 
 export function encodeFramePayload(p: FramePayload): Uint8Array {
   const body = payloadBody(p);

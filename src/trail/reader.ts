@@ -8,7 +8,7 @@ import { TrailsealError } from "../errors.js";
 import { MAX_FRAME_PLAINTEXT, TAG_BYTES } from "../frames.js";
 import { concat, equal, toHex } from "../bytes.js";
 import type { Channel } from "../events.js";
-import { ByteSource } from "./source.js";
+import { ByteSource } from "../bytes.js";
 import {
   FLAG_CONTINUED,
   FLAG_FINAL,

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { TrailsealError } from "../errors.js";
 import type { FrameRecord } from "./reader.js";
 import { FLAG_CONTINUED, FLAG_LAST, RECORD_PREFIX_BYTES, decodeRecordPrefix } from "./format.js";
-import { ByteSource } from "./source.js";
+import { ByteSource } from "../bytes.js";
 import type { FrameBytes } from "./open.js";
 
 /** Frames held in memory before the spool spills to its temporary file. */

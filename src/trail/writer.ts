@@ -10,8 +10,8 @@ import type { Channel, SessionEvent, SessionMetadata } from "../events.js";
 import { channelOf } from "../events.js";
 import {
   FILE_KEY_BYTES,
+  FRAME_DATA_BYTES,
   FrameSealer,
-  MAX_FRAME_PLAINTEXT,
   TAG_BYTES,
   keyCommitment,
 } from "../frames.js";
@@ -35,7 +35,7 @@ import {
   RecordKind,
   checkpointContent,
   encodeCheckpointBody,
-  encodeFramePayload,
+  encodeFramePayloadParts,
   encodeHeader,
   encodeRecordPrefix,
   encodeStampBody,
@@ -99,6 +99,7 @@ export class TrailWriter {
   private readonly sealers: Partial<Record<Channel, FrameSealer>>;
   private readonly pending: PendingStamp[] = [];
   private readonly interval: number;
+  private readonly output: SinkQueue;
 
   private constructor(
     private readonly options: TrailWriterOptions,
@@ -107,6 +108,7 @@ export class TrailWriter {
     fileKeys: Partial<Record<Channel, Uint8Array>>,
   ) {
     this.head = start;
+    this.output = new SinkQueue(options.sink);
     this.interval = header.policy.interval * 1_000_000;
     this.sealers = {};
     for (const channel of ["downstream", "upstream"] as const) {
@@ -207,7 +209,7 @@ export class TrailWriter {
 
   /** Writes bytes on a channel; data larger than a frame is split, marked as continued. */
   async write(channel: Channel, data: Uint8Array, time: number): Promise<void> {
-    const room = MAX_FRAME_PLAINTEXT - 1;
+    const room = FRAME_DATA_BYTES;
     if (data.byteLength <= room) return this.frame(channel, { type: "data", data }, time, 0);
     for (let offset = 0; offset < data.byteLength; offset += room) {
       const piece = data.subarray(offset, offset + room);
@@ -226,11 +228,20 @@ export class TrailWriter {
     if (!Number.isSafeInteger(time) || time < this.time) {
       throw new RangeError(`session time ${time}µs goes back before ${this.time}µs`);
     }
+    if (!this.due(time)) {
+      this.time = time;
+      return;
+    }
     while ((this.checkpoints + 1) * this.interval <= time) {
       await this.checkpoint((this.checkpoints + 1) * this.interval, false);
     }
     this.time = time;
     await this.flushStamps(false);
+  }
+
+  /** True when advancing to `time` writes something: a checkpoint falls due, or a stamp waits. */
+  private due(time: number): boolean {
+    return (this.checkpoints + 1) * this.interval <= time || this.pending.length > 0;
   }
 
   /** Ends every channel, writes the final checkpoint at `time` and waits for its stamp. */
@@ -242,6 +253,7 @@ export class TrailWriter {
     await this.flushStamps(true);
     await this.checkpoint(time, true);
     await this.flushStamps(true);
+    await this.output.drain();
     this.closed = true;
   }
 
@@ -255,10 +267,16 @@ export class TrailWriter {
     time: number,
     flags: number,
   ): Promise<void> {
-    await this.tick(time);
-    const plain = encodeFramePayload(payload);
+    // Most frames write nothing before them: no promise to wait on for those (the hot path of
+    // a recording's tens of thousands of events).
+    if (this.due(time) || this.closed || !Number.isSafeInteger(time) || time < this.time) {
+      await this.tick(time);
+    }
+    this.time = time;
+    const plain = encodeFramePayloadParts(payload);
     const sealer = this.sealers[channel];
-    const length = plain.byteLength + (sealer === undefined ? 0 : TAG_BYTES);
+    let length = sealer === undefined ? 0 : TAG_BYTES;
+    for (const part of plain) length += part.byteLength;
     const prefix = encodeRecordPrefix({
       kind: RecordKind.frame,
       flags,
@@ -270,15 +288,16 @@ export class TrailWriter {
     const body =
       sealer === undefined
         ? plain
-        : sealer.seal(plain, frameAad(this.start, prefix), (flags & FLAG_LAST) !== 0);
+        : sealer.sealParts(plain, frameAad(this.start, prefix), (flags & FLAG_LAST) !== 0);
     await this.append(prefix, body);
   }
 
-  private async append(prefix: Uint8Array, body: Uint8Array): Promise<void> {
-    this.head = extendChain(this.head, recordDigest(prefix, body));
+  private async append(prefix: Uint8Array, body: readonly Uint8Array[]): Promise<void> {
+    this.head = extendChain(this.head, recordDigest(prefix, ...body));
     this.seq++;
-    await this.options.sink(prefix);
-    await this.options.sink(body);
+    this.output.push(prefix, ...body);
+    const full = this.output.ready();
+    if (full !== undefined) await full;
   }
 
   private async checkpoint(time: number, final: boolean): Promise<void> {
@@ -305,7 +324,7 @@ export class TrailWriter {
       time,
       length: body.byteLength,
     });
-    await this.append(prefix, body);
+    await this.append(prefix, [body]);
     this.checkpoints = index;
     this.previousCheckpoint = seq;
     this.time = time;
@@ -365,11 +384,72 @@ export class TrailWriter {
         time: this.time,
         length: body.byteLength,
       });
-      await this.append(prefix, body);
+      await this.append(prefix, [body]);
     }
   }
 }
 
+/** Bytes the writer goes on sealing ahead of a sink that has not yet taken them, at most. */
+const QUEUE_BYTES = 1024 * 1024;
+
+/**
+ * The writer's end of its sink: chunks go to the sink in order, one call at a time, while the
+ * writer seals the next records, so a file write overlaps the sealing instead of stalling it.
+ * The writer waits when more than QUEUE_BYTES are queued (a slow sink still slows it, and memory
+ * stays bounded), and a sink's failure is thrown at the writer's next step.
+ */
+class SinkQueue {
+  private waiting: Uint8Array[] = [];
+  private queued = 0;
+  private running: Promise<void> | null = null;
+  private failure: { error: unknown } | null = null;
+
+  constructor(private readonly sink: TrailWriterOptions["sink"]) {}
+
+  push(...chunks: Uint8Array[]): void {
+    this.check();
+    for (const chunk of chunks) {
+      this.waiting.push(chunk);
+      this.queued += chunk.byteLength;
+    }
+    this.running ??= this.run();
+  }
+
+  /** Nothing while the queue has room; else a promise of the sink having taken everything. */
+  ready(): Promise<void> | undefined {
+    this.check();
+    return this.queued > QUEUE_BYTES ? this.drain() : undefined;
+  }
+
+  /** Resolves when the sink has taken every chunk; throws the sink's failure. */
+  async drain(): Promise<void> {
+    await this.running;
+    this.check();
+  }
+
+  /** Hands the waiting chunks to the sink, one call at a time, until none is left. */
+  private async run(): Promise<void> {
+    try {
+      while (this.waiting.length > 0) {
+        const chunks = this.waiting;
+        this.waiting = [];
+        for (const chunk of chunks) {
+          await this.sink(chunk);
+          this.queued -= chunk.byteLength;
+        }
+      }
+    } catch (e) {
+      this.failure = { error: e };
+      this.waiting = [];
+    } finally {
+      this.running = null;
+    }
+  }
+
+  private check(): void {
+    if (this.failure !== null) throw this.failure.error;
+  }
+}
 function isSealingPlan(p: SealingPlan | AuditPolicy | AuditPolicyObject): p is SealingPlan {
   return "downstream" in p && "upstream" in p && "interval" in p;
 }
