@@ -32,16 +32,15 @@ import {
 } from "./archive.js";
 import {
   loadCertificates,
-  loadKeys,
+  guardWithKeys,
   passphrase,
   printable,
   reportUnreadable,
   tokenOptions,
-  type LoadedKeys,
   type TokenFlags,
 } from "./common.js";
 import { readInput } from "./files.js";
-import { collect, guard, newCommand, parseArgs, plural, say, type Io } from "./io.js";
+import { collect, newCommand, parseArgs, plural, say, type Io } from "./io.js";
 
 interface ScanFlags extends ArchiveFlags, TokenFlags {
   policy?: string[];
@@ -197,15 +196,14 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   const early = parseArgs(cmd, argv);
   if (early !== null) return early;
   const flags = cmd.opts<ScanFlags>();
-  let loaded: LoadedKeys | undefined;
-  return guard(io, async () => {
+  return guardWithKeys(io, flags, async (load) => {
     const rules = await rulesOf(flags, io);
     const plan = await archivePlan(cmd.args, flags, io);
     if (plan.stdin)
       throw new TrailsealError("USAGE", "scan reads each trail twice (verified, then decrypted)", {
         hint: "save the trail to a file and name it",
       });
-    loaded = await loadKeys(flags.key ?? [], passphrase(flags.passin, io), io, flags);
+    const loaded = await load(passphrase(flags.passin, io));
     const setup: ScanSetup = {
       cwd: io.cwd,
       rules: ruleSources(rules),
@@ -230,7 +228,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
         summary: plan.many || many || flags.jsonl === true || plan.shard !== undefined,
       },
     );
-  }).finally(() => loaded?.close());
+  });
 }
 
 /** Every trail, on the pool; the report in input order (--jsonl: as each finishes). */

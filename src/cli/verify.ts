@@ -12,16 +12,15 @@ import {
   type TokenSpan,
   type Verdict,
 } from "../verify.js";
-import { collect, guard, newCommand, parseArgs, plural, say, type Io } from "./io.js";
+import { collect, newCommand, parseArgs, plural, say, type Io } from "./io.js";
 import {
   inputStream,
   loadCertificates,
-  loadKeys,
+  guardWithKeys,
   passphrase,
   printable,
   reportUnreadable,
   tokenOptions,
-  type LoadedKeys,
   type TokenFlags,
 } from "./common.js";
 import { Progress, counted } from "./progress.js";
@@ -290,11 +289,10 @@ tampered, 2 usage or I/O error (a trail that cannot be read is reported on stder
   const early = parseArgs(cmd, argv);
   if (early !== null) return early;
   const flags = cmd.opts<VerifyFlags>();
-  let loaded: LoadedKeys | undefined;
-  return guard(io, async () => {
+  return guardWithKeys(io, flags, async (load) => {
     const require = flags.require === undefined ? undefined : requirements(flags.require);
     const plan = await archivePlan(cmd.args, flags, io);
-    loaded = await loadKeys(flags.key ?? [], passphrase(flags.passin, io), io, flags);
+    const loaded = await load(passphrase(flags.passin, io));
     const setup = {
       cwd: io.cwd,
       anchors: await loadCertificates(flags.ca ?? [], io),
@@ -305,7 +303,7 @@ tampered, 2 usage or I/O error (a trail that cannot be read is reported on stder
     };
     if (plan.stdin) return verifyStdin(io, setup, flags);
     return verifyArchive(io, threadsFor(plan, loaded.keys), setup, flags);
-  }).finally(() => loaded?.close());
+  });
 }
 
 type Setup = Omit<VerifyManyOptions, "jobs" | "onBytes">;
