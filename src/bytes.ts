@@ -181,3 +181,72 @@ export class ByteSource {
     await this.iterator.return?.();
   }
 }
+
+/** Bytes a producer goes on making ahead of a sink that has not yet taken them, at most. */
+const QUEUE_BYTES = 1024 * 1024;
+
+/**
+ * A producer's end of its sink (the trail writer's output, replay's): chunks go to the sink in
+ * order, one call at a time, while the producer makes the next ones, so a file write overlaps the
+ * sealing or decryption instead of stalling it. The producer waits when more than QUEUE_BYTES are
+ * queued (a slow sink still slows it, and memory stays bounded), and a sink's failure is thrown
+ * at the producer's next step. Chunks are handed on as they are: the producer must not reuse them.
+ */
+export class SinkQueue {
+  private waiting: Uint8Array[] = [];
+  private queued = 0;
+  private running: Promise<void> | null = null;
+  private failure: { error: unknown } | null = null;
+
+  constructor(private readonly sink: (chunk: Uint8Array) => Promise<void> | void) {}
+
+  /** `push` then `ready`: a sink of its own, for writers that await each chunk. */
+  readonly write = (chunk: Uint8Array): Promise<void> | undefined => {
+    this.push(chunk);
+    return this.ready();
+  };
+
+  push(...chunks: Uint8Array[]): void {
+    this.check();
+    for (const chunk of chunks) {
+      this.waiting.push(chunk);
+      this.queued += chunk.byteLength;
+    }
+    this.running ??= this.run();
+  }
+
+  /** Nothing while the queue has room; else a promise of the sink having taken everything. */
+  ready(): Promise<void> | undefined {
+    this.check();
+    return this.queued > QUEUE_BYTES ? this.drain() : undefined;
+  }
+
+  /** Resolves when the sink has taken every chunk; throws the sink's failure. */
+  async drain(): Promise<void> {
+    await this.running;
+    this.check();
+  }
+
+  /** Hands the waiting chunks to the sink, one call at a time, until none is left. */
+  private async run(): Promise<void> {
+    try {
+      while (this.waiting.length > 0) {
+        const chunks = this.waiting;
+        this.waiting = [];
+        for (const chunk of chunks) {
+          await this.sink(chunk);
+          this.queued -= chunk.byteLength;
+        }
+      }
+    } catch (e) {
+      this.failure = { error: e };
+      this.waiting = [];
+    } finally {
+      this.running = null;
+    }
+  }
+
+  private check(): void {
+    if (this.failure !== null) throw this.failure.error;
+  }
+}

@@ -2,7 +2,8 @@ import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { TrailsealError, isTrailsealError } from "../errors.js";
 import type { Channel, SessionEvent, SessionMetadata } from "../events.js";
-import { writeAsciicastV2, writeAsciicastV3 } from "../replay/asciicast.js";
+import { writeAsciicastV2, writeAsciicastV3, type Sink } from "../replay/asciicast.js";
+import { SinkQueue } from "../bytes.js";
 import { writeJsonl } from "../replay/jsonl.js";
 import { TERMINAL_RESET, play } from "../replay/player.js";
 import { writeRaw } from "../replay/raw.js";
@@ -491,26 +492,12 @@ async function writeReplay(
     // A timing file that cannot be made must not leave the typescript's temporary file behind.
     if (flags.format === "script")
       timing = await OutputFile.create(flags.timingOutput!, io, privately);
-    switch (flags.format) {
-      case "asciicast":
-        await writeAsciicastV2(metadata, events, out.write);
-        break;
-      case "asciicast-v3":
-        await writeAsciicastV3(metadata, events, out.write);
-        break;
-      case "raw":
-        await writeRaw(metadata, events, out.write);
-        break;
-      case "jsonl":
-        await writeJsonl(metadata, events, out.write);
-        break;
-      case "script":
-        await writeScript(metadata, events, out.write, timing!.write);
-        break;
-      case "text":
-        await writeText(metadata, events, out.write);
-        break;
-    }
+    // Writes overlap the decryption of the next frames (bounded); all are done before publishing.
+    const sink = new SinkQueue(out.write);
+    const timingSink = timing === null ? null : new SinkQueue(timing.write);
+    await writeFormat(flags, metadata, events, sink.write, timingSink?.write);
+    await sink.drain();
+    await timingSink?.drain();
     if (!publish()) {
       await out.abort();
       await timing?.abort();
@@ -523,6 +510,30 @@ async function writeReplay(
     await out.abort();
     await timing?.abort();
     throw e;
+  }
+}
+
+/** The events in the format asked for, to `out` (and the timing to `timing`, for script). */
+async function writeFormat(
+  flags: ReplayFlags,
+  metadata: SessionMetadata,
+  events: AsyncIterable<SessionEvent>,
+  out: Sink,
+  timing: Sink | undefined,
+): Promise<void> {
+  switch (flags.format) {
+    case "asciicast":
+      return writeAsciicastV2(metadata, events, out);
+    case "asciicast-v3":
+      return writeAsciicastV3(metadata, events, out);
+    case "raw":
+      return writeRaw(metadata, events, out);
+    case "jsonl":
+      return writeJsonl(metadata, events, out);
+    case "script":
+      return writeScript(metadata, events, out, timing!);
+    case "text":
+      return writeText(metadata, events, out);
   }
 }
 

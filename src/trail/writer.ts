@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { TrailsealError } from "../errors.js";
-import { toBase64, toHex } from "../bytes.js";
+import { SinkQueue, toBase64, toHex } from "../bytes.js";
 import type { Channel, SessionEvent, SessionMetadata } from "../events.js";
 import { channelOf } from "../events.js";
 import {
@@ -389,67 +389,6 @@ export class TrailWriter {
   }
 }
 
-/** Bytes the writer goes on sealing ahead of a sink that has not yet taken them, at most. */
-const QUEUE_BYTES = 1024 * 1024;
-
-/**
- * The writer's end of its sink: chunks go to the sink in order, one call at a time, while the
- * writer seals the next records, so a file write overlaps the sealing instead of stalling it.
- * The writer waits when more than QUEUE_BYTES are queued (a slow sink still slows it, and memory
- * stays bounded), and a sink's failure is thrown at the writer's next step.
- */
-class SinkQueue {
-  private waiting: Uint8Array[] = [];
-  private queued = 0;
-  private running: Promise<void> | null = null;
-  private failure: { error: unknown } | null = null;
-
-  constructor(private readonly sink: TrailWriterOptions["sink"]) {}
-
-  push(...chunks: Uint8Array[]): void {
-    this.check();
-    for (const chunk of chunks) {
-      this.waiting.push(chunk);
-      this.queued += chunk.byteLength;
-    }
-    this.running ??= this.run();
-  }
-
-  /** Nothing while the queue has room; else a promise of the sink having taken everything. */
-  ready(): Promise<void> | undefined {
-    this.check();
-    return this.queued > QUEUE_BYTES ? this.drain() : undefined;
-  }
-
-  /** Resolves when the sink has taken every chunk; throws the sink's failure. */
-  async drain(): Promise<void> {
-    await this.running;
-    this.check();
-  }
-
-  /** Hands the waiting chunks to the sink, one call at a time, until none is left. */
-  private async run(): Promise<void> {
-    try {
-      while (this.waiting.length > 0) {
-        const chunks = this.waiting;
-        this.waiting = [];
-        for (const chunk of chunks) {
-          await this.sink(chunk);
-          this.queued -= chunk.byteLength;
-        }
-      }
-    } catch (e) {
-      this.failure = { error: e };
-      this.waiting = [];
-    } finally {
-      this.running = null;
-    }
-  }
-
-  private check(): void {
-    if (this.failure !== null) throw this.failure.error;
-  }
-}
 function isSealingPlan(p: SealingPlan | AuditPolicy | AuditPolicyObject): p is SealingPlan {
   return "downstream" in p && "upstream" in p && "interval" in p;
 }
