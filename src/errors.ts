@@ -127,6 +127,19 @@ export class TrailsealError extends Error {
     if (options?.variable !== undefined) details.variable = options.variable;
     this.details = Object.freeze(details);
   }
+
+  /**
+   * This error as the fault of `file` (`details.file`), with its code, hint and other details;
+   * `message` replaces the text (by default the same: it names the file already).
+   */
+  withFile(file: string, message = this.message): TrailsealError {
+    return new TrailsealError(this.code, message, {
+      cause: this,
+      ...this.details,
+      file,
+      ...(this.hint === undefined ? {} : { hint: this.hint }),
+    });
+  }
 }
 
 /** True when `e` is a TrailsealError, optionally with the given code. */

@@ -26,10 +26,11 @@ export async function inputStream(path: string, io: Io): Promise<AsyncIterable<U
   const full = resolve(io.cwd, path);
   try {
     const s = await stat(full);
-    if (s.isDirectory()) throw new TrailsealError("IO", `${path} is a directory, not a file`);
+    if (s.isDirectory())
+      throw new TrailsealError("IO", `${path} is a directory, not a file`, { file: path });
   } catch (e) {
     if (e instanceof TrailsealError) throw e;
-    throw new TrailsealError("IO", `no such file: ${path}`, { cause: e });
+    throw new TrailsealError("IO", `no such file: ${path}`, { cause: e, file: path });
   }
   return createReadStream(full, { highWaterMark: 256 * 1024 });
 }
@@ -458,23 +459,13 @@ export function printable(text: string): string {
 }
 
 /**
- * The error `e` with the trail named, when it is a TrailsealError that does not start with the
- * name already: the reader's record errors ("record 7: …") say which record, not which file.
+ * The error `e` with the trail named, when it is a TrailsealError about no file yet
+ * (`details.file`): the reader's record errors ("record 7: …") say which record, not which file.
  */
 export function namingTrail(name: string, e: unknown): unknown {
-  // Already named: "NAME …" or, from the file layer, "no such file: NAME".
-  if (
-    !(e instanceof TrailsealError) ||
-    e.message.startsWith(name) ||
-    e.message.endsWith(`: ${name}`)
-  )
-    return e;
+  if (!(e instanceof TrailsealError) || e.details.file !== undefined) return e;
   // The details stay: `missing` picks the hint the CLI prints.
-  return new TrailsealError(e.code, `${name}: ${e.message}`, {
-    cause: e,
-    ...e.details,
-    ...(e.hint === undefined ? {} : { hint: e.hint }),
-  });
+  return e.withFile(name, `${name}: ${e.message}`);
 }
 
 /** `items`, with any error reading them passed through `namingTrail`. */

@@ -15,7 +15,7 @@ export async function readInput(path: string, io: Io): Promise<Uint8Array> {
     return new Uint8Array(await readFile(resolve(io.cwd, path)));
   } catch (e) {
     const reason = (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : "cannot read";
-    throw new TrailsealError("IO", `${reason}: ${path}`, { cause: e });
+    throw new TrailsealError("IO", `${reason}: ${path}`, { cause: e, file: path });
   }
 }
 

@@ -105,8 +105,8 @@ export async function unlockChannels(
             continue;
           }
           throw e.code === "KEY_COMMITMENT_MISMATCH"
-            ? new TrailsealError(e.code, `${parsed.name}: ${e.message}`, { cause: e })
-            : new TrailsealError(e.code, `${parsed.name}: ${what}: ${e.message}`, { cause: e });
+            ? e.withFile(parsed.name, `${parsed.name}: ${e.message}`)
+            : e.withFile(parsed.name, `${parsed.name}: ${what}: ${e.message}`);
         }
         out[channel] = key;
         openedBy = alternatives[i]!;

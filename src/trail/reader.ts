@@ -102,7 +102,19 @@ export type TrailEnd =
       readonly reason: string;
     };
 
+/**
+ * Reads and checks the header and annex of the trail `name`. Every error it throws names the
+ * trail in its message and carries it as `details.file`.
+ */
 export async function readHeader(src: ByteSource, name: string): Promise<ParsedHeader> {
+  try {
+    return await readHeaderOf(src, name);
+  } catch (e) {
+    throw e instanceof TrailsealError && e.details.file === undefined ? e.withFile(name) : e;
+  }
+}
+
+async function readHeaderOf(src: ByteSource, name: string): Promise<ParsedHeader> {
   const fixed = await src.read(14);
   if (fixed.byteLength < 8 && equal(fixed, MAGIC.subarray(0, fixed.byteLength))) {
     // Empty, or the start of the magic: a recorder killed before its header was out.

@@ -1,0 +1,55 @@
+/**
+ * Which file an error is about is data (`details.file`), never read back from its message: the
+ * trail reader marks its header errors, and the CLI names a trail only in errors that name no file.
+ */
+import { describe, expect, it } from "vitest";
+import { TrailsealError } from "../src/errors.js";
+import { ByteSource } from "../src/bytes.js";
+import { readHeader } from "../src/trail/reader.js";
+import { namingTrail } from "../src/cli/common.js";
+
+async function* once(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  yield bytes;
+}
+
+describe("errors name their file once", () => {
+  it("a header error names the trail in its message and in details.file", async () => {
+    const err = await readHeader(new ByteSource(once(new Uint8Array([1, 2, 3]))), "a.trail").catch(
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({
+      code: "TRAIL_INVALID",
+      message: "a.trail is not a trailseal trail (bad magic)",
+      details: { file: "a.trail" },
+    });
+    // Named already: namingTrail leaves it as it is.
+    expect(namingTrail("a.trail", err)).toBe(err);
+  });
+
+  it("a record error gets the trail's name, its details and hint kept, and details.file set", () => {
+    const e = new TrailsealError("RECORD_INVALID", "record 7: bad frame channel or flags", {
+      record: 7,
+      missing: "trust-anchor",
+      hint: "look at record 7",
+    });
+    const named = namingTrail("b.trail", e) as TrailsealError;
+    expect(named).toBeInstanceOf(TrailsealError);
+    expect(named.code).toBe("RECORD_INVALID");
+    expect(named.message).toBe("b.trail: record 7: bad frame channel or flags");
+    expect(named.details).toEqual({ file: "b.trail", record: 7, missing: "trust-anchor" });
+    expect(named.hint).toBe("look at record 7");
+    expect(named.cause).toBe(e);
+  });
+
+  it("a message that merely starts with the name is not taken for a named file", () => {
+    const e = new TrailsealError("RECORD_INVALID", "c.trail-like text, but no file detail");
+    expect((namingTrail("c.trail", e) as Error).message).toBe(
+      "c.trail: c.trail-like text, but no file detail",
+    );
+  });
+
+  it("leaves anything that is not a TrailsealError alone", () => {
+    const e = new Error("boom");
+    expect(namingTrail("d.trail", e)).toBe(e);
+  });
+});
