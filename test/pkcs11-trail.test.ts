@@ -13,7 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spkiFingerprint } from "../src/pem.js";
 import { runCli } from "./helpers/io.js";
 import { TESTDATA } from "./helpers/fixtures.js";
-import { makeHsm, softhsmMissing, SOFTHSM_MODULE, type Hsm } from "./helpers/softhsm.js";
+import {
+  makeHsm,
+  oaepFallbackNotice,
+  softhsmMissing,
+  SOFTHSM_MODULE,
+  type Hsm,
+} from "./helpers/softhsm.js";
 
 const certs = (n: string) => join(TESTDATA, "certs", n);
 const text = (n: string) => readFileSync(certs(n), "utf8");
@@ -43,8 +49,7 @@ describe.skipIf(missing !== null)("trails opened with keys on SoftHSM2 tokens", 
   /** The fingerprint and subject replay names a recipient by. */
   const who = (name: string) =>
     `sha256:${spkiFingerprint(readFileSync(p(`${name}.der`)))} (O=trailseal tests, CN=trailseal test recipient ${name === "alice" ? "rsa2048-a" : name === "bob" ? "ec-p256-a" : "rsa2048-c"})`;
-  const fallback = (token: string) =>
-    `trailseal: notice: token "${token}" does not do CKM_RSA_PKCS_OAEP with SHA-256; trailseal decrypts with CKM_RSA_X_509 on the token and checks the OAEP padding in memory\n`;
+  const fallback = oaepFallbackNotice;
 
   beforeAll(async () => {
     hsm = makeHsm();
@@ -55,14 +60,12 @@ describe.skipIf(missing !== null)("trails opened with keys on SoftHSM2 tokens", 
       ["officer", "3333", "rsa2048-c", "03"],
     ] as const;
     for (const [token, pin, key, id] of tokens) {
-      hsm.initToken(token, pin, `${token}-so`);
-      hsm.importKey(token, pin, {
+      hsm.tokenWithKey(token, pin, {
         keyPem: text(`${key}.key`),
         certPem: text(`${key}.crt`),
         id,
         label: "audit",
       });
-      writeFileSync(p(`${token}.pin`), `${pin}\n`);
       // The recipients' certificates as an auditor gets them: read back from the token.
       execFileSync(
         "pkcs11-tool",

@@ -5,13 +5,19 @@
  * --jobs are scanned in this thread (a token session cannot go to a worker), with the same
  * report; a token for the downstream alone reads the commands from the screen.
  */
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TESTDATA } from "./helpers/fixtures.js";
 import { runCli } from "./helpers/io.js";
 import { readHit, sealRecording } from "./helpers/scan-recording.js";
-import { makeHsm, softhsmMissing, SOFTHSM_MODULE, type Hsm } from "./helpers/softhsm.js";
+import {
+  makeHsm,
+  oaepFallbackNotice,
+  softhsmMissing,
+  SOFTHSM_MODULE,
+  type Hsm,
+} from "./helpers/softhsm.js";
 
 const certs = (n: string) => join(TESTDATA, "certs", n);
 const pki = (n: string) => join(TESTDATA, "pki", n);
@@ -38,8 +44,7 @@ describe.skipIf(missing !== null)("trailseal scan with keys on SoftHSM2 tokens",
   const withPin = (token: string) => `${uri(token)}?pin-source=file:${p(`${token}.pin`)}`;
   const scan = (args: readonly string[], env: Record<string, string> = {}) =>
     runCli(["scan", ...args], { cwd: hsm.dir, env: { ...env } });
-  const fallback = (token: string) =>
-    `trailseal: notice: token "${token}" does not do CKM_RSA_PKCS_OAEP with SHA-256; trailseal decrypts with CKM_RSA_X_509 on the token and checks the OAEP padding in memory\n`;
+  const fallback = oaepFallbackNotice;
 
   beforeAll(async () => {
     hsm = makeHsm();
@@ -48,15 +53,12 @@ describe.skipIf(missing !== null)("trailseal scan with keys on SoftHSM2 tokens",
       ["screen", "1111", "rsa2048-a", "01"],
       ["keys", "2222", "rsa2048-c", "02"],
     ] as const;
-    for (const [token, pin, key, id] of tokens) {
-      hsm.initToken(token, pin, `${token}-so`);
-      hsm.importKey(token, pin, {
+    for (const [token, pin, key, id] of tokens)
+      hsm.tokenWithKey(token, pin, {
         keyPem: readFileSync(certs(`${key}.key`), "utf8"),
         id,
         label: "audit",
       });
-      writeFileSync(p(`${token}.pin`), `${pin}\n`);
-    }
     await sealRecording(hsm.dir);
     mkdirSync(p("archive"));
     copyFileSync(p("s.trail"), p("archive/a.trail"));

@@ -43,8 +43,14 @@ export interface Hsm {
   initToken(label: string, pin: string, soPin: string): void;
   /** Imports a PEM private key (and its public key, and a certificate) under `id` and `label`. */
   importKey(token: string, pin: string, o: ImportOptions): void;
+  /** A new token `label` (SO PIN `label-so`) holding one key, its PIN in `dir/label.pin`. */
+  tokenWithKey(label: string, pin: string, o: ImportOptions): void;
   remove(): void;
 }
+
+/** The notice trailseal gives where SoftHSM refuses OAEP with SHA-256 (all of SoftHSM 2.6). */
+export const oaepFallbackNotice = (token: string): string =>
+  `trailseal: notice: token "${token}" does not do CKM_RSA_PKCS_OAEP with SHA-256; trailseal decrypts with CKM_RSA_X_509 on the token and checks the OAEP padding in memory\n`;
 
 export interface ImportOptions {
   keyPem: string;
@@ -113,6 +119,11 @@ export function makeHsm(): Hsm {
       if (o.publicKey !== false)
         write("pubkey", der(["pkey", "-pubout", "-outform", "DER"], o.keyPem));
       if (o.certPem !== undefined) write("cert", der(["x509", "-outform", "DER"], o.certPem));
+    },
+    tokenWithKey(label, pin, o) {
+      this.initToken(label, pin, `${label}-so`);
+      this.importKey(label, pin, o);
+      writeFileSync(join(dir, `${label}.pin`), `${pin}\n`);
     },
     remove() {
       rmSync(dir, { recursive: true, force: true });
