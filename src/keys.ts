@@ -28,7 +28,7 @@ import {
 import type { Pkcs12Contents } from "./pkix/pkcs12.js";
 import type { DecryptionKey } from "./pkcs11/ops.js";
 import type { TokenOptions } from "./pkcs11/token.js";
-import { isPkcs11Uri } from "./pkcs11/uri.js";
+import { isPkcs11Uri, shownPkcs11Uri } from "./pkcs11/uri.js";
 
 export { isPkcs11Uri };
 
@@ -75,8 +75,7 @@ export async function openTokenDecryptionKey(
     throw e;
   }
   // The query is where a pin-value would be: never in a message.
-  const q = uri.indexOf("?");
-  return { key: Object.assign(dk, { source: q < 0 ? uri : uri.slice(0, q) }), warnings };
+  return { key: Object.assign(dk, { source: shownPkcs11Uri(uri) }), warnings };
 }
 
 /** Whether an opened key is on a token (and holds a session to close). */

@@ -14,6 +14,7 @@ import {
 } from "../keys.js";
 import { readCertificates } from "../pem.js";
 import type { TokenSigner } from "../pkcs11/ops.js";
+import { shownPkcs11Uri } from "../pkcs11/uri.js";
 import type { SealingPlan } from "../policy.js";
 import type { TrailInput } from "../archive/inputs.js";
 import type { TaskError } from "../archive/pool.js";
@@ -92,12 +93,6 @@ function tokenPin(token: TokenFlags, io: Io): string | undefined {
   return token.pin === undefined ? undefined : readPassin(token.pin, io, "--pin");
 }
 
-/** The URI as messages show it: without its query, where a pin-value would be. */
-function shownUri(uri: string): string {
-  const q = uri.indexOf("?");
-  return q < 0 ? uri : uri.slice(0, q);
-}
-
 /**
  * Opens the signing key a PKCS#11 URI names (`--sign-key`, `--tsa-key`, `tsa serve --key`), the
  * binding loaded only now. `relogin` keeps the PIN to log in again when the session is lost (a
@@ -111,7 +106,7 @@ export async function openTokenSigner(
 ): Promise<TokenSigner> {
   const { openTokenKey } = await import("../pkcs11/token.js");
   const { tokenSigner } = await import("../pkcs11/ops.js");
-  const shown = shownUri(uri);
+  const shown = shownPkcs11Uri(uri);
   const pin = tokenPin(token, io);
   let opened;
   try {

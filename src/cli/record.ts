@@ -4,6 +4,7 @@ import { open, unlink, type FileHandle } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { ReadStream, WriteStream } from "node:tty";
 import { TrailsealError } from "../errors.js";
+import { isPkcs11Uri, parsePkcs11Uri } from "../pkcs11/uri.js";
 import { LiveRecorder, liveMetadata } from "../record/recorder.js";
 import { guard, newCommand, parseArgs, plural, say, type Io } from "./io.js";
 import { withoutPassinVariables } from "./files.js";
@@ -162,10 +163,9 @@ function terminal(io: Io, cols0: number, rows0: number): Terminal {
  * from (`env:VAR` in --passin, --tsa-passin, --pin, or a key URI's pin-source).
  */
 function secretVariables(flags: RecordFlags): (string | undefined)[] {
-  const fromUri = (uri: string | undefined) => {
-    const m = uri === undefined ? null : /[?&]pin-source=(env(?::|%3a)[^&]+)/i.exec(uri);
-    return m === null ? undefined : decodeURIComponent(m[1]!);
-  };
+  // The URI's own reader (the key was opened from it already), so every pin-source it takes is seen.
+  const fromUri = (uri: string | undefined) =>
+    uri === undefined || !isPkcs11Uri(uri) ? undefined : parsePkcs11Uri(uri).pinSource;
   return [flags.passin, flags.tsaPassin, flags.pin, fromUri(flags.signKey), fromUri(flags.tsaKey)];
 }
 

@@ -9,6 +9,7 @@ import type { SealingPlan } from "../policy.js";
 import { AUTHORITY_FILES, defaultHome, loadAuthority } from "../authority.js";
 import { describeCertificate, readCertificates } from "../pem.js";
 import { isPkcs11Uri, readPrivateKeys } from "../keys.js";
+import { shownPkcs11Uri } from "../pkcs11/uri.js";
 import type { TokenSigner } from "../pkcs11/ops.js";
 import {
   checkpointSigner,
@@ -398,7 +399,7 @@ export async function tokenTsaIdentity(
   if (chain === null) {
     throw new TrailsealError(
       "KEY_INVALID",
-      `${uri.split("?")[0]} has no certificate with its id on the token; give the TSA certificate as a file`,
+      `${shownPkcs11Uri(uri)} has no certificate with its id on the token; give the TSA certificate as a file`,
       { hint: `pass the TSA certificate with ${files.certFlag} FILE` },
     );
   }

@@ -25,11 +25,12 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   const flags = cmd.opts<UnwrapFlags>();
   const [stanzaPath] = cmd.args as [string];
   return guardWithKeys(io, flags, async (load) => {
-    const der = await readInput(stanzaPath, io);
-    const { keys } = await load(passphrase(flags.passin, io));
-    if (keys.length === 0) {
+    // Before any key is read or a token opened.
+    if ((flags.key ?? []).length === 0) {
       throw new TrailsealError("USAGE", "unwrap needs the outer layer's key: pass --key");
     }
+    const der = await readInput(stanzaPath, io);
+    const { keys } = await load(passphrase(flags.passin, io));
     const { inner, key } = await openOuter(der, keys, stanzaPath);
     const out = await OutputFile.create(flags.output, io, {
       force: flags.force === true,

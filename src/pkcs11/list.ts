@@ -24,7 +24,7 @@ import {
   type TokenOptions,
   type TokenView,
 } from "./token.js";
-import { formatPkcs11Uri, parsePkcs11Uri, type Pkcs11Uri } from "./uri.js";
+import { formatPkcs11Uri, parsePkcs11Uri, shownPkcs11Uri, type Pkcs11Uri } from "./uri.js";
 
 export interface ListedObject {
   kind: "private-key" | "public-key" | "certificate";
@@ -57,10 +57,6 @@ export interface Listing {
   module: { path: string; manufacturer: string; description: string; version: string };
   tokens: ListedToken[];
   warnings: string[];
-}
-
-function shownUri(text: string): string {
-  return text.split("?")[0]!;
 }
 
 function certificateObject(
@@ -168,7 +164,7 @@ export async function listTokens(options: TokenOptions & { uri?: string }): Prom
     const selected = tokensOf(m).filter((t) => tokenMatches(uri, t, m.info));
     // A URI that selects nothing gets the error that lists the tokens there are.
     if (options.uri !== undefined && selected.length === 0)
-      findToken(m, uri, shownUri(options.uri));
+      findToken(m, uri, shownPkcs11Uri(options.uri));
     if (pin !== undefined && selected.length > 1) {
       throw new TrailsealError(
         "USAGE",

@@ -24,7 +24,7 @@ import {
   type SlotInfo,
   type TokenInfo,
 } from "./binding.js";
-import { formatPkcs11Uri, parsePkcs11Uri, type Pkcs11Uri } from "./uri.js";
+import { formatPkcs11Uri, parsePkcs11Uri, shownPkcs11Uri, type Pkcs11Uri } from "./uri.js";
 
 export interface TokenOptions {
   /** The module when the URI has no module-path (the CLI's `--pkcs11-module`). */
@@ -650,12 +650,6 @@ function reopenSession(
   }
 }
 
-/** The URI as messages may show it: without its query, where pin-value would be. */
-function shown(text: string): string {
-  const q = text.indexOf("?");
-  return q < 0 ? text : text.slice(0, q);
-}
-
 function keyTemplate(uri: Pkcs11Uri): Attribute[] {
   const t: Attribute[] = [{ type: CK.CKA_CLASS, value: CK.CKO_PRIVATE_KEY }];
   if (uri.object !== undefined) t.push({ type: CK.CKA_LABEL, value: uri.object });
@@ -706,7 +700,7 @@ export async function openTokenKey(
 ): Promise<{ key: TokenKey; warnings: string[] }> {
   const uri = parsePkcs11Uri(text);
   refuseUnknown(uri);
-  const named = shown(text);
+  const named = shownPkcs11Uri(text);
   if (uri.type !== undefined && uri.type !== "private") {
     throw new TrailsealError(
       "PKCS11_URI_INVALID",

@@ -201,6 +201,12 @@ export function parsePkcs11Uri(uri: string): Pkcs11Uri {
 }
 
 /** True when `text` names a key by PKCS#11 URI rather than by file. */
+/** The URI as messages may show it: without its query, where a pin-value would be. */
+export function shownPkcs11Uri(text: string): string {
+  const q = text.indexOf("?");
+  return q < 0 ? text : text.slice(0, q);
+}
+
 export function isPkcs11Uri(text: string): boolean {
   return /^pkcs11:/i.test(text);
 }
