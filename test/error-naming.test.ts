@@ -7,10 +7,7 @@ import { TrailsealError } from "../src/errors.js";
 import { ByteSource } from "../src/bytes.js";
 import { readHeader } from "../src/trail/reader.js";
 import { namingTrail } from "../src/cli/common.js";
-
-async function* once(bytes: Uint8Array): AsyncIterable<Uint8Array> {
-  yield bytes;
-}
+import { once } from "./helpers/recordings.js";
 
 describe("errors name their file once", () => {
   it("a header error names the trail in its message and in details.file", async () => {

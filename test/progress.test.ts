@@ -64,7 +64,7 @@ describe("progress", () => {
     p.finish();
     expect(err().split("\r\x1b[K")).toEqual([
       "",
-      "trailseal: verifying: 1 trails, 9.1 KiB, 2.0 trails/s",
+      "trailseal: verifying: 1 trail, 9.1 KiB, 2.0 trails/s",
       "trailseal: verifying: 3 of 10 trails, 1.0 MiB, 1.5 trails/s, 5s left",
       "",
     ]);

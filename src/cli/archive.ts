@@ -226,7 +226,10 @@ export class ArchiveProgress extends StatusLine {
   line(now: number): string {
     const seconds = Math.max((now - this.started) / 1000, 1e-3);
     const of = this.total === null ? "" : ` of ${this.total}`;
-    const parts = [`trailseal: ${this.label}: ${this.trails}${of} trails, ${byteSize(this.bytes)}`];
+    const noun = (this.total ?? this.trails) === 1 ? "trail" : "trails";
+    const parts = [
+      `trailseal: ${this.label}: ${this.trails}${of} ${noun}, ${byteSize(this.bytes)}`,
+    ];
     parts.push(`${(this.trails / seconds).toFixed(1)} trails/s`);
     if (this.total !== null && this.trails > 0 && this.trails < this.total)
       parts.push(`${duration(((this.total - this.trails) * seconds) / this.trails)} left`);

@@ -32,6 +32,7 @@ export async function sealRecording(into: string): Promise<void> {
     ...["--sign-key", pki("signer-rsa.key"), rec("shell.log"), "--timing", rec("shell.tm")],
     ...["-o", join(into, "s.trail")],
   ]);
+  expect([seal.code, seal.stderr]).toEqual([0, ""]);
   expect(seal.stdout).toMatch(/: 147 records, 3 checkpoints; .* signed, not timestamped\n$/);
   const whole = readFileSync(join(into, "s.trail"));
   // Cut inside the final checkpoint: the records after checkpoint 2 are covered by nothing.
