@@ -12,6 +12,7 @@ import {
   readFileSync,
   readdirSync,
   statSync,
+  truncateSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -215,6 +216,26 @@ describe("held frames beyond the memory bound", () => {
     });
     expect(back.map(fields)).toEqual(frames.map(fields));
     expect(spool.size).toBe(0);
+    await spool.close();
+    expect(readdirSync(parent)).toEqual([]);
+  });
+
+  it("a spool file cut short (inside a record prefix) is the IO error that names it", async () => {
+    const parent = mkdtempSync(join(tmpdir(), "trailseal-spool-"));
+    const spool = new FrameSpool(0, parent);
+    const reader = await TrailReader.open(createReadStream(p("c.trail")), "c.trail");
+    for await (const r of reader.records()) if (r.type === "frame") await spool.add(r);
+    const [sub] = readdirSync(parent);
+    const held = join(parent, sub!, "held.frames");
+    // Something else shortened the file: only 5 bytes of the first record's prefix are left.
+    truncateSync(held, 5);
+    const read = async () => {
+      for await (const f of spool.drain()) void f;
+    };
+    await expect(read()).rejects.toMatchObject({
+      code: "IO",
+      message: `the replay spool ${held} is cut short`,
+    });
     await spool.close();
     expect(readdirSync(parent)).toEqual([]);
   });

@@ -3,7 +3,7 @@
  * (checked against the header's key commitment), then decrypting frames back into session events.
  */
 import { TrailsealError, isTrailsealError } from "../errors.js";
-import { fromBase64, fromHex } from "../bytes.js";
+import { concat, fromBase64, fromHex } from "../bytes.js";
 import type { Channel, SessionEvent } from "../events.js";
 import { timingSafeEqual } from "node:crypto";
 import { FrameOpener, checkKeyCommitment, keyCommitment } from "../frames.js";
@@ -306,13 +306,13 @@ export class EventDecoder {
           this.pending[channel] = p;
           if (p.size < this.maxEvent) return [];
           // Bounded memory: pass a long run on now; the rest follows as further events.
-          const joined = new Uint8Array(Buffer.concat(p.parts.splice(0), p.size));
+          const joined = concat(...p.parts.splice(0));
           p.size = 0;
           return [event(joined)];
         }
         let data = payload.data;
         if (pending !== undefined) {
-          data = new Uint8Array(Buffer.concat([...pending.parts, data]));
+          data = concat(...pending.parts, data);
           delete this.pending[channel];
         }
         return [event(data)];

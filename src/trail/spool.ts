@@ -15,7 +15,7 @@ import { ByteSource } from "../bytes.js";
 import type { FrameBytes } from "./open.js";
 
 /** Frames held in memory before the spool spills to its temporary file. */
-export const SPOOL_MEMORY_BYTES = 4 * 1024 * 1024;
+const SPOOL_MEMORY_BYTES = 4 * 1024 * 1024;
 
 const CHANNELS = ["downstream", "upstream"] as const;
 
@@ -94,10 +94,11 @@ async function* readSpilled(path: string, frames: number): AsyncGenerator<FrameB
     for (let i = 0; i < frames; i++) {
       const offset = src.offset;
       const prefix = await src.read(RECORD_PREFIX_BYTES);
+      const cut = () => new TrailsealError("IO", `the replay spool ${path} is cut short`);
+      if (prefix.byteLength < RECORD_PREFIX_BYTES) throw cut();
       const p = decodeRecordPrefix(prefix, offset);
       const body = await src.read(p.length);
-      if (prefix.byteLength < RECORD_PREFIX_BYTES || body.byteLength < p.length)
-        throw new TrailsealError("IO", `the replay spool ${path} is cut short`);
+      if (body.byteLength < p.length) throw cut();
       yield {
         channel: CHANNELS[p.channel]!,
         seq: p.seq,
