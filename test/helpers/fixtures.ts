@@ -1,4 +1,10 @@
-import { X509Certificate, createHash, createPrivateKey, createPublicKey } from "node:crypto";
+import {
+  X509Certificate,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  type KeyObject,
+} from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -9,11 +15,21 @@ export function certDer(path: string): Uint8Array {
   return new Uint8Array(new X509Certificate(readFileSync(join(TESTDATA, path))).raw);
 }
 
+/** SHA-256 of a public key's SubjectPublicKeyInfo DER, hex, by node:crypto (not trailseal). */
+const spkiSha256 = (key: KeyObject): string =>
+  createHash("sha256")
+    .update(key.export({ type: "spki", format: "der" }))
+    .digest("hex");
+
 /** A private key under testdata/ with its SPKI fingerprint, as stanzas want it. */
 export function stanzaKey(path: string) {
   const key = createPrivateKey(readFileSync(join(TESTDATA, path)));
-  const spki = createPublicKey(key).export({ type: "spki", format: "der" });
-  return { key, spkiFingerprint: createHash("sha256").update(spki).digest("hex") };
+  return { key, spkiFingerprint: spkiSha256(createPublicKey(key)) };
+}
+
+/** The SPKI fingerprint of a certificate under testdata/ (PEM file), as trailseal names recipients. */
+export function certSpkiFingerprint(path: string): string {
+  return spkiSha256(new X509Certificate(readFileSync(join(TESTDATA, path))).publicKey);
 }
 
 /** Deterministic "randomness" for tests that want reproducible trails. */
