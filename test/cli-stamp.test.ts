@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTsaServer, type TsaServer } from "../src/timestamp/server.js";
 import { runCli } from "./helpers/io.js";
-import { pkiPath, sha256, tsaFixture, untrustedCopy } from "./helpers/tsa.js";
+import { pkiPath, sha256, tsaFixture, untrustedCopy, opensslIn } from "./helpers/tsa.js";
 import { startHttpsFront } from "./helpers/https-front.js";
 
 const dir = mkdtempSync(join(tmpdir(), "trailseal-clistamp-"));
@@ -19,9 +19,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function openssl(args: string[]): string {
-  return execFileSync("openssl", args, { cwd: dir, stdio: "pipe" }).toString();
-}
+const openssl = opensslIn(dir);
 
 beforeAll(async () => {
   const r = await runCli(["init", "--home", home, "--key-type", "ec"]);

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,14 +6,12 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parseResponse } from "../src/timestamp/client.js";
 import { runCli } from "./helpers/io.js";
 import { post, startServe } from "./helpers/tsa-serve.js";
-import { pkiPath, untrustedCopy } from "./helpers/tsa.js";
+import { pkiPath, untrustedCopy, opensslIn } from "./helpers/tsa.js";
 
 const dir = mkdtempSync(join(tmpdir(), "trailseal-clitsa-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function openssl(args: string[]): string {
-  return execFileSync("openssl", args, { cwd: dir, stdio: "pipe" }).toString();
-}
+const openssl = opensslIn(dir);
 
 /** openssl runs in `dir`; see untrustedCopy for why -untrusted gets a copy there. */
 const untrusted = (path: string): string => untrustedCopy(dir, path);

@@ -3,7 +3,6 @@
  * ways: `openssl ts -query` -> our server -> `openssl ts -verify`, and our client -> a small HTTP
  * wrapper around `openssl ts -reply` -> our verifier.
  */
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes, X509Certificate } from "node:crypto";
 import { createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
@@ -16,7 +15,7 @@ import { parseResponse, remoteStamper } from "../src/timestamp/client.js";
 import { startTsaServer, type TsaServer } from "../src/timestamp/server.js";
 import { issueToken, serialSource } from "../src/timestamp/token.js";
 import { verifyToken } from "../src/timestamp/verify.js";
-import { pkiPath, ROOT_CA, sha256, tsaFixture, untrustedCopy } from "./helpers/tsa.js";
+import { pkiPath, ROOT_CA, sha256, tsaFixture, untrustedCopy, opensslIn } from "./helpers/tsa.js";
 import { startHttpsFront } from "./helpers/https-front.js";
 
 const POLICY = "1.3.6.1.4.1.32473.3161.1";
@@ -29,9 +28,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function openssl(args: string[]): string {
-  return execFileSync("openssl", args, { cwd: dir, stdio: "pipe" }).toString();
-}
+const openssl = opensslIn(dir);
 
 /** openssl runs in `dir`; see untrustedCopy for why -untrusted gets a copy there. */
 const untrusted = (path: string): string => untrustedCopy(dir, path);

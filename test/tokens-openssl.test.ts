@@ -18,16 +18,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTsaServer, type TsaServer } from "../src/timestamp/server.js";
 import { runCli } from "./helpers/io.js";
-import { pkiPath, tsaFixture, untrustedCopy } from "./helpers/tsa.js";
+import { opensslIn, pkiPath, tsaFixture, untrustedCopy } from "./helpers/tsa.js";
 
 const dir = mkdtempSync(join(tmpdir(), "trailseal-tokens-"));
 let server: TsaServer;
 
-function openssl(args: readonly string[]): string {
-  const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`openssl ${args.join(" ")}: ${r.stderr}`);
-  return r.stdout;
-}
+const openssl = opensslIn(dir);
 
 /** `openssl ts -verify` on a bare token: its verdict line ("OK" or "FAILED"). */
 function opensslVerify(

@@ -1,4 +1,5 @@
 /** Fixtures and helpers for the timestamping tests (testdata/pki and testdata/tsa). */
+import { execFileSync } from "node:child_process";
 import { createHash, createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import { copyFileSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -42,4 +43,12 @@ export function untrustedCopy(dir: string, path: string): string {
   const name = `untrusted-${basename(path)}`;
   copyFileSync(path, join(dir, name));
   return name;
+}
+
+/**
+ * An openssl runner working in `dir` (where untrustedCopy puts its copies): openssl's stdout as
+ * text; a non-zero exit throws, with openssl's stderr in the message.
+ */
+export function opensslIn(dir: string): (args: readonly string[]) => string {
+  return (args) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" }).toString();
 }
