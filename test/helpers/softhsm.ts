@@ -5,7 +5,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { createPrivateKey } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -45,6 +45,8 @@ export interface Hsm {
   importKey(token: string, pin: string, o: ImportOptions): void;
   /** A new token `label` (SO PIN `label-so`) holding one key, its PIN in `dir/label.pin`. */
   tokenWithKey(label: string, pin: string, o: ImportOptions): void;
+  /** The DER of the certificate with `id` on `token`, read back as an auditor would export it. */
+  readCert(token: string, id: string): Uint8Array;
   remove(): void;
 }
 
@@ -124,6 +126,16 @@ export function makeHsm(): Hsm {
       this.initToken(label, pin, `${label}-so`);
       this.importKey(label, pin, o);
       writeFileSync(join(dir, `${label}.pin`), `${pin}\n`);
+    },
+    readCert(token, id) {
+      const file = join(dir, `${token}-${id}-read.der`);
+      tool(
+        ["--token-label", token, "--read-object", "--type", "cert", "--id", id].concat([
+          "--output-file",
+          file,
+        ]),
+      );
+      return new Uint8Array(readFileSync(file));
     },
     remove() {
       rmSync(dir, { recursive: true, force: true });
