@@ -15,14 +15,27 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
+const USAGE = `usage: npm run fuzz -- [--target ${TARGETS.map((t) => t.name).join("|")}[,...]] [--count N] [--seed S]`;
+if (process.argv.includes("--help")) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const FLAGS = ["--target", "--count", "--seed"];
+// Every argument is a known flag followed by its value: anything else was a typo, not a run.
+const args = process.argv.slice(2);
+const stray = args.filter((a, i) => (i % 2 === 0 ? !FLAGS.includes(a) : false));
 const names = (arg("target") ?? TARGETS.map((t) => t.name).join(",")).split(",");
 const count = Number(arg("count") ?? 100_000);
 const seed = Number(arg("seed") ?? 1);
 const unknown = names.filter((n) => !TARGETS.some((t) => t.name === n));
-if (unknown.length > 0 || !Number.isSafeInteger(count) || count < 1) {
-  console.error(
-    `usage: npm run fuzz -- [--target ${TARGETS.map((t) => t.name).join("|")}[,...]] [--count N] [--seed S]`,
-  );
+if (
+  stray.length > 0 ||
+  args.length % 2 !== 0 ||
+  unknown.length > 0 ||
+  !Number.isSafeInteger(count) ||
+  count < 1
+) {
+  console.error(USAGE);
   process.exit(2);
 }
 
