@@ -251,7 +251,10 @@ describe("secrets", () => {
       ],
       2,
     );
-    expect(wrongSeal).toMatch(/^trailseal: error: /);
+    expect(wrongSeal).toBe(
+      `trailseal: error: wrong passphrase for the private key in ${join(keys, "signer.enc.key")}\n` +
+        "trailseal: hint: check the passphrase given with --passin\n",
+    );
     cli(
       [
         "seal",
