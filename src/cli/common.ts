@@ -22,7 +22,12 @@ import { readInput, readPassin } from "./files.js";
 import { EXIT_OK, EXIT_USAGE, guard, plural, say, type Io } from "./io.js";
 
 /** A streamed input: a file path or `-` for stdin. Missing files fail before any work starts. */
-export async function inputStream(path: string, io: Io): Promise<AsyncIterable<Uint8Array>> {
+export async function inputStream(
+  path: string,
+  io: Io,
+  /** Bytes per read: `seal` of bulk input asks for larger reads (fewer stream steps per MiB). */
+  chunkBytes = 256 * 1024,
+): Promise<AsyncIterable<Uint8Array>> {
   if (path === "-") return io.stdin as AsyncIterable<Uint8Array>;
   const full = resolve(io.cwd, path);
   try {
@@ -33,7 +38,7 @@ export async function inputStream(path: string, io: Io): Promise<AsyncIterable<U
     if (e instanceof TrailsealError) throw e;
     throw new TrailsealError("IO", `no such file: ${path}`, { cause: e, file: path });
   }
-  return createReadStream(full, { highWaterMark: 256 * 1024 });
+  return createReadStream(full, { highWaterMark: chunkBytes });
 }
 
 /**

@@ -19,6 +19,13 @@ interface SealFlags extends SealingFlags {
 
 const FORMATS = ["asciicast", "script", "raw"] as const;
 
+/**
+ * Bytes per read of the recording: 1 MiB reads cut the stream's per-chunk work and the raw
+ * importer's straddling-frame copies (one per chunk) by four against 256 KiB. Measured in-process,
+ * read + raw import of 256 MiB, fresh process each: 248/155 ms CPU at 256 KiB, 138/135 at 1 MiB.
+ */
+const READ_BYTES = 1024 * 1024;
+
 /** What a failed write of a system call means, in words (the errno code for the rest). */
 const WRITE_FAILURES: Readonly<Record<string, string>> = {
   ENOSPC: "no space left on device",
@@ -57,7 +64,7 @@ async function openRecordingFile(
     throw new TrailsealError("USAGE", "--timing goes with --from script");
   }
   const progress = await Progress.forFile(io, `sealing ${inputName(path)}`, path);
-  return openRecording(counted(await inputStream(path, io), progress), {
+  return openRecording(counted(await inputStream(path, io, READ_BYTES), progress), {
     ...(format === undefined ? {} : { format: format as RecordingFormat }),
     ...(timing === undefined
       ? {}

@@ -50,15 +50,14 @@ export class SignatureFold {
   /**
    * A checkpoint record: its signature is verified. A stamp record: `token` is what its token
    * verified to (StampFold.add), or null; with a token the signer is checked at its genTime.
-   * Other records change nothing.
+   * Null, at once, when there is nothing to wait for (other records change nothing).
    */
-  async add(record: TrailRecord, token: TokenFacts | null = null): Promise<void> {
-    if (record.type === "checkpoint") await this.checkpoint(record);
-    else if (record.type === "stamp") {
-      const entry = this.awaiting.get(record.target.seq);
-      this.awaiting.delete(record.target.seq);
-      if (entry !== undefined && token !== null) await this.atGenTime(entry, record, token);
-    }
+  add(record: TrailRecord, token: TokenFacts | null = null): Promise<void> | null {
+    if (record.type === "checkpoint") return this.checkpoint(record);
+    if (record.type !== "stamp") return null;
+    const entry = this.awaiting.get(record.target.seq);
+    this.awaiting.delete(record.target.seq);
+    return entry !== undefined && token !== null ? this.atGenTime(entry, record, token) : null;
   }
 
   /** The signature state of the last checkpoint added, or null before the first. */

@@ -55,17 +55,22 @@ export class StampFold {
   }
 
   /**
-   * A checkpoint record now awaits its stamp; a stamp record's token is verified, and returned
-   * when it verifies (for SignatureFold's genTime check), else null. Other records: null.
+   * A checkpoint record now awaits its stamp; a stamp record's token is verified, and the promise
+   * gives its facts when it verifies (for SignatureFold's genTime check), else null. Any other
+   * record, and a checkpoint, is taken at once: null, no promise (so the loop waits on stamps
+   * only, not on each of thousands of frames).
    */
-  async add(record: TrailRecord): Promise<TokenFacts | null> {
+  add(record: TrailRecord): Promise<TokenFacts | null> | null {
     if (record.type === "checkpoint") {
       const entry: Entry = { index: record.statement.index, timeUs: record.time, stamp: null };
       this.entries.push(entry);
       if (this.options.expected) this.awaiting.set(record.seq, entry);
       return null;
     }
-    if (record.type !== "stamp") return null;
+    return record.type === "stamp" ? this.stampRecord(record) : null;
+  }
+
+  private async stampRecord(record: StampRecord): Promise<TokenFacts | null> {
     const entry = this.awaiting.get(record.target.seq);
     // The reader lets a stamp follow only a checkpoint awaiting one; say so if that ever changes.
     if (entry === undefined) {
