@@ -1,7 +1,7 @@
 /**
- * The many-trail options of `verify` (and, later, `scan`): inputs from files, directories and
- * `--files-from` lists, `--jobs`, `--shard`, `--jsonl`; the progress line and the summary on
- * stderr. The work itself is src/archive/'s.
+ * The many-trail options of `verify` and `scan`: inputs from files, directories and
+ * `--files-from` lists, `--jobs`, `--shard`, `--jsonl`; the outcomes as they come, the progress
+ * line and the summary on stderr. The work itself is src/archive/'s.
  */
 import { createReadStream } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -10,9 +10,10 @@ import type { Command } from "commander";
 import { TrailsealError } from "../errors.js";
 import { isTokenKey, type OpenedKey } from "../keys.js";
 import { trailInputs, type PathList, type TrailInput } from "../archive/inputs.js";
-import { parseShard, type Shard } from "../archive/shard.js";
+import { inOrder, type TaskOutcome } from "../archive/pool.js";
+import { ofShard, parseShard, type Shard } from "../archive/shard.js";
 import type { Summary } from "../archive/summary.js";
-import { collect, plural, type Io } from "./io.js";
+import { collect, plural, say, type Io } from "./io.js";
 import { byteSize, duration, StatusLine } from "./progress.js";
 
 export interface ArchiveFlags {
@@ -148,11 +149,45 @@ async function* listFile(path: string, io: Io): AsyncGenerator<Uint8Array> {
   }
 }
 
+/** How a many-trail command runs its trails: one in this thread, more on the worker pool. */
+export interface ArchiveRun {
+  /** Every trail of the plan (of its shard only). */
+  readonly inputs: AsyncIterable<TrailInput>;
+  /** More than one trail. */
+  readonly many: boolean;
+  /** The one trail, when there is exactly one: it runs in this thread. */
+  readonly single: TrailInput | null;
+  /** Worker threads: 0 for one trail, or when a key is on a token (see `threadsFor`). */
+  readonly jobs: number;
+  readonly trailTimeoutMs: number | undefined;
+  /** Whether the summary goes to stderr: a directory or list, many trails, --jsonl or a shard. */
+  readonly summary: boolean;
+}
+
+/** How to run the plan's trails with `keys`: the first two are read to tell one from many. */
+export async function archiveRun(
+  plan: ArchivePlan,
+  keys: readonly OpenedKey[],
+  flags: ArchiveFlags,
+): Promise<ArchiveRun> {
+  const { jobs, trailTimeoutMs } = threadsFor(plan, keys);
+  const { first, all } = await peekInputs(ofShard(plan.inputs, plan.shard), 2);
+  const many = first.length > 1;
+  return {
+    inputs: all,
+    many,
+    single: many ? null : (first[0] ?? null),
+    jobs: many ? jobs : 0,
+    trailTimeoutMs,
+    summary: plan.many || many || flags.jsonl === true || plan.shard !== undefined,
+  };
+}
+
 /**
  * The first inputs, to tell one trail from many without listing them all: one trail is
  * verified in this thread (no worker to start), many on the pool.
  */
-export async function peekInputs(
+async function peekInputs(
   inputs: AsyncIterable<TrailInput>,
   n: number,
 ): Promise<{ first: TrailInput[]; all: AsyncIterable<TrailInput> }> {
@@ -238,7 +273,7 @@ export class ArchiveProgress extends StatusLine {
 }
 
 /** A token key is a session in this thread: worker threads cannot share it, nor be stopped. */
-export function threadsFor(plan: ArchivePlan, keys: readonly OpenedKey[]): ArchivePlan {
+function threadsFor(plan: ArchivePlan, keys: readonly OpenedKey[]): ArchivePlan {
   if (!keys.some(isTokenKey)) return plan;
   if (plan.trailTimeoutMs !== undefined)
     throw new TrailsealError(
@@ -247,4 +282,34 @@ export function threadsFor(plan: ArchivePlan, keys: readonly OpenedKey[]): Archi
       { hint: "run without --trail-timeout, or with key files" },
     );
   return { ...plan, jobs: 0 };
+}
+
+/**
+ * The trails of a many-trail run (verify, scan) as the output wants them: with --jsonl as each
+ * finishes, else in input order; each counted on the progress line. A trail that could not be
+ * read or opened is said on stderr (after the progress line is cleared; with --jsonl also as an
+ * error line), told to `unreadable`, and left out.
+ */
+export async function* readableTrails<R extends { readonly bytes: number }>(
+  outcomes: AsyncIterable<TaskOutcome<TrailInput, R>>,
+  io: Io,
+  jsonl: boolean,
+  progress: ArchiveProgress | null,
+  unreadable: () => void,
+): AsyncGenerator<{ readonly input: TrailInput; readonly result: R }> {
+  for await (const o of jsonl ? outcomes : inOrder(outcomes)) {
+    progress?.add(o.ok ? o.result.bytes : 0);
+    if (o.ok) {
+      yield o;
+      continue;
+    }
+    unreadable();
+    progress?.finish();
+    say(io, "error", o.error.message);
+    if (jsonl) {
+      io.stdout.write(
+        `${JSON.stringify({ type: "error", file: o.input.path, key: o.input.key, ...o.error })}\n`,
+      );
+    }
+  }
 }

@@ -16,10 +16,8 @@ import { readCertificates } from "../pem.js";
 import type { TokenSigner } from "../pkcs11/ops.js";
 import { shownPkcs11Uri } from "../pkcs11/uri.js";
 import type { SealingPlan } from "../policy.js";
-import type { TrailInput } from "../archive/inputs.js";
-import type { TaskError } from "../archive/pool.js";
 import { readInput, readPassin } from "./files.js";
-import { EXIT_OK, EXIT_USAGE, guard, plural, say, type Io } from "./io.js";
+import { collect, EXIT_OK, EXIT_USAGE, plural, runCommand, say, type Io } from "./io.js";
 
 /** A streamed input: a file path or `-` for stdin. Missing files fail before any work starts. */
 export async function inputStream(
@@ -199,18 +197,62 @@ export interface KeyFlags extends TokenFlags {
 }
 
 /**
- * `guard` for a command that takes `--key`: `body` loads the keys when its checks allow (`load`,
- * with the passphrase it read once), and the token sessions they hold are closed however it ends.
+ * Declares `-k, --key` (repeatable: files or PKCS#11 URIs; `keyHelp` says what the key is for),
+ * `--passin` and the token options: every command that opens trails or stanzas with keys.
  */
-export async function guardWithKeys(
+export function keyOptions(
+  cmd: Command,
+  keyHelp: string,
+  passinHelp = "passphrase for encrypted keys: env:VAR, file:PATH or pass:TEXT",
+): Command {
+  return tokenOptions(
+    cmd.option("-k, --key <file|uri>", keyHelp, collect).option("--passin <spec>", passinHelp),
+  );
+}
+
+/**
+ * Runs a command that takes `--key` (declared with `keyOptions`): parses argv with `cmd`, then
+ * hands its flags to `body` under `guard`. `body` loads the keys when its checks allow (`load`:
+ * `--passin` is read then, unless `body` read it once already and passes it), and the token
+ * sessions they hold are closed however it ends.
+ */
+export async function runWithKeys<F extends KeyFlags>(
+  cmd: Command,
+  argv: readonly string[],
   io: Io,
-  flags: KeyFlags,
-  body: (load: (pass: string | undefined) => Promise<LoadedKeys>) => Promise<number>,
+  body: (flags: F, load: (pass?: string) => Promise<LoadedKeys>) => Promise<number>,
 ): Promise<number> {
   let loaded: LoadedKeys | undefined;
-  const load = async (pass: string | undefined) =>
-    (loaded = await loadKeys(flags.key ?? [], pass, io, flags));
-  return guard(io, () => body(load)).finally(() => loaded?.close());
+  return runCommand<F>(cmd, argv, io, (flags) =>
+    body(flags, async (pass = passphrase(flags.passin, io)) => {
+      loaded = await loadKeys(flags.key ?? [], pass, io, flags);
+      return loaded;
+    }),
+  ).finally(() => loaded?.close());
+}
+
+/** The flags of a command that checks signatures and tokens against trust anchors. */
+export interface AnchorFlags {
+  ca?: string[];
+  tsaCa?: string[];
+}
+
+/** Declares `--ca` and `--tsa-ca` (repeatable): the anchors of checkpoint signers and TSAs. */
+export function anchorOptions(cmd: Command): Command {
+  return cmd
+    .option("--ca <file>", "trust anchor for checkpoint signers (repeatable)", collect)
+    .option("--tsa-ca <file>", "trust anchor for timestamp authorities (repeatable)", collect);
+}
+
+/** The certificates of `--ca` and `--tsa-ca`, read in the order given. */
+export async function loadAnchors(
+  flags: AnchorFlags,
+  io: Io,
+): Promise<{ anchors: Uint8Array[]; tsaAnchors: Uint8Array[] }> {
+  return {
+    anchors: await loadCertificates(flags.ca ?? [], io),
+    tsaAnchors: await loadCertificates(flags.tsaCa ?? [], io),
+  };
 }
 
 /** Every certificate (DER) from every file given, in order: `--ca`, `--tsa-ca` and the like. */
@@ -490,24 +532,4 @@ export function truncationNotice(
       ? "the trail has no checkpoint at all"
       : `verification stops at checkpoint ${last.index} (session time ${seconds(Math.round(last.time * 1e6))})`;
   return `${name} is truncated (${reason}): ${where}; ${plural(uncovered, "frame")}${last === null ? "" : " after it"} ${uncovered === 1 ? "is" : "are"} not covered by any checkpoint`;
-}
-
-/**
- * A trail of a many-trail run (verify, scan) that could not be read or opened: said on stderr,
- * after the progress line is cleared, and with `--jsonl` written as an error line.
- */
-export function reportUnreadable(
-  io: Io,
-  failed: { readonly input: TrailInput; readonly error: TaskError },
-  jsonl: boolean,
-  progress: { finish(): void } | null,
-): void {
-  progress?.finish();
-  say(io, "error", failed.error.message);
-  if (jsonl) {
-    const { input, error } = failed;
-    io.stdout.write(
-      `${JSON.stringify({ type: "error", file: input.path, key: input.key, ...error })}\n`,
-    );
-  }
 }

@@ -13,7 +13,7 @@ import { writePrivateKeyFile } from "../keys.js";
 import { toPem } from "../pem.js";
 import { commandLine } from "../record/pty.js";
 import type { Command } from "commander";
-import { EXIT_FAILED, EXIT_OK, guard, newCommand, parseArgs, type Io } from "./io.js";
+import { EXIT_FAILED, EXIT_OK, newCommand, runCommand, type Io } from "./io.js";
 import { run as runMain } from "./main.js";
 
 interface DemoFlags {
@@ -29,11 +29,9 @@ function sampleRecording(): string {
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
   const cmd = demoCommand(io);
-  const early = parseArgs(cmd, argv);
-  if (early !== null) return early;
-  const force = cmd.opts<DemoFlags>().force === true;
-  const [dirArg] = cmd.args as [string | undefined];
-  return guard(io, async () => {
+  return runCommand<DemoFlags>(cmd, argv, io, async (flags) => {
+    const force = flags.force === true;
+    const [dirArg] = cmd.args as [string | undefined];
     const dir = resolve(io.cwd, dirArg ?? "trailseal-demo");
     await prepareDirectory(dir, dirArg ?? "trailseal-demo", force);
     const started = Date.now();

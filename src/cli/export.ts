@@ -9,7 +9,7 @@ import type { StanzaLayer } from "../recipients.js";
 import type { TrailAnnex, TrailHeader } from "../trail/format.js";
 import { TrailReader, type CheckpointRecord, type StampRecord } from "../trail/reader.js";
 import type { Command } from "commander";
-import { EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
+import { EXIT_OK, newCommand, runCommand, say, type Io } from "./io.js";
 import { inputStream } from "./common.js";
 import { inputName } from "./files.js";
 
@@ -32,11 +32,9 @@ const attime = (d: Date | null) => (d === null ? "" : ` -attime ${Math.floor(d.g
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
   const cmd = exportCommand(io);
-  const early = parseArgs(cmd, argv);
-  if (early !== null) return early;
-  const force = cmd.opts<ExportFlags>().force === true;
-  const [trailPath, dirArg] = cmd.args as [string, string];
-  return guard(io, async () => {
+  return runCommand<ExportFlags>(cmd, argv, io, async (flags) => {
+    const force = flags.force === true;
+    const [trailPath, dirArg] = cmd.args as [string, string];
     const dir = resolve(io.cwd, dirArg);
     const existing = await checkTarget(dir, dirArg, force);
     // The trail first: a missing or unreadable one leaves no directory behind.

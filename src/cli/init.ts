@@ -1,6 +1,6 @@
 import { defaultHome, initAuthority, type AuthorityKeyType } from "../authority.js";
 import { TrailsealError } from "../errors.js";
-import { EXIT_OK, guard, newCommand, parseArgs, type Io } from "./io.js";
+import { EXIT_OK, newCommand, runCommand, type Io } from "./io.js";
 
 interface InitFlags {
   home?: string;
@@ -40,10 +40,7 @@ Examples:
 Exit status: 0 created, 2 usage or I/O error (an authority already exists without --force).
 `,
   );
-  const parsed = parseArgs(cmd, argv);
-  if (parsed !== null) return parsed;
-  const flags = cmd.opts<InitFlags>();
-  return guard(io, async () => {
+  return runCommand<InitFlags>(cmd, argv, io, async (flags) => {
     if (flags.keyType !== "rsa" && flags.keyType !== "ec") {
       throw new TrailsealError("USAGE", `--key-type must be rsa or ec, not ${flags.keyType}`);
     }

@@ -1,7 +1,7 @@
 import type { Channel } from "../events.js";
 import type { HeaderStanza } from "../trail/format.js";
 import { TrailReader, type TrailEnd } from "../trail/reader.js";
-import { EXIT_OK, guard, newCommand, parseArgs, plural, type Io } from "./io.js";
+import { EXIT_OK, newCommand, plural, runCommand, type Io } from "./io.js";
 import { inputStream, namingTrail, printable } from "./common.js";
 import { inputName } from "./files.js";
 
@@ -204,11 +204,8 @@ Examples:
 Exit status: 0 shown (a truncated trail too: the output says where it ends), 1 not a trail, or
 its structure or chain is broken, 2 usage or I/O error.`,
     );
-  const early = parseArgs(cmd, argv);
-  if (early !== null) return early;
-  const flags = cmd.opts<InspectFlags>();
-  const [path] = cmd.args as [string];
-  return guard(io, async () => {
+  return runCommand<InspectFlags>(cmd, argv, io, async (flags) => {
+    const [path] = cmd.args as [string];
     const summary = await summarize(path, io).catch((e: unknown) => {
       throw namingTrail(inputName(path), e);
     });

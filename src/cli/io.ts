@@ -1,5 +1,5 @@
 import type { Readable, Writable } from "node:stream";
-import { Command, CommanderError, Help, type Option } from "commander";
+import { Command, CommanderError, Help, type Option, type OptionValues } from "commander";
 import { TrailsealError, type ErrorCode, type Missing } from "../errors.js";
 
 /**
@@ -156,6 +156,22 @@ export function parseArgs(cmd: Command, argv: readonly string[]): number | null 
 /** Collects a repeatable option into an array. */
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
+}
+
+/**
+ * Runs a command: parses argv with `cmd` (help, version and usage errors return their exit
+ * status at once), then `body` with the parsed flags under `guard`.
+ */
+export async function runCommand<F extends OptionValues>(
+  cmd: Command,
+  argv: readonly string[],
+  io: Io,
+  body: (flags: F) => Promise<number>,
+): Promise<number> {
+  const early = parseArgs(cmd, argv);
+  if (early !== null) return early;
+  const flags = cmd.opts<F>();
+  return guard(io, () => body(flags));
 }
 
 /** Runs a command body, mapping thrown errors to the one voice and an exit code. */

@@ -1,6 +1,6 @@
 import type { ListedObject, ListedToken, Listing } from "../pkcs11/list.js";
 import { readPassin } from "./files.js";
-import { EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
+import { EXIT_OK, newCommand, runCommand, say, type Io } from "./io.js";
 import { oneSubcommand, printable } from "./common.js";
 
 interface ListFlags {
@@ -88,11 +88,8 @@ Examples:
 
 Exit status: 0 listed, 2 usage error, no module, no such token, or a wrong PIN.`,
     );
-  const early = parseArgs(cmd, argv);
-  if (early !== null) return early;
-  const flags = cmd.opts<ListFlags>();
-  const [uri] = cmd.args as [string | undefined];
-  return guard(io, async () => {
+  return runCommand<ListFlags>(cmd, argv, io, async (flags) => {
+    const [uri] = cmd.args as [string | undefined];
     const pin = flags.pin === undefined ? undefined : readPassin(flags.pin, io, "--pin");
     // The binding is loaded only here, when a token is asked for.
     const { listTokens } = await import("../pkcs11/list.js");

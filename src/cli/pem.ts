@@ -7,16 +7,7 @@ import {
   type CertificateInfo,
 } from "../pem.js";
 import { inputName, readInput, readPassin } from "./files.js";
-import {
-  EXIT_OK,
-  EXIT_USAGE,
-  guard,
-  newCommand,
-  parseArgs,
-  reportError,
-  say,
-  type Io,
-} from "./io.js";
+import { EXIT_OK, EXIT_USAGE, newCommand, reportError, runCommand, say, type Io } from "./io.js";
 
 interface PemOptions {
   api?: boolean;
@@ -61,12 +52,8 @@ Exit status: 0 printed, 2 usage or I/O error, or any input not read (no certific
 CSR instead of a certificate, corrupt base64 or DER, wrong PKCS#12 password).
 `,
   );
-  const parsed = parseArgs(cmd, argv);
-  if (parsed !== null) return parsed;
-  const opts = cmd.opts<PemOptions>();
-  const files = cmd.args.length === 0 ? ["-"] : cmd.args;
-
-  return guard(io, async () => {
+  return runCommand<PemOptions>(cmd, argv, io, async (opts) => {
+    const files = cmd.args.length === 0 ? ["-"] : cmd.args;
     if (opts.api === true && opts.json === true) {
       throw new TrailsealError("USAGE", "--api and --json cannot be combined", {
         hint: "--json already carries the API string of each certificate in its 'api' field",

@@ -16,14 +16,13 @@ import {
 } from "../policy.js";
 import { inputName, readInput, readPassin } from "./files.js";
 import {
+  collect,
   EXIT_FAILED,
   EXIT_OK,
   EXIT_USAGE,
-  collect,
-  guard,
   newCommand,
-  parseArgs,
   plural,
+  runCommand,
   say,
   type Io,
 } from "./io.js";
@@ -205,11 +204,7 @@ async function writePolicy(text: string, output: string, io: Io): Promise<void> 
 
 async function create(argv: readonly string[], io: Io): Promise<number> {
   const cmd = createCommand(io);
-  const parsed = parseArgs(cmd, argv);
-  if (parsed !== null) return parsed;
-  const opts = cmd.opts<CreateOptions>();
-
-  return guard(io, async () => {
+  return runCommand<CreateOptions>(cmd, argv, io, async (opts) => {
     const interval = checkOptions(opts);
     const passphrase = opts.passin === undefined ? undefined : readPassin(opts.passin, io);
     const loader = new CertificateLoader(io, passphrase);
@@ -325,12 +320,8 @@ Exit status: 0 no errors (warnings and notes allowed), 1 the policy has errors, 
 not JSON.
 `,
   );
-  const parsed = parseArgs(cmd, argv);
-  if (parsed !== null) return parsed;
-  const file = cmd.args[0]!;
-  const { json } = cmd.opts<{ json?: boolean }>();
-
-  return guard(io, async () => {
+  return runCommand<{ json?: boolean }>(cmd, argv, io, async ({ json }) => {
+    const file = cmd.args[0]!;
     const name = inputName(file);
     const text = utf8.decode(await readInput(file, io)).replace(/^\uFEFF/, "");
     let input: unknown;

@@ -6,7 +6,7 @@ import type { ReadStream, WriteStream } from "node:tty";
 import { TrailsealError } from "../errors.js";
 import { isPkcs11Uri, parsePkcs11Uri } from "../pkcs11/uri.js";
 import { LiveRecorder, liveMetadata } from "../record/recorder.js";
-import { guard, newCommand, parseArgs, plural, say, type Io } from "./io.js";
+import { newCommand, plural, runCommand, say, type Io } from "./io.js";
 import { withoutPassinVariables } from "./files.js";
 import { resolveSealing, sealingOptions, type Sealing, type SealingFlags } from "./sealing.js";
 import { namedWrite } from "./seal.js";
@@ -122,11 +122,8 @@ SIGINT, SIGTERM or SIGHUP to the recorder hang up the command (SIGHUP, then SIGK
 or at a second signal); the trail is then closed with its final checkpoint.
 Exit status: the command's (128 + N if signal N ended it); 2 if trailseal itself fails.`,
     );
-  const early = parseArgs(cmd, argv);
-  if (early !== null) return early;
-  const flags = cmd.opts<RecordFlags>();
-  const command = cmd.args;
-  return guard(io, async () => {
+  return runCommand<RecordFlags>(cmd, argv, io, async (flags) => {
+    const command = cmd.args;
     const cols0 = size(flags.cols, "cols")!;
     const rows0 = size(flags.rows, "rows")!;
     const sealing = await resolveSealing(flags, io);

@@ -22,15 +22,14 @@ import type { SignatureVerdict } from "../verify.js";
 import { VerifiedReplay } from "../verify/replay.js";
 import { openTrail, type OpenedTrail } from "../trail/session.js";
 import type { Command } from "commander";
-import { collect, EXIT_FAILED, EXIT_OK, newCommand, parseArgs, say, type Io } from "./io.js";
+import { collect, EXIT_FAILED, EXIT_OK, newCommand, say, type Io } from "./io.js";
 import {
   OutputFile,
   inputStream,
   loadCertificates,
-  guardWithKeys,
-  tokenOptions,
-  type TokenFlags,
-  passphrase,
+  keyOptions,
+  runWithKeys,
+  type KeyFlags,
   namedItems,
   namingTrail,
   printable,
@@ -39,10 +38,8 @@ import {
 import { Progress, counted } from "./progress.js";
 import { inputName, readInput } from "./files.js";
 
-interface ReplayFlags extends TokenFlags {
-  key?: string[];
+interface ReplayFlags extends KeyFlags {
   inner?: string[];
-  passin?: string;
   format: string;
   output: string;
   timingOutput?: string;
@@ -75,13 +72,10 @@ function signaturesRefused(s: Exclude<SignatureVerdict, { state: "valid" }>): Tr
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
   const cmd = replayCommand(io);
-  const early = parseArgs(cmd, argv);
-  if (early !== null) return early;
-  const flags = cmd.opts<ReplayFlags>();
-  const [trailPath] = cmd.args as [string];
-  return guardWithKeys(io, flags, async (load) => {
+  return runWithKeys<ReplayFlags>(cmd, argv, io, async (flags, load) => {
+    const [trailPath] = cmd.args as [string];
     const { speed, idle } = await checkFlags(flags, trailPath, io);
-    const loaded = await load(passphrase(flags.passin, io));
+    const loaded = await load();
     const handed = [];
     for (const file of flags.inner ?? [])
       handed.push({ der: await readInput(file, io), name: file });
@@ -301,22 +295,20 @@ async function streamsOut(output: string, io: Io): Promise<boolean> {
 
 /** The replay command and its flags. */
 function replayCommand(io: Io): Command {
-  return tokenOptions(
+  return keyOptions(
     newCommand("trailseal replay", io)
       .description("decrypt a trail for replay, with one or more private keys")
-      .argument("<trail>", "the trail file (- for stdin: then truncation is only found at the end)")
-      .option(
-        "-k, --key <file|uri>",
-        "private key: PEM (PKCS#1, PKCS#8, encrypted PKCS#8, SEC1), PKCS#12, or a PKCS#11 URI (repeatable)",
-        collect,
-      )
-      .option("--passin <spec>", "passphrase for encrypted keys: env:VAR, file:PATH or pass:TEXT")
-      .option(
-        "--inner <file>",
-        "an inner envelope of a four-eyes stanza, opened from its outer layer by the outer key's holder ('trailseal unwrap'); --key opens it (repeatable)",
-        collect,
+      .argument(
+        "<trail>",
+        "the trail file (- for stdin: then truncation is only found at the end)",
       ),
+    "private key: PEM (PKCS#1, PKCS#8, encrypted PKCS#8, SEC1), PKCS#12, or a PKCS#11 URI (repeatable)",
   )
+    .option(
+      "--inner <file>",
+      "an inner envelope of a four-eyes stanza, opened from its outer layer by the outer key's holder ('trailseal unwrap'); --key opens it (repeatable)",
+      collect,
+    )
     .option(
       "--ca <file>",
       "check every checkpoint signature against this trust anchor first (repeatable)",

@@ -4,8 +4,6 @@
  * options are verify's (cli/archive.ts), the work src/scan/scan.ts's on src/archive/'s pool.
  */
 import { TrailsealError } from "../errors.js";
-import type { TrailInput } from "../archive/inputs.js";
-import { inOrder } from "../archive/pool.js";
 import {
   ruleSources,
   scanMany,
@@ -13,7 +11,6 @@ import {
   type ScanSetup,
   type ScanSummary,
 } from "../archive/scan-many.js";
-import { ofShard } from "../archive/shard.js";
 import { readContentPolicies } from "../policy/parse.js";
 import {
   adHocRules,
@@ -26,32 +23,29 @@ import {
   ArchiveProgress,
   archiveOptions,
   archivePlan,
-  peekInputs,
-  threadsFor,
+  archiveRun,
+  readableTrails,
   type ArchiveFlags,
+  type ArchiveRun,
 } from "./archive.js";
 import {
-  loadCertificates,
-  guardWithKeys,
-  passphrase,
+  anchorOptions,
+  keyOptions,
+  loadAnchors,
   printable,
-  reportUnreadable,
-  tokenOptions,
-  type TokenFlags,
+  runWithKeys,
+  type AnchorFlags,
+  type KeyFlags,
 } from "./common.js";
 import { readInput } from "./files.js";
-import { collect, newCommand, parseArgs, plural, say, type Io } from "./io.js";
+import { collect, newCommand, plural, say, type Io } from "./io.js";
 
-interface ScanFlags extends ArchiveFlags, TokenFlags {
+interface ScanFlags extends ArchiveFlags, KeyFlags, AnchorFlags {
   policy?: string[];
   match?: string[];
   command?: string[];
   creditcard?: boolean;
   permitted?: string;
-  ca?: string[];
-  tsaCa?: string[];
-  key?: string[];
-  passin?: string;
 }
 
 const ACTIONS_NOTE = "trailseal does not act on them: the session is over";
@@ -168,90 +162,58 @@ Exit status: 0 no rule matched, 1 at least one hit, 2 usage or I/O error (a trai
 be read or opened is reported on stderr and the others are still scanned).`;
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
-  const cmd = archiveOptions(
-    newCommand("trailseal scan", io)
-      .description(
-        "search sealed trails as SPS content policies do: screen, commands, cards, titles",
-      )
-      .argument("[trail...]", "trail files, or directories of *.trail files")
-      .option("--policy <file>", "an SPS content policy (JSON; repeatable)", collect)
-      .option("--match <regex>", "a screen_content pattern (repeatable)", collect)
-      .option("--command <regex>", "a command pattern (repeatable)", collect)
-      .option("--creditcard", "card numbers on the screen")
-      .option(
-        "--permitted <n>",
-        "card numbers a trail may show before a creditcard hit (default 0)",
-      )
-      .option(
-        "-k, --key <file|uri>",
-        "private key that opens a channel: PEM, PKCS#12 or a PKCS#11 URI (repeatable)",
-        collect,
-      )
-      .option("--passin <spec>", "passphrase for encrypted keys: env:VAR, file:PATH or pass:TEXT")
-      .option("--ca <file>", "trust anchor for checkpoint signers (repeatable)", collect)
-      .option("--tsa-ca <file>", "trust anchor for timestamp authorities (repeatable)", collect)
-      .option("--json", "print a JSON array, one scan object per trail"),
-  ).addHelpText("after", HELP);
-  tokenOptions(cmd);
-  const early = parseArgs(cmd, argv);
-  if (early !== null) return early;
-  const flags = cmd.opts<ScanFlags>();
-  return guardWithKeys(io, flags, async (load) => {
+  const cmd = newCommand("trailseal scan", io)
+    .description("search sealed trails as SPS content policies do: screen, commands, cards, titles")
+    .argument("[trail...]", "trail files, or directories of *.trail files")
+    .option("--policy <file>", "an SPS content policy (JSON; repeatable)", collect)
+    .option("--match <regex>", "a screen_content pattern (repeatable)", collect)
+    .option("--command <regex>", "a command pattern (repeatable)", collect)
+    .option("--creditcard", "card numbers on the screen")
+    .option("--permitted <n>", "card numbers a trail may show before a creditcard hit (default 0)");
+  keyOptions(cmd, "private key that opens a channel: PEM, PKCS#12 or a PKCS#11 URI (repeatable)");
+  anchorOptions(cmd).option("--json", "print a JSON array, one scan object per trail");
+  archiveOptions(cmd).addHelpText("after", HELP);
+  return runWithKeys<ScanFlags>(cmd, argv, io, async (flags, load) => {
     const rules = await rulesOf(flags, io);
     const plan = await archivePlan(cmd.args, flags, io);
     if (plan.stdin)
       throw new TrailsealError("USAGE", "scan reads each trail twice (verified, then decrypted)", {
         hint: "save the trail to a file and name it",
       });
-    const loaded = await load(passphrase(flags.passin, io));
+    const { keys } = await load();
     const setup: ScanSetup = {
       cwd: io.cwd,
       rules: ruleSources(rules),
-      anchors: await loadCertificates(flags.ca ?? [], io),
-      tsaAnchors: await loadCertificates(flags.tsaCa ?? [], io),
-      keys: loaded.keys,
+      ...(await loadAnchors(flags, io)),
+      keys,
       permitted: permittedOf(flags.permitted),
     };
-    const { jobs, trailTimeoutMs } = threadsFor(plan, loaded.keys);
-    const { first, all } = await peekInputs(ofShard(plan.inputs, plan.shard), 2);
-    const many = first.length > 1;
-    return scanArchive(
-      io,
-      all,
-      {
-        ...setup,
-        jobs: many ? jobs : 0,
-        ...(trailTimeoutMs === undefined ? {} : { trailTimeoutMs }),
-      },
-      flags,
-      {
-        summary: plan.many || many || flags.jsonl === true || plan.shard !== undefined,
-      },
-    );
+    return scanArchive(io, await archiveRun(plan, keys, flags), setup, flags);
   });
 }
 
 /** Every trail, on the pool; the report in input order (--jsonl: as each finishes). */
 async function scanArchive(
   io: Io,
-  inputs: AsyncIterable<TrailInput>,
-  options: ScanSetup & { jobs: number },
+  run: ArchiveRun,
+  setup: ScanSetup,
   flags: ScanFlags,
-  show: { summary: boolean },
 ): Promise<number> {
   const started = Date.now();
-  const progress = options.jobs > 0 ? ArchiveProgress.for(io, "scanning") : null;
-  const outcomes = scanMany(inputs, options);
+  const progress = run.jobs > 0 ? ArchiveProgress.for(io, "scanning") : null;
+  const outcomes = scanMany(run.inputs, {
+    ...setup,
+    jobs: run.jobs,
+    ...(run.trailTimeoutMs === undefined ? {} : { trailTimeoutMs: run.trailTimeoutMs }),
+  });
   const json: TrailScan[] = [];
   const sum = { trails: 0, trailsWithHits: 0, hits: 0, unverifiedHits: 0, unreadable: 0, bytes: 0 };
-  for await (const o of flags.jsonl === true ? outcomes : inOrder(outcomes)) {
-    progress?.add(o.ok ? o.result.bytes : 0);
+  const unreadable = () => {
     sum.trails++;
-    if (!o.ok) {
-      sum.unreadable++;
-      reportUnreadable(io, o, flags.jsonl === true, progress);
-      continue;
-    }
+    sum.unreadable++;
+  };
+  for await (const o of readableTrails(outcomes, io, flags.jsonl === true, progress, unreadable)) {
+    sum.trails++;
     const { scan, bytes } = o.result;
     sum.bytes += bytes;
     sum.hits += scan.hits.length;
@@ -271,7 +233,7 @@ async function scanArchive(
     ...(flags.shard === undefined ? {} : { shard: flags.shard }),
   };
   if (flags.jsonl === true) io.stdout.write(`${JSON.stringify(summary)}\n`);
-  if (show.summary)
+  if (run.summary)
     say(
       io,
       "summary",

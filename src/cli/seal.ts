@@ -4,7 +4,7 @@ import type { Recording } from "../formats/stream.js";
 import { TrailsealError } from "../errors.js";
 import { sealEvents } from "../trail/session.js";
 import { randomBytes } from "node:crypto";
-import { EXIT_OK, guard, newCommand, parseArgs, plural, say, type Io } from "./io.js";
+import { EXIT_OK, newCommand, plural, runCommand, say, type Io } from "./io.js";
 import { OutputFile, inputStream } from "./common.js";
 import { Progress, counted } from "./progress.js";
 import { inputName } from "./files.js";
@@ -109,11 +109,8 @@ A script log's input becomes upstream and its output downstream.
 Exit status: 0 sealed, 1 the policy has errors, 2 usage or I/O error (e.g. an unreadable
 recording or key, an existing output without --force).`,
     );
-  const early = parseArgs(cmd, argv);
-  if (early !== null) return early;
-  const flags = cmd.opts<SealFlags>();
-  const [input] = cmd.args as [string];
-  return guard(io, async () => {
+  return runCommand<SealFlags>(cmd, argv, io, async (flags) => {
+    const [input] = cmd.args as [string];
     const sealing = await resolveSealing(flags, io);
     try {
       return await seal(flags, input, sealing, io);

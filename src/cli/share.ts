@@ -8,14 +8,14 @@ import { unlockChannels, type Unlocked } from "../trail/open.js";
 import { readHeader, TrailReader, type ParsedHeader, type TrailEnd } from "../trail/reader.js";
 import { ByteSource } from "../bytes.js";
 import type { Command } from "commander";
-import { collect, EXIT_OK, newCommand, parseArgs, plural, say, type Io } from "./io.js";
+import { collect, EXIT_OK, newCommand, plural, say, type Io } from "./io.js";
 import {
   OutputFile,
-  guardWithKeys,
   inputStream,
+  keyOptions,
   namingTrail,
   passphrase,
-  tokenOptions,
+  runWithKeys,
   truncationNotice,
   type KeyFlags,
 } from "./common.js";
@@ -36,11 +36,8 @@ interface Recipient {
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
   const cmd = shareCommand(io);
-  const early = parseArgs(cmd, argv);
-  if (early !== null) return early;
-  const flags = cmd.opts<ShareFlags>();
-  const [trailPath] = cmd.args as [string];
-  return guardWithKeys(io, flags, async (load) => {
+  return runWithKeys<ShareFlags>(cmd, argv, io, async (flags, load) => {
+    const [trailPath] = cmd.args as [string];
     if (!["all", "downstream", "upstream"].includes(flags.channel)) {
       throw new TrailsealError(
         "USAGE",
@@ -88,22 +85,15 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
 
 /** The share command and its flags. */
 function shareCommand(io: Io): Command {
-  return tokenOptions(
+  return keyOptions(
     newCommand("trailseal share", io)
       .description(
         "give a third party access: add stanzas for the same file keys, copying every frame unchanged",
       )
-      .argument("<trail>", "the trail file (- for stdin)")
-      .option(
-        "-k, --key <file|uri>",
-        "a private key (file or PKCS#11 URI) that opens the trail now (repeatable)",
-        collect,
-      ),
+      .argument("<trail>", "the trail file (- for stdin)"),
+    "a private key (file or PKCS#11 URI) that opens the trail now (repeatable)",
+    "passphrase for encrypted keys and PKCS#12: env:VAR, file:PATH or pass:TEXT",
   )
-    .option(
-      "--passin <spec>",
-      "passphrase for encrypted keys and PKCS#12: env:VAR, file:PATH or pass:TEXT",
-    )
     .requiredOption(
       "--to <cert[,four-eyes-cert]>",
       "the new recipient; two certificates for a four-eyes entry (repeatable)",

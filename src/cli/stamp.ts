@@ -23,10 +23,9 @@ import {
   EXIT_FAILED,
   EXIT_OK,
   exitCodeFor,
-  guard,
   newCommand,
-  parseArgs,
   reportError,
+  runCommand,
   say,
   type Io,
 } from "./io.js";
@@ -114,13 +113,11 @@ Exit status: 0 stamped or valid, 1 the token is invalid or untrusted, 2 usage or
 (including a TSA that is unreachable or refuses the request).
 `,
   );
-  const parsed = parseArgs(cmd, argv);
-  if (parsed !== null) return parsed;
-  const flags = cmd.opts<StampFlags>();
-  if (flags.verify !== undefined) {
-    return guard(io, () => verify(flags.verify!, cmd.args[0], flags, io));
-  }
-  return guard(io, () => stamp(cmd.args[0], flags, io));
+  return runCommand<StampFlags>(cmd, argv, io, (flags) =>
+    flags.verify === undefined
+      ? stamp(cmd.args[0], flags, io)
+      : verify(flags.verify, cmd.args[0], flags, io),
+  );
 }
 
 async function hashFile(path: string, hash: string, io: Io): Promise<Uint8Array> {

@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { TrailsealError } from "../errors.js";
 import { summarizeLines, summaryStatus } from "../archive/summary.js";
-import { guard, newCommand, parseArgs, say, type Io } from "./io.js";
+import { newCommand, runCommand, say, type Io } from "./io.js";
 import { summaryLine } from "./archive.js";
 
 interface SummaryFlags {
@@ -47,10 +47,7 @@ finish) are warned about, and the exit status is then 2.
 Exit status: 0 every trail valid, 1 any invalid, truncated or tampered, 2 any trail unreadable,
 an incomplete or overlapping result, or a file that is not verify --jsonl output.`,
     );
-  const early = parseArgs(cmd, argv);
-  if (early !== null) return early;
-  const flags = cmd.opts<SummaryFlags>();
-  return guard(io, async () => {
+  return runCommand<SummaryFlags>(cmd, argv, io, async (flags) => {
     if (cmd.args.filter((a) => a === "-").length > 1)
       throw new TrailsealError("USAGE", "stdin ('-') can be read only once");
     const merged = await summarizeLines(

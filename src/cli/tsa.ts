@@ -6,7 +6,7 @@ import { checkPolicyOid } from "../timestamp/request.js";
 import { startTsaServer } from "../timestamp/server.js";
 import { LOCAL_POLICY_OID, serialSource, type TsaIdentity } from "../timestamp/token.js";
 import { readInput, readPassin } from "./files.js";
-import { EXIT_OK, guard, newCommand, parseArgs, say, type Io } from "./io.js";
+import { EXIT_OK, newCommand, runCommand, say, type Io } from "./io.js";
 import {
   loadCertificates,
   oneSubcommand,
@@ -118,10 +118,7 @@ Examples:
 Exit status: 0 stopped by a signal, 2 usage or I/O error (cannot listen, bad certificate or key).
 `,
   );
-  const parsed = parseArgs(cmd, argv);
-  if (parsed !== null) return parsed;
-  const flags = cmd.opts<ServeFlags>();
-  return guard(io, async () => {
+  return runCommand<ServeFlags>(cmd, argv, io, async (flags) => {
     const { port, accuracy, requestTimeout } = numbers(flags);
     const { tsa, close } = await loadTsa(flags, io);
     try {

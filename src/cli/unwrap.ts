@@ -9,8 +9,8 @@ import { TrailsealError, isTrailsealError } from "../errors.js";
 import type { OpenedKey } from "../keys.js";
 import { openLayerTyped } from "../recipients.js";
 import type { Command } from "commander";
-import { collect, EXIT_OK, newCommand, parseArgs, type Io } from "./io.js";
-import { OutputFile, guardWithKeys, passphrase, tokenOptions, type KeyFlags } from "./common.js";
+import { EXIT_OK, newCommand, type Io } from "./io.js";
+import { OutputFile, keyOptions, runWithKeys, type KeyFlags } from "./common.js";
 import { readInput } from "./files.js";
 
 interface UnwrapFlags extends KeyFlags {
@@ -20,17 +20,14 @@ interface UnwrapFlags extends KeyFlags {
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
   const cmd = unwrapCommand(io);
-  const early = parseArgs(cmd, argv);
-  if (early !== null) return early;
-  const flags = cmd.opts<UnwrapFlags>();
-  const [stanzaPath] = cmd.args as [string];
-  return guardWithKeys(io, flags, async (load) => {
+  return runWithKeys<UnwrapFlags>(cmd, argv, io, async (flags, load) => {
+    const [stanzaPath] = cmd.args as [string];
     // Before any key is read or a token opened.
     if ((flags.key ?? []).length === 0) {
       throw new TrailsealError("USAGE", "unwrap needs the outer layer's key: pass --key");
     }
     const der = await readInput(stanzaPath, io);
-    const { keys } = await load(passphrase(flags.passin, io));
+    const { keys } = await load();
     const { inner, key } = await openOuter(der, keys, stanzaPath);
     const out = await OutputFile.create(flags.output, io, {
       force: flags.force === true,
@@ -54,23 +51,19 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
 
 /** The unwrap command and its flags. */
 function unwrapCommand(io: Io): Command {
-  return tokenOptions(
+  return keyOptions(
     newCommand("trailseal unwrap", io)
       .description(
         "open the outer layer of a four-eyes stanza with the outer key alone and write the inner envelope for the inner key's holder",
       )
-      .argument("<stanza>", "a stanza as 'trailseal export' writes it: CMS EnvelopedData, DER")
-      .option(
-        "-k, --key <file|uri>",
-        "the outer layer's private key: a file or a PKCS#11 URI (repeatable)",
-        collect,
-      )
-      .option("--passin <spec>", "passphrase for encrypted keys: env:VAR, file:PATH or pass:TEXT")
-      .requiredOption("-o, --output <file>", "the inner envelope (CMS, DER; - for stdout)")
-      .option("--force", "overwrite the output file"),
-  ).addHelpText(
-    "after",
-    `
+      .argument("<stanza>", "a stanza as 'trailseal export' writes it: CMS EnvelopedData, DER"),
+    "the outer layer's private key: a file or a PKCS#11 URI (repeatable)",
+  )
+    .requiredOption("-o, --output <file>", "the inner envelope (CMS, DER; - for stdout)")
+    .option("--force", "overwrite the output file")
+    .addHelpText(
+      "after",
+      `
 Examples (bob holds the outer key, alice the inner one; the keys never meet):
   bob$   trailseal export session.trail evidence/
   bob$   trailseal unwrap evidence/stanza-downstream-0.der -o inner.cms \\
@@ -83,7 +76,7 @@ The inner envelope is written readable by its owner only (0600): with it, the in
 opens the channel. The innermost layer (it holds the file key) is refused: open the trail with
 'replay --inner' instead of writing the file key out.
 Exit status: 0 written, 1 no key given opens the envelope, 2 usage or I/O error.`,
-  );
+    );
 }
 
 /**

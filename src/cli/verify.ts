@@ -12,41 +12,36 @@ import {
   type TokenSpan,
   type Verdict,
 } from "../verify.js";
-import { collect, newCommand, parseArgs, plural, say, type Io } from "./io.js";
+import { collect, newCommand, plural, say, type Io } from "./io.js";
 import {
+  anchorOptions,
   inputStream,
+  keyOptions,
+  loadAnchors,
   loadCertificates,
-  guardWithKeys,
-  passphrase,
   printable,
-  reportUnreadable,
-  tokenOptions,
-  type TokenFlags,
+  runWithKeys,
+  type AnchorFlags,
+  type KeyFlags,
 } from "./common.js";
 import { Progress, counted } from "./progress.js";
 import {
   ArchiveProgress,
   archiveOptions,
   archivePlan,
-  peekInputs,
+  archiveRun,
+  readableTrails,
   summaryLine,
-  threadsFor,
   type ArchiveFlags,
-  type ArchivePlan,
+  type ArchiveRun,
 } from "./archive.js";
 import type { TrailInput } from "../archive/inputs.js";
-import { inOrder } from "../archive/pool.js";
-import { ofShard } from "../archive/shard.js";
 import { SummaryFold, summaryStatus } from "../archive/summary.js";
 import { verifyMany, type VerifyManyOptions } from "../archive/verify-many.js";
 import { inputName } from "./files.js";
 
-interface VerifyFlags extends ArchiveFlags, TokenFlags {
-  ca?: string[];
-  tsaCa?: string[];
+interface VerifyFlags extends ArchiveFlags, KeyFlags, AnchorFlags {
   untrusted?: string[];
-  key?: string[];
-  passin?: string;
   require?: string[];
 }
 
@@ -232,32 +227,27 @@ function requirements(lists: readonly string[]): Requirement[] {
 }
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
-  const cmd = archiveOptions(
-    newCommand("trailseal verify", io)
-      .description(
-        "verify trails without any decryption key: integrity, completeness, signatures, timestamps",
-      )
-      .argument("[trail...]", "trail files, or directories of *.trail files (- for stdin)")
-      .option("--ca <file>", "trust anchor for checkpoint signers (repeatable)", collect)
-      .option("--tsa-ca <file>", "trust anchor for timestamp authorities (repeatable)", collect)
-      .option(
-        "--untrusted <file>",
-        "certificates that may supply a signer's or TSA's certificate or complete its chain, never trusted by themselves (repeatable)",
-        collect,
-      )
-      .option(
-        "-k, --key <file|uri>",
-        "also decrypt every frame with this private key, a file or a PKCS#11 URI (repeatable)",
-        collect,
-      )
-      .option("--passin <spec>", "passphrase for encrypted keys: env:VAR, file:PATH or pass:TEXT")
-      .option(
-        "--require <list>",
-        `what must hold, comma-separated (repeatable): ${REQUIREMENTS.join(", ")}`,
-        collect,
-      )
-      .option("--json", "print a JSON array, one verdict object per trail"),
-  ).addHelpText(
+  const cmd = newCommand("trailseal verify", io)
+    .description(
+      "verify trails without any decryption key: integrity, completeness, signatures, timestamps",
+    )
+    .argument("[trail...]", "trail files, or directories of *.trail files (- for stdin)");
+  anchorOptions(cmd).option(
+    "--untrusted <file>",
+    "certificates that may supply a signer's or TSA's certificate or complete its chain, never trusted by themselves (repeatable)",
+    collect,
+  );
+  keyOptions(
+    cmd,
+    "also decrypt every frame with this private key, a file or a PKCS#11 URI (repeatable)",
+  )
+    .option(
+      "--require <list>",
+      `what must hold, comma-separated (repeatable): ${REQUIREMENTS.join(", ")}`,
+      collect,
+    )
+    .option("--json", "print a JSON array, one verdict object per trail");
+  archiveOptions(cmd).addHelpText(
     "after",
     `
 Examples:
@@ -285,24 +275,19 @@ Exit status: 0 every trail valid under the required checks, 1 any invalid, trunc
 tampered, 2 usage or I/O error (a trail that cannot be read is reported on stderr, left out of
 --json, and the others are still verified).`,
   );
-  tokenOptions(cmd);
-  const early = parseArgs(cmd, argv);
-  if (early !== null) return early;
-  const flags = cmd.opts<VerifyFlags>();
-  return guardWithKeys(io, flags, async (load) => {
+  return runWithKeys<VerifyFlags>(cmd, argv, io, async (flags, load) => {
     const require = flags.require === undefined ? undefined : requirements(flags.require);
     const plan = await archivePlan(cmd.args, flags, io);
-    const loaded = await load(passphrase(flags.passin, io));
+    const { keys } = await load();
     const setup = {
       cwd: io.cwd,
-      anchors: await loadCertificates(flags.ca ?? [], io),
-      tsaAnchors: await loadCertificates(flags.tsaCa ?? [], io),
+      ...(await loadAnchors(flags, io)),
       untrusted: await loadCertificates(flags.untrusted ?? [], io),
-      keys: loaded.keys,
+      keys,
       ...(require === undefined ? {} : { require }),
     };
     if (plan.stdin) return verifyStdin(io, setup, flags);
-    return verifyArchive(io, threadsFor(plan, loaded.keys), setup, flags);
+    return verifyArchive(io, await archiveRun(plan, keys, flags), setup, flags);
   });
 }
 
@@ -338,33 +323,26 @@ function writeVerdicts(io: Io, flags: VerifyFlags, verdicts: readonly Verdict[])
  */
 async function verifyArchive(
   io: Io,
-  plan: ArchivePlan,
+  run: ArchiveRun,
   setup: Setup,
   flags: VerifyFlags,
 ): Promise<number> {
   const started = Date.now();
-  const { first, all } = await peekInputs(ofShard(plan.inputs, plan.shard), 2);
-  const many = first.length > 1;
-  const progress = many ? ArchiveProgress.for(io, "verifying") : null;
+  const progress = run.many ? ArchiveProgress.for(io, "verifying") : null;
   const single =
-    many || first[0] === undefined
+    run.single === null
       ? null
-      : await Progress.forFile(io, `verifying ${first[0].path}`, first[0].path);
-  const outcomes = verifyMany(listing(all, progress), {
+      : await Progress.forFile(io, `verifying ${run.single.path}`, run.single.path);
+  const outcomes = verifyMany(listing(run.inputs, progress), {
     ...setup,
-    jobs: many ? plan.jobs : 0,
-    ...(plan.trailTimeoutMs === undefined ? {} : { trailTimeoutMs: plan.trailTimeoutMs }),
+    jobs: run.jobs,
+    ...(run.trailTimeoutMs === undefined ? {} : { trailTimeoutMs: run.trailTimeoutMs }),
     ...(single === null ? {} : { onBytes: (n: number) => single.add(n) }),
   });
   const fold = new SummaryFold();
   const json: Verdict[] = [];
-  for await (const o of flags.jsonl === true ? outcomes : inOrder(outcomes)) {
-    progress?.add(o.ok ? o.result.bytes : 0);
-    if (!o.ok) {
-      fold.addError();
-      reportUnreadable(io, o, flags.jsonl === true, progress);
-      continue;
-    }
+  const unreadable = () => fold.addError();
+  for await (const o of readableTrails(outcomes, io, flags.jsonl === true, progress, unreadable)) {
     const { verdict, bytes } = o.result;
     fold.addVerdict(verdict, bytes);
     if (flags.json === true) json.push(verdict);
@@ -379,8 +357,7 @@ async function verifyArchive(
   if (flags.json === true) writeVerdicts(io, flags, json);
   const summary = fold.summary(Date.now() - started, flags.shard);
   if (flags.jsonl === true) io.stdout.write(`${JSON.stringify(summary)}\n`);
-  if (plan.many || many || flags.jsonl === true || plan.shard !== undefined)
-    say(io, "summary", summaryLine(summary));
+  if (run.summary) say(io, "summary", summaryLine(summary));
   return summaryStatus(summary);
 }
 
