@@ -14,10 +14,9 @@ import { readPrivateKeys } from "./keys.js";
 import { ChainValidator } from "./pkix/chain.js";
 import { allowsSigning, certificate, type Certificate } from "./pkix/cert.js";
 import { EKU, OID } from "./pkix/oid.js";
-import { DerReader, encodeOctetString, encodeOid, encodeTime, nullOrAbsent } from "./pkix/der.js";
+import { DerReader, encodeTime, nullOrAbsent } from "./pkix/der.js";
 import {
   EC_HASH,
-  HASH_OID,
   signatureProfile,
   signingKeyFacts,
   spkiOf,
@@ -30,11 +29,8 @@ import {
 import {
   addUnsignedAttribute as addUnsignedAttributeDer,
   decodeSignedData,
-  encodeSignedAttributes,
-  encodeSignedData,
-  encodeSigningCertificateV2,
+  signSignedData,
   verifySigner,
-  type CmsAttribute,
 } from "./pkix/signed.js";
 
 export { ChainValidator } from "./pkix/chain.js";
@@ -59,10 +55,6 @@ const HASH_DISPLAY: Record<HashName, string> = {
   sha384: "SHA-384",
   sha512: "SHA-512",
 };
-
-function digest(hash: HashName, data: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash(hash).update(data).digest());
-}
 
 // ---------------------------------------------------------------------------------------------
 // Loading an identity
@@ -262,25 +254,14 @@ export async function signDetached(
   const leafDer = identity.chain[0];
   if (leafDer === undefined)
     throw new TrailsealError("NO_CERTIFICATE", "the signing identity has no certificate");
-  const leaf = certificate(leafDer);
-  const profile = signatureProfile(identity.key, identity.scheme);
-  const attrs: CmsAttribute[] = [
-    { oid: OID.contentType, values: [encodeOid(OID.data)] },
-    { oid: OID.signingTime, values: [encodeTime(signingTime)] },
-    { oid: OID.messageDigest, values: [encodeOctetString(digest(profile.hash, content))] },
-    { oid: OID.signingCertificateV2, values: [encodeSigningCertificateV2(leaf)] },
-  ];
-  const signedAttributes = encodeSignedAttributes(attrs);
-  const signature = await profile.sign(signedAttributes);
-  return encodeSignedData({
+  return signSignedData({
+    leaf: certificate(leafDer),
+    profile: signatureProfile(identity.key, identity.scheme),
     certificates: identity.chain,
-    digestAlgorithm: HASH_OID[profile.hash],
-    issuer: leaf.issuerDer,
-    serial: leaf.serialBytes,
-    signedAttributes,
-    signatureAlgorithm: profile.algorithm,
-    ...(profile.parameters === undefined ? {} : { signatureParameters: profile.parameters }),
-    signature,
+    eContentType: OID.data,
+    content,
+    encapsulate: false,
+    attributes: [{ oid: OID.signingTime, values: [encodeTime(signingTime)] }],
   });
 }
 

@@ -360,6 +360,53 @@ describe("adversarial tokens and requests", () => {
       );
     }
   });
+
+  it("refuses a request, a TSTInfo or a token's SignedData with an element after its last field", async () => {
+    const { decodeTimeStampReq, decodeTstInfo } = await import("../src/pkix/tsp.js");
+    const { decodeSignedData } = await import("../src/pkix/signed.js");
+    const { children, readWhole, seq, slice, tlv } = await import("../src/pkix/der.js");
+    // The same SEQUENCE with a NULL after its last element.
+    const appended = (der: Uint8Array): Uint8Array =>
+      seq(...children(der, readWhole(der)).map((t) => slice(der, t)), new Uint8Array([5, 0]));
+    const tstInfo = encodeTstInfo({
+      policy: POLICY,
+      hashAlgorithmDer: hashAlgorithm(OID.sha256),
+      digest: IMPRINT,
+      serial: 42n,
+      genTime: NOW,
+      nonce: NONCE,
+      tsaName: certificate(ROOT_CA()).subjectDer,
+    });
+    const token = signTstInfo(tstInfo, tsaFixture("tsa"));
+    // ContentInfo { contentType, [0] { SignedData } }: the NULL goes after signerInfos.
+    const [type, explicit] = children(token, readWhole(token));
+    const signedData = slice(token, children(token, explicit!)[0]!);
+    const longer = seq(slice(token, type!), tlv(0xa0, appended(signedData)));
+    const cases: [() => unknown, string, string][] = [
+      [
+        () => decodeTimeStampReq(appended(makeRequest(IMPRINT, { nonce: NONCE }))),
+        "FORMAT_INVALID",
+        "time-stamp request is malformed: unexpected element at the end of TimeStampReq",
+      ],
+      [
+        () => decodeTstInfo(appended(tstInfo)),
+        "TIMESTAMP_INVALID",
+        "TSTInfo is malformed: unexpected element at the end of TSTInfo",
+      ],
+      [
+        () => decodeSignedData(longer),
+        "SIGNATURE_INVALID",
+        "signature is malformed: unexpected element at the end of SignedData",
+      ],
+    ];
+    expect(decodeTstInfo(tstInfo).serial).toBe(42n);
+    expect(decodeSignedData(seq(slice(token, type!), tlv(0xa0, signedData)))).toEqual(
+      decodeSignedData(token),
+    );
+    for (const [decode, code, message] of cases) {
+      expect(decode).toThrow(expect.objectContaining({ code, message }));
+    }
+  });
 });
 
 /**

@@ -279,34 +279,43 @@ export async function* inOrder<T, R>(
 /** Heap limit of each worker, MiB: far above what one trail needs (memory is bounded by design). */
 const WORKER_HEAP_MB = 512;
 
-/** How an archive command (verify, scan) runs its trails on `jobs` workers. */
-export interface TrailPool<S, R> {
+/** How an archive command (verify, scan) runs its trails: options both take. */
+export interface TrailPoolOptions {
+  /** Worker threads; 0 works through the trails in this thread, one at a time. */
+  readonly jobs: number;
+  /**
+   * A trail not done this long after its worker began it is WORKER_FAILED and its worker
+   * replaced (with `jobs` 0, the trail goes to one worker). Default: no limit.
+   */
+  readonly trailTimeoutMs?: number;
+}
+
+/** What an archive command does to each trail, in a worker or in this thread. */
+export interface TrailWork<S, R> {
   /** The worker module beside this one: `verify-worker` or `scan-worker`. */
   readonly worker: "verify-worker" | "scan-worker";
-  readonly jobs: number;
   /** Sent once to each worker. */
   readonly setup: S;
   /** The same work in this thread, for `jobs` 0 (without a time limit). */
   readonly inline: (input: TrailInput) => Promise<R>;
-  /** A trail still being read or verified this long after its worker began it is WORKER_FAILED. */
-  readonly trailTimeoutMs?: number;
 }
 
 /** runPool over trails: each worker with its heap limit, a trail named by its path. */
 export function runTrails<S, R>(
   inputs: AsyncIterable<TrailInput>,
-  pool: TrailPool<S, R>,
+  options: TrailPoolOptions,
+  work: TrailWork<S, R>,
 ): AsyncGenerator<TaskOutcome<TrailInput, R>> {
   // Built, the worker is the .js beside this module (bundled or not); from sources, the .ts.
   const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
   return runPool(inputs, {
     // A time limit needs a thread to stop: one trail with a limit goes to one worker.
-    size: pool.jobs === 0 && pool.trailTimeoutMs !== undefined ? 1 : pool.jobs,
-    worker: new URL(`./${pool.worker}${ext}`, import.meta.url),
-    workerData: pool.setup,
-    inline: pool.inline,
+    size: options.jobs === 0 && options.trailTimeoutMs !== undefined ? 1 : options.jobs,
+    worker: new URL(`./${work.worker}${ext}`, import.meta.url),
+    workerData: work.setup,
+    inline: work.inline,
     resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
-    ...(pool.trailTimeoutMs === undefined ? {} : { taskTimeoutMs: pool.trailTimeoutMs }),
+    ...(options.trailTimeoutMs === undefined ? {} : { taskTimeoutMs: options.trailTimeoutMs }),
     name: (input) => input.path,
   });
 }

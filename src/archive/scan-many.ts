@@ -8,7 +8,7 @@ import { compilePattern } from "../scan/pattern.js";
 import { scanTrail, type ScanRule, type TrailScan } from "../scan/scan.js";
 import { ChainValidator } from "../sign.js";
 import type { TrailInput } from "./inputs.js";
-import { runTrails, type TaskOutcome } from "./pool.js";
+import { runTrails, type TaskOutcome, type TrailPoolOptions } from "./pool.js";
 import { trailBytes } from "./verify-many.js";
 
 /** A rule as data: its patterns as the policy wrote them. */
@@ -28,18 +28,13 @@ export interface ScanSetup {
   readonly permitted: number;
 }
 
-export interface ScanManyOptions extends ScanSetup {
+export interface ScanManyOptions extends ScanSetup, TrailPoolOptions {
   /**
    * Worker threads; 0 scans in this thread, one trail at a time. With a key on a PKCS#11 token
    * every trail is scanned in this thread: the token's session belongs to it and cannot be
    * cloned to a worker (nor is the key's secret anywhere to send).
    */
   readonly jobs: number;
-  /**
-   * A trail not scanned this long after its worker began it is WORKER_FAILED and its worker
-   * replaced (with `jobs` 0, the trail goes to one worker). Default: no limit.
-   */
-  readonly trailTimeoutMs?: number;
 }
 
 /** A scanned trail and the bytes read (both passes). */
@@ -117,14 +112,11 @@ export function scanMany(
   inputs: AsyncIterable<TrailInput>,
   options: ScanManyOptions,
 ): AsyncGenerator<TaskOutcome<TrailInput, Scanned>> {
-  const { jobs, trailTimeoutMs, ...setup } = options;
   const validator = new ChainValidator();
-  const rules = compileRules(setup.rules);
-  return runTrails(inputs, {
+  const rules = compileRules(options.rules);
+  return runTrails(inputs, options, {
     worker: "scan-worker",
-    jobs,
-    setup,
-    inline: (input) => scanOne(input, setup, rules, validator),
-    ...(trailTimeoutMs === undefined ? {} : { trailTimeoutMs }),
+    setup: options,
+    inline: (input) => scanOne(input, options, rules, validator),
   });
 }

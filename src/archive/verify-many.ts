@@ -11,7 +11,7 @@ import type { StanzaKey } from "../recipients.js";
 import { ChainValidator } from "../sign.js";
 import { verifyTrail, type Requirement, type Verdict } from "../verify.js";
 import type { TrailInput } from "./inputs.js";
-import { runTrails, type TaskOutcome } from "./pool.js";
+import { runTrails, type TaskOutcome, type TrailPoolOptions } from "./pool.js";
 
 /** What every trail is verified with; sent once to each worker. */
 export interface VerifySetup {
@@ -25,16 +25,9 @@ export interface VerifySetup {
   readonly require?: readonly Requirement[];
 }
 
-export interface VerifyManyOptions extends VerifySetup {
-  /** Worker threads; 0 verifies in this thread, one trail at a time. */
-  readonly jobs: number;
+export interface VerifyManyOptions extends VerifySetup, TrailPoolOptions {
   /** With `jobs` 0: called with the size of each chunk read (a progress line). */
   readonly onBytes?: (n: number) => void;
-  /**
-   * A trail not verified this long after its worker began it is WORKER_FAILED and its worker
-   * replaced (with `jobs` 0, the trail goes to one worker). Default: no limit.
-   */
-  readonly trailTimeoutMs?: number;
 }
 
 /** A verified trail: its verdict and the bytes read. */
@@ -114,13 +107,12 @@ export function verifyMany(
   inputs: AsyncIterable<TrailInput>,
   options: VerifyManyOptions,
 ): AsyncGenerator<TaskOutcome<TrailInput, Verified>> {
-  const { jobs, onBytes, trailTimeoutMs, ...setup } = options;
+  // A function does not cross threads: the workers get the rest (the pool's two numbers too).
+  const { onBytes, ...setup } = options;
   const validator = new ChainValidator();
-  return runTrails(inputs, {
+  return runTrails(inputs, options, {
     worker: "verify-worker",
-    jobs,
     setup,
     inline: (input) => verifyOne(input, setup, validator, onBytes),
-    ...(trailTimeoutMs === undefined ? {} : { trailTimeoutMs }),
   });
 }

@@ -228,20 +228,36 @@ async function readHeaderLine(
   return { metadata, extra };
 }
 
+/** A script reader: the log (typescript) and its timing file, both streamed. */
+export type ScriptReader = (
+  log: AsyncIterable<Uint8Array>,
+  timing: AsyncIterable<Uint8Array>,
+  options?: ScriptReadOptions,
+) => Promise<Recording>;
+
+/**
+ * A reader of one timing format: opens the input, lets `events` read what belongs to the
+ * metadata (the advanced format's H entries), and resolves with the metadata and the events.
+ */
+function scriptReader(
+  kind: "script-advanced" | "script-classic",
+  events: (input: ScriptInput) => Promise<AsyncGenerator<SessionEvent>>,
+): ScriptReader {
+  return async (log, timing, options = {}) => {
+    const input = await openScript(log, timing, options, kind);
+    const generator = await events(input);
+    return { metadata: finishMetadata(input.metadata, input.extra), events: generator };
+  };
+}
+
 /**
  * Reads `script --log-io LOG --log-timing TIMING` (or `--log-out`): the multi-stream timing
  * format. Resolves after the leading H entries (the metadata); events are read as iterated.
  */
-export async function readScriptAdvanced(
-  log: AsyncIterable<Uint8Array>,
-  timing: AsyncIterable<Uint8Array>,
-  options: ScriptReadOptions = {},
-): Promise<Recording> {
-  const input = await openScript(log, timing, options, "script-advanced");
+export const readScriptAdvanced: ScriptReader = scriptReader("script-advanced", async (input) => {
   const { time, next } = await readHeaderEntries(input);
-  finishMetadata(input.metadata, input.extra);
-  return { metadata: input.metadata, events: advancedEvents(input, time, next) };
-}
+  return advancedEvents(input, time, next);
+});
 
 /** The leading H entries, the session's header; returns the time after them and the next line. */
 async function readHeaderEntries(
@@ -342,42 +358,33 @@ async function* advancedEntry(
  * The typescript's first line ("Script started on …") is skipped, as scriptreplay does, and
  * parsed for metadata.
  */
-export async function readScriptClassic(
-  typescript: AsyncIterable<Uint8Array>,
-  timing: AsyncIterable<Uint8Array>,
-  options: ScriptReadOptions = {},
-): Promise<Recording> {
-  const input = await openScript(typescript, timing, options, "script-classic");
-  finishMetadata(input.metadata, input.extra);
-  const { lines, timingSource } = input;
+export const readScriptClassic: ScriptReader = scriptReader("script-classic", async (input) =>
+  classicEvents(input),
+);
 
-  async function* events(): AsyncGenerator<SessionEvent> {
-    let time = 0;
-    for await (const line of lines) {
-      const text = lineText(line);
-      if (text.trim() === "") continue;
-      const m = /^(\S+) (\S+)$/.exec(text);
-      if (m === null)
-        throw formatError(timingSource, line.number, "bad timing line; expected <delay> <bytes>");
-      time += parseDelay(m[1], line, timingSource);
-      const size = parseSize(m[2], line, timingSource);
-      yield* step(input, "output", time, size, line);
-    }
-    await expectOnlyTrailer(input);
+/** The events of a classic timing file: `<delay> <bytes>` lines, output only. */
+async function* classicEvents(input: ScriptInput): AsyncGenerator<SessionEvent> {
+  const { lines, timingSource } = input;
+  let time = 0;
+  for await (const line of lines) {
+    const text = lineText(line);
+    if (text.trim() === "") continue;
+    const m = /^(\S+) (\S+)$/.exec(text);
+    if (m === null)
+      throw formatError(timingSource, line.number, "bad timing line; expected <delay> <bytes>");
+    time += parseDelay(m[1], line, timingSource);
+    const size = parseSize(m[2], line, timingSource);
+    yield* step(input, "output", time, size, line);
   }
-  return { metadata: input.metadata, events: events() };
+  await expectOnlyTrailer(input);
 }
 
 /**
  * Reads a script log with its timing file, advanced or classic, told apart as scriptreplay does:
  * a classic timing file starts with a digit.
  */
-export async function readScript(
-  log: AsyncIterable<Uint8Array>,
-  timing: AsyncIterable<Uint8Array>,
-  options: ScriptReadOptions = {},
-): Promise<Recording> {
+export const readScript: ScriptReader = async (log, timing, options = {}) => {
   const { head, input } = await peek(timing, 1);
   const classic = head.byteLength > 0 && head[0]! >= 0x30 && head[0]! <= 0x39;
   return classic ? readScriptClassic(log, input, options) : readScriptAdvanced(log, input, options);
-}
+};

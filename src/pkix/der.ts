@@ -257,6 +257,11 @@ export class DerReader {
     return t;
   }
 
+  /** Fails when a SEQUENCE holds more than the `read` fields its parser took. */
+  end(fields: readonly Tlv[], read: number, name: string): void {
+    if (read !== fields.length) this.fail(`unexpected element at the end of ${name}`);
+  }
+
   /** The element's exact bytes. */
   raw(t: Tlv): Uint8Array {
     return slice(this.bytes, t);

@@ -26,7 +26,14 @@ import {
   type Tlv,
 } from "./der.js";
 import { OID } from "./oid.js";
-import { ACCEPTED_HASHES, WEAK_HASHES, verifySignatureValue, type HashName } from "./algorithms.js";
+import {
+  ACCEPTED_HASHES,
+  HASH_OID,
+  WEAK_HASHES,
+  verifySignatureValue,
+  type HashName,
+  type SignatureProfile,
+} from "./algorithms.js";
 import { allowsSigning, certificate, type Certificate } from "./cert.js";
 
 export type { AlgorithmIdentifier };
@@ -108,7 +115,7 @@ export function decodeSignedData(der: Uint8Array, options: DecodeOptions = {}): 
   const signerInfos = r
     .children(r.expect(sd[i++], TAG.SET, "signerInfos"))
     .map((s) => signerInfo(r, s));
-  if (i !== sd.length) r.fail("unexpected element after signerInfos");
+  r.end(sd, i, "SignedData");
   return { version, digestAlgorithms, eContentType, eContent, certificates, signerInfos };
 }
 
@@ -161,7 +168,7 @@ function signerInfo(r: DerReader, t: Tlv): SignerInfoParts {
   const signature = r.value(r.expect(s[i++], TAG.OCTET_STRING, "SignerInfo signature"));
   let unsignedAttrs: CmsAttribute[] = [];
   if (s[i]?.tag === TAG.CTX1) unsignedAttrs = attributes(r, s[i++]!);
-  if (i !== s.length) r.fail("unexpected element at the end of SignerInfo");
+  r.end(s, i, "SignerInfo");
   return {
     version,
     sid,
@@ -229,6 +236,55 @@ export function encodeSignedData(input: SignedDataInput): Uint8Array {
     setOf([signer]),
   );
   return seq(encodeOid(OID.signedData), tlv(TAG.CTX0, signedData));
+}
+
+/** What one signer signs (RFC 5652 §5.3, §5.4): the content, with the signer's certificate and key. */
+export interface SignerInput {
+  /** The signer's certificate: it names the signer (issuerAndSerialNumber) and is bound by ESS. */
+  readonly leaf: Certificate;
+  readonly profile: SignatureProfile;
+  /** DER certificates for the certificate set; none leaves the set out. */
+  readonly certificates: readonly Uint8Array[];
+  readonly eContentType: string;
+  readonly content: Uint8Array;
+  /** The content goes into the SignedData; false for a detached signature. */
+  readonly encapsulate: boolean;
+  /** Signed attributes besides contentType, messageDigest and signingCertificateV2. */
+  readonly attributes?: readonly CmsAttribute[];
+}
+
+/**
+ * A SignedData with one signer and the signed attributes contentType, messageDigest (of the
+ * content, with the profile's hash), signingCertificateV2 and `attributes`: at once when the key
+ * signs in this process, else a promise (a key on a token).
+ */
+export function signSignedData(input: SignerInput): Uint8Array | Promise<Uint8Array> {
+  const { leaf, profile } = input;
+  const signedAttributes = encodeSignedAttributes([
+    { oid: OID.contentType, values: [encodeOid(input.eContentType)] },
+    {
+      oid: OID.messageDigest,
+      values: [encodeOctetString(createHash(profile.hash).update(input.content).digest())],
+    },
+    { oid: OID.signingCertificateV2, values: [encodeSigningCertificateV2(leaf)] },
+    ...(input.attributes ?? []),
+  ]);
+  const encode = (signature: Uint8Array): Uint8Array =>
+    encodeSignedData({
+      certificates: input.certificates,
+      digestAlgorithm: HASH_OID[profile.hash],
+      issuer: leaf.issuerDer,
+      serial: leaf.serialBytes,
+      signedAttributes,
+      signatureAlgorithm: profile.algorithm,
+      ...(profile.parameters === undefined ? {} : { signatureParameters: profile.parameters }),
+      signature,
+      eContentType: input.eContentType,
+      ...(input.encapsulate ? { eContent: input.content } : {}),
+    });
+  return profile.signSync === undefined
+    ? profile.sign(signedAttributes).then(encode)
+    : encode(profile.signSync(signedAttributes));
 }
 
 /**

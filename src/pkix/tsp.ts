@@ -6,7 +6,7 @@
  *
  * Responses and tokens are read in BER mode (some TSAs send BER); requests and TSTInfo are DER.
  */
-import { createHash, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { TrailsealError, type ErrorCode } from "../errors.js";
 import {
   DER_TRUE,
@@ -23,9 +23,9 @@ import {
   type DerMode,
 } from "./der.js";
 import { OID, HASHES } from "./oid.js";
-import { HASH_OID, signatureProfile, type SigningKey } from "./algorithms.js";
+import { signatureProfile, type SigningKey } from "./algorithms.js";
 import { certificate } from "./cert.js";
-import { encodeSignedAttributes, encodeSignedData, encodeSigningCertificateV2 } from "./signed.js";
+import { signSignedData } from "./signed.js";
 import { nameToString } from "./name.js";
 
 export { OID, HASHES };
@@ -108,7 +108,7 @@ export function decodeTimeStampReq(der: Uint8Array): TsRequest {
     hasExtensions = true;
     i++;
   }
-  if (i !== items.length) r.fail("unexpected fields");
+  r.end(items, i, "TimeStampReq");
   return { version, ...imprint, policy, nonce, certReq, hasExtensions };
 }
 
@@ -286,7 +286,7 @@ export function decodeTstInfo(der: Uint8Array): TstInfo {
     } else tsaName = `GeneralName [${gn === undefined ? "?" : gn.tag & 0x1f}]`;
   }
   if (items[i]?.tag === TAG.CTX1) i++; // extensions: none is critical to us, and none are understood
-  if (i !== items.length) r.fail("unexpected fields after the TSA name");
+  r.end(items, i, "TSTInfo");
   return {
     version,
     policy,
@@ -346,31 +346,13 @@ export function signTstInfo(
 ): Uint8Array | Promise<Uint8Array> {
   const leaf = signer.chain[0];
   if (leaf === undefined) throw new TrailsealError("USAGE", "the TSA chain is empty");
-  const cert = certificate(leaf);
   // PKCS#1 v1.5 or ECDSA: openssl ts -verify (3.0) cannot check an RSASSA-PSS token.
-  const profile = signatureProfile(signer.key);
-  const signedAttributes = encodeSignedAttributes([
-    { oid: OID.contentType, values: [encodeOid(OID.tstInfo)] },
-    {
-      oid: OID.messageDigest,
-      values: [encodeOctetString(createHash(profile.hash).update(tstInfo).digest())],
-    },
-    { oid: OID.signingCertificateV2, values: [encodeSigningCertificateV2(cert)] },
-  ]);
-  const encode = (signature: Uint8Array): Uint8Array =>
-    encodeSignedData({
-      certificates: options.includeCertificates === false ? [] : signer.chain,
-      digestAlgorithm: HASH_OID[profile.hash],
-      issuer: cert.issuerDer,
-      serial: cert.serialBytes,
-      signedAttributes,
-      signatureAlgorithm: profile.algorithm,
-      ...(profile.parameters === undefined ? {} : { signatureParameters: profile.parameters }),
-      signature,
-      eContentType: OID.tstInfo,
-      eContent: tstInfo,
-    });
-  return profile.signSync === undefined
-    ? profile.sign(signedAttributes).then(encode)
-    : encode(profile.signSync(signedAttributes));
+  return signSignedData({
+    leaf: certificate(leaf),
+    profile: signatureProfile(signer.key),
+    certificates: options.includeCertificates === false ? [] : signer.chain,
+    eContentType: OID.tstInfo,
+    content: tstInfo,
+    encapsulate: true,
+  });
 }

@@ -118,37 +118,45 @@ function eventLine(t: string, code: string, data: string): Uint8Array {
   return encoder.encode(`[${t}, ${JSON.stringify(code)}, ${JSON.stringify(data)}]\n`);
 }
 
+/** What the two versions write differently: the header, the exit event, an event's time. */
+interface Version {
+  readonly header: (metadata: SessionMetadata) => string;
+  readonly withExit: boolean;
+  /** The time written for an event at `time` µs, `previous` the latest time before it. */
+  readonly time: (time: number, previous: number) => number;
+}
+
+/** A writer of one version: the header line, then an event line per triple. */
+function writer(
+  version: Version,
+): (metadata: SessionMetadata, events: AsyncIterable<SessionEvent>, out: Sink) => Promise<void> {
+  return async (metadata, events, out) => {
+    await out(encoder.encode(version.header(metadata) + "\n"));
+    let previous = 0;
+    for await (const [time, code, data] of triples(events, version.withExit)) {
+      const written = version.time(time, previous);
+      previous = Math.max(previous, time);
+      await out(eventLine(formatSeconds(written), code, data));
+    }
+  };
+}
+
 /**
  * Writes asciicast v2: absolute times in seconds with six decimals.
  *
  * @example
  *   await writeAsciicastV2(rec.metadata, rec.events, (c) => { process.stdout.write(c); });
  */
-export async function writeAsciicastV2(
-  metadata: SessionMetadata,
-  events: AsyncIterable<SessionEvent>,
-  out: Sink,
-): Promise<void> {
-  await out(encoder.encode(headerV2(metadata) + "\n"));
-  let previous = 0;
-  for await (const [time, code, data] of triples(events, false)) {
-    // v2 readers expect non-decreasing times.
-    previous = Math.max(previous, time);
-    await out(eventLine(formatSeconds(previous), code, data));
-  }
-}
+export const writeAsciicastV2 = writer({
+  header: headerV2,
+  withExit: false,
+  // v2 readers expect non-decreasing times.
+  time: (time, previous) => Math.max(previous, time),
+});
 
 /** Writes asciicast v3: intervals relative to the previous written event. */
-export async function writeAsciicastV3(
-  metadata: SessionMetadata,
-  events: AsyncIterable<SessionEvent>,
-  out: Sink,
-): Promise<void> {
-  await out(encoder.encode(headerV3(metadata) + "\n"));
-  let previous = 0;
-  for await (const [time, code, data] of triples(events, true)) {
-    const interval = Math.max(0, time - previous);
-    previous = Math.max(previous, time);
-    await out(eventLine(formatSeconds(interval), code, data));
-  }
-}
+export const writeAsciicastV3 = writer({
+  header: headerV3,
+  withExit: true,
+  time: (time, previous) => Math.max(0, time - previous),
+});
