@@ -44,6 +44,19 @@ function rawToken(name: string, over: Partial<Parameters<typeof issueToken>[1]> 
   });
 }
 
+/** A TSTInfo for IMPRINT whose tsaName is the root CA's subject (not the TSA that signs it). */
+function tstInfoNamingTheRoot(): Uint8Array {
+  return encodeTstInfo({
+    policy: POLICY,
+    hashAlgorithmDer: hashAlgorithm(OID.sha256),
+    digest: IMPRINT,
+    serial: 42n,
+    genTime: NOW,
+    nonce: NONCE,
+    tsaName: certificate(ROOT_CA()).subjectDer,
+  });
+}
+
 describe("makeRequest", () => {
   it("encodes a TimeStampReq that openssl reads back (SHA-256, nonce, policy, certReq)", () => {
     const req = makeRequest(IMPRINT, { nonce: NONCE, policyOid: "1.2.3.4.5" });
@@ -231,21 +244,10 @@ describe("verifyToken refuses", () => {
     [
       "a TSA name other than the signer's",
       async () =>
-        verifyToken(
-          signTstInfo(
-            encodeTstInfo({
-              policy: POLICY,
-              hashAlgorithmDer: hashAlgorithm(OID.sha256),
-              digest: IMPRINT,
-              serial: 42n,
-              genTime: NOW,
-              nonce: NONCE,
-              tsaName: certificate(ROOT_CA()).subjectDer,
-            }),
-            tsaFixture("tsa"),
-          ),
-          { imprint: IMPRINT, anchors: anchors() },
-        ),
+        verifyToken(signTstInfo(tstInfoNamingTheRoot(), tsaFixture("tsa")), {
+          imprint: IMPRINT,
+          anchors: anchors(),
+        }),
       "TIMESTAMP_INVALID",
       /names its TSA .* but it is signed by/,
     ],
@@ -368,15 +370,7 @@ describe("adversarial tokens and requests", () => {
     // The same SEQUENCE with a NULL after its last element.
     const appended = (der: Uint8Array): Uint8Array =>
       seq(...children(der, readWhole(der)).map((t) => slice(der, t)), new Uint8Array([5, 0]));
-    const tstInfo = encodeTstInfo({
-      policy: POLICY,
-      hashAlgorithmDer: hashAlgorithm(OID.sha256),
-      digest: IMPRINT,
-      serial: 42n,
-      genTime: NOW,
-      nonce: NONCE,
-      tsaName: certificate(ROOT_CA()).subjectDer,
-    });
+    const tstInfo = tstInfoNamingTheRoot();
     const token = signTstInfo(tstInfo, tsaFixture("tsa"));
     // ContentInfo { contentType, [0] { SignedData } }: the NULL goes after signerInfos.
     const [type, explicit] = children(token, readWhole(token));
