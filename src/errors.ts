@@ -151,3 +151,30 @@ export function isTrailsealError(e: unknown, code?: ErrorCode): e is TrailsealEr
 export function check(condition: unknown, code: ErrorCode, message: string): asserts condition {
   if (!condition) throw new TrailsealError(code, message);
 }
+
+/** What a failed system call's errno code means, in words, for messages that name the file. */
+const SYSTEM_ERRORS: Readonly<Record<string, string>> = {
+  ENOENT: "no such file",
+  EACCES: "permission denied",
+  EISDIR: "it is a directory",
+  ENOSPC: "no space left on device",
+  EDQUOT: "disk quota exceeded",
+  EFBIG: "the file is too large for its file system",
+  EIO: "input/output error",
+  EROFS: "read-only file system",
+};
+
+/**
+ * Why a system call failed, in words: `e`'s errno code as `words` (the caller's, e.g. ENOENT of
+ * a file to be written: "no such directory") or SYSTEM_ERRORS say it, else the code itself;
+ * `fallback` when `e` has no code.
+ */
+export function systemErrorWords(
+  e: unknown,
+  fallback: string,
+  words: Readonly<Record<string, string>> = {},
+): string {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") return fallback;
+  return words[code] ?? SYSTEM_ERRORS[code] ?? code;
+}

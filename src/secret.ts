@@ -1,5 +1,5 @@
 import { closeSync, openSync, readSync } from "node:fs";
-import { TrailsealError } from "./errors.js";
+import { TrailsealError, systemErrorWords } from "./errors.js";
 
 /**
  * Resolves a passphrase source as openssl spells it: `env:VAR`, `file:PATH` (first line) or
@@ -41,15 +41,7 @@ export function resolvePassin(
       try {
         text = firstBytes(path, MAX_PASSIN_FILE).toString("utf8");
       } catch (e) {
-        const code = (e as { code?: string }).code;
-        const why =
-          code === "ENOENT"
-            ? "no such file"
-            : code === "EACCES"
-              ? "permission denied"
-              : code === "EISDIR"
-                ? "it is a directory"
-                : (code ?? "unreadable");
+        const why = systemErrorWords(e, "unreadable");
         throw new TrailsealError("PASSIN_INVALID", `cannot read passphrase file ${rest}: ${why}`, {
           cause: e,
         });

@@ -1,8 +1,16 @@
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,8 +22,25 @@ import { startHttpsFront } from "./helpers/https-front.js";
 const dir = mkdtempSync(join(tmpdir(), "trailseal-clistamp-"));
 const home = join(dir, "authority");
 let server: TsaServer;
+
+/** A 4 KiB tmpfs at `full` (one page, filled up at once), when this machine will mount one. */
+const full = join(dir, "full");
+mkdirSync(full);
+const FULL_DISK = (() => {
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=4k,mode=0700", "tmpfs", full], {
+      stdio: "pipe",
+    });
+  } catch {
+    return false;
+  }
+  writeFileSync(join(full, "filler"), new Uint8Array(4096));
+  return true;
+})();
+
 afterAll(async () => {
   await server.close();
+  if (FULL_DISK) execFileSync("umount", [full]);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -335,6 +360,22 @@ describe("trailseal stamp", () => {
     expect(r.stderr).toMatch(/^trailseal: error: TSA http:\/\/127\.0\.0\.1:9\/ is unreachable/);
     expect(existsSync(join(dir, "down.tsr"))).toBe(false);
   });
+
+  it.skipIf(!FULL_DISK)(
+    "a .tsr that cannot be written (a full tmpfs) names the file, exit 2, and leaves no file behind, not even an empty or partial one",
+    async () => {
+      const r = await runCli(
+        ["stamp", "report.txt", "--tsa", "local", "--home", home, "-o", "full/r.tsr"],
+        { cwd: dir },
+      );
+      expect([r.code, r.stdout, r.stderr]).toEqual([
+        2,
+        "",
+        "trailseal: error: cannot write full/r.tsr: no space left on device\n",
+      ]);
+      expect(readdirSync(full)).toEqual(["filler"]);
+    },
+  );
 
   it("refuses usage errors with exit 2", async () => {
     const cases: [string[], string][] = [

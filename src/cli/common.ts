@@ -3,7 +3,7 @@ import { createReadStream, unlinkSync } from "node:fs";
 import { open, realpath, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
-import { TrailsealError } from "../errors.js";
+import { TrailsealError, systemErrorWords } from "../errors.js";
 import type { Command } from "commander";
 import {
   isPkcs11Uri,
@@ -288,6 +288,20 @@ export async function loadPlan(path: string, io: Io): Promise<SealingPlan> {
   }
 }
 
+/**
+ * A write that failed, named: a full disk mid-seal must say which file failed and why, not
+ * surface as an "unexpected failure" of a bare system call.
+ */
+export function namedWrite<T>(name: string, write: Promise<T>): Promise<T> {
+  return write.catch((e: unknown) => {
+    if (e instanceof TrailsealError || (e as NodeJS.ErrnoException).code === undefined) throw e;
+    throw new TrailsealError("IO", `cannot write ${name}: ${systemErrorWords(e, "")}`, {
+      cause: e,
+      file: name,
+    });
+  });
+}
+
 /** How many bytes an output file gathers before writing them out. */
 const WRITE_BATCH = 256 * 1024;
 
@@ -409,8 +423,10 @@ export class OutputFile {
     });
   }
 
-  /** Appends bytes; resolves when they are written (backpressure). */
-  readonly write = async (chunk: Uint8Array): Promise<void> => {
+  /** Appends bytes; resolves when they are written (backpressure). A failed write names the file. */
+  readonly write = (chunk: Uint8Array): Promise<void> => namedWrite(this.name, this.append(chunk));
+
+  private async append(chunk: Uint8Array): Promise<void> {
     if (this.handle === null) {
       if (this.failed !== null) throw this.stdoutFailed();
       if (!this.io.stdout.write(chunk)) {
@@ -432,7 +448,7 @@ export class OutputFile {
     this.pending.push(chunk);
     this.pendingBytes += chunk.byteLength;
     if (this.pendingBytes >= WRITE_BATCH) await this.flush();
-  };
+  }
 
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
@@ -454,7 +470,12 @@ export class OutputFile {
     }
   }
 
-  async commit(): Promise<void> {
+  /** Writes out what is gathered and puts the file in place; a failure names the file. */
+  commit(): Promise<void> {
+    return namedWrite(this.name, this.finish());
+  }
+
+  private async finish(): Promise<void> {
     if (this.handle === null) {
       if (this.failed !== null) throw this.stdoutFailed();
       return;
@@ -479,6 +500,27 @@ export class OutputFile {
       await unlink(this.temp).catch(() => undefined);
       untrackTemp(this.temp);
     }
+  }
+}
+
+/**
+ * Writes one output (an `OutputFile`) whole or not at all: `body` writes it, and it is put in
+ * place when `body` resolves, removed (nothing left under its name) when anything throws.
+ */
+export async function writeOutput<T>(
+  path: string,
+  io: Io,
+  options: { force?: boolean; mode?: number },
+  body: (out: OutputFile) => Promise<T>,
+): Promise<T> {
+  const out = await OutputFile.create(path, io, options);
+  try {
+    const result = await body(out);
+    await out.commit();
+    return result;
+  } catch (e) {
+    await out.abort();
+    throw e;
   }
 }
 

@@ -2,7 +2,7 @@ import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { utf8 } from "../bytes.js";
-import { TrailsealError, isTrailsealError } from "../errors.js";
+import { TrailsealError, isTrailsealError, systemErrorWords } from "../errors.js";
 import { describeCertificate, isCaCertificate, readCertificates } from "../pem.js";
 import {
   MAX_INTERVAL,
@@ -188,15 +188,7 @@ async function writePolicy(text: string, output: string, io: Io): Promise<void> 
       // 0644 at most: whoever can change the policy chooses who can read future trails.
       await writeFile(resolve(io.cwd, output), text, { mode: 0o644 });
     } catch (e) {
-      const code = (e as { code?: string }).code;
-      const why =
-        code === "ENOENT"
-          ? "no such directory"
-          : code === "EISDIR"
-            ? "it is a directory"
-            : code === "EACCES"
-              ? "permission denied"
-              : (code ?? "unwritable");
+      const why = systemErrorWords(e, "unwritable", { ENOENT: "no such directory" });
       throw new TrailsealError("IO", `cannot write ${output}: ${why}`, { cause: e });
     }
   }

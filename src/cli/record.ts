@@ -7,9 +7,9 @@ import { TrailsealError } from "../errors.js";
 import { isPkcs11Uri, parsePkcs11Uri } from "../pkcs11/uri.js";
 import { LiveRecorder, liveMetadata } from "../record/recorder.js";
 import { newCommand, plural, runCommand, say, type Io } from "./io.js";
+import { namedWrite } from "./common.js";
 import { withoutPassinVariables } from "./files.js";
 import { resolveSealing, sealingOptions, type Sealing, type SealingFlags } from "./sealing.js";
-import { namedWrite } from "./seal.js";
 
 interface RecordFlags extends SealingFlags {
   output: string;

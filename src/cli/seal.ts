@@ -5,7 +5,7 @@ import { TrailsealError } from "../errors.js";
 import { sealEvents } from "../trail/session.js";
 import { randomBytes } from "node:crypto";
 import { EXIT_OK, newCommand, plural, runCommand, say, type Io } from "./io.js";
-import { OutputFile, inputStream } from "./common.js";
+import { inputStream, writeOutput } from "./common.js";
 import { Progress, counted } from "./progress.js";
 import { inputName } from "./files.js";
 import { resolveSealing, sealingOptions, type Sealing, type SealingFlags } from "./sealing.js";
@@ -25,30 +25,6 @@ const FORMATS = ["asciicast", "script", "raw"] as const;
  * read + raw import of 256 MiB, fresh process each: 248/155 ms CPU at 256 KiB, 138/135 at 1 MiB.
  */
 const READ_BYTES = 1024 * 1024;
-
-/** What a failed write of a system call means, in words (the errno code for the rest). */
-const WRITE_FAILURES: Readonly<Record<string, string>> = {
-  ENOSPC: "no space left on device",
-  EDQUOT: "disk quota exceeded",
-  EFBIG: "the file is too large for its file system",
-  EIO: "input/output error",
-  EROFS: "read-only file system",
-};
-
-/**
- * A trail that could not be written, named: a full disk mid-seal must say which file failed
- * and why, not surface as an "unexpected failure" of a bare system call.
- */
-export function namedWrite<T>(name: string, write: Promise<T>): Promise<T> {
-  return write.catch((e: unknown) => {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (e instanceof TrailsealError || code === undefined) throw e;
-    throw new TrailsealError("IO", `cannot write ${name}: ${WRITE_FAILURES[code] ?? code}`, {
-      cause: e,
-      file: name,
-    });
-  });
-}
 
 /** Opens a recording file (or stdin) in the given or detected format. */
 async function openRecordingFile(
@@ -122,24 +98,18 @@ recording or key, an existing output without --force).`,
 
 async function seal(flags: SealFlags, input: string, sealing: Sealing, io: Io): Promise<number> {
   const recording = await openRecordingFile(input, flags.from, flags.timing, io);
-  const out = await OutputFile.create(flags.output, io, { force: flags.force === true });
-  let writer;
-  try {
-    writer = await sealEvents(recording.metadata, recording.events, {
+  const writer = await writeOutput(flags.output, io, { force: flags.force === true }, (out) =>
+    sealEvents(recording.metadata, recording.events, {
       plan: sealing.plan,
-      sink: (chunk) => namedWrite(flags.output, out.write(chunk)),
+      sink: out.write,
       random: (n) => new Uint8Array(randomBytes(n)),
       clock: io.now,
       signer: sealing.signer,
       stamper: sealing.stamper,
       awaitStamps: true,
       onWarning: (m) => say(io, "warning", m),
-    });
-    await namedWrite(flags.output, out.commit());
-  } catch (e) {
-    await out.abort();
-    throw e;
-  }
+    }),
+  );
   if (flags.output !== "-") io.stdout.write(summary(writer, input, recording.format, flags.output));
   return EXIT_OK;
 }

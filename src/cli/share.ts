@@ -11,6 +11,7 @@ import type { Command } from "commander";
 import { collect, EXIT_OK, newCommand, plural, say, type Io } from "./io.js";
 import {
   OutputFile,
+  writeOutput,
   inputStream,
   keyOptions,
   namingTrail,
@@ -62,8 +63,9 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       io,
     );
     const { annex } = encodeHeader(parsed.header, { stanzas: added });
-    const out = await OutputFile.create(flags.output, io, { force: flags.force === true });
-    const end = await copyChecked(parsed, annex, src, out, name);
+    const end = await writeOutput(flags.output, io, { force: flags.force === true }, (out) =>
+      copyChecked(parsed, annex, src, out, name),
+    );
     if (end.state === "truncated") {
       const last = end.lastCheckpoint;
       say(
@@ -221,8 +223,8 @@ async function addStanzas(
 /**
  * Writes the sealed header, the new annex and every record after them, byte for byte, and reads
  * the copy back as it is written: its chain, sequence and structure checked as `inspect` checks
- * them (signatures are for `verify`). A tampered trail is refused rather than passed on with new
- * stanzas, and nothing is left under the output's name.
+ * them (signatures are for `verify`). A tampered trail is refused (the error names it) rather
+ * than passed on with new stanzas.
  */
 async function copyChecked(
   parsed: ParsedHeader,
@@ -250,10 +252,8 @@ async function copyChecked(
     const end = reader.end;
     // A cut inside a record ends the reading early: the rest is copied all the same.
     for await (const _ of copied) void _;
-    await out.commit();
     return end;
   } catch (e) {
-    await out.abort();
     throw namingTrail(name, e);
   }
 }

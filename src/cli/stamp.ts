@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { stat, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { defaultHome, loadAuthority } from "../authority.js";
 import { fromHex, toHex } from "../bytes.js";
@@ -15,7 +14,7 @@ import {
   type Stamper,
 } from "../timestamp/token.js";
 import { checkToken, tokenImprintHash, verifyToken, type TokenFacts } from "../timestamp/verify.js";
-import { loadCertificates, printable } from "./common.js";
+import { loadCertificates, printable, writeOutput, type OutputFile } from "./common.js";
 import { inputName, readInput } from "./files.js";
 import { tlsTrust } from "./sealing.js";
 import {
@@ -146,18 +145,12 @@ async function stamp(file: string | undefined, flags: StampFlags, io: Io): Promi
     throw new TrailsealError("USAGE", "--data, --digest and --json go with --verify");
   }
   const policyOid = flags.policyOid === undefined ? null : checkPolicyOid(flags.policyOid);
-  const output = new ResponseFile(flags.output, flags.force === true, io);
   // A .tsr is evidence: an earlier token there is not replaced unless asked (checked before the
-  // TSA is asked, and again when writing).
-  await output.refuseExisting();
-  const { stamper, anchors, certificates } = tsa.includes("local")
-    ? await localTsa(tsa, flags, policyOid, io)
-    : await remoteTsa(tsa, flags, policyOid, io);
-  const imprint = await hashFile(file, "sha256", io);
-  const nonce = nonceFromRandom(new Uint8Array(randomBytes(8)));
-  const token = await stamper.stamp(imprint, nonce);
-  const facts = await checkToken(token, { imprint, nonce, policyOid, anchors, certificates });
-  await output.write(grantedResponse(token));
+  // TSA is asked), and a stamp that fails leaves no file, not even a partial one.
+  const force = { force: flags.force === true };
+  const { stamper, anchors, imprint, facts } = await writeOutput(flags.output, io, force, (out) =>
+    stampTo(out, file, tsa, flags, policyOid, io),
+  );
   const where = flags.output === "-" ? "<stdout>" : flags.output;
   const summary = `stamped ${inputName(file)} (sha256 ${toHex(imprint)}) at ${facts.genTime.toISOString()} by ${facts.tsaName} (${stamper.kind}, serial ${facts.serial}, policy ${facts.policy}); wrote ${where}`;
   if (flags.output === "-") say(io, "notice", summary);
@@ -167,42 +160,25 @@ async function stamp(file: string | undefined, flags: StampFlags, io: Io): Promi
   return EXIT_OK;
 }
 
-/** Where a TimeStampResp goes: `-` (stdout) or a file, replaced only when `force` says so. */
-class ResponseFile {
-  private readonly path: string;
-
-  constructor(
-    private readonly name: string,
-    private readonly force: boolean,
-    private readonly io: Io,
-  ) {
-    this.path = resolve(io.cwd, name);
-  }
-
-  private exists(): TrailsealError {
-    return new TrailsealError("IO", `${this.name} already exists`, {
-      hint: "choose another name or pass --force",
-    });
-  }
-
-  async refuseExisting(): Promise<void> {
-    if (this.name !== "-" && !this.force && (await stat(this.path).catch(() => null))) {
-      throw this.exists();
-    }
-  }
-
-  async write(tsr: Uint8Array): Promise<void> {
-    if (this.name === "-") {
-      this.io.stdout.write(tsr);
-      return;
-    }
-    try {
-      await writeFile(this.path, tsr, { flag: this.force ? "w" : "wx", mode: 0o644 });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "EEXIST") throw this.exists();
-      throw new TrailsealError("IO", `cannot write ${this.name}`, { cause: e });
-    }
-  }
+/** Asks the TSA for a token over `file`, checks it, and writes the TimeStampResp to `out`. */
+async function stampTo(
+  out: OutputFile,
+  file: string,
+  tsa: readonly string[],
+  flags: StampFlags,
+  policyOid: string | null,
+  io: Io,
+): Promise<Tsa & { imprint: Uint8Array; facts: TokenFacts }> {
+  const used = tsa.includes("local")
+    ? await localTsa(tsa, flags, policyOid, io)
+    : await remoteTsa(tsa, flags, policyOid, io);
+  const { stamper, anchors, certificates } = used;
+  const imprint = await hashFile(file, "sha256", io);
+  const nonce = nonceFromRandom(new Uint8Array(randomBytes(8)));
+  const token = await stamper.stamp(imprint, nonce);
+  const facts = await checkToken(token, { imprint, nonce, policyOid, anchors, certificates });
+  await out.write(grantedResponse(token));
+  return { ...used, imprint, facts };
 }
 
 /**

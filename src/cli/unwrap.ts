@@ -10,7 +10,7 @@ import type { OpenedKey } from "../keys.js";
 import { openLayerTyped } from "../recipients.js";
 import type { Command } from "commander";
 import { EXIT_OK, newCommand, type Io } from "./io.js";
-import { OutputFile, keyOptions, runWithKeys, type KeyFlags } from "./common.js";
+import { keyOptions, runWithKeys, writeOutput, type KeyFlags } from "./common.js";
 import { readInput } from "./files.js";
 
 interface UnwrapFlags extends KeyFlags {
@@ -29,17 +29,8 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     const der = await readInput(stanzaPath, io);
     const { keys } = await load();
     const { inner, key } = await openOuter(der, keys, stanzaPath);
-    const out = await OutputFile.create(flags.output, io, {
-      force: flags.force === true,
-      mode: 0o600,
-    });
-    try {
-      await out.write(inner);
-      await out.commit();
-    } catch (e) {
-      await out.abort();
-      throw e;
-    }
+    const privately = { force: flags.force === true, mode: 0o600 };
+    await writeOutput(flags.output, io, privately, (out) => out.write(inner));
     if (flags.output !== "-") {
       io.stdout.write(
         `opened the layer for sha256:${key.spkiFingerprint}; wrote the inner envelope to ${flags.output}\n`,
