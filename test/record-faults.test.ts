@@ -17,6 +17,7 @@ import { runCli } from "./helpers/io.js";
 import {
   alive,
   groupAlive,
+  groupMembers,
   killGroup,
   killStarted,
   startRecorder,
@@ -146,7 +147,11 @@ async function killOnce(i: number): Promise<Killed> {
     process.kill(pgid, "SIGKILL");
     expect((await rec.exited).signal).toBe("SIGKILL");
     // Neither `script` (in the recorder's group) nor the command may outlive the recorder.
-    await waitUntil(`run ${i}: script to end`, () => (groupAlive(pgid) ? undefined : true));
+    await waitUntil(`run ${i}: script to end`, async () =>
+      (await groupAlive(pgid)) ? undefined : true,
+    ).catch(async (e: Error) => {
+      throw new Error(`${e.message}; still running: ${(await groupMembers(pgid)).join(", ")}`);
+    });
     const pid = Number(await readFile(pidFile, "utf8").catch(() => "0"));
     if (pid > 0)
       await waitUntil(`run ${i}: the command to end`, async () =>

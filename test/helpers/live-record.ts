@@ -4,7 +4,7 @@
  * fast-clock.mjs, in its own process group, with no terminal.
  */
 import { spawn, type ChildProcessByStdio } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 
@@ -59,14 +59,29 @@ export async function alive(pid: number): Promise<boolean> {
   return stat !== null && !/^\d+ \(.*\) Z /s.test(stat);
 }
 
-/** Whether any process is left in process group `pgid`. */
-export function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
+/**
+ * The processes of group `pgid` that still run, as "PID (NAME) STATE". Zombies do not count:
+ * they have ended and only wait to be reaped, which a container's PID 1 may never do, and
+ * `kill(-pgid, 0)` would still find them.
+ */
+export async function groupMembers(pgid: number): Promise<string[]> {
+  const members: string[] = [];
+  for (const entry of await readdir("/proc").catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => null);
+    // pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses, so split after it.
+    const close = stat === null ? -1 : stat.lastIndexOf(")");
+    if (stat === null || close < 0) continue;
+    const [state, , pgrp] = stat.slice(close + 2).split(" ");
+    if (Number(pgrp) === pgid && state !== "Z")
+      members.push(stat.slice(0, close + 1) + ` ${state}`);
   }
+  return members;
+}
+
+/** Whether any process of group `pgid` still runs (zombies do not count, see groupMembers). */
+export async function groupAlive(pgid: number): Promise<boolean> {
+  return (await groupMembers(pgid)).length > 0;
 }
 
 /** Ends what is left of a process group (cleanup in `finally`). */
