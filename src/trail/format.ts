@@ -7,7 +7,7 @@
  *   annex   = annexLength(u32) annex(JSON)
  *   record  = kind(u8) flags(u8) channel(u8) reserved(u8) seq(u64) time(u64) length(u32) body
  */
-import { createHash } from "node:crypto";
+import { createHash, hash as oneShot } from "node:crypto";
 import { TrailsealError } from "../errors.js";
 import type { Channel, SessionMetadata } from "../events.js";
 import { concat, utf8 } from "../bytes.js";
@@ -116,8 +116,19 @@ export function encodeHeader(
 
 /** The chain's start: SHA-256 over the sealed header bytes (magic through sealed JSON). */
 export function headerDigest(sealed: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(sealed).digest());
+  return sha256(sealed);
 }
+
+/**
+ * SHA-256 of one buffer, one-shot: `crypto.hash` makes no Hash object, which costs more than
+ * hashing a small record (issue 9). The 32 bytes are copied into their own ArrayBuffer, as before.
+ */
+function sha256(data: Uint8Array): Uint8Array {
+  return new Uint8Array(oneShot("sha256", data, "buffer"));
+}
+
+/** Up to this many bytes, a record is copied into one buffer and hashed one-shot. */
+const ONE_SHOT_BYTES = 16 * 1024;
 
 export function encodeRecordPrefix(p: RecordPrefix): Uint8Array {
   const out = new Uint8Array(RECORD_PREFIX_BYTES);
@@ -168,6 +179,26 @@ export function frameAad(start: Uint8Array, prefix: Uint8Array): Uint8Array {
  * body may come in parts, as the writer makes it.
  */
 export function recordDigest(prefix: Uint8Array, ...body: readonly Uint8Array[]): Uint8Array {
+  if (body.length === 1) {
+    const part = body[0]!;
+    // Prefix and body read side by side from one buffer: hash the one view, no copy.
+    if (part.buffer === prefix.buffer && part.byteOffset === prefix.byteOffset + prefix.byteLength)
+      return sha256(
+        new Uint8Array(prefix.buffer, prefix.byteOffset, prefix.byteLength + part.byteLength),
+      );
+  }
+  let total = prefix.byteLength;
+  for (const part of body) total += part.byteLength;
+  if (total <= ONE_SHOT_BYTES) {
+    const all = new Uint8Array(total);
+    all.set(prefix, 0);
+    let at = prefix.byteLength;
+    for (const part of body) {
+      all.set(part, at);
+      at += part.byteLength;
+    }
+    return sha256(all);
+  }
   const hash = createHash("sha256").update(prefix);
   for (const part of body) hash.update(part);
   return new Uint8Array(hash.digest());
@@ -175,7 +206,10 @@ export function recordDigest(prefix: Uint8Array, ...body: readonly Uint8Array[])
 
 /** Extends the chain: head' = SHA-256(head ‖ recordDigest). */
 export function extendChain(head: Uint8Array, digest: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(head).update(digest).digest());
+  const both = new Uint8Array(head.byteLength + digest.byteLength);
+  both.set(head, 0);
+  both.set(digest, head.byteLength);
+  return sha256(both);
 }
 
 // ---- checkpoint and stamp bodies -------------------------------------------------------------
