@@ -53,9 +53,13 @@ export function fromBase64(b64: string): Uint8Array {
   return new Uint8Array(Buffer.from(b64, "base64"));
 }
 
+const encoder = new TextEncoder();
+// Without { stream: true } a decode keeps no state between calls, so one decoder serves all.
+const decoder = new TextDecoder("utf-8", { fatal: false });
+
 export const utf8 = {
-  encode: (s: string): Uint8Array => new TextEncoder().encode(s),
-  decode: (b: Uint8Array): string => new TextDecoder("utf-8", { fatal: false }).decode(b),
+  encode: (s: string): Uint8Array => encoder.encode(s),
+  decode: (b: Uint8Array): string => decoder.decode(b),
 };
 
 /**

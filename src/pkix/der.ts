@@ -184,7 +184,7 @@ export function bigintValue(bytes: Uint8Array, tlv: Tlv): bigint {
 
 /** A Time (RFC 5280 §4.1.2.5; RFC 5652 §11.3): UTCTime or GeneralizedTime in UTC. */
 export function timeValue(bytes: Uint8Array, tlv: Tlv): Date {
-  const s = new TextDecoder().decode(bytes.subarray(tlv.valueStart, tlv.valueEnd));
+  const s = utf8.decode(bytes.subarray(tlv.valueStart, tlv.valueEnd));
   let m: RegExpExecArray | null;
   let year: number;
   let fraction = 0;

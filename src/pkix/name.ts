@@ -4,6 +4,7 @@
  * shows a certificate's subject. For names that come without a certificate (a TSTInfo's tsa);
  * a certificate's own names are shown by OpenSSL itself (./cert.ts).
  */
+import { utf8 } from "../bytes.js";
 import { DerReader, TAG } from "./der.js";
 
 const SHORT_NAMES: Readonly<Record<string, string>> = {
@@ -28,7 +29,7 @@ const SHORT_NAMES: Readonly<Record<string, string>> = {
 function text(tag: number, bytes: Uint8Array): string {
   if (tag === 0x1e) return Buffer.from(bytes).swap16().toString("utf16le");
   if (tag === 0x14) return Buffer.from(bytes).toString("latin1");
-  return new TextDecoder().decode(bytes);
+  return utf8.decode(bytes);
 }
 
 /** The Name as text; `<unreadable name>` when the DER is not a Name. */

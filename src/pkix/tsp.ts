@@ -8,6 +8,7 @@
  */
 import type { KeyObject } from "node:crypto";
 import { TrailsealError, type ErrorCode } from "../errors.js";
+import { utf8 } from "../bytes.js";
 import {
   DER_TRUE,
   DerReader,
@@ -179,9 +180,7 @@ export function decodeTimeStampResp(der: Uint8Array): TsResponse {
   const statusStrings: string[] = [];
   if (info[j]?.tag === TAG.SEQUENCE) {
     for (const t of r.children(info[j++]!))
-      statusStrings.push(
-        new TextDecoder().decode(r.value(r.expect(t, TAG.UTF8_STRING, "statusString"))),
-      );
+      statusStrings.push(utf8.decode(r.value(r.expect(t, TAG.UTF8_STRING, "statusString"))));
   }
   const failInfo: FailInfo[] = [];
   if (info[j]?.tag === TAG.BIT_STRING) {
