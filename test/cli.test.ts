@@ -3,9 +3,10 @@ import { join } from "node:path";
 import { PassThrough, Readable, Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import type { Io } from "../src/cli/io.js";
-import { run } from "../src/cli/main.js";
+import { COMMAND_NAMES, run } from "../src/cli/main.js";
 import { runCli } from "./helpers/io.js";
 
+// Every command, in the order --help lists them: a command that lands is added here too.
 const COMMANDS = [
   "demo",
   "pem",
@@ -15,10 +16,14 @@ const COMMANDS = [
   "replay",
   "inspect",
   "share",
+  "unwrap",
   "verify",
+  "scan",
+  "summary",
   "export",
   "init",
   "stamp",
+  "keys",
   "tsa",
 ];
 
@@ -29,10 +34,16 @@ describe("cli", () => {
     expect(r.stdout).toMatch(/^Usage: trailseal <command>/);
     expect(r.stdout).toContain("Commands:");
     expect(r.stdout).toContain("Examples:");
-    for (const c of COMMANDS) {
-      expect(r.stdout).toMatch(new RegExp(`\\n  ${c} +\\S`));
-      expect(r.stdout).toContain(`\n  trailseal ${c} `);
-    }
+    // The usage text and the loaders are two lists in src/cli/main.ts: the same names, in order.
+    expect(COMMAND_NAMES).toEqual(COMMANDS);
+    const [commands, examples] = r.stdout.split("\nExamples:\n");
+    const listed = [...commands!.matchAll(/^ {2}([a-z]+) {2,}\S/gm)].map((m) => m[1]);
+    expect(listed).toEqual(COMMANDS);
+    const exampled = [...examples!.matchAll(/^ {2}trailseal ([a-z]+) /gm)].map((m) => m[1]);
+    expect(exampled).toEqual(COMMANDS);
+    // The summaries line up in one column after the longest name.
+    const width = Math.max(...COMMANDS.map((c) => c.length));
+    for (const c of COMMANDS) expect(r.stdout).toMatch(new RegExp(`\\n  ${c.padEnd(width)}  \\S`));
   });
 
   for (const c of COMMANDS) {
@@ -42,15 +53,19 @@ describe("cli", () => {
           ? [c, "serve", "--help"]
           : c === "policy"
             ? [c, "create", "--help"]
-            : [c, "--help"],
+            : c === "keys"
+              ? [c, "list", "--help"]
+              : [c, "--help"],
       );
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/Usage: trailseal /);
-      expect(r.stdout).toMatch(/Examples?:/);
+      expect(r.stdout).toMatch(/\nExamples?( \([^)\n]+\))?:\n/);
       expect(r.stdout).toContain("\nExit status: ");
       // A lost line continuation glues two example lines into one with a run of spaces.
       const examples = r.stdout
         .split("\n")
+        // unwrap's examples say who runs each line: "  bob$   trailseal …".
+        .map((l) => l.replace(/^ {2}[a-z]+\$ +/, "  "))
         .filter((l) => /^ {2}(trailseal|npx trailseal|cat) /.test(l));
       expect(examples.length).toBeGreaterThan(0);
       for (const line of examples) expect(line).not.toMatch(/\S {3,}\S/);
@@ -94,13 +109,15 @@ describe("cli", () => {
     );
   });
 
-  it("refuses an unknown command with exit 2 and a hint", async () => {
-    const r = await runCli(["frobnicate"]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toBe(
-      "trailseal: error: unknown command 'frobnicate'\ntrailseal: hint: run 'trailseal --help' for the list of commands\n",
-    );
-  });
+  for (const name of ["frobnicate", "toString", "__proto__"]) {
+    it(`refuses the unknown command '${name}' with exit 2 and a hint`, async () => {
+      const r = await runCli([name]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(
+        `trailseal: error: unknown command '${name}'\ntrailseal: hint: run 'trailseal --help' for the list of commands\n`,
+      );
+    });
+  }
 });
 
 describe("cli: output that cannot be written", () => {

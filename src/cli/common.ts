@@ -524,6 +524,22 @@ export async function writeOutput<T>(
   }
 }
 
+/** `-o, --output <file>` (required; `-` is stdout) and `--force`: a command that writes one file. */
+export function outputOptions(cmd: Command, what: string): Command {
+  return cmd
+    .requiredOption("-o, --output <file>", what)
+    .option("--force", "overwrite the output file");
+}
+
+/**
+ * Ends a command that wrote `output`: says `line` (none when the output went to stdout, which
+ * holds the output itself) and returns the exit status of success.
+ */
+export function wrote(io: Io, output: string, line: string): number {
+  if (output !== "-") io.stdout.write(line.endsWith("\n") ? line : `${line}\n`);
+  return EXIT_OK;
+}
+
 /** Formats microseconds of session time as seconds, e.g. 95.000001 → "95.000001s". */
 function seconds(us: number): string {
   const s = us / 1e6;

@@ -4,8 +4,8 @@ import type { Recording } from "../formats/stream.js";
 import { TrailsealError } from "../errors.js";
 import { sealEvents } from "../trail/session.js";
 import { randomBytes } from "node:crypto";
-import { EXIT_OK, newCommand, plural, runCommand, say, type Io } from "./io.js";
-import { inputStream, writeOutput } from "./common.js";
+import { newCommand, plural, runCommand, say, type Io } from "./io.js";
+import { inputStream, wrote, writeOutput } from "./common.js";
 import { Progress, counted } from "./progress.js";
 import { inputName } from "./files.js";
 import { resolveSealing, sealingOptions, type Sealing, type SealingFlags } from "./sealing.js";
@@ -110,8 +110,7 @@ async function seal(flags: SealFlags, input: string, sealing: Sealing, io: Io): 
       onWarning: (m) => say(io, "warning", m),
     }),
   );
-  if (flags.output !== "-") io.stdout.write(summary(writer, input, recording.format, flags.output));
-  return EXIT_OK;
+  return wrote(io, flags.output, summary(writer, input, recording.format, flags.output));
 }
 
 /** The line `seal` ends with: what was written, and how it is protected. */

@@ -8,7 +8,7 @@ import { unlockChannels, type Unlocked } from "../trail/open.js";
 import { readHeader, TrailReader, type ParsedHeader, type TrailEnd } from "../trail/reader.js";
 import { ByteSource } from "../bytes.js";
 import type { Command } from "commander";
-import { collect, EXIT_OK, newCommand, plural, say, type Io } from "./io.js";
+import { collect, newCommand, plural, say, type Io } from "./io.js";
 import {
   OutputFile,
   writeOutput,
@@ -19,6 +19,8 @@ import {
   runWithKeys,
   truncationNotice,
   type KeyFlags,
+  outputOptions,
+  wrote,
 } from "./common.js";
 import { inputName, readInput } from "./files.js";
 
@@ -79,38 +81,36 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
         )}; the copy is truncated in the same way`,
       );
     }
-    if (flags.output !== "-")
-      io.stdout.write(`added ${plural(count, "stanza")}; wrote ${flags.output}\n`);
-    return EXIT_OK;
+    return wrote(io, flags.output, `added ${plural(count, "stanza")}; wrote ${flags.output}`);
   });
 }
 
 /** The share command and its flags. */
 function shareCommand(io: Io): Command {
-  return keyOptions(
-    newCommand("trailseal share", io)
+  return outputOptions(
+    keyOptions(
+      newCommand("trailseal share", io),
+      "a private key (file or PKCS#11 URI) that opens the trail now (repeatable)",
+      "passphrase for encrypted keys and PKCS#12: env:VAR, file:PATH or pass:TEXT",
+    )
       .description(
         "give a third party access: add stanzas for the same file keys, copying every frame unchanged",
       )
-      .argument("<trail>", "the trail file (- for stdin)"),
-    "a private key (file or PKCS#11 URI) that opens the trail now (repeatable)",
-    "passphrase for encrypted keys and PKCS#12: env:VAR, file:PATH or pass:TEXT",
-  )
-    .requiredOption(
-      "--to <cert[,four-eyes-cert]>",
-      "the new recipient; two certificates for a four-eyes entry (repeatable)",
-      collect,
-    )
-    .option(
-      "--channel <which>",
-      "downstream, upstream, or all (every channel the keys open)",
-      "all",
-    )
-    .requiredOption("-o, --output <file>", "the new trail (- for stdout)")
-    .option("--force", "overwrite the output file")
-    .addHelpText(
-      "after",
-      `
+      .argument("<trail>", "the trail file (- for stdin)")
+      .requiredOption(
+        "--to <cert[,four-eyes-cert]>",
+        "the new recipient; two certificates for a four-eyes entry (repeatable)",
+        collect,
+      )
+      .option(
+        "--channel <which>",
+        "downstream, upstream, or all (every channel the keys open)",
+        "all",
+      ),
+    "the new trail (- for stdout)",
+  ).addHelpText(
+    "after",
+    `
 Examples:
   trailseal share session.trail --key alice.key --to carol.crt -o session-carol.trail
   trailseal share session.trail --key alice.key --key bob.key --to carol.crt,dave.crt -o s2.trail
@@ -121,7 +121,7 @@ The copy is checked as it is written: a tampered trail is refused (nothing is wr
 truncated one is copied with a warning.
 Exit status: 0 written, 1 the keys open no channel, or the input is not a trail or is tampered,
 2 usage or I/O error (e.g. an existing output without --force).`,
-    );
+  );
 }
 
 /** Every `--to`: CERT or CERT,FOUR_EYES_CERT, one certificate per file. */

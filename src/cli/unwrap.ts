@@ -9,8 +9,15 @@ import { TrailsealError, isTrailsealError } from "../errors.js";
 import type { OpenedKey } from "../keys.js";
 import { openLayerTyped } from "../recipients.js";
 import type { Command } from "commander";
-import { EXIT_OK, newCommand, type Io } from "./io.js";
-import { keyOptions, runWithKeys, writeOutput, type KeyFlags } from "./common.js";
+import { newCommand, type Io } from "./io.js";
+import {
+  keyOptions,
+  runWithKeys,
+  writeOutput,
+  type KeyFlags,
+  outputOptions,
+  wrote,
+} from "./common.js";
 import { readInput } from "./files.js";
 
 interface UnwrapFlags extends KeyFlags {
@@ -31,30 +38,29 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     const { inner, key } = await openOuter(der, keys, stanzaPath);
     const privately = { force: flags.force === true, mode: 0o600 };
     await writeOutput(flags.output, io, privately, (out) => out.write(inner));
-    if (flags.output !== "-") {
-      io.stdout.write(
-        `opened the layer for sha256:${key.spkiFingerprint}; wrote the inner envelope to ${flags.output}\n`,
-      );
-    }
-    return EXIT_OK;
+    return wrote(
+      io,
+      flags.output,
+      `opened the layer for sha256:${key.spkiFingerprint}; wrote the inner envelope to ${flags.output}`,
+    );
   });
 }
 
 /** The unwrap command and its flags. */
 function unwrapCommand(io: Io): Command {
-  return keyOptions(
-    newCommand("trailseal unwrap", io)
+  return outputOptions(
+    keyOptions(
+      newCommand("trailseal unwrap", io),
+      "the outer layer's private key: a file or a PKCS#11 URI (repeatable)",
+    )
       .description(
         "open the outer layer of a four-eyes stanza with the outer key alone and write the inner envelope for the inner key's holder",
       )
       .argument("<stanza>", "a stanza as 'trailseal export' writes it: CMS EnvelopedData, DER"),
-    "the outer layer's private key: a file or a PKCS#11 URI (repeatable)",
-  )
-    .requiredOption("-o, --output <file>", "the inner envelope (CMS, DER; - for stdout)")
-    .option("--force", "overwrite the output file")
-    .addHelpText(
-      "after",
-      `
+    "the inner envelope (CMS, DER; - for stdout)",
+  ).addHelpText(
+    "after",
+    `
 Examples (bob holds the outer key, alice the inner one; the keys never meet):
   bob$   trailseal export session.trail evidence/
   bob$   trailseal unwrap evidence/stanza-downstream-0.der -o inner.cms \\
@@ -67,7 +73,7 @@ The inner envelope is written readable by its owner only (0600): with it, the in
 opens the channel. The innermost layer (it holds the file key) is refused: open the trail with
 'replay --inner' instead of writing the file key out.
 Exit status: 0 written, 1 no key given opens the envelope, 2 usage or I/O error.`,
-    );
+  );
 }
 
 /**
