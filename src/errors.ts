@@ -129,16 +129,28 @@ export class TrailsealError extends Error {
   }
 
   /**
+   * This error restated: the same code, with `changes` laid over its details and hint, and
+   * `message` in place of its text when given; the original is the cause. The one way to add
+   * context to an error on its way up (the file at fault, the CLI's hint).
+   */
+  amend(
+    changes: ErrorDetails & { readonly message?: string; readonly hint?: string },
+  ): TrailsealError {
+    const { message = this.message, hint = this.hint, ...details } = changes;
+    return new TrailsealError(this.code, message, {
+      cause: this,
+      ...this.details,
+      ...details,
+      ...(hint === undefined ? {} : { hint }),
+    });
+  }
+
+  /**
    * This error as the fault of `file` (`details.file`), with its code, hint and other details;
    * `message` replaces the text (by default the same: it names the file already).
    */
   withFile(file: string, message = this.message): TrailsealError {
-    return new TrailsealError(this.code, message, {
-      cause: this,
-      ...this.details,
-      file,
-      ...(this.hint === undefined ? {} : { hint: this.hint }),
-    });
+    return this.amend({ file, message });
   }
 }
 

@@ -6,11 +6,11 @@
  * Verification returns the verified facts or throws (SIGNATURE_INVALID naming the failed check,
  * CHAIN_UNTRUSTED for the signer's chain); it never returns a boolean.
  */
-import { createHash, type KeyObject } from "node:crypto";
 import { TrailsealError } from "./errors.js";
 import { equal } from "./bytes.js";
 import { readCertificates } from "./pem.js";
-import { readPrivateKeys } from "./keys.js";
+import { publicKeyFingerprint, readPrivateKeys } from "./keys.js";
+import { shownPkcs11Uri } from "./pkcs11/uri.js";
 import { ChainValidator } from "./pkix/chain.js";
 import { allowsSigning, certificate, type Certificate } from "./pkix/cert.js";
 import { EKU, OID } from "./pkix/oid.js";
@@ -91,10 +91,28 @@ export async function loadSigningIdentity(
 }
 
 /**
- * A signing identity with its key on a token: `signer` (src/pkcs11/ops.ts tokenSigner) and the
- * certificates (leaf first, then intermediates) from a file, or, given none, the certificate the
- * token holds with the key's id. The same checks and warnings as loadSigningIdentity; KEY_INVALID
- * when the token holds no certificate and none is given, or when the key is not the leaf's.
+ * The certificates of a key on a token: those in `certBytes` (a file the caller read, named
+ * `certSource`), or, given none, the certificate the token holds with the key's id. KEY_INVALID
+ * naming the key (its URI without the query, where a PIN may be) when there is neither. Used for
+ * signing identities and TSA identities alike.
+ */
+export async function tokenCertificates(
+  signer: { readonly certificate: Uint8Array | null },
+  certBytes: Uint8Array | null,
+  options: { certSource: string; keySource: string },
+): Promise<Uint8Array[]> {
+  if (certBytes !== null) return readCertificates(certBytes, { source: options.certSource });
+  if (signer.certificate !== null) return [signer.certificate];
+  throw new TrailsealError(
+    "KEY_INVALID",
+    `${shownPkcs11Uri(options.keySource)} has no certificate with its id on the token; give its certificate as a file`,
+  );
+}
+
+/**
+ * A signing identity with its key on a token: `signer` (src/pkcs11/ops.ts tokenSigner) and its
+ * certificates (leaf first, then intermediates) as `tokenCertificates` finds them. The same checks
+ * and warnings as loadSigningIdentity; KEY_INVALID when the key is not the leaf's.
  *
  * @example
  *   const { key } = await openTokenKey(uri, { pin, env: process.env });
@@ -106,16 +124,8 @@ export async function tokenSigningIdentity(
   certBytes: Uint8Array | null,
   options: { certSource: string; keySource: string; now?: Date; scheme?: "pkcs1" | "pss" },
 ): Promise<{ identity: SigningIdentity; warnings: string[] }> {
-  let certs: Uint8Array[];
-  if (certBytes !== null) certs = await readCertificates(certBytes, { source: options.certSource });
-  else if (signer.certificate !== null) certs = [signer.certificate];
-  else {
-    throw new TrailsealError(
-      "KEY_INVALID",
-      `${options.keySource} has no certificate with its id on the token; give its certificate as a file`,
-    );
-  }
-  return identityOf(certs, signer, options);
+  const certs = await tokenCertificates(signer, certBytes, options);
+  return identityOf(certs, signer, { ...options, keySource: shownPkcs11Uri(options.keySource) });
 }
 
 /** Checks a signing key against its certificates and makes the identity (leaf first). */
@@ -127,7 +137,7 @@ function identityOf(
   const facts = signingKeyFacts(key);
   checkSigningKey(facts, options.keySource, options.scheme);
   const leafIndex = certs.findIndex(
-    (c) => spkiFingerprintOf(certificate(c).publicKey) === facts.spkiFingerprint,
+    (c) => publicKeyFingerprint(certificate(c).publicKey) === facts.spkiFingerprint,
   );
   if (leafIndex < 0) {
     const leaf = certificate(certs[0]!);
@@ -149,10 +159,6 @@ function identityOf(
     ...(options.scheme === undefined ? {} : { scheme: options.scheme }),
   };
   return { identity, warnings };
-}
-
-function spkiFingerprintOf(key: KeyObject): string {
-  return createHash("sha256").update(spkiOf(key)).digest("hex");
 }
 
 /** Refuses a key signatures cannot be made with: not RSA or ECDSA, an odd curve, RSA < 2048. */

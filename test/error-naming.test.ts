@@ -50,3 +50,24 @@ describe("errors name their file once", () => {
     expect(namingTrail("d.trail", e)).toBe(e);
   });
 });
+
+describe("TrailsealError.amend: the one way to add context on the way up", () => {
+  it("keeps the code and details, lays the changes over them, and keeps the original as cause", () => {
+    const e = new TrailsealError("KEY_INVALID", "a.key: no certificate", {
+      file: "a.key",
+      missing: "certificate",
+      hint: "give a certificate",
+    });
+    const restated = e.amend({ message: "token: a.key: no certificate", record: 3 });
+    expect([restated.code, restated.message, restated.hint, restated.cause]).toEqual([
+      "KEY_INVALID",
+      "token: a.key: no certificate",
+      "give a certificate",
+      e,
+    ]);
+    expect(restated.details).toEqual({ file: "a.key", missing: "certificate", record: 3 });
+    const hinted = e.amend({ hint: "pass --cert FILE" });
+    expect([hinted.message, hinted.hint]).toEqual(["a.key: no certificate", "pass --cert FILE"]);
+    expect(e.withFile("b.key").details).toEqual({ file: "b.key", missing: "certificate" });
+  });
+});

@@ -375,7 +375,7 @@ describe.skipIf(missing !== null)("signing and timestamping with SoftHSM2 token 
     ]);
     expect([bare.code, bare.stderr]).toEqual([
       2,
-      `trailseal: error: ${key("nocert")} has no certificate with its id on the token; give the TSA certificate as a file\ntrailseal: hint: pass the TSA certificate with --cert FILE\n`,
+      `trailseal: error: ${key("nocert")} has no certificate with its id on the token; give its certificate as a file\ntrailseal: hint: pass the TSA certificate with --cert FILE\n`,
     ]);
     const sign = await cli(
       [
@@ -391,6 +391,40 @@ describe.skipIf(missing !== null)("signing and timestamping with SoftHSM2 token 
     expect([sign.code, sign.stderr]).toEqual([
       2,
       `trailseal: error: ${key("nocert")} has no certificate with its id on the token; give its certificate as a file\ntrailseal: hint: pass the signing certificate (and its chain) with --sign-cert FILE\n`,
+    ]);
+  });
+
+  it("a PIN given in the key's URI (pin-value=) never reaches a message", async () => {
+    // The ECDSA key with the RSA signer's certificate: the mismatch names the key by its URI.
+    const r = await cli(
+      [
+        "seal",
+        "--policy",
+        p("policy.json"),
+        "--sign-key",
+        `${key("ec")}?pin-value=${PIN}`,
+        "--sign-cert",
+        pki("signer-rsa-chain.pem"),
+      ].concat([p("s.cast"), "-o", p("pin-in-uri.trail")]),
+    );
+    expect([r.code, r.stderr]).toEqual([
+      2,
+      "trailseal: warning: pin-value in a pkcs11 uri puts the PIN on the command line, where other users can read it in the process list; prefer pin-source=file:PATH\n" +
+        `trailseal: error: the private key in ${key("ec")} does not match the certificate "C=XX, O=trailseal test, CN=trailseal test signer RSA" in ${pki("signer-rsa-chain.pem")} (nor any of the other 1 certificate(s) there)\n` +
+        "trailseal: hint: give the certificate issued for this key, or the key of this certificate\n",
+    ]);
+    const bare = await cli([
+      "tsa",
+      "serve",
+      "--key",
+      `${key("nocert")}?pin-value=${PIN}`,
+      "--port",
+      "0",
+    ]);
+    expect([bare.code, bare.stderr]).toEqual([
+      2,
+      "trailseal: warning: pin-value in a pkcs11 uri puts the PIN on the command line, where other users can read it in the process list; prefer pin-source=file:PATH\n" +
+        `trailseal: error: ${key("nocert")} has no certificate with its id on the token; give its certificate as a file\ntrailseal: hint: pass the TSA certificate with --cert FILE\n`,
     ]);
   });
 

@@ -122,11 +122,7 @@ export async function openTokenSigner(
     });
   } catch (e) {
     if (!(e instanceof TrailsealError) || e.message.includes(shown)) throw e;
-    throw new TrailsealError(e.code, `${shown}: ${e.message}`, {
-      cause: e,
-      ...e.details,
-      ...(e.hint === undefined ? {} : { hint: e.hint }),
-    });
+    throw e.amend({ message: `${shown}: ${e.message}` });
   }
   for (const w of opened.warnings) say(io, "warning", w);
   return tokenSigner(opened.key);
@@ -279,8 +275,8 @@ export async function loadPlan(path: string, io: Io): Promise<SealingPlan> {
     return sealingPlan(readAuditPolicy(json));
   } catch (e) {
     if (e instanceof TrailsealError) {
-      throw new TrailsealError(e.code, `${path}: ${e.message}`, {
-        cause: e,
+      throw e.amend({
+        message: `${path}: ${e.message}`,
         hint: `run 'trailseal policy check ${path}' to see every problem`,
       });
     }

@@ -223,7 +223,7 @@ function headerFault(e: unknown, anchored: boolean): unknown {
   if (!anchored || !isTrailsealError(e) || e.code === "IO") return e;
   if (e.code === "TRUNCATED")
     return signaturesRefused({ state: "not-signed", signed: 0, signers: [], error: null });
-  return new TrailsealError(e.code, e.message, { hint: FULL_VERDICT, record: -1 });
+  return e.amend({ hint: FULL_VERDICT, record: -1 });
 }
 
 /**

@@ -9,11 +9,11 @@ import type { SealingPlan } from "../policy.js";
 import { AUTHORITY_FILES, defaultHome, loadAuthority } from "../authority.js";
 import { describeCertificate, readCertificates } from "../pem.js";
 import { isPkcs11Uri, readPrivateKeys } from "../keys.js";
-import { shownPkcs11Uri } from "../pkcs11/uri.js";
 import type { TokenSigner } from "../pkcs11/ops.js";
 import {
   checkpointSigner,
   loadSigningIdentity,
+  tokenCertificates,
   tokenSigningIdentity,
   type CheckpointSigner,
   type SigningIdentity,
@@ -231,8 +231,7 @@ async function signingIdentity(
       ).catch((e: unknown) => {
         // A token key without a certificate there: say which option gives one.
         if (certPath !== undefined || !isTrailsealError(e, "KEY_INVALID")) throw e;
-        throw new TrailsealError(e.code, e.message, {
-          cause: e,
+        throw e.amend({
           hint: "pass the signing certificate (and its chain) with --sign-cert FILE",
         });
       })
@@ -381,8 +380,9 @@ async function localTsa(
 }
 
 /**
- * A TSA identity with its key on a token: the certificate chain from `certPath` (leaf first), or
- * the certificate the token holds with the key's id. Shared by `--tsa-key` and `tsa serve --key`.
+ * A TSA identity with its key on a token: the certificate chain from `files.cert` (leaf first), or
+ * the certificate the token holds with the key's id (`tokenCertificates`), then `files.chain`.
+ * Shared by `--tsa-key` and `tsa serve --key`.
  */
 export async function tokenTsaIdentity(
   signer: TokenSigner,
@@ -390,19 +390,13 @@ export async function tokenTsaIdentity(
   io: Io,
   files: { cert: string | undefined; certFlag: string; chain?: string },
 ): Promise<TsaIdentity> {
-  const chain =
-    files.cert !== undefined
-      ? await loadCertificates([files.cert], io)
-      : signer.certificate !== null
-        ? [signer.certificate]
-        : null;
-  if (chain === null) {
-    throw new TrailsealError(
-      "KEY_INVALID",
-      `${shownPkcs11Uri(uri)} has no certificate with its id on the token; give the TSA certificate as a file`,
-      { hint: `pass the TSA certificate with ${files.certFlag} FILE` },
-    );
-  }
+  const certBytes = files.cert === undefined ? null : await readInput(files.cert, io);
+  const source = { certSource: files.cert ?? "the token", keySource: uri };
+  const chain = await tokenCertificates(signer, certBytes, source).catch((e: unknown) => {
+    // A token key without a certificate there: say which option gives one.
+    if (files.cert !== undefined || !isTrailsealError(e, "KEY_INVALID")) throw e;
+    throw e.amend({ hint: `pass the TSA certificate with ${files.certFlag} FILE` });
+  });
   if (files.chain !== undefined) chain.push(...(await loadCertificates([files.chain], io)));
   return { chain, key: signer };
 }

@@ -386,11 +386,7 @@ async function verify(
     // Only a verdict (the token is invalid or untrusted) is named and given as JSON.
     if (!(e instanceof TrailsealError) || exitCodeFor(e) !== EXIT_FAILED) return reportError(io, e);
     // Name the .tsr in the verdict: "token imprint … does not match" alone does not say which.
-    const named = new TrailsealError(e.code, `${tsrPath}: ${e.message}`, {
-      cause: e,
-      ...(e.hint === undefined ? {} : { hint: e.hint }),
-      ...e.details,
-    });
+    const named = e.amend({ message: `${tsrPath}: ${e.message}` });
     if (flags.json === true) {
       io.stdout.write(
         `${JSON.stringify({ valid: false, code: named.code, message: named.message }, null, 2)}\n`,

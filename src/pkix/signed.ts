@@ -504,7 +504,7 @@ function findSigner(
   );
   if (signer === undefined) {
     const e = rules.invalid("the signer's certificate is not included in the signature, nor given");
-    throw new TrailsealError(e.code, e.message, { missing: "untrusted-certificate" });
+    throw e.amend({ missing: "untrusted-certificate" });
   }
   const others = certs.filter((c) => c.fingerprint !== signer.fingerprint).map((c) => c.der);
   return { signer, others };

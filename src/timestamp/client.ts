@@ -188,10 +188,7 @@ async function acceptResponse(
   } catch (e) {
     if (e instanceof TrailsealError) {
       // What the check found missing (a TSA trust anchor) stays, so the caller can say how to give it.
-      throw new TrailsealError(e.code, `token from TSA ${url}: ${e.message}`, {
-        cause: e,
-        ...e.details,
-      });
+      throw e.amend({ message: `token from TSA ${url}: ${e.message}` });
     }
     throw e;
   }
