@@ -78,8 +78,11 @@ export async function openTokenDecryptionKey(
   return { key: Object.assign(dk, { source: shownPkcs11Uri(uri) }), warnings };
 }
 
-/** Whether an opened key is on a token (and holds a session to close). */
-export function isTokenKey(key: OpenedKey): key is TokenDecryptionKey {
+/**
+ * Whether a key is on a token (it decrypts or derives there, and holds a session to close) rather
+ * than a KeyObject in memory: the one test, for opened keys and for the keys stanzas take alike.
+ */
+export function isTokenKey<K extends object>(key: K): key is Extract<K, DecryptionKey> {
   return "decryptOaep" in key;
 }
 

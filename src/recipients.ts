@@ -15,6 +15,7 @@ import { randomBytes, type KeyObject } from "node:crypto";
 import { TrailsealError } from "./errors.js";
 import { certificatePublicKey, describeCertificate, type CertificateInfo } from "./pem.js";
 import type { RecipientEntry } from "./policy.js";
+import { isTokenKey } from "./keys.js";
 import type { DecryptionKey } from "./pkcs11/ops.js";
 import { OID } from "./pkix/oid.js";
 import type { EnvelopeContentType } from "./pkix/envelope.js";
@@ -57,7 +58,7 @@ export type StanzaKey = { key: KeyObject; spkiFingerprint: string } | Decryption
 
 /** The key's type and size, read the one way for both kinds of key. */
 function keyFacts(key: StanzaKey): { type: "rsa" | "ec" | "other"; bits: number | undefined } {
-  if ("decryptOaep" in key) return { type: key.keyType === "RSA" ? "rsa" : "ec", bits: key.bits };
+  if (isTokenKey(key)) return { type: key.keyType === "RSA" ? "rsa" : "ec", bits: key.bits };
   const t = key.key.asymmetricKeyType;
   return {
     type: t === "rsa" || t === "ec" ? t : "other",
@@ -66,7 +67,7 @@ function keyFacts(key: StanzaKey): { type: "rsa" | "ec" | "other"; bits: number 
 }
 
 /** What `openEnvelope` takes: the token key itself, or the KeyObject. */
-const envelopeKey = (key: StanzaKey) => ("decryptOaep" in key ? key : key.key);
+const envelopeKey = (key: StanzaKey) => (isTokenKey(key) ? key : key.key);
 
 /** A file key is an AES-256 key. */
 const FILE_KEY_BYTES = 32;
