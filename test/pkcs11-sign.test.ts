@@ -394,6 +394,25 @@ describe.skipIf(missing !== null)("signing and timestamping with SoftHSM2 token 
     ]);
   });
 
+  it("--pin is read once per command however many token keys it opens", async () => {
+    // pass: warns each time it is read: one warning for the signing key and the TSA key together.
+    const r = await cli(
+      [
+        "seal",
+        "--policy",
+        p("policy.json"),
+        "--pin",
+        `pass:${PIN}`,
+        "--sign-key",
+        key("rsa"),
+      ].concat(["--tsa-key", key("tsa"), p("s.cast"), "-o", p("pin-once.trail")]),
+    );
+    expect([r.code, r.stderr]).toEqual([
+      0,
+      "trailseal: warning: --pin pass:… puts the passphrase on the command line, where other users can read it in the process list; prefer env:VAR or file:PATH\n",
+    ]);
+  });
+
   it("a PIN given in the key's URI (pin-value=) never reaches a message", async () => {
     // The ECDSA key with the RSA signer's certificate: the mismatch names the key by its URI.
     const r = await cli(

@@ -93,8 +93,20 @@ export function tokenOptions(cmd: Command, keys = "--key"): Command {
 
 /** The PIN of `--pin`, read once when a token key needs it. */
 function tokenPin(token: TokenFlags, io: Io): string | undefined {
-  return token.pin === undefined ? undefined : readPassin(token.pin, io, "--pin");
+  if (token.pin === undefined) return undefined;
+  let pin = PINS_READ.get(token);
+  if (pin === undefined) {
+    pin = readPassin(token.pin, io, "--pin");
+    PINS_READ.set(token, pin);
+  }
+  return pin;
 }
+
+/**
+ * The `--pin` of each command run (its parsed flags), read once however many token keys it opens:
+ * a `file:` source may be a pipe that gives it once, and a `pass:` warning is said once.
+ */
+const PINS_READ = new WeakMap<TokenFlags, string>();
 
 /**
  * Opens the signing key a PKCS#11 URI names (`--sign-key`, `--tsa-key`, `tsa serve --key`), the
@@ -157,10 +169,9 @@ export async function loadKeys(
     }
   };
   try {
-    let pin: string | undefined;
     for (const spec of specs) {
       if (isPkcs11Uri(spec)) {
-        pin ??= tokenPin(token, io);
+        const pin = tokenPin(token, io);
         const { key, warnings } = await openTokenDecryptionKey(spec, {
           env: io.env,
           cwd: io.cwd,
