@@ -7,7 +7,12 @@ import { toHex } from "../src/bytes.js";
 import { encodeTstInfo, hashAlgorithm, OID, signTstInfo } from "../src/pkix/tsp.js";
 import { certificate } from "../src/pkix/cert.js";
 import { makeRequest, nonceFromRandom } from "../src/timestamp/request.js";
-import { issueToken, localStamper, serialSource } from "../src/timestamp/token.js";
+import {
+  issueToken,
+  LOCAL_POLICY_OID,
+  localStamper,
+  serialSource,
+} from "../src/timestamp/token.js";
 import { verifyToken } from "../src/timestamp/verify.js";
 import { verifyDetached } from "../src/sign.js";
 import { ChainValidator } from "../src/pkix/chain.js";
@@ -128,6 +133,20 @@ describe("local TSA tokens", () => {
       expect(out.trim()).toBe("Verification: OK");
     });
   }
+
+  it("by default stamps under LOCAL_POLICY_OID with serialSource serials", async () => {
+    const tsa = localStamper(tsaFixture("tsa"), { clock: () => NOW });
+    const check = (token: Uint8Array) =>
+      verifyToken(token, { imprint: IMPRINT, nonce: NONCE, policyOid: null, anchors: [ROOT_CA()] });
+    const [a, b] = [
+      await check(await tsa.stamp(IMPRINT, NONCE)),
+      await check(await tsa.stamp(IMPRINT, NONCE)),
+    ];
+    expect([a.policy, b.policy]).toEqual([LOCAL_POLICY_OID, LOCAL_POLICY_OID]);
+    expect(LOCAL_POLICY_OID).toBe(POLICY);
+    expect(a.serial).not.toBe(b.serial);
+    expect(a.accuracy).toBeNull();
+  });
 
   it("gives every token its own serial (time, salt, counter)", () => {
     const next = serialSource(

@@ -2,7 +2,6 @@
  * The sealing options shared by `seal` and `record`: the policy, the signing identity and the
  * timestamp source, turned into trail-writer options.
  */
-import { randomBytes } from "node:crypto";
 import type { Command } from "commander";
 import { isTrailsealError, TrailsealError } from "../errors.js";
 import type { SealingPlan } from "../policy.js";
@@ -18,13 +17,7 @@ import {
   type CheckpointSigner,
   type SigningIdentity,
 } from "../sign.js";
-import {
-  LOCAL_POLICY_OID,
-  localStamper,
-  serialSource,
-  type Stamper,
-  type TsaIdentity,
-} from "../timestamp/token.js";
+import { localStamper, type Stamper, type TsaIdentity } from "../timestamp/token.js";
 import { remoteStamper, shownUrl } from "../timestamp/client.js";
 import { collect, say, type Io } from "./io.js";
 import {
@@ -296,8 +289,6 @@ async function stamperFor(
   if (ts.selection === "local") {
     return localStamper(await localTsa(plan, flags, pass, io, opened), {
       clock: io.now,
-      serial: serialSource((n) => new Uint8Array(randomBytes(n))),
-      policyOid: LOCAL_POLICY_OID,
       accuracyMillis: 1000,
     });
   }

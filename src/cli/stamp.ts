@@ -6,13 +6,7 @@ import { fromHex, toHex } from "../bytes.js";
 import { TrailsealError } from "../errors.js";
 import { parseResponse, remoteStamper } from "../timestamp/client.js";
 import { checkPolicyOid, nonceFromRandom } from "../timestamp/request.js";
-import {
-  LOCAL_POLICY_OID,
-  grantedResponse,
-  localStamper,
-  serialSource,
-  type Stamper,
-} from "../timestamp/token.js";
+import { grantedResponse, localStamper, type Stamper } from "../timestamp/token.js";
 import { checkToken, tokenImprintHash, verifyToken, type TokenFacts } from "../timestamp/verify.js";
 import { loadCertificates, printable, writeOutput, type OutputFile } from "./common.js";
 import { inputName, readInput } from "./files.js";
@@ -219,12 +213,7 @@ async function localTsa(
   const authority = await loadAuthority(defaultHome(io.env, io.cwd, flags.home), {
     now: io.now(),
   });
-  const stamper = localStamper(authority.tsa, {
-    clock: io.now,
-    serial: serialSource((n) => new Uint8Array(randomBytes(n))),
-    policyOid: LOCAL_POLICY_OID,
-    accuracyMillis: 1000,
-  });
+  const stamper = localStamper(authority.tsa, { clock: io.now, accuracyMillis: 1000 });
   return { stamper, anchors: [authority.ca], certificates: [] };
 }
 

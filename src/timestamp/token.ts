@@ -2,7 +2,7 @@
  * The local TSA: issues RFC 3161 tokens in-process with a TSA certificate and key (the local
  * authority's, or the operator's own). The same issuer serves `trailseal tsa serve`.
  */
-import type { KeyObject } from "node:crypto";
+import { randomBytes, type KeyObject } from "node:crypto";
 import { TrailsealError } from "../errors.js";
 import { publicKeyFingerprint } from "../keys.js";
 import {
@@ -31,9 +31,10 @@ export interface Stamper {
 
 export interface LocalStamperOptions {
   clock: () => Date;
-  /** Unique serials (see `serialSource`). */
-  serial: () => bigint;
-  policyOid: string;
+  /** Unique serials (see `serialSource`); by default `serialSource` over crypto.randomBytes. */
+  serial?: () => bigint;
+  /** The TSA policy tokens are issued under; by default `LOCAL_POLICY_OID`, as the CLI's. */
+  policyOid?: string;
   accuracyMillis?: number;
 }
 
@@ -143,12 +144,14 @@ export function grantedResponse(token: Uint8Array): Uint8Array {
  * and are signed with signed attributes contentType, messageDigest and signingCertificateV2.
  *
  * @example
- *   const stamper = localStamper(authority.tsa, { clock: () => new Date(), serial: serialSource(randomBytes), policyOid: LOCAL_POLICY_OID });
+ *   const stamper = localStamper(authority.tsa, { clock: () => new Date(), accuracyMillis: 1000 });
  *   const token = await stamper.stamp(imprint, nonce);
  */
 export function localStamper(tsa: TsaIdentity, options: LocalStamperOptions): Stamper {
   checkTsaIdentity(tsa, options.clock());
   const sha256 = hashAlgorithm(OID.sha256);
+  const serial = options.serial ?? serialSource((n) => new Uint8Array(randomBytes(n)));
+  const policyOid = options.policyOid ?? LOCAL_POLICY_OID;
   return {
     kind: "local",
     stamp(imprint: Uint8Array, nonce: bigint): Promise<Uint8Array> {
@@ -165,8 +168,8 @@ export function localStamper(tsa: TsaIdentity, options: LocalStamperOptions): St
           hashAlgorithmDer: sha256,
           digest: imprint,
           nonce,
-          policyOid: options.policyOid,
-          serial: options.serial(),
+          policyOid,
+          serial: serial(),
           genTime: options.clock(),
           ...(options.accuracyMillis === undefined
             ? {}
