@@ -145,7 +145,7 @@ describe("local TSA tokens", () => {
     expect([a.policy, b.policy]).toEqual([LOCAL_POLICY_OID, LOCAL_POLICY_OID]);
     expect(LOCAL_POLICY_OID).toBe(POLICY);
     expect(a.serial).not.toBe(b.serial);
-    expect(a.accuracy).toBeNull();
+    expect(a.accuracy).toBeUndefined();
   });
 
   it("gives every token its own serial (time, salt, counter)", () => {
