@@ -2,12 +2,17 @@
  * Which file an error is about is data (`details.file`), never read back from its message: the
  * trail reader marks its header errors, and the CLI names a trail only in errors that name no file.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { TrailsealError } from "../src/errors.js";
 import { ByteSource } from "../src/bytes.js";
 import { readHeader } from "../src/trail/reader.js";
 import { namingTrail } from "../src/cli/common.js";
 import { once } from "./helpers/recordings.js";
+import { runCli } from "./helpers/io.js";
+import { pkiPath } from "./helpers/tsa.js";
 
 describe("errors name their file once", () => {
   it("a header error names the trail in its message and in details.file", async () => {
@@ -69,5 +74,30 @@ describe("TrailsealError.amend: the one way to add context on the way up", () =>
     const hinted = e.amend({ hint: "pass --cert FILE" });
     expect([hinted.message, hinted.hint]).toEqual(["a.key: no certificate", "pass --cert FILE"]);
     expect(e.withFile("b.key").details).toEqual({ file: "b.key", missing: "certificate" });
+  });
+});
+
+describe("replay --ca names a trail whose header it refuses once", () => {
+  it("bad magic: the reader's message (it names the trail) and the hint to run verify, exit 1", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "trailseal-naming-"));
+    try {
+      writeFileSync(join(dir, "bad.trail"), "garbage, not a trail: the magic is wrong".repeat(2));
+      const r = await runCli(
+        ["replay", "bad.trail", "--key", pkiPath("signer-rsa.key")].concat([
+          "--ca",
+          pkiPath("root-ca.pem"),
+          "-o",
+          "out.cast",
+        ]),
+        { cwd: dir },
+      );
+      expect([r.code, r.stdout, r.stderr]).toEqual([
+        1,
+        "",
+        "trailseal: error: bad.trail is not a trailseal trail (bad magic)\ntrailseal: hint: run 'trailseal verify' for the full verdict\n",
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

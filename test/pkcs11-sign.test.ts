@@ -45,6 +45,9 @@ describe.skipIf(missing !== null)("signing and timestamping with SoftHSM2 token 
       env: { TRAILSEAL_PKCS11_MODULE: SOFTHSM_MODULE, SIGN_PIN: PIN, BAD_PIN: "0000" },
       now: NOW,
     });
+  /** `trailseal seal` of s.cast under policy.json with `options`, into `output` in the HSM dir. */
+  const seal = (options: string[], output: string) =>
+    cli(["seal", "--policy", p("policy.json"), ...options, p("s.cast"), "-o", p(output)]);
   const openssl = (args: string[]) =>
     spawnSync("openssl", args, { cwd: hsm.dir, encoding: "utf8" });
 
@@ -85,14 +88,9 @@ describe.skipIf(missing !== null)("signing and timestamping with SoftHSM2 token 
 
   /** Seals s.cast with the signing key and the TSA key on the token; exports the evidence. */
   async function sealOnToken(name: string, signing: string[]): Promise<void> {
-    const r = await cli(
-      ["seal", "--policy", p("policy.json"), "--pin", "env:SIGN_PIN", ...signing].concat([
-        "--tsa-key",
-        key("tsa"),
-        p("s.cast"),
-        "-o",
-        p(`${name}.trail`),
-      ]),
+    const r = await seal(
+      ["--pin", "env:SIGN_PIN", ...signing, "--tsa-key", key("tsa")],
+      `${name}.trail`,
     );
     expect([r.code, r.stderr]).toEqual([0, ""]);
     expect(r.stdout).toBe(
@@ -253,16 +251,9 @@ describe.skipIf(missing !== null)("signing and timestamping with SoftHSM2 token 
   });
 
   it("a wrong PIN for --sign-key: exit 2, PKCS11_PIN_INCORRECT naming the key's URI and the token; nothing written", async () => {
-    const r = await cli(
-      [
-        "seal",
-        "--policy",
-        p("policy.json"),
-        "--pin",
-        "env:BAD_PIN",
-        "--sign-key",
-        key("rsa"),
-      ].concat(["--tsa-key", key("tsa"), p("s.cast"), "-o", p("bad-pin.trail")]),
+    const r = await seal(
+      ["--pin", "env:BAD_PIN", "--sign-key", key("rsa"), "--tsa-key", key("tsa")],
+      "bad-pin.trail",
     );
     expect([r.code, r.stdout, r.stderr]).toEqual([
       2,
@@ -273,26 +264,20 @@ describe.skipIf(missing !== null)("signing and timestamping with SoftHSM2 token 
   });
 
   it("--tsa-key pkcs11: with --tsa-passin is a usage error", async () => {
-    const r = await cli(
+    const r = await seal(
       [
-        "seal",
-        "--policy",
-        p("policy.json"),
         "--pin",
         "env:SIGN_PIN",
         "--sign-key",
         key("rsa"),
-      ].concat([
         "--sign-cert",
         pki("signer-rsa-chain.pem"),
         "--tsa-key",
         key("tsa"),
         "--tsa-passin",
         "env:SIGN_PIN",
-        p("s.cast"),
-        "-o",
-        p("passin.trail"),
-      ]),
+      ],
+      "passin.trail",
     );
     expect([r.code, r.stderr]).toEqual([
       2,
@@ -377,17 +362,7 @@ describe.skipIf(missing !== null)("signing and timestamping with SoftHSM2 token 
       2,
       `trailseal: error: ${key("nocert")} has no certificate with its id on the token; give its certificate as a file\ntrailseal: hint: pass the TSA certificate with --cert FILE\n`,
     ]);
-    const sign = await cli(
-      [
-        "seal",
-        "--policy",
-        p("policy.json"),
-        "--pin",
-        "env:SIGN_PIN",
-        "--sign-key",
-        key("nocert"),
-      ].concat([p("s.cast"), "-o", p("nocert.trail")]),
-    );
+    const sign = await seal(["--pin", "env:SIGN_PIN", "--sign-key", key("nocert")], "nocert.trail");
     expect([sign.code, sign.stderr]).toEqual([
       2,
       `trailseal: error: ${key("nocert")} has no certificate with its id on the token; give its certificate as a file\ntrailseal: hint: pass the signing certificate (and its chain) with --sign-cert FILE\n`,
@@ -396,16 +371,9 @@ describe.skipIf(missing !== null)("signing and timestamping with SoftHSM2 token 
 
   it("--pin is read once per command however many token keys it opens", async () => {
     // pass: warns each time it is read: one warning for the signing key and the TSA key together.
-    const r = await cli(
-      [
-        "seal",
-        "--policy",
-        p("policy.json"),
-        "--pin",
-        `pass:${PIN}`,
-        "--sign-key",
-        key("rsa"),
-      ].concat(["--tsa-key", key("tsa"), p("s.cast"), "-o", p("pin-once.trail")]),
+    const r = await seal(
+      ["--pin", `pass:${PIN}`, "--sign-key", key("rsa"), "--tsa-key", key("tsa")],
+      "pin-once.trail",
     );
     expect([r.code, r.stderr]).toEqual([
       0,
@@ -415,16 +383,9 @@ describe.skipIf(missing !== null)("signing and timestamping with SoftHSM2 token 
 
   it("a PIN given in the key's URI (pin-value=) never reaches a message", async () => {
     // The ECDSA key with the RSA signer's certificate: the mismatch names the key by its URI.
-    const r = await cli(
-      [
-        "seal",
-        "--policy",
-        p("policy.json"),
-        "--sign-key",
-        `${key("ec")}?pin-value=${PIN}`,
-        "--sign-cert",
-        pki("signer-rsa-chain.pem"),
-      ].concat([p("s.cast"), "-o", p("pin-in-uri.trail")]),
+    const r = await seal(
+      ["--sign-key", `${key("ec")}?pin-value=${PIN}`, "--sign-cert", pki("signer-rsa-chain.pem")],
+      "pin-in-uri.trail",
     );
     expect([r.code, r.stderr]).toEqual([
       2,

@@ -543,7 +543,7 @@ export function outputOptions(cmd: Command, what: string): Command {
  * holds the output itself) and returns the exit status of success.
  */
 export function wrote(io: Io, output: string, line: string): number {
-  if (output !== "-") io.stdout.write(line.endsWith("\n") ? line : `${line}\n`);
+  if (output !== "-") io.stdout.write(`${line}\n`);
   return EXIT_OK;
 }
 

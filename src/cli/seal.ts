@@ -136,6 +136,6 @@ function summary(
   return (
     `sealed ${inputName(input)} (${format}) into ${output}: ${writer.records} records, ${plural(writer.checkpointCount, "checkpoint")}; ` +
     `downstream ${describe("downstream")}, upstream ${describe("upstream")}; ` +
-    `${h.policy.signing ? "signed" : "not signed"}, ${stamping}\n`
+    `${h.policy.signing ? "signed" : "not signed"}, ${stamping}`
   );
 }
