@@ -3,6 +3,18 @@
  * this is the one place that converts.
  */
 
+/** Largest read: large trails stream in chunks of this size. */
+const MAX_READ = 1 << 20;
+
+/**
+ * The read size for a file of `size` bytes: a small trail in one read of its own size (+1 so
+ * that the read that finds the end is the second and last), never a fixed 1 MiB buffer per
+ * file: with thousands of small trails those buffers alone kept the garbage collector busy.
+ */
+export function readSize(size: number): number {
+  return Math.min(MAX_READ, Math.max(size + 1, 16 * 1024));
+}
+
 /** A fresh ArrayBuffer holding exactly `bytes` (WebCrypto and pkijs want ArrayBuffer). */
 export function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
   const out = new ArrayBuffer(bytes.byteLength);

@@ -6,6 +6,7 @@
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
+import { readSize } from "../bytes.js";
 import { TrailsealError } from "../errors.js";
 import type { StanzaKey } from "../recipients.js";
 import { ChainValidator } from "../sign.js";
@@ -34,18 +35,6 @@ export interface VerifyManyOptions extends VerifySetup, TrailPoolOptions {
 export interface Verified {
   readonly verdict: Verdict;
   readonly bytes: number;
-}
-
-/** Largest read: large trails stream in chunks of this size. */
-const MAX_READ = 1 << 20;
-
-/**
- * The read size for a file of `size` bytes: a small trail in one read of its own size (+1 so
- * that the read that finds the end is the second and last), never a fixed 1 MiB buffer per
- * file: with thousands of small trails those buffers alone kept the garbage collector busy.
- */
-function readSize(size: number): number {
-  return Math.min(MAX_READ, Math.max(size + 1, 16 * 1024));
 }
 
 /** Reads one trail, counting its bytes; an unreadable file is an `IO` error naming it. */

@@ -3,6 +3,7 @@ import { createReadStream, unlinkSync } from "node:fs";
 import { open, realpath, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
+import { readSize } from "../bytes.js";
 import { TrailsealError, systemErrorWords } from "../errors.js";
 import type { Command } from "commander";
 import {
@@ -19,24 +20,26 @@ import type { SealingPlan } from "../policy.js";
 import { readInput, readPassin } from "./files.js";
 import { collect, EXIT_OK, EXIT_USAGE, plural, runCommand, say, type Io } from "./io.js";
 
-/** A streamed input: a file path or `-` for stdin. Missing files fail before any work starts. */
-export async function inputStream(
-  path: string,
-  io: Io,
-  /** Bytes per read: `seal` of bulk input asks for larger reads (fewer stream steps per MiB). */
-  chunkBytes = 256 * 1024,
-): Promise<AsyncIterable<Uint8Array>> {
+/**
+ * A streamed input: a file path or `-` for stdin. Missing files fail before any work starts. A
+ * file is read in chunks of `readSize` (1 MiB for bulk input: against 256 KiB that cuts the
+ * stream's per-chunk work and the straddling-record copies by four; read + raw import of 256 MiB,
+ * fresh process each, took 248/155 ms CPU at 256 KiB, 138/135 ms at 1 MiB).
+ */
+export async function inputStream(path: string, io: Io): Promise<AsyncIterable<Uint8Array>> {
   if (path === "-") return io.stdin as AsyncIterable<Uint8Array>;
   const full = resolve(io.cwd, path);
+  let size: number;
   try {
     const s = await stat(full);
     if (s.isDirectory())
       throw new TrailsealError("IO", `${path} is a directory, not a file`, { file: path });
+    size = s.size;
   } catch (e) {
     if (e instanceof TrailsealError) throw e;
     throw new TrailsealError("IO", `no such file: ${path}`, { cause: e, file: path });
   }
-  return createReadStream(full, { highWaterMark: chunkBytes });
+  return createReadStream(full, { highWaterMark: readSize(size) });
 }
 
 /**

@@ -19,13 +19,6 @@ interface SealFlags extends SealingFlags {
 
 const FORMATS = ["asciicast", "script", "raw"] as const;
 
-/**
- * Bytes per read of the recording: 1 MiB reads cut the stream's per-chunk work and the raw
- * importer's straddling-frame copies (one per chunk) by four against 256 KiB. Measured in-process,
- * read + raw import of 256 MiB, fresh process each: 248/155 ms CPU at 256 KiB, 138/135 at 1 MiB.
- */
-const READ_BYTES = 1024 * 1024;
-
 /** Opens a recording file (or stdin) in the given or detected format. */
 async function openRecordingFile(
   path: string,
@@ -40,7 +33,7 @@ async function openRecordingFile(
     throw new TrailsealError("USAGE", "--timing goes with --from script");
   }
   const progress = await Progress.forFile(io, `sealing ${inputName(path)}`, path);
-  return openRecording(counted(await inputStream(path, io, READ_BYTES), progress), {
+  return openRecording(counted(await inputStream(path, io), progress), {
     ...(format === undefined ? {} : { format: format as RecordingFormat }),
     ...(timing === undefined
       ? {}
