@@ -230,4 +230,52 @@ describe(`disk full (${MODE === "tmpfs" ? "a real 256 KiB tmpfs" : "simulated EN
       },
     });
   }, 60_000);
+
+  // Replay writes each 1 MiB batch while it decrypts the next: the write that fails is one the
+  // command no longer waits on, and its failure must still end the command, named, with nothing
+  // left behind. 3 MB of output against a 256 KiB disk: the first batch fails behind.
+  it.runIf(MODE === "tmpfs")(
+    "replay fails naming the file and leaves nothing, though the failed write ran behind",
+    async () => {
+      for (const f of await readdir(full)) rmSync(join(full, f)); // the record test's trail
+      await writeFile(
+        p("plain.bin"),
+        new Uint8Array(3_000_000).map((_, i) => (i * 31) % 253),
+      );
+      const trail = p("three.trail");
+      const sealed = await runCli([
+        "seal",
+        "--policy",
+        p("clear.json"),
+        "--from",
+        "raw",
+        p("plain.bin"),
+        "-o",
+        trail,
+      ]);
+      expect(sealed.code, sealed.stderr).toBe(0);
+      const out = join(full, "plain.out");
+      const r = spawnSync(
+        process.execPath,
+        [
+          BIN,
+          "replay",
+          trail,
+          "--key",
+          join(TESTDATA, "certs", "rsa2048-a.key"),
+          "--format",
+          "raw",
+          "-o",
+          out,
+        ],
+        { env: { PATH: process.env["PATH"] } },
+      );
+      expect([r.status, r.stdout.toString(), r.stderr.toString()]).toEqual([
+        2,
+        "",
+        `trailseal: error: cannot write ${out}: no space left on device\n`,
+      ]);
+      expect(await readdir(full)).toEqual([]);
+    },
+  );
 });

@@ -312,8 +312,12 @@ export function namedWrite<T>(name: string, write: Promise<T>): Promise<T> {
   });
 }
 
-/** How many bytes an output file gathers before writing them out. */
-const WRITE_BATCH = 256 * 1024;
+/**
+ * How many bytes an output file gathers before writing them out, one batch written while the
+ * next is gathered. Replay --format raw of a 256 MiB trail (hyperfine, 7 runs): 797 ms with
+ * 256 KiB batches each awaited, 681 ms with 1 MiB batches written behind.
+ */
+const WRITE_BATCH = 1024 * 1024;
 
 /**
  * Temporary files being written. A signal that ends the process (Ctrl-C, kill, a closed terminal)
@@ -454,7 +458,7 @@ export class OutputFile {
       return;
     }
     // Small records (24-byte prefixes, short frames) are gathered and written together: one
-    // system call per 256 KiB instead of two per record. Memory stays bounded by that size.
+    // system call per 1 MiB instead of two per record. Memory stays bounded by two batches.
     this.pending.push(chunk);
     this.pendingBytes += chunk.byteLength;
     if (this.pendingBytes >= WRITE_BATCH) await this.flush();
@@ -462,20 +466,43 @@ export class OutputFile {
 
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
+  /** The batch being written while the next is gathered: at most one, so memory stays bounded. */
+  private inFlight: Promise<void> | null = null;
+  /** Why the batch in flight failed; thrown by the next write or by `commit`. */
+  private writeFailure: unknown = null;
 
+  /**
+   * Starts writing what is gathered, once the batch before it is written: the caller goes on
+   * (decrypting, hashing) while the write runs on libuv's thread, instead of waiting for it.
+   */
   private async flush(): Promise<void> {
-    if (this.handle === null || this.pendingBytes === 0) return;
+    await this.settled();
+    if (this.pendingBytes === 0) return;
     const chunks = this.pending;
     const total = this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
-    const { bytesWritten } = await this.handle.writev(chunks);
+    this.inFlight = this.writeBatch(chunks, total).catch((e: unknown) => {
+      this.writeFailure = e;
+    });
+  }
+
+  /** Waits for the batch in flight; throws its failure. */
+  private async settled(): Promise<void> {
+    await this.inFlight;
+    this.inFlight = null;
+    if (this.writeFailure !== null) throw this.writeFailure;
+  }
+
+  private async writeBatch(chunks: Uint8Array[], total: number): Promise<void> {
+    const handle = this.handle!;
+    const { bytesWritten } = await handle.writev(chunks);
     if (bytesWritten === total) return;
     // A short write (a pipe or device): the rest one piece at a time.
     const rest = Buffer.concat(chunks).subarray(bytesWritten);
     let offset = 0;
     while (offset < rest.byteLength) {
-      const { bytesWritten: n } = await this.handle.write(rest, offset);
+      const { bytesWritten: n } = await handle.write(rest, offset);
       offset += n;
     }
   }
@@ -491,6 +518,7 @@ export class OutputFile {
       return;
     }
     await this.flush();
+    await this.settled();
     if (this.temp === null) {
       // Written in place (a pipe or device): nothing to sync or rename.
       await this.handle.close();
@@ -505,6 +533,7 @@ export class OutputFile {
 
   async abort(): Promise<void> {
     if (this.handle === null) return;
+    await this.inFlight;
     await this.handle.close().catch(() => undefined);
     if (this.temp !== null) {
       await unlink(this.temp).catch(() => undefined);
