@@ -320,6 +320,14 @@ export function namedWrite<T>(name: string, write: Promise<T>): Promise<T> {
 const WRITE_BATCH = 1024 * 1024;
 
 /**
+ * A file written aside is synced behind its writes every this many bytes, so `commit`'s sync
+ * does not wait for the whole file to reach the disk. 256 MiB read, hashed and written, with the
+ * final fsync (node, 5 runs each): 329-440 ms with one sync at the end, 216-226 ms syncing behind
+ * every 16-64 MiB.
+ */
+const SYNC_BEHIND = 32 * 1024 * 1024;
+
+/**
  * Temporary files being written. A signal that ends the process (Ctrl-C, kill, a closed terminal)
  * would otherwise leave them behind, and a replay's holds decrypted keystrokes: they are removed
  * first, then the signal is raised again so the process ends as it would have.
@@ -468,8 +476,11 @@ export class OutputFile {
   private pendingBytes = 0;
   /** The batch being written while the next is gathered: at most one, so memory stays bounded. */
   private inFlight: Promise<void> | null = null;
-  /** Why the batch in flight failed; thrown by the next write or by `commit`. */
+  /** Why the batch in flight (or a sync behind) failed; thrown by the next write or `commit`. */
   private writeFailure: unknown = null;
+  /** The data sync running behind the writes, if one is; and the bytes written since the last. */
+  private syncing: Promise<void> | null = null;
+  private unsynced = 0;
 
   /**
    * Starts writing what is gathered, once the batch before it is written: the caller goes on
@@ -485,6 +496,23 @@ export class OutputFile {
     this.inFlight = this.writeBatch(chunks, total).catch((e: unknown) => {
       this.writeFailure = e;
     });
+    this.unsynced += total;
+    if (this.temp !== null && this.syncing === null && this.unsynced >= SYNC_BEHIND) {
+      this.unsynced = 0;
+      this.syncing = this.syncBehind(this.inFlight);
+    }
+  }
+
+  /**
+   * A data sync once `written` is: the disk takes the file as it is written, not all of it in
+   * the final sync of `commit` (which stays, and then has only the last few MiB to write).
+   */
+  private async syncBehind(written: Promise<void>): Promise<void> {
+    await written;
+    await this.handle!.datasync().catch((e: unknown) => {
+      this.writeFailure ??= e;
+    });
+    this.syncing = null;
   }
 
   /** Waits for the batch in flight; throws its failure. */
@@ -519,6 +547,8 @@ export class OutputFile {
     }
     await this.flush();
     await this.settled();
+    await this.syncing;
+    if (this.writeFailure !== null) throw this.writeFailure;
     if (this.temp === null) {
       // Written in place (a pipe or device): nothing to sync or rename.
       await this.handle.close();
@@ -534,6 +564,7 @@ export class OutputFile {
   async abort(): Promise<void> {
     if (this.handle === null) return;
     await this.inFlight;
+    await this.syncing;
     await this.handle.close().catch(() => undefined);
     if (this.temp !== null) {
       await unlink(this.temp).catch(() => undefined);
