@@ -48,7 +48,7 @@ export {
 // ---------------------------------------------------------------------------------------------
 // Open and replay: decrypt a trail's channels and write them out in a player's format
 // ---------------------------------------------------------------------------------------------
-export { openTrail, type OpenedTrail } from "./trail/session.js";
+export { openTrail, type OpenedTrail } from "./trail/open.js";
 export {
   unlockChannels,
   EventDecoder,

@@ -229,6 +229,45 @@ describe("the bundled CLI (dist/bin, package.json bin)", () => {
     expect(pem.loaded.packages).toEqual(["commander"]);
   });
 
+  it("replay --format raw loads pkijs and its own (to open the stanzas), no terminal emulator", async () => {
+    const story = join(dir, "story");
+    const out = join(dir, "replay-raw.bin");
+    const keys = ["--key", join(story, "alice.key"), "--key", join(story, "bob.key")];
+    const raw = await bin([
+      "replay",
+      join(story, "session.trail"),
+      ...keys,
+      "--format",
+      "raw",
+      "-o",
+      out,
+    ]);
+    expect(raw.code, raw.stderr).toBe(0);
+    expect(raw.loaded.packages).toEqual([
+      "@noble/hashes",
+      "@peculiar/utils",
+      "asn1js",
+      "bytestreamjs",
+      "commander",
+      "pkijs",
+    ]);
+    for (const lazy of ["src/replay/text.ts", "src/scan/screen.ts", "src/policy/parse.ts"]) {
+      expect(raw.loaded.sources).not.toContain(lazy);
+    }
+    // --format text is the one replay that needs the emulator.
+    const text = await bin([
+      "replay",
+      join(story, "session.trail"),
+      ...keys,
+      "--format",
+      "text",
+      "-o",
+      `${out}.txt`,
+    ]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.loaded.packages).toContain("@xterm/headless");
+  });
+
   it("policy check loads commander and re2js (content-policy patterns), nothing of pkix", async () => {
     const r = await bin(["policy", "check", join(dir, "story", "policy.json")]);
     expect(r).toMatchObject({ code: 0, stderr: "" });

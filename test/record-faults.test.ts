@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionEvent } from "../src/events.js";
 import { TrailReader, type CheckpointRecord } from "../src/trail/reader.js";
-import { openTrail } from "../src/trail/session.js";
+import { openTrail } from "../src/trail/open.js";
 import { TESTDATA, chunks, stanzaKey } from "./helpers/fixtures.js";
 import { runCli } from "./helpers/io.js";
 import {

@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyDetached } from "../src/sign.js";
 import { TrailReader, type CheckpointRecord } from "../src/trail/reader.js";
-import { openTrail } from "../src/trail/session.js";
+import { openTrail } from "../src/trail/open.js";
 import type { SessionEvent } from "../src/events.js";
 import { ScriptPty, commandLine } from "../src/record/pty.js";
 import { runCli } from "./helpers/io.js";

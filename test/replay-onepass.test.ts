@@ -22,9 +22,8 @@ import { chainBrokenAt } from "./helpers/chain.js";
 import { runCli } from "./helpers/io.js";
 import { TESTDATA } from "./helpers/fixtures.js";
 import { FrameSpool } from "../src/trail/spool.js";
-import { EventDecoder, unlockChannels, type FrameBytes } from "../src/trail/open.js";
+import { EventDecoder, openTrail, unlockChannels, type FrameBytes } from "../src/trail/open.js";
 import { TrailReader, type FrameRecord } from "../src/trail/reader.js";
-import { openTrail } from "../src/trail/session.js";
 import { VerifiedReplay } from "../src/verify/replay.js";
 import type { SessionEvent } from "../src/events.js";
 

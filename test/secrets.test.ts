@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { makeRequest } from "../src/timestamp/request.js";
-import { openTrail } from "../src/trail/session.js";
+import { openTrail } from "../src/trail/open.js";
 import { TESTDATA, stanzaKey } from "./helpers/fixtures.js";
 import { BIN, waitUntil } from "./helpers/live-record.js";
 import { sha256 } from "./helpers/tsa.js";

@@ -24,7 +24,7 @@ import {
   type TrailHeader,
 } from "../src/trail/format.js";
 import { MAX_AWAITING_STAMPS } from "../src/trail/reader.js";
-import { openTrail } from "../src/trail/session.js";
+import { openTrail } from "../src/trail/open.js";
 import { toHex } from "../src/bytes.js";
 import { chunks } from "./helpers/fixtures.js";
 

@@ -13,8 +13,8 @@ import {
   type TrailHeader,
 } from "../src/trail/format.js";
 import { TrailReader } from "../src/trail/reader.js";
-import { openTrail, sealEvents } from "../src/trail/session.js";
-import { unlockChannels } from "../src/trail/open.js";
+import { sealEvents } from "../src/trail/session.js";
+import { openTrail, unlockChannels } from "../src/trail/open.js";
 import { makeStanza } from "../src/recipients.js";
 import { chainBrokenAt } from "./helpers/chain.js";
 import { certDer, chunks, counterRandom, stanzaKey } from "./helpers/fixtures.js";

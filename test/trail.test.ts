@@ -2,9 +2,9 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import type { SessionEvent } from "../src/events.js";
 import { buildPolicy, type RecipientEntry, type SealingPlan } from "../src/policy.js";
-import { sealEvents, openTrail, sinkFor, bytesOf } from "../src/trail/session.js";
+import { sealEvents, sinkFor, bytesOf } from "../src/trail/session.js";
 import { TrailReader } from "../src/trail/reader.js";
-import { EventDecoder, unlockChannels } from "../src/trail/open.js";
+import { EventDecoder, openTrail, unlockChannels } from "../src/trail/open.js";
 import { PassThrough } from "node:stream";
 import { certDer, chunks, counterRandom, stanzaKey } from "./helpers/fixtures.js";
 

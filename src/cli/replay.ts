@@ -8,19 +8,19 @@ import { writeJsonl } from "../replay/jsonl.js";
 import { TERMINAL_RESET, play } from "../replay/player.js";
 import { writeRaw } from "../replay/raw.js";
 import { writeScript } from "../replay/script.js";
-import { writeText } from "../replay/text.js";
 import type { OpenedKey } from "../keys.js";
 import {
   EventDecoder,
   describeAlternatives,
+  openTrail,
   unlockChannels,
   type ChannelAccess,
   type HandedEnvelope,
+  type OpenedTrail,
 } from "../trail/open.js";
 import { TrailReader, type TrailEnd } from "../trail/reader.js";
 import type { SignatureVerdict } from "../verify.js";
 import { VerifiedReplay } from "../verify/replay.js";
-import { openTrail, type OpenedTrail } from "../trail/session.js";
 import type { Command } from "commander";
 import { collect, EXIT_FAILED, EXIT_OK, newCommand, say, type Io } from "./io.js";
 import {
@@ -524,8 +524,11 @@ async function writeFormat(
       return writeJsonl(metadata, events, out);
     case "script":
       return writeScript(metadata, events, out, timing!);
-    case "text":
+    case "text": {
+      // The terminal emulator (@xterm/headless, ~300 KB) loads only for the format that needs it.
+      const { writeText } = await import("../replay/text.js");
       return writeText(metadata, events, out);
+    }
   }
 }
 

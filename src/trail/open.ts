@@ -1,6 +1,7 @@
 /**
  * Opening a trail: unlocking each channel's file key from the stanzas with the given private keys
- * (checked against the header's key commitment), then decrypting frames back into session events.
+ * (checked against the header's key commitment), then decrypting frames back into session events;
+ * `openTrail` does both over a trail's bytes.
  */
 import { TrailsealError, isTrailsealError } from "../errors.js";
 import { concat, fromBase64, fromHex } from "../bytes.js";
@@ -14,7 +15,13 @@ import {
   type StanzaLayer,
 } from "../recipients.js";
 import { decodeFramePayload, frameAad, type HeaderStanza } from "./format.js";
-import type { FrameRecord, ParsedHeader, TrailRecord } from "./reader.js";
+import {
+  TrailReader,
+  type FrameRecord,
+  type ParsedHeader,
+  type TrailEnd,
+  type TrailRecord,
+} from "./reader.js";
 
 /** One way to open a channel: a stanza, sealed with the trail or added later by `share`. */
 export interface Alternative {
@@ -339,4 +346,50 @@ export class EventDecoder {
       record.seq,
     );
   }
+}
+
+export interface OpenedTrail {
+  readonly reader: TrailReader;
+  readonly unlocked: Unlocked;
+  readonly decoder: EventDecoder;
+  /** Every record in order, with the events it yields (decrypted where a key opened its channel). */
+  records(options?: {
+    upTo?: number;
+  }): AsyncGenerator<{ record: TrailRecord; events: SessionEvent[] }>;
+  /** Just the events. */
+  events(options?: { upTo?: number }): AsyncGenerator<SessionEvent>;
+  /** How the trail ended; after the records are read. */
+  readonly end: TrailEnd;
+}
+
+/** Opens a trail with the given keys. Channels no key opens stay locked (see `unlocked.access`). */
+export async function openTrail(
+  source: AsyncIterable<Uint8Array>,
+  name: string,
+  keys: readonly StanzaKey[],
+  /** Inner envelopes of four-eyes stanzas, opened from their outer layer by its holder. */
+  handed: readonly HandedEnvelope[] = [],
+): Promise<OpenedTrail> {
+  const reader = await TrailReader.open(source, name);
+  const unlocked = await unlockChannels(reader.parsed, keys, handed);
+  const decoder = new EventDecoder(reader.parsed, unlocked.keys);
+  async function* records(options?: { upTo?: number }) {
+    for await (const record of reader.records()) {
+      // `upTo`: stop before this sequence number (the verified prefix of a truncated trail).
+      if (options?.upTo !== undefined && record.seq >= options.upTo) break;
+      yield { record, events: decoder.decode(record) };
+    }
+  }
+  return {
+    reader,
+    unlocked,
+    decoder,
+    records,
+    async *events(options?: { upTo?: number }) {
+      for await (const { events } of records(options)) yield* events;
+    },
+    get end() {
+      return reader.end;
+    },
+  };
 }

@@ -1,12 +1,10 @@
 /**
- * High-level helpers over the writer and reader: seal a recording into a trail, and open a trail
- * back into session events. Both stream: memory stays bounded whatever the size.
+ * High-level helpers over the writer: seal a recording into a trail, and the sinks it writes to.
+ * (Opening a trail back into events is `openTrail`, in open.ts: replay and scan load no writer.)
+ * Both stream: memory stays bounded whatever the size.
  */
 import type { Writable } from "node:stream";
 import type { SessionEvent, SessionMetadata } from "../events.js";
-import type { StanzaKey } from "../recipients.js";
-import { EventDecoder, unlockChannels, type HandedEnvelope, type Unlocked } from "./open.js";
-import { TrailReader, type TrailEnd, type TrailRecord } from "./reader.js";
 import { TrailWriter, type TrailWriterOptions } from "./writer.js";
 
 /**
@@ -27,52 +25,6 @@ export async function sealEvents(
   }
   await writer.close(Math.max(last, endTime ?? 0));
   return writer;
-}
-
-export interface OpenedTrail {
-  readonly reader: TrailReader;
-  readonly unlocked: Unlocked;
-  readonly decoder: EventDecoder;
-  /** Every record in order, with the events it yields (decrypted where a key opened its channel). */
-  records(options?: {
-    upTo?: number;
-  }): AsyncGenerator<{ record: TrailRecord; events: SessionEvent[] }>;
-  /** Just the events. */
-  events(options?: { upTo?: number }): AsyncGenerator<SessionEvent>;
-  /** How the trail ended; after the records are read. */
-  readonly end: TrailEnd;
-}
-
-/** Opens a trail with the given keys. Channels no key opens stay locked (see `unlocked.access`). */
-export async function openTrail(
-  source: AsyncIterable<Uint8Array>,
-  name: string,
-  keys: readonly StanzaKey[],
-  /** Inner envelopes of four-eyes stanzas, opened from their outer layer by its holder. */
-  handed: readonly HandedEnvelope[] = [],
-): Promise<OpenedTrail> {
-  const reader = await TrailReader.open(source, name);
-  const unlocked = await unlockChannels(reader.parsed, keys, handed);
-  const decoder = new EventDecoder(reader.parsed, unlocked.keys);
-  async function* records(options?: { upTo?: number }) {
-    for await (const record of reader.records()) {
-      // `upTo`: stop before this sequence number (the verified prefix of a truncated trail).
-      if (options?.upTo !== undefined && record.seq >= options.upTo) break;
-      yield { record, events: decoder.decode(record) };
-    }
-  }
-  return {
-    reader,
-    unlocked,
-    decoder,
-    records,
-    async *events(options?: { upTo?: number }) {
-      for await (const { events } of records(options)) yield* events;
-    },
-    get end() {
-      return reader.end;
-    },
-  };
 }
 
 /**

@@ -24,7 +24,7 @@ import { parseResponse } from "../../src/timestamp/client.js";
 import { makeRequest } from "../../src/timestamp/request.js";
 import { startTsaServer, type TsaServer } from "../../src/timestamp/server.js";
 import { LOCAL_POLICY_OID } from "../../src/timestamp/token.js";
-import { openTrail } from "../../src/trail/session.js";
+import { openTrail } from "../../src/trail/open.js";
 import { verifyTrail } from "../../src/verify.js";
 import {
   FORMAT_NAME,
