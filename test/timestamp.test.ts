@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { toHex } from "../src/bytes.js";
 import { encodeTstInfo, hashAlgorithm, OID, signTstInfo } from "../src/pkix/tsp.js";
 import { certificate } from "../src/pkix/cert.js";
+import { offThreadSigner } from "../src/pkix/algorithms.js";
 import { makeRequest, nonceFromRandom } from "../src/timestamp/request.js";
 import {
   issueToken,
@@ -186,6 +188,67 @@ describe("local TSA tokens", () => {
         { clock: () => NOW, serial: () => 1n, policyOid: POLICY },
       ),
     ).toThrow(expect.objectContaining({ code: "KEY_INVALID" }));
+  });
+});
+
+// `tsa serve` signs with a key in memory on libuv's thread pool (offThreadSigner): the same
+// token, byte for byte, as the in-thread signature (PKCS#1 v1.5 is deterministic), and an
+// ECDSA token that openssl accepts.
+describe("tokens signed off the thread (offThreadSigner, as tsa serve signs)", () => {
+  const fields = {
+    hashAlgorithmDer: hashAlgorithm(OID.sha256),
+    digest: IMPRINT,
+    nonce: NONCE,
+    policyOid: POLICY,
+    serial: 7n,
+    genTime: NOW,
+  };
+
+  it("RSA: the same bytes as signing in this thread", async () => {
+    const tsa = tsaFixture("tsa");
+    const pooled = offThreadSigner(tsa.key as KeyObject)!;
+    expect([pooled.keyType, pooled.curve, pooled.bits]).toEqual(["RSA", null, 2048]);
+    const offThread = await issueToken({ ...tsa, key: pooled }, fields);
+    expect(toHex(offThread)).toBe(toHex(issueToken(tsa, fields)));
+  });
+
+  it("ECDSA P-256: a token that verifies here and in openssl ts -verify", async () => {
+    const tsa = tsaFixture("tsa-ec");
+    const pooled = offThreadSigner(tsa.key as KeyObject)!;
+    expect([pooled.keyType, pooled.curve, pooled.bits]).toEqual(["EC", "P-256", 256]);
+    const token = await issueToken({ ...tsa, key: pooled }, fields);
+    const facts = await verifyToken(token, {
+      imprint: IMPRINT,
+      nonce: NONCE,
+      policyOid: POLICY,
+      anchors: [ROOT_CA()],
+    });
+    expect(facts.serial).toBe("7");
+    const path = join(dir, "off-thread-ec.tst");
+    writeFileSync(path, token);
+    const out = execFileSync(
+      "openssl",
+      [
+        "ts",
+        "-verify",
+        "-digest",
+        toHex(IMPRINT),
+        "-sha256",
+        "-in",
+        path,
+        "-token_in",
+        "-CAfile",
+        pkiPath("root-ca.pem"),
+      ],
+      { encoding: "utf8" },
+    );
+    expect(out).toBe("Verification: OK\n");
+  });
+
+  it("is null for a key it does not sign with (Ed25519, a public key)", () => {
+    const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+    expect(offThreadSigner(privateKey)).toBeNull();
+    expect(offThreadSigner(publicKey)).toBeNull();
   });
 });
 

@@ -329,14 +329,48 @@ export function signatureProfile(
     key.asymmetricKeyDetails?.namedCurve ?? "",
     scheme,
   );
-  const options =
-    s === "ecdsa"
-      ? { key, dsaEncoding: "der" as const }
-      : s === "pss"
-        ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: PSS_SALT }
-        : { key, padding: constants.RSA_PKCS1_PADDING };
+  const options = signOptions(key, s);
   const signSync = (data: Uint8Array): Uint8Array => new Uint8Array(sign(a.hash, data, options));
   return { ...a, signSync, sign: (data) => Promise.resolve(signSync(data)) };
+}
+
+/** node:crypto's sign options for a key in memory and a scheme. */
+function signOptions(key: KeyObject, scheme: "pkcs1" | "pss" | "ecdsa") {
+  return scheme === "ecdsa"
+    ? { key, dsaEncoding: "der" as const }
+    : scheme === "pss"
+      ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: PSS_SALT }
+      : { key, padding: constants.RSA_PKCS1_PADDING };
+}
+
+/** EC field sizes in bits, by the curve's NIST name. */
+const CURVE_BITS = { "P-256": 256, "P-384": 384, "P-521": 521 } as const;
+
+/**
+ * A private RSA or EC key in memory as a signer that signs on libuv's thread pool (node:crypto's
+ * `sign` with a callback), so that a server signs on every core while its own thread reads and
+ * answers requests; null for another key, which then signs in the caller's thread. Same
+ * algorithms, same bytes: only the thread differs.
+ */
+export function offThreadSigner(key: KeyObject): ExternalSigner | null {
+  const facts = signingKeyFacts(key);
+  const nist = Object.entries(NIST_CURVES).find(([, name]) => name === facts.curve)?.[0];
+  const curve = nist === undefined ? null : (nist as keyof typeof CURVE_BITS);
+  if (key.type !== "private" || !(facts.type === "rsa" || (facts.type === "ec" && curve !== null)))
+    return null;
+  return {
+    keyType: facts.type === "rsa" ? "RSA" : "EC",
+    curve,
+    bits: curve === null ? facts.bits : CURVE_BITS[curve],
+    spkiFingerprint: facts.spkiFingerprint,
+    sign: (data, { scheme, hash }) =>
+      new Promise((resolve, reject) => {
+        sign(hash, data, signOptions(key, scheme), (e, signature) => {
+          if (e === null) resolve(new Uint8Array(signature));
+          else reject(e);
+        });
+      }),
+  };
 }
 
 /** The SubjectPublicKeyInfo DER of a key (of its public half for a private key). */

@@ -13,6 +13,7 @@ import {
   OID,
   type FailInfo,
 } from "../pkix/tsp.js";
+import { isExternalSigner, offThreadSigner } from "../pkix/algorithms.js";
 import { checkTsaIdentity, issueToken, type TsaIdentity } from "./token.js";
 
 export interface TsaServerOptions {
@@ -66,6 +67,10 @@ class Rejection {
  */
 export async function startTsaServer(options: TsaServerOptions): Promise<TsaServer> {
   checkTsaIdentity(options.tsa, options.clock());
+  // A key in memory signs on libuv's thread pool: every core signs while this thread serves.
+  const key = options.tsa.key;
+  const pooled = isExternalSigner(key) ? null : offThreadSigner(key);
+  const serving = pooled === null ? options : { ...options, tsa: { ...options.tsa, key: pooled } };
   const maxBody = options.maxBodyBytes ?? 16 * 1024;
   const timeoutMs = options.requestTimeoutMs ?? 10_000;
   const log = options.log ?? (() => undefined);
@@ -96,7 +101,7 @@ export async function startTsaServer(options: TsaServerOptions): Promise<TsaServ
         done(408, "request body too slow");
         socket.destroy();
       }, timeoutMs);
-      handle(req, res, options, maxBody, done).finally(() => clearTimeout(deadline));
+      handle(req, res, serving, maxBody, done).finally(() => clearTimeout(deadline));
     },
   );
 
