@@ -38,6 +38,17 @@ function stamper(name: string, clock: Date = NOW) {
   });
 }
 
+/** What `openssl ts -verify` says of `token` (over IMPRINT, anchored at the test root CA). */
+function opensslVerifies(token: Uint8Array, name: string): string {
+  const path = join(dir, `${name}.tst`);
+  writeFileSync(path, token);
+  const args = ["ts", "-verify", "-digest", toHex(IMPRINT), "-sha256", "-in", path, "-token_in"];
+  return execFileSync("openssl", [...args, "-CAfile", pkiPath("root-ca.pem")], {
+    encoding: "utf8",
+    stdio: "pipe",
+  });
+}
+
 /** A token made without the local stamper's own identity checks (for negative cases). */
 function rawToken(name: string, over: Partial<Parameters<typeof issueToken>[1]> = {}): Uint8Array {
   return issueToken(tsaFixture(name), {
@@ -114,25 +125,7 @@ describe("local TSA tokens", () => {
       expect(facts.signer.fingerprint).toMatch(/^[0-9a-f]{64}$/);
       expect(facts.chain).toHaveLength(2);
 
-      const path = join(dir, `${name}.tst`);
-      writeFileSync(path, token);
-      const out = execFileSync(
-        "openssl",
-        [
-          "ts",
-          "-verify",
-          "-digest",
-          toHex(IMPRINT),
-          "-sha256",
-          "-in",
-          path,
-          "-token_in",
-          "-CAfile",
-          pkiPath("root-ca.pem"),
-        ],
-        { stdio: "pipe" },
-      ).toString();
-      expect(out.trim()).toBe("Verification: OK");
+      expect(opensslVerifies(token, name)).toBe("Verification: OK\n");
     });
   }
 
@@ -224,25 +217,7 @@ describe("tokens signed off the thread (offThreadSigner, as tsa serve signs)", (
       anchors: [ROOT_CA()],
     });
     expect(facts.serial).toBe("7");
-    const path = join(dir, "off-thread-ec.tst");
-    writeFileSync(path, token);
-    const out = execFileSync(
-      "openssl",
-      [
-        "ts",
-        "-verify",
-        "-digest",
-        toHex(IMPRINT),
-        "-sha256",
-        "-in",
-        path,
-        "-token_in",
-        "-CAfile",
-        pkiPath("root-ca.pem"),
-      ],
-      { encoding: "utf8" },
-    );
-    expect(out).toBe("Verification: OK\n");
+    expect(opensslVerifies(token, "off-thread-ec")).toBe("Verification: OK\n");
   });
 
   it("is null for a key it does not sign with (Ed25519, a public key)", () => {
