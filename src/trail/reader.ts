@@ -374,7 +374,10 @@ function checkFrame(
     );
   }
   state.uncoveredFrames++;
-  return { ...base, type: "frame", channel, last, continued };
+  // Spelled out, not `{ ...base }`: this runs once per frame, and the spread (a generic copy of
+  // an object of another shape) was 2 µs of it (node --cpu-prof of the stamped hour's verify).
+  const { offset, prefix, body, head, time } = base;
+  return { seq, time, offset, prefix, body, head, type: "frame", channel, last, continued };
 }
 
 /** A checkpoint: in its place in time, stating exactly what it covers (chain head `before`). */
