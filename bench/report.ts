@@ -505,6 +505,7 @@ export function renderDoc(r: BenchResult): string {
     "shared and noisy, so every trailseal figure stands beside reference tools (age, openssl) run",
     "in the same run on the same data, and the ratio is the figure to read. Performance is measured",
     "here, never in a timed test; `test/memory.test.ts` checks the memory bound (not the speed).",
+    "What bounds each figure, with the profiles, and what would move it: docs/PERFORMANCE.md.",
     "",
     "## Summary",
     "",
