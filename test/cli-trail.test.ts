@@ -350,6 +350,18 @@ describe("seal, inspect, replay, share", () => {
       expect(r.code, argv.join(" ")).toBe(2);
       expect(r.stderr, argv.join(" ")).toBe("trailseal: error: no such file: gone.trail\n");
     }
+    // A directory is named as one (inputStream's other refusal), before any work starts.
+    for (const argv of [
+      ["inspect", "."],
+      ["replay", ".", "--format", "raw"],
+    ]) {
+      const r = await runCli(argv, { cwd: dir });
+      expect([r.code, r.stdout, r.stderr], argv.join(" ")).toEqual([
+        2,
+        "",
+        "trailseal: error: . is a directory, not a file\n",
+      ]);
+    }
   });
 
   it("inspect shows the recording's other header fields, a long one cut short", async () => {

@@ -89,6 +89,20 @@ async function checkpointsOf(bytes: Uint8Array, name: string) {
   return { found, end: reader.end };
 }
 
+/**
+ * Runs the built CLI (bare PATH) writing `out` on the full tmpfs: it must exit 2 with the one
+ * line naming `out`, and leave nothing there, neither the output nor its temporary.
+ */
+async function failsOnFullDisk(args: readonly string[], out: string): Promise<void> {
+  const r = spawnSync(process.execPath, [BIN, ...args], { env: { PATH: process.env["PATH"] } });
+  expect([r.status, r.stdout.toString(), r.stderr.toString()]).toEqual([
+    2,
+    "",
+    `trailseal: error: cannot write ${out}: no space left on device\n`,
+  ]);
+  expect(await readdir(full)).toEqual([]);
+}
+
 /** An errno error as fs raises it when the disk is full. */
 function enospc(): NodeJS.ErrnoException {
   return Object.assign(new Error("ENOSPC: no space left on device, write"), {
@@ -102,28 +116,8 @@ describe(`disk full (${MODE === "tmpfs" ? "a real 256 KiB tmpfs" : "simulated EN
   it("seal fails naming the file and leaves nothing under the final name (nor a temporary)", async () => {
     const out = join(full, "s.trail");
     if (MODE === "tmpfs") {
-      const r = spawnSync(
-        process.execPath,
-        [
-          BIN,
-          "seal",
-          "--policy",
-          p("policy.json"),
-          ...SIGNING,
-          "--from",
-          "raw",
-          p("big.bin"),
-          "-o",
-          out,
-        ],
-        { env: { PATH: process.env["PATH"] } },
-      );
-      expect([r.status, r.stdout.toString(), r.stderr.toString()]).toEqual([
-        2,
-        "",
-        `trailseal: error: cannot write ${out}: no space left on device\n`,
-      ]);
-      expect(await readdir(full)).toEqual([]);
+      const seal = ["seal", "--policy", p("policy.json"), ...SIGNING, "--from", "raw"];
+      await failsOnFullDisk([...seal, p("big.bin"), "-o", out], out);
       return;
     }
     let written = 0;
@@ -255,27 +249,8 @@ describe(`disk full (${MODE === "tmpfs" ? "a real 256 KiB tmpfs" : "simulated EN
       ]);
       expect(sealed.code, sealed.stderr).toBe(0);
       const out = join(full, "plain.out");
-      const r = spawnSync(
-        process.execPath,
-        [
-          BIN,
-          "replay",
-          trail,
-          "--key",
-          join(TESTDATA, "certs", "rsa2048-a.key"),
-          "--format",
-          "raw",
-          "-o",
-          out,
-        ],
-        { env: { PATH: process.env["PATH"] } },
-      );
-      expect([r.status, r.stdout.toString(), r.stderr.toString()]).toEqual([
-        2,
-        "",
-        `trailseal: error: cannot write ${out}: no space left on device\n`,
-      ]);
-      expect(await readdir(full)).toEqual([]);
+      const key = join(TESTDATA, "certs", "rsa2048-a.key");
+      await failsOnFullDisk(["replay", trail, "--key", key, "--format", "raw", "-o", out], out);
     },
   );
 });

@@ -29,17 +29,12 @@ import { collect, EXIT_OK, EXIT_USAGE, plural, runCommand, say, type Io } from "
 export async function inputStream(path: string, io: Io): Promise<AsyncIterable<Uint8Array>> {
   if (path === "-") return io.stdin as AsyncIterable<Uint8Array>;
   const full = resolve(io.cwd, path);
-  let size: number;
-  try {
-    const s = await stat(full);
-    if (s.isDirectory())
-      throw new TrailsealError("IO", `${path} is a directory, not a file`, { file: path });
-    size = s.size;
-  } catch (e) {
-    if (e instanceof TrailsealError) throw e;
+  const info = await stat(full).catch((e: unknown) => {
     throw new TrailsealError("IO", `no such file: ${path}`, { cause: e, file: path });
-  }
-  return createReadStream(full, { highWaterMark: readSize(size) });
+  });
+  if (info.isDirectory())
+    throw new TrailsealError("IO", `${path} is a directory, not a file`, { file: path });
+  return createReadStream(full, { highWaterMark: readSize(info.size) });
 }
 
 /**
