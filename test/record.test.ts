@@ -309,6 +309,28 @@ describe("trailseal record", () => {
     }
   });
 
+  it("does not start the command when the recorder is no longer script's parent", async () => {
+    // A recorder killed before setpriv set the parent-death signal leaves `script` orphaned. A
+    // stand-in setpriv that runs `script` as its child, not by exec, gives `script` the same
+    // state: a parent that is not the recorder.
+    const setpriv = p("setpriv-not-exec");
+    await writeFile(setpriv, '#!/bin/sh\nshift 3\n"$@"\nexit $?\n', { mode: 0o755 });
+    const marker = p("started.marker");
+    const pty = await ScriptPty.spawn({
+      command: ["sh", "-c", `echo started > '${marker}'`],
+      cols: 80,
+      rows: 24,
+      env: process.env,
+      cwd: dir,
+      setpriv,
+    });
+    let out = "";
+    pty.output.on("data", (c: Buffer) => (out += c.toString("latin1")));
+    expect(await pty.exited).toBe(125);
+    expect(out).toBe("trailseal record: the recorder has ended; the command was not started\r\n");
+    await expect(stat(marker)).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
   it("on SIGTERM hangs up the command and closes the trail with its final checkpoint", async () => {
     const trail = p("term.trail");
     const child = recorder([

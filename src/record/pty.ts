@@ -19,6 +19,12 @@
  * the recorder dies without a chance to hang up (SIGKILL, OOM killer), the kernel sends SIGTERM
  * to `script`, which ends the session. Without it the command would go on running in a pty that
  * nobody records, the one thing an audit recorder must not allow.
+ *
+ * The parent-death signal only covers a recorder that dies after setpriv has set it. A recorder
+ * killed between the spawn and that moment leaves `script` orphaned, with no signal to come. So
+ * the wrapper, which runs only once `script` runs and the signal is set, checks that `script`'s
+ * parent is still the recorder before it execs the command. If the recorder is gone, the wrapper
+ * says so and exits 125 instead, and the command never starts.
  */
 import { spawn, execFile, type ChildProcessByStdio } from "node:child_process";
 import { accessSync, constants as fsConstants, statSync } from "node:fs";
@@ -64,16 +70,22 @@ export function commandLine(argv: readonly string[]): string {
 
 const INFO_VAR = "TRAILSEAL_RECORD_INFO";
 const SHELL_VAR = "TRAILSEAL_RECORD_SHELL";
+const PARENT_VAR = "TRAILSEAL_RECORD_PARENT";
 
 /**
- * The wrapper run by `script` (as `$SHELL -c`, with SHELL=/bin/sh): restore the user's SHELL,
- * size the pty, report pid and tty (written whole, then renamed, so a reader never sees half a
- * line), and exec the command so that the reported pid is the command's.
+ * The wrapper run by `script` (as `$SHELL -c`, with SHELL=/bin/sh): make sure the recorder is
+ * still `script`'s parent (see the file's comment; `$PPID` is `script`, and the fourth field of
+ * its /proc stat, after the parenthesised name, is its parent), restore the user's SHELL, size
+ * the pty, report pid and tty (written whole, then renamed, so a reader never sees half a line),
+ * and exec the command so that the reported pid is the command's.
  */
 function wrapper(options: PtyOptions): string {
   return [
+    `__ts_stat=; { read -r __ts_stat < /proc/$PPID/stat; } 2>/dev/null; set -- \${__ts_stat##*") "}`,
+    `if [ "\${2-}" != "$${PARENT_VAR}" ]; then ` +
+      `echo "trailseal record: the recorder has ended; the command was not started" >&2; exit 125; fi`,
     `if [ -n "\${${SHELL_VAR}+x}" ]; then SHELL=$${SHELL_VAR}; export SHELL; else unset SHELL; fi`,
-    `__ts_info=$${INFO_VAR}; unset ${INFO_VAR} ${SHELL_VAR}`,
+    `__ts_info=$${INFO_VAR}; unset ${INFO_VAR} ${SHELL_VAR} ${PARENT_VAR} __ts_stat; set --`,
     `stty cols ${options.cols} rows ${options.rows} 2>/dev/null`,
     `printf '%s %s\\n' "$$" "$(tty)" > "$__ts_info.tmp" && mv -f "$__ts_info.tmp" "$__ts_info"`,
     `unset __ts_info`,
@@ -119,6 +131,7 @@ export class ScriptPty {
     if (shell !== undefined) env[SHELL_VAR] = shell;
     env["SHELL"] = "/bin/sh";
     env[INFO_VAR] = join(dir, "info");
+    env[PARENT_VAR] = String(process.pid);
     const script = options.script ?? "script";
     const args = ["-q", "-e", "-c", wrapper(options), "/dev/null"];
     const path = options.env["PATH"] ?? "";
