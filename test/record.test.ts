@@ -327,7 +327,9 @@ describe("trailseal record", () => {
     let out = "";
     pty.output.on("data", (c: Buffer) => (out += c.toString("latin1")));
     expect(await pty.exited).toBe(125);
-    expect(out).toBe("trailseal record: the recorder has ended; the command was not started\r\n");
+    expect(out).toBe(
+      "trailseal record: script's parent is no longer the recorder (it has ended?); the command was not started\r\n",
+    );
     await expect(stat(marker)).rejects.toMatchObject({ code: "ENOENT" });
   });
 

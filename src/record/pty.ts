@@ -42,7 +42,10 @@ export interface PtyOptions {
   /** Environment of the command. */
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
-  /** The `script` program (default: `script` on PATH). */
+  /**
+   * The `script` program (default: `script` on PATH). A wrapper must exec util-linux `script`:
+   * the pty wrapper starts the command only while `script`'s parent is this process.
+   */
   readonly script?: string;
   /**
    * util-linux `setpriv`, used to give `script` a parent-death signal (default: `setpriv` on
@@ -71,6 +74,10 @@ export function commandLine(argv: readonly string[]): string {
 const INFO_VAR = "TRAILSEAL_RECORD_INFO";
 const SHELL_VAR = "TRAILSEAL_RECORD_SHELL";
 const PARENT_VAR = "TRAILSEAL_RECORD_PARENT";
+/** What the wrapper prints when `script`'s parent is not the recorder. */
+const ORPHANED =
+  "trailseal record: script's parent is no longer the recorder (it has ended?); " +
+  "the command was not started";
 
 /**
  * The wrapper run by `script` (as `$SHELL -c`, with SHELL=/bin/sh): make sure the recorder is
@@ -82,8 +89,7 @@ const PARENT_VAR = "TRAILSEAL_RECORD_PARENT";
 function wrapper(options: PtyOptions): string {
   return [
     `__ts_stat=; { read -r __ts_stat < /proc/$PPID/stat; } 2>/dev/null; set -- \${__ts_stat##*") "}`,
-    `if [ "\${2-}" != "$${PARENT_VAR}" ]; then ` +
-      `echo "trailseal record: the recorder has ended; the command was not started" >&2; exit 125; fi`,
+    `if [ "\${2-}" != "$${PARENT_VAR}" ]; then ` + `echo "${ORPHANED}" >&2; exit 125; fi`,
     `if [ -n "\${${SHELL_VAR}+x}" ]; then SHELL=$${SHELL_VAR}; export SHELL; else unset SHELL; fi`,
     `__ts_info=$${INFO_VAR}; unset ${INFO_VAR} ${SHELL_VAR} ${PARENT_VAR} __ts_stat; set --`,
     `stty cols ${options.cols} rows ${options.rows} 2>/dev/null`,
