@@ -89,7 +89,7 @@ const ORPHANED =
 function wrapper(options: PtyOptions): string {
   return [
     `__ts_stat=; { read -r __ts_stat < /proc/$PPID/stat; } 2>/dev/null; set -- \${__ts_stat##*") "}`,
-    `if [ "\${2-}" != "$${PARENT_VAR}" ]; then ` + `echo "${ORPHANED}" >&2; exit 125; fi`,
+    `if [ "\${2-}" != "$${PARENT_VAR}" ]; then echo "${ORPHANED}" >&2; exit 125; fi`,
     `if [ -n "\${${SHELL_VAR}+x}" ]; then SHELL=$${SHELL_VAR}; export SHELL; else unset SHELL; fi`,
     `__ts_info=$${INFO_VAR}; unset ${INFO_VAR} ${SHELL_VAR} ${PARENT_VAR} __ts_stat; set --`,
     `stty cols ${options.cols} rows ${options.rows} 2>/dev/null`,
